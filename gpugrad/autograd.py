@@ -1,0 +1,446 @@
+"""Reverse-mode automatic differentiation: the graph node and the backward pass.
+
+A :class:`Function` is one node of the graph.  Subclasses define ``forward`` and ``backward``
+on raw arrays (NumPy or CuPy) side by side, save the least they need on ``self``, and are
+called through ``Function.apply`` with tensors.  The backward pass is iterative (no
+recursion, so graphs of any depth work), runs nodes in dependency order, frees each node's
+saved arrays once used (unless ``retain_graph``), and accumulates into leaves in place.
+
+Graph nodes hold their input tensors; tensors hold their producing node; nothing points
+back from a node to its output, so there are no reference cycles to leak.
+
+>>> import gpugrad as gg
+>>> x = gg.tensor([1.0, 2.0], requires_grad=True)
+>>> (x * x).sum().backward()
+>>> x.grad
+tensor([2., 4.])
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .backend import DeviceMismatchError, array_device, get_array_module as _xp, is_cupy_array
+
+__all__ = [
+    "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+    "backward", "grad", "unbroadcast",
+]
+
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """True when operations record the graph for backward.
+
+    >>> is_grad_enabled()
+    True
+    """
+    return _grad_enabled
+
+
+class set_grad_enabled:
+    """Turn graph recording on or off: takes effect at once, and as a context manager
+    restores the previous mode on exit.
+
+    >>> with set_grad_enabled(False):
+    ...     is_grad_enabled()
+    False
+    """
+
+    def __init__(self, mode: bool = True):
+        global _grad_enabled
+        self.prev = _grad_enabled
+        _grad_enabled = bool(mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self.prev
+        return False
+
+
+class _Scope:
+    """A reusable context manager that sets the grad mode on entry and restores it on exit."""
+
+    def __init__(self, mode):
+        self.mode = mode
+
+    def __enter__(self):
+        global _grad_enabled
+        self.prev = _grad_enabled
+        _grad_enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self.prev
+        return False
+
+    def __call__(self, fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with _Scope(self.mode):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+def no_grad():
+    """Context manager / decorator: operations inside record no graph.
+
+    >>> import gpugrad as gg
+    >>> w = gg.ones(2, requires_grad=True)
+    >>> with no_grad():
+    ...     (w * 2).requires_grad
+    False
+    """
+    return _Scope(False)
+
+
+def enable_grad():
+    """Context manager / decorator that turns recording back on inside ``no_grad``.
+
+    >>> with no_grad():
+    ...     with enable_grad():
+    ...         is_grad_enabled()
+    True
+    """
+    return _Scope(True)
+
+
+# ---------------------------------------------------------------- broadcasting
+def unbroadcast(g, shape):
+    """Sum gradient ``g`` down to ``shape``: the reverse of NumPy broadcasting.
+
+    >>> unbroadcast(np.ones((2, 3)), (3,))
+    array([2., 2., 2.])
+    >>> unbroadcast(np.ones((2, 3)), (2, 1)).shape
+    (2, 1)
+    """
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    if lead:
+        g = g.sum(axis=tuple(range(lead)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape)
+
+
+# ---------------------------------------------------------------- the node
+class Function:
+    """A graph node: ``forward`` and ``backward`` on raw arrays, called via ``apply``.
+
+    ``forward(self, *inputs, **params)`` receives arrays (and any non-tensor inputs as
+    given) and returns one array.  ``backward(self, g)`` returns one gradient per positional
+    input (None where ``self.needs[i]`` is False), already reduced to that input's shape.
+    Class attributes tune bookkeeping: ``view = True`` when the output shares memory with
+    input 0; ``saves_output = True`` when backward reads the forward's answer.
+
+    >>> class Square(Function):
+    ...     def forward(self, x):
+    ...         self.saved = (x,)
+    ...         return x * x
+    ...     def backward(self, g):
+    ...         (x,) = self.saved
+    ...         return (2 * x * g,)
+    >>> import gpugrad as gg
+    >>> t = gg.tensor(3.0, requires_grad=True)
+    >>> Square.apply(t).backward(); t.grad.item()
+    6.0
+    """
+
+    view = False
+    saves_output = False
+    differentiable = True
+
+    parents = ()
+    needs = ()
+    saved = ()
+    _vcs = ()
+    _hooks = None
+    _retain = None
+    _freed = False
+
+    # which positional inputs' data backward reads; override for finer tracking
+    def saved_inputs(self, needs):
+        return range(len(needs))
+
+    def forward(self, *args, **kwargs):  # pragma: no cover - every op overrides
+        raise NotImplementedError(f"{type(self).__name__}.forward")
+
+    def backward(self, g):  # pragma: no cover
+        raise NotImplementedError(f"{type(self).__name__} has no gradient")
+
+    @property
+    def name(self):
+        return type(self).__name__
+
+    def __repr__(self):
+        return f"<{self.name}Backward>"
+
+    def _release(self):
+        self.saved = ()
+        self._freed = True
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        """Run ``forward`` on the inputs' arrays and link the result into the graph."""
+        arrays = []
+        needs = []
+        any_needs = False
+        devs = None
+        for a in args:
+            if isinstance(a, Tensor):
+                d = a.data
+                arrays.append(d)
+                r = a.requires_grad
+                needs.append(r)
+                any_needs = any_needs or r
+                if type(d) is not np.ndarray:
+                    devs = True
+            else:
+                arrays.append(a)
+                needs.append(False)
+                if hasattr(a, "__cuda_array_interface__") or (type(a) is np.ndarray):
+                    devs = devs or is_cupy_array(a)
+        if devs:
+            _check_devices(args)
+        node = cls()
+        record = any_needs and _grad_enabled and cls.differentiable
+        node.needs = tuple(needs) if record else (False,) * len(needs)
+        out = node.forward(*arrays, **kwargs)
+        if not hasattr(out, "shape") or isinstance(out, np.generic):
+            out = np.asarray(out)
+        t = Tensor._make(out)
+        if record:
+            node.parents = args
+            vcs = [(args[i]._vc, args[i]._vc[0]) for i in node.saved_inputs(needs)
+                   if isinstance(args[i], Tensor)]
+            if cls.view:
+                t._vc = args[0]._vc
+            if cls.saves_output:
+                vcs.append((t._vc, t._vc[0]))
+            node._vcs = vcs
+            t._node = node
+            t.requires_grad = True
+        elif cls.view and isinstance(args[0], Tensor):
+            t._vc = args[0]._vc
+        return t
+
+
+def _check_devices(args):
+    seen = None
+    for a in args:
+        d = a.data if isinstance(a, Tensor) else a
+        if isinstance(d, np.ndarray) or is_cupy_array(d):
+            dev = array_device(d)
+            if seen is None:
+                seen = dev
+            elif dev != seen:
+                raise DeviceMismatchError(
+                    f"expected all tensors on one device, got {seen} and {dev}; "
+                    f"move one with .to({str(seen)!r}) first")
+
+
+# ---------------------------------------------------------------- backward pass
+_FREED_MSG = ("trying to backward through the graph a second time (or to use saved values "
+              "after they were freed); call backward(retain_graph=True) the first time")
+
+
+def _run(roots, capture=None, accumulate=True, retain_graph=False):
+    """Propagate gradients from ``roots`` [(tensor, grad_array)] to the leaves.
+
+    ``capture`` maps id(tensor) -> slot for tensors whose gradient is wanted
+    (``autograd.grad``); with ``accumulate=False`` leaves are not touched.
+    """
+    grads = {}
+    deps = {}
+    stack = []
+    for t, g in roots:
+        n = t._node
+        if n is None:
+            _deliver_leaf(t, g, capture, accumulate)
+            continue
+        if n in grads:
+            grads[n] = grads[n] + g
+        else:
+            grads[n] = g
+            stack.append(n)
+    # count, for each node, how many consumers will send it a gradient
+    seen = set(stack)
+    walk = list(stack)
+    while walk:
+        n = walk.pop()
+        for p in n.parents:
+            if isinstance(p, Tensor):
+                pn = p._node
+                if pn is not None:
+                    deps[pn] = deps.get(pn, 0) + 1
+                    if pn not in seen:
+                        seen.add(pn)
+                        walk.append(pn)
+    ready = [n for n in stack if not deps.get(n)]
+    owned = set()
+    while ready:
+        n = ready.pop()
+        g = grads.pop(n, None)
+        owned.discard(n)
+        if g is not None:
+            if n._freed:
+                raise RuntimeError(_FREED_MSG)
+            if n._hooks:
+                g = _call_hooks(n._hooks, g)
+            if n._retain is not None:
+                rt = n._retain()
+                if rt is not None:
+                    _accumulate(rt, g)
+            if capture is not None and id(n) in capture:
+                capture[id(n)] = g if capture[id(n)] is None else capture[id(n)] + g
+            for vc, ver in n._vcs:
+                if vc[0] != ver:
+                    raise RuntimeError(
+                        f"one of the arrays needed to compute the gradient of {n.name} was "
+                        f"modified by an in-place operation: expected version {ver}, got "
+                        f"version {vc[0]}; use an out-of-place operation (x = x + y) instead")
+            in_grads = n.backward(g)
+            if not retain_graph:
+                n._release()
+        else:
+            in_grads = (None,) * len(n.parents)
+        for p, pg, need in zip(n.parents, in_grads, n.needs):
+            if not need:
+                continue
+            pn = p._node
+            if pn is None:
+                if pg is not None:
+                    _deliver_leaf(p, pg, capture, accumulate)
+                continue
+            if pg is not None:
+                if pg.shape != p.data.shape:
+                    raise RuntimeError(f"internal: {n.name} returned a gradient of shape "
+                                       f"{pg.shape} for an input of shape {p.data.shape}")
+                cur = grads.get(pn)
+                if cur is None:
+                    grads[pn] = pg
+                elif pn in owned:
+                    cur += pg
+                else:
+                    grads[pn] = cur + pg
+                    owned.add(pn)
+            deps[pn] -= 1
+            if deps[pn] == 0:
+                ready.append(pn)
+
+
+def _deliver_leaf(t, g, capture, accumulate):
+    if capture is not None and id(t) in capture:
+        if t._hooks:
+            g = _call_hooks(t._hooks, g)
+        prev = capture[id(t)]
+        capture[id(t)] = g if prev is None else prev + g
+        return
+    if accumulate and t.requires_grad:
+        _accumulate(t, g)
+
+
+def _call_hooks(hooks, g):
+    for h in hooks:
+        r = h(Tensor._make(g))
+        if r is not None:
+            g = r.data if isinstance(r, Tensor) else r
+    return g
+
+
+def _accumulate(t, g):
+    if t._hooks and t._node is None:
+        g = _call_hooks(t._hooks, g)
+    if g.dtype != t.data.dtype:
+        g = g.astype(t.data.dtype)
+    if t.grad is None:
+        t.grad = t._new_grad(g)
+    else:
+        t.grad.data += g
+
+
+def backward(tensors, grad_tensors=None, retain_graph=False):
+    """Accumulate the gradients of ``tensors`` (weighted by ``grad_tensors``) into leaves.
+
+    >>> import gpugrad as gg
+    >>> a = gg.tensor([1.0, 2.0], requires_grad=True)
+    >>> backward([(a * 3).sum()])
+    >>> a.grad
+    tensor([3., 3.])
+    """
+    if isinstance(tensors, Tensor):
+        tensors = [tensors]
+    if grad_tensors is None or isinstance(grad_tensors, Tensor):
+        grad_tensors = [grad_tensors] * len(tensors) if grad_tensors is None else [grad_tensors]
+    roots = [(t, _seed_grad(t, g)) for t, g in zip(tensors, grad_tensors)]
+    _run(roots, retain_graph=retain_graph)
+
+
+def _seed_grad(t, g):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"expected a Tensor to differentiate, got {type(t).__name__}")
+    if not t.requires_grad:
+        raise RuntimeError("the tensor does not require grad and has no grad_fn: nothing to "
+                           "differentiate (create inputs with requires_grad=True)")
+    if g is None:
+        if t.data.size != 1:
+            raise RuntimeError(f"grad can be implicitly created only for scalar outputs; got "
+                               f"shape {t.shape}: pass gradient= with that shape, or reduce "
+                               f"with .sum() first")
+        return _xp(t.data).ones_like(t.data)
+    garr = g.data if isinstance(g, Tensor) else g
+    if not hasattr(garr, "shape"):
+        garr = np.asarray(garr, dtype=t.data.dtype)
+    if garr.shape != t.data.shape:
+        raise RuntimeError(f"gradient shape mismatch: expected {t.shape}, got {tuple(garr.shape)}")
+    if type(garr) is not type(t.data):
+        raise DeviceMismatchError(f"expected the gradient on {t.device}, got it on "
+                                  f"{array_device(garr)}")
+    return garr.astype(t.data.dtype, copy=False)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=False):
+    """Return d(outputs)/d(inputs) without touching any ``.grad``.
+
+    >>> import gpugrad as gg
+    >>> x = gg.tensor(3.0, requires_grad=True)
+    >>> (gx,) = grad(x * x, [x]); gx.item()
+    6.0
+    """
+    single_out = isinstance(outputs, Tensor)
+    outs = [outputs] if single_out else list(outputs)
+    ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outs)
+    capture = {}
+    keys = []
+    for t in ins:
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError("every input of grad() must be a Tensor with requires_grad=True")
+        key = id(t) if t._node is None else id(t._node)
+        capture[key] = None
+        keys.append(key)
+    roots = [(t, _seed_grad(t, g)) for t, g in zip(outs, grad_outputs)]
+    _run(roots, capture=capture, accumulate=False, retain_graph=retain_graph)
+    result = []
+    for t, k in zip(ins, keys):
+        g = capture[k]
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError("one of the inputs was not used to compute the outputs; "
+                                   "pass allow_unused=True to get None for it")
+            result.append(None)
+        else:
+            result.append(Tensor._make(g))
+    return tuple(result)
+
+
+from .tensor import Tensor  # noqa: E402  (Tensor needs this module's Function)

@@ -1,0 +1,339 @@
+"""Devices and array modules: the one place that knows about CuPy.
+
+A :class:`Device` names where a tensor's data lives (``cpu``, ``cuda:0``, ...) and carries
+the array module (``xp``) that computes on it: NumPy for the CPU, CuPy for CUDA.  CuPy is
+imported lazily, on the first question about CUDA, and only here.
+
+>>> import gpugrad as gg
+>>> gg.device("cpu")
+device(type='cpu')
+>>> gg.get_array_module(np.zeros(3)) is np
+True
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+
+import numpy as np
+
+__all__ = [
+    "Device", "device", "get_default_device", "set_default_device", "default_device",
+    "get_array_module", "array_device", "to_device", "is_cupy_array",
+    "DeviceMismatchError", "CudaUnavailableError", "cuda",
+]
+
+INSTALL_HINT = "install CuPy for your CUDA version: pip install gpugrad[cuda12] (or gpugrad[cuda13])"
+
+
+class DeviceMismatchError(RuntimeError):
+    """Raised when one operation receives tensors that live on different devices."""
+
+
+class CudaUnavailableError(RuntimeError):
+    """Raised when a CUDA device is requested but CuPy or a GPU is missing."""
+
+
+# ---------------------------------------------------------------- CuPy, lazily
+_cupy = None
+_cupy_checked = False
+_cupy_error = None
+
+
+def _import_cupy():
+    """Return the cupy module or None; the import is tried once per process."""
+    global _cupy, _cupy_checked, _cupy_error
+    if not _cupy_checked:
+        _cupy_checked = True
+        try:
+            import cupy  # noqa: PLC0415 -- the only cupy import in the library
+            _cupy = cupy
+        except Exception as exc:  # ImportError, or a broken CUDA install
+            _cupy_error = exc
+    return _cupy
+
+
+def is_cupy_array(a) -> bool:
+    """True when ``a`` is a CuPy ndarray; never imports CuPy.
+
+    >>> is_cupy_array(np.zeros(2))
+    False
+    """
+    return type(a).__module__.startswith("cupy")
+
+
+# ---------------------------------------------------------------- Device
+class Device:
+    """Where arrays live: ``Device("cpu")`` or ``Device("cuda", index)``.
+
+    Devices compare by value and are usable as context managers that change the
+    default device for new tensors.
+
+    >>> d = Device("cpu")
+    >>> d.xp is np, str(d)
+    (True, 'cpu')
+    """
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type: str = "cpu", index: int | None = None):
+        if type not in ("cpu", "cuda"):
+            raise ValueError(f"device type must be 'cpu' or 'cuda', got {type!r}")
+        if type == "cuda" and index is None:
+            index = 0
+        if type == "cpu" and index not in (None, 0):
+            raise ValueError(f"the cpu device has no index, got cpu:{index}")
+        self.type = type
+        self.index = index if type == "cuda" else None
+
+    @property
+    def xp(self):
+        """The array module for this device (numpy or cupy)."""
+        if self.type == "cpu":
+            return np
+        return _require_cuda(self.index)
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            other = device(other)
+        return isinstance(other, Device) and (self.type, self.index) == (other.type, other.index)
+
+    def __hash__(self):
+        return hash((self.type, self.index))
+
+    def __str__(self):
+        return "cpu" if self.type == "cpu" else f"cuda:{self.index}"
+
+    def __repr__(self):
+        if self.type == "cpu":
+            return "device(type='cpu')"
+        return f"device(type='cuda', index={self.index})"
+
+    # used as ``with gg.device("cuda"):``
+    def __enter__(self):
+        _stack().append(self)
+        return self
+
+    def __exit__(self, *exc):
+        _stack().pop()
+        return False
+
+    @contextlib.contextmanager
+    def _activated(self):
+        """Make this CUDA device current for allocations (no-op on the CPU)."""
+        if self.type == "cpu":
+            yield
+        else:
+            with self.xp.cuda.Device(self.index):
+                yield
+
+
+CPU = Device("cpu")
+
+
+def device(spec=None) -> Device:
+    """Parse a device spec: a :class:`Device`, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or None.
+
+    None means the current default device.  CUDA specs are checked lazily: the error about a
+    missing GPU comes when an array is first placed there.
+
+    >>> device("cuda:1")
+    device(type='cuda', index=1)
+    >>> device(None) == get_default_device()
+    True
+    """
+    if spec is None:
+        return get_default_device()
+    if isinstance(spec, Device):
+        return spec
+    if isinstance(spec, str):
+        s = spec.strip().lower()
+        if s == "cpu":
+            return CPU
+        if s == "cuda" or s == "gpu":
+            return Device("cuda", 0)
+        if s.startswith("cuda:"):
+            idx = s[5:]
+            if idx.isdigit():
+                return Device("cuda", int(idx))
+    raise ValueError(f"expected a device like 'cpu', 'cuda' or 'cuda:0', got {spec!r}")
+
+
+# ---------------------------------------------------------------- default device
+_local = threading.local()
+_base_default: Device | None = None
+
+
+def _stack():
+    st = getattr(_local, "stack", None)
+    if st is None:
+        st = _local.stack = []
+    return st
+
+
+def get_default_device() -> Device:
+    """The device new tensors go to: the innermost ``with`` block, else ``set_default_device``,
+    else the ``GPUGRAD_DEVICE`` environment variable, else the CPU.
+
+    >>> get_default_device()
+    device(type='cpu')
+    """
+    global _base_default
+    st = _stack()
+    if st:
+        return st[-1]
+    if _base_default is None:
+        _base_default = device(os.environ.get("GPUGRAD_DEVICE", "cpu") or "cpu")
+    return _base_default
+
+
+def set_default_device(spec) -> None:
+    """Set the process-wide default device.
+
+    >>> set_default_device("cpu")
+    """
+    global _base_default
+    _base_default = device(spec)
+
+
+@contextlib.contextmanager
+def default_device(spec):
+    """Context manager that changes the default device inside its block.
+
+    >>> with default_device("cpu"):
+    ...     get_default_device()
+    device(type='cpu')
+    """
+    d = device(spec)
+    _stack().append(d)
+    try:
+        yield d
+    finally:
+        _stack().pop()
+
+
+# ---------------------------------------------------------------- arrays
+def get_array_module(*xs):
+    """Return cupy if any argument is a CuPy array (or a tensor holding one), else numpy.
+
+    >>> get_array_module(np.ones(2), 3.0) is np
+    True
+    """
+    for x in xs:
+        data = getattr(x, "data", None) if not isinstance(x, np.ndarray) else x
+        if data is not None and is_cupy_array(data):
+            return _import_cupy()
+        if is_cupy_array(x):
+            return _import_cupy()
+    return np
+
+
+def array_device(a) -> Device:
+    """The device that holds array ``a``.
+
+    >>> array_device(np.zeros(1))
+    device(type='cpu')
+    """
+    if is_cupy_array(a):
+        return Device("cuda", a.device.id)
+    return CPU
+
+
+def to_device(a, dev) -> object:
+    """Move (or copy) an array to device ``dev``; returns ``a`` itself when already there.
+
+    >>> to_device(np.arange(3), "cpu")
+    array([0, 1, 2])
+    """
+    dev = device(dev)
+    here = array_device(a) if (is_cupy_array(a) or isinstance(a, np.ndarray)) else None
+    if here == dev:
+        return a
+    if dev.type == "cpu":
+        return a.get() if is_cupy_array(a) else np.asarray(a)
+    cp = _require_cuda(dev.index)
+    with cp.cuda.Device(dev.index):
+        return cp.asarray(a)
+
+
+def _require_cuda(index: int | None = 0):
+    cp = _import_cupy()
+    if cp is None:
+        raise CudaUnavailableError(
+            f"CUDA device requested but CuPy is not installed ({_cupy_error}); {INSTALL_HINT}")
+    n = cuda.device_count()
+    if n == 0:
+        raise CudaUnavailableError(
+            "CUDA device requested but no GPU is visible to CuPy "
+            "(check nvidia-smi and CUDA_VISIBLE_DEVICES); use device='cpu' instead")
+    if index is not None and not 0 <= index < n:
+        raise CudaUnavailableError(f"expected a CUDA device index in [0, {n}), got cuda:{index}")
+    return cp
+
+
+class _Cuda:
+    """``gpugrad.cuda``: questions about CUDA that never raise.
+
+    >>> isinstance(cuda.is_available(), bool)
+    True
+    """
+
+    @staticmethod
+    def is_available() -> bool:
+        """True when CuPy imports and sees at least one GPU."""
+        return _Cuda.device_count() > 0
+
+    @staticmethod
+    def device_count() -> int:
+        """Number of visible GPUs (0 without CuPy or a driver)."""
+        cp = _import_cupy()
+        if cp is None:
+            return 0
+        try:
+            return int(cp.cuda.runtime.getDeviceCount())
+        except Exception:
+            return 0
+
+    @staticmethod
+    def synchronize(dev=None) -> None:
+        """Wait for all work queued on a CUDA device to finish."""
+        d = device(dev if dev is not None else "cuda")
+        cp = _require_cuda(d.index)
+        with cp.cuda.Device(d.index):
+            cp.cuda.Device(d.index).synchronize()
+
+
+cuda = _Cuda()
+
+
+# ---------------------------------------------------------------- special functions
+_erf_cpu = None
+
+
+def erf(x):
+    """The error function on a NumPy or CuPy array (NumPy has none of its own).
+
+    >>> float(erf(np.array(0.5)))  # doctest: +ELLIPSIS
+    0.5204998778...
+    """
+    global _erf_cpu
+    if is_cupy_array(x):
+        _import_cupy()
+        import cupyx.scipy.special  # noqa: PLC0415 -- CuPy lives here only
+
+        return cupyx.scipy.special.erf(x)
+    if _erf_cpu is None:
+        import math
+
+        import numba
+
+        @numba.vectorize(["float32(float32)", "float64(float64)"], cache=True)
+        def _erf(v):
+            return math.erf(v)
+
+        _erf_cpu = _erf
+    x = np.asarray(x)
+    if x.dtype not in (np.float32, np.float64):
+        return _erf_cpu(x.astype(np.float64)).astype(x.dtype if x.dtype.kind == "f" else np.float64)
+    return _erf_cpu(x)

@@ -1,0 +1,92 @@
+"""Data types: NumPy dtypes under short names, and the rules for new tensors.
+
+``gpugrad.float32`` *is* ``numpy.dtype("float32")``, so dtypes mix freely with NumPy's.
+Python floats and lists of them become float32; Python ints int64; bools bool.  NumPy
+arrays keep their dtype.  Promotion between tensors follows NumPy (NEP 50: a Python scalar
+is "weak", so ``float32 tensor * 2.0`` stays float32).
+
+>>> import gpugrad as gg
+>>> gg.float32 == np.float32, as_dtype("float64")
+(True, dtype('float64'))
+"""
+from __future__ import annotations
+
+import numpy as np
+
+float16 = half = np.dtype("float16")
+float32 = np.dtype("float32")
+float64 = double = np.dtype("float64")
+int8 = np.dtype("int8")
+int16 = np.dtype("int16")
+int32 = np.dtype("int32")
+int64 = long = np.dtype("int64")
+uint8 = np.dtype("uint8")
+bool_ = np.dtype("bool")
+complex64 = np.dtype("complex64")
+complex128 = np.dtype("complex128")
+
+SUPPORTED = (float16, float32, float64, int8, int16, int32, int64, uint8, bool_,
+             complex64, complex128)
+FLOATING = (float16, float32, float64)
+DEFAULT_FLOAT = float32
+DEFAULT_INT = int64
+
+__all__ = ["as_dtype", "is_floating", "default_dtype_for", "SUPPORTED", "FLOATING"] + [
+    "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool_",
+    "complex64", "complex128", "half", "double", "long"]
+
+
+def as_dtype(spec) -> np.dtype:
+    """Normalize a dtype given as a string, NumPy dtype/type, Python type or gpugrad dtype.
+
+    >>> as_dtype("float32"), as_dtype(bool), as_dtype(float)
+    (dtype('float32'), dtype('bool'), dtype('float32'))
+    """
+    if spec is None:
+        return None
+    if spec is float:
+        return DEFAULT_FLOAT
+    if spec is int:
+        return DEFAULT_INT
+    if spec is bool:
+        return bool_
+    try:
+        dt = np.dtype(spec)
+    except TypeError:
+        raise TypeError(f"expected a dtype such as 'float32' or gpugrad.float64, got {spec!r}") \
+            from None
+    if dt not in SUPPORTED:
+        names = ", ".join(d.name for d in SUPPORTED)
+        raise TypeError(f"unsupported dtype {dt.name}; expected one of {names}")
+    return dt
+
+
+def is_floating(dt) -> bool:
+    """True for float16/32/64.
+
+    >>> is_floating(np.float32), is_floating("int64")
+    (True, False)
+    """
+    return np.dtype(dt).kind == "f"
+
+
+def default_dtype_for(data) -> np.dtype | None:
+    """The dtype a Python scalar or (nested) list becomes: float32, int64, bool or complex64.
+
+    Returns None for arrays, which keep their own dtype.
+
+    >>> default_dtype_for([1, 2.5]), default_dtype_for(3), default_dtype_for(np.zeros(1))
+    (dtype('float32'), dtype('int64'), None)
+    """
+    if hasattr(data, "dtype"):
+        return None
+    kind = np.asarray(data).dtype.kind
+    if kind == "f":
+        return DEFAULT_FLOAT
+    if kind in "iu":
+        return DEFAULT_INT
+    if kind == "b":
+        return bool_
+    if kind == "c":
+        return complex64
+    return None

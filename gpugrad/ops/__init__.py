@@ -1,0 +1,18 @@
+"""The op set, grouped by kind; each op's forward and backward are defined in one place.
+
+>>> import gpugrad as gg
+>>> gg.ops.exp(gg.tensor([0.0])).tolist()
+[1.0]
+"""
+from .elementwise import *  # noqa: F401,F403
+from .elementwise import __all__ as _e
+from .reduce import *  # noqa: F401,F403
+from .reduce import __all__ as _r
+from .shape import *  # noqa: F401,F403
+from .shape import __all__ as _s
+from .linalg import *  # noqa: F401,F403
+from .linalg import __all__ as _l
+from .nn import *  # noqa: F401,F403
+from .nn import __all__ as _n
+
+__all__ = list(_e) + list(_r) + list(_s) + list(_l) + list(_n)

@@ -1,0 +1,70 @@
+"""Small helpers shared by the op modules."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ..backend import get_array_module, is_cupy_array
+from ..tensor import Tensor, as_tensor
+
+
+def xp_of(a):
+    """numpy or cupy for array ``a`` (fast path for NumPy)."""
+    return np if type(a) is np.ndarray else get_array_module(a)
+
+
+def shape_of(a):
+    """Shape of an array or () for a Python scalar."""
+    return getattr(a, "shape", ())
+
+
+def is_scalar(x) -> bool:
+    return isinstance(x, (numbers.Number, np.generic)) and not isinstance(x, np.ndarray)
+
+
+def operand(x, like=None):
+    """Return ``x`` as an op input: tensors and Python/NumPy scalars pass; arrays and lists
+    become tensors (lists on ``like``'s device)."""
+    if isinstance(x, Tensor) or is_scalar(x):
+        return x
+    if isinstance(x, np.ndarray) or is_cupy_array(x):
+        return Tensor._make(x)
+    if x is None:
+        raise TypeError("expected a tensor or a number, got None")
+    dev = like.device if isinstance(like, Tensor) else None
+    return as_tensor(x, device=dev)
+
+
+def tensor_arg(x, name="x"):
+    """Coerce a required tensor argument (array-likes become tensors)."""
+    if isinstance(x, Tensor):
+        return x
+    if is_scalar(x) or isinstance(x, (list, tuple, np.ndarray)) or is_cupy_array(x):
+        return as_tensor(x)
+    raise TypeError(f"{name}: expected a Tensor or array-like, got {type(x).__name__}")
+
+
+def normalize_axis(axis, ndim):
+    """Axis (int, tuple or None) as a tuple of non-negative ints, validated."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        a = int(a)
+        if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+            raise np.exceptions.AxisError(
+                f"axis {a} is out of bounds for a tensor of dimension {ndim}")
+        out.append(a % ndim if ndim else 0)
+    if len(set(out)) != len(out):
+        raise ValueError(f"repeated axis in {axis}")
+    return tuple(out)
+
+
+def expand_reduced(g, shape, axes, keepdims):
+    """Reshape a reduced gradient so it broadcasts against the input ``shape``."""
+    if keepdims or not shape:
+        return g
+    kshape = tuple(1 if i in axes else n for i, n in enumerate(shape))
+    return g.reshape(kshape)

@@ -1,0 +1,502 @@
+"""Elementwise ops: arithmetic, the exp/log family, trigonometry, activations, comparisons.
+
+Each op's forward and gradient sit side by side.  Unary ops come from one table
+(HIPS-autograd style): ``name: (forward, vjp, what the vjp reads)`` where the vjp gets
+``(xp, g, x, ans)``.
+
+>>> import gpugrad as gg
+>>> x = gg.tensor([0.5, -1.0], requires_grad=True)
+>>> gg.tanh(x).sum().backward()
+>>> x.grad.round(4).tolist()
+[0.7864, 0.42]
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..autograd import Function, unbroadcast
+from ..backend import erf
+from ._util import operand, shape_of, xp_of
+
+_SQRT_2_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+# ================================================================ binary arithmetic
+class _Binary(Function):
+    def _shapes(self, a, b):
+        self.sa, self.sb = shape_of(a), shape_of(b)
+
+    def _out(self, ga, gb):
+        n0, n1 = self.needs
+        return (unbroadcast(ga, self.sa) if n0 else None,
+                unbroadcast(gb, self.sb) if n1 else None)
+
+
+class Add(_Binary):
+    def saved_inputs(self, needs):
+        return ()
+
+    def forward(self, a, b):
+        self._shapes(a, b)
+        return a + b
+
+    def backward(self, g):
+        return self._out(g, g)
+
+
+class Subtract(_Binary):
+    def saved_inputs(self, needs):
+        return ()
+
+    def forward(self, a, b):
+        self._shapes(a, b)
+        return a - b
+
+    def backward(self, g):
+        return self._out(g, -g if self.needs[1] else None)
+
+
+class Multiply(_Binary):
+    def saved_inputs(self, needs):  # a is read only for b's gradient, and vice versa
+        return tuple(i for i, other in ((0, 1), (1, 0)) if needs[other])
+
+    def forward(self, a, b):
+        self._shapes(a, b)
+        self.saved = (a if self.needs[1] else None, b if self.needs[0] else None)
+        return a * b
+
+    def backward(self, g):
+        a, b = self.saved
+        return self._out(g * b if self.needs[0] else None, g * a if self.needs[1] else None)
+
+
+class Divide(_Binary):
+    def forward(self, a, b):
+        self._shapes(a, b)
+        ans = a / b
+        self.saved = (b, ans if self.needs[1] else None)
+        return ans
+
+    def backward(self, g):
+        b, ans = self.saved
+        ga = g / b
+        return self._out(ga if self.needs[0] else None, -ga * ans if self.needs[1] else None)
+
+    def saved_inputs(self, needs):
+        return (1,)
+
+
+class Power(_Binary):
+    saves_output = True
+
+    def forward(self, a, b):
+        self._shapes(a, b)
+        ans = a ** b
+        self.saved = (a, b, ans)
+        return ans
+
+    def backward(self, g):
+        a, b, ans = self.saved
+        xp = xp_of(g)
+        ga = gb = None
+        if self.needs[0]:
+            # b * a**(b-1), written to stay finite at a == 0 for b >= 1
+            ga = g * b * a ** (b - 1) if not np.isscalar(b) else (
+                g * (b * a ** (b - 1) if b != 0 else 0 * a))
+        if self.needs[1]:
+            safe = xp.where(a > 0, a, 1)
+            gb = g * ans * xp.log(safe) * (a > 0)
+        return self._out(ga, gb)
+
+
+class Maximum(_Binary):
+    """Gradient goes to the larger input; on ties it is split evenly."""
+
+    def forward(self, a, b):
+        self._shapes(a, b)
+        self.saved = (a, b)
+        return xp_of(a if hasattr(a, "shape") else b).maximum(a, b)
+
+    def backward(self, g):
+        a, b = self.saved
+        wa = (a > b) + 0.5 * (a == b)
+        return self._out(g * wa if self.needs[0] else None,
+                         g * (1 - wa) if self.needs[1] else None)
+
+
+class Minimum(_Binary):
+    """Gradient goes to the smaller input; on ties it is split evenly."""
+
+    def forward(self, a, b):
+        self._shapes(a, b)
+        self.saved = (a, b)
+        return xp_of(a if hasattr(a, "shape") else b).minimum(a, b)
+
+    def backward(self, g):
+        a, b = self.saved
+        wa = (a < b) + 0.5 * (a == b)
+        return self._out(g * wa if self.needs[0] else None,
+                         g * (1 - wa) if self.needs[1] else None)
+
+
+class Remainder(_Binary):
+    def forward(self, a, b):
+        self._shapes(a, b)
+        self.saved = (a, b)
+        return a % b
+
+    def backward(self, g):
+        a, b = self.saved
+        xp = xp_of(g)
+        return self._out(g if self.needs[0] else None,
+                         -g * xp.floor(a / b) if self.needs[1] else None)
+
+
+class Where(Function):
+    def saved_inputs(self, needs):
+        return (0,)
+
+    def forward(self, cond, a, b):
+        xp = xp_of(cond)
+        self.saved = (cond,)
+        self.sa, self.sb = shape_of(a), shape_of(b)
+        return xp.where(cond, a, b)
+
+    def backward(self, g):
+        (cond,) = self.saved
+        zero = g.dtype.type(0)
+        return (None,
+                unbroadcast(xp_of(g).where(cond, g, zero), self.sa) if self.needs[1] else None,
+                unbroadcast(xp_of(g).where(cond, zero, g), self.sb) if self.needs[2] else None)
+
+
+def _binary(cls, doc_name):
+    def fn(a, b):
+        a = operand(a, b)
+        b = operand(b, a)
+        return cls.apply(a, b)
+    fn.__name__ = doc_name
+    return fn
+
+
+add = _binary(Add, "add")
+subtract = _binary(Subtract, "subtract")
+multiply = _binary(Multiply, "multiply")
+divide = _binary(Divide, "divide")
+power = _binary(Power, "power")
+maximum = _binary(Maximum, "maximum")
+minimum = _binary(Minimum, "minimum")
+remainder = _binary(Remainder, "remainder")
+add.__doc__ = """a + b with broadcasting.\n\n>>> import gpugrad as gg\n>>> gg.add(gg.tensor([1.0, 2.0]), 1).tolist()\n[2.0, 3.0]\n"""
+subtract.__doc__ = """a - b with broadcasting.\n\n>>> import gpugrad as gg\n>>> gg.subtract(3, gg.tensor([1.0])).tolist()\n[2.0]\n"""
+multiply.__doc__ = """a * b with broadcasting.\n\n>>> import gpugrad as gg\n>>> gg.multiply(gg.tensor([2.0]), 3).tolist()\n[6.0]\n"""
+divide.__doc__ = """a / b (true division).\n\n>>> import gpugrad as gg\n>>> gg.divide(gg.tensor([1.0]), 4).tolist()\n[0.25]\n"""
+power.__doc__ = """a ** b; b may be a tensor or a number.\n\n>>> import gpugrad as gg\n>>> gg.power(gg.tensor([3.0]), 2).tolist()\n[9.0]\n"""
+maximum.__doc__ = """Elementwise max; ties split the gradient evenly.\n\n>>> import gpugrad as gg\n>>> gg.maximum(gg.tensor([1.0, 5.0]), 2.0).tolist()\n[2.0, 5.0]\n"""
+minimum.__doc__ = """Elementwise min; ties split the gradient evenly.\n\n>>> import gpugrad as gg\n>>> gg.minimum(gg.tensor([1.0, 5.0]), 2.0).tolist()\n[1.0, 2.0]\n"""
+remainder.__doc__ = """a % b with Python's sign convention.\n\n>>> import gpugrad as gg\n>>> gg.remainder(gg.tensor([5.0]), 3).tolist()\n[2.0]\n"""
+
+
+def where(condition, a, b):
+    """Pick ``a`` where ``condition`` holds, else ``b``; differentiable in ``a`` and ``b``.
+
+    >>> import gpugrad as gg
+    >>> gg.where(gg.tensor([True, False]), gg.tensor([1.0, 2.0]), 0.0).tolist()
+    [1.0, 0.0]
+    """
+    cond = operand(condition, a if hasattr(a, "shape") else b)
+    a = operand(a, cond)
+    b = operand(b, cond)
+    if cond.dtype != np.bool_:
+        cond = cond.astype(np.bool_)
+    return Where.apply(cond, a, b)
+
+
+# ================================================================ unary table
+def _sigmoid(xp, x):
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+def _gelu_tanh_parts(xp, x):
+    inner = _SQRT_2_PI * (x + 0.044715 * x ** 3)
+    return xp.tanh(inner)
+
+
+_UNARY = {
+    # name: (forward(xp, x, **kw), vjp(xp, g, x, ans, **kw), reads "x" / "ans" / "both")
+    "negative": (lambda xp, x: -x, lambda xp, g, x, a: -g, ""),
+    "exp": (lambda xp, x: xp.exp(x), lambda xp, g, x, a: g * a, "ans"),
+    "log": (lambda xp, x: xp.log(x), lambda xp, g, x, a: g / x, "x"),
+    "log1p": (lambda xp, x: xp.log1p(x), lambda xp, g, x, a: g / (1 + x), "x"),
+    "expm1": (lambda xp, x: xp.expm1(x), lambda xp, g, x, a: g * (a + 1), "ans"),
+    "log2": (lambda xp, x: xp.log2(x), lambda xp, g, x, a: g / (x * math.log(2)), "x"),
+    "log10": (lambda xp, x: xp.log10(x), lambda xp, g, x, a: g / (x * math.log(10)), "x"),
+    "sqrt": (lambda xp, x: xp.sqrt(x), lambda xp, g, x, a: g * 0.5 / a, "ans"),
+    "square": (lambda xp, x: x * x, lambda xp, g, x, a: g * 2 * x, "x"),
+    "reciprocal": (lambda xp, x: 1 / x, lambda xp, g, x, a: -g * a * a, "ans"),
+    "abs": (lambda xp, x: xp.abs(x), lambda xp, g, x, a: g * xp.sign(x), "x"),
+    "sin": (lambda xp, x: xp.sin(x), lambda xp, g, x, a: g * xp.cos(x), "x"),
+    "cos": (lambda xp, x: xp.cos(x), lambda xp, g, x, a: -g * xp.sin(x), "x"),
+    "tan": (lambda xp, x: xp.tan(x), lambda xp, g, x, a: g * (1 + a * a), "ans"),
+    "arcsin": (lambda xp, x: xp.arcsin(x), lambda xp, g, x, a: g / xp.sqrt(1 - x * x), "x"),
+    "arccos": (lambda xp, x: xp.arccos(x), lambda xp, g, x, a: -g / xp.sqrt(1 - x * x), "x"),
+    "arctan": (lambda xp, x: xp.arctan(x), lambda xp, g, x, a: g / (1 + x * x), "x"),
+    "sinh": (lambda xp, x: xp.sinh(x), lambda xp, g, x, a: g * xp.cosh(x), "x"),
+    "cosh": (lambda xp, x: xp.cosh(x), lambda xp, g, x, a: g * xp.sinh(x), "x"),
+    "tanh": (lambda xp, x: xp.tanh(x), lambda xp, g, x, a: g * (1 - a * a), "ans"),
+    "arcsinh": (lambda xp, x: xp.arcsinh(x), lambda xp, g, x, a: g / xp.sqrt(x * x + 1), "x"),
+    "arccosh": (lambda xp, x: xp.arccosh(x), lambda xp, g, x, a: g / xp.sqrt(x * x - 1), "x"),
+    "arctanh": (lambda xp, x: xp.arctanh(x), lambda xp, g, x, a: g / (1 - x * x), "x"),
+    "sigmoid": (_sigmoid, lambda xp, g, x, a: g * a * (1 - a), "ans"),
+    "relu": (lambda xp, x: xp.maximum(x, 0), lambda xp, g, x, a: g * (a > 0), "ans"),
+    "silu": (lambda xp, x: x * _sigmoid(xp, x),
+             lambda xp, g, x, a: g * (lambda s: s * (1 + x * (1 - s)))(_sigmoid(xp, x)), "x"),
+    "gelu": (lambda xp, x: 0.5 * x * (1 + erf(x * _INV_SQRT_2)),
+             lambda xp, g, x, a: g * (0.5 * (1 + erf(x * _INV_SQRT_2))
+                                      + x * _INV_SQRT_2PI * xp.exp(-0.5 * x * x)), "x"),
+    "gelu_tanh": (lambda xp, x: 0.5 * x * (1 + _gelu_tanh_parts(xp, x)),
+                  lambda xp, g, x, a: g * (lambda t: 0.5 * (1 + t) + 0.5 * x * (1 - t * t)
+                                           * _SQRT_2_PI * (1 + 3 * 0.044715 * x * x))(
+                      _gelu_tanh_parts(xp, x)), "x"),
+}
+
+# ops with no gradient (the result is piecewise constant)
+_ZERO_GRAD = {
+    "sign": lambda xp, x: xp.sign(x),
+    "floor": lambda xp, x: xp.floor(x),
+    "ceil": lambda xp, x: xp.ceil(x),
+    "trunc": lambda xp, x: xp.trunc(x),
+    "rint": lambda xp, x: xp.rint(x),
+}
+
+
+def _make_unary(name, fwd, vjp, reads):
+    keep_x, keep_ans = reads in ("x", "both"), reads in ("ans", "both")
+
+    class Op(Function):
+        saves_output = keep_ans
+
+        def saved_inputs(self, needs):
+            return (0,) if keep_x else ()
+
+        def forward(self, x):
+            xp = xp_of(x)
+            ans = fwd(xp, x)
+            if ans.dtype != x.dtype and x.dtype.kind == "f":
+                ans = ans.astype(x.dtype)
+            self.saved = (x if keep_x else None, ans if keep_ans else None)
+            return ans
+
+        def backward(self, g):
+            x, ans = self.saved
+            return (vjp(xp_of(g), g, x, ans),)
+
+    Op.__name__ = Op.__qualname__ = name.title().replace("_", "")
+
+    def fn(x):
+        return Op.apply(_float_operand(x, name))
+    fn.__name__ = name
+    fn.__doc__ = (f"Elementwise {name}(x), differentiable.\n\n>>> import gpugrad as gg\n"
+                  f">>> gg.{name}(gg.tensor([0.5])).shape\n(1,)\n")
+    return Op, fn
+
+
+def _make_zero_grad(name, fwd):
+    class Op(Function):
+        def saved_inputs(self, needs):
+            return ()
+
+        def forward(self, x):
+            self.shape = x.shape
+            return fwd(xp_of(x), x)
+
+        def backward(self, g):
+            return (xp_of(g).zeros(self.shape, dtype=g.dtype),)
+
+    Op.__name__ = Op.__qualname__ = name.title()
+
+    def fn(x):
+        return Op.apply(operand(x))
+    fn.__name__ = name
+    fn.__doc__ = (f"Elementwise {name}(x); its gradient is zero.\n\n>>> import gpugrad as gg\n"
+                  f">>> gg.{name}(gg.tensor([-1.5])).shape\n(1,)\n")
+    return Op, fn
+
+
+def _float_operand(x, name):
+    x = operand(x)
+    if hasattr(x, "dtype") and x.dtype.kind not in "fc" and name not in ("negative", "abs",
+                                                                          "square", "relu"):
+        return x.astype(np.float32) if x.dtype.itemsize <= 4 or x.dtype.kind == "b" \
+            else x.astype(np.float64)
+    return x
+
+
+_OPS = {}
+for _name, (_f, _v, _r) in _UNARY.items():
+    _OPS[_name] = _make_unary(_name, _f, _v, _r)
+for _name, _f in _ZERO_GRAD.items():
+    _OPS[_name] = _make_zero_grad(_name, _f)
+globals().update({n: fn for n, (_, fn) in _OPS.items()})
+Exp, Log, Tanh, Sigmoid, Relu = (_OPS[n][0] for n in ("exp", "log", "tanh", "sigmoid", "relu"))
+
+
+# ================================================================ parametrized activations
+class LeakyRelu(Function):
+    saves_output = True
+
+    def saved_inputs(self, needs):
+        return ()
+
+    def forward(self, x, negative_slope=0.01):
+        xp = xp_of(x)
+        self.slope = negative_slope
+        ans = xp.where(x > 0, x, x * x.dtype.type(negative_slope))
+        self.saved = (ans,)
+        return ans
+
+    def backward(self, g):
+        (ans,) = self.saved
+        return (g * xp_of(g).where(ans > 0, g.dtype.type(1), g.dtype.type(self.slope)),)
+
+
+def leaky_relu(x, negative_slope=0.01):
+    """max(x, 0) + negative_slope * min(x, 0).
+
+    >>> import gpugrad as gg
+    >>> gg.leaky_relu(gg.tensor([-2.0, 3.0]), 0.1).tolist()
+    [-0.2, 3.0]
+    """
+    if negative_slope < 0:
+        raise ValueError(f"negative_slope must be >= 0, got {negative_slope}")
+    return LeakyRelu.apply(_float_operand(x, "leaky_relu"), negative_slope=negative_slope)
+
+
+def gelu(x, approximate="none"):
+    """GELU: x * Phi(x) with ``approximate="none"`` (exact, erf) or ``"tanh"``.
+
+    >>> import gpugrad as gg
+    >>> round(gg.gelu(gg.tensor(1.0)).item(), 4)
+    0.8413
+    """
+    if approximate == "none":
+        return _OPS["gelu"][1](x)
+    if approximate == "tanh":
+        return _OPS["gelu_tanh"][1](x)
+    raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+class Softplus(Function):
+    def forward(self, x, beta=1.0, threshold=20.0):
+        xp = xp_of(x)
+        self.saved = (x,)
+        self.beta, self.threshold = beta, threshold
+        bx = x * beta
+        soft = xp.logaddexp(0, bx) / beta
+        return xp.where(bx > threshold, x, soft).astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        (x,) = self.saved
+        xp = xp_of(g)
+        bx = x * self.beta
+        return (g * xp.where(bx > self.threshold, 1, _sigmoid(xp, bx)).astype(g.dtype),)
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta x)) / beta, linear above ``threshold`` (as PyTorch).
+
+    >>> import gpugrad as gg
+    >>> round(gg.softplus(gg.tensor(0.0)).item(), 4)
+    0.6931
+    """
+    return Softplus.apply(_float_operand(x, "softplus"), beta=beta, threshold=threshold)
+
+
+class Clip(Function):
+    def forward(self, x, lo=None, hi=None):
+        xp = xp_of(x)
+        self.saved = (x,)
+        self.lo, self.hi = lo, hi
+        return xp.clip(x, lo, hi)
+
+    def backward(self, g):
+        (x,) = self.saved
+        mask = True
+        if self.lo is not None:
+            mask = mask & (x >= self.lo)
+        if self.hi is not None:
+            mask = mask & (x <= self.hi)
+        return (g * mask,)
+
+
+def clip(x, a_min=None, a_max=None):
+    """Limit values to [a_min, a_max]; the gradient passes where the input was inside.
+
+    >>> import gpugrad as gg
+    >>> gg.clip(gg.tensor([-1.0, 0.5, 2.0]), 0, 1).tolist()
+    [0.0, 0.5, 1.0]
+    """
+    if a_min is None and a_max is None:
+        raise ValueError("clip needs a_min or a_max (got neither)")
+    from ..tensor import Tensor
+
+    if isinstance(a_min, Tensor) or isinstance(a_max, Tensor):
+        out = operand(x)
+        if a_min is not None:
+            out = maximum(out, a_min)
+        if a_max is not None:
+            out = minimum(out, a_max)
+        return out
+    return Clip.apply(operand(x), lo=a_min, hi=a_max)
+
+
+# ================================================================ no-gradient ops
+class _NoGrad(Function):
+    differentiable = False
+
+
+def _make_nograd(name, fwd):
+    cls = type(name.title().replace("_", ""), (_NoGrad,), {
+        "forward": lambda self, *a: fwd(xp_of(next(v for v in a if hasattr(v, "shape"))),
+                                        *a)})
+
+    def fn(*args):
+        first = next((a for a in args if hasattr(a, "shape")), None)
+        return cls.apply(*(operand(a, first) for a in args))
+    fn.__name__ = name
+    fn.__doc__ = (f"Elementwise {name} (no gradient).\n\n>>> import gpugrad as gg\n"
+                  f">>> gg.{name}(gg.tensor([1, 2]), {'' if name == 'logical_not' else '2'})"
+                  f".shape\n(2,)\n").replace(", )", ")")
+    return fn
+
+
+_NOGRAD = {
+    "equal": lambda xp, a, b: xp.equal(a, b),
+    "not_equal": lambda xp, a, b: xp.not_equal(a, b),
+    "less": lambda xp, a, b: xp.less(a, b),
+    "less_equal": lambda xp, a, b: xp.less_equal(a, b),
+    "greater": lambda xp, a, b: xp.greater(a, b),
+    "greater_equal": lambda xp, a, b: xp.greater_equal(a, b),
+    "logical_and": lambda xp, a, b: xp.logical_and(a, b),
+    "logical_or": lambda xp, a, b: xp.logical_or(a, b),
+    "logical_xor": lambda xp, a, b: xp.logical_xor(a, b),
+    "logical_not": lambda xp, a: xp.logical_not(a),
+    "floor_divide": lambda xp, a, b: xp.floor_divide(a, b),
+    "bitwise_and": lambda xp, a, b: xp.bitwise_and(a, b),
+    "bitwise_or": lambda xp, a, b: xp.bitwise_or(a, b),
+    "bitwise_xor": lambda xp, a, b: xp.bitwise_xor(a, b),
+    "invert": lambda xp, a: xp.invert(a),
+    "isfinite": lambda xp, a: xp.isfinite(a),
+    "isnan": lambda xp, a: xp.isnan(a),
+    "isinf": lambda xp, a: xp.isinf(a),
+}
+globals().update({n: _make_nograd(n, f) for n, f in _NOGRAD.items()})
+
+__all__ = (["add", "subtract", "multiply", "divide", "power", "maximum", "minimum", "remainder",
+            "where", "leaky_relu", "gelu", "softplus", "clip"]
+           + [n for n in _OPS if n not in ("gelu", "gelu_tanh")] + list(_NOGRAD))

@@ -1,0 +1,360 @@
+"""Neural-network ops: the fused linear layer, softmax family, losses, one-hot, dropout.
+
+``linear(x, W, b, activation)`` is one graph node whose forward and backward run through
+the fused kernels of :mod:`gpugrad.kernels` (GEMM, then bias + activation in one pass;
+backward: dZ and the bias gradient in one pass, then two GEMMs).  ``W`` has shape
+(in_features, out_features): the layer is ``act(x @ W + b)``.
+
+>>> import gpugrad as gg
+>>> x, W, b = gg.randn(4, 3), gg.randn(3, 2, requires_grad=True), gg.zeros(2, requires_grad=True)
+>>> gg.linear(x, W, b, activation="relu").shape
+(4, 2)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import kernels
+from ..autograd import Function
+from ._util import normalize_axis, tensor_arg, xp_of
+
+__all__ = ["linear", "softmax", "log_softmax", "cross_entropy", "nll_loss", "mse_loss",
+           "binary_cross_entropy_with_logits", "one_hot", "dropout"]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+# ================================================================ fused linear layer
+class Linear(Function):
+    """act(x @ W + b) as one node; backward reads the output (or the pre-activation)."""
+
+    def saved_inputs(self, needs):
+        return (0, 1)
+
+    def forward(self, x, W, b=None, activation="identity", negative_slope=0.01):
+        self.act, self.slope = activation, negative_slope
+        self.has_b = b is not None
+        lead = x.shape[:-1]
+        x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
+        y, z = kernels.linear_act_forward(x2, W, b, activation, negative_slope=negative_slope)
+        self.lead = lead
+        self.saved = (x2, W, y, z)
+        return y.reshape(lead + (W.shape[1],)) if x.ndim != 2 else y
+
+    def backward(self, g):
+        x2, W, y, z = self.saved
+        g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
+        needs = (self.needs[0], self.needs[1], self.has_b and self.needs[2])
+        dx, dW, db = kernels.linear_act_backward(g2, x2, W, y, z, self.act,
+                                                 negative_slope=self.slope,
+                                                 needs_input_grad=needs)
+        if dx is not None and len(self.lead) != 1:
+            dx = dx.reshape(self.lead + (x2.shape[1],))
+        return (dx, dW, db) if self.has_b else (dx, dW, None)
+
+
+def linear(x, W, b=None, activation=None, negative_slope=0.01):
+    """``act(x @ W + b)`` as one fused, differentiable op; W is (in_features, out_features).
+
+    ``activation``: None/"identity", "relu", "leaky_relu", "gelu", "gelu_tanh", "silu",
+    "sigmoid" or "tanh".
+
+    >>> import gpugrad as gg
+    >>> gg.linear(gg.ones(2, 3), gg.ones(3, 4), gg.zeros(4)).tolist()[0]
+    [3.0, 3.0, 3.0, 3.0]
+    """
+    x, W = tensor_arg(x, "x"), tensor_arg(W, "W")
+    act = activation or "identity"
+    if act not in kernels.ACTIVATIONS:
+        raise ValueError(f"unknown activation {act!r}; expected one of {kernels.ACTIVATIONS}")
+    if x.ndim < 1 or W.ndim != 2 or x.shape[-1] != W.shape[0]:
+        raise ValueError(f"linear: expected x of shape (..., {W.shape[0] if W.ndim == 2 else 'k'})"
+                         f" and W of shape (k, out), got x {x.shape} and W {W.shape}")
+    if b is not None:
+        b = tensor_arg(b, "b")
+        if b.shape != (W.shape[1],):
+            raise ValueError(f"linear: expected b of shape ({W.shape[1]},), got {b.shape}")
+    if x.ndim == 1:
+        return linear(x.reshape(1, -1), W, b, activation, negative_slope).reshape(-1)
+    if x.dtype != W.dtype:
+        raise TypeError(f"linear: expected x and W of one dtype, got {x.dtype.name} and "
+                        f"{W.dtype.name}")
+    return Linear.apply(x, W, b, activation=act, negative_slope=negative_slope)
+
+
+# ================================================================ softmax family
+class LogSoftmax(Function):
+    saves_output = True
+
+    def saved_inputs(self, needs):
+        return ()
+
+    def forward(self, x, axis=-1):
+        xp = xp_of(x)
+        self.axis = axis
+        shifted = x - x.max(axis=axis, keepdims=True)
+        ans = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+        self.saved = (ans,)
+        return ans
+
+    def backward(self, g):
+        (ans,) = self.saved
+        return (g - xp_of(g).exp(ans) * g.sum(axis=self.axis, keepdims=True),)
+
+
+class Softmax(Function):
+    saves_output = True
+
+    def saved_inputs(self, needs):
+        return ()
+
+    def forward(self, x, axis=-1):
+        xp = xp_of(x)
+        self.axis = axis
+        e = xp.exp(x - x.max(axis=axis, keepdims=True))
+        ans = e / e.sum(axis=axis, keepdims=True)
+        self.saved = (ans,)
+        return ans
+
+    def backward(self, g):
+        (ans,) = self.saved
+        return (ans * (g - (g * ans).sum(axis=self.axis, keepdims=True)),)
+
+
+def _float_tensor(x):
+    x = tensor_arg(x)
+    return x if x.dtype.kind == "f" else x.astype(np.float32)
+
+
+def softmax(x, axis=-1):
+    """exp(x) / sum(exp(x)) along ``axis``, computed stably.
+
+    >>> import gpugrad as gg
+    >>> gg.softmax(gg.tensor([0.0, 0.0])).tolist()
+    [0.5, 0.5]
+    """
+    x = _float_tensor(x)
+    return Softmax.apply(x, axis=normalize_axis(axis, x.ndim)[0])
+
+
+def log_softmax(x, axis=-1):
+    """log(softmax(x)) computed stably.
+
+    >>> import gpugrad as gg
+    >>> round(gg.log_softmax(gg.tensor([0.0, 0.0])).tolist()[0], 4)
+    -0.6931
+    """
+    x = _float_tensor(x)
+    return LogSoftmax.apply(x, axis=normalize_axis(axis, x.ndim)[0])
+
+
+# ================================================================ losses
+class CrossEntropy(Function):
+    """Softmax cross-entropy from logits (N, C) and integer targets (N,), one node."""
+
+    def saved_inputs(self, needs):
+        return ()
+
+    def forward(self, logits, target, reduction="mean", label_smoothing=0.0, ignore_index=-100):
+        xp = xp_of(logits)
+        n, c = logits.shape
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        logp = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+        valid = target != ignore_index
+        safe_t = xp.where(valid, target, 0)
+        picked = xp.take_along_axis(logp, safe_t[:, None], axis=1)[:, 0]
+        eps = label_smoothing
+        loss = -(1 - eps) * picked - (eps / c) * logp.sum(axis=1) if eps else -picked
+        loss = loss * valid
+        self.reduction, self.eps = reduction, eps
+        count = valid.sum()
+        self.saved = (logp, safe_t, valid, count)
+        if reduction == "none":
+            return loss
+        if reduction == "sum":
+            return loss.sum()
+        return loss.sum() / xp.maximum(count, 1).astype(logits.dtype)
+
+    def backward(self, g):
+        logp, t, valid, count = self.saved
+        xp = xp_of(logp)
+        n, c = logp.shape
+        grad = xp.exp(logp)
+        if self.eps:
+            grad -= self.eps / c
+        rows = xp.arange(n)
+        grad[rows, t] -= (1 - self.eps)
+        grad *= valid[:, None]
+        if self.reduction == "none":
+            grad *= g[:, None]
+        elif self.reduction == "sum":
+            grad *= g
+        else:
+            grad *= g / xp.maximum(count, 1).astype(logp.dtype)
+        return (grad, None)
+
+
+def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0, ignore_index=-100):
+    """Softmax cross-entropy between logits (N, C) and integer class targets (N,).
+
+    ``label_smoothing`` mixes the one-hot target with the uniform distribution (PyTorch's
+    definition); targets equal to ``ignore_index`` contribute nothing and are left out of
+    the mean.
+
+    >>> import gpugrad as gg
+    >>> round(gg.cross_entropy(gg.zeros(2, 4), gg.tensor([1, 3])).item(), 4)
+    1.3863
+    """
+    _check_reduction(reduction)
+    logits = _float_tensor(logits)
+    target = tensor_arg(target, "target")
+    if logits.ndim != 2:
+        raise ValueError(f"cross_entropy: expected logits of shape (N, C), got {logits.shape}")
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"cross_entropy: expected integer class targets, got dtype "
+                        f"{target.dtype.name} (for probabilities use a soft-target loss)")
+    if target.shape != (logits.shape[0],):
+        raise ValueError(f"cross_entropy: expected targets of shape ({logits.shape[0]},), got "
+                         f"{target.shape}")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+    t = target.data
+    bad = (t != ignore_index) & ((t < 0) | (t >= logits.shape[1]))
+    if bool(bad.any()):
+        raise IndexError(f"cross_entropy: target values must be in [0, {logits.shape[1]}) "
+                         f"(or ignore_index={ignore_index}), got {int(t[bad][0])}")
+    return CrossEntropy.apply(logits, target, reduction=reduction,
+                              label_smoothing=label_smoothing, ignore_index=ignore_index)
+
+
+def nll_loss(log_probs, target, reduction="mean", ignore_index=-100):
+    """Negative log-likelihood of integer targets given log-probabilities (N, C).
+
+    >>> import gpugrad as gg
+    >>> gg.nll_loss(gg.tensor([[-1.0, -2.0]]), gg.tensor([1])).item()
+    2.0
+    """
+    from .shape import take_along_axis
+
+    _check_reduction(reduction)
+    target = tensor_arg(target, "target")
+    valid = (target != ignore_index)
+    safe = target * valid
+    picked = -take_along_axis(log_probs, safe.reshape(-1, 1), axis=1).reshape(-1) * valid
+    if reduction == "none":
+        return picked
+    if reduction == "sum":
+        return picked.sum()
+    return picked.sum() / valid.sum().astype(picked.dtype).clip(1, None)
+
+
+def _reduce(loss, reduction):
+    _check_reduction(reduction)
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def mse_loss(input, target, reduction="mean"):
+    """Mean squared error (input - target)**2, reduced.
+
+    >>> import gpugrad as gg
+    >>> gg.mse_loss(gg.tensor([1.0, 3.0]), gg.tensor([1.0, 1.0])).item()
+    2.0
+    """
+    input, target = tensor_arg(input, "input"), tensor_arg(target, "target")
+    if input.shape != target.shape:
+        raise ValueError(f"mse_loss: expected input and target of one shape, got {input.shape} "
+                         f"and {target.shape}")
+    d = input - target
+    return _reduce(d * d, reduction)
+
+
+def binary_cross_entropy_with_logits(logits, target, reduction="mean", pos_weight=None):
+    """Sigmoid + binary cross-entropy in one stable expression.
+
+    loss = (1 - t) * x + (1 + (pw - 1) * t) * softplus(-x)  (PyTorch's formula)
+
+    >>> import gpugrad as gg
+    >>> round(gg.binary_cross_entropy_with_logits(gg.tensor([0.0]), gg.tensor([1.0])).item(), 4)
+    0.6931
+    """
+    from .elementwise import softplus
+
+    logits, target = _float_tensor(logits), tensor_arg(target, "target")
+    if logits.shape != target.shape:
+        raise ValueError(f"binary_cross_entropy_with_logits: expected logits and target of one "
+                         f"shape, got {logits.shape} and {target.shape}")
+    target = target.astype(logits.dtype)
+    sp = softplus(-logits)
+    if pos_weight is None:
+        loss = (1 - target) * logits + sp
+    else:
+        loss = (1 - target) * logits + (1 + (pos_weight - 1) * target) * sp
+    return _reduce(loss, reduction)
+
+
+# ================================================================ one-hot and dropout
+def one_hot(indices, num_classes=-1, dtype="float32"):
+    """One-hot rows for integer ``indices`` (no gradient).
+
+    >>> import gpugrad as gg
+    >>> gg.one_hot(gg.tensor([0, 2]), 3).tolist()
+    [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
+    """
+    from ..tensor import Tensor
+    from ..dtypes import as_dtype
+
+    idx = tensor_arg(indices, "indices")
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expected integer indices, got dtype {idx.dtype.name}")
+    xp = xp_of(idx.data)
+    if num_classes < 0:
+        num_classes = int(idx.data.max()) + 1 if idx.size else 0
+    if idx.size and (int(idx.data.min()) < 0 or int(idx.data.max()) >= num_classes):
+        raise IndexError(f"one_hot: expected indices in [0, {num_classes}), got values in "
+                         f"[{int(idx.data.min())}, {int(idx.data.max())}]")
+    out = (idx.data[..., None] == xp.arange(num_classes)).astype(as_dtype(dtype))
+    return Tensor._make(out)
+
+
+class Dropout(Function):
+    def saved_inputs(self, needs):
+        return ()
+
+    def forward(self, x, mask=None, scale=1.0):
+        self.saved = (mask,)
+        self.scale = scale
+        return x * mask * x.dtype.type(scale)
+
+    def backward(self, g):
+        (mask,) = self.saved
+        return (g * mask * g.dtype.type(self.scale),)
+
+
+def dropout(x, p=0.5, training=True, generator=None):
+    """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (inverted
+    dropout); the identity when not training or p == 0.
+
+    >>> import gpugrad as gg
+    >>> gg.dropout(gg.ones(4), p=0.0).tolist()
+    [1.0, 1.0, 1.0, 1.0]
+    """
+    from .. import random as _random
+
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability must be in [0, 1], got {p}")
+    x = tensor_arg(x)
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0
+    keep = _random.bernoulli_mask(x.shape, 1.0 - p, x.device, generator=generator)
+    return Dropout.apply(x, mask=keep, scale=1.0 / (1.0 - p))

@@ -1,0 +1,544 @@
+"""The Tensor: an array (NumPy or CuPy) plus what autograd needs to know about it.
+
+Operators and methods delegate to the op set in :mod:`gpugrad.ops`, where each op's
+forward and backward live side by side.
+
+>>> import gpugrad as gg
+>>> x = gg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+>>> y = (x @ x.T).sum()
+>>> y.backward()
+>>> x.grad.shape
+(2, 2)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import backend, dtypes
+from .backend import Device, array_device, is_cupy_array
+
+__all__ = ["Tensor", "tensor", "as_tensor", "from_numpy"]
+
+
+class Tensor:
+    """An n-dimensional array that can record operations for reverse-mode differentiation.
+
+    Create tensors with :func:`gpugrad.tensor` or the creation functions; ``Tensor(data)``
+    accepts the same arguments.
+
+    >>> t = Tensor([1.0, 2.0], requires_grad=True)
+    >>> t.dtype, t.shape, t.device
+    (dtype('float32'), (2,), device(type='cpu'))
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_vc", "_hooks", "__weakref__")
+    __array_priority__ = 1000  # NumPy defers binary operators to us
+
+    def __init__(self, data, dtype=None, device=None, requires_grad=False):
+        self.data = _to_array(data, dtype, device)
+        self.grad = None
+        self._node = None
+        self._vc = [0]
+        self._hooks = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(cls, data, requires_grad=False):
+        """Wrap an array without copying or checking (internal fast path)."""
+        t = object.__new__(cls)
+        t.data = data
+        t.grad = None
+        t.requires_grad = requires_grad
+        t._node = None
+        t._vc = [0]
+        t._hooks = None
+        return t
+
+    def _new_grad(self, g):
+        """The first gradient for this leaf: an owned copy of ``g``."""
+        return Tensor._make(g.copy())
+
+    # ------------------------------------------------------------ attributes
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    def numel(self) -> int:
+        """Number of elements.
+
+        >>> Tensor([[1, 2, 3]]).numel()
+        3
+        """
+        return self.data.size
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def device(self) -> Device:
+        return array_device(self.data)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None
+
+    @property
+    def grad_fn(self):
+        return self._node
+
+    @property
+    def itemsize(self) -> int:
+        return self.data.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return self.data.nbytes
+
+    @property
+    def _version(self) -> int:
+        return self._vc[0]
+
+    # ------------------------------------------------------------ autograd controls
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Set ``requires_grad`` in place on a leaf (floating dtypes only).
+
+        >>> Tensor([1.0]).requires_grad_().requires_grad
+        True
+        """
+        if not requires_grad and self._node is not None:
+            raise RuntimeError("requires_grad can only be turned off on a leaf; use .detach()")
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise TypeError(f"only floating-point tensors can require gradients, got dtype "
+                            f"{self.data.dtype.name}")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def detach(self) -> "Tensor":
+        """A new tensor sharing this one's data, cut from the graph.
+
+        >>> Tensor([1.0], requires_grad=True).detach().requires_grad
+        False
+        """
+        t = Tensor._make(self.data)
+        t._vc = self._vc
+        return t
+
+    def detach_(self) -> "Tensor":
+        """Cut this tensor from the graph in place."""
+        self._node = None
+        self.requires_grad = False
+        return self
+
+    def backward(self, gradient=None, retain_graph=False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
+
+        >>> x = Tensor(2.0, requires_grad=True)
+        >>> (x * x).backward(); x.grad.item()
+        4.0
+        """
+        _autograd.backward([self], [gradient], retain_graph=retain_graph)
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor
+        replaces the gradient.  Returns a handle with ``remove()``.
+
+        >>> x = Tensor([1.0], requires_grad=True)
+        >>> h = x.register_hook(lambda g: g * 2)
+        >>> (x * 3).sum().backward(); x.grad.item()
+        6.0
+        """
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that does not require grad")
+        if self._node is None:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        else:
+            if self._node._hooks is None:
+                self._node._hooks = []
+            hooks = self._node._hooks
+        hooks.append(hook)
+        return _HookHandle(hooks, hook)
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` for this non-leaf tensor after backward.
+
+        >>> x = Tensor([1.0], requires_grad=True); y = x * 2; y.retain_grad()
+        >>> y.sum().backward(); y.grad
+        tensor([1.])
+        """
+        if self._node is None:
+            return
+        import weakref
+
+        self._node._retain = weakref.ref(self)
+
+    # ------------------------------------------------------------ conversion
+    def numpy(self) -> np.ndarray:
+        """The data as a NumPy array (shared on the CPU, copied from a GPU).
+
+        >>> Tensor([1.0, 2.0]).numpy()
+        array([1., 2.], dtype=float32)
+        """
+        if is_cupy_array(self.data):
+            return self.data.get()
+        return self.data
+
+    def item(self):
+        """The value of a one-element tensor as a Python number.
+
+        >>> Tensor([[2.5]]).item()
+        2.5
+        """
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+        return self.data.reshape(()).item()
+
+    def tolist(self):
+        """Nested Python lists.
+
+        >>> Tensor([[1, 2]]).tolist()
+        [[1, 2]]
+        """
+        return self.data.tolist()
+
+    def to(self, *args, dtype=None, device=None, copy=False) -> "Tensor":
+        """Move to a device and/or cast to a dtype, differentiably.
+
+        >>> Tensor([1, 2]).to("float64").dtype
+        dtype('float64')
+        """
+        for a in args:
+            if isinstance(a, (Device,)) or (isinstance(a, str) and _looks_like_device(a)):
+                device = a
+            else:
+                dtype = a
+        out = self
+        if device is not None:
+            dev = backend.device(device)
+            if dev != self.device:
+                out = _ops.to_device(out, dev)
+        if dtype is not None:
+            dt = dtypes.as_dtype(dtype)
+            if dt != out.dtype:
+                out = _ops.astype(out, dt)
+        if copy and out is self:
+            out = _ops.copy(self)
+        return out
+
+    def cpu(self) -> "Tensor":
+        """This tensor on the CPU."""
+        return self.to("cpu")
+
+    def cuda(self, index: int = 0) -> "Tensor":
+        """This tensor on a CUDA device."""
+        return self.to(Device("cuda", index))
+
+    def astype(self, dtype) -> "Tensor":
+        """Cast to ``dtype`` (differentiable between float types).
+
+        >>> Tensor([1.5]).astype("int64").tolist()
+        [1]
+        """
+        return _ops.astype(self, dtypes.as_dtype(dtype))
+
+    def float(self):
+        return self.astype(dtypes.float32)
+
+    def double(self):
+        return self.astype(dtypes.float64)
+
+    def half(self):
+        return self.astype(dtypes.float16)
+
+    def long(self):
+        return self.astype(dtypes.int64)
+
+    def int(self):
+        return self.astype(dtypes.int32)
+
+    def bool(self):
+        return self.astype(dtypes.bool_)
+
+    def clone(self):
+        """A differentiable copy."""
+        return _ops.copy(self)
+
+    def __array__(self, dtype=None, copy=None):
+        if is_cupy_array(self.data):
+            raise TypeError(f"cannot convert a tensor on {self.device} to a NumPy array "
+                            f"implicitly; call .cpu() or .numpy() first")
+        a = self.data
+        if dtype is not None and a.dtype != dtype:
+            return a.astype(dtype)
+        return a.copy() if copy else a
+
+    # ------------------------------------------------------------ Python protocols
+    def __repr__(self):
+        if is_cupy_array(self.data):
+            body = np.array2string(self.data.get(), separator=", ", prefix="tensor(")
+        else:
+            body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extras = []
+        if self.data.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_):
+            extras.append(f"dtype={self.data.dtype.name}")
+        if is_cupy_array(self.data):
+            extras.append(f"device='{self.device}'")
+        if self._node is not None:
+            extras.append(f"grad_fn={self._node!r}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        for i in range(self.data.shape[0]):
+            yield self[i]
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise ValueError(f"the truth value of a tensor with {self.data.size} elements is "
+                             f"ambiguous; use .any() or .all()")
+        return bool(self.item())
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError(f"only one-element integer tensors can be used as an index, got "
+                            f"dtype {self.data.dtype.name} shape {self.shape}")
+        return int(self.item())
+
+    def __complex__(self):
+        return complex(self.item())
+
+    def __hash__(self):
+        return id(self)
+
+    def __getstate__(self):
+        return {"data": self.numpy(), "requires_grad": self.requires_grad,
+                "grad": None if self.grad is None else self.grad.numpy()}
+
+    def __setstate__(self, state):
+        self.data = state["data"]
+        self.requires_grad = state["requires_grad"]
+        self.grad = None if state["grad"] is None else Tensor._make(state["grad"])
+        self._node, self._vc, self._hooks = None, [0], None
+
+    # ------------------------------------------------------------ in-place machinery
+    def _shallow(self):
+        t = Tensor._make(self.data, self.requires_grad)
+        t._node = self._node
+        t._vc = self._vc
+        return t
+
+    def _check_inplace(self):
+        if self._node is None and self.requires_grad and _autograd._grad_enabled:
+            raise RuntimeError("a leaf tensor that requires grad is being used in an in-place "
+                               "operation; wrap the update in gpugrad.no_grad() or use an "
+                               "out-of-place op")
+
+    def _inplace(self, op, other):
+        """``self = op(self, other)`` writing into self's memory; the graph is rewired."""
+        self._check_inplace()
+        other_grad = isinstance(other, Tensor) and other.requires_grad
+        if _autograd._grad_enabled and (self.requires_grad or other_grad):
+            res = op(self._shallow(), other)
+            _assign_result(self, res)
+            self._node = res._node
+            self.requires_grad = res.requires_grad
+        else:
+            with _autograd.no_grad():
+                res = op(self, other)
+            _assign_result(self, res)
+        self._vc[0] += 1
+        return self
+
+    def __iadd__(self, o):
+        return self._inplace(_ops.add, o)
+
+    def __isub__(self, o):
+        return self._inplace(_ops.subtract, o)
+
+    def __imul__(self, o):
+        return self._inplace(_ops.multiply, o)
+
+    def __itruediv__(self, o):
+        return self._inplace(_ops.divide, o)
+
+    def __ipow__(self, o):
+        return self._inplace(_ops.power, o)
+
+    def __imatmul__(self, o):
+        return self._inplace(_ops.matmul, o)
+
+    def __ifloordiv__(self, o):
+        return self._inplace(_ops.floor_divide, o)
+
+    def __imod__(self, o):
+        return self._inplace(_ops.remainder, o)
+
+    def add_(self, o):
+        return self.__iadd__(o)
+
+    def sub_(self, o):
+        return self.__isub__(o)
+
+    def mul_(self, o):
+        return self.__imul__(o)
+
+    def div_(self, o):
+        return self.__itruediv__(o)
+
+    def zero_(self):
+        """Fill with zeros in place."""
+        return self.fill_(0)
+
+    def fill_(self, value):
+        """Fill with ``value`` in place."""
+        self._check_inplace()
+        self.data[...] = value
+        self._vc[0] += 1
+        if self._node is not None:
+            self._node, self.requires_grad = None, False
+        return self
+
+    def copy_(self, src):
+        """Copy ``src`` into this tensor in place (broadcasting)."""
+        return self._inplace(lambda a, b: _ops.broadcast_to(_ops.astype(b, a.dtype) * 1
+                                                            if isinstance(b, Tensor) else
+                                                            _as_operand(b, a), a.shape), src)
+
+    def __setitem__(self, key, value):
+        self._check_inplace()
+        self._inplace(lambda a, v: _ops.setitem(a, key, v), value)
+
+    def __getitem__(self, key):
+        return _ops.getitem(self, key)
+
+
+class _HookHandle:
+    def __init__(self, hooks, hook):
+        self.hooks, self.hook = hooks, hook
+
+    def remove(self):
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)
+
+
+def _assign_result(t, res):
+    if res.data.shape != t.data.shape:
+        raise RuntimeError(f"in-place result of shape {res.shape} cannot be written into a "
+                           f"tensor of shape {t.shape}")
+    if res.data.dtype != t.data.dtype and not np.can_cast(res.data.dtype, t.data.dtype,
+                                                          "same_kind"):
+        raise TypeError(f"in-place result of dtype {res.dtype.name} cannot be cast to the "
+                        f"tensor's dtype {t.dtype.name}")
+    if res.data is not t.data:
+        t.data[...] = res.data
+
+
+def _looks_like_device(s: str) -> bool:
+    return s.split(":")[0].lower() in ("cpu", "cuda", "gpu")
+
+
+def _as_operand(x, like):
+    """Turn a Python scalar or array into something an op accepts next to tensor ``like``."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (int, float, bool, complex)):
+        return x
+    return Tensor._make(backend.to_device(np.asarray(x), "cpu") if not is_cupy_array(x)
+                        else x)
+
+
+# ---------------------------------------------------------------- construction
+def _to_array(data, dtype=None, device=None):
+    dt = dtypes.as_dtype(dtype)
+    if isinstance(data, Tensor):
+        data = data.data
+    if dt is None:
+        dt = dtypes.default_dtype_for(data)
+    if device is None:
+        dev = array_device(data) if is_cupy_array(data) else backend.get_default_device()
+    else:
+        dev = backend.device(device)
+    if dev.type == "cpu":
+        if is_cupy_array(data):
+            data = data.get()
+        arr = np.array(data, dtype=dt)
+    else:
+        xp = dev.xp
+        with xp.cuda.Device(dev.index):
+            arr = xp.array(data, dtype=dt)
+    if arr.dtype not in dtypes.SUPPORTED:
+        raise TypeError(f"cannot make a tensor of dtype {arr.dtype}; expected numbers or bools")
+    return arr
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Make a tensor from data (a scalar, nested list, NumPy/CuPy array or tensor); copies.
+
+    >>> tensor([1, 2]).dtype, tensor([1.0]).dtype, tensor(np.zeros(2)).dtype
+    (dtype('int64'), dtype('float32'), dtype('float64'))
+    """
+    return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """Like :func:`tensor` but shares memory when ``data`` already has the dtype and device.
+
+    >>> a = np.zeros(2); as_tensor(a).data is a
+    True
+    """
+    if isinstance(data, Tensor):
+        return data.to(dtype=dtype, device=device) if (dtype or device) else data
+    dt = dtypes.as_dtype(dtype)
+    if (isinstance(data, np.ndarray) or is_cupy_array(data)) and (dt is None or
+                                                                  data.dtype == dt):
+        dev = backend.device(device) if device is not None else (
+            array_device(data) if is_cupy_array(data) else backend.get_default_device())
+        if array_device(data) == dev and data.dtype in dtypes.SUPPORTED:
+            return Tensor._make(data)
+    return Tensor(data, dtype=dtype, device=device)
+
+
+def from_numpy(a: np.ndarray) -> Tensor:
+    """A CPU tensor sharing memory with NumPy array ``a``.
+
+    >>> a = np.arange(3.0); t = from_numpy(a); a[0] = 9; t.tolist()
+    [9.0, 1.0, 2.0]
+    """
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"expected a numpy.ndarray, got {type(a).__name__}")
+    if a.dtype not in dtypes.SUPPORTED:
+        raise TypeError(f"unsupported dtype {a.dtype}")
+    return Tensor._make(a)
+
+
+from . import autograd as _autograd  # noqa: E402
+from . import ops as _ops  # noqa: E402
+from ._tensor_ops import install as _install  # noqa: E402
+
+_install(Tensor)
