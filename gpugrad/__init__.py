@@ -22,6 +22,9 @@ from . import random
 from .random import get_rng_state, manual_seed, set_rng_state
 from .gradcheck import GradcheckError, gradcheck
 from .transforms import grad, jacobian, value_and_grad
+from .interop import from_dlpack
+from . import nn, optim
+from .io import load, save
 from .kernels import get_matmul_precision, set_matmul_precision
 
 bool = bool_  # noqa: A001 -- gg.bool, as in other array libraries

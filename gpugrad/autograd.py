@@ -17,6 +17,8 @@ tensor([2., 4.])
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from .backend import DeviceMismatchError, array_device, get_array_module as _xp, is_cupy_array
@@ -159,12 +161,14 @@ class Function:
     differentiable = True
 
     parents = ()
+    pnodes = ()    # the parents' nodes when this node was made (in-place ops rewire tensors)
     needs = ()
     saved = ()
     _vcs = ()
     _hooks = None
     _retain = None
     _freed = False
+    _out_ver = None  # the output's version when this node made it (stale views are refused)
 
     # which positional inputs' data backward reads; override for finer tracking
     def saved_inputs(self, needs):
@@ -192,8 +196,10 @@ class Function:
         """Run ``forward`` on the inputs' arrays and link the result into the graph."""
         arrays = []
         needs = []
+        pnodes = []
         any_needs = False
         devs = None
+        stale = None
         for a in args:
             if isinstance(a, Tensor):
                 d = a.data
@@ -203,15 +209,25 @@ class Function:
                 any_needs = any_needs or r
                 if type(d) is not np.ndarray:
                     devs = True
+                pn = a._node
+                pnodes.append(pn)
+                if pn is not None and pn._out_ver != a._vc[0] and pn._out_ver is not None:
+                    stale = True
             else:
                 arrays.append(a)
                 needs.append(False)
+                pnodes.append(None)
                 if hasattr(a, "__cuda_array_interface__") or (type(a) is np.ndarray):
                     devs = devs or is_cupy_array(a)
         if devs:
             _check_devices(args)
         node = cls()
         record = any_needs and _grad_enabled and cls.differentiable
+        if record and stale:
+            for a in args:
+                if isinstance(a, Tensor) and _is_stale(a):
+                    _refresh(a, cls.__name__)
+            pnodes = [a._node if isinstance(a, Tensor) else None for a in args]
         node.needs = tuple(needs) if record else (False,) * len(needs)
         out = node.forward(*arrays, **kwargs)
         if not hasattr(out, "shape") or isinstance(out, np.generic):
@@ -219,18 +235,53 @@ class Function:
         t = Tensor._make(out)
         if record:
             node.parents = args
+            node.pnodes = tuple(pnodes)
             vcs = [(args[i]._vc, args[i]._vc[0]) for i in node.saved_inputs(needs)
                    if isinstance(args[i], Tensor)]
-            if cls.view:
+            if cls.view and _is_view_of(out, arrays[0]):  # (a reshape may have had to copy)
                 t._vc = args[0]._vc
             if cls.saves_output:
                 vcs.append((t._vc, t._vc[0]))
             node._vcs = vcs
+            node._out_ver = t._vc[0]
             t._node = node
             t.requires_grad = True
-        elif cls.view and isinstance(args[0], Tensor):
+        elif cls.view and isinstance(args[0], Tensor) and _is_view_of(out, arrays[0]):
             t._vc = args[0]._vc
         return t
+
+
+def _is_view_of(out, a):
+    """True when array ``out`` shares ``a``'s memory as a view (NumPy and CuPy keep the owner,
+    or ``a`` itself, in ``.base``); False for a copy, as a reshape sometimes must make."""
+    b = out.base
+    return b is not None and (b is a or b is a.base)
+
+
+def _is_stale(t):
+    """True when ``t``'s memory was written in place (through a view of it, its base, or a
+    detached alias) after its node computed it."""
+    n = t._node
+    return n is not None and n._out_ver is not None and n._out_ver != t._vc[0]
+
+
+def _refresh(t, user):
+    """Re-link stale tensor ``t`` before it is used: a view is re-derived from its base's
+    current node (as NumPy semantics say its value now is); anything else is an error."""
+    n = t._node
+    if not n.view:
+        raise RuntimeError(
+            f"an input of {user} (computed by {n.name}) shares memory with a tensor that was "
+            f"modified by an in-place operation after it was computed (a view of it, or its "
+            f"base); its gradient can no longer be tracked: clone() the tensor before "
+            f"modifying it, or use out-of-place operations")
+    base = n.parents[0]
+    if _is_stale(base):
+        _refresh(base, user)
+    fresh = copy.copy(n)  # view nodes keep only shapes/keys: a shallow copy is a new node
+    fresh.pnodes = (base._node,) + tuple(n.pnodes[1:])
+    fresh._out_ver, fresh._freed = t._vc[0], False
+    t._node = fresh
 
 
 def _check_devices(args):
@@ -262,6 +313,8 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False):
     deps = {}
     stack = []
     for t, g in roots:
+        if _is_stale(t):
+            _refresh(t, "backward")
         n = t._node
         if n is None:
             _deliver_leaf(t, g, capture, accumulate)
@@ -276,14 +329,12 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False):
     walk = list(stack)
     while walk:
         n = walk.pop()
-        for p in n.parents:
-            if isinstance(p, Tensor):
-                pn = p._node
-                if pn is not None:
-                    deps[pn] = deps.get(pn, 0) + 1
-                    if pn not in seen:
-                        seen.add(pn)
-                        walk.append(pn)
+        for pn in n.pnodes:
+            if pn is not None:
+                deps[pn] = deps.get(pn, 0) + 1
+                if pn not in seen:
+                    seen.add(pn)
+                    walk.append(pn)
     ready = [n for n in stack if not deps.get(n)]
     owned = set()
     while ready:
@@ -312,10 +363,9 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False):
                 n._release()
         else:
             in_grads = (None,) * len(n.parents)
-        for p, pg, need in zip(n.parents, in_grads, n.needs):
+        for p, pn, pg, need in zip(n.parents, n.pnodes, in_grads, n.needs):
             if not need:
                 continue
-            pn = p._node
             if pn is None:
                 if pg is not None:
                     _deliver_leaf(p, pg, capture, accumulate)
@@ -329,6 +379,7 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False):
                     grads[pn] = pg
                 elif pn in owned:
                     cur += pg
+                    grads[pn] = cur  # 0-d math gives immutable NumPy scalars: store it back
                 else:
                     grads[pn] = cur + pg
                     owned.add(pn)

@@ -184,7 +184,12 @@ def get_default_device() -> Device:
     if st:
         return st[-1]
     if _base_default is None:
-        _base_default = device(os.environ.get("GPUGRAD_DEVICE", "cpu") or "cpu")
+        spec = os.environ.get("GPUGRAD_DEVICE", "cpu") or "cpu"
+        try:
+            _base_default = device(spec)
+        except ValueError:
+            raise ValueError(f"environment variable GPUGRAD_DEVICE: expected a device like "
+                             f"'cpu', 'cuda' or 'cuda:0', got {spec!r}") from None
     return _base_default
 
 

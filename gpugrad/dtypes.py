@@ -21,19 +21,20 @@ int16 = np.dtype("int16")
 int32 = np.dtype("int32")
 int64 = long = np.dtype("int64")
 uint8 = np.dtype("uint8")
+uint16, uint32, uint64 = np.dtype("uint16"), np.dtype("uint32"), np.dtype("uint64")  # array API
 bool_ = np.dtype("bool")
 complex64 = np.dtype("complex64")
 complex128 = np.dtype("complex128")
 
-SUPPORTED = (float16, float32, float64, int8, int16, int32, int64, uint8, bool_,
-             complex64, complex128)
+SUPPORTED = (float16, float32, float64, int8, int16, int32, int64, uint8, uint16, uint32, uint64,
+             bool_, complex64, complex128)
 FLOATING = (float16, float32, float64)
 DEFAULT_FLOAT = float32
 DEFAULT_INT = int64
 
 __all__ = ["as_dtype", "is_floating", "default_dtype_for", "SUPPORTED", "FLOATING"] + [
-    "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool_",
-    "complex64", "complex128", "half", "double", "long"]
+    "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16",
+    "uint32", "uint64", "bool_", "complex64", "complex128", "half", "double", "long"]
 
 
 def as_dtype(spec) -> np.dtype:

@@ -30,7 +30,7 @@ def _prepare(inputs):
         if t.dtype.kind != "f":
             out.append(t)  # integer inputs (indices, targets) are held fixed
             continue
-        t = Tensor._make(t.data.astype(np.float64, copy=True))
+        t = Tensor._make(t.data.astype(np.float64, order="C", copy=True))  # C order: perturbed in place
         t.requires_grad_(True)
         out.append(t)
     return out
@@ -68,7 +68,7 @@ def gradcheck(fun, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, directions=3, seed=0,
         analytic = [xp.zeros_like(t.data) for t in wrt]
     else:
         grads = autograd.grad(y, wrt, grad_outputs=Tensor._make(v), allow_unused=True)
-        analytic = [xp.zeros_like(t.data) if g is None else g.data for g in grads]
+        analytic = [xp.zeros_like(t.data) if g is None else g.data for g, t in zip(grads, wrt)]
 
     worst = (0.0, None)
     for k, (t, ga) in enumerate(zip(wrt, analytic)):
@@ -85,7 +85,8 @@ def gradcheck(fun, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, directions=3, seed=0,
             ana = float(ga_flat[j])
             err = abs(num - ana) - (atol + rtol * abs(num))
             if err > worst[0]:
-                worst = (err, f"input {k}, element {np.unravel_index(j, t.shape)}: analytic "
+                where = tuple(int(i) for i in np.unravel_index(j, t.shape))  # not np.int64(..)
+                worst = (err, f"input {k}, element {where}: analytic "
                               f"{ana:.8g}, numerical {num:.8g} (shape {t.shape})")
     for _ in range(directions):
         dirs = [xp.asarray(rng.standard_normal(t.shape)) for t in wrt]

@@ -124,7 +124,7 @@ def set_rng_state(state: dict) -> None:
 def bernoulli_mask(shape, p_keep, dev=None, generator=None):
     """A raw boolean array that is True with probability ``p_keep``.
 
-    >>> bernoulli_mask((1000,), 1.0).all()
+    >>> bool(bernoulli_mask((1000,), 1.0).all())
     True
     """
     g = generator if generator is not None else globals()["generator"](dev)

@@ -354,8 +354,15 @@ class Tensor:
         return t
 
     def _check_inplace(self):
-        if self._node is None and self.requires_grad and _autograd._grad_enabled:
-            raise RuntimeError("a leaf tensor that requires grad is being used in an in-place "
+        if not _autograd._grad_enabled:
+            return
+        base, node = self, self._node
+        while node is not None and node.view and node.parents[0]._vc is self._vc:  # a view
+            base = node.parents[0]
+            node = node.pnodes[0]
+        if node is None and base.requires_grad:
+            what = "a leaf tensor" if base is self else "a view of a leaf tensor"
+            raise RuntimeError(f"{what} that requires grad is being used in an in-place "
                                "operation; wrap the update in gpugrad.no_grad() or use an "
                                "out-of-place op")
 
@@ -363,7 +370,11 @@ class Tensor:
         """``self = op(self, other)`` writing into self's memory; the graph is rewired."""
         self._check_inplace()
         other_grad = isinstance(other, Tensor) and other.requires_grad
+        old = None
         if _autograd._grad_enabled and (self.requires_grad or other_grad):
+            if _autograd._is_stale(self):
+                _autograd._refresh(self, "an in-place operation")
+            old = self._node
             res = op(self._shallow(), other)
             _assign_result(self, res)
             self._node = res._node
@@ -373,6 +384,9 @@ class Tensor:
                 res = op(self, other)
             _assign_result(self, res)
         self._vc[0] += 1
+        if self._node is not None:
+            self._node._out_ver = self._vc[0]  # self is current; other views of it are stale
+        _commit_to_bases(self, old)
         return self
 
     def __iadd__(self, o):
@@ -445,6 +459,37 @@ class _HookHandle:
     def remove(self):
         if self.hook in self.hooks:
             self.hooks.remove(self.hook)
+
+
+def _view_link(node):
+    """The basic-index node that says whose memory a tensor lives in (kept across in-place
+    rewiring in ``_view_link``), or None."""
+    if node is None or type(node).__name__ == "GetItemBasic":
+        return node
+    return getattr(node, "_view_link", None)
+
+
+def _commit_to_bases(t, old):
+    """``t`` (a basic-index view, ``old`` its node before an in-place write) changed its base's
+    memory: rewire each base up the chain as ``base = setitem(base, key, t)`` so the base's
+    gradient sees the write (``y[k] *= 2`` and ``row = y[0]; row += 1`` stay correct)."""
+    link = _view_link(old)
+    if link is None or t._node is None:
+        return
+    t._node._view_link = link                    # t still lives in its base's memory
+    while link is not None and link.parents[0]._vc is t._vc and link.parents[0].requires_grad:
+        base = link.parents[0]
+        before = base._node                      # None: a leaf (guarded by _check_inplace)
+        if before is None:
+            return
+        prior = Tensor._make(base.data, True)    # the base as its node last computed it
+        prior._node, prior._vc = before, [before._out_ver]
+        res = _ops.setitem(prior, link.key, t._shallow())
+        base._node = res._node
+        base._node._out_ver = base._vc[0]
+        link = _view_link(before)
+        base._node._view_link = link
+        t = base
 
 
 def _assign_result(t, res):
@@ -542,3 +587,6 @@ from . import ops as _ops  # noqa: E402
 from ._tensor_ops import install as _install  # noqa: E402
 
 _install(Tensor)
+from .interop import install as _install_interop  # noqa: E402
+
+_install_interop(Tensor)  # NumPy protocols, DLPack, array API methods

@@ -23,6 +23,10 @@ __all__ = ["grad", "value_and_grad", "jacobian"]
 
 
 def _watch(a):
+    if isinstance(a, (list, tuple)):  # containers of arrays (a list of parameters, ...)
+        return type(a)(_watch(v) for v in a)
+    if isinstance(a, dict):
+        return {k: _watch(v) for k, v in a.items()}
     if isinstance(a, Tensor):
         t = Tensor._make(a.data if a.dtype.kind == "f" else a.data.astype(np.float32))
     elif isinstance(a, numbers.Number):
@@ -35,8 +39,28 @@ def _watch(a):
     return t.requires_grad_(True)
 
 
+def _leaves(tree):
+    if isinstance(tree, (list, tuple)):
+        return [x for v in tree for x in _leaves(v)]
+    if isinstance(tree, dict):
+        return [x for v in tree.values() for x in _leaves(v)]
+    return [tree]
+
+
+def _rebuild(tree, it):
+    """``tree``'s structure filled from iterator ``it`` (in ``_leaves`` order)."""
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_rebuild(v, it) for v in tree)
+    if isinstance(tree, dict):
+        return {k: _rebuild(v, it) for k, v in tree.items()}
+    return next(it)
+
+
 def _like(g, original):
     """Return gradient tensor ``g`` in the kind of ``original``."""
+    if isinstance(original, (list, tuple, dict)):  # g is then a like-structured tree
+        return _rebuild(original, iter([_like(a, b) for a, b in
+                                        zip(_leaves(g), _leaves(original))]))
     if isinstance(original, Tensor):
         return g
     if isinstance(original, numbers.Number):
@@ -47,7 +71,7 @@ def _like(g, original):
 
 
 def _value_like(v, originals):
-    if all(isinstance(o, Tensor) for o in originals):
+    if all(isinstance(o, Tensor) for o in _leaves(originals)):
         return v
     if v.data.size == 1:
         return v.data.reshape(()).item()
@@ -84,12 +108,13 @@ def value_and_grad(fun, argnums=0, has_aux=False):
         if not isinstance(out, Tensor) or out.size != 1:
             got = getattr(out, "shape", type(out).__name__)
             raise TypeError(f"grad needs a function returning a scalar tensor, got {got}")
+        flat = _leaves(watched)
         if out.requires_grad:
-            gs = autograd.grad(out, watched, allow_unused=True)
+            gs = autograd.grad(out, flat, allow_unused=True)
         else:
-            gs = [None] * len(watched)
-        gs = [Tensor._make(t.data * 0) if g is None else g for g, t in zip(gs, watched)]
-        grads = tuple(_like(g, o) for g, o in zip(gs, originals))
+            gs = [None] * len(flat)
+        gs = iter([Tensor._make(t.data * 0) if g is None else g for g, t in zip(gs, flat)])
+        grads = tuple(_like(_rebuild(w, gs), o) for w, o in zip(watched, originals))
         value = _value_like(out.detach(), originals)
         result_g = grads[0] if isinstance(argnums, int) else grads
         return ((value, aux) if has_aux else value), result_g

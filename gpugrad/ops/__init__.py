@@ -10,9 +10,18 @@ from .reduce import *  # noqa: F401,F403
 from .reduce import __all__ as _r
 from .shape import *  # noqa: F401,F403
 from .shape import __all__ as _s
+from .index import *  # noqa: F401,F403
+from .index import __all__ as _i
+from .layout import *  # noqa: F401,F403
+from .layout import __all__ as _y
 from .linalg import *  # noqa: F401,F403
 from .linalg import __all__ as _l
+from .matrix import *  # noqa: F401,F403
+from .matrix import __all__ as _m
 from .nn import *  # noqa: F401,F403
 from .nn import __all__ as _n
+from .extra import *  # noqa: F401,F403
+from .extra import __all__ as _x
 
-__all__ = list(_e) + list(_r) + list(_s) + list(_l) + list(_n)
+__all__ = (list(_e) + list(_r) + list(_s) + list(_i) + list(_y) + list(_l) + list(_m)
+           + list(_n)) + list(_x)

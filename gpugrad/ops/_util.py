@@ -32,6 +32,10 @@ def operand(x, like=None):
         return Tensor._make(x)
     if x is None:
         raise TypeError("expected a tensor or a number, got None")
+    if isinstance(x, (list, tuple)) and any(isinstance(v, Tensor) for v in x):
+        from . import stack  # a list of tensors: stack it, keeping the graph
+
+        return stack([operand(v, like) for v in x])
     dev = like.device if isinstance(like, Tensor) else None
     return as_tensor(x, device=dev)
 

@@ -7,7 +7,7 @@ Each op's forward and gradient sit side by side.  Unary ops come from one table
 >>> import gpugrad as gg
 >>> x = gg.tensor([0.5, -1.0], requires_grad=True)
 >>> gg.tanh(x).sum().backward()
->>> x.grad.round(4).tolist()
+>>> [round(v, 4) for v in x.grad.tolist()]
 [0.7864, 0.42]
 """
 from __future__ import annotations
@@ -208,7 +208,12 @@ def where(condition, a, b):
     >>> gg.where(gg.tensor([True, False]), gg.tensor([1.0, 2.0]), 0.0).tolist()
     [1.0, 0.0]
     """
-    cond = operand(condition, a if hasattr(a, "shape") else b)
+    like = a if hasattr(a, "shape") else b
+    cond = operand(condition, like)
+    if not hasattr(cond, "dtype"):  # a Python bool or number: a 0-d condition beside a / b
+        from ..tensor import Tensor, as_tensor
+
+        cond = as_tensor(bool(cond), device=like.device if isinstance(like, Tensor) else None)
     a = operand(a, cond)
     b = operand(b, cond)
     if cond.dtype != np.bool_:
@@ -302,7 +307,7 @@ def _make_unary(name, fwd, vjp, reads):
         return Op.apply(_float_operand(x, name))
     fn.__name__ = name
     fn.__doc__ = (f"Elementwise {name}(x), differentiable.\n\n>>> import gpugrad as gg\n"
-                  f">>> gg.{name}(gg.tensor([0.5])).shape\n(1,)\n")
+                  f">>> gg.{name}(gg.tensor([{1.5 if name == 'arccosh' else 0.5}])).shape\n(1,)\n")
     return Op, fn
 
 
@@ -369,8 +374,8 @@ def leaky_relu(x, negative_slope=0.01):
     """max(x, 0) + negative_slope * min(x, 0).
 
     >>> import gpugrad as gg
-    >>> gg.leaky_relu(gg.tensor([-2.0, 3.0]), 0.1).tolist()
-    [-0.2, 3.0]
+    >>> gg.leaky_relu(gg.tensor([-2.0, 3.0]), 0.25).tolist()
+    [-0.5, 3.0]
     """
     if negative_slope < 0:
         raise ValueError(f"negative_slope must be >= 0, got {negative_slope}")
@@ -469,9 +474,9 @@ def _make_nograd(name, fwd):
         first = next((a for a in args if hasattr(a, "shape")), None)
         return cls.apply(*(operand(a, first) for a in args))
     fn.__name__ = name
+    extra = ", 2" * (fwd.__code__.co_argcount - 2)
     fn.__doc__ = (f"Elementwise {name} (no gradient).\n\n>>> import gpugrad as gg\n"
-                  f">>> gg.{name}(gg.tensor([1, 2]), {'' if name == 'logical_not' else '2'})"
-                  f".shape\n(2,)\n").replace(", )", ")")
+                  f">>> gg.{name}(gg.tensor([1, 2]){extra}).shape\n(2,)\n")
     return fn
 
 
@@ -499,4 +504,4 @@ globals().update({n: _make_nograd(n, f) for n, f in _NOGRAD.items()})
 
 __all__ = (["add", "subtract", "multiply", "divide", "power", "maximum", "minimum", "remainder",
             "where", "leaky_relu", "gelu", "softplus", "clip"]
-           + [n for n in _OPS if n not in ("gelu", "gelu_tanh")] + list(_NOGRAD))
+           + [n for n in _OPS if n != "gelu"] + list(_NOGRAD))

@@ -239,7 +239,7 @@ def nll_loss(log_probs, target, reduction="mean", ignore_index=-100):
     >>> gg.nll_loss(gg.tensor([[-1.0, -2.0]]), gg.tensor([1])).item()
     2.0
     """
-    from .shape import take_along_axis
+    from .index import take_along_axis
 
     _check_reduction(reduction)
     target = tensor_arg(target, "target")

@@ -1,0 +1,493 @@
+"""``Module``: the base class of layers and models.
+
+A module holds parameters (:class:`~gpugrad.nn.Parameter`), buffers (tensors saved in the
+state dict but not trained) and child modules, found by attribute assignment.  It walks
+them (``parameters()``, ``named_modules()``), switches train/eval mode, moves them between
+devices and dtypes, and saves/loads them as a flat ``state_dict`` keyed like PyTorch's
+(``"0.weight"``, ``"encoder.bias"``).
+
+>>> import gpugrad as gg
+>>> class Affine(Module):
+...     def __init__(self):
+...         super().__init__()
+...         self.scale = gg.nn.Parameter(gg.ones(3))
+...     def forward(self, x):
+...         return x * self.scale
+>>> m = Affine()
+>>> [name for name, _ in m.named_parameters()]
+['scale']
+>>> m(gg.ones(3)).tolist()
+[1.0, 1.0, 1.0]
+"""
+from __future__ import annotations
+
+from collections import OrderedDict, namedtuple
+
+from .. import backend, dtypes
+from ..tensor import Tensor
+from .parameter import Parameter
+
+__all__ = ["Module", "StateDictError", "IncompatibleKeys"]
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class StateDictError(RuntimeError):
+    """A state dict does not fit the module or optimizer (missing, unexpected or mis-shaped
+    entries); the message names each on one line.
+
+    >>> import gpugrad as gg
+    >>> gg.nn.Linear(2, 2).load_state_dict({})
+    Traceback (most recent call last):
+    ...
+    gpugrad.nn.module.StateDictError: cannot load the state dict into Linear: missing keys ['weight', 'bias']
+    """
+
+
+class Module:
+    """Base class for all layers and models; subclasses define ``forward``.
+
+    >>> import gpugrad as gg
+    >>> lin = gg.nn.Linear(4, 2)
+    >>> sorted(lin.state_dict())
+    ['bias', 'weight']
+    >>> lin.eval().training
+    False
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # ------------------------------------------------------------ attribute plumbing
+    def __setattr__(self, name, value):
+        d = self.__dict__
+        if "_parameters" not in d:
+            raise AttributeError(f"cannot assign {name!r} before Module.__init__() is called; "
+                                 f"call super().__init__() first in {type(self).__name__}")
+        params, buffers, modules = d["_parameters"], d["_buffers"], d["_modules"]
+        if isinstance(value, Parameter):
+            d.pop(name, None)
+            buffers.pop(name, None)
+            modules.pop(name, None)
+            params[name] = value
+        elif name in params:
+            if value is not None:
+                raise TypeError(f"cannot assign a {type(value).__name__} to parameter {name!r} "
+                                f"of {type(self).__name__}: expected a Parameter or None")
+            params[name] = None
+        elif isinstance(value, Module):
+            d.pop(name, None)
+            buffers.pop(name, None)
+            modules[name] = value
+        elif name in modules and value is None:
+            modules[name] = None
+        elif name in buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign a {type(value).__name__} to buffer {name!r}: "
+                                f"expected a Tensor or None")
+            buffers[name] = value
+        else:
+            modules.pop(name, None)
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name):
+        d = self.__dict__
+        for store in ("_parameters", "_buffers", "_modules"):
+            if store in d and name in d[store]:
+                return d[store][name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __delattr__(self, name):
+        for store in (self._parameters, self._buffers, self._modules):
+            if name in store:
+                del store[name]
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param) -> None:
+        """Add a parameter (or None, a declared but absent one, like a disabled bias).
+
+        >>> m = Module(); m.register_parameter("b", None); list(m.state_dict())
+        []
+        """
+        _check_name(name, self)
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter: expected a Parameter or None for {name!r}, "
+                            f"got {type(param).__name__}")
+        self.__dict__.pop(name, None)
+        self._parameters[name] = param
+
+    def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
+        """Add a non-trained tensor that moves with the module and (when persistent) is saved.
+
+        >>> import gpugrad as gg
+        >>> m = Module(); m.register_buffer("mean", gg.zeros(2)); list(m.state_dict())
+        ['mean']
+        """
+        _check_name(name, self)
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer: expected a Tensor or None for {name!r}, got "
+                            f"{type(tensor).__name__}")
+        self.__dict__.pop(name, None)
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
+            self._non_persistent.add(name)
+
+    def add_module(self, name: str, module) -> None:
+        """Add a child module under ``name``.
+
+        >>> import gpugrad as gg
+        >>> m = Module(); m.add_module("fc", gg.nn.Linear(2, 2)); [n for n, _ in m.named_children()]
+        ['fc']
+        """
+        _check_name(name, self)
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: expected a Module for {name!r}, got "
+                            f"{type(module).__name__}")
+        self.__dict__.pop(name, None)
+        self._modules[name] = module
+
+    # ------------------------------------------------------------ forward
+    def forward(self, *args, **kwargs):
+        """The computation; every subclass defines it (call the module, not forward)."""
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------ traversal
+    def named_modules(self, prefix: str = "", memo=None):
+        """Yield (name, module) for this module and every descendant, each once.
+
+        >>> import gpugrad as gg
+        >>> [n for n, _ in gg.nn.MLP([2, 3, 1]).named_modules()]
+        ['', '0', '1']
+        """
+        memo = set() if memo is None else memo
+        if id(self) in memo:
+            return
+        memo.add(id(self))
+        yield prefix, self
+        for name, child in self._modules.items():
+            if child is not None:
+                yield from child.named_modules(f"{prefix}.{name}" if prefix else name, memo)
+
+    def modules(self):
+        """Every module in the tree, this one first."""
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self):
+        """Yield (name, child) for the direct children."""
+        for name, child in self._modules.items():
+            if child is not None:
+                yield name, child
+
+    def children(self):
+        """The direct child modules.
+
+        >>> import gpugrad as gg
+        >>> len(list(gg.nn.Sequential(gg.nn.ReLU(), gg.nn.Tanh()).children()))
+        2
+        """
+        for _, child in self.named_children():
+            yield child
+
+    def _named_members(self, store, prefix, recurse):
+        seen = set()
+        mods = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for mod_prefix, mod in mods:
+            for name, t in getattr(mod, store).items():
+                if t is None or id(t) in seen:
+                    continue
+                seen.add(id(t))
+                yield (f"{mod_prefix}.{name}" if mod_prefix else name), t
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True):
+        """Yield (dotted name, parameter), each shared parameter once.
+
+        >>> import gpugrad as gg
+        >>> [n for n, _ in gg.nn.Linear(2, 3).named_parameters()]
+        ['weight', 'bias']
+        """
+        yield from self._named_members("_parameters", prefix, recurse)
+
+    def parameters(self, recurse: bool = True):
+        """Every parameter, each once (pass to an optimizer).
+
+        >>> import gpugrad as gg
+        >>> sum(p.numel() for p in gg.nn.Linear(2, 3).parameters())
+        9
+        """
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True):
+        """Yield (dotted name, buffer)."""
+        yield from self._named_members("_buffers", prefix, recurse)
+
+    def buffers(self, recurse: bool = True):
+        """Every buffer, each once."""
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        """The number of parameter elements.
+
+        >>> import gpugrad as gg
+        >>> gg.nn.MLP([4, 8, 2]).num_parameters()
+        58
+        """
+        return sum(p.numel() for p in self.parameters()
+                   if p.requires_grad or not trainable_only)
+
+    def apply(self, fn):
+        """Call ``fn(module)`` on every module (children first), return self.
+
+        >>> import gpugrad as gg
+        >>> seen = []; _ = gg.nn.MLP([2, 2, 2]).apply(lambda m: seen.append(type(m).__name__))
+        >>> seen
+        ['Linear', 'Linear', 'MLP']
+        """
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    # ------------------------------------------------------------ modes and gradients
+    def train(self, mode: bool = True):
+        """Set training mode (dropout active) on this module and all descendants."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"train(mode): expected a bool, got {type(mode).__name__}")
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self):
+        """Set evaluation mode (dropout off); same as ``train(False)``.
+
+        >>> import gpugrad as gg
+        >>> gg.nn.Dropout(0.5).eval().training
+        False
+        """
+        return self.train(False)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset the gradients of all parameters (to None, or to zeros in place).
+
+        >>> import gpugrad as gg
+        >>> lin = gg.nn.Linear(2, 1); lin(gg.ones(1, 2)).sum().backward()
+        >>> lin.zero_grad(); lin.weight.grad is None
+        True
+        """
+        for p in self.parameters():
+            _zero_grad(p, set_to_none)
+
+    def requires_grad_(self, requires_grad: bool = True):
+        """Turn gradient tracking on or off for every parameter."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    # ------------------------------------------------------------ devices and dtypes
+    def to(self, *args, device=None, dtype=None):
+        """Move parameters and buffers to a device and/or cast floating ones to a dtype,
+        in place (the Parameter objects are kept; their arrays are replaced).
+
+        Create optimizers *after* this call: an optimizer keeps its parameters as views of
+        its own flat buffers, which a move replaces.
+
+        >>> import gpugrad as gg
+        >>> gg.nn.Linear(2, 2).to("float64").weight.dtype
+        dtype('float64')
+        """
+        for a in args:
+            if isinstance(a, backend.Device) or (isinstance(a, str) and
+                                                 a.split(":")[0].lower() in ("cpu", "cuda", "gpu")):
+                device = a
+            else:
+                dtype = a
+        dev = backend.device(device) if device is not None else None
+        dt = dtypes.as_dtype(dtype) if dtype is not None else None
+        if dt is not None and dt.kind != "f":
+            raise TypeError(f"Module.to: expected a floating dtype, got {dt.name}")
+
+        def convert(a):
+            if dev is not None:
+                a = backend.to_device(a, dev)
+            if dt is not None and a.dtype.kind == "f" and a.dtype != dt:
+                a = a.astype(dt)
+            return a
+
+        for p in self.parameters():
+            new = convert(p.data)
+            if new is not p.data:
+                p.data = new
+                p._grad_view = None
+            if p.grad is not None:
+                p.grad = Tensor._make(convert(p.grad.data))
+        for m in self.modules():
+            for name, b in m._buffers.items():
+                if b is not None:
+                    b.data = convert(b.data)
+        return self
+
+    def cpu(self):
+        """Move to the CPU."""
+        return self.to("cpu")
+
+    def cuda(self, index: int = 0):
+        """Move to CUDA device ``index``."""
+        return self.to(backend.Device("cuda", index))
+
+    def float(self):
+        """Cast floating parameters and buffers to float32."""
+        return self.to(dtype="float32")
+
+    def double(self):
+        """Cast floating parameters and buffers to float64.
+
+        >>> import gpugrad as gg
+        >>> gg.nn.Linear(2, 2).double().bias.dtype
+        dtype('float64')
+        """
+        return self.to(dtype="float64")
+
+    # ------------------------------------------------------------ state dicts
+    def state_dict(self, prefix: str = "", keep_vars: bool = False) -> OrderedDict:
+        """Parameters and persistent buffers by dotted name, as tensors sharing memory with the
+        module (detached unless ``keep_vars``).  Save with :func:`gpugrad.save`.
+
+        >>> import gpugrad as gg
+        >>> sd = gg.nn.Linear(3, 2).state_dict(); sd["weight"].shape
+        (3, 2)
+        """
+        out = OrderedDict()
+        for mod_prefix, mod in self.named_modules(prefix.rstrip(".")):
+            for store, skip in ((mod._parameters, ()), (mod._buffers, mod._non_persistent)):
+                for name, t in store.items():
+                    if t is None or name in skip:
+                        continue
+                    key = f"{mod_prefix}.{name}" if mod_prefix else name
+                    out[key] = t if keep_vars else t.detach()
+        return out
+
+    def _state_targets(self):
+        targets = OrderedDict()
+        for mod_prefix, mod in self.named_modules():
+            for store, skip in ((mod._parameters, ()), (mod._buffers, mod._non_persistent)):
+                for name, t in store.items():
+                    if t is not None and name not in skip:
+                        targets[f"{mod_prefix}.{name}" if mod_prefix else name] = t
+        return targets
+
+    def check_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
+        """Validate ``state_dict`` against this module without changing anything; raise
+        :class:`StateDictError` naming every missing, unexpected and mis-shaped entry.
+
+        >>> import gpugrad as gg
+        >>> gg.nn.Linear(2, 2).check_state_dict(gg.nn.Linear(2, 2).state_dict())
+        IncompatibleKeys(missing_keys=[], unexpected_keys=[])
+        """
+        if not hasattr(state_dict, "items"):
+            raise StateDictError(f"expected a state dict (a mapping of names to tensors), got "
+                                 f"{type(state_dict).__name__}")
+        targets = self._state_targets()
+        missing = [k for k in targets if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in targets]
+        problems = []
+        for key, t in targets.items():
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            arr = value.data if isinstance(value, Tensor) else value
+            if not hasattr(arr, "shape") or not hasattr(arr, "dtype"):
+                problems.append(f"{key!r}: expected an array, got {type(value).__name__}")
+            elif tuple(arr.shape) != tuple(t.shape):
+                problems.append(f"shape mismatch for {key!r}: the model has {tuple(t.shape)}, "
+                                f"the state dict has {tuple(arr.shape)}")
+            elif arr.dtype.kind not in "fiub" or (t.dtype.kind == "f") != (arr.dtype.kind == "f"):
+                problems.append(f"dtype mismatch for {key!r}: the model has {t.dtype.name}, "
+                                f"the state dict has {arr.dtype.name}")
+        if strict:
+            head = [f"missing keys {missing}"] if missing else []
+            head += [f"unexpected keys {unexpected}"] if unexpected else []
+            problems = head + problems
+        if problems:
+            raise StateDictError(f"cannot load the state dict into {type(self).__name__}: "
+                                 + "; ".join(problems))
+        return IncompatibleKeys(missing, unexpected)
+
+    def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
+        """Copy a state dict into the parameters and buffers, in place.
+
+        Everything is validated first (see :meth:`check_state_dict`); on any problem nothing
+        is changed.  Values are moved to each parameter's device and cast to its dtype.  With
+        ``strict=False`` missing and unexpected keys are returned instead of raised.
+
+        >>> import gpugrad as gg
+        >>> a, b = gg.nn.Linear(2, 2), gg.nn.Linear(2, 2)
+        >>> b.load_state_dict(a.state_dict())
+        IncompatibleKeys(missing_keys=[], unexpected_keys=[])
+        >>> bool((a.weight.numpy() == b.weight.numpy()).all())
+        True
+        """
+        result = self.check_state_dict(state_dict, strict)
+        targets = self._state_targets()
+        staged = []
+        for key, t in targets.items():
+            if key in state_dict:
+                value = state_dict[key]
+                arr = value.data if isinstance(value, Tensor) else value
+                arr = backend.to_device(arr, t.device)
+                staged.append((t, arr))
+        for t, arr in staged:  # all moved and validated: now write
+            backend.get_array_module(t.data).copyto(t.data, arr, casting="unsafe")
+            t._vc[0] += 1
+        return result
+
+    # ------------------------------------------------------------ repr
+    def extra_repr(self) -> str:
+        """The text inside this module's parentheses in ``repr``; override in layers."""
+        return ""
+
+    def __repr__(self):
+        lines = []
+        extra = self.extra_repr()
+        if extra:
+            lines.extend(extra.split("\n"))
+        for name, child in self._modules.items():
+            body = repr(child).replace("\n", "\n  ")
+            lines.append(f"({name}): {body}")
+        name = type(self).__name__
+        if not lines:
+            return f"{name}()"
+        if len(lines) == 1 and not self._modules:
+            return f"{name}({lines[0]})"
+        return name + "(\n  " + "\n  ".join(lines) + "\n)"
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._modules)
+                      | set(self._buffers))
+
+
+def _check_name(name, module):
+    if not isinstance(name, str) or not name or "." in name:
+        raise KeyError(f"expected a non-empty name without '.', got {name!r}")
+    if hasattr(type(module), name):
+        raise KeyError(f"{name!r} clashes with an attribute of {type(module).__name__}")
+
+
+def _zero_grad(p, set_to_none):
+    if p.grad is None:
+        return
+    if set_to_none:
+        p.grad = None
+    else:
+        p.grad.data[...] = 0

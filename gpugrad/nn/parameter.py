@@ -1,0 +1,80 @@
+"""``Parameter``: a tensor that a :class:`~gpugrad.nn.Module` owns and an optimizer updates.
+
+A parameter is a leaf tensor with ``requires_grad=True``.  An optimizer may give it a
+*gradient view* (a slice of one flat gradient buffer per dtype and device): the autograd
+engine then writes the parameter's first gradient of a step straight into that slice, so the
+fused optimizer step reads all gradients from one contiguous array with no gather.
+
+>>> import gpugrad as gg
+>>> w = gg.nn.Parameter(gg.zeros(2, 3))
+>>> w.requires_grad, w.is_leaf, w.shape
+(True, True, (2, 3))
+"""
+from __future__ import annotations
+
+from ..backend import get_array_module
+from ..tensor import Tensor, _to_array
+
+__all__ = ["Parameter"]
+
+
+class Parameter(Tensor):
+    """A trainable tensor: a leaf that requires grad (unless told otherwise).
+
+    ``Parameter(t)`` shares ``t``'s array (no copy), as PyTorch does; lists and NumPy data
+    are copied into a new float32 (or their own floating dtype) array.
+
+    >>> import gpugrad as gg
+    >>> p = Parameter(gg.ones(2))
+    >>> (p * 3).sum().backward(); p.grad
+    tensor([3., 3.])
+    """
+
+    __slots__ = ("_grad_view",)
+
+    def __init__(self, data=None, requires_grad: bool = True):
+        if data is None:
+            arr = _to_array([], "float32", None)
+        elif isinstance(data, Tensor):
+            arr = data.data
+        else:
+            arr = _to_array(data, None, None)
+        self.data = arr
+        self.grad = None
+        self._node = None
+        self._vc = [0]
+        self._hooks = None
+        self._grad_view = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(cls, data, requires_grad=False):
+        t = super()._make(data, requires_grad)
+        if cls is Parameter:
+            t._grad_view = None
+        return t
+
+    def _new_grad(self, g):
+        """The first gradient of a step: written into the optimizer's flat-buffer view when
+        one is assigned (and still matches), else an owned copy."""
+        view = self._grad_view
+        if view is not None and view.shape == g.shape and type(view) is type(g):
+            get_array_module(view).copyto(view, g)
+            return Tensor._make(view)
+        return Tensor._make(g.copy())
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+    def __reduce_ex__(self, protocol):
+        # keep the arrays as they are (copy.deepcopy of a GPU model stays on the GPU)
+        grad = None if self.grad is None else self.grad.data
+        return (_rebuild_parameter, (self.data, self.requires_grad, grad))
+
+
+def _rebuild_parameter(data, requires_grad, grad):
+    p = Parameter(Tensor._make(data), requires_grad=requires_grad)
+    p.grad = None if grad is None else Tensor._make(grad)
+    return p

@@ -1,0 +1,103 @@
+"""``import gpugrad.numpy as np``: NumPy's functions, names and signatures, returning
+differentiable gpugrad tensors, on the default device (CPU or GPU).
+
+Semantics follow NumPy: new arrays default to float64 (``gpugrad``'s torch-style API
+defaults to float32), type promotion is NumPy 2's, reductions take ``axis``/``keepdims``/
+``dtype``/``out``.  Functions that NumPy has but gpugrad does not implement raise
+``NotImplementedError`` naming the function when called -- never a silent result without a
+gradient.  ``logsumexp`` (SciPy's) is included as a helper.
+
+>>> import gpugrad
+>>> import gpugrad.numpy as np
+>>> def loss(w):
+...     return np.sum(np.tanh(w) ** 2)
+>>> g = gpugrad.grad(loss)(np.array([0.5, -1.0]))
+>>> g.round(4).tolist()
+[0.7269, -0.6397]
+"""
+from __future__ import annotations
+
+import numpy as _np
+
+from .. import dtypes as _dtypes
+from ..tensor import Tensor as ndarray
+from . import linalg, random
+from ._creation import *  # noqa: F401,F403
+from ._creation import __all__ as _c
+from ._manip import *  # noqa: F401,F403
+from ._manip import __all__ as _m
+from ._math import *  # noqa: F401,F403
+from ._math import __all__ as _u
+from ._reduce import *  # noqa: F401,F403
+from ._reduce import __all__ as _r
+from .linalg import TOP as _l
+from .linalg import (cross, diag, dot, einsum, inner, kron, matmul, matrix_transpose,  # noqa: F401
+                     outer, tensordot, trace, vdot, vecdot)
+
+# ---------------------------------------------------------------- dtypes and constants
+float16, float32, float64 = _dtypes.float16.type, _dtypes.float32.type, _dtypes.float64.type
+int8, int16, int32, int64 = _np.int8, _np.int16, _np.int32, _np.int64
+uint8, uint16, uint32, uint64 = _np.uint8, _np.uint16, _np.uint32, _np.uint64
+complex64, complex128 = _np.complex64, _np.complex128
+bool_ = _np.bool_
+bool = _np.bool_  # noqa: A001 -- NumPy 2 has np.bool
+half, single, double = float16, float32, float64
+intp, int_ = _np.intp, _np.int_
+dtype, finfo, iinfo = _np.dtype, _np.finfo, _np.iinfo
+promote_types, issubdtype = _np.promote_types, _np.issubdtype
+floating, integer, signedinteger, unsignedinteger, number, inexact, complexfloating = (
+    _np.floating, _np.integer, _np.signedinteger, _np.unsignedinteger, _np.number, _np.inexact,
+    _np.complexfloating)
+generic = _np.generic
+pi, e, inf, nan, euler_gamma, newaxis = _np.pi, _np.e, _np.inf, _np.nan, _np.euler_gamma, None
+errstate, seterr, geterr = _np.errstate, _np.seterr, _np.geterr
+isscalar = _np.isscalar
+
+
+def from_dlpack(x, /, *, device=None, copy=None):
+    """A tensor from any DLPack producer (zero-copy where possible).
+
+    >>> import numpy
+    >>> from_dlpack(numpy.arange(3)).tolist()
+    [0, 1, 2]
+    """
+    from ..interop import from_dlpack as f
+
+    return f(x, device=device, copy=copy)
+
+
+__all__ = (list(_c) + list(_m) + list(_u) + list(_r) + list(_l) + [
+    "ndarray", "linalg", "random", "float16", "float32", "float64", "int8", "int16", "int32",
+    "int64", "uint8", "uint16", "uint32", "uint64", "complex64", "complex128", "bool_", "bool",
+    "half", "single", "double", "intp", "int_", "dtype", "finfo", "iinfo", "promote_types",
+    "issubdtype", "floating", "integer", "signedinteger", "unsignedinteger", "number",
+    "inexact", "complexfloating", "generic", "pi", "e", "inf", "nan", "euler_gamma",
+    "newaxis", "errstate", "seterr", "geterr", "isscalar", "from_dlpack"])
+__all__ = list(dict.fromkeys(__all__))
+
+
+class _Missing:
+    """Stands for a NumPy function gpugrad does not implement: calling it (or anything
+    under it) raises NotImplementedError naming it."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __call__(self, *args, **kwargs):
+        raise NotImplementedError(
+            f"gpugrad.numpy.{self._name} is not implemented; for a result without a gradient, "
+            f"convert with x.numpy() and call numpy.{self._name}")
+
+    def __getattr__(self, attr):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return _Missing(f"{self._name}.{attr}")
+
+    def __repr__(self):
+        return f"<gpugrad.numpy: {self._name} not implemented>"
+
+
+def __getattr__(name):
+    if not name.startswith("_") and hasattr(_np, name):
+        return _Missing(name)
+    raise AttributeError(f"module 'gpugrad.numpy' has no attribute {name!r}")

@@ -1,0 +1,130 @@
+"""Helpers shared by the ``gpugrad.numpy`` modules: argument coercion with NumPy's dtype
+rules, ``out=`` handling, and non-differentiable functions computed on raw arrays."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as _np
+
+from .. import backend, dtypes
+from ..backend import DeviceMismatchError, array_device, is_cupy_array
+from ..tensor import Tensor
+
+_NOVALUE = _np._NoValue
+
+
+def tensor(x, like=None) -> Tensor:
+    """``x`` as a Tensor: tensors pass, arrays are wrapped without copying, anything else is
+    converted with NumPy's rules (float64 for Python floats) onto ``like``'s device or the
+    default device."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, _np.ndarray) or is_cupy_array(x):
+        if x.dtype not in dtypes.SUPPORTED:
+            raise TypeError(f"unsupported dtype {x.dtype}; expected numbers or bools")
+        return Tensor._make(x)
+    if isinstance(x, (list, tuple)) and any(isinstance(v, Tensor) for v in x):
+        from .. import ops
+
+        return ops.stack([tensor(v, like) for v in x])
+    arr = _np.asarray(x)
+    if arr.dtype not in dtypes.SUPPORTED:
+        raise TypeError(f"cannot make a tensor from {type(x).__name__} (dtype {arr.dtype}); "
+                        f"expected numbers, bools or arrays")
+    dev = like.device if isinstance(like, Tensor) else backend.get_default_device()
+    return Tensor._make(arr if dev.type == "cpu" else backend.to_device(arr, dev))
+
+
+def operand(x, like=None):
+    """An elementwise operand: Python and NumPy scalars pass through (weak/strong scalars
+    keep NumPy's promotion), everything else becomes a Tensor."""
+    if isinstance(x, (numbers.Number, _np.generic)) and not isinstance(x, _np.ndarray):
+        return x
+    return tensor(x, like)
+
+
+def operands(args):
+    like = next((a for a in args if isinstance(a, Tensor)), None)
+    return [operand(a, like) for a in args]
+
+
+def dtype(dt):
+    """NumPy-style dtype argument (``float`` means float64 here, as in NumPy)."""
+    if dt is None:
+        return None
+    if dt is float:
+        return dtypes.float64
+    return dtypes.as_dtype(dt)
+
+
+def float_dtype(dt):
+    """The floating dtype NumPy computes a float function in for input dtype ``dt``."""
+    dt = _np.dtype(dt)
+    return dt if dt.kind in "fc" else _np.promote_types(dt, _np.float16)
+
+
+def to_float(x):
+    if isinstance(x, Tensor) and x.dtype.kind not in "fc":
+        return x.astype(float_dtype(x.dtype))
+    return x
+
+
+def unsupported(name, **kw):
+    """Raise for keyword arguments gpugrad does not implement (given a non-default value)."""
+    for k, (value, default) in kw.items():
+        if value is not default and not (isinstance(default, str) and value == default):
+            raise NotImplementedError(f"gpugrad.numpy.{name}: {k}={value!r} is not supported")
+
+
+def out(res, out_arg, name):
+    """NumPy's ``out=``: write ``res`` into a Tensor (differentiably) or an ndarray."""
+    if out_arg is None:
+        return res
+    if isinstance(out_arg, tuple):
+        if len(out_arg) != 1:
+            raise ValueError(f"{name}: expected one output array, got {len(out_arg)}")
+        out_arg = out_arg[0]
+        if out_arg is None:
+            return res
+    if isinstance(out_arg, Tensor):
+        if out_arg.shape != res.shape:
+            raise ValueError(f"{name}: out has shape {out_arg.shape}, expected {res.shape}")
+        out_arg[...] = res
+        return out_arg
+    if isinstance(out_arg, _np.ndarray) or is_cupy_array(out_arg):
+        if res.requires_grad:
+            raise TypeError(f"{name}: out= is a {type(out_arg).__name__}, which cannot carry a "
+                            f"gradient; pass a gpugrad tensor as out, or drop out=")
+        out_arg[...] = res.data if not isinstance(out_arg, _np.ndarray) else res.numpy()
+        return out_arg
+    raise TypeError(f"{name}: out must be a tensor or an array, got {type(out_arg).__name__}")
+
+
+def raw(x, like=None):
+    """The raw array of ``x`` (scalars stay scalars)."""
+    x = operand(x, like)
+    return x.data if isinstance(x, Tensor) else x
+
+
+def nograd(fn, *args, **kw):
+    """Call ``fn(xp, *raw_args, **kw)`` on raw arrays of one device; wrap array results as
+    tensors (no graph: these results have no gradient)."""
+    like = next((a for a in args if isinstance(a, Tensor)), None)
+    arrs = [raw(a, like) if a is not None else None for a in args]
+    devs = {array_device(a) for a in arrs if hasattr(a, "shape") and not isinstance(a, _np.generic)}
+    if len(devs) > 1:
+        raise DeviceMismatchError(f"expected all tensors on one device, got {sorted(map(str, devs))}")
+    xp = backend.get_array_module(*arrs)
+    return wrap(fn(xp, *arrs, **kw))
+
+
+def wrap(r):
+    if isinstance(r, tuple):
+        return tuple(wrap(v) for v in r)
+    if isinstance(r, list):
+        return [wrap(v) for v in r]
+    if isinstance(r, _np.ndarray) or is_cupy_array(r):
+        return Tensor._make(r)
+    if isinstance(r, _np.generic):
+        return Tensor._make(_np.asarray(r))
+    return r

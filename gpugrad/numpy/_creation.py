@@ -1,0 +1,245 @@
+"""Array creation with NumPy's signatures and dtypes (float64 by default, as NumPy), placed
+on ``device=`` or the default device (``gpugrad.set_default_device`` / ``GPUGRAD_DEVICE``).
+
+>>> import gpugrad.numpy as gnp
+>>> gnp.zeros((2, 3)).dtype, gnp.arange(3).dtype, gnp.array([1.0]).dtype
+(dtype('float64'), dtype('int64'), dtype('float64'))
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as _np
+
+from .. import backend, dtypes, ops
+from ..backend import array_device, is_cupy_array
+from ..tensor import Tensor
+from . import _core as C
+
+__all__ = ["array", "asarray", "asanyarray", "ascontiguousarray", "zeros", "ones", "empty",
+           "full", "zeros_like", "ones_like", "empty_like", "full_like", "arange", "linspace",
+           "logspace", "eye", "identity", "tri"]
+
+
+def _on(fill, device):
+    dev = backend.device(device)
+    with dev._activated():
+        return Tensor._make(fill(dev.xp))
+
+
+def _shape(shape):
+    return (int(shape),) if isinstance(shape, numbers.Integral) else tuple(int(n) for n in shape)
+
+
+def array(object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0, like=None,
+          device=None):
+    """A new tensor from data (lists, scalars, arrays, tensors); copies by default.  Lists of
+    tensors are stacked differentiably.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.array([[1, 2], [3, 4]]).shape
+    (2, 2)
+    """
+    dt = C.dtype(dtype)
+    if isinstance(object, (list, tuple)) and any(isinstance(v, Tensor) for v in object):
+        t = C.tensor(object)
+        copy = False
+    elif isinstance(object, Tensor) or isinstance(object, _np.ndarray) or is_cupy_array(object):
+        t = C.tensor(object)
+    else:
+        arr = _np.array(object, dtype=dt)
+        t = C.tensor(arr if device is None else backend.to_device(arr, device))
+        copy = False
+    if device is not None and t.device != backend.device(device):
+        t, copy = ops.to_device(t, device), False
+    if dt is not None and t.dtype != dt:
+        t, copy = ops.astype(t, dt), False
+    if copy:
+        t = ops.copy(t)
+    if ndmin > t.ndim:
+        t = ops.reshape(t, (1,) * (ndmin - t.ndim) + t.shape)
+    return t
+
+
+def asarray(a, dtype=None, order=None, *, device=None, copy=None, like=None):
+    """A tensor sharing ``a``'s memory where it can (tensors and arrays are not copied).
+
+    >>> import gpugrad.numpy as gnp
+    >>> import numpy
+    >>> x = numpy.zeros(2); gnp.asarray(x).data is x
+    True
+    """
+    if copy is False:
+        ok = isinstance(a, Tensor) or isinstance(a, _np.ndarray) or is_cupy_array(a)
+        ok = ok and (dtype is None or C.dtype(dtype) == a.dtype) and (
+            device is None or backend.device(device) == array_device(getattr(a, "data", a)))
+        if not ok:
+            raise ValueError("asarray: copy=False but a copy is needed (the input is not an "
+                             "array of the requested dtype and device)")
+    return array(a, dtype=dtype, copy=bool(copy), device=device)
+
+
+asanyarray = asarray
+
+
+def ascontiguousarray(a, dtype=None, *, like=None):
+    """A C-contiguous tensor (copied only when needed).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.ascontiguousarray(gnp.zeros((2, 2)).T).data.flags.c_contiguous
+    True
+    """
+    t = asarray(a, dtype=dtype)
+    return t if t.data.flags.c_contiguous else ops.copy(t)
+
+
+def zeros(shape, dtype=float, order="C", *, device=None, like=None):
+    """Zeros (float64 by default).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.zeros(2).tolist()
+    [0.0, 0.0]
+    """
+    return _on(lambda xp: xp.zeros(_shape(shape), C.dtype(dtype) or dtypes.float64), device)
+
+
+def ones(shape, dtype=None, order="C", *, device=None, like=None):
+    """Ones (float64 by default).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.ones(2, dtype=int).tolist()
+    [1, 1]
+    """
+    return _on(lambda xp: xp.ones(_shape(shape), C.dtype(dtype) or dtypes.float64), device)
+
+
+def empty(shape, dtype=float, order="C", *, device=None, like=None):
+    """Uninitialized values (float64 by default).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.empty((2, 1)).shape
+    (2, 1)
+    """
+    return _on(lambda xp: xp.empty(_shape(shape), C.dtype(dtype) or dtypes.float64), device)
+
+
+def full(shape, fill_value, dtype=None, order="C", *, device=None, like=None):
+    """Filled with ``fill_value`` (its NumPy dtype by default).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.full(2, 7).tolist()
+    [7, 7]
+    """
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    dt = C.dtype(dtype) or _np.asarray(fill_value).dtype
+    return _on(lambda xp: xp.full(_shape(shape), fill_value, dt), device)
+
+
+def _like(name, fill):
+    def f(a, dtype=None, order="K", subok=True, shape=None, *, device=None):
+        t = C.tensor(a)
+        return fill(t.shape if shape is None else shape, dtype=dtype or t.dtype,
+                    device=device or t.device)
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = (f"``{fill.__name__}`` with the shape, dtype and device of ``a``.\n\n"
+                 f">>> import gpugrad.numpy as gnp\n>>> gnp.{name}(gnp.zeros((2, 3))).shape\n"
+                 f"(2, 3)\n")
+    return f
+
+
+zeros_like, ones_like, empty_like = (_like(n + "_like", f) for n, f in
+                                     (("zeros", zeros), ("ones", ones), ("empty", empty)))
+
+
+def full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, *, device=None):
+    """``full`` with the shape, dtype and device of ``a``.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.full_like(gnp.zeros(2), 5).tolist()
+    [5.0, 5.0]
+    """
+    t = C.tensor(a)
+    return full(t.shape if shape is None else shape, fill_value, dtype=dtype or t.dtype,
+                device=device or t.device)
+
+
+def _num(v):
+    return v.item() if isinstance(v, Tensor) else v
+
+
+def arange(start, stop=None, step=None, dtype=None, *, device=None, like=None):
+    """Evenly spaced values in [start, stop) with NumPy's dtype rules.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.arange(1, 2, 0.5).tolist()
+    [1.0, 1.5]
+    """
+    args = [_num(v) for v in (start, stop, step) if v is not None]
+    if stop is None and step is not None:
+        args = [0, _num(start), _num(step)]
+    dt = C.dtype(dtype)
+    return _on(lambda xp: xp.arange(*args, dtype=dt), device)
+
+
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *,
+             device=None):
+    """``num`` evenly spaced values from start to stop (float64 by default).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.linspace(0, 1, 3).tolist()
+    [0.0, 0.5, 1.0]
+    """
+    if axis != 0:
+        raise NotImplementedError("gpugrad.numpy.linspace: axis= is not supported")
+    dt = C.dtype(dtype)
+    t = _on(lambda xp: xp.linspace(_num(start), _num(stop), int(num), endpoint=endpoint,
+                                   dtype=dt), device)
+    if retstep:
+        div = (num - 1) if endpoint else num
+        return t, (_num(stop) - _num(start)) / div if div > 0 else float("nan")
+    return t
+
+
+def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0, *,
+             device=None):
+    """``base ** linspace(start, stop, num)``.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.logspace(0, 2, 3).tolist()
+    [1.0, 10.0, 100.0]
+    """
+    t = ops.power(base, linspace(start, stop, num, endpoint, device=device))
+    return t.astype(C.dtype(dtype)) if dtype is not None else t
+
+
+def eye(N, M=None, k=0, dtype=float, order="C", *, device=None, like=None):
+    """Ones on diagonal ``k`` (float64 by default).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.eye(2).tolist()
+    [[1.0, 0.0], [0.0, 1.0]]
+    """
+    return _on(lambda xp: xp.eye(int(N), None if M is None else int(M), int(k),
+                                 dtype=C.dtype(dtype) or dtypes.float64), device)
+
+
+def identity(n, dtype=None, *, like=None, device=None):
+    """The n x n identity.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.identity(2).shape
+    (2, 2)
+    """
+    return eye(n, dtype=dtype or float, device=device)
+
+
+def tri(N, M=None, k=0, dtype=float, *, like=None, device=None):
+    """Ones at and below diagonal ``k``.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.tri(2).tolist()
+    [[1.0, 0.0], [1.0, 1.0]]
+    """
+    return _on(lambda xp: xp.tri(int(N), None if M is None else int(M), int(k),
+                                 dtype=C.dtype(dtype) or dtypes.float64), device)

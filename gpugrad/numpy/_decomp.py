@@ -1,0 +1,213 @@
+"""Decompositions and matrix functions of ``gpugrad.numpy.linalg``, returning NumPy 2's
+named tuples; differentiable (see :mod:`gpugrad.ops.extra_linalg` for the gradients).
+
+>>> import gpugrad.numpy as gnp
+>>> gnp.linalg.eigh(gnp.array([[2.0, 0.0], [0.0, 1.0]])).eigenvalues.tolist()
+[1.0, 2.0]
+"""
+from __future__ import annotations
+
+import operator
+from collections import namedtuple
+
+import numpy as _np
+
+from .. import ops
+from . import _core as C
+
+__all__ = ["slogdet", "cholesky", "eigh", "eigvalsh", "svd", "svdvals", "qr", "pinv",
+           "matrix_power", "matrix_rank", "multi_dot", "diagonal", "eig", "eigvals", "lstsq",
+           "SlogdetResult", "EighResult", "SVDResult", "QRResult"]
+
+SlogdetResult = namedtuple("SlogdetResult", "sign logabsdet")
+EighResult = namedtuple("EighResult", "eigenvalues eigenvectors")
+SVDResult = namedtuple("SVDResult", "U S Vh")
+QRResult = namedtuple("QRResult", "Q R")
+
+
+def _m(a):
+    return C.to_float(C.tensor(a))
+
+
+def slogdet(a):
+    """Sign and log of the absolute determinant.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.linalg.slogdet(gnp.eye(2)).sign.item()
+    1.0
+    """
+    return SlogdetResult(*ops.slogdet(_m(a)))
+
+
+def cholesky(a, /, *, upper=False):
+    """Cholesky factor (lower by default).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.linalg.cholesky(gnp.array([[4.0, 0.0], [0.0, 9.0]])).tolist()
+    [[2.0, 0.0], [0.0, 3.0]]
+    """
+    return ops.cholesky(_m(a), upper=upper)
+
+
+def eigh(a, UPLO="L"):
+    """Eigenvalues and eigenvectors of a symmetric matrix (lower triangle read).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.linalg.eigh(gnp.eye(2)).eigenvalues.tolist()
+    [1.0, 1.0]
+    """
+    if UPLO != "L":
+        raise NotImplementedError("gpugrad.numpy.linalg.eigh: only UPLO='L' is supported")
+    return EighResult(*ops.eigh(_m(a)))
+
+
+def eigvalsh(a, UPLO="L"):
+    """Eigenvalues of a symmetric matrix, ascending.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.linalg.eigvalsh(gnp.eye(2)).tolist()
+    [1.0, 1.0]
+    """
+    if UPLO != "L":
+        raise NotImplementedError("gpugrad.numpy.linalg.eigvalsh: only UPLO='L' is supported")
+    return ops.eigvalsh(_m(a))
+
+
+def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
+    """Singular value decomposition ``(U, S, Vh)``; just S with ``compute_uv=False``.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.linalg.svd(gnp.eye(2)).S.tolist()
+    [1.0, 1.0]
+    """
+    if not compute_uv:
+        return ops.svdvals(_m(a))
+    return SVDResult(*ops.svd(_m(a), full_matrices=full_matrices))
+
+
+def svdvals(x, /):
+    """Singular values, descending.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.linalg.svdvals(gnp.eye(2)).tolist()
+    [1.0, 1.0]
+    """
+    return ops.svdvals(_m(x))
+
+
+def qr(a, mode="reduced"):
+    """QR factorization ``(Q, R)`` ('reduced' or 'complete'; 'r' gives R only).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.linalg.qr(gnp.eye(2)).R.shape
+    (2, 2)
+    """
+    if mode == "r":
+        return ops.qr(_m(a))[1]
+    return QRResult(*ops.qr(_m(a), mode=mode))
+
+
+def pinv(a, rcond=None, hermitian=False, *, rtol=None):
+    """Moore-Penrose pseudo-inverse via the SVD (singular values below the cutoff dropped).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.linalg.pinv(gnp.array([[2.0, 0.0], [0.0, 0.0]])).tolist()
+    [[0.5, 0.0], [0.0, 0.0]]
+    """
+    x = _m(a)
+    u, s, vh = ops.svd(x, full_matrices=False)
+    tol = rtol if rtol is not None else rcond
+    if tol is None:
+        tol = max(x.shape[-2:]) * _np.finfo(x.dtype).eps if rtol is not None or rcond is None \
+            else 1e-15
+    cut = ops.multiply(ops.max(s, axis=-1, keepdims=True), tol).detach()
+    keep = ops.greater(s, cut)
+    sinv = ops.where(keep, ops.divide(1.0, ops.where(keep, s, 1.0)), 0.0)
+    return ops.matmul(ops.swapaxes(vh, -1, -2) * ops.expand_dims(sinv, -2),
+                      ops.swapaxes(u, -1, -2))
+
+
+def matrix_power(a, n):
+    """``a`` to the integer power ``n`` (negative powers invert), by repeated squaring.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.linalg.matrix_power(gnp.array([[1.0, 1.0], [0.0, 1.0]]), 3).tolist()
+    [[1.0, 3.0], [0.0, 1.0]]
+    """
+    x = C.tensor(a)
+    n = operator.index(n)
+    if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
+        raise ValueError(f"matrix_power: expected square matrices, got shape {x.shape}")
+    if n < 0:
+        x, n = ops.inv(C.to_float(x)), -n
+    result, base = None, x
+    while n:
+        if n & 1:
+            result = base if result is None else ops.matmul(result, base)
+        n >>= 1
+        if n:
+            base = ops.matmul(base, base)
+    if result is None:
+        eye = C.tensor(_np.eye(x.shape[-1], dtype=x.dtype), x)
+        return ops.copy(ops.broadcast_to(eye, x.shape))
+    return result
+
+
+def matrix_rank(A, tol=None, hermitian=False, *, rtol=None):
+    """Number of singular values above the tolerance (no gradient).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.linalg.matrix_rank(gnp.array([[1.0, 2.0], [2.0, 4.0]])).item()
+    1
+    """
+    x = _m(A)
+    if x.ndim < 2:
+        return C.wrap(_np.asarray(int(bool((x.data != 0).any()))))
+    s = ops.svdvals(x.detach()).data
+    if tol is None:
+        r = rtol if rtol is not None else max(x.shape[-2:]) * _np.finfo(x.dtype).eps
+        tol = s.max(axis=-1, keepdims=True) * r
+    else:
+        tol = _np.asarray(tol)[..., None] if _np.ndim(tol) else tol
+    return C.wrap((s > tol).sum(axis=-1))
+
+
+def multi_dot(arrays, *, out=None):
+    """Product of a chain of matrices, left to right.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.linalg.multi_dot([gnp.eye(2), gnp.ones((2, 3)), gnp.ones(3)]).tolist()
+    [3.0, 3.0]
+    """
+    ts = [C.tensor(a) for a in arrays]
+    if len(ts) < 2:
+        raise ValueError("multi_dot: expected at least two arrays")
+    r = ts[0]
+    for t in ts[1:]:
+        r = ops.matmul(r, t)
+    return C.out(r, out, "multi_dot")
+
+
+def diagonal(x, /, *, offset=0):
+    """The diagonals of the last two axes.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.linalg.diagonal(gnp.eye(2)).tolist()
+    [1.0, 1.0]
+    """
+    return ops.diagonal(C.tensor(x), offset, -2, -1)
+
+
+def _missing(name, why):
+    def f(*args, **kwargs):
+        raise NotImplementedError(f"gpugrad.numpy.linalg.{name} is not supported ({why}); "
+                                  f"call numpy.linalg.{name} on x.numpy() (no gradient)")
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"Not supported: raises NotImplementedError ({why})."
+    return f
+
+
+eig = _missing("eig", "general eigenproblems have complex results; use eigh for symmetric "
+                      "matrices")
+eigvals = _missing("eigvals", "use eigvalsh for symmetric matrices")
+lstsq = _missing("lstsq", "use pinv(a) @ b or solve")

@@ -1,0 +1,385 @@
+"""Reductions with NumPy's signatures: sum, mean, var, std, prod, max/min, argmax/argmin,
+cumsum/cumprod, all/any, median, average, ptp, nansum/nanmean, count_nonzero, diff, and
+``logsumexp`` (from SciPy, as a helper).
+
+>>> import gpugrad.numpy as gnp
+>>> x = gnp.array([[1.0, 2.0], [3.0, 5.0]])
+>>> gnp.sum(x, axis=0).tolist(), gnp.var(x, ddof=1).item()
+([4.0, 7.0], 2.9166666666666665)
+"""
+from __future__ import annotations
+
+import numpy as _np
+
+from .. import ops
+from ..tensor import Tensor
+from . import _core as C
+
+__all__ = ["sum", "mean", "var", "std", "prod", "max", "min", "amax", "amin", "argmax",
+           "argmin", "cumsum", "cumprod", "all", "any", "median", "average", "ptp", "nansum",
+           "nanmean", "count_nonzero", "diff", "logsumexp", "cumulative_sum", "cumulative_prod"]
+
+_builtin_max, _builtin_min, _builtin_sum = max, min, sum
+
+
+def _check(name, where=True, initial=C._NOVALUE):
+    C.unsupported(name, where=(where, True))
+
+
+def _axis(axis):
+    if isinstance(axis, list):
+        return tuple(axis)
+    return axis
+
+
+def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=C._NOVALUE, where=True):
+    """Sum of elements over ``axis``; integer and bool inputs sum in int64 as in NumPy.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.sum([[1, 2], [3, 4]], axis=1).tolist()
+    [3, 7]
+    """
+    _check("sum", where)
+    x = C.tensor(a)
+    dt = C.dtype(dtype)
+    if dt is not None and dt.kind in "fc" and x.dtype != dt:
+        x, dt = x.astype(dt), None
+    r = ops.sum(x, axis=_axis(axis), keepdims=keepdims, dtype=dt)
+    if initial is not C._NOVALUE:
+        r = ops.add(r, initial)
+    return C.out(r, out, "sum")
+
+
+def _floated(a, dtype):
+    x = C.tensor(a)
+    dt = C.dtype(dtype)
+    if dt is not None:
+        return x.astype(dt) if x.dtype != dt else x
+    if x.dtype.kind in "biu":
+        return x.astype(_np.float64)
+    return x
+
+
+def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
+    """Arithmetic mean over ``axis`` (float64 for integer input).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.mean([1, 2, 6]).item()
+    3.0
+    """
+    _check("mean", where)
+    return C.out(ops.mean(_floated(a, dtype), axis=_axis(axis), keepdims=keepdims), out, "mean")
+
+
+def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True,
+        mean=C._NOVALUE, correction=C._NOVALUE):
+    """Variance with ``ddof`` (or the array API's ``correction``).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.var([1.0, 3.0]).item()
+    1.0
+    """
+    _check("var", where)
+    if mean is not C._NOVALUE:
+        raise NotImplementedError("gpugrad.numpy.var: mean= is not supported")
+    if correction is not C._NOVALUE:
+        ddof = correction
+    return C.out(ops.var(_floated(a, dtype), axis=_axis(axis), keepdims=keepdims, ddof=ddof),
+                 out, "var")
+
+
+def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True,
+        mean=C._NOVALUE, correction=C._NOVALUE):
+    """Standard deviation: the square root of :func:`var`.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.std([1.0, 3.0]).item()
+    1.0
+    """
+    return ops.sqrt(var(a, axis, dtype, out, ddof, keepdims, where=where, mean=mean,
+                        correction=correction))
+
+
+def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=C._NOVALUE, where=True):
+    """Product of elements over ``axis`` (exact gradient with zeros).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.prod([2.0, 3.0]).item()
+    6.0
+    """
+    _check("prod", where)
+    x = C.tensor(a)
+    dt = C.dtype(dtype)
+    if dt is not None and x.dtype != dt:
+        x = x.astype(dt)
+    elif x.dtype.kind in "bi":
+        x = x.astype(_np.int64)
+    elif x.dtype.kind == "u":
+        x = x.astype(_np.uint64)
+    r = ops.prod(x, axis=_axis(axis), keepdims=keepdims)
+    if initial is not C._NOVALUE:
+        r = ops.multiply(r, initial)
+    return C.out(r, out, "prod")
+
+
+def _extreme(name, fn, combine):
+    def f(a, axis=None, out=None, keepdims=False, initial=C._NOVALUE, where=True):
+        _check(name, where)
+        x = C.tensor(a)
+        if x.size == 0 and initial is not C._NOVALUE:
+            raise NotImplementedError(f"gpugrad.numpy.{name}: initial= with an empty array")
+        if x.size == 0:
+            raise ValueError(f"zero-size array to reduction operation {name} which has no "
+                             f"identity")
+        r = fn(x, axis=_axis(axis), keepdims=keepdims)
+        if initial is not C._NOVALUE:
+            r = combine(r, initial)
+        return C.out(r, out, name)
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = (f"{name.title()} over ``axis``; ties share the gradient evenly.\n\n"
+                 f">>> import gpugrad.numpy as gnp\n>>> gnp.{name}([[1.0, 4.0], [3.0, 2.0]], "
+                 f"axis=0).tolist()\n{[3.0, 4.0] if 'max' in name else [1.0, 2.0]}\n")
+    return f
+
+
+max = amax = _extreme("max", ops.max, ops.maximum)
+min = amin = _extreme("min", ops.min, ops.minimum)
+
+
+def _arg(name):
+    def f(a, axis=None, out=None, *, keepdims=False):
+        x = C.tensor(a)
+        return C.out(getattr(ops, name)(x, axis=axis, keepdims=keepdims), out, name)
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = (f"Index of the {name[3:]}imum along ``axis`` (flattened when None).\n\n"
+                 f">>> import gpugrad.numpy as gnp\n>>> gnp.{name}([1.0, 9.0, -3.0]).item()\n"
+                 f"{1 if name == 'argmax' else 2}\n")
+    return f
+
+
+argmax, argmin = _arg("argmax"), _arg("argmin")
+
+
+def cumsum(a, axis=None, dtype=None, out=None):
+    """Cumulative sum (flattened when ``axis`` is None).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.cumsum([1, 2, 3]).tolist()
+    [1, 3, 6]
+    """
+    x = C.tensor(a)
+    dt = C.dtype(dtype)
+    if dt is not None and dt != x.dtype:
+        x = x.astype(dt)
+    elif x.dtype.kind in "bi" and x.dtype.itemsize < 8:
+        x = x.astype(_np.int64)
+    return C.out(ops.cumsum(x, axis=axis), out, "cumsum")
+
+
+def cumprod(a, axis=None, dtype=None, out=None):
+    """Cumulative product (flattened when ``axis`` is None); exact gradient with zeros.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.cumprod([1.0, 2.0, 3.0]).tolist()
+    [1.0, 2.0, 6.0]
+    """
+    x = C.tensor(a)
+    dt = C.dtype(dtype)
+    if dt is not None and dt != x.dtype:
+        x = x.astype(dt)
+    elif x.dtype.kind in "bi" and x.dtype.itemsize < 8:
+        x = x.astype(_np.int64)
+    return C.out(ops.cumprod(x, axis=axis), out, "cumprod")
+
+
+def _cumulative(fn, a, axis, dtype, include_initial, identity):
+    x = C.tensor(a)
+    if axis is None:
+        if x.ndim > 1:
+            raise ValueError("cumulative functions need axis= for arrays of more than 1 "
+                             "dimension")
+        axis = 0
+    r = fn(x, axis=axis, dtype=dtype)
+    if include_initial:
+        from ._manip import concatenate
+
+        ax = axis % _builtin_max(x.ndim, 1)
+        shape = list(r.shape)
+        shape[ax] = 1
+        first = Tensor._make(r.data[(slice(None),) * ax + (slice(0, 1),)] * 0 + identity)
+        r = concatenate([first, r], axis=ax)
+    return r
+
+
+def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial=False):
+    """NumPy 2.1's ``cumulative_sum``: cumsum with an optional leading zero.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.cumulative_sum(gnp.array([1, 2]), include_initial=True).tolist()
+    [0, 1, 3]
+    """
+    return _cumulative(cumsum, x, axis, dtype, include_initial, 0)
+
+
+def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False):
+    """NumPy 2.1's ``cumulative_prod``: cumprod with an optional leading one.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.cumulative_prod(gnp.array([2, 3]), include_initial=True).tolist()
+    [1, 2, 6]
+    """
+    return _cumulative(cumprod, x, axis, dtype, include_initial, 1)
+
+
+def _logical(name):
+    def f(a, axis=None, out=None, keepdims=False, *, where=True):
+        _check(name, where)
+        return C.out(getattr(ops, name)(C.tensor(a), axis=_axis(axis), keepdims=keepdims),
+                     out, name)
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = (f"True where {'every' if name == 'all' else 'some'} element along ``axis`` is "
+                 f"true.\n\n>>> import gpugrad.numpy as gnp\n>>> gnp.{name}([1, 0]).item()\n"
+                 f"{name == 'any'}\n")
+    return f
+
+
+all, any = _logical("all"), _logical("any")
+
+
+def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    """Median along ``axis`` via a differentiable sort (the middle pair averages).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.median([3.0, 1.0, 4.0, 2.0]).item()
+    2.5
+    """
+    x = C.tensor(a)
+    if axis is None:
+        x, ax = ops.ravel(x), 0
+    else:
+        ax = axis % x.ndim
+    n = x.shape[ax]
+    s = ops.sort(x, axis=ax)
+    key = (slice(None),) * ax
+    mid = s[key + (slice((n - 1) // 2, n // 2 + 1),)]
+    r = ops.mean(mid if mid.dtype.kind in "fc" else mid.astype(_np.float64), axis=ax,
+                 keepdims=True)
+    if not keepdims:
+        r = ops.squeeze(r, axis=ax)
+    elif axis is None:
+        r = ops.reshape(r, (1,) * C.tensor(a).ndim)
+    return C.out(r, out, "median")
+
+
+def average(a, axis=None, weights=None, returned=False, *, keepdims=False):
+    """Weighted mean; differentiable in ``a`` and ``weights``.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.average([1.0, 3.0], weights=[3.0, 1.0]).item()
+    1.5
+    """
+    x = _floated(a, None)
+    if weights is None:
+        r = ops.mean(x, axis=axis, keepdims=keepdims)
+        w = ops.sum(ops.add(ops.multiply(x.detach(), 0.0), 1.0), axis=axis, keepdims=keepdims)
+    else:
+        wt = C.tensor(weights, x)
+        if wt.shape != x.shape:
+            if axis is None or wt.ndim != 1:
+                raise ValueError(f"average: weights of shape {wt.shape} do not fit an array of "
+                                 f"shape {x.shape}; give axis= with 1-D weights")
+            shape = [1] * x.ndim
+            shape[axis % x.ndim] = wt.shape[0]
+            wt = ops.reshape(wt, tuple(shape))
+        w = ops.sum(ops.broadcast_to(wt, x.shape), axis=axis, keepdims=keepdims)
+        r = ops.divide(ops.sum(ops.multiply(x, wt), axis=axis, keepdims=keepdims), w)
+    return (r, ops.broadcast_to(w, r.shape)) if returned else r
+
+
+def ptp(a, axis=None, out=None, keepdims=False):
+    """Range (max - min) along ``axis``.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.ptp([4.0, -1.0, 2.0]).item()
+    5.0
+    """
+    x = C.tensor(a)
+    return C.out(ops.subtract(ops.max(x, axis, keepdims), ops.min(x, axis, keepdims)), out, "ptp")
+
+
+def nansum(a, axis=None, dtype=None, out=None, keepdims=False, initial=C._NOVALUE, where=True):
+    """Sum treating NaNs as zero (their gradient is zero).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.nansum([1.0, float("nan"), 2.0]).item()
+    3.0
+    """
+    x = C.tensor(a)
+    x = ops.where(ops.isnan(x), 0.0, x) if x.dtype.kind in "fc" else x
+    return sum(x, axis, dtype, out, keepdims, initial, where)
+
+
+def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
+    """Mean of the non-NaN elements.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.nanmean([1.0, float("nan"), 3.0]).item()
+    2.0
+    """
+    x = _floated(a, dtype)
+    ok = ops.logical_not(ops.isnan(x))
+    total = ops.sum(ops.where(ok, x, 0.0), axis=_axis(axis), keepdims=keepdims)
+    count = ops.sum(ok, axis=_axis(axis), keepdims=keepdims)
+    return C.out(ops.divide(total, count), out, "nanmean")
+
+
+def count_nonzero(a, axis=None, *, keepdims=False):
+    """Number of nonzero elements along ``axis``.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.count_nonzero([0, 1, 2]).item()
+    2
+    """
+    return C.nograd(lambda xp, x: xp.asarray(xp.count_nonzero(x, axis=axis, keepdims=keepdims)),
+                    a)
+
+
+def diff(a, n=1, axis=-1, prepend=C._NOVALUE, append=C._NOVALUE):
+    """n-th discrete difference along ``axis`` (differentiable).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.diff([1.0, 4.0, 9.0]).tolist()
+    [3.0, 5.0]
+    """
+    from ._manip import concatenate
+
+    x = C.tensor(a)
+    ax = axis % x.ndim
+    parts = [x]
+    for val, front in ((prepend, True), (append, False)):
+        if val is not C._NOVALUE:
+            v = C.tensor(val, x)
+            if v.ndim == 0:
+                shape = list(x.shape)
+                shape[ax] = 1
+                v = ops.broadcast_to(v, tuple(shape))
+            parts.insert(0 if front else len(parts), v)
+    if len(parts) > 1:
+        x = concatenate(parts, axis=ax)
+    key = (slice(None),) * ax
+    for _ in range(n):
+        x = ops.subtract(x[key + (slice(1, None),)], x[key + (slice(None, -1),)])
+    return x
+
+
+def logsumexp(a, axis=None, keepdims=False, b=None):
+    """log(sum(exp(a))) computed stably (``scipy.special.logsumexp``; not in NumPy).
+
+    >>> import gpugrad.numpy as gnp
+    >>> round(gnp.logsumexp(gnp.array([0.0, 0.0])).item(), 4)
+    0.6931
+    """
+    x = _floated(a, None)
+    if b is not None:
+        x = ops.add(x, ops.log(C.tensor(b, x)))
+    return ops.logsumexp(x, axis=_axis(axis), keepdims=keepdims)

@@ -1,0 +1,304 @@
+"""Sorting, searching, selection, triangles and array inspection with NumPy's signatures.
+
+>>> import gpugrad.numpy as gnp
+>>> gnp.sort(gnp.array([3, 1, 2])).tolist()
+[1, 2, 3]
+"""
+from __future__ import annotations
+
+import numpy as _np
+
+from .. import ops
+from ..tensor import Tensor
+from . import _core as C
+
+__all__ = ["sort", "argsort", "take", "take_along_axis", "nonzero", "argwhere", "flatnonzero",
+           "searchsorted", "unique", "isin", "shape", "ndim", "size", "result_type", "can_cast",
+           "iscomplexobj", "isrealobj", "meshgrid", "tril", "triu", "diagonal", "copy",
+           "astype"]
+
+
+def _kind(kind, stable):
+    if kind not in (None, "quicksort", "mergesort", "heapsort", "stable"):
+        raise ValueError(f"sort: unknown kind {kind!r}")
+
+
+def sort(a, axis=-1, kind=None, order=None, *, stable=None):
+    """Sorted copy along ``axis`` (flattened when None); the gradient is un-permuted.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.sort(gnp.array([[3.0, 1.0], [0.0, 2.0]]), axis=0).tolist()
+    [[0.0, 1.0], [3.0, 2.0]]
+    """
+    _kind(kind, stable)
+    C.unsupported("sort", order=(order, None))
+    return ops.sort(C.tensor(a), axis=axis)
+
+
+def argsort(a, axis=-1, kind=None, order=None, *, stable=None):
+    """Indices that sort ``a`` (stable; no gradient).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.argsort(gnp.array([3.0, 1.0, 2.0])).tolist()
+    [1, 2, 0]
+    """
+    _kind(kind, stable)
+    C.unsupported("argsort", order=(order, None))
+    return ops.argsort(C.tensor(a), axis=axis)
+
+
+def take(a, indices, axis=None, out=None, mode="raise"):
+    """Elements at integer ``indices`` along ``axis`` (of the flattened array when None).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.take(gnp.array([10.0, 20.0, 30.0]), [2, 0]).tolist()
+    [30.0, 10.0]
+    """
+    C.unsupported("take", mode=(mode, "raise"))
+    x = C.tensor(a)
+    idx = C.tensor(indices, x)
+    return C.out(ops.take(x, idx, axis=axis), out, "take")
+
+
+def take_along_axis(arr, indices, axis=-1):
+    """Values at ``indices`` along ``axis`` (as from argsort); differentiable.
+
+    >>> import gpugrad.numpy as gnp
+    >>> x = gnp.array([[3.0, 1.0]]); gnp.take_along_axis(x, gnp.argsort(x, 1), 1).tolist()
+    [[1.0, 3.0]]
+    """
+    x = C.tensor(arr)
+    return ops.take_along_axis(x, C.tensor(indices, x), axis)
+
+
+def nonzero(a):
+    """Indices of the nonzero elements, one index array per dimension (no gradient).
+
+    >>> import gpugrad.numpy as gnp
+    >>> [t.tolist() for t in gnp.nonzero(gnp.array([0, 3, 0, 4]))]
+    [[1, 3]]
+    """
+    x = C.tensor(a)
+    if x.ndim == 0:
+        raise ValueError("nonzero: calling nonzero on 0d arrays is not allowed; use "
+                         "atleast_1d(x).nonzero()")
+    return C.nograd(lambda xp, v: tuple(xp.nonzero(v)), x)
+
+
+def argwhere(a):
+    """Indices of nonzero elements, one row per element.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.argwhere(gnp.array([[0, 1], [1, 0]])).tolist()
+    [[0, 1], [1, 0]]
+    """
+    return C.nograd(lambda xp, v: xp.argwhere(v), C.tensor(a))
+
+
+def flatnonzero(a):
+    """Indices of nonzero elements of the flattened array.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.flatnonzero(gnp.array([0, 2, 3])).tolist()
+    [1, 2]
+    """
+    return C.nograd(lambda xp, v: xp.flatnonzero(v), C.tensor(a))
+
+
+def searchsorted(a, v, side="left", sorter=None):
+    """Insertion indices of ``v`` in sorted ``a`` (no gradient).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.searchsorted(gnp.array([1, 3, 5]), [3, 6]).tolist()
+    [1, 3]
+    """
+    return C.nograd(lambda xp, x, y, s: xp.asarray(xp.searchsorted(x, y, side=side, sorter=s)),
+                    C.tensor(a), v, sorter)
+
+
+def unique(ar, return_index=False, return_inverse=False, return_counts=False, axis=None, *,
+           equal_nan=True, sorted=True):
+    """Sorted unique elements, optionally with first indices, inverse and counts (no
+    gradient).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.unique(gnp.array([3, 1, 3])).tolist()
+    [1, 3]
+    """
+    if axis is not None:
+        raise NotImplementedError("gpugrad.numpy.unique: axis= is not supported")
+    x = C.tensor(ar)
+
+    def f(xp, v):
+        kw = {"equal_nan": equal_nan} if xp is _np else {}
+        r = xp.unique(v, return_index=return_index, return_inverse=return_inverse,
+                      return_counts=return_counts, **kw)
+        return r if isinstance(r, tuple) else r
+    return C.nograd(f, x)
+
+
+def isin(element, test_elements, assume_unique=False, invert=False, *, kind=None):
+    """Elementwise membership test (no gradient).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.isin(gnp.array([1, 2, 3]), [2]).tolist()
+    [False, True, False]
+    """
+    return C.nograd(lambda xp, e, t: xp.isin(e, t, invert=invert), C.tensor(element),
+                    C.tensor(test_elements, element if isinstance(element, Tensor) else None))
+
+
+def shape(a):
+    """The shape of ``a`` (a tuple).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.shape(gnp.zeros((2, 3)))
+    (2, 3)
+    """
+    return a.shape if isinstance(a, Tensor) else _np.shape(a)
+
+
+def ndim(a):
+    """The number of dimensions of ``a``.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.ndim(gnp.zeros((2, 3)))
+    2
+    """
+    return a.ndim if isinstance(a, Tensor) else _np.ndim(a)
+
+
+def size(a, axis=None):
+    """The number of elements (along ``axis``).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.size(gnp.zeros((2, 3)))
+    6
+    """
+    s = shape(a)
+    return int(_np.prod(s)) if axis is None else s[axis]
+
+
+def _dt(x):
+    return x.dtype if isinstance(x, Tensor) else x
+
+
+def result_type(*arrays_and_dtypes):
+    """The dtype NumPy's promotion gives for the arguments.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.result_type(gnp.zeros(1, dtype="float32"), "float64")
+    dtype('float64')
+    """
+    return _np.result_type(*[_dt(x) for x in arrays_and_dtypes])
+
+
+def can_cast(from_, to, casting="safe"):
+    """Whether a cast from ``from_`` (a dtype or array) to ``to`` is allowed.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.can_cast(gnp.zeros(1, dtype="int32"), "float64")
+    True
+    """
+    return _np.can_cast(_dt(from_), to, casting)
+
+
+def iscomplexobj(x):
+    """True for complex dtypes.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.iscomplexobj(gnp.zeros(1))
+    False
+    """
+    return _np.dtype(_dt(x) if isinstance(x, Tensor) else _np.asarray(x).dtype).kind == "c"
+
+
+def isrealobj(x):
+    """True for non-complex dtypes.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.isrealobj(gnp.zeros(1))
+    True
+    """
+    return not iscomplexobj(x)
+
+
+def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
+    """Coordinate grids from 1-D arrays (differentiable broadcasts).
+
+    >>> import gpugrad.numpy as gnp
+    >>> [g.shape for g in gnp.meshgrid(gnp.arange(3), gnp.arange(2))]
+    [(2, 3), (2, 3)]
+    """
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
+    ts = [ops.ravel(C.tensor(x)) for x in xi]
+    n = len(ts)
+    shapes = [[1] * n for _ in ts]
+    for i, t in enumerate(ts):
+        shapes[i][i] = t.shape[0]
+    if indexing == "xy" and n > 1:
+        for s in shapes:
+            s[0], s[1] = s[1], s[0]
+    out = [ops.reshape(t, tuple(s)) for t, s in zip(ts, shapes)]
+    if sparse:
+        return tuple(out)
+    full = _np.broadcast_shapes(*[o.shape for o in out])
+    return tuple(ops.copy(ops.broadcast_to(o, full)) if copy else ops.broadcast_to(o, full)
+                 for o in out)
+
+
+def tril(m, k=0):
+    """Lower triangle (of the last two axes).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.tril(gnp.ones((2, 2))).tolist()
+    [[1.0, 0.0], [1.0, 1.0]]
+    """
+    return ops.tril(C.tensor(m), k)
+
+
+def triu(m, k=0):
+    """Upper triangle (of the last two axes).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.triu(gnp.ones((2, 2))).tolist()
+    [[1.0, 1.0], [0.0, 1.0]]
+    """
+    return ops.triu(C.tensor(m), k)
+
+
+def diagonal(a, offset=0, axis1=0, axis2=1):
+    """The diagonal of two axes, as the last axis.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.diagonal(gnp.array([[1, 2], [3, 4]])).tolist()
+    [1, 4]
+    """
+    return ops.diagonal(C.tensor(a), offset, axis1, axis2)
+
+
+def copy(a, order="K", subok=False):
+    """A differentiable copy.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.copy([1.0]).tolist()
+    [1.0]
+    """
+    return ops.copy(C.tensor(a))
+
+
+def astype(x, dtype, /, *, copy=True, device=None):
+    """Cast to ``dtype`` (differentiable between floating dtypes).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.astype(gnp.array([1.5]), "int32").dtype
+    dtype('int32')
+    """
+    t = C.tensor(x)
+    if device is not None:
+        t = ops.to_device(t, device)
+    dt = C.dtype(dtype)
+    if dt == t.dtype:
+        return ops.copy(t) if copy else t
+    return ops.astype(t, dt)

@@ -1,0 +1,408 @@
+"""Ops the NumPy and array-API namespaces need beyond the core set: binary math
+(logaddexp, arctan2, hypot, copysign, fmod), rounding, exp2/cbrt, complex parts,
+cumprod, sorting, triangles and diagonals.  Forward and backward side by side.
+
+>>> import gpugrad as gg
+>>> x = gg.tensor([3.0, 1.0, 2.0], requires_grad=True)
+>>> s = gg.sort(x); s.tolist()
+[1.0, 2.0, 3.0]
+>>> s.backward(gg.tensor([1.0, 10.0, 100.0])); x.grad.tolist()
+[100.0, 1.0, 10.0]
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..autograd import Function, unbroadcast
+from ._util import normalize_axis, operand, shape_of, tensor_arg, xp_of
+from .elementwise import _float_operand
+
+__all__ = ["logaddexp", "logaddexp2", "arctan2", "hypot", "copysign", "fmod", "round",
+           "exp2", "cbrt", "real", "imag", "conj", "cumprod", "sort", "argsort"]
+
+
+# ================================================================ binary math
+class _Bin(Function):
+    def _keep(self, a, b):
+        self.sa, self.sb = shape_of(a), shape_of(b)
+
+    def _out(self, ga, gb):
+        return (unbroadcast(ga, self.sa) if self.needs[0] else None,
+                unbroadcast(gb, self.sb) if self.needs[1] else None)
+
+
+class LogAddExp(_Bin):
+    saves_output = True
+
+    def forward(self, a, b):
+        self._keep(a, b)
+        ans = xp_of(a if hasattr(a, "shape") else b).logaddexp(a, b)
+        self.saved = (a, b, ans)
+        return ans
+
+    def backward(self, g):
+        a, b, ans = self.saved
+        xp = xp_of(g)
+        return self._out(g * xp.exp(a - ans), g * xp.exp(b - ans))
+
+
+class LogAddExp2(_Bin):
+    saves_output = True
+
+    def forward(self, a, b):
+        self._keep(a, b)
+        ans = xp_of(a if hasattr(a, "shape") else b).logaddexp2(a, b)
+        self.saved = (a, b, ans)
+        return ans
+
+    def backward(self, g):
+        a, b, ans = self.saved
+        xp = xp_of(g)
+        return self._out(g * xp.exp2(a - ans), g * xp.exp2(b - ans))
+
+
+class Arctan2(_Bin):
+    def forward(self, y, x):
+        self._keep(y, x)
+        self.saved = (y, x)
+        return xp_of(y if hasattr(y, "shape") else x).arctan2(y, x)
+
+    def backward(self, g):
+        y, x = self.saved
+        d = x * x + y * y
+        d = xp_of(g).where(d == 0, 1, d)
+        return self._out(g * x / d, -g * y / d)
+
+
+class Hypot(_Bin):
+    saves_output = True
+
+    def forward(self, a, b):
+        self._keep(a, b)
+        ans = xp_of(a if hasattr(a, "shape") else b).hypot(a, b)
+        self.saved = (a, b, ans)
+        return ans
+
+    def backward(self, g):
+        a, b, ans = self.saved
+        safe = xp_of(g).where(ans == 0, 1, ans)
+        return self._out(g * a / safe, g * b / safe)
+
+
+class Copysign(_Bin):
+    def forward(self, a, b):
+        self._keep(a, b)
+        xp = xp_of(a if hasattr(a, "shape") else b)
+        self.saved = (a, b)
+        return xp.copysign(a, b)
+
+    def backward(self, g):  # |a| * sign(b): d/da = sign(a) * (+-1 by b's sign bit)
+        a, b = self.saved
+        xp = xp_of(g)
+        flip = xp.where(xp.signbit(b), -1.0, 1.0)
+        return self._out(g * xp.sign(a) * flip, xp.zeros_like(g))
+
+
+class Fmod(_Bin):
+    def forward(self, a, b):
+        self._keep(a, b)
+        self.saved = (a, b)
+        return xp_of(a if hasattr(a, "shape") else b).fmod(a, b)
+
+    def backward(self, g):
+        a, b = self.saved
+        return self._out(g, -g * xp_of(g).trunc(a / b))
+
+
+def _bin(cls, name, doc):
+    def fn(a, b):
+        a = operand(a, b)
+        b = operand(b, a)
+        if cls is not Fmod:
+            a, b = _float_operand(a, name), _float_operand(b, name)
+        return cls.apply(a, b)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return fn
+
+
+logaddexp = _bin(LogAddExp, "logaddexp", """log(exp(a) + exp(b)), computed stably.
+
+>>> import gpugrad as gg
+>>> f"{gg.logaddexp(gg.tensor(0.0), 0.0).item():.4f}"
+'0.6931'
+""")
+logaddexp2 = _bin(LogAddExp2, "logaddexp2", """log2(2**a + 2**b), computed stably.
+
+>>> import gpugrad as gg
+>>> gg.logaddexp2(gg.tensor(1.0), 1.0).item()
+2.0
+""")
+arctan2 = _bin(Arctan2, "arctan2", """The angle of the point (x2, x1): arctan(x1 / x2) by quadrant.
+
+>>> import gpugrad as gg
+>>> f"{gg.arctan2(gg.tensor(1.0), -1.0).item():.4f}"
+'2.3562'
+""")
+hypot = _bin(Hypot, "hypot", """sqrt(a**2 + b**2) without overflow; gradient 0 at the origin.
+
+>>> import gpugrad as gg
+>>> gg.hypot(gg.tensor(3.0), 4.0).item()
+5.0
+""")
+copysign = _bin(Copysign, "copysign", """|a| with the sign of b (gradient flows to a only).
+
+>>> import gpugrad as gg
+>>> gg.copysign(gg.tensor([1.0, -2.0]), -1.0).tolist()
+[-1.0, -2.0]
+""")
+fmod = _bin(Fmod, "fmod", """C-style remainder (sign of the dividend).
+
+>>> import gpugrad as gg
+>>> gg.fmod(gg.tensor([-5.0, 5.0]), 3.0).tolist()
+[-2.0, 2.0]
+""")
+
+
+# ================================================================ unary math
+class Round(Function):
+    def saved_inputs(self, needs):
+        return ()
+
+    def forward(self, x, decimals=0):
+        self.shape = x.shape
+        return xp_of(x).round(x, decimals)
+
+    def backward(self, g):
+        return (xp_of(g).zeros(self.shape, g.dtype),)
+
+
+def round(x, decimals=0):
+    """Round half to even at ``decimals`` places; the gradient is zero.
+
+    >>> import gpugrad as gg
+    >>> gg.round(gg.tensor([0.5, 1.5, 2.5])).tolist(), gg.round(gg.tensor([0.375], dtype="float64"), 2).tolist()
+    ([0.0, 2.0, 2.0], [0.38])
+    """
+    return Round.apply(operand(x), decimals=int(decimals))
+
+
+class Exp2(Function):
+    saves_output = True
+
+    def saved_inputs(self, needs):
+        return ()
+
+    def forward(self, x):
+        ans = xp_of(x).exp2(x)
+        self.saved = (ans,)
+        return ans
+
+    def backward(self, g):
+        return (g * self.saved[0] * math.log(2.0),)
+
+
+def exp2(x):
+    """2 ** x elementwise.
+
+    >>> import gpugrad as gg
+    >>> gg.exp2(gg.tensor([3.0])).tolist()
+    [8.0]
+    """
+    return Exp2.apply(_float_operand(x, "exp2"))
+
+
+class Cbrt(Function):
+    saves_output = True
+
+    def saved_inputs(self, needs):
+        return ()
+
+    def forward(self, x):
+        ans = xp_of(x).cbrt(x)
+        self.saved = (ans,)
+        return ans
+
+    def backward(self, g):
+        (ans,) = self.saved
+        return (g / (3 * ans * ans),)
+
+
+def cbrt(x):
+    """Real cube root elementwise.
+
+    >>> import gpugrad as gg
+    >>> gg.cbrt(gg.tensor([-8.0])).tolist()
+    [-2.0]
+    """
+    return Cbrt.apply(_float_operand(x, "cbrt"))
+
+
+class _Part(Function):
+    def saved_inputs(self, needs):
+        return ()
+
+    def forward(self, x, part):
+        self.part, self.complex, self.dtype = part, x.dtype.kind == "c", x.dtype
+        xp = xp_of(x)
+        if part == "conj":
+            return xp.conj(x) if self.complex else x.copy()
+        return xp.ascontiguousarray(getattr(xp, part)(x))
+
+    def backward(self, g):
+        xp = xp_of(g)
+        if self.part == "conj":
+            return (xp.conj(g),)
+        if not self.complex:
+            return ((g if self.part == "real" else xp.zeros_like(g)).astype(self.dtype),)
+        return ((g if self.part == "real" else 1j * g).astype(self.dtype),)
+
+
+def real(x):
+    """The real part (a copy for real input).
+
+    >>> import gpugrad as gg
+    >>> gg.real(gg.tensor([1 + 2j])).tolist()
+    [1.0]
+    """
+    return _Part.apply(tensor_arg(x), part="real")
+
+
+def imag(x):
+    """The imaginary part (zeros for real input).
+
+    >>> import gpugrad as gg
+    >>> gg.imag(gg.tensor([1 + 2j])).tolist()
+    [2.0]
+    """
+    return _Part.apply(tensor_arg(x), part="imag")
+
+
+def conj(x):
+    """The complex conjugate (a copy for real input).
+
+    >>> import gpugrad as gg
+    >>> gg.conj(gg.tensor([1 + 2j])).tolist()
+    [(1-2j)]
+    """
+    return _Part.apply(tensor_arg(x), part="conj")
+
+
+# ================================================================ cumprod
+class CumProd(Function):
+    saves_output = True
+
+    def forward(self, x, axis):
+        xp = xp_of(x)
+        self.shape, self.axis = x.shape, axis
+        flat = x.reshape(-1) if axis is None else x
+        ans = xp.cumprod(flat, axis=0 if axis is None else axis)
+        self.saved = (flat, ans)
+        return ans
+
+    def backward(self, g):
+        x, ans = self.saved
+        xp = xp_of(g)
+        ax = 0 if self.axis is None else self.axis
+        if not (x == 0).any():  # d ans_j / d x_k = ans_j / x_k for j >= k
+            r = xp.flip(xp.cumsum(xp.flip(g * ans, ax), axis=ax), ax) / x
+            return (r.reshape(self.shape),)
+        # zeros present: for each k, the cumprod with x_k replaced by 1 (O(n^2) along axis)
+        xm, gm = xp.moveaxis(x, ax, -1), xp.moveaxis(g, ax, -1)
+        n = xm.shape[-1]
+        eye = xp.eye(n, dtype=bool)
+        rep = xp.where(eye.reshape((n,) + (1,) * (xm.ndim - 1) + (n,)), 1, xm[None])
+        cp = xp.cumprod(rep, axis=-1) * xp.triu(xp.ones((n, n), dtype=x.dtype)).reshape(
+            (n,) + (1,) * (xm.ndim - 1) + (n,))
+        r = xp.moveaxis((cp * gm[None]).sum(axis=-1), 0, -1)
+        return (xp.moveaxis(r, -1, ax).reshape(self.shape),)
+
+
+def cumprod(x, axis=None):
+    """Cumulative product (flattened when ``axis`` is None); exact gradient with zeros.
+
+    >>> import gpugrad as gg
+    >>> gg.cumprod(gg.tensor([1.0, 2.0, 3.0])).tolist()
+    [1.0, 2.0, 6.0]
+    """
+    x = tensor_arg(x)
+    if axis is not None:
+        axis = normalize_axis(axis, x.ndim)[0]
+    return CumProd.apply(x, axis=axis)
+
+
+# ================================================================ sorting
+def _argsort(xp, x, axis, descending, stable=True):
+    kind = "stable" if stable else None
+    if not descending:
+        return xp.argsort(x, axis=axis, kind=kind) if kind else xp.argsort(x, axis=axis)
+    # stable descending: sort the reversed array, reverse back, map the indices
+    n = x.shape[axis]
+    idx = xp.flip(xp.argsort(xp.flip(x, axis), axis=axis, kind="stable"), axis)
+    return (n - 1) - idx
+
+
+class Sort(Function):
+    def saved_inputs(self, needs):
+        return ()
+
+    def forward(self, x, axis, descending):
+        xp = xp_of(x)
+        self.axis = axis
+        idx = _argsort(xp, x, axis, descending)
+        self.saved = (idx,)
+        return xp.take_along_axis(x, idx, axis=axis)
+
+    def backward(self, g):  # un-permute: the inverse permutation of idx
+        (idx,) = self.saved
+        xp = xp_of(g)
+        inv = xp.argsort(idx, axis=self.axis)
+        return (xp.take_along_axis(g, inv, axis=self.axis),)
+
+
+class ArgSort(Function):
+    differentiable = False
+
+    def forward(self, x, axis, descending, stable):
+        return _argsort(xp_of(x), x, axis, descending, stable)
+
+
+def _sort_args(x, axis):
+    x = tensor_arg(x)
+    if axis is None:
+        from . import ravel
+
+        return ravel(x), 0
+    if x.ndim == 0:
+        raise np.exceptions.AxisError(f"cannot sort a 0-d tensor along axis {axis}")
+    return x, normalize_axis(axis, x.ndim)[0]
+
+
+def sort(x, axis=-1, descending=False):
+    """Sorted copy along ``axis`` (flattened when None); stable; the gradient is un-permuted.
+
+    >>> import gpugrad as gg
+    >>> gg.sort(gg.tensor([[3, 1], [0, 2]]), descending=True).tolist()
+    [[3, 1], [2, 0]]
+    """
+    x, ax = _sort_args(x, axis)
+    return Sort.apply(x, axis=ax, descending=bool(descending))
+
+
+def argsort(x, axis=-1, descending=False, stable=True):
+    """Indices that sort ``x`` along ``axis`` (no gradient).
+
+    >>> import gpugrad as gg
+    >>> gg.argsort(gg.tensor([3.0, 1.0, 2.0])).tolist()
+    [1, 2, 0]
+    """
+    x, ax = _sort_args(x, axis)
+    return ArgSort.apply(x, axis=ax, descending=bool(descending), stable=bool(stable))
+
+
+from .extra_linalg import *  # noqa: E402,F401,F403
+from .extra_linalg import __all__ as _la  # noqa: E402
+
+__all__ = __all__ + list(_la)

@@ -1,0 +1,224 @@
+"""Indexing ops: basic and advanced getitem (scatter-add backward for repeated indices),
+out-of-place setitem, take and take_along_axis.
+
+>>> import gpugrad as gg
+>>> x = gg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+>>> getitem(x, [0, 0, 2]).sum().backward()
+>>> x.grad.tolist()
+[2.0, 0.0, 1.0]
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import backend
+from ..autograd import unbroadcast
+from ..backend import DeviceMismatchError, array_device, is_cupy_array
+from ..tensor import Tensor
+from ._util import tensor_arg, xp_of
+from .shape import (
+    _axis,
+    _coerce,
+    _NoSave,
+    ravel,
+)
+
+__all__ = ["getitem", "setitem", "take", "take_along_axis"]
+
+
+# ================================================================ indexing
+def _index_array(k, x, xp):
+    """An index component that is an array (Tensor, ndarray or list), on ``x``'s device."""
+    if isinstance(k, Tensor):
+        arr = k.data
+    elif isinstance(k, np.ndarray) or is_cupy_array(k):
+        arr = k
+    else:
+        arr = np.asarray(k) if len(k) else np.zeros(0, np.intp)
+    if arr.dtype.kind not in "iub":
+        raise IndexError(f"tensor indices must be integers or booleans, got {arr.dtype.name}")
+    if xp is not np and isinstance(arr, np.ndarray) and not isinstance(k, Tensor):
+        arr = backend.to_device(arr, array_device(x))
+    elif is_cupy_array(arr) != is_cupy_array(x) or (xp is not np and arr.device != x.device):
+        raise DeviceMismatchError(f"expected the index on {array_device(x)}, got it on "
+                                  f"{array_device(arr)}")
+    return arr
+
+
+def _prepare_key(key, x):
+    """Normalize an index for array ``x``: (key tuple, advanced?, needs scatter-add?).
+
+    Basic keys get a trailing Ellipsis so integer indexing returns a 0-d view, not a scalar.
+    Advanced keys with integer arrays have their boolean masks turned into integer arrays so
+    backward can scatter-add (repeated indices accumulate).
+    """
+    if not isinstance(key, tuple):
+        key = (key,)
+    xp = xp_of(x)
+    out, advanced, int_arrays = [], False, False
+    for k in key:
+        if k is None or k is Ellipsis or isinstance(k, slice):
+            out.append(k)
+        elif isinstance(k, (bool, np.bool_)):
+            out.append(bool(k))
+            advanced = True
+        elif isinstance(k, numbers.Integral):
+            out.append(int(k))
+        elif isinstance(k, (Tensor, np.ndarray, list, tuple)) or is_cupy_array(k):
+            arr = _index_array(k, x, xp)
+            out.append(arr)
+            advanced = True
+            int_arrays = int_arrays or arr.dtype.kind != "b"
+        elif isinstance(k, (float, np.floating)):
+            name = "float" if isinstance(k, float) else np.dtype(type(k)).name
+            raise IndexError(f"tensor indices must be integers or booleans, got {name}")
+        else:
+            raise IndexError(f"tensor indices must be integers, slices, None, Ellipsis, "
+                             f"booleans or integer/boolean tensors, got {type(k).__name__}")
+    if not advanced:
+        if not any(k is Ellipsis for k in out):
+            out.append(Ellipsis)
+        return tuple(out), False, False
+    if int_arrays:
+        expanded = []
+        for k in out:
+            if hasattr(k, "dtype") and k.dtype.kind == "b" and k.ndim:
+                expanded.extend(k.nonzero())
+            else:
+                expanded.append(k)
+        out = expanded
+    return tuple(out), True, int_arrays
+
+
+class GetItemBasic(_NoSave):
+    """Integers, slices, None and Ellipsis: the answer is a view."""
+
+    view = True
+
+    def forward(self, x, key):
+        self.in_shape, self.key = x.shape, key
+        return x[key]
+
+    def backward(self, g):
+        gx = xp_of(g).zeros(self.in_shape, g.dtype)
+        gx[self.key] = g
+        return (gx,)
+
+
+class GetItemAdvanced(_NoSave):
+    """Integer or boolean arrays: a copy; backward scatter-adds so repeats accumulate."""
+
+    def forward(self, x, key, accumulate):
+        self.in_shape, self.accumulate = x.shape, accumulate
+        self.saved = (key,)
+        return x[key]
+
+    def backward(self, g):
+        (key,) = self.saved
+        xp = xp_of(g)
+        gx = xp.zeros(self.in_shape, g.dtype)
+        if self.accumulate:
+            xp.add.at(gx, key, g)
+        else:
+            gx[key] = g
+        return (gx,)
+
+
+def getitem(x, key):
+    """``x[key]`` with NumPy semantics: basic indexing gives a view, integer/boolean arrays
+    (tensors, lists, arrays) a copy whose gradient accumulates over repeated indices.
+
+    >>> import gpugrad as gg
+    >>> x = gg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> getitem(x, [0, 0, 2]).backward(gg.ones(3))
+    >>> x.grad.tolist()
+    [2.0, 0.0, 1.0]
+    """
+    x = tensor_arg(x)
+    key, advanced, accumulate = _prepare_key(key, x.data)
+    if advanced:
+        return GetItemAdvanced.apply(x, key=key, accumulate=accumulate)
+    return GetItemBasic.apply(x, key=key)
+
+
+class SetItem(_NoSave):
+    """Out of place ``x[key] = value``: a new array; ``Tensor.__setitem__`` writes it back."""
+
+    def forward(self, x, value, key):
+        self.saved = (key,)
+        self.vshape, self.vdtype = getattr(value, "shape", ()), getattr(value, "dtype", None)
+        out = x.copy()
+        out[key] = value
+        return out
+
+    def backward(self, g):
+        (key,) = self.saved
+        gx = gv = None
+        if self.needs[0]:
+            gx = g.copy()
+            gx[key] = 0
+        if self.needs[1]:
+            gv = xp_of(g).asarray(g[key])
+            if gv.ndim < len(self.vshape):
+                gv = gv.reshape((1,) * (len(self.vshape) - gv.ndim) + gv.shape)
+            gv = unbroadcast(gv, self.vshape).astype(self.vdtype, copy=False)
+        return gx, gv
+
+
+def setitem(x, key, value):
+    """A new tensor equal to ``x`` with ``x[key] = value`` (NumPy semantics; ``x`` untouched).
+
+    >>> import gpugrad as gg
+    >>> setitem(gg.zeros(3), 1, 5.0).tolist()
+    [0.0, 5.0, 0.0]
+    """
+    x = tensor_arg(x)
+    key, _, _ = _prepare_key(key, x.data)
+    if not isinstance(value, (numbers.Number, np.generic)):
+        value = _coerce(value, x)
+    return SetItem.apply(x, value, key=key)
+
+
+def take(x, indices, axis=None):
+    """Elements of ``x`` at integer ``indices`` along ``axis`` (of the flattened ``x`` when None).
+
+    >>> import gpugrad as gg
+    >>> take(gg.tensor([[1, 2], [3, 4]]), [1, 1], axis=1).tolist()
+    [[2, 2], [4, 4]]
+    """
+    x = tensor_arg(x)
+    kind = getattr(getattr(indices, "dtype", None), "kind", "i")
+    if kind not in "iu":
+        raise IndexError(f"take: indices must be integers, got {indices.dtype.name}")
+    if axis is None:
+        return getitem(ravel(x), indices)
+    return getitem(x, (slice(None),) * _axis(axis, x.ndim) + (indices,))
+
+
+def take_along_axis(x, indices, axis):
+    """Pick values along ``axis`` at ``indices`` of the same ndim (as argsort/argmax give).
+
+    >>> import gpugrad as gg
+    >>> take_along_axis(gg.tensor([[10, 30], [40, 20]]), gg.tensor([[1], [0]]), 1).tolist()
+    [[30], [40]]
+    """
+    x = tensor_arg(x)
+    xp = xp_of(x.data)
+    idx = _index_array(indices if isinstance(indices, (Tensor, list, tuple, np.ndarray))
+                       or is_cupy_array(indices) else [indices], x.data, xp)
+    if idx.dtype.kind not in "iu":
+        raise IndexError(f"take_along_axis: indices must be integers, got {idx.dtype.name}")
+    if axis is None:
+        x, axis = ravel(x), 0
+    if idx.ndim != x.ndim:
+        raise ValueError(f"take_along_axis: indices and tensor must have the same number of "
+                         f"dimensions, got {idx.ndim} and {x.ndim}")
+    ax = _axis(axis, x.ndim)
+    key = tuple(idx if d == ax else
+                xp.arange(n).reshape(tuple(-1 if e == d else 1 for e in range(x.ndim)))
+                for d, n in enumerate(x.shape))
+    return GetItemAdvanced.apply(x, key=key, accumulate=True)
+
+

@@ -1,0 +1,340 @@
+"""Linear algebra: matmul and its relatives, tensordot, einsum (matrix functions such as
+inv/det/solve are in matrix.py).
+
+Each op's forward and backward sit side by side; gradients come back in each input's dtype.
+``dot``, ``inner`` and ``outer`` are compositions of ``matmul``, ``tensordot`` and ``einsum``.
+
+>>> import gpugrad as gg
+>>> a = gg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+>>> b = gg.tensor([1.0, 1.0])
+>>> matmul(a, b).backward(gg.tensor([1.0, 0.0]))
+>>> a.grad.tolist()
+[[1.0, 1.0], [0.0, 0.0]]
+"""
+from __future__ import annotations
+
+import numbers
+import operator
+
+import numpy as np
+
+from ..autograd import Function, unbroadcast
+from ..tensor import Tensor
+from ._util import xp_of
+from .shape import _axes, _coerce, _inverse, ravel
+
+__all__ = ["matmul", "dot", "inner", "outer", "tensordot", "einsum"]
+
+
+def _pair(a, b):
+    """Coerce two operands; array-likes go to the device of the tensor among them."""
+    a = _coerce(a, b if isinstance(b, Tensor) else None)
+    return a, _coerce(b, a)
+
+
+def _swap(a):
+    return a.swapaxes(-1, -2)
+
+
+def _cast(g, dtype):
+    return g if g.dtype == dtype else g.astype(dtype)
+
+
+def _cross_saved(needs):
+    """Inputs read by backward in a bilinear op: a for b's gradient and b for a's."""
+    return tuple(i for i, other in ((0, 1), (1, 0)) if needs[other])
+
+
+# ================================================================ matmul
+class MatMul(Function):
+    saved_inputs = staticmethod(_cross_saved)
+
+    def forward(self, a, b):
+        n = self.needs or (False, False)
+        self.saved = (a if n[1] else None, b if n[0] else None)
+        self.sa, self.sb, self.da, self.db = a.shape, b.shape, a.dtype, b.dtype
+        return xp_of(a).matmul(a, b)
+
+    def backward(self, g):
+        a, b = self.saved
+        sa, sb = self.sa, self.sb
+        if len(sa) == 1 and len(sb) == 1:  # inner product: g is 0-d
+            return (_cast(g * b, self.da) if self.needs[0] else None,
+                    _cast(g * a, self.db) if self.needs[1] else None)
+        xp = xp_of(g)
+        # promote 1-D operands as NumPy does: a -> (1, k), b -> (k, 1)
+        if len(sa) == 1:
+            g = g[..., None, :]
+        if len(sb) == 1:
+            g = g[..., None]
+        ga = gb = None
+        if self.needs[0]:
+            b2 = b[:, None] if b.ndim == 1 else b
+            ga = xp.matmul(g, _swap(b2))
+            ga = unbroadcast(ga[..., 0, :] if len(sa) == 1 else ga, sa)
+            ga = _cast(ga, self.da)
+        if self.needs[1]:
+            a2 = a[None, :] if a.ndim == 1 else a
+            if len(sb) <= 2 and a2.ndim > 2:  # fold a's batch into the GEMM: one (k, m) answer
+                k, m = a2.shape[-1], g.shape[-1]
+                gb = xp.matmul(a2.reshape(-1, k).T, g.reshape(-1, m))
+            else:
+                gb = xp.matmul(_swap(a2), g)
+            gb = unbroadcast(gb[..., 0] if len(sb) == 1 else gb, sb)
+            gb = _cast(gb, self.db)
+        return ga, gb
+
+
+def matmul(a, b):
+    """Matrix product with NumPy semantics: 1-D operands are promoted (and the added axis
+    dropped), leading batch dimensions broadcast.
+
+    >>> import gpugrad as gg
+    >>> matmul(gg.ones((5, 2, 3)), gg.ones((3, 4))).shape
+    (5, 2, 4)
+    """
+    a, b = _pair(a, b)
+    sa, sb = a.shape, b.shape
+    if not sa or not sb:
+        raise ValueError(f"matmul: expected tensors with at least one dimension, got shapes "
+                         f"{sa} and {sb}; use multiply for scalars")
+    k1, k2 = sa[-1], sb[-2] if len(sb) > 1 else sb[0]
+    if k1 != k2:
+        raise ValueError(f"matmul: expected a (..., n, k) @ (..., k, m) shapes, got {sa} and "
+                         f"{sb} (k = {k1} vs {k2})")
+    try:
+        np.broadcast_shapes(sa[:-2], sb[:-2])
+    except ValueError:
+        raise ValueError(f"matmul: batch dimensions {sa[:-2]} and {sb[:-2]} do not broadcast "
+                         f"(shapes {sa} and {sb})") from None
+    return MatMul.apply(a, b)
+
+
+def dot(a, b):
+    """NumPy's ``dot`` for tensors of up to 2 dimensions (0-d operands multiply).
+
+    >>> import gpugrad as gg
+    >>> dot(gg.tensor([1.0, 2.0]), gg.tensor([3.0, 4.0])).item()
+    11.0
+    """
+    a, b = _pair(a, b)
+    if a.ndim > 2 or b.ndim > 2:
+        raise NotImplementedError(f"dot: tensors with more than 2 dimensions are not supported, "
+                                  f"got shapes {a.shape} and {b.shape}; use matmul or tensordot")
+    if a.ndim == 0 or b.ndim == 0:
+        return _scale(a, b)
+    if a.shape[-1] != b.shape[0]:
+        raise ValueError(f"dot: shapes {a.shape} and {b.shape} are not aligned: "
+                         f"{a.shape[-1]} (last dim of a) != {b.shape[0]} (first dim of b)")
+    return MatMul.apply(a, b)
+
+
+def _scale(a, b):
+    """a * b where one of them is 0-d (written as an einsum to stay in this module)."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    sa, sb = letters[:a.ndim], letters[:b.ndim]
+    return einsum(f"{sa},{sb}->{sa if a.ndim else sb}", a, b)
+
+
+def inner(a, b):
+    """Sum of products over the last axes: shape ``a.shape[:-1] + b.shape[:-1]``.
+
+    >>> import gpugrad as gg
+    >>> inner(gg.ones((2, 3)), gg.ones((4, 3))).shape
+    (2, 4)
+    """
+    a, b = _pair(a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        return _scale(a, b)
+    if a.shape[-1] != b.shape[-1]:
+        raise ValueError(f"inner: the last dimensions must match, got shapes {a.shape} and "
+                         f"{b.shape}")
+    return TensorDot.apply(a, b, axes=((a.ndim - 1,), (b.ndim - 1,)))
+
+
+def outer(a, b):
+    """Outer product of the flattened inputs: shape ``(a.size, b.size)``.
+
+    >>> import gpugrad as gg
+    >>> outer(gg.tensor([1.0, 2.0]), gg.tensor([1.0, 10.0, 100.0])).tolist()
+    [[1.0, 10.0, 100.0], [2.0, 20.0, 200.0]]
+    """
+    a, b = _pair(a, b)
+    return einsum("i,j->ij", ravel(a), ravel(b))
+
+
+# ================================================================ tensordot
+class TensorDot(Function):
+    saved_inputs = staticmethod(_cross_saved)
+
+    def forward(self, a, b, axes):
+        n = self.needs or (False, False)
+        self.saved = (a if n[1] else None, b if n[0] else None)
+        self.axes, self.nda, self.ndb, self.da, self.db = axes, a.ndim, b.ndim, a.dtype, b.dtype
+        return xp_of(a).tensordot(a, b, axes=axes)
+
+    def backward(self, g):
+        a, b = self.saved
+        ax_a, ax_b = self.axes
+        free_a = [i for i in range(self.nda) if i not in ax_a]
+        free_b = [i for i in range(self.ndb) if i not in ax_b]
+        nfa = len(free_a)
+        xp = xp_of(g)
+        ga = gb = None
+        if self.needs[0]:  # dims: free_a, then b's contracted axes in b's order
+            r = xp.tensordot(g, b, axes=(list(range(nfa, g.ndim)), free_b))
+            perm = free_a + [ax_a[ax_b.index(j)] for j in sorted(ax_b)]
+            ga = _cast(r.transpose(_inverse(perm)), self.da)
+        if self.needs[1]:  # dims: a's contracted axes in a's order, then free_b
+            r = xp.tensordot(a, g, axes=(free_a, list(range(nfa))))
+            perm = [ax_b[ax_a.index(i)] for i in sorted(ax_a)] + free_b
+            gb = _cast(r.transpose(_inverse(perm)), self.db)
+        return ga, gb
+
+
+def tensordot(a, b, axes=2):
+    """Sum products over ``axes``: an int N (last N of a with first N of b) or a pair of
+    axis lists.
+
+    >>> import gpugrad as gg
+    >>> tensordot(gg.ones((2, 3, 4)), gg.ones((4, 3, 5)), axes=([1, 2], [1, 0])).shape
+    (2, 5)
+    """
+    a, b = _pair(a, b)
+    sa, sb = a.shape, b.shape
+    if isinstance(axes, (numbers.Integral, Tensor)):
+        n = operator.index(axes)
+        if not 0 <= n <= min(len(sa), len(sb)):
+            raise ValueError(f"tensordot: axes={n} is out of range for shapes {sa} and {sb}")
+        ax_a, ax_b = tuple(range(len(sa) - n, len(sa))), tuple(range(n))
+    else:
+        try:
+            ax_a, ax_b = axes
+        except (TypeError, ValueError):
+            raise ValueError(f"tensordot: expected axes as an int or a pair of axis lists, got "
+                             f"{axes!r}") from None
+        ax_a, ax_b = _axes(ax_a, len(sa)), _axes(ax_b, len(sb))
+        if len(ax_a) != len(ax_b):
+            raise ValueError(f"tensordot: a and b must name the same number of axes, got "
+                             f"{ax_a} and {ax_b}")
+    for i, j in zip(ax_a, ax_b):
+        if sa[i] != sb[j]:
+            raise ValueError(f"tensordot: shape mismatch for sum: a has size {sa[i]} on axis "
+                             f"{i} but b has size {sb[j]} on axis {j} (shapes {sa} and {sb})")
+    return TensorDot.apply(a, b, axes=(tuple(ax_a), tuple(ax_b)))
+
+
+# ================================================================ einsum
+def _einsum_opts(xp, n):
+    # NumPy only: let it route contractions through BLAS (CuPy already does)
+    return {"optimize": True} if xp is np and n > 1 else {}
+
+
+class Einsum(Function):
+    def saved_inputs(self, needs):  # operand i is read for every other operand's gradient
+        return tuple(i for i in range(len(needs))
+                     if any(n for j, n in enumerate(needs) if j != i))
+
+    def forward(self, *ops, subs, out):
+        self.subs, self.out = subs, out
+        self.shapes = [o.shape for o in ops]
+        self.dtypes = [o.dtype for o in ops]
+        needs = self.needs
+        if needs:
+            self.saved = tuple(o if any(n for j, n in enumerate(needs) if j != i) else None
+                               for i, o in enumerate(ops))
+        xp = xp_of(ops[0])
+        return xp.einsum(",".join(subs) + "->" + out, *ops, **_einsum_opts(xp, len(ops)))
+
+    def backward(self, g):
+        xp = xp_of(g)
+        ops = self.saved
+        grads = []
+        for i, (sub, shape) in enumerate(zip(self.subs, self.shapes)):
+            if not self.needs[i]:
+                grads.append(None)
+                continue
+            others = [(s, o) for j, (s, o) in enumerate(zip(self.subs, ops)) if j != i]
+            avail = set(self.out).union(*(s for s, _ in others))
+            keep = "".join(c for c in sub if c in avail)
+            spec = ",".join([self.out] + [s for s, _ in others]) + "->" + keep
+            r = xp.asarray(xp.einsum(spec, g, *(o for _, o in others),
+                                     **_einsum_opts(xp, len(others) + 1)))
+            # indices only in this operand were summed away: broadcast them back;
+            # size-1 dims that the forward broadcast: sum them back
+            r = r.reshape(tuple(r.shape[keep.index(c)] if c in avail else 1 for c in sub))
+            axes = tuple(k for k, n in enumerate(shape) if n == 1 and r.shape[k] != 1)
+            if axes:
+                r = r.sum(axis=axes, keepdims=True)
+            if r.shape != shape:
+                r = xp.broadcast_to(r, shape)
+            grads.append(_cast(r, self.dtypes[i]))
+        return tuple(grads)
+
+
+def _parse_einsum(subscripts, shapes):
+    s = subscripts.replace(" ", "")
+    if "." in s:
+        raise NotImplementedError("einsum: '...' (ellipsis) subscripts are not supported; "
+                                  "name every index")
+    if s.count("->") > 1:
+        raise ValueError(f"einsum: expected at most one '->' in {subscripts!r}")
+    ins, out = s.split("->") if "->" in s else (s, None)
+    subs = ins.split(",")
+    if len(subs) != len(shapes):
+        raise ValueError(f"einsum: subscripts {subscripts!r} name {len(subs)} operand(s), got "
+                         f"{len(shapes)}")
+    sizes = {}
+    for i, (sub, shape) in enumerate(zip(subs, shapes)):
+        if not all(c.isascii() and c.isalpha() for c in sub):
+            raise ValueError(f"einsum: subscripts must be letters, got {sub!r} in {subscripts!r}")
+        if len(sub) != len(shape):
+            raise ValueError(f"einsum: operand {i} has shape {shape} ({len(shape)} dimensions) "
+                             f"but subscripts {sub!r} name {len(sub)}")
+        for c, n in zip(sub, shape):
+            if len(set(sub)) != len(sub) and sub.count(c) > 1:
+                raise NotImplementedError(
+                    f"einsum: repeated index {c!r} within one operand ({sub!r}) is not "
+                    f"supported (diagonals/traces); use gpugrad.diag or gpugrad.trace")
+            prev = sizes.get(c)
+            if prev is not None and n != prev[0] and 1 not in (n, prev[0]):
+                raise ValueError(f"einsum: index {c!r} has size {prev[0]} in operand {prev[1]} "
+                                 f"but size {n} in operand {i}")
+            if prev is None or prev[0] == 1:
+                sizes[c] = (n, i)
+    letters = "".join(subs)
+    if out is None:  # NumPy's implicit mode: indices seen once, in sorted order
+        out = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    for c in out:
+        if not (c.isascii() and c.isalpha()) or c not in sizes:
+            raise ValueError(f"einsum: output index {c!r} does not appear in the inputs of "
+                             f"{subscripts!r}")
+        if out.count(c) > 1:
+            raise ValueError(f"einsum: output index {c!r} appears more than once in {out!r}")
+    return tuple(subs), out
+
+
+def einsum(subscripts, *operands):
+    """Einstein summation (explicit ``'ij,jk->ik'`` or implicit ``'ij,jk'`` mode), with NumPy's
+    broadcasting of size-1 dimensions.  Repeated indices within one operand and ``...`` are not
+    supported.
+
+    >>> import gpugrad as gg
+    >>> einsum("bij,bjk->bik", gg.ones((2, 3, 4)), gg.ones((2, 4, 5))).shape
+    (2, 3, 5)
+    """
+    if not isinstance(subscripts, str):
+        raise TypeError(f"einsum: expected a subscripts string like 'ij,jk->ik' first, got "
+                        f"{type(subscripts).__name__}")
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)) and operands[0] and all(
+            isinstance(o, Tensor) for o in operands[0]):
+        operands = tuple(operands[0])  # torch-style einsum(eq, [a, b])
+    if not operands:
+        raise ValueError("einsum: expected at least one operand")
+    like = next((o for o in operands if isinstance(o, Tensor)), None)
+    ts = [_coerce(o, like) for o in operands]
+    subs, out = _parse_einsum(subscripts, [t.shape for t in ts])
+    return Einsum.apply(*ts, subs=subs, out=out)
+
+
+# ================================================================ trace and diag

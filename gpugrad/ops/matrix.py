@@ -1,0 +1,282 @@
+"""Matrix functions: trace, diag, norms, inv, det, solve (forward and backward side by side).
+
+>>> import gpugrad as gg
+>>> a = gg.tensor([[2.0, 0.0], [0.0, 4.0]], requires_grad=True)
+>>> det(a).backward(); a.grad.tolist()
+[[4.0, 0.0], [0.0, 2.0]]
+"""
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from ..autograd import Function, unbroadcast
+from ._util import tensor_arg, xp_of
+from .linalg import _cast, _pair, _swap
+from .shape import _axes, _axis
+
+__all__ = ["trace", "diag", "norm", "inv", "det", "solve"]
+
+
+class Trace(Function):
+    def saved_inputs(self, needs):
+        return ()
+
+    def forward(self, x, offset, axis1, axis2):
+        self.shape, self.args = x.shape, (offset, axis1, axis2)
+        return xp_of(x).trace(x, offset, axis1, axis2)
+
+    def backward(self, g):
+        offset, a1, a2 = self.args
+        xp = xp_of(g)
+        eye = xp.eye(self.shape[a1], self.shape[a2], k=offset, dtype=g.dtype)
+        if a1 > a2:
+            eye = eye.T
+        eshape = [1] * len(self.shape)
+        eshape[a1], eshape[a2] = self.shape[a1], self.shape[a2]
+        gshape = list(self.shape)
+        gshape[a1] = gshape[a2] = 1
+        return (eye.reshape(eshape) * g.reshape(gshape),)
+
+
+def trace(x, offset=0, axis1=0, axis2=1):
+    """Sum along a diagonal (of axes ``axis1``, ``axis2``; ``offset`` above the main one).
+
+    >>> import gpugrad as gg
+    >>> trace(gg.tensor([[1.0, 2.0], [3.0, 4.0]])).item()
+    5.0
+    """
+    x = tensor_arg(x)
+    if x.ndim < 2:
+        raise ValueError(f"trace: expected a tensor with at least 2 dimensions, got shape "
+                         f"{x.shape}")
+    a1, a2 = _axis(axis1, x.ndim), _axis(axis2, x.ndim)
+    if a1 == a2:
+        raise ValueError(f"trace: axis1 and axis2 must differ, got {axis1} and {axis2}")
+    return Trace.apply(x, offset=operator.index(offset), axis1=a1, axis2=a2)
+
+
+class Diag(Function):
+    def saved_inputs(self, needs):
+        return ()
+
+    def forward(self, x, k):
+        self.shape, self.k = x.shape, k
+        out = xp_of(x).diag(x, k)
+        return out.copy() if x.ndim == 2 else out  # NumPy gives a read-only view
+
+    def backward(self, g):
+        xp, k = xp_of(g), self.k
+        if len(self.shape) == 1:
+            return (xp.diagonal(g, k).copy(),)
+        gx = xp.zeros(self.shape, g.dtype)
+        idx = xp.arange(g.shape[0])
+        gx[idx + max(-k, 0), idx + max(k, 0)] = g
+        return (gx,)
+
+
+def diag(x, k=0):
+    """A 1-D tensor becomes a 2-D one with it on diagonal ``k``; a 2-D tensor gives its
+    diagonal ``k``.
+
+    >>> import gpugrad as gg
+    >>> diag(gg.tensor([1, 2])).tolist(), diag(gg.tensor([[1, 2], [3, 4]])).tolist()
+    ([[1, 0], [0, 2]], [1, 4])
+    """
+    x = tensor_arg(x)
+    if x.ndim not in (1, 2):
+        raise ValueError(f"diag: expected a 1-D or 2-D tensor, got shape {x.shape}")
+    return Diag.apply(x, k=operator.index(k))
+
+
+# ================================================================ norms
+class _Norm(Function):
+    def forward(self, x, axes, keepdims):
+        self.axes, self.keepdims = axes, keepdims
+        ans = self.norm(xp_of(x), x)  # keepdims form
+        self.saved = (x, ans)
+        if keepdims:
+            return ans
+        return ans.reshape(tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+    def backward(self, g):
+        x, ans = self.saved
+        gx = self.vjp(xp_of(g), g.reshape(ans.shape), x, ans)
+        return (_cast(gx, x.dtype),)
+
+
+class Norm2(_Norm):
+    saves_output = True
+
+    def norm(self, xp, x):
+        return xp.sqrt((x * x).sum(axis=self.axes, keepdims=True))
+
+    def vjp(self, xp, g, x, ans):
+        return g * x / xp.where(ans == 0, 1, ans)  # x is 0 wherever ans is: gradient 0
+
+
+class Norm1(_Norm):
+    def norm(self, xp, x):
+        return xp.abs(x).sum(axis=self.axes, keepdims=True)
+
+    def vjp(self, xp, g, x, ans):
+        return g * xp.sign(x)
+
+
+class NormInf(_Norm):
+    saves_output = True
+
+    def norm(self, xp, x):
+        return xp.abs(x).max(axis=self.axes, keepdims=True)
+
+    def vjp(self, xp, g, x, ans):  # shared evenly among the entries that attain the max
+        hit = xp.abs(x) == ans
+        return g * xp.sign(x) * hit / hit.sum(axis=self.axes, keepdims=True)
+
+
+def norm(x, ord=None, axis=None, keepdims=False):
+    """Vector and Frobenius norms: ``ord`` None/'fro'/2 (Euclidean), 1, or inf, over ``axis``
+    (all axes when None).  The gradient at a zero vector is 0.
+
+    >>> import gpugrad as gg
+    >>> norm(gg.tensor([3.0, -4.0])).item(), norm(gg.tensor([3.0, -4.0]), 1).item()
+    (5.0, 7.0)
+    """
+    x = tensor_arg(x)
+    axes = _axes(axis, x.ndim)
+    matrix = len(axes) == 2 if axis is not None else x.ndim == 2
+    if axis is not None and len(axes) > 2:
+        raise ValueError(f"norm: expected axis to name 1 or 2 dimensions, got {axis!r}")
+    if ord is None or (ord == "fro" and matrix):
+        return Norm2.apply(x, axes=axes, keepdims=keepdims)
+    if matrix:
+        raise NotImplementedError(f"norm: matrix norm ord={ord!r} is not supported; use "
+                                  f"ord=None or 'fro', or pass a single axis for vector norms")
+    if axis is None and x.ndim > 1:
+        raise ValueError(f"norm: ord={ord!r} needs a 1-D tensor or an explicit axis, got "
+                         f"shape {x.shape}")
+    cls = {2: Norm2, 1: Norm1, np.inf: NormInf}.get(ord) if not isinstance(ord, str) else None
+    if cls is None:
+        raise NotImplementedError(f"norm: vector norm ord={ord!r} is not supported; expected "
+                                  f"None, 1, 2 or inf")
+    return cls.apply(x, axes=axes, keepdims=keepdims)
+
+
+# ================================================================ inv, det, solve
+def _check_square(x, what):
+    if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
+        raise ValueError(f"{what}: expected square matrices of shape (..., n, n), got "
+                         f"{x.shape}")
+
+
+class Inv(Function):
+    saves_output = True
+
+    def saved_inputs(self, needs):
+        return ()
+
+    def forward(self, a):
+        ans = xp_of(a).linalg.inv(a)
+        self.saved, self.da = (ans,), a.dtype
+        return ans
+
+    def backward(self, g):
+        (ai,) = self.saved
+        ait = _swap(ai)
+        return (_cast(-(ait @ g @ ait), self.da),)
+
+
+def inv(a):
+    """Inverse of a square matrix (or a batch of them).
+
+    >>> import gpugrad as gg
+    >>> inv(gg.tensor([[2.0, 0.0], [0.0, 4.0]])).tolist()
+    [[0.5, 0.0], [0.0, 0.25]]
+    """
+    a = tensor_arg(a)
+    _check_square(a, "inv")
+    return Inv.apply(a)
+
+
+class Det(Function):
+    saves_output = True
+
+    def forward(self, a):
+        xp = xp_of(a)
+        d = xp.asarray(xp.linalg.det(a))
+        self.saved, self.da = (a, d), a.dtype
+        return d
+
+    def backward(self, g):  # d det / dA = det * A^-T (needs A invertible)
+        a, d = self.saved
+        xp = xp_of(g)
+        return (_cast((g * d)[..., None, None] * _swap(xp.linalg.inv(a)), self.da),)
+
+
+def det(a):
+    """Determinant of a square matrix (or a batch of them).
+
+    >>> import gpugrad as gg
+    >>> det(gg.tensor([[2.0, 1.0], [1.0, 3.0]])).item()  # doctest: +ELLIPSIS
+    5.0...
+    """
+    a = tensor_arg(a)
+    _check_square(a, "det")
+    return Det.apply(a)
+
+
+class Solve(Function):
+    saves_output = True
+
+    def saved_inputs(self, needs):
+        return (0,)
+
+    def forward(self, a, b, vec):
+        xp = xp_of(a)
+        self.vec, self.sa, self.sb, self.da, self.db = vec, a.shape, b.shape, a.dtype, b.dtype
+        b2 = b[:, None] if vec else b
+        batch = np.broadcast_shapes(a.shape[:-2], b2.shape[:-2])
+        x = xp.linalg.solve(xp.broadcast_to(a, batch + a.shape[-2:]),
+                            xp.broadcast_to(b2, batch + b2.shape[-2:]))
+        self.saved = (a, x)
+        return x[..., 0] if vec else x
+
+    def backward(self, g):
+        a, x = self.saved
+        xp = xp_of(g)
+        g2 = g[..., None] if self.vec else g
+        at = xp.broadcast_to(_swap(a), x.shape[:-2] + a.shape[-2:])
+        gb = xp.linalg.solve(at, g2)  # A^-T g, batch-broadcast
+        ga = gb2 = None
+        if self.needs[0]:
+            ga = _cast(unbroadcast(-(gb @ _swap(x)), self.sa), self.da)
+        if self.needs[1]:
+            gb2 = _cast(unbroadcast(gb[..., 0] if self.vec else gb, self.sb), self.db)
+        return ga, gb2
+
+
+def solve(a, b):
+    """Solve ``a @ x = b`` for x.  NumPy 2 rules: a 1-D ``b`` is one vector, otherwise ``b``
+    is (..., n, k) and batch dimensions broadcast.
+
+    >>> import gpugrad as gg
+    >>> solve(gg.tensor([[2.0, 0.0], [0.0, 4.0]]), gg.tensor([1.0, 1.0])).tolist()
+    [0.5, 0.25]
+    """
+    a, b = _pair(a, b)
+    _check_square(a, "solve")
+    n = a.shape[-1]
+    vec = b.ndim == 1
+    ok = (b.shape[0] == n) if vec else (b.ndim >= 2 and b.shape[-2] == n)
+    if ok and not vec:
+        try:
+            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            ok = False
+    if not ok:
+        raise ValueError(f"solve: expected a of shape (..., n, n) and b of shape (n,) or "
+                         f"(..., n, k) with broadcastable batch dimensions, got {a.shape} and "
+                         f"{b.shape}")
+    return Solve.apply(a, b, vec=vec)
+

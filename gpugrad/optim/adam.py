@@ -1,0 +1,113 @@
+"""Adam and AdamW with PyTorch's update (bias-corrected moments, optional AMSGrad),
+run by one fused kernel per flat buffer range.
+
+>>> import gpugrad as gg
+>>> p = gg.nn.Parameter(gg.tensor([1.0, -1.0]))
+>>> opt = Adam([p], lr=0.1)
+>>> (p * p).sum().backward(); opt.step(); [round(v, 4) for v in p.tolist()]
+[0.9, -0.9]
+"""
+from __future__ import annotations
+
+import numbers
+
+from .. import kernels
+from .optimizer import Optimizer, StateDictError
+
+__all__ = ["Adam", "AdamW"]
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba) with PyTorch's semantics; ``weight_decay`` is L2 added to the
+    gradient unless ``decoupled_weight_decay`` (then it is AdamW).
+
+    >>> import gpugrad as gg
+    >>> model = gg.nn.Linear(4, 2)
+    >>> opt = Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.99), amsgrad=True)
+    >>> model(gg.ones(3, 4)).sum().backward(); opt.step()
+    >>> sorted(opt.state[model.bias])
+    ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq', 'step']
+    """
+
+    _array_state = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, amsgrad: bool = False, maximize: bool = False,
+                 decoupled_weight_decay: bool = False):
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        amsgrad=amsgrad, maximize=maximize,
+                        decoupled_weight_decay=decoupled_weight_decay)
+        super().__init__(params, defaults)
+
+    def _check_hyper(self, group):
+        super()._check_hyper(group)
+        betas = group["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2 or \
+                not all(isinstance(b, numbers.Real) and 0.0 <= b < 1.0 for b in betas):
+            raise ValueError(f"invalid betas: expected two numbers in [0, 1), got {betas!r}")
+        group["betas"] = tuple(betas)
+        for k in ("eps", "weight_decay"):
+            v = group[k]
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not v >= 0:
+                raise ValueError(f"invalid {k} value: expected a number >= 0, got {v!r}")
+
+    def _update(self, group, flat, lo, hi, members, whole):
+        beta1, beta2 = group["betas"]
+        ams = group["amsgrad"]
+        kw = dict(lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
+                  weight_decay=group["weight_decay"], maximize=group["maximize"],
+                  decoupled=group["decoupled_weight_decay"], amsgrad=ams)
+        names = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if ams else ())
+        params = flat.params
+        states = []
+        for i in members:
+            st = self._param_state(params[i])
+            if "step" not in st:
+                st["step"] = 0
+            for n in names:
+                if n not in st:
+                    view = flat.state_view(n, i)
+                    view[...] = 0
+                    st[n] = view
+            states.append(st)
+        bufs = [flat.state(n) for n in names]
+        steps = {st["step"] for st in states}
+        if whole and len(steps) == 1:
+            spans = [((lo, hi), steps.pop())]
+        else:
+            spans = [(flat.span(i), st["step"]) for i, st in zip(members, states)]
+        for (a, b), step in spans:
+            kernels.adam_update(flat.data[a:b], flat.grad[a:b], bufs[0][a:b], bufs[1][a:b],
+                                step=step + 1,
+                                max_exp_avg_sq=bufs[2][a:b] if ams else None, **kw)
+        for st in states:
+            st["step"] += 1
+
+    def _required_state(self, p, entry):
+        return ("step", "exp_avg", "exp_avg_sq")
+
+    def _check_scalar_state(self, key, value, pid):
+        if key == "step":
+            v = value.item() if hasattr(value, "item") else value
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or v < 0 or v != int(v):
+                raise StateDictError(f"cannot load into {type(self).__name__}: expected a "
+                                     f"non-negative integer step for parameter {pid!r}, got "
+                                     f"{value!r}")
+            return int(v)
+        return super()._check_scalar_state(key, value, pid)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter): p *= 1 - lr * weight_decay
+    before the Adam step; PyTorch's ``torch.optim.AdamW``.
+
+    >>> import gpugrad as gg
+    >>> opt = AdamW([gg.nn.Parameter(gg.zeros(2))])
+    >>> opt.param_groups[0]["weight_decay"], opt.param_groups[0]["decoupled_weight_decay"]
+    (0.01, True)
+    """
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False, maximize: bool = False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True)

@@ -1,0 +1,77 @@
+"""Stochastic gradient descent with momentum, dampening, Nesterov, weight decay, maximize --
+PyTorch's ``torch.optim.SGD`` update, run by one fused kernel per flat buffer range.
+
+>>> import gpugrad as gg
+>>> p = gg.nn.Parameter(gg.tensor([1.0, -1.0]))
+>>> opt = SGD([p], lr=0.1, momentum=0.9)
+>>> (p * p).sum().backward(); opt.step(); p.tolist()
+[0.800000011920929, -0.800000011920929]
+"""
+from __future__ import annotations
+
+import numbers
+
+from .. import kernels
+from .optimizer import Optimizer, required
+
+__all__ = ["SGD"]
+
+
+class SGD(Optimizer):
+    """SGD with exactly PyTorch's semantics:
+
+    g = -grad if maximize else grad; g += weight_decay * p;
+    b = g on the first step, else momentum * b + (1 - dampening) * g;
+    g = g + momentum * b if nesterov else b;  p -= lr * g.
+
+    >>> import gpugrad as gg
+    >>> model = gg.nn.Linear(4, 2)
+    >>> opt = SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
+    >>> model(gg.ones(3, 4)).sum().backward(); opt.step()
+    >>> sorted(opt.state[model.weight])
+    ['momentum_buffer']
+    """
+
+    _array_state = ("momentum_buffer",)
+
+    def __init__(self, params, lr=required, momentum: float = 0.0, dampening: float = 0.0,
+                 nesterov: bool = False, weight_decay: float = 0.0, maximize: bool = False):
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
+                        weight_decay=weight_decay, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _check_hyper(self, group):
+        super()._check_hyper(group)
+        for k in ("momentum", "weight_decay", "dampening"):
+            v = group[k]
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not v >= 0:
+                raise ValueError(f"invalid {k} value: expected a number >= 0, got {v!r}")
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(f"Nesterov momentum requires a momentum and zero dampening, got "
+                             f"momentum={group['momentum']}, dampening={group['dampening']}")
+
+    def _update(self, group, flat, lo, hi, members, whole):
+        mom = group["momentum"]
+        kw = dict(lr=group["lr"], momentum=mom, dampening=group["dampening"],
+                  nesterov=group["nesterov"], weight_decay=group["weight_decay"],
+                  maximize=group["maximize"])
+        if mom == 0:
+            spans = [(lo, hi)] if whole else [flat.span(i) for i in members]
+            for a, b in spans:
+                kernels.sgd_update(flat.data[a:b], flat.grad[a:b], None, **kw)
+            return
+        buf = flat.state("momentum_buffer")
+        params = flat.params
+        inited = [("momentum_buffer" in self.state.get(params[i], ())) for i in members]
+        if whole and (all(inited) or not any(inited)):
+            kernels.sgd_update(flat.data[lo:hi], flat.grad[lo:hi], buf[lo:hi],
+                               first_step=not inited[0], **kw)
+        else:
+            for i, ready in zip(members, inited):
+                a, b = flat.span(i)
+                kernels.sgd_update(flat.data[a:b], flat.grad[a:b], buf[a:b],
+                                   first_step=not ready, **kw)
+        for i, ready in zip(members, inited):
+            if not ready:
+                self._param_state(params[i])["momentum_buffer"] = flat.state_view(
+                    "momentum_buffer", i)

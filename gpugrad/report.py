@@ -1,0 +1,117 @@
+"""Reporting for training runs: a per-epoch progress bar (tqdm when installed, else a plain
+stderr line), atomic JSON files, and loss/accuracy curves (matplotlib when installed).
+
+>>> bar = Progress(total=100, desc="epoch 1/1", enabled=False)
+>>> bar.update(50, loss=0.5); bar.close()
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+
+__all__ = ["Progress", "write_json", "plot_curves"]
+
+
+class Progress:
+    """A progress bar over ``total`` samples showing samples/s and the loss: tqdm when
+    installed, else a plain one-line stderr counter; nothing when ``enabled`` is False."""
+
+    def __init__(self, total, desc, enabled):
+        self.bar, self.plain = None, False
+        self.total, self.desc, self.n, self.t0, self.last = total, desc, 0, time.perf_counter(), 0.0
+        self.postfix = ""
+        if not enabled:
+            return
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            self.plain = True
+            return
+        self.bar = tqdm(total=total, desc=desc, unit="samples", unit_scale=True, leave=False,
+                        dynamic_ncols=True, file=sys.stderr)
+
+    @property
+    def active(self) -> bool:
+        """True when something is displayed (tqdm or the plain line)."""
+        return self.bar is not None or self.plain
+
+    def update(self, n, loss=None):
+        """Count ``n`` more samples; show ``loss`` when given."""
+        self.n += n
+        now = time.perf_counter()
+        if loss is not None:
+            self.postfix = f"loss={loss:.4f}"
+        if self.bar is not None:
+            if loss is not None:
+                self.bar.set_postfix_str(self.postfix, refresh=False)
+            self.bar.update(n)
+        elif self.plain and (now - self.last > 0.5 or self.n >= self.total):
+            self.last = now
+            rate = self.n / max(now - self.t0, 1e-9)
+            sys.stderr.write(f"\r{self.desc}: {self.n}/{self.total} samples, "
+                             f"{rate:,.0f} samples/s {self.postfix}   ")
+            sys.stderr.flush()
+
+    def close(self):
+        """Remove the bar (the per-epoch summary line replaces it)."""
+        if self.bar is not None:
+            self.bar.close()
+        elif self.plain:
+            sys.stderr.write("\r" + " " * 80 + "\r")
+            sys.stderr.flush()
+
+
+def write_json(obj, path) -> None:
+    """Write ``obj`` as JSON to ``path`` atomically (temporary file, fsync, rename).
+
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "m.json"); write_json({"a": 1}, p)
+    >>> json.load(open(p))
+    {'a': 1}
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".metrics.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=2)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def plot_curves(history, path, task="classification") -> bool:
+    """Save loss (and accuracy) curves to ``path``; False when matplotlib is missing.
+
+    >>> import tempfile, os
+    >>> rows = [{"epoch": 1, "train_loss": 1.0, "test_loss": 1.1, "test_accuracy": 0.5},
+    ...         {"epoch": 2, "train_loss": 0.5, "test_loss": 0.7, "test_accuracy": 0.8}]
+    >>> plot_curves(rows, os.path.join(tempfile.mkdtemp(), "c.png"))   # doctest: +SKIP
+    True
+    """
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    ep = [h["epoch"] for h in history]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    axes[0].plot(ep, [h["train_loss"] for h in history], label="train")
+    axes[0].plot(ep, [h["test_loss"] for h in history], label="test")
+    axes[0].set(xlabel="epoch", ylabel="loss", title="loss")
+    axes[0].legend()
+    key, title = ("test_accuracy", "test accuracy") if task == "classification" \
+        else ("test_r2", "test R^2")
+    axes[1].plot(ep, [h[key] for h in history], color="C2")
+    axes[1].set(xlabel="epoch", ylabel=title, title=title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True

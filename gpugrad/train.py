@@ -1,0 +1,499 @@
+"""The training loop behind ``gpugrad train``, reusable from Python as :func:`fit`.
+
+``fit(TrainConfig(...))`` loads (or generates) a dataset, builds an MLP of fused layers,
+trains it with SGD/Adam/AdamW and a learning-rate schedule, evaluates after every epoch,
+and -- when ``out`` is set -- writes ``last.npz`` (the latest, finally the final,
+checkpoint), ``best.npz`` (best test accuracy), ``metrics.json`` and ``curves.png``.
+A run resumed from a checkpoint continues bit-for-bit on the CPU: the checkpoint holds the
+model, optimizer, scheduler, epoch, history, gpugrad's CPU RNG state and the loader's shuffle
+state, and the data are regenerated from the recorded configuration.  (On CUDA the GPU
+generator's state cannot be captured, so dropout masks after a resume differ.)  A resumed
+run keeps the schedule it was planned with: resume an interrupted run with its --epochs.
+
+>>> cfg = TrainConfig(dataset="synthetic", samples=400, features=8, classes=3,
+...                   hidden=[16], epochs=2, out=None, quiet=True)
+>>> result = fit(cfg, log=lambda line: None)
+>>> len(result["epochs"]), sorted(result["epochs"][0])[:3]
+(2, ['epoch', 'lr', 'samples_per_s'])
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import time
+from dataclasses import dataclass, field
+
+
+from . import backend, io, nn, optim
+from . import random as _random
+from .autograd import no_grad
+from .data import DataLoader
+from .datasets import DATASETS, load_dataset
+from .report import Progress, plot_curves, write_json
+
+__all__ = ["TrainConfig", "fit", "OPTIMIZERS", "SCHEDULERS", "DEFAULT_LR"]
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULERS = ("none", "step", "multistep", "exponential", "cosine", "warmup-cosine")
+DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3}
+DEFAULT_BATCH_SIZE = {"digits": 64, "synthetic": 256}
+# fields a resumed run may change; every other field must match the checkpoint's
+RUN_FIELDS = ("epochs", "out", "device", "quiet", "progress", "plot", "eval_batch_size",
+              "resume")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on (the CLI's options, one field each).
+
+    ``lr=None`` / ``weight_decay=None`` take the optimizer's default (sgd: 0.05 and 0;
+    adam: 1e-3 and 0; adamw: 1e-3 and 0.01); ``batch_size=None`` the dataset's (digits 64,
+    synthetic 256).
+
+    >>> TrainConfig().dataset, TrainConfig().hidden, TrainConfig(optimizer="adam").resolved_lr
+    ('digits', [256, 256], 0.001)
+    """
+    dataset: str = "digits"
+    samples: int = 10000
+    features: int = 64
+    classes: int = 10
+    task: str = "classification"
+    test_size: float = 0.2
+    hidden: list = field(default_factory=lambda: [256, 256])
+    activation: str = "relu"
+    dropout: float = 0.0
+    optimizer: str = "sgd"
+    lr: float | None = None
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float | None = None
+    scheduler: str = "cosine"
+    step_size: int | None = None
+    gamma: float = 0.1
+    milestones: list | None = None
+    warmup_epochs: int = 2
+    label_smoothing: float = 0.1
+    epochs: int = 20
+    batch_size: int | None = None
+    eval_batch_size: int = 4096
+    device: str = "cpu"
+    dtype: str = "float32"
+    seed: int = 0
+    out: str | None = "runs/train"
+    resume: str | None = None
+    quiet: bool = False
+    progress: bool = True
+    plot: bool = True
+
+    @property
+    def resolved_lr(self) -> float:
+        """The learning rate to use (``lr`` or the optimizer's default)."""
+        return DEFAULT_LR[self.optimizer] if self.lr is None else self.lr
+
+    @property
+    def resolved_batch_size(self) -> int:
+        """The batch size to use (``batch_size`` or the dataset's default)."""
+        if self.batch_size is not None:
+            return self.batch_size
+        return DEFAULT_BATCH_SIZE[self.dataset]
+
+    @property
+    def resolved_weight_decay(self) -> float:
+        """The weight decay to use (``weight_decay`` or the optimizer's default)."""
+        if self.weight_decay is not None:
+            return self.weight_decay
+        return 0.01 if self.optimizer == "adamw" else 0.0
+
+    def to_dict(self) -> dict:
+        """All fields as a JSON-friendly dict (stored in checkpoints and metrics.json)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        """The inverse of :meth:`to_dict`; unknown fields are an error.
+
+        >>> TrainConfig.from_dict(TrainConfig(epochs=3).to_dict()).epochs
+        3
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown configuration fields {unknown}")
+        return cls(**d)
+
+    def validate(self) -> "TrainConfig":
+        """Raise ValueError naming the first bad field; return self.
+
+        >>> TrainConfig(dropout=2.0).validate()
+        Traceback (most recent call last):
+        ...
+        ValueError: invalid dropout 2.0; expected a value in [0, 1)
+        """
+        def choice(name, options):
+            v = getattr(self, name)
+            if v not in options:
+                raise ValueError(f"invalid {name} {v!r}; expected one of {', '.join(options)}")
+        choice("dataset", DATASETS)
+        choice("task", ("classification", "regression"))
+        choice("optimizer", OPTIMIZERS)
+        choice("scheduler", SCHEDULERS)
+        choice("activation", nn.ACTIVATION_NAMES)
+        choice("dtype", ("float32", "float64"))
+        for name in ("samples", "features", "epochs", "resolved_batch_size", "eval_batch_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"invalid {name.replace('resolved_', '')} {v!r}; expected an "
+                                 f"int >= 1")
+        if self.task == "classification" and (not isinstance(self.classes, int) or
+                                              self.classes < 2):
+            raise ValueError(f"invalid classes {self.classes!r}; expected an int >= 2")
+        if any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.hidden):
+            raise ValueError(f"invalid hidden sizes {self.hidden!r}; expected ints >= 1")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"invalid dropout {self.dropout!r}; expected a value in [0, 1)")
+        if not 0.0 < self.test_size < 1.0:
+            raise ValueError(f"invalid test_size {self.test_size!r}; expected a value in (0, 1)")
+        for name in ("resolved_lr", "momentum", "resolved_weight_decay", "label_smoothing"):
+            v = getattr(self, name)
+            if not v >= 0:
+                raise ValueError(f"invalid {name.replace('resolved_', '')} {v!r}; expected >= 0")
+        if self.nesterov and (self.optimizer != "sgd" or self.momentum <= 0):
+            raise ValueError("nesterov needs --optimizer sgd with a momentum > 0")
+        if self.scheduler == "warmup-cosine" and not 0 < self.warmup_epochs < self.epochs:
+            raise ValueError(f"invalid warmup_epochs {self.warmup_epochs!r}; expected 0 < "
+                             f"warmup_epochs < epochs ({self.epochs})")
+        backend.device(self.device)
+        return self
+
+
+# ---------------------------------------------------------------- building blocks
+def build_model(cfg: TrainConfig, n_in: int, n_out: int):
+    """The MLP of a configuration (fused hidden layers), on its device and dtype.
+
+    >>> build_model(TrainConfig(hidden=[32]), 64, 10).sizes
+    (64, 32, 10)
+    """
+    sizes = [n_in, *cfg.hidden, n_out]
+    return nn.MLP(sizes, activation=cfg.activation, dropout=cfg.dropout, device=cfg.device,
+                  dtype=cfg.dtype)
+
+
+def build_optimizer(cfg: TrainConfig, params):
+    """The optimizer a configuration names, with its hyper-parameters.
+
+    >>> build_optimizer(TrainConfig(optimizer="adamw"), build_model(TrainConfig(), 4, 2)
+    ...                 .parameters()).param_groups[0]["weight_decay"]
+    0.01
+    """
+    lr, wd = cfg.resolved_lr, cfg.resolved_weight_decay
+    if cfg.optimizer == "sgd":
+        return optim.SGD(params, lr=lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                         weight_decay=wd)
+    cls = optim.Adam if cfg.optimizer == "adam" else optim.AdamW
+    return cls(params, lr=lr, weight_decay=wd)
+
+
+def build_scheduler(cfg: TrainConfig, opt):
+    """The per-epoch learning-rate schedule a configuration names (None for "none").
+
+    >>> cfg = TrainConfig(scheduler="warmup-cosine", epochs=10)
+    >>> type(build_scheduler(cfg, build_optimizer(cfg, build_model(cfg, 4, 2).parameters())))
+    <class 'gpugrad.optim.lr_scheduler.SequentialLR'>
+    """
+    s, E = cfg.scheduler, cfg.epochs
+    if s == "none":
+        return None
+    if s == "step":
+        return optim.StepLR(opt, step_size=cfg.step_size or max(1, E // 3), gamma=cfg.gamma)
+    if s == "multistep":
+        ms = cfg.milestones or sorted({max(1, E // 2), max(1, 3 * E // 4)})
+        return optim.MultiStepLR(opt, milestones=list(ms), gamma=cfg.gamma)
+    if s == "exponential":
+        return optim.ExponentialLR(opt, gamma=cfg.gamma)
+    if s == "cosine":
+        return optim.CosineAnnealingLR(opt, T_max=E)
+    w = cfg.warmup_epochs
+    warm = optim.LinearLR(opt, start_factor=0.1, total_iters=w)
+    return optim.SequentialLR(opt, [warm, optim.CosineAnnealingLR(opt, T_max=E - w)], [w])
+
+
+def _evaluate(model, loader, task):
+    """(mean loss, accuracy or R^2) over a loader, without a graph; one device sync."""
+    model.eval()
+    loss_sum = hits = sse = 0.0
+    ys = []
+    n = 0
+    with no_grad():
+        for xb, yb in loader:
+            out = model(xb)
+            if task == "classification":
+                loss_sum = loss_sum + nn.functional.cross_entropy(out, yb, reduction="sum").data
+                hits = hits + (out.data.argmax(axis=1) == yb.data).sum()
+            else:
+                d = out.data - yb.data
+                sse = sse + (d * d).sum()
+                loss_sum = loss_sum + (d * d).mean(axis=-1).sum()
+                ys.append(yb.data)
+            n += xb.shape[0]
+    model.train()
+    if task == "classification":
+        return float(loss_sum) / n, float(hits) / n
+    xp = backend.get_array_module(ys[0])
+    y = xp.concatenate(ys)
+    sst = float(((y - y.mean(axis=0)) ** 2).sum())
+    return float(loss_sum) / n, 1.0 - float(sse) / max(sst, 1e-12)
+
+
+def _require_device(spec):
+    """Raise CudaUnavailableError (one clear line) unless the device exists here."""
+    dev = backend.device(spec)
+    if dev.type == "cuda":
+        count = backend.cuda.device_count()
+        if count == 0:
+            raise backend.CudaUnavailableError(
+                f"--device {spec} needs a CUDA GPU and CuPy, but none is available; use "
+                f"--device cpu (or install gpugrad[cuda12] on a GPU machine)")
+        if dev.index >= count:
+            raise backend.CudaUnavailableError(
+                f"--device {spec}: this machine has {count} GPU(s), cuda:0..cuda:{count - 1}")
+    return dev
+
+
+# ---------------------------------------------------------------- resuming
+_CHECKPOINT_KEYS = ("epoch", "config", "model", "optimizer", "scheduler", "rng", "history", "best")
+
+
+def check_resume(cfg: TrainConfig, ckpt) -> None:
+    """Raise ValueError unless ``cfg`` can continue the run saved in ``ckpt``: every field
+    but the run fields (epochs, out, device, quiet, progress, plot, eval_batch_size) must match.
+
+    >>> ck = {"format": "gpugrad-train", "epoch": 1, "config": TrainConfig().to_dict()}
+    >>> check_resume(TrainConfig(epochs=30), ck)
+    """
+    if not isinstance(ckpt, dict) or ckpt.get("format") != "gpugrad-train":
+        raise ValueError("the --resume file is a checkpoint but not of a `gpugrad train` run")
+    missing = sorted(set(_CHECKPOINT_KEYS) - set(ckpt))
+    if missing:
+        raise ValueError(f"the --resume checkpoint lacks {missing}")
+    saved = TrainConfig.from_dict(ckpt["config"])
+    diffs = [f"{f.name} (checkpoint {getattr(saved, f.name)!r}, now "
+             f"{getattr(cfg, f.name)!r})" for f in dataclasses.fields(cfg)
+             if f.name not in RUN_FIELDS and getattr(saved, f.name) != getattr(cfg, f.name)]
+    if diffs:
+        raise ValueError("cannot resume with a different configuration: " + "; ".join(diffs))
+    if ckpt["epoch"] > cfg.epochs:
+        raise ValueError(f"the checkpoint is at epoch {ckpt['epoch']}, past --epochs "
+                         f"{cfg.epochs}")
+
+
+def resume_config(ckpt, **overrides) -> TrainConfig:
+    """The configuration of a saved run, with run fields (epochs, out, device, ...) replaced.
+
+    >>> resume_config({"format": "gpugrad-train", "config": TrainConfig().to_dict()},
+    ...               epochs=5).epochs
+    5
+    """
+    if not isinstance(ckpt, dict) or ckpt.get("format") != "gpugrad-train" or \
+            not isinstance(ckpt.get("config"), dict):
+        raise ValueError("the --resume file is a checkpoint but not of a `gpugrad train` run")
+    return dataclasses.replace(TrainConfig.from_dict(ckpt["config"]), **overrides)
+
+
+# ---------------------------------------------------------------- the loop
+def fit(config: TrainConfig, checkpoint=None, log=print, on_epoch_end=None) -> dict:
+    """Train as ``config`` says; return the metrics (also written to ``metrics.json``).
+
+    ``checkpoint``: an already loaded checkpoint dict to resume from (else
+    ``config.resume`` is loaded when set).  ``log`` receives the one-line summaries.
+    ``on_epoch_end(row)`` is called after each epoch's checkpoint and metrics are written.
+    """
+    cfg = config.validate()
+    dev = _require_device(cfg.device)
+    if cfg.resume and checkpoint is None:
+        checkpoint = io.load(cfg.resume, map_location="cpu")
+    if checkpoint is not None:
+        check_resume(cfg, checkpoint)
+    say = (lambda msg: None) if cfg.quiet else log
+
+    ds = load_dataset(cfg.dataset, cfg.samples, cfg.features, cfg.classes, cfg.task,
+                      cfg.test_size, seed=cfg.seed, dtype=cfg.dtype)
+    ytr, yte = ds.y_train, ds.y_test
+    if cfg.task == "regression":
+        ytr, yte = ytr.astype(cfg.dtype), yte.astype(cfg.dtype)
+    train_loader = DataLoader(ds.X_train, ytr, cfg.resolved_batch_size, shuffle=True,
+                              seed=cfg.seed + 1, device=dev)
+    test_loader = DataLoader(ds.X_test, yte, cfg.eval_batch_size, device=dev)
+
+    _random.manual_seed(cfg.seed)
+    model = build_model(cfg, ds.num_features, ds.num_outputs)
+    opt = build_optimizer(cfg, model.parameters())
+    sched = build_scheduler(cfg, opt)
+    if cfg.task == "classification":
+        loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    else:
+        loss_fn = nn.MSELoss()
+
+    start, history, best = 0, [], None
+    if checkpoint is not None:       # validate every part first, then apply: no half-updates
+        model.check_state_dict(checkpoint["model"])
+        opt.check_state_dict(checkpoint["optimizer"])
+        if sched is not None:
+            sched.check_state_dict(checkpoint["scheduler"])
+        model.load_state_dict(checkpoint["model"])
+        opt.load_state_dict(checkpoint["optimizer"])
+        if sched is not None:
+            sched.load_state_dict(checkpoint["scheduler"])
+        train_loader.load_state_dict(checkpoint["rng"]["loader"])
+        if checkpoint["rng"].get("gpugrad") is not None:
+            _random.set_rng_state(checkpoint["rng"]["gpugrad"])
+        start, history, best = checkpoint["epoch"], list(checkpoint["history"]), checkpoint["best"]
+
+    out = cfg.out
+    if out:
+        os.makedirs(out, exist_ok=True)
+    higher_better = cfg.task == "classification"
+    score_key = "test_accuracy" if higher_better else "test_r2"
+    t_run = time.perf_counter()
+    for epoch in range(start, cfg.epochs):
+        t0 = time.perf_counter()
+        bar = Progress(train_loader.num_samples, f"epoch {epoch + 1}/{cfg.epochs}",
+                       cfg.progress and not cfg.quiet)
+        model.train()
+        loss_sum, seen, shown = 0.0, 0, time.perf_counter()
+        lr = opt.param_groups[0]["lr"]
+        for xb, yb in train_loader:
+            opt.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            opt.step()
+            n = xb.shape[0]
+            loss_sum = loss_sum + loss.data.astype("float64") * n   # on the device: no sync
+            seen += n
+            now = time.perf_counter()
+            if bar.active:
+                if now - shown > 0.25:
+                    shown = now
+                    bar.update(n, float(loss.data))
+                else:
+                    bar.update(n)
+        bar.close()
+        if sched is not None:
+            sched.step()
+        train_time = time.perf_counter() - t0
+        train_loss = float(loss_sum) / max(seen, 1)
+        test_loss, score = _evaluate(model, test_loader, cfg.task)
+        row = {"epoch": epoch + 1, "lr": lr, "train_loss": train_loss, "test_loss": test_loss,
+               score_key: score, "time_s": time.perf_counter() - t0,
+               "samples_per_s": seen / max(train_time, 1e-9)}
+        history.append(row)
+        improved = best is None or score > best[score_key]
+        if improved:
+            best = {"epoch": epoch + 1, score_key: score, "test_loss": test_loss}
+        metric = f"test acc {100 * score:6.2f}%" if higher_better else f"test R^2 {score:.4f}"
+        say(f"epoch {epoch + 1:3d}/{cfg.epochs}  train loss {train_loss:.4f}  test loss "
+            f"{test_loss:.4f}  {metric}  {row['time_s']:.2f}s "
+            f"({row['samples_per_s']:,.0f} samples/s)")
+        if out:
+            state = {"format": "gpugrad-train", "epoch": epoch + 1, "config": cfg.to_dict(),
+                     "model": model.state_dict(), "optimizer": opt.state_dict(),
+                     "scheduler": None if sched is None else sched.state_dict(),
+                     "rng": {"gpugrad": _random.get_rng_state(),
+                             "loader": train_loader.state_dict()},
+                     "history": history, "best": best,
+                     "standardizer": ds.standardizer.state_dict()}
+            io.save(state, os.path.join(out, "last.npz"))
+            if improved:
+                io.save(state, os.path.join(out, "best.npz"))
+            write_json(_metrics(cfg, history, best, dev, model, t_run, False),
+                       os.path.join(out, "metrics.json"))
+        if on_epoch_end is not None:
+            on_epoch_end(row)
+    result = _metrics(cfg, history, best, dev, model, t_run, True)
+    files = []
+    if out:
+        write_json(result, os.path.join(out, "metrics.json"))
+        files = ["last.npz", "best.npz", "metrics.json"]
+        if cfg.plot:
+            if plot_curves(history, os.path.join(out, "curves.png"), cfg.task):
+                files.append("curves.png")
+            else:
+                say("plot skipped: matplotlib is not installed (pip install 'gpugrad[train]')")
+    result["files"] = [os.path.join(out, f) for f in files] if out else []
+    if best is not None:
+        what = (f"best test accuracy {100 * best[score_key]:.2f}%" if higher_better
+                else f"best test R^2 {best[score_key]:.4f}")
+        log(f"{what} (epoch {best['epoch']})" + (f"; wrote {', '.join(files)} to {out}"
+                                                  if out else ""))
+    return result
+
+
+def _metrics(cfg, history, best, dev, model, t_run, complete):
+    return {"config": cfg.to_dict(), "epochs": history, "best": best, "complete": complete,
+            "device": str(dev), "num_parameters": model.num_parameters(),
+            "total_time_s": time.perf_counter() - t_run}
+
+
+# ---------------------------------------------------------------- `gpugrad train`
+def add_parser(subparsers) -> None:
+    """Register ``gpugrad train`` (called by :mod:`gpugrad.cli`)."""
+    d = TrainConfig()
+    p = subparsers.add_parser(
+        "train", help="train an MLP on digits or a synthetic problem",
+        description="Train an MLP of fused layers; writes checkpoints, metrics.json and a "
+                    "plot to --out.", argument_default=argparse.SUPPRESS)
+    a = p.add_argument
+    a("--dataset", choices=DATASETS, help=f"dataset (default {d.dataset})")
+    a("--samples", type=int, help=f"synthetic: number of samples (default {d.samples})")
+    a("--features", type=int, help=f"synthetic: number of features (default {d.features})")
+    a("--classes", type=int, help=f"synthetic: number of classes (default {d.classes})")
+    a("--task", choices=("classification", "regression"), help="synthetic: the task")
+    a("--test-size", type=float, help=f"held-out fraction (default {d.test_size})")
+    a("--hidden", type=int, nargs="*", metavar="N", help="hidden layer sizes (default 256 256)")
+    a("--activation", choices=nn.ACTIVATION_NAMES, help=f"activation (default {d.activation})")
+    a("--dropout", type=float, help="dropout probability after hidden layers (default 0)")
+    a("--optimizer", choices=OPTIMIZERS, help=f"optimizer (default {d.optimizer})")
+    a("--lr", type=float, help="learning rate (default: sgd 0.05, adam/adamw 0.001)")
+    a("--momentum", type=float, help=f"sgd momentum (default {d.momentum})")
+    a("--nesterov", action="store_true", help="sgd: Nesterov momentum")
+    a("--weight-decay", type=float, help="weight decay (default: 0, adamw 0.01)")
+    a("--scheduler", choices=SCHEDULERS, help=f"learning-rate schedule (default {d.scheduler})")
+    a("--step-size", type=int, help="step scheduler: epochs per decay (default epochs/3)")
+    a("--gamma", type=float, help=f"step/multistep/exponential decay factor (default {d.gamma})")
+    a("--milestones", type=int, nargs="+", metavar="E", help="multistep: decay epochs")
+    a("--warmup-epochs", type=int, help=f"warmup-cosine: warm-up epochs (default "
+                                        f"{d.warmup_epochs})")
+    a("--label-smoothing", type=float, help=f"cross-entropy label smoothing (default "
+                                          f"{d.label_smoothing})")
+    a("--epochs", type=int, help=f"number of epochs (default {d.epochs})")
+    a("--batch-size", type=int, help="minibatch size (default: digits 64, synthetic 256)")
+    a("--device", help="cpu, cuda or cuda:N (default cpu)")
+    a("--dtype", choices=("float32", "float64"), help="parameter dtype (default float32)")
+    a("--seed", type=int, help=f"random seed (default {d.seed})")
+    a("--out", help=f"output directory (default {d.out})")
+    a("--resume", metavar="CHECKPOINT", help="continue the run saved in CHECKPOINT")
+    a("--quiet", action="store_true", help="no progress bars or per-epoch lines")
+    a("--no-progress", dest="progress", action="store_false", help="no progress bars")
+    a("--no-plot", dest="plot", action="store_false", help="do not draw curves.png")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    """Run ``gpugrad train`` from parsed arguments; returns the exit status."""
+    # Numba's OpenMP workers spin after every parallel region and starve OpenBLAS and Python
+    # on small machines (the default digits run was ~9x slower on 2 cores); let them sleep
+    # unless the user chose a policy.  Takes effect because no kernel has run yet.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    given = {k.replace("-", "_"): v for k, v in vars(args).items()
+             if k not in ("command", "run")}
+    _require_device(given.get("device", "cpu"))
+    checkpoint = None
+    if given.get("resume"):
+        checkpoint = io.load(given["resume"], map_location="cpu")
+        fixed = {k: v for k, v in given.items() if k not in RUN_FIELDS}
+        cfg = resume_config(checkpoint, **{k: v for k, v in given.items() if k in RUN_FIELDS})
+        check_resume(dataclasses.replace(cfg, **fixed), checkpoint)
+    else:
+        cfg = TrainConfig(**given)
+    fit(cfg, checkpoint=checkpoint)
+    return 0

@@ -1,0 +1,322 @@
+"""CPU kernels: GEMMs through NumPy/BLAS into preallocated outputs, and Numba epilogues that make
+one parallel pass over memory (bias + activation forward; dZ + bias gradient backward; SGD and
+Adam updates).
+
+Epilogues are specialized per activation (a factory closes over the activation's integer code,
+so LLVM folds the other activations away) and per dtype by Numba itself. Kernels compile lazily
+on first use and are cached on disk (``cache=True``, in kernels/__pycache__). Measured on the
+2-core dev box (while busy): compiling one (kernel, activation, dtype) costs about 2 s on its
+first use ever -- a first training step of an MLP with one activation compiles the forward and
+backward epilogues and one optimizer kernel, ~6 s; later processes load each from the disk cache
+in 20-40 ms, after a one-time ~1.3 s of Numba start-up (threading layer, typing) per process.
+
+float32 and float64 take the fused path; other dtypes (float16, ...) and optimizer buffers that
+are not contiguous go to ``reference``. Activations are evaluated in float64 arithmetic and
+rounded once on store (the passes are memory- or libm-bound: float32 math measured only ~20%
+faster for gelu); bias-gradient column sums are accumulated in float64 per thread chunk.
+fastmath is limited to ``contract`` (FMA), which keeps NaN/inf semantics and never loses
+accuracy. Work is split into at most ``numba.get_num_threads()`` chunks of >= 32K elements, so
+small arrays don't wake threads they can't use.
+"""
+import functools
+import math
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from . import reference
+from .activations import (CODE, GELU, GELU_TANH, IDENTITY, LEAKY_RELU, RELU, SIGMOID, SILU, TANH)
+
+FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_FAST = {"contract"}
+_CHUNK = 1 << 15          # elements per thread below which an extra thread isn't worth waking
+
+_SQRT_HALF = math.sqrt(0.5)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+# --------------------------------------------------------------- scalar activations (code-folded)
+
+# Plain math only (no calls to other jitted functions): cuda_numba compiles the same Python
+# functions (``_act.py_func``) as CUDA device functions.
+@njit(inline="always")
+def _act(v, code, slope):
+    if code == RELU:
+        return 0.0 if v < 0 else v
+    if code == LEAKY_RELU:
+        return v * slope if v < 0 else v
+    if code == GELU:
+        return 0.5 * v * (1.0 + math.erf(v * _SQRT_HALF))
+    if code == GELU_TANH:
+        return 0.5 * v * (1.0 + math.tanh(_SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)))
+    if code == SILU:
+        return v / (1.0 + math.exp(-v))
+    if code == SIGMOID:
+        return 1.0 / (1.0 + math.exp(-v))
+    if code == TANH:
+        return math.tanh(v)
+    return v + 0.0
+
+
+@njit(inline="always")
+def _dact(y, z, code, slope):
+    """act'(.) from the output y (relu, leaky_relu, sigmoid, tanh) or pre-activation z."""
+    if code == RELU:
+        return 1.0 if y > 0 else 0.0
+    if code == LEAKY_RELU:
+        return 1.0 if y > 0 else slope
+    if code == SIGMOID:
+        return y * (1.0 - y)
+    if code == TANH:
+        return 1.0 - y * y
+    if code == GELU:
+        return 0.5 * (1.0 + math.erf(z * _SQRT_HALF)) + z * _INV_SQRT_2PI * math.exp(-0.5 * z * z)
+    if code == GELU_TANH:
+        t = math.tanh(_SQRT_2_OVER_PI * (z + 0.044715 * z * z * z))
+        return 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * _SQRT_2_OVER_PI * (1.0 + 0.134145 * z * z)
+    if code == SILU:
+        s = 1.0 / (1.0 + math.exp(-z))
+        return s * (1.0 + z * (1.0 - s))
+    return 1.0
+
+
+# ------------------------------------------------------------ epilogue kernels, one per activation
+
+@functools.lru_cache(maxsize=None)
+def _epilogues(code):
+    """(forward, backward) kernels for one activation code, a compile-time constant. Rows are
+    split into nchunks; the boolean flags are loop-invariant, and LLVM unswitches them."""
+
+    @njit(parallel=True, cache=True, fastmath=_FAST)
+    def forward(src, b, dst, has_bias, write_src, slope, nchunks):
+        # dst = act(src + b); with write_src, src = src + b too (the kept pre-activation)
+        n, m = src.shape
+        for t in prange(nchunks):
+            for i in range(t * n // nchunks, (t + 1) * n // nchunks):
+                for j in range(m):
+                    v = src[i, j] + b[j] if has_bias else src[i, j]
+                    if write_src:
+                        src[i, j] = v
+                    dst[i, j] = _act(v, code, slope)
+
+    @njit(parallel=True, cache=True, fastmath=_FAST)
+    def backward(dy, y, z, dz, partial, write_dz, want_db, slope, nchunks):
+        # dz = dy * act'(y or z); partial[t] = float64 column sums of dz over chunk t's rows
+        n, m = dy.shape
+        for t in prange(nchunks):
+            for i in range(t * n // nchunks, (t + 1) * n // nchunks):
+                for j in range(m):
+                    g = dy[i, j] * _dact(y[i, j], z[i, j], code, slope)
+                    if write_dz:
+                        dz[i, j] = g
+                    if want_db:
+                        partial[t, j] += g
+
+    return forward, backward
+
+
+def _nchunks(rows, size):
+    return max(1, min(numba.get_num_threads(), rows, size // _CHUNK))
+
+
+def _as_2d(a):
+    """A C-contiguous 2-D view (or copy) of ``a``: (shape[0], rest) or (1, size) for ndim < 2."""
+    a = np.ascontiguousarray(a)
+    return a.reshape(a.shape[0] if a.ndim >= 2 else 1, -1)
+
+
+def _blasable(a):
+    """``a`` itself when BLAS can read it in place, else one C-contiguous copy (numpy's matmul
+    otherwise silently takes a slow non-BLAS loop for arbitrary strides)."""
+    return a if a.flags.c_contiguous or a.flags.f_contiguous else np.ascontiguousarray(a)
+
+
+def _bias_act(src, b, dst, code, slope, write_src):
+    has_bias = b is not None
+    b = np.ascontiguousarray(b) if has_bias else np.empty(0, src.dtype)
+    forward, _ = _epilogues(code)
+    forward(src, b, dst, has_bias, write_src, float(slope), _nchunks(src.shape[0], src.size))
+
+
+# ------------------------------------------------------------------------------ public kernels
+
+def act_forward(z, act, out=None, negative_slope=0.01):
+    if z.dtype not in FAST_DTYPES:
+        y = reference.act_forward(z, act, negative_slope)
+        if out is None:
+            return y
+        out[...] = y
+        return out
+    direct = out is not None and out.flags.c_contiguous
+    dst = out if direct else np.empty(z.shape, z.dtype)
+    if z.size:
+        z2 = _as_2d(z)
+        _bias_act(z2, None, dst.reshape(z2.shape), CODE[act], negative_slope, write_src=False)
+    if out is not None and not direct:
+        out[...] = dst
+        return out
+    return dst
+
+
+def act_backward(dy, y, z, act, negative_slope=0.01):
+    if dy.dtype not in FAST_DTYPES:
+        return reference.act_backward(dy, y, z, act, negative_slope)
+    dz = np.empty(dy.shape, dy.dtype)
+    if dy.size:
+        dy2 = _as_2d(dy)
+        _dz_db(dy2, y, z, dz.reshape(dy2.shape), CODE[act], negative_slope, want_db=False)
+    return dz
+
+
+def _dz_db(dy2, y, z, dz2, code, slope, want_db):
+    """Fill dz2 = dy2 * act'(.) (unless it is None) and return the float64 column sums (or None)."""
+    src = y if y is not None else z if z is not None else dy2      # identity reads neither
+    y2 = _as_2d(src).reshape(dy2.shape)
+    z2 = _as_2d(z).reshape(dy2.shape) if z is not None else y2
+    n, m = dy2.shape
+    nchunks = _nchunks(n, dy2.size)
+    partial = np.zeros((nchunks, m) if want_db else (1, 1), np.float64)
+    write_dz = dz2 is not None
+    _, backward = _epilogues(code)
+    backward(dy2, y2, z2, dz2 if write_dz else dy2, partial, write_dz, want_db, float(slope), nchunks)
+    return partial.sum(axis=0) if want_db else None
+
+
+def linear_act_forward(x, W, b, act="identity", negative_slope=0.01, precision="highest"):
+    # precision: float32 GEMMs are always full precision on CPU
+    if x.dtype not in FAST_DTYPES:
+        return reference.linear_act_forward(x, W, b, act, negative_slope)
+    code = CODE[act]
+    out = np.matmul(_blasable(x), _blasable(W), out=np.empty((x.shape[0], W.shape[1]), x.dtype))
+    if code in (GELU, GELU_TANH, SILU):                       # keep z = x @ W + b, y = act(z)
+        y = np.empty_like(out)
+        if out.size:
+            _bias_act(out, b, y, code, negative_slope, write_src=True)
+        return y, out
+    if out.size and (b is not None or code != IDENTITY):      # y = act(x @ W + b), in place
+        _bias_act(out, b, out, code, negative_slope, write_src=False)
+    return out, None
+
+
+def linear_act_backward(dy, x, W, y, z, act="identity", negative_slope=0.01,
+                        needs_input_grad=(True, True, True), precision="highest"):
+    if dy.dtype not in FAST_DTYPES:
+        return reference.linear_act_backward(dy, x, W, y, z, act, negative_slope, needs_input_grad)
+    need_dx, need_dW, need_db = needs_input_grad
+    code = CODE[act]
+    dy = np.ascontiguousarray(dy)
+    db = None
+    if code == IDENTITY:                                      # dZ is dy itself: only sum it
+        dz = dy
+        if need_db and dy.size:
+            db = _dz_db(dy, dy, None, None, code, 0.0, True)
+    else:
+        dz = np.empty(dy.shape, dy.dtype)
+        if dy.size:
+            db = _dz_db(dy, y, z, dz, code, negative_slope, need_db)
+    if need_db:
+        db = np.zeros(dy.shape[1], dy.dtype) if db is None else db.astype(dy.dtype)
+    dx = np.matmul(dz, _blasable(W).T, out=np.empty(x.shape, dy.dtype)) if need_dx else None
+    dW = np.matmul(_blasable(x).T, dz, out=np.empty(W.shape, dy.dtype)) if need_dW else None
+    return dx, dW, db
+
+
+# ----------------------------------------------------------------------------------- optimizers
+
+# Chunks are sliced so that the inner loops run from 0: with a computed start, Numba's index
+# wraparound checks keep LLVM from vectorizing them (measured 2x slower).
+
+@njit(parallel=True, cache=True, fastmath=_FAST)
+def _sgd(param, grad, buf, sign, lr, mu, damp1, wd, momentum, nesterov, first_step, nchunks):
+    # sign = -1 to maximize (exact); the remaining flags are few enough for LLVM to unswitch
+    n = param.size
+    for t in prange(nchunks):
+        lo, hi = t * n // nchunks, (t + 1) * n // nchunks
+        p, gr, bf = param[lo:hi], grad[lo:hi], buf[lo:hi]
+        for i in range(hi - lo):
+            g = sign * gr[i]
+            if wd != 0:
+                g = g + wd * p[i]
+            if momentum:
+                m = g if first_step else mu * bf[i] + damp1 * g
+                bf[i] = m
+                g = g + mu * m if nesterov else m
+            p[i] = p[i] - lr * g
+
+
+@functools.lru_cache(maxsize=None)
+def _adam_kernel(decay_mode, amsgrad):
+    """Adam over flat buffers for one (decay_mode, amsgrad): 0 no weight decay, 1 L2 added to
+    the gradient (Adam), 2 decoupled (AdamW). Constants, because with all flags at run time LLVM
+    stops unswitching and the loop runs scalar (measured 7x slower)."""
+
+    @njit(parallel=True, cache=True, fastmath=_FAST)
+    def adam(param, grad, m, v, vmax, sign, step_size, w, beta2, w2, eps, wd, decay, bc2_sqrt,
+             nchunks):
+        # sign = -1 to maximize; w = 1 - beta1 (the lerp weight), w2 = 1 - beta2,
+        # decay = 1 - lr * wd
+        n = param.size
+        for t in prange(nchunks):
+            lo, hi = t * n // nchunks, (t + 1) * n // nchunks
+            pc, gc, mc, vc, vmc = param[lo:hi], grad[lo:hi], m[lo:hi], v[lo:hi], vmax[lo:hi]
+            for i in range(hi - lo):
+                g = sign * gc[i]
+                p = pc[i]
+                if decay_mode == 2:
+                    p = p * decay
+                if decay_mode == 1:
+                    g = g + wd * p
+                # torch's lerp(m, g, w): exact at both ends of the weight
+                mi = mc[i] + w * (g - mc[i]) if w < 0.5 else g - (g - mc[i]) * (1 - w)
+                vi = beta2 * vc[i] + w2 * g * g
+                mc[i] = mi
+                vc[i] = vi
+                if amsgrad:
+                    vi = max(vmc[i], vi)
+                    vmc[i] = vi
+                pc[i] = p - step_size * (mi / (math.sqrt(vi) / bc2_sqrt + eps))
+
+    return adam
+
+
+def _flat_fast(param, *buffers):
+    """True when the fused optimizer kernels apply: fast dtype, all buffers C-contiguous."""
+    return param.dtype in FAST_DTYPES and all(a is None or a.flags.c_contiguous
+                                              for a in (param,) + buffers)
+
+
+def sgd_update(param, grad, momentum_buf, *, lr, momentum=0.0, dampening=0.0, nesterov=False,
+               weight_decay=0.0, maximize=False, first_step=False):
+    if not _flat_fast(param, momentum_buf):
+        return reference.sgd_update(param, grad, momentum_buf, lr=lr, momentum=momentum,
+                                    dampening=dampening, nesterov=nesterov,
+                                    weight_decay=weight_decay, maximize=maximize,
+                                    first_step=first_step)
+    s = param.dtype.type
+    p = param.reshape(-1)
+    buf = momentum_buf.reshape(-1) if momentum_buf is not None else p
+    _sgd(p, np.ascontiguousarray(grad).reshape(-1), buf, s(-1 if maximize else 1), s(lr),
+         s(momentum), s(1 - dampening), s(weight_decay), momentum != 0, bool(nesterov),
+         bool(first_step), _nchunks(p.size, p.size))
+
+
+def adam_update(param, grad, exp_avg, exp_avg_sq, *, step, lr, beta1=0.9, beta2=0.999, eps=1e-8,
+                weight_decay=0.0, decoupled=False, maximize=False, amsgrad=False,
+                max_exp_avg_sq=None):
+    if not _flat_fast(param, exp_avg, exp_avg_sq, max_exp_avg_sq):
+        return reference.adam_update(param, grad, exp_avg, exp_avg_sq, step=step, lr=lr,
+                                     beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
+                                     decoupled=decoupled, maximize=maximize, amsgrad=amsgrad,
+                                     max_exp_avg_sq=max_exp_avg_sq)
+    s = param.dtype.type
+    p = param.reshape(-1)
+    vmax = max_exp_avg_sq.reshape(-1) if amsgrad else p
+    bc1, bc2 = 1 - beta1 ** step, 1 - beta2 ** step
+    decay_mode = 0 if weight_decay == 0 else 2 if decoupled else 1
+    adam = _adam_kernel(decay_mode, bool(amsgrad))
+    adam(p, np.ascontiguousarray(grad).reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1),
+         vmax, s(-1 if maximize else 1), s(lr / bc1), s(1 - beta1), s(beta2), s(1 - beta2),
+         s(eps), s(weight_decay), s(1 - lr * weight_decay), s(math.sqrt(bc2)),
+         _nchunks(p.size, p.size))

@@ -1,0 +1,287 @@
+"""CUDA kernels on CuPy arrays: a GEMM (cuBLAS, or the custom tiled GEMM of ``linear_act.cu``
+with the epilogue fused into its store, picked per shape by ``choose``), fused epilogue kernels
+(bias + activation forward as ``ElementwiseKernel``s; dZ + bias-gradient backward as the
+RawKernel of ``epilogue.cu``) and one-launch optimizer updates.
+
+Imported by ``gpugrad.kernels`` only when CuPy arrays arrive. Kernels are compiled lazily and
+memoized per (dtype, activation, device); their names start with ``gpugrad_``. float32/float64
+take these paths, other dtypes go to ``reference``. The hot path never synchronizes, except
+``choose``'s one-time timing of a new (shape, dtype, activation, precision).
+"""
+import functools
+import math
+import os
+
+import cupy
+import numpy
+
+from . import reference
+from .activations import CODE, GELU, GELU_TANH, IDENTITY, SILU
+from .cuda_sources import (ACT_BACKWARD, ADAM, ADAM_AMSGRAD, ADAM_PARAMS, FORWARD, SGD,
+                           SGD_MOMENTUM, SGD_PARAMS, source)
+
+FAST_DTYPES = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
+_CTYPE = {numpy.dtype(numpy.float32): "float", numpy.dtype(numpy.float64): "double"}
+
+
+def _device():
+    return cupy.cuda.runtime.getDevice()
+
+
+# ---------------------------------------------------------------------------- elementwise epilogues
+
+@functools.lru_cache(maxsize=None)
+def _forward_kernel(variant, code, dtype, device):
+    in_params, out_params, op = FORWARD[variant]
+    return cupy.ElementwiseKernel(in_params, out_params, op.format(c=code),
+                                  f"gpugrad_{variant}_{code}_{dtype.char}",
+                                  preamble=source("activations.cu"))
+
+
+@functools.lru_cache(maxsize=None)
+def _backward_act_kernel(code, dtype, device):
+    in_params, out_params, op = ACT_BACKWARD
+    return cupy.ElementwiseKernel(in_params, out_params, op.format(c=code),
+                                  f"gpugrad_act_backward_{code}_{dtype.char}",
+                                  preamble=source("activations.cu"))
+
+
+@functools.lru_cache(maxsize=None)
+def _raw_kernel(filename, template, code, dtype, device, options=()):
+    name = f"{template}<{code}, {_CTYPE[dtype]}>" if template != "gpugrad_linear_act_tf32" \
+        else f"{template}<{code}>"
+    module = cupy.RawModule(code=source(filename), options=("--std=c++14",) + options,
+                            name_expressions=[name])
+    return module.get_function(name)
+
+
+@functools.lru_cache(maxsize=None)
+def _sm_count(device):
+    return cupy.cuda.Device(device).attributes["MultiProcessorCount"]
+
+
+def _dz_db(dy, y, z, dz, code, slope, want_db):
+    """dz = dy * act'(y or z) (skipped when dz is None) and, with want_db, db = dz.sum(0)."""
+    n, m = dy.shape
+    gx = (m + 31) // 32
+    gy = max(1, min((n + 7) // 8, 4 * _sm_count(_device()) // gx, 1024))
+    partial = cupy.empty((gy, m), dy.dtype) if want_db else dy
+    kernel = _raw_kernel("epilogue.cu", "gpugrad_dz_db", code, dy.dtype, _device())
+    kernel((gx, gy), (32, 8), (dy, y, z, dz if dz is not None else dy, partial, numpy.int32(n),
+                               numpy.int32(m), dy.dtype.type(slope), numpy.int32(dz is not None),
+                               numpy.int32(want_db)))
+    return partial.sum(axis=0) if want_db else None
+
+
+# ----------------------------------------------------------------------------------------- GEMMs
+
+def _cublas_matmul(a, b, out, precision):
+    """out = a @ b through cuBLAS. For float32, TF32 is allowed for this call exactly when
+    precision is "high" (CuPy's per-dtype compute type is set around it and restored)."""
+    if a.dtype != numpy.float32:
+        return cupy.matmul(a, b, out=out)
+    from cupy._core import _routines_linalg as linalg
+    wanted = linalg.COMPUTE_TYPE_TF32 if precision == "high" else linalg.COMPUTE_TYPE_DEFAULT
+    previous = linalg.get_compute_type(a.dtype)
+    if previous == wanted:
+        return cupy.matmul(a, b, out=out)
+    linalg.set_compute_type(a.dtype, wanted)
+    try:
+        return cupy.matmul(a, b, out=out)
+    finally:
+        linalg.set_compute_type(a.dtype, previous)
+
+
+def _custom_linear(x, W, b, code, slope, y, z, tf32):
+    """y = act(x @ W + b) (and z = x @ W + b) by the tiled GEMM of linear_act.cu, one launch."""
+    x, W = cupy.ascontiguousarray(x), cupy.ascontiguousarray(W)
+    has_bias, keep_z = b is not None, z is not None
+    b = cupy.ascontiguousarray(b) if has_bias else y                 # y: a placeholder, unread
+    z = z if keep_z else y
+    (M, K), N = x.shape, W.shape[1]
+    if tf32:
+        kernel = _raw_kernel("linear_act.cu", "gpugrad_linear_act_tf32", code, x.dtype, _device(),
+                             ("-DGPUGRAD_WMMA",))
+        threads = 128
+    else:
+        kernel = _raw_kernel("linear_act.cu", "gpugrad_linear_act", code, x.dtype, _device())
+        threads = 256
+    grid = ((N + 63) // 64, (M + 63) // 64)
+    kernel(grid, (threads,), (x, W, b, y, z,
+                              numpy.int32(M), numpy.int32(N), numpy.int32(K), x.dtype.type(slope),
+                              numpy.int32(has_bias), numpy.int32(keep_z)))
+
+
+def _cublas_linear(x, W, b, code, slope, y, z, precision):
+    """cuBLAS GEMM into the preallocated z (or y), then one fused elementwise epilogue."""
+    key = (code, x.dtype, _device())
+    if z is not None:
+        _cublas_matmul(x, W, z, precision)
+        if b is not None:
+            _forward_kernel("bias_keep_z", *key)(b, x.dtype.type(slope), z, y)
+        else:
+            _forward_kernel("act", *key)(z, x.dtype.type(slope), y)
+    else:
+        _cublas_matmul(x, W, y, precision)
+        if b is not None:
+            _forward_kernel("bias_inplace", *key)(b, x.dtype.type(slope), y)
+        elif code != IDENTITY:
+            _forward_kernel("act", *key)(y, x.dtype.type(slope), y)
+
+
+def _tf32_ok(dtype, precision):
+    major = int(cupy.cuda.Device().compute_capability[:-1])
+    return precision == "high" and dtype == numpy.float32 and major >= 8
+
+
+_CHOICES = {}
+
+
+def choose(shape, dtype, act, precision="highest"):
+    """The fastest of "cublas" (cuBLAS + elementwise epilogue), "custom" (the fused tiled GEMM)
+    and, when precision is "high" on sm_80+, "tf32" (the fused wmma GEMM) for an (N, in, out)
+    layer: each is timed once with CUDA events on random data and the winner remembered per
+    (shape, dtype, act, precision, device). GPUGRAD_AUTOTUNE=0 always answers "cublas".
+
+    >>> choose((512, 1024, 2048), numpy.float32, "relu")      # doctest: +SKIP
+    'cublas'
+    """
+    dtype = numpy.dtype(dtype)
+    if os.environ.get("GPUGRAD_AUTOTUNE", "1") == "0":
+        return "cublas"
+    key = (tuple(shape), dtype, act, precision, _device())
+    if key not in _CHOICES:
+        _CHOICES[key] = _time_candidates(shape, dtype, act, precision)
+    return _CHOICES[key]
+
+
+def _time_candidates(shape, dtype, act, precision, repeats=3):
+    n, k, m = shape
+    x = cupy.random.standard_normal((n, k)).astype(dtype)
+    W = cupy.random.standard_normal((k, m)).astype(dtype)
+    b = cupy.random.standard_normal(m).astype(dtype)
+    y = cupy.empty((n, m), dtype)
+    z = cupy.empty((n, m), dtype) if CODE[act] in (GELU, GELU_TANH, SILU) else None
+    candidates = {"cublas": lambda: _cublas_linear(x, W, b, CODE[act], 0.01, y, z, precision),
+                  "custom": lambda: _custom_linear(x, W, b, CODE[act], 0.01, y, z, False)}
+    if _tf32_ok(dtype, precision):
+        candidates["tf32"] = lambda: _custom_linear(x, W, b, CODE[act], 0.01, y, z, True)
+    times = {}
+    for name, run in candidates.items():
+        try:
+            run()                                               # compile + warm up
+        except cupy.cuda.compiler.CompileException:
+            continue                                            # e.g. no <mma.h> for NVRTC
+        start, stop = cupy.cuda.Event(), cupy.cuda.Event()
+        start.record()
+        for _ in range(repeats):
+            run()
+        stop.record()
+        stop.synchronize()
+        times[name] = cupy.cuda.get_elapsed_time(start, stop)
+    return min(times, key=times.get)
+
+
+# -------------------------------------------------------------------------------- public kernels
+
+def linear_act_forward(x, W, b, act="identity", negative_slope=0.01, precision="highest"):
+    if x.dtype not in FAST_DTYPES:
+        return reference.linear_act_forward(x, W, b, act, negative_slope)
+    code = CODE[act]
+    y = cupy.empty((x.shape[0], W.shape[1]), x.dtype)
+    z = cupy.empty_like(y) if code in (GELU, GELU_TANH, SILU) else None
+    if y.size == 0 or x.shape[1] == 0:
+        return reference.linear_act_forward(x, W, b, act, negative_slope)
+    how = choose((x.shape[0], x.shape[1], W.shape[1]), x.dtype, act, precision)
+    if how == "cublas":
+        _cublas_linear(x, W, b, code, negative_slope, y, z, precision)
+    else:
+        _custom_linear(x, W, b, code, negative_slope, y, z, how == "tf32")
+    return y, z
+
+
+def linear_act_backward(dy, x, W, y, z, act="identity", negative_slope=0.01,
+                        needs_input_grad=(True, True, True), precision="highest"):
+    if dy.dtype not in FAST_DTYPES or dy.size == 0:
+        return reference.linear_act_backward(dy, x, W, y, z, act, negative_slope, needs_input_grad)
+    need_dx, need_dW, need_db = needs_input_grad
+    code = CODE[act]
+    dy = cupy.ascontiguousarray(dy)
+    if code == IDENTITY:
+        dz = dy
+        db = _dz_db(dy, dy, dy, None, code, 0.0, True) if need_db else None
+    else:
+        y = cupy.ascontiguousarray(y if y is not None else z)
+        z = cupy.ascontiguousarray(z) if z is not None else y
+        dz = cupy.empty_like(dy)
+        db = _dz_db(dy, y, z, dz, code, negative_slope, need_db)
+    dx = _cublas_matmul(dz, W.T, cupy.empty(x.shape, dy.dtype), precision) if need_dx else None
+    dW = _cublas_matmul(x.T, dz, cupy.empty(W.shape, dy.dtype), precision) if need_dW else None
+    return dx, dW, db
+
+
+def act_forward(z, act, out=None, negative_slope=0.01):
+    if z.dtype not in FAST_DTYPES:
+        y = reference.act_forward(z, act, negative_slope)
+        if out is None:
+            return y
+        out[...] = y
+        return out
+    out = cupy.empty_like(z) if out is None else out
+    _forward_kernel("act", CODE[act], z.dtype, _device())(z, z.dtype.type(negative_slope), out)
+    return out
+
+
+def act_backward(dy, y, z, act, negative_slope=0.01):
+    if dy.dtype not in FAST_DTYPES:
+        return reference.act_backward(dy, y, z, act, negative_slope)
+    y = y if y is not None else (z if z is not None else dy)
+    z = z if z is not None else y
+    return _backward_act_kernel(CODE[act], dy.dtype, _device())(dy, y, z,
+                                                                dy.dtype.type(negative_slope))
+
+
+# ------------------------------------------------------------------------------------- optimizers
+
+@functools.lru_cache(maxsize=None)
+def _optimizer_kernel(name, variant, dtype, device):
+    """One ElementwiseKernel per optimizer; variant: SGD with momentum, Adam with amsgrad."""
+    if name == "sgd":
+        spec = (SGD_PARAMS, "T param" + (", T buf" if variant else ""),
+                SGD.format(momentum=SGD_MOMENTUM if variant else ""))
+    else:
+        spec = (ADAM_PARAMS, "T param, T m, T v" + (", T vmax" if variant else ""),
+                ADAM.format(amsgrad=ADAM_AMSGRAD if variant else ""))
+    suffix = {"sgd": "_momentum", "adam": "_amsgrad"}[name] if variant else ""
+    return cupy.ElementwiseKernel(*spec, f"gpugrad_{name}{suffix}_{dtype.char}",
+                                  preamble=source("activations.cu"))
+
+
+def sgd_update(param, grad, momentum_buf, *, lr, momentum=0.0, dampening=0.0, nesterov=False,
+               weight_decay=0.0, maximize=False, first_step=False):
+    if param.dtype not in FAST_DTYPES:
+        return reference.sgd_update(param, grad, momentum_buf, lr=lr, momentum=momentum,
+                                    dampening=dampening, nesterov=nesterov,
+                                    weight_decay=weight_decay, maximize=maximize,
+                                    first_step=first_step)
+    s = param.dtype.type
+    buffers = (param, momentum_buf) if momentum != 0 else (param,)
+    _optimizer_kernel("sgd", momentum != 0, param.dtype, _device())(
+        grad, s(lr), s(momentum), s(1 - dampening), s(weight_decay), bool(nesterov),
+        bool(maximize), bool(first_step), *buffers)
+
+
+def adam_update(param, grad, exp_avg, exp_avg_sq, *, step, lr, beta1=0.9, beta2=0.999, eps=1e-8,
+                weight_decay=0.0, decoupled=False, maximize=False, amsgrad=False,
+                max_exp_avg_sq=None):
+    if param.dtype not in FAST_DTYPES:
+        return reference.adam_update(param, grad, exp_avg, exp_avg_sq, step=step, lr=lr,
+                                     beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
+                                     decoupled=decoupled, maximize=maximize, amsgrad=amsgrad,
+                                     max_exp_avg_sq=max_exp_avg_sq)
+    s = param.dtype.type
+    bc1, bc2 = 1 - beta1 ** step, 1 - beta2 ** step
+    buffers = (param, exp_avg, exp_avg_sq) + ((max_exp_avg_sq,) if amsgrad else ())
+    _optimizer_kernel("adam", bool(amsgrad), param.dtype, _device())(
+        grad, s(lr / bc1), s(1 - beta1), s(beta2), s(1 - beta2), s(eps), s(weight_decay),
+        s(1 - lr * weight_decay), s(math.sqrt(bc2)), bool(decoupled), bool(maximize), *buffers)

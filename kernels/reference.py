@@ -1,0 +1,154 @@
+"""Plain ``xp`` (NumPy or CuPy) versions of every kernel: readable, obviously correct, slow.
+
+They are the ground truth for the tests and the fallback for dtypes the fused kernels don't
+handle (float16, ...). Inputs are assumed valid (the dispatch layer in ``__init__`` checks them).
+Functions that return arrays never modify their inputs; the optimizer updates work in place.
+"""
+import math
+
+import numpy
+
+_SQRT_HALF = math.sqrt(0.5)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def get_xp(a):
+    """numpy or cupy, whichever module ``a`` belongs to (cupy is never imported here)."""
+    if type(a).__module__.startswith("cupy"):
+        import cupy
+        return cupy
+    return numpy
+
+
+def erf(z):
+    xp = get_xp(z)
+    if xp is not numpy:
+        import cupyx.scipy.special
+        return cupyx.scipy.special.erf(z)
+    try:
+        import scipy.special
+        return scipy.special.erf(z).astype(z.dtype, copy=False)
+    except ImportError:
+        return numpy.vectorize(math.erf, otypes=[z.dtype])(z)
+
+
+def sigmoid(z):
+    xp = get_xp(z)
+    with numpy.errstate(over="ignore"):          # exp(-z) -> inf for z << 0 gives the right 0
+        return 1 / (1 + xp.exp(-z))
+
+
+# ---------------------------------------------------------------------------------- activations
+
+def act_forward(z, act, negative_slope=0.01):
+    xp = get_xp(z)
+    if act == "identity":
+        return z.copy()
+    if act == "relu":
+        return xp.where(z < 0, xp.zeros_like(z), z)
+    if act == "leaky_relu":
+        return xp.where(z < 0, z * z.dtype.type(negative_slope), z)
+    if act == "gelu":
+        return 0.5 * z * (1 + erf(z * z.dtype.type(_SQRT_HALF)))
+    if act == "gelu_tanh":
+        return 0.5 * z * (1 + xp.tanh(z.dtype.type(_SQRT_2_OVER_PI) * (z + 0.044715 * z ** 3)))
+    if act == "silu":
+        return z * sigmoid(z)
+    if act == "sigmoid":
+        return sigmoid(z)
+    if act == "tanh":
+        return xp.tanh(z)
+    raise ValueError(f"unknown activation {act!r}")
+
+
+def act_backward(dy, y, z, act, negative_slope=0.01):
+    """dZ = dy * act'(.), from the output y (identity, relu, leaky_relu, sigmoid, tanh)
+    or from the pre-activation z (gelu, gelu_tanh, silu)."""
+    xp = get_xp(dy)
+    if act == "identity":
+        return dy.copy()
+    if act == "relu":
+        return xp.where(y > 0, dy, xp.zeros_like(dy))
+    if act == "leaky_relu":
+        return xp.where(y > 0, dy, dy * dy.dtype.type(negative_slope))
+    if act == "sigmoid":
+        return dy * y * (1 - y)
+    if act == "tanh":
+        return dy * (1 - y * y)
+    if act == "gelu":
+        cdf = 0.5 * (1 + erf(z * z.dtype.type(_SQRT_HALF)))
+        pdf = z.dtype.type(_INV_SQRT_2PI) * xp.exp(-0.5 * z * z)
+        return dy * (cdf + z * pdf)
+    if act == "gelu_tanh":
+        k = z.dtype.type(_SQRT_2_OVER_PI)
+        t = xp.tanh(k * (z + 0.044715 * z ** 3))
+        return dy * (0.5 * (1 + t) + 0.5 * z * (1 - t * t) * k * (1 + 3 * 0.044715 * z * z))
+    if act == "silu":
+        s = sigmoid(z)
+        return dy * s * (1 + z * (1 - s))
+    raise ValueError(f"unknown activation {act!r}")
+
+
+# --------------------------------------------------------------------------------- linear layer
+
+def linear_act_forward(x, W, b, act="identity", negative_slope=0.01):
+    """y = act(x @ W + b); returns (y, z) with z the pre-activation when act needs it, else None."""
+    from .activations import needs_preactivation
+    z = x @ W
+    if b is not None:
+        z = z + b
+    y = act_forward(z, act, negative_slope)
+    return y, (z if needs_preactivation(act) else None)
+
+
+def linear_act_backward(dy, x, W, y, z, act="identity", negative_slope=0.01,
+                        needs_input_grad=(True, True, True)):
+    dz = act_backward(dy, y, z, act, negative_slope)
+    need_dx, need_dW, need_db = needs_input_grad
+    dx = dz @ W.T if need_dx else None
+    dW = x.T @ dz if need_dW else None
+    db = dz.sum(axis=0) if need_db else None
+    return dx, dW, db
+
+
+# ----------------------------------------------------------------------------------- optimizers
+
+def sgd_update(param, grad, momentum_buf, *, lr, momentum=0.0, dampening=0.0, nesterov=False,
+               weight_decay=0.0, maximize=False, first_step=False):
+    """torch.optim.SGD, one step, in place on param (and momentum_buf)."""
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        g = g + weight_decay * param
+    if momentum != 0:
+        if first_step:
+            momentum_buf[...] = g
+        else:
+            momentum_buf *= momentum
+            momentum_buf += (1 - dampening) * g
+        g = g + momentum * momentum_buf if nesterov else momentum_buf
+    param -= lr * g
+
+
+def adam_update(param, grad, exp_avg, exp_avg_sq, *, step, lr, beta1=0.9, beta2=0.999, eps=1e-8,
+                weight_decay=0.0, decoupled=False, maximize=False, amsgrad=False,
+                max_exp_avg_sq=None):
+    """torch.optim.Adam (decoupled=False) / AdamW (decoupled=True), one step, in place."""
+    xp = get_xp(param)
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        if decoupled:
+            param *= 1 - lr * weight_decay
+        else:
+            g = g + weight_decay * param
+    exp_avg += (1 - beta1) * (g - exp_avg)
+    exp_avg_sq *= beta2
+    exp_avg_sq += (1 - beta2) * g * g
+    bias_correction1 = 1 - beta1 ** step
+    bias_correction2 = 1 - beta2 ** step
+    v = exp_avg_sq
+    if amsgrad:
+        xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+        v = max_exp_avg_sq
+    denom = xp.sqrt(v) / math.sqrt(bias_correction2) + eps
+    param -= (lr / bias_correction1) * (exp_avg / denom)

@@ -1,0 +1,112 @@
+"""`gpugrad bench`: a CI-sized run writes a well-formed JSON report (and a PNG when matplotlib
+is installed), every implementation times positive, finite steps, and bad flags are refused."""
+import argparse
+import importlib.util
+import json
+import math
+
+import pytest
+
+from gpugrad import bench, bench_workloads
+
+HAS_MPL = importlib.util.find_spec("matplotlib") is not None
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    argv = ["--quick", "--workloads", "W2", "--steps", "3", "--out", str(out), "--name", "q"]
+    if not HAS_MPL:
+        argv.append("--no-plot")
+    assert bench.main(argv) == 0
+    with open(out / "q.json") as f:
+        return out, json.load(f)
+
+
+def _positive_finite(xs):
+    return len(xs) > 0 and all(isinstance(x, float) and math.isfinite(x) and x > 0 for x in xs)
+
+
+def test_quick_run_writes_the_json_report(quick_run):
+    _, report = quick_run
+    assert report["schema"] == "gpugrad-bench/1"
+    for key in ("date", "command", "cpu_model", "devices", "versions", "threads", "settings",
+                "results", "memory", "targets", "load_average_before"):
+        assert key in report, key
+    assert report["versions"]["numpy"] and report["versions"]["numba"]
+    assert "numba" in report["threads"]
+    [entry] = report["results"]
+    assert (entry["workload"], entry["device"], entry["batch"]) == ("W2", "cpu", 64)
+    assert entry["sizes"] == [64, 256, 256, 10] and entry["steps"] == 3
+    expected = {"gpugrad", "numpy", "gemm"} | ({"torch"} if HAS_TORCH else set())
+    assert set(entry["impls"]) == expected
+    for name, s in entry["impls"].items():
+        assert len(s["times_s"]) == 3, name
+        assert _positive_finite(s["times_s"]), (name, s["times_s"])
+        assert _positive_finite([s["median_s"], s["p10_s"], s["p90_s"], s["samples_per_s"]])
+        assert s["p10_s"] <= s["median_s"] <= s["p90_s"]
+    assert entry["same_step"] is True            # every library computed the same first loss
+    assert entry["ratios"]["gpugrad/gemm"] > 0
+    if HAS_TORCH:
+        assert entry["ratios"]["gpugrad/torch"] > 0
+        [target] = [t for t in report["targets"] if t["workload"] == "W2"]
+        assert target["limit"] == 1.0 and isinstance(target["met"], bool)
+
+
+@pytest.mark.skipif(not HAS_MPL, reason="matplotlib is not installed")
+def test_quick_run_writes_the_png(quick_run):
+    out, report = quick_run
+    png = out / "q.png"
+    assert report["files"]["png"] == str(png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_no_plot_writes_no_png(tmp_path):
+    assert bench.main(["--quick", "--workloads", "W2", "--impls", "numpy", "gemm", "--steps", "1",
+                       "--out", str(tmp_path), "--no-plot"]) == 0
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert len(files) == 1 and files[0].endswith("-quick.json"), files
+
+
+def test_add_parser_registers_the_subcommand():
+    parser = argparse.ArgumentParser(prog="gpugrad")
+    bench.add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["bench", "--workloads", "W1", "W2", "--devices", "cpu",
+                              "--steps", "7"])
+    assert args.run is bench.run
+    assert (args.workloads, args.devices, args.steps, args.out) == (
+        ["W1", "W2"], ["cpu"], 7, "bench/results")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--steps", "0"], "expected --steps >= 1, got 0"),
+    (["--layer-batch", "-3"], "expected --layer-batch >= 1, got -3"),
+])
+def test_bad_counts_are_refused(argv, message, tmp_path, capsys):
+    assert bench.main(argv + ["--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"gpugrad bench: error: {message}\n"
+    assert not list(tmp_path.iterdir())
+
+
+def test_unknown_workload_is_refused(capsys):
+    assert bench.main(["--workloads", "W9"]) == 2
+    assert "invalid choice: 'W9'" in capsys.readouterr().err
+
+
+def test_cuda_without_a_gpu_is_a_clear_error(tmp_path, capsys):
+    from gpugrad import cuda
+    if cuda.is_available():
+        pytest.skip("a GPU is present")
+    assert bench.main(["--devices", "cuda", "--out", str(tmp_path)]) == 2
+    assert "no CUDA GPU is available" in capsys.readouterr().err
+
+
+def test_workloads_are_the_issue_s():
+    w = bench_workloads.WORKLOADS
+    assert (w["W1"].batch_for("cpu"), w["W1"].sizes, w["W1"].params) == (
+        512, (1024, 2048, 2048, 10), 6316042)
+    assert (w["W2"].batch_for("cpu"), w["W2"].sizes) == (64, (64, 256, 256, 10))
+    assert (w["W3"].batch_for("cuda"), w["W3"].sizes) == (4096, (4096, 4096, 4096, 4096, 10))
+    assert (w["W4"].batch_for("cuda"), w["W4"].sizes) == (1024, (1024, 1024, 1024, 10))
+    assert w["W3"].devices == w["W4"].devices == ("cuda",)

@@ -1,0 +1,137 @@
+"""The `gpugrad` command line: a successful train run, resume, and every error path (one
+line on stderr, exit status 2, no traceback)."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+import gpugrad as gg
+from gpugrad.cli import main
+
+TINY = ["train", "--dataset", "synthetic", "--samples", "300", "--features", "6",
+        "--classes", "3", "--hidden", "8", "--epochs", "2", "--batch-size", "50", "--quiet",
+        "--no-plot"]
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, err, *fragments):
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("gpugrad train: error: ")
+    assert "Traceback" not in err
+    for f in fragments:
+        assert f in lines[0]
+
+
+def test_train_runs_and_writes_outputs(tmp_path, capsys):
+    code, out, err = run_cli(capsys, *TINY, "--out", str(tmp_path))
+    assert code == 0, err
+    assert sorted(os.listdir(tmp_path)) == ["best.npz", "last.npz", "metrics.json"]
+    assert out.strip().startswith("best test accuracy") and str(tmp_path) in out
+
+
+def test_per_epoch_summaries(tmp_path, capsys):
+    argv = [a for a in TINY if a != "--quiet"] + ["--no-progress", "--out", str(tmp_path)]
+    code, out, _ = run_cli(capsys, *argv)
+    lines = out.strip().splitlines()
+    assert code == 0 and len(lines) == 3
+    for line in lines[:2]:
+        assert all(w in line for w in ("train loss", "test loss", "test acc", "samples/s"))
+
+
+def test_resume_from_the_command_line(tmp_path, capsys):
+    assert run_cli(capsys, *TINY, "--out", str(tmp_path))[0] == 0
+    ckpt = str(tmp_path / "last.npz")
+    code, out, err = run_cli(capsys, "train", "--resume", ckpt, "--epochs", "3", "--quiet",
+                             "--no-plot")
+    assert code == 0, err
+    assert gg.load(ckpt)["epoch"] == 3
+    code, _, err = run_cli(capsys, "train", "--resume", ckpt, "--epochs", "4", "--hidden", "9")
+    assert_one_line_error(code, err, "cannot resume with a different configuration",
+                          "hidden (checkpoint [8], now [9])")
+
+
+@pytest.mark.parametrize("argv,fragments", [
+    (["--dataset", "mnist"], ["argument --dataset: invalid choice: 'mnist'"]),
+    (["--optimizer", "lbfgs"], ["invalid choice: 'lbfgs'"]),
+    (["--scheduler", "cyclic"], ["invalid choice"]),
+    (["--activation", "mish"], ["invalid choice"]),
+    (["--epochs", "ten"], ["argument --epochs: invalid int value: 'ten'"]),
+    (["--bogus"], ["unrecognized arguments: --bogus"]),
+    (["--dropout", "1.5"], ["invalid dropout 1.5"]),
+    (["--epochs", "0"], ["invalid epochs 0"]),
+    (["--device", "tpu"], ["expected a device like 'cpu', 'cuda' or 'cuda:0', got 'tpu'"]),
+    (["--nesterov", "--momentum", "0"], ["nesterov needs"]),
+], ids=lambda v: " ".join(v) if isinstance(v, list) and v and v[0].startswith("--") else None)
+def test_bad_options_are_one_line_errors(capsys, argv, fragments, tmp_path):
+    code, _, err = run_cli(capsys, "train", *argv, "--out", str(tmp_path))
+    assert_one_line_error(code, err, *fragments)
+
+
+def test_missing_resume_file(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "train", "--resume", str(tmp_path / "nope.npz"))
+    assert_one_line_error(code, err, "checkpoint not found", "nope.npz")
+
+
+def test_corrupt_resume_file(capsys, tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"PK\x03\x04 definitely not a checkpoint")
+    code, _, err = run_cli(capsys, "train", "--resume", str(bad))
+    assert_one_line_error(code, err, "truncated or corrupted")
+    gg.save({"epoch": 1}, tmp_path / "other.npz")
+    code, _, err = run_cli(capsys, "train", "--resume", str(tmp_path / "other.npz"))
+    assert_one_line_error(code, err, "not of a `gpugrad train` run")
+
+
+# (no "cuda" in this test's name or ids: conftest skips every test whose keywords say cuda)
+@pytest.mark.skipif(gg.cuda.is_available(), reason="needs a machine without a GPU")
+@pytest.mark.parametrize("dev", ["cuda", "cuda:1"], ids=["gpu", "gpu1"])
+def test_gpu_device_without_a_gpu(capsys, dev):
+    code, _, err = run_cli(capsys, "train", "--device", dev)
+    assert_one_line_error(code, err, f"--device {dev} needs a CUDA GPU")
+
+
+def test_no_command_prints_help(capsys):
+    code, _, err = run_cli(capsys)
+    assert code == 2 and "train" in err and "<command>" in err
+
+
+def test_default_run_reaches_97_percent_within_a_minute(tmp_path):
+    """The default `gpugrad train` (digits, MLP 256-256, SGD) as a real process."""
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "gpugrad", "train", "--quiet", "--no-plot",
+                           "--out", str(tmp_path)], capture_output=True, text=True,
+                          timeout=300, env=env)
+    wall = time.perf_counter() - t0
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["config"]["dataset"] == "digits" and metrics["config"]["device"] == "cpu"
+    assert metrics["epochs"][-1]["test_accuracy"] >= 0.97
+    assert wall < 60
+
+
+def test_python_dash_m_entry_point(tmp_path):
+    """`python -m gpugrad train` as a real process: an error without a traceback."""
+    proc = subprocess.run([sys.executable, "-m", "gpugrad", "train", "--resume",
+                           str(tmp_path / "missing.npz")], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (f"gpugrad train: error: checkpoint not found: "
+                                   f"{tmp_path / 'missing.npz'}")
+
+
+@pytest.mark.cuda
+def test_train_on_cuda(tmp_path, capsys):
+    code, _, err = run_cli(capsys, *TINY, "--device", "cuda", "--out", str(tmp_path))
+    assert code == 0, err
+    assert gg.load(tmp_path / "last.npz", map_location="cpu")["epoch"] == 2

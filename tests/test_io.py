@@ -1,0 +1,235 @@
+"""Checkpoints: round trips, the documented NumPy-readable format, atomic writes, detection
+of truncated and corrupted files, device mapping."""
+import json
+import os
+import zipfile
+
+import numpy as np
+import pytest
+
+import gpugrad as gg
+from gpugrad import io, nn, optim
+from gpugrad.io import CheckpointError
+
+
+def full_state():
+    gg.manual_seed(0)
+    model = nn.MLP([4, 6, 3])
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    sched = optim.StepLR(opt, 2)
+    model(gg.randn(5, 4)).sum().backward()
+    opt.step()
+    sched.step()
+    return {"model": model.state_dict(), "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(), "epoch": 3, "rng": gg.get_rng_state(),
+            "misc": [1.5, None, True, "text", (2, "x"), {7: "int key"}],
+            "np": {"f32": np.float32(0.25), "i64": np.int64(-4), "arr": np.arange(6).reshape(2, 3),
+                   "empty": np.zeros((0, 3)), "bools": np.array([True, False])}}
+
+
+def same(a, b):
+    if isinstance(a, gg.Tensor):
+        assert isinstance(b, gg.Tensor) and a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    elif isinstance(a, np.ndarray):
+        assert type(b) is np.ndarray and a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    elif isinstance(a, np.generic):
+        assert type(a) is type(b) and a == b
+    elif isinstance(a, dict):
+        assert list(a) == list(b)
+        for k in a:
+            same(a[k], b[k])
+    elif isinstance(a, (list, tuple)):
+        assert type(a) is type(b) and len(a) == len(b)
+        for x, y in zip(a, b):
+            same(x, y)
+    else:
+        assert a == b and type(a) is type(b)
+
+
+def test_round_trip_is_exact(tmp_path):
+    state = full_state()
+    gg.save(state, tmp_path / "ck.npz")
+    same(state, gg.load(tmp_path / "ck.npz"))
+
+
+def test_round_trip_keeps_requires_grad_and_nan(tmp_path):
+    p = nn.Parameter(gg.tensor([1.0, float("nan")]))
+    gg.save({"p": p, "x": float("inf")}, tmp_path / "a.npz")
+    out = gg.load(tmp_path / "a.npz")
+    assert out["p"].requires_grad and np.isnan(out["p"].numpy()[1]) and out["x"] == float("inf")
+
+
+def test_format_is_plain_numpy_readable(tmp_path):
+    state = full_state()
+    gg.save(state, tmp_path / "ck.npz")
+    with np.load(tmp_path / "ck.npz", allow_pickle=False) as z:
+        meta = json.loads(str(z["__gpugrad__"]))
+        assert meta["format"] == "gpugrad-checkpoint" and meta["version"] == 1
+        np.testing.assert_array_equal(z["model/0.weight"], state["model"]["0.weight"].numpy())
+        np.testing.assert_array_equal(z["optimizer/state/1/momentum_buffer"],
+                                      state["optimizer"]["state"][1]["momentum_buffer"].numpy())
+        assert set(meta["arrays"]) == set(z.files) - {"__gpugrad__", "__sha256__"}
+        assert len(str(z["__sha256__"])) == 64
+
+
+def test_key_names_stay_unique_and_safe(tmp_path):
+    obj = {"a/b": gg.ones(1), "a": {"b": gg.zeros(1)}, "__gpugrad__": np.ones(2),
+           "we ird:name": np.ones(1), "x": [np.ones(1)], "x/0": np.zeros(1), "x_0": np.ones(3)}
+    gg.save(obj, tmp_path / "k.npz")
+    with np.load(tmp_path / "k.npz") as z:
+        assert set(z.files) == {"a_b", "a/b", "__gpugrad___", "we_ird_name", "x/0", "x_0", "x_0~1",
+                                "__gpugrad__", "__sha256__"}
+    same(obj, gg.load(tmp_path / "k.npz"))
+
+
+def test_unsupported_values_are_rejected_before_writing(tmp_path):
+    path = tmp_path / "x.npz"
+    with pytest.raises(TypeError, match="cannot store a set at model/w"):
+        gg.save({"model": {"w": {1, 2}}}, path)
+    with pytest.raises(TypeError, match="dict keys must be str or int"):
+        gg.save({(1, 2): 3}, path)
+    with pytest.raises(TypeError, match="dtype object"):
+        gg.save({"o": np.array([None])}, path)
+    assert not path.exists() and os.listdir(tmp_path) == []
+
+
+def test_crash_mid_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "ck.npz"
+    gg.save({"v": gg.ones(3)}, path)
+    before = path.read_bytes()
+    real = io._write_member
+    written = []
+
+    def dying(zf, name, arr):
+        written.append(name)
+        if len(written) == 3:
+            raise OSError("disk on fire")
+        real(zf, name, arr)
+
+    monkeypatch.setattr(io, "_write_member", dying)
+    with pytest.raises(OSError, match="disk on fire"):
+        gg.save({"v": gg.zeros(3), "w": gg.zeros(2)}, path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["ck.npz"]          # the temporary file was removed
+    monkeypatch.setattr(io, "_write_member", real)
+    np.testing.assert_array_equal(gg.load(path)["v"].numpy(), [1, 1, 1])
+
+
+def test_crash_before_rename_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "ck.npz"
+    gg.save({"v": 1}, path)
+    monkeypatch.setattr(io.os, "replace", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        gg.save({"v": 2}, path)
+    monkeypatch.undo()
+    assert gg.load(path) == {"v": 1} and os.listdir(tmp_path) == ["ck.npz"]
+
+
+@pytest.mark.parametrize("keep", [0.0, 0.3, 0.6, 0.95])
+def test_truncated_file_raises_a_clear_error(tmp_path, keep):
+    path = tmp_path / "ck.npz"
+    gg.save(full_state(), path)
+    data = path.read_bytes()
+    path.write_bytes(data[:int(len(data) * keep)])
+    with pytest.raises(CheckpointError, match="truncated or corrupted|not a gpugrad"):
+        gg.load(path)
+
+
+def test_flipped_byte_in_an_array_is_detected(tmp_path):
+    path = tmp_path / "ck.npz"
+    gg.save({"w": gg.ones(1000)}, path)
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("w.npy")
+    data[info.header_offset + 30 + len("w.npy") + 200] ^= 0xFF     # inside the array's bytes
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="corrupted"):
+        gg.load(path)
+
+
+def test_tampered_content_fails_the_checksum(tmp_path):
+    """Rewrite an entry consistently (valid zip, valid CRC): only the SHA-256 catches it."""
+    path = tmp_path / "ck.npz"
+    gg.save({"w": gg.ones(4), "n": 1}, path)
+    with np.load(path) as z:
+        entries = {k: z[k] for k in z.files}
+    entries["w"] = np.full(4, 2.0, np.float32)
+    with zipfile.ZipFile(path, "w") as zf:
+        for k, v in entries.items():
+            io._write_member(zf, k, v)
+    with pytest.raises(CheckpointError, match="checksum does not match"):
+        gg.load(path)
+
+
+def test_other_files_and_missing_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="checkpoint not found"):
+        gg.load(tmp_path / "nope.npz")
+    np.savez(tmp_path / "plain.npz", a=np.ones(2))
+    with pytest.raises(CheckpointError, match="not a gpugrad checkpoint"):
+        gg.load(tmp_path / "plain.npz")
+    (tmp_path / "text.npz").write_text("hello")
+    with pytest.raises(CheckpointError, match="truncated or corrupted"):
+        gg.load(tmp_path / "text.npz")
+    with pytest.raises(CheckpointError, match="is a directory"):
+        gg.load(tmp_path)
+
+
+def _rewrite_meta(path, edit):
+    with np.load(path) as z:
+        entries = {k: z[k] for k in z.files}
+    meta = json.loads(str(entries.pop("__gpugrad__")))
+    entries.pop("__sha256__")
+    edit(meta)
+    text = json.dumps(meta, separators=(",", ":"))
+    with zipfile.ZipFile(path, "w") as zf:
+        io._write_member(zf, "__gpugrad__", np.asarray(text))
+        io._write_member(zf, "__sha256__", np.asarray(io._digest(text, entries)))
+        for k, v in entries.items():
+            io._write_member(zf, k, v)
+
+
+def test_newer_format_version_is_refused(tmp_path):
+    path = tmp_path / "ck.npz"
+    gg.save({"a": 1}, path)
+    _rewrite_meta(path, lambda m: m.update(version=99))
+    with pytest.raises(CheckpointError, match="format version 99"):
+        gg.load(path)
+
+
+def test_gpu_checkpoint_loads_on_a_cpu_only_machine(tmp_path):
+    """A checkpoint whose tensors were saved from cuda:0 (metadata as a GPU run writes it)."""
+    path = tmp_path / "gpu.npz"
+    gg.save({"model": nn.Linear(3, 2).state_dict()}, path)
+
+    def to_cuda(meta):
+        for _, node in meta["tree"]["items"][0][1]["items"]:
+            node["device"] = "cuda:0"
+
+    _rewrite_meta(path, to_cuda)
+    with np.load(path) as z:
+        assert '"device":"cuda:0"' in str(z["__gpugrad__"])
+    if gg.cuda.is_available():
+        pytest.skip("this machine has a GPU; the CPU-only fallback is not exercised")
+    out = gg.load(path)
+    assert out["model"]["weight"].device == gg.device("cpu")
+    nn.Linear(3, 2).load_state_dict(out["model"])
+
+
+def test_map_location_cpu(tmp_path):
+    gg.save({"w": gg.ones(2)}, tmp_path / "a.npz")
+    assert gg.load(tmp_path / "a.npz", map_location="cpu")["w"].device == gg.device("cpu")
+    with pytest.raises(ValueError, match="expected a device"):
+        gg.load(tmp_path / "a.npz", map_location="tpu")
+
+
+@pytest.mark.cuda
+def test_save_on_gpu_load_anywhere(tmp_path):
+    model = nn.Linear(4, 3, device="cuda")
+    gg.save(model.state_dict(), tmp_path / "g.npz")
+    back = gg.load(tmp_path / "g.npz")
+    assert back["weight"].device == gg.device("cuda:0")
+    cpu = gg.load(tmp_path / "g.npz", map_location="cpu")
+    np.testing.assert_array_equal(cpu["weight"].numpy(), model.weight.numpy())
+    nn.Linear(4, 3).load_state_dict(back)          # GPU state into a CPU model

@@ -1,0 +1,117 @@
+"""gpugrad.kernels on CuPy arrays (cuda.py) against kernels.reference; skipped without a GPU."""
+import numpy as np
+import pytest
+
+cupy = pytest.importorskip("cupy")
+try:
+    HAS_DEVICE = cupy.cuda.runtime.getDeviceCount() > 0
+except cupy.cuda.runtime.CUDARuntimeError:
+    HAS_DEVICE = False
+pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not HAS_DEVICE, reason="no CUDA device")]
+
+from gpugrad import kernels                                        # noqa: E402
+from gpugrad.kernels import reference                              # noqa: E402
+
+ACTS = kernels.ACTIVATIONS
+DTYPES = [np.float32, np.float64]
+SHAPES = [(1, 1, 1), (7, 129, 7), (129, 7, 129)]
+TOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
+
+
+def assert_close(actual, expected, tol=None):
+    actual, expected = cupy.asnumpy(actual), cupy.asnumpy(expected)
+    assert actual.dtype == expected.dtype and actual.shape == expected.shape
+    tol = TOL[expected.dtype] if tol is None else tol
+    scale = max(1.0, float(np.abs(expected).max())) if expected.size else 1.0
+    np.testing.assert_allclose(actual, expected, rtol=tol, atol=tol * scale)
+
+
+def layer(seed, shape, dtype):
+    rng = np.random.default_rng(seed)
+    n, k, m = shape
+    return (cupy.asarray(rng.standard_normal((n, k)).astype(dtype)),
+            cupy.asarray((rng.standard_normal((k, m)) * k ** -0.5).astype(dtype)),
+            cupy.asarray(rng.standard_normal(m).astype(dtype)),
+            cupy.asarray(rng.standard_normal((n, m)).astype(dtype)))
+
+
+@pytest.mark.parametrize("act", ACTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("how", ["cublas", "custom"])
+def test_linear_matches_reference(act, dtype, shape, how, monkeypatch):
+    from gpugrad.kernels import cuda
+    monkeypatch.setattr(cuda, "choose", lambda *args: how)
+    x, W, b, dy = layer(0, shape, dtype)
+    y, z = kernels.linear_act_forward(x, W, b, act, 0.2)
+    y_ref, z_ref = reference.linear_act_forward(x, W, b, act, 0.2)
+    assert_close(y, y_ref)
+    if z_ref is not None:
+        assert_close(z, z_ref)
+    dy_before = dy.copy()
+    for g, g_ref in zip(kernels.linear_act_backward(dy, x, W, y, z, act, 0.2),
+                        reference.linear_act_backward(dy, x, W, y_ref, z_ref, act, 0.2)):
+        assert_close(g, g_ref)
+    assert_close(dy, dy_before)
+
+
+@pytest.mark.parametrize("act", ["identity", "gelu"])
+def test_tf32_gemm_and_autotuner(act):
+    from gpugrad.kernels import cuda
+    x, W, b, _ = layer(1, (129, 257, 65), np.float32)
+    y_ref, _ = reference.linear_act_forward(x, W, b, act)
+    kernels.set_matmul_precision("high")
+    try:
+        y, z = kernels.linear_act_forward(x, W, b, act)
+        assert_close(y, y_ref, tol=1e-2)                          # TF32: 10-bit mantissa
+        if int(cupy.cuda.Device().compute_capability[:-1]) >= 8:
+            y = cupy.empty_like(y_ref)
+            zz = cupy.empty_like(y_ref) if z is not None else None
+            cuda._custom_linear(x, W, b, kernels.activations.CODE[act], 0.01, y, zz, True)
+            assert_close(y, y_ref, tol=1e-2)
+    finally:
+        kernels.set_matmul_precision("highest")
+    choice = cuda.choose((129, 257, 65), np.float32, act)
+    assert choice in ("cublas", "custom")
+    assert cuda.choose((129, 257, 65), np.float32, act) == choice            # remembered
+
+
+@pytest.mark.parametrize("act", ACTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_act_forward_backward(act, dtype):
+    x, _, _, dy = layer(2, (7, 3, 129), dtype)
+    z = dy * 3
+    y = kernels.act_forward(z, act)
+    assert_close(y, reference.act_forward(z, act))
+    assert_close(kernels.act_backward(dy, y, z, act), reference.act_backward(dy, y, z, act))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("options", [dict(lr=0.1), dict(lr=0.05, momentum=0.9, weight_decay=0.1),
+                                     dict(lr=0.05, momentum=0.8, nesterov=True, maximize=True)])
+def test_sgd_matches_reference(dtype, options):
+    p0, g0, _, _ = layer(3, (1, 1001, 1), dtype)
+    p, p_ref = p0.ravel().copy(), p0.ravel().copy()
+    buf, buf_ref = cupy.zeros_like(p), cupy.zeros_like(p)
+    for step in range(1, 4):
+        g = g0.ravel() * step
+        kernels.sgd_update(p, g, buf, first_step=step == 1, **options)
+        reference.sgd_update(p_ref, g, buf_ref, first_step=step == 1, **options)
+    assert_close(p, p_ref)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("options", [dict(lr=1e-2), dict(lr=1e-2, weight_decay=0.1, decoupled=True),
+                                     dict(lr=1e-2, amsgrad=True, weight_decay=0.1, maximize=True)])
+def test_adam_matches_reference(dtype, options):
+    p0, g0, _, _ = layer(4, (1, 1001, 1), dtype)
+    state = [p0.ravel().copy()] + [cupy.zeros_like(p0.ravel()) for _ in range(3)]
+    state_ref = [a.copy() for a in state]
+    for step in range(1, 4):
+        g = g0.ravel() * step
+        kernels.adam_update(state[0], g, state[1], state[2], step=step, max_exp_avg_sq=state[3],
+                            **options)
+        reference.adam_update(state_ref[0], g, state_ref[1], state_ref[2], step=step,
+                              max_exp_avg_sq=state_ref[3], **options)
+    for a, e in zip(state[:3], state_ref[:3]):
+        assert_close(a, e)

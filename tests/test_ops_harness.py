@@ -1,0 +1,175 @@
+"""Every op of the op set, from one table (``op_cases.py``): forward against NumPy in float32
+and float64, gradient against ``gpugrad.gradcheck`` in float64, on every available device;
+and, where PyTorch is installed, values and gradients against PyTorch."""
+import numpy as np
+import pytest
+
+import gpugrad as gg
+from op_cases import ALIASES, CASES, REQUIRED
+
+GRAD_CASES = [c for c in CASES if c.fd]
+TORCH_CASES = [c for c in CASES if c.torch is not None]
+TOL = {"float32": dict(rtol=2e-5, atol=2e-5), "float64": dict(rtol=1e-10, atol=1e-12)}
+
+
+def _inputs(case, arrays, device, dtype=None, requires_grad=True):
+    out = []
+    for i, a in enumerate(arrays):
+        if case.is_float(i):
+            out.append(gg.tensor(a if dtype is None else a.astype(dtype), device=device,
+                                 requires_grad=requires_grad))
+        else:
+            out.append(gg.tensor(a, device=device))
+    return out
+
+
+def _assert_matches(actual, expected, tol):
+    expected = np.asarray(expected)
+    assert actual.shape == expected.shape, f"shape {actual.shape}, expected {expected.shape}"
+    if expected.dtype.kind in "biu" and actual.dtype.kind in "biu":
+        np.testing.assert_array_equal(actual, expected)
+    else:
+        scale = max(1.0, float(np.abs(expected).max())) if expected.size else 1.0
+        np.testing.assert_allclose(actual, expected, rtol=tol["rtol"], atol=tol["atol"] * scale)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_forward_matches_numpy(case, dtype, device):
+    arrays = case.arrays()
+    xs = _inputs(case, arrays, device, dtype)
+    out = case.fn(*xs)
+    # the reference sees exactly the values gpugrad saw, in float64, on the CPU
+    ref = case.ref(*[a.astype(dtype).astype(np.float64) if case.is_float(i) else a
+                     for i, a in enumerate(arrays)])
+    assert isinstance(out, gg.Tensor)
+    assert out.device == gg.device(device)
+    expected_dtype = case.out_dtype or (dtype if any(map(case.is_float, range(len(arrays))))
+                                        else None)
+    if expected_dtype is not None:
+        assert out.dtype == np.dtype(expected_dtype)
+    _assert_matches(out.numpy(), ref, TOL[dtype])
+    if not case.grad:  # comparisons, logical ops, argmax, one_hot...: no gradient flows
+        assert not out.requires_grad and out.grad_fn is None
+    else:
+        assert out.requires_grad and out.grad_fn is not None
+
+
+@pytest.mark.parametrize("case", GRAD_CASES, ids=str)
+def test_gradient_matches_finite_differences(case, device):
+    xs = _inputs(case, case.arrays(), device, requires_grad=False)
+    assert gg.gradcheck(case.fn, xs)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("case", TORCH_CASES, ids=str)
+def test_matches_torch(case):
+    torch = pytest.importorskip("torch")
+    arrays = case.arrays()
+    floats = [i for i in range(len(arrays)) if case.is_float(i)]
+    g_in = _inputs(case, arrays, "cpu", requires_grad=case.grad)
+    t_in = [torch.tensor(a, requires_grad=case.grad and i in floats) for i, a in enumerate(arrays)]
+    out, t_out = case.fn(*g_in), case.torch(*t_in)
+    _assert_matches(out.numpy(), t_out.detach().numpy(), TOL["float64"])
+    if not case.grad:
+        return
+    v = np.random.default_rng(7).standard_normal(out.shape)
+    g_grads = gg.autograd.grad(out, [g_in[i] for i in floats], grad_outputs=gg.tensor(v),
+                               allow_unused=True)
+    t_grads = torch.autograd.grad(t_out, [t_in[i] for i in floats],
+                                  grad_outputs=torch.tensor(v, dtype=t_out.dtype),
+                                  allow_unused=True)
+    for i, gg_g, t_g in zip(floats, g_grads, t_grads):
+        gg_g = np.zeros(arrays[i].shape) if gg_g is None else gg_g.numpy()
+        t_g = np.zeros(arrays[i].shape) if t_g is None else t_g.numpy()
+        _assert_matches(gg_g, t_g, dict(rtol=1e-9, atol=1e-11))
+
+
+# ---------------------------------------------------------------- coverage of the op set
+def test_table_covers_every_required_op():
+    names = {c.name for c in CASES}
+    assert REQUIRED - names == set()
+
+
+def test_table_covers_every_public_op():
+    names = {c.name for c in CASES} | set(ALIASES)
+    assert set(gg.ops.__all__) - names == set()
+
+
+# ---------------------------------------------------------------- explicit subgradient rules
+def test_max_min_ties_split_the_gradient_evenly(device):
+    x = gg.tensor([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]], dtype="float64", device=device,
+                  requires_grad=True)
+    gg.max(x, axis=1).sum().backward()
+    # row 0: two maxima share 1/2 each; row 1: three share 1/3 each
+    np.testing.assert_allclose(x.grad.numpy(), [[0, 1 / 2, 1 / 2], [1 / 3, 1 / 3, 1 / 3]])
+    x.grad = None
+    gg.min(x).backward()  # the global minimum 1.0 is unique
+    np.testing.assert_allclose(x.grad.numpy(), [[1, 0, 0], [0, 0, 0]])
+    x.grad = None
+    gg.max(x).backward()  # the global maximum 3.0 is shared by two elements
+    np.testing.assert_allclose(x.grad.numpy(), [[0, 1 / 2, 1 / 2], [0, 0, 0]])
+
+
+def test_prod_gradient_with_zeros(device):
+    x = gg.tensor([2.0, 0.0, 3.0], dtype="float64", device=device, requires_grad=True)
+    gg.prod(x).backward()
+    assert x.grad.tolist() == [0.0, 6.0, 0.0]  # d/dx_i = product of the others
+    y = gg.tensor([0.0, 0.0, 3.0], dtype="float64", device=device, requires_grad=True)
+    gg.prod(y).backward()
+    assert y.grad.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_repeated_indices_accumulate(device):
+    idx = [0, 2, 0, 0]
+    x = gg.tensor([1.0, 2.0, 3.0], device=device, requires_grad=True)
+    x[idx].sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.bincount(idx, minlength=3))
+    m = gg.tensor(np.zeros((3, 2)), device=device, requires_grad=True)
+    w = np.array([1.0, 10.0, 100.0, 1000.0])
+    (m[[2, 2, 1, 2], [0, 0, 1, 0]] * gg.tensor(w, device=device)).sum().backward()
+    assert m.grad.tolist() == [[0, 0], [0, 100], [1 + 10 + 1000, 0]]
+
+
+# ---------------------------------------------------------------- dropout
+def test_dropout_statistics(device):
+    p, n = 0.3, 40_000
+    x = gg.ones(n, device=device)
+    y = gg.dropout(x, p).numpy()
+    kept = y != 0
+    assert abs(1 - kept.mean() - p) < 0.015          # ~ 5 standard deviations
+    np.testing.assert_allclose(y[kept], 1 / (1 - p), rtol=1e-6)
+    assert abs(y.mean() - 1.0) < 0.03                 # inverted dropout keeps the mean
+
+
+def test_dropout_gradient_is_mask_times_scale(device):
+    p = 0.4
+    x = gg.tensor(np.random.default_rng(0).uniform(0.5, 1.5, (30, 20)), device=device,
+                  requires_grad=True)
+    y = gg.dropout(x, p)
+    v = np.random.default_rng(1).standard_normal(x.shape)
+    y.backward(gg.tensor(v, device=device))
+    mask = y.numpy() != 0                             # x has no zeros: y == 0 exactly where dropped
+    assert 0 < mask.sum() < mask.size
+    np.testing.assert_allclose(x.grad.numpy(), v * mask / (1 - p), rtol=1e-12)
+    np.testing.assert_allclose(y.numpy(), x.numpy() * mask / (1 - p), rtol=1e-12)
+
+
+def test_dropout_gradcheck_with_fixed_generator(device):
+    def f(x):
+        return gg.dropout(x, 0.5, generator=gg.random.Generator(7, device=device))
+    assert gg.gradcheck(f, [gg.randn(4, 5, dtype="float64", device=device)])
+
+
+def test_dropout_identity_cases_and_seeding(device):
+    x = gg.randn(50, device=device, requires_grad=True)
+    assert gg.dropout(x, 0.0) is x
+    assert gg.dropout(x, 0.7, training=False) is x
+    assert not gg.dropout(x, 1.0).numpy().any()
+    gg.manual_seed(5)
+    a = gg.dropout(x, 0.5).numpy()
+    gg.manual_seed(5)
+    b = gg.dropout(x, 0.5).numpy()
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match=r"dropout probability must be in \[0, 1\], got 1.5"):
+        gg.dropout(x, 1.5)

@@ -1,0 +1,160 @@
+"""The training loop (gpugrad.train.fit): outputs, bit-for-bit resume, the digits target,
+optional extras (matplotlib, tqdm) missing."""
+import builtins
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+import gpugrad as gg
+from gpugrad.train import TrainConfig, check_resume, fit, resume_config
+
+SMALL = dict(dataset="synthetic", samples=600, features=12, classes=3, hidden=[16, 16],
+             batch_size=32, quiet=True, plot=False)
+
+
+def quiet_fit(cfg, **kw):
+    lines = []
+    return fit(cfg, log=lines.append, **kw), lines
+
+
+def test_fit_writes_checkpoints_metrics_and_plot(tmp_path):
+    result, lines = quiet_fit(TrainConfig(**dict(SMALL, plot=True), epochs=3, out=str(tmp_path)))
+    assert {p.name for p in tmp_path.iterdir()} == {"last.npz", "best.npz", "metrics.json",
+                                                    "curves.png"}
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["config"]["hidden"] == [16, 16] and len(metrics["epochs"]) == 3
+    row = metrics["epochs"][-1]
+    assert set(row) == {"epoch", "lr", "train_loss", "test_loss", "test_accuracy", "time_s",
+                        "samples_per_s"}
+    assert metrics["epochs"][0]["train_loss"] > row["train_loss"]
+    assert row["test_accuracy"] > 0.6                       # chance is 1/3
+    best = metrics["best"]
+    assert best["test_accuracy"] == max(r["test_accuracy"] for r in metrics["epochs"])
+    assert gg.load(tmp_path / "best.npz")["epoch"] == best["epoch"]
+    last = gg.load(tmp_path / "last.npz")
+    assert last["epoch"] == 3 and last["format"] == "gpugrad-train"
+    assert result["files"][-1].endswith("curves.png")
+    assert lines[-1].startswith("best test accuracy") and str(tmp_path) in lines[-1]
+
+
+def _params(path):
+    return [v.numpy() for v in gg.load(path)["model"].values()]
+
+
+def _without_times(history):
+    return [{k: v for k, v in r.items() if k not in ("time_s", "samples_per_s")} for r in history]
+
+
+@pytest.mark.parametrize("extra", [
+    dict(optimizer="sgd", nesterov=True, scheduler="warmup-cosine", warmup_epochs=1,
+         dropout=0.2),
+    dict(optimizer="adamw", scheduler="step", step_size=1, gamma=0.7, dropout=0.1),
+], ids=["sgd-nesterov-warmup-dropout", "adamw-step-dropout"])
+def test_resume_continues_bit_for_bit(tmp_path, extra):
+    """4 epochs straight == 2 epochs, a crash, --resume, 2 more epochs."""
+    cfg = TrainConfig(**SMALL, epochs=4, **extra)
+    straight, part = tmp_path / "straight", tmp_path / "part"
+    quiet_fit(dataclasses.replace(cfg, out=str(straight)))
+
+    def crash_after_two(row):
+        if row["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        quiet_fit(dataclasses.replace(cfg, out=str(part)), on_epoch_end=crash_after_two)
+    assert gg.load(part / "last.npz")["epoch"] == 2
+    assert not json.loads((part / "metrics.json").read_text())["complete"]
+    gg.manual_seed(12345)                              # the checkpoint restores the RNG itself
+    quiet_fit(dataclasses.replace(cfg, out=str(part), resume=str(part / "last.npz")))
+    for a, b in zip(_params(straight / "last.npz"), _params(part / "last.npz")):
+        np.testing.assert_array_equal(a, b)
+    hs = json.loads((straight / "metrics.json").read_text())["epochs"]
+    hp = json.loads((part / "metrics.json").read_text())["epochs"]
+    assert _without_times(hs) == _without_times(hp)
+    sa, sb = gg.load(straight / "last.npz"), gg.load(part / "last.npz")
+    assert sa["scheduler"] == sb["scheduler"] and sa["rng"] == sb["rng"]
+    for a, b in zip(sa["optimizer"]["state"].values(), sb["optimizer"]["state"].values()):
+        for name in a:
+            if isinstance(a[name], gg.Tensor):
+                np.testing.assert_array_equal(a[name].numpy(), b[name].numpy())
+            else:
+                assert a[name] == b[name]
+
+
+def test_resume_with_more_epochs_extends_the_run(tmp_path):
+    """An epoch-independent schedule: 2 epochs, then --resume --epochs 3, equals 3 straight."""
+    cfg = TrainConfig(**SMALL, epochs=3, scheduler="exponential", gamma=0.8)
+    quiet_fit(dataclasses.replace(cfg, out=str(tmp_path / "a")))
+    quiet_fit(dataclasses.replace(cfg, epochs=2, out=str(tmp_path / "b")))
+    ck = gg.load(tmp_path / "b" / "last.npz")
+    resumed = resume_config(ck, epochs=3, resume=str(tmp_path / "b" / "last.npz"))
+    quiet_fit(resumed, checkpoint=ck)
+    for a, b in zip(_params(tmp_path / "a" / "last.npz"), _params(tmp_path / "b" / "last.npz")):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_resume_refuses_a_different_configuration(tmp_path):
+    cfg = TrainConfig(**SMALL, epochs=2, out=str(tmp_path))
+    quiet_fit(cfg)
+    ck = gg.load(tmp_path / "last.npz")
+    with pytest.raises(ValueError, match=r"hidden \(checkpoint \[16, 16\], now \[8\]\)"):
+        check_resume(dataclasses.replace(cfg, hidden=[8]), ck)
+    with pytest.raises(ValueError, match="past --epochs 1"):
+        check_resume(dataclasses.replace(cfg, epochs=1), ck)
+    assert resume_config(ck, epochs=7, out="elsewhere").hidden == [16, 16]
+    with pytest.raises(ValueError, match="not of a `gpugrad train` run"):
+        resume_config({"model": {}})
+    gg.save({"model": {}}, tmp_path / "other.npz")
+    with pytest.raises(ValueError, match="not of a `gpugrad train` run"):
+        fit(dataclasses.replace(cfg, resume=str(tmp_path / "other.npz")))
+
+
+def test_regression_task(tmp_path):
+    result, lines = quiet_fit(TrainConfig(**dict(SMALL, classes=10), task="regression",
+                                          optimizer="adam", lr=3e-3, epochs=3, out=None))
+    rows = result["epochs"]
+    assert "test_r2" in rows[-1] and rows[-1]["test_r2"] > rows[0]["test_r2"] - 1e-9
+    assert lines[-1].startswith("best test R^2")
+
+
+def test_config_validation():
+    for bad, msg in [(dict(optimizer="lbfgs"), "invalid optimizer"),
+                     (dict(hidden=[0]), "invalid hidden sizes"),
+                     (dict(dropout=1.0), "invalid dropout"),
+                     (dict(epochs=0), "invalid epochs"),
+                     (dict(lr=-1.0), "invalid lr"),
+                     (dict(nesterov=True, momentum=0.0), "nesterov needs"),
+                     (dict(scheduler="warmup-cosine", warmup_epochs=5, epochs=5), "warmup_epochs"),
+                     (dict(device="tpu"), "expected a device")]:
+        with pytest.raises(ValueError, match=msg):
+            TrainConfig(**bad).validate()
+    with pytest.raises(ValueError, match="unknown configuration fields"):
+        TrainConfig.from_dict({"epochz": 3})
+
+
+def _block_import(monkeypatch, name):
+    real = builtins.__import__
+
+    def fake(mod, *a, **k):
+        if mod == name or mod.startswith(name + "."):
+            raise ImportError(f"No module named {name!r}")
+        return real(mod, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", fake)
+
+
+def test_without_matplotlib_the_run_works_and_says_so(tmp_path, monkeypatch):
+    _block_import(monkeypatch, "matplotlib")
+    result, lines = quiet_fit(TrainConfig(**dict(SMALL, quiet=False, plot=True), epochs=1,
+                                          out=str(tmp_path), progress=False))
+    assert not (tmp_path / "curves.png").exists() and (tmp_path / "metrics.json").exists()
+    assert any("plot skipped" in line for line in lines)
+
+
+def test_without_tqdm_a_plain_progress_line_is_shown(tmp_path, monkeypatch, capsys):
+    _block_import(monkeypatch, "tqdm")
+    quiet_fit(TrainConfig(**dict(SMALL, quiet=False), epochs=1, out=None))
+    err = capsys.readouterr().err
+    assert "epoch 1/1:" in err and "samples/s" in err
