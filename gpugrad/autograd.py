@@ -21,96 +21,17 @@ import copy
 
 import numpy as np
 
-from .backend import DeviceMismatchError, array_device, get_array_module as _xp, is_cupy_array
+from . import grad_mode
+from .backend import DeviceMismatchError, array_device, is_cupy_array
+from .backend import get_array_module as _xp
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
 
 __all__ = [
     "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "backward", "grad", "unbroadcast",
 ]
 
-_grad_enabled = True
-
-
-def is_grad_enabled() -> bool:
-    """True when operations record the graph for backward.
-
-    >>> is_grad_enabled()
-    True
-    """
-    return _grad_enabled
-
-
-class set_grad_enabled:
-    """Turn graph recording on or off: takes effect at once, and as a context manager
-    restores the previous mode on exit.
-
-    >>> with set_grad_enabled(False):
-    ...     is_grad_enabled()
-    False
-    """
-
-    def __init__(self, mode: bool = True):
-        global _grad_enabled
-        self.prev = _grad_enabled
-        _grad_enabled = bool(mode)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self.prev
-        return False
-
-
-class _Scope:
-    """A reusable context manager that sets the grad mode on entry and restores it on exit."""
-
-    def __init__(self, mode):
-        self.mode = mode
-
-    def __enter__(self):
-        global _grad_enabled
-        self.prev = _grad_enabled
-        _grad_enabled = self.mode
-        return self
-
-    def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self.prev
-        return False
-
-    def __call__(self, fn):
-        import functools
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with _Scope(self.mode):
-                return fn(*args, **kwargs)
-        return wrapper
-
-
-def no_grad():
-    """Context manager / decorator: operations inside record no graph.
-
-    >>> import gpugrad as gg
-    >>> w = gg.ones(2, requires_grad=True)
-    >>> with no_grad():
-    ...     (w * 2).requires_grad
-    False
-    """
-    return _Scope(False)
-
-
-def enable_grad():
-    """Context manager / decorator that turns recording back on inside ``no_grad``.
-
-    >>> with no_grad():
-    ...     with enable_grad():
-    ...         is_grad_enabled()
-    True
-    """
-    return _Scope(True)
+_gm = grad_mode  # the recording flag lives in grad_mode._enabled
 
 
 # ---------------------------------------------------------------- broadcasting
@@ -159,6 +80,8 @@ class Function:
     view = False
     saves_output = False
     differentiable = True
+    grad_into = ()   # input indices whose gradient backward can write into a given buffer
+    grad_out = None  # {index: buffer} set by the engine just before backward
 
     parents = ()
     pnodes = ()    # the parents' nodes when this node was made (in-place ops rewire tensors)
@@ -189,6 +112,7 @@ class Function:
 
     def _release(self):
         self.saved = ()
+        self.grad_out = None
         self._freed = True
 
     @classmethod
@@ -222,7 +146,7 @@ class Function:
         if devs:
             _check_devices(args)
         node = cls()
-        record = any_needs and _grad_enabled and cls.differentiable
+        record = any_needs and _gm._enabled and cls.differentiable
         if record and stale:
             for a in args:
                 if isinstance(a, Tensor) and _is_stale(a):
@@ -276,6 +200,10 @@ def _refresh(t, user):
             f"base); its gradient can no longer be tracked: clone() the tensor before "
             f"modifying it, or use out-of-place operations")
     base = n.parents[0]
+    if base is None:  # the view's graph was freed by backward: nothing to re-derive it from
+        raise RuntimeError(
+            f"an input of {user} is a view of a tensor that was modified in place after a "
+            f"backward pass freed its graph; clone() the view, or recompute it")
     if _is_stale(base):
         _refresh(base, user)
     fresh = copy.copy(n)  # view nodes keep only shapes/keys: a shallow copy is a new node
@@ -358,6 +286,8 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False):
                         f"one of the arrays needed to compute the gradient of {n.name} was "
                         f"modified by an in-place operation: expected version {ver}, got "
                         f"version {vc[0]}; use an out-of-place operation (x = x + y) instead")
+            if n.grad_into and accumulate and capture is None:
+                n.grad_out = _grad_buffers(n)
             in_grads = n.backward(g)
             if not retain_graph:
                 n._release()
@@ -386,6 +316,23 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False):
             deps[pn] -= 1
             if deps[pn] == 0:
                 ready.append(pn)
+        if g is not None and not retain_graph:
+            # the graph above n is done with: let go of non-leaf inputs (and their arrays),
+            # so a caller that keeps `loss` does not keep the step's activations alive
+            n.parents = tuple(p if pn is None else None for p, pn in zip(n.parents, n.pnodes))
+
+
+def _grad_buffers(n):
+    """{input index: array} for leaf inputs of ``n`` whose first gradient of this pass can be
+    computed straight into the optimizer's flat-buffer view (no hooks, no gradient yet)."""
+    out = {}
+    for i in n.grad_into:
+        p = n.parents[i]
+        if n.needs[i] and n.pnodes[i] is None and p.grad is None and not p._hooks:
+            view = getattr(p, "_grad_view", None)
+            if view is not None and view.shape == p.data.shape and type(view) is type(p.data):
+                out[i] = view
+    return out
 
 
 def _deliver_leaf(t, g, capture, accumulate):

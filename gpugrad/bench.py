@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 
+from . import bench_memory as mem
 from . import bench_report as rep
 from . import bench_workloads as bw
 
@@ -136,6 +137,10 @@ def run(args) -> int:
     plan, notes = _plan(args)
     for n in notes:
         print(n)
+    if not plan:
+        raise ValueError(f"nothing to run: expected a workload for the device(s) here, got "
+                         f"{' '.join(args.workloads or [])} (W3 and W4 run on CUDA; "
+                         f"add --all-on-cpu to run them on the CPU)")
     report = rep.system_info(args)
     report["results"], report["memory"] = [], []
     t_start = time.perf_counter()
@@ -277,13 +282,19 @@ def run_workload(wl, device: str, steps: int, warmup: int, batch=None, gap: floa
         entry["same_step"] = all(abs(v - ref) <= 1e-3 * max(1.0, abs(ref)) for v in losses.values())
     med = {n: s["median_s"] for n, s in entry["impls"].items()}
     ratios = {}
-    for a in med:
-        for b in ("torch", "gemm", "unfused"):
+    for a in med:                           # every implementation vs torch and vs the floor
+        for b in ("torch", "gemm"):
             if b in med and a != b and med[b] > 0:
                 ratios[f"{a}/{b}"] = med[a] / med[b]
+    if "fused" in med and "unfused" in med:
+        ratios["fused/unfused"] = med["fused"] / med["unfused"]
     if wl.kind == "layer" and "gemm" in med:
-        ng = {n: med[n] - med["gemm"] for n in med if n != "gemm"}
+        # non-GEMM time: the median over rounds of (step - the GEMM floor's step of the same
+        # round), which cancels slow drifts of the machine better than a difference of medians
+        g = np.asarray(times["gemm"])
+        ng = {n: float(np.median(np.asarray(t) - g)) for n, t in times.items() if n != "gemm"}
         entry["non_gemm_s"] = ng
+        entry["non_gemm_diff_of_medians_s"] = {n: med[n] - med["gemm"] for n in ng}
         if "fused" in ng and "unfused" in ng and ng["unfused"] > 0:
             ratios["non_gemm fused/unfused"] = ng["fused"] / ng["unfused"]
     entry["ratios"] = ratios
@@ -295,10 +306,10 @@ def run_workload(wl, device: str, steps: int, warmup: int, batch=None, gap: floa
 def measure_memory_entry(wl, device: str, impls=None) -> dict:
     """Peak step memory of ``wl`` for gpugrad, torch and numpy, each in a fresh process."""
     names = [n for n in bw.impl_names(wl, device) if n != "gemm" and (not impls or n in impls)]
-    out = {"workload": wl.name, "device": device, "method": rep.MEMORY_METHOD, "impls": {}}
+    out = {"workload": wl.name, "device": device, "method": mem.MEMORY_METHOD, "impls": {}}
     for n in names:
         print(f"  peak memory of a {wl.name} step on {device}: {n} ...", flush=True)
-        out["impls"][n] = rep.measure_memory(wl.name, n, device)
+        out["impls"][n] = mem.measure_memory(wl.name, n, device)
     peaks = {n: r.get("peak_mib") for n, r in out["impls"].items()}
     if peaks.get("gpugrad") is not None and peaks.get("torch"):
         out["ratio_gpugrad_torch"] = peaks["gpugrad"] / peaks["torch"]

@@ -2,7 +2,8 @@
 
 A *workload* is one training step of an MLP (forward, mean softmax cross-entropy over integer
 labels, backward, SGD with lr=0.01 and momentum=0.9, float32) or, for ``layer``, forward and
-backward of one 4096x4096 ReLU layer.  Every implementation starts from the same weights and
+backward of one 4096x4096 ReLU layer (``fused``: ``gg.linear(..., activation="relu")``;
+``unfused``: ``gg.relu(x @ W + b)``).  Every implementation starts from the same weights and
 batch (drawn once with NumPy), so the steps are the same computation:
 
 - ``gpugrad``: ``gg.nn.MLP`` + ``gg.optim.SGD`` + ``gg.nn.functional.cross_entropy``.
@@ -67,7 +68,7 @@ def _wl(name, kind, batch, sizes, devices, steps, warmup, description, quick=Non
 
 
 WORKLOADS = {w.name: w for w in (
-    _wl("W1", "mlp", 512, [1024, 2048, 2048, 10], ("cpu", "cuda"), {"cpu": 30, "cuda": 200},
+    _wl("W1", "mlp", 512, [1024, 2048, 2048, 10], ("cpu", "cuda"), {"cpu": 40, "cuda": 200},
         {"cpu": 3, "cuda": 10}, "batch 512, MLP 1024-2048-2048-10 (6.3M parameters)"),
     _wl("W2", "mlp", 64, [64, 256, 256, 10], ("cpu", "cuda"), {"cpu": 200, "cuda": 500},
         {"cpu": 20, "cuda": 50}, "batch 64, MLP 64-256-256-10 (overhead-bound)",
@@ -78,7 +79,7 @@ WORKLOADS = {w.name: w for w in (
     _wl("W4", "mlp", 1024, [1024, 1024, 1024, 10], ("cuda",), {"cpu": 30, "cuda": 300},
         {"cpu": 3, "cuda": 30}, "batch 1024, MLP 1024-1024-1024-10 (GPU, overhead-bound)"),
     _wl("layer", "layer", {"cpu": 256, "cuda": 4096}, [4096, 4096], ("cpu", "cuda"),
-        {"cpu": 20, "cuda": 100}, {"cpu": 2, "cuda": 10},
+        {"cpu": 30, "cuda": 100}, {"cpu": 2, "cuda": 10},
         "one 4096x4096 ReLU layer, forward + backward: fused vs unfused vs GEMM-only",
         {"cpu": 3, "cuda": 10}),
 )}
@@ -331,7 +332,8 @@ class GemmFloor(_Impl):
 # ------------------------------------------------------------------------------ one layer
 
 class _Layer(_Impl):
-    """Forward + backward of relu(x @ W + b) with an upstream gradient; grads set to None."""
+    """Forward + backward of relu(x @ W + b) from an upstream gradient to the gradients of x,
+    W and b (``autograd.grad``: no accumulation into ``.grad``, which both paths would pay)."""
 
     def __init__(self, wl, device, data):
         super().__init__(device)
@@ -345,8 +347,7 @@ class _Layer(_Impl):
         self._loss = 0.0
 
     def step(self):
-        self.forward().backward(self.gy)
-        self.x.grad = self.W.grad = self.b.grad = None
+        self.grads = self.gg.autograd.grad([self.forward()], [self.x, self.W, self.b], [self.gy])
 
 
 class FusedLayer(_Layer):
@@ -383,8 +384,8 @@ class TorchLayer(TorchMLP):
 
     def step(self):
         F = self.torch.nn.functional
-        F.relu(F.linear(self.x, self.W, self.b)).backward(self.gy)
-        self.x.grad = self.W.grad = self.b.grad = None
+        y = F.relu(F.linear(self.x, self.W, self.b))
+        self.grads = self.torch.autograd.grad(y, (self.x, self.W, self.b), self.gy)
 
     def loss(self):
         return 0.0

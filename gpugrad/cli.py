@@ -70,8 +70,9 @@ def build_parser():
 def main(argv=None) -> int:
     """Run the command line; returns the exit status.
 
-    >>> main(["--version"])   # doctest: +SKIP
+    >>> main(["--version"])
     gpugrad 0.1.0
+    0
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
@@ -85,6 +86,8 @@ def main(argv=None) -> int:
         return int(args.run(args) or 0)
     except UsageError as exc:
         return _fail(prog, exc)
+    except SystemExit as exc:          # --help / --version
+        return exc.code if isinstance(exc.code, int) else 0
     except KeyboardInterrupt:
         sys.stderr.write(f"{prog}: interrupted\n")
         return 130
@@ -97,7 +100,7 @@ def main(argv=None) -> int:
 def _expected(exc):
     from .backend import CudaUnavailableError
     from .io import CheckpointError
-    from .nn.module import StateDictError
+    from .nn.state_dict import StateDictError
 
     return isinstance(exc, (UsageError, CheckpointError, StateDictError, CudaUnavailableError,
                             ValueError, OSError, ImportError))

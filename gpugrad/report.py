@@ -86,7 +86,7 @@ def write_json(obj, path) -> None:
         raise
 
 
-def plot_curves(history, path, task="classification") -> bool:
+def plot_curves(history, path, task="classification", train_label="train") -> bool:
     """Save loss (and accuracy) curves to ``path``; False when matplotlib is missing.
 
     >>> import tempfile, os
@@ -103,7 +103,7 @@ def plot_curves(history, path, task="classification") -> bool:
         return False
     ep = [h["epoch"] for h in history]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    axes[0].plot(ep, [h["train_loss"] for h in history], label="train")
+    axes[0].plot(ep, [h["train_loss"] for h in history], label=train_label)
     axes[0].plot(ep, [h["test_loss"] for h in history], label="test")
     axes[0].set(xlabel="epoch", ylabel="loss", title="loss")
     axes[0].legend()

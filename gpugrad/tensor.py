@@ -337,116 +337,15 @@ class Tensor:
         return id(self)
 
     def __getstate__(self):
-        return {"data": self.numpy(), "requires_grad": self.requires_grad,
-                "grad": None if self.grad is None else self.grad.numpy()}
+        # arrays stay as they are: a pickled or deep-copied GPU tensor stays on its GPU
+        return {"data": self.data, "requires_grad": self.requires_grad,
+                "grad": None if self.grad is None else self.grad.data}
 
     def __setstate__(self, state):
         self.data = state["data"]
         self.requires_grad = state["requires_grad"]
         self.grad = None if state["grad"] is None else Tensor._make(state["grad"])
         self._node, self._vc, self._hooks = None, [0], None
-
-    # ------------------------------------------------------------ in-place machinery
-    def _shallow(self):
-        t = Tensor._make(self.data, self.requires_grad)
-        t._node = self._node
-        t._vc = self._vc
-        return t
-
-    def _check_inplace(self):
-        if not _autograd._grad_enabled:
-            return
-        base, node = self, self._node
-        while node is not None and node.view and node.parents[0]._vc is self._vc:  # a view
-            base = node.parents[0]
-            node = node.pnodes[0]
-        if node is None and base.requires_grad:
-            what = "a leaf tensor" if base is self else "a view of a leaf tensor"
-            raise RuntimeError(f"{what} that requires grad is being used in an in-place "
-                               "operation; wrap the update in gpugrad.no_grad() or use an "
-                               "out-of-place op")
-
-    def _inplace(self, op, other):
-        """``self = op(self, other)`` writing into self's memory; the graph is rewired."""
-        self._check_inplace()
-        other_grad = isinstance(other, Tensor) and other.requires_grad
-        old = None
-        if _autograd._grad_enabled and (self.requires_grad or other_grad):
-            if _autograd._is_stale(self):
-                _autograd._refresh(self, "an in-place operation")
-            old = self._node
-            res = op(self._shallow(), other)
-            _assign_result(self, res)
-            self._node = res._node
-            self.requires_grad = res.requires_grad
-        else:
-            with _autograd.no_grad():
-                res = op(self, other)
-            _assign_result(self, res)
-        self._vc[0] += 1
-        if self._node is not None:
-            self._node._out_ver = self._vc[0]  # self is current; other views of it are stale
-        _commit_to_bases(self, old)
-        return self
-
-    def __iadd__(self, o):
-        return self._inplace(_ops.add, o)
-
-    def __isub__(self, o):
-        return self._inplace(_ops.subtract, o)
-
-    def __imul__(self, o):
-        return self._inplace(_ops.multiply, o)
-
-    def __itruediv__(self, o):
-        return self._inplace(_ops.divide, o)
-
-    def __ipow__(self, o):
-        return self._inplace(_ops.power, o)
-
-    def __imatmul__(self, o):
-        return self._inplace(_ops.matmul, o)
-
-    def __ifloordiv__(self, o):
-        return self._inplace(_ops.floor_divide, o)
-
-    def __imod__(self, o):
-        return self._inplace(_ops.remainder, o)
-
-    def add_(self, o):
-        return self.__iadd__(o)
-
-    def sub_(self, o):
-        return self.__isub__(o)
-
-    def mul_(self, o):
-        return self.__imul__(o)
-
-    def div_(self, o):
-        return self.__itruediv__(o)
-
-    def zero_(self):
-        """Fill with zeros in place."""
-        return self.fill_(0)
-
-    def fill_(self, value):
-        """Fill with ``value`` in place."""
-        self._check_inplace()
-        self.data[...] = value
-        self._vc[0] += 1
-        if self._node is not None:
-            self._node, self.requires_grad = None, False
-        return self
-
-    def copy_(self, src):
-        """Copy ``src`` into this tensor in place (broadcasting)."""
-        return self._inplace(lambda a, b: _ops.broadcast_to(_ops.astype(b, a.dtype) * 1
-                                                            if isinstance(b, Tensor) else
-                                                            _as_operand(b, a), a.shape), src)
-
-    def __setitem__(self, key, value):
-        self._check_inplace()
-        self._inplace(lambda a, v: _ops.setitem(a, key, v), value)
 
     def __getitem__(self, key):
         return _ops.getitem(self, key)
@@ -461,61 +360,8 @@ class _HookHandle:
             self.hooks.remove(self.hook)
 
 
-def _view_link(node):
-    """The basic-index node that says whose memory a tensor lives in (kept across in-place
-    rewiring in ``_view_link``), or None."""
-    if node is None or type(node).__name__ == "GetItemBasic":
-        return node
-    return getattr(node, "_view_link", None)
-
-
-def _commit_to_bases(t, old):
-    """``t`` (a basic-index view, ``old`` its node before an in-place write) changed its base's
-    memory: rewire each base up the chain as ``base = setitem(base, key, t)`` so the base's
-    gradient sees the write (``y[k] *= 2`` and ``row = y[0]; row += 1`` stay correct)."""
-    link = _view_link(old)
-    if link is None or t._node is None:
-        return
-    t._node._view_link = link                    # t still lives in its base's memory
-    while link is not None and link.parents[0]._vc is t._vc and link.parents[0].requires_grad:
-        base = link.parents[0]
-        before = base._node                      # None: a leaf (guarded by _check_inplace)
-        if before is None:
-            return
-        prior = Tensor._make(base.data, True)    # the base as its node last computed it
-        prior._node, prior._vc = before, [before._out_ver]
-        res = _ops.setitem(prior, link.key, t._shallow())
-        base._node = res._node
-        base._node._out_ver = base._vc[0]
-        link = _view_link(before)
-        base._node._view_link = link
-        t = base
-
-
-def _assign_result(t, res):
-    if res.data.shape != t.data.shape:
-        raise RuntimeError(f"in-place result of shape {res.shape} cannot be written into a "
-                           f"tensor of shape {t.shape}")
-    if res.data.dtype != t.data.dtype and not np.can_cast(res.data.dtype, t.data.dtype,
-                                                          "same_kind"):
-        raise TypeError(f"in-place result of dtype {res.dtype.name} cannot be cast to the "
-                        f"tensor's dtype {t.dtype.name}")
-    if res.data is not t.data:
-        t.data[...] = res.data
-
-
 def _looks_like_device(s: str) -> bool:
     return s.split(":")[0].lower() in ("cpu", "cuda", "gpu")
-
-
-def _as_operand(x, like):
-    """Turn a Python scalar or array into something an op accepts next to tensor ``like``."""
-    if isinstance(x, Tensor):
-        return x
-    if isinstance(x, (int, float, bool, complex)):
-        return x
-    return Tensor._make(backend.to_device(np.asarray(x), "cpu") if not is_cupy_array(x)
-                        else x)
 
 
 # ---------------------------------------------------------------- construction
@@ -587,6 +433,9 @@ from . import ops as _ops  # noqa: E402
 from ._tensor_ops import install as _install  # noqa: E402
 
 _install(Tensor)
+from .inplace import install as _install_inplace  # noqa: E402
+
+_install_inplace(Tensor)
 from .interop import install as _install_interop  # noqa: E402
 
 _install_interop(Tensor)  # NumPy protocols, DLPack, array API methods

@@ -82,6 +82,19 @@ def _argnums(argnums):
     return (argnums,) if isinstance(argnums, int) else tuple(argnums)
 
 
+def _call_watched(fun, nums, args, kwargs):
+    """Call ``fun`` with arguments ``nums`` replaced by fresh leaves that require grad;
+    returns (the original arguments, their leaves, fun's output)."""
+    args = list(args)
+    originals = [args[i] for i in nums]
+    watched = [_watch(a) for a in originals]
+    for i, t in zip(nums, watched):
+        args[i] = t
+    with autograd.enable_grad():
+        out = fun(*args, **kwargs)
+    return originals, watched, out
+
+
 def value_and_grad(fun, argnums=0, has_aux=False):
     """Return ``f(*args) -> (value, gradient)`` (``((value, aux), gradient)`` with
     ``has_aux``); a tuple of gradients when ``argnums`` is a tuple.
@@ -93,13 +106,7 @@ def value_and_grad(fun, argnums=0, has_aux=False):
     nums = _argnums(argnums)
 
     def wrapped(*args, **kwargs):
-        args = list(args)
-        originals = [args[i] for i in nums]
-        watched = [_watch(a) for a in originals]
-        for i, t in zip(nums, watched):
-            args[i] = t
-        with autograd.enable_grad():
-            out = fun(*args, **kwargs)
+        originals, watched, out = _call_watched(fun, nums, args, kwargs)
         aux = None
         if has_aux:
             if not (isinstance(out, tuple) and len(out) == 2):
@@ -154,13 +161,7 @@ def jacobian(fun, argnums=0):
     nums = _argnums(argnums)
 
     def wrapped(*args, **kwargs):
-        args = list(args)
-        originals = [args[i] for i in nums]
-        watched = [_watch(a) for a in originals]
-        for i, t in zip(nums, watched):
-            args[i] = t
-        with autograd.enable_grad():
-            out = fun(*args, **kwargs)
+        originals, watched, out = _call_watched(fun, nums, args, kwargs)
         if not isinstance(out, Tensor):
             raise TypeError(f"jacobian needs a function returning a tensor, got "
                             f"{type(out).__name__}")

@@ -13,6 +13,12 @@ neither cupy nor numba.cuda. Inputs are checked here, before anything is written
 ([[3.0, 3.0], [3.0, 3.0], [3.0, 3.0], [3.0, 3.0]], None)
 """
 import importlib
+import os
+
+# Idle OpenMP workers sleep instead of spinning: Numba's parallel epilogues share the cores with
+# BLAS's own threads, and spinning workers starve BLAS (measured up to 10x slower steps on two
+# busy cores). Must be set before Numba first starts its OpenMP pool; a user's choice wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from .activations import ACTIVATIONS, check_activation, needs_preactivation
 
@@ -114,12 +120,14 @@ def linear_act_forward(x, W, b, act="identity", negative_slope=0.01):
 
 
 def linear_act_backward(dy, x, W, y, z, act="identity", negative_slope=0.01,
-                        needs_input_grad=(True, True, True)):
+                        needs_input_grad=(True, True, True), dW_out=None):
     """Gradients (dx, dW, db) of y = act(x @ W + b), given dy = dL/dy and what forward returned.
 
     One fused pass computes dZ = dy * act'(y or z) and db = dZ.sum(0); then dx = dZ @ W.T and
     dW = x.T @ dZ through BLAS. Entries whose flag in ``needs_input_grad`` is false are None.
     dy is never modified. y may be None when the activation needs z, and z None when it doesn't.
+    ``dW_out``, a C-contiguous array shaped and typed like W, receives dW directly (the GEMM
+    writes into it: an optimizer's flat gradient buffer, with no copy) and is returned as dW.
 
     >>> import numpy as np
     >>> x, W = np.array([[1.0, 2.0]]), np.array([[1.0], [1.0]])
@@ -143,12 +151,18 @@ def linear_act_backward(dy, x, W, y, z, act="identity", negative_slope=0.01,
     if len(needs_input_grad) != 3:
         raise ValueError(f"{fn}: needs_input_grad must be 3 flags (dx, dW, db), "
                          f"got {needs_input_grad!r}")
+    if dW_out is not None and (dW_out.shape != W.shape or dW_out.dtype != W.dtype
+                               or type(dW_out) is not type(W)
+                               or not dW_out.flags.c_contiguous):
+        raise ValueError(f"{fn}: expected dW_out as a C-contiguous {type(W).__name__} of shape "
+                         f"{W.shape} and dtype {W.dtype}, got {type(dW_out).__name__} of shape "
+                         f"{dW_out.shape}, dtype {dW_out.dtype}")
     y, z = (None, saved) if kept == "z" else (saved, None)
     if not any(needs_input_grad):
         return None, None, None
     return _backend(dy, x, W, y, z).linear_act_backward(
         dy, x, W, y, z, act, negative_slope, tuple(bool(f) for f in needs_input_grad),
-        _precision)
+        _precision, dW_out)
 
 
 # ----------------------------------------------------------------------------------- activations

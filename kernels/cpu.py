@@ -16,7 +16,8 @@ rounded once on store (the passes are memory- or libm-bound: float32 math measur
 faster for gelu); bias-gradient column sums are accumulated in float64 per thread chunk.
 fastmath is limited to ``contract`` (FMA), which keeps NaN/inf semantics and never loses
 accuracy. Work is split into at most ``numba.get_num_threads()`` chunks of >= 32K elements, so
-small arrays don't wake threads they can't use.
+small arrays don't wake threads they can't use; an array of one chunk runs a single-threaded
+twin of the kernel (compiled without ``parallel``), which skips the thread pool entirely.
 """
 import functools
 import math
@@ -85,14 +86,17 @@ def _dact(y, z, code, slope):
 # ------------------------------------------------------------ epilogue kernels, one per activation
 
 @functools.lru_cache(maxsize=None)
-def _epilogues(code):
+def _epilogues(code, parallel):
     """(forward, backward) kernels for one activation code, a compile-time constant. Rows are
-    split into nchunks; the boolean flags are loop-invariant, and LLVM unswitches them."""
+    split into nchunks; the boolean flags are loop-invariant, and LLVM unswitches them.
+    ``parallel=False`` builds the single-threaded twin used for small arrays, where waking the
+    thread pool costs more than the work (and, on a busy machine, milliseconds)."""
 
-    @njit(parallel=True, cache=True, fastmath=_FAST)
+    @njit(parallel=parallel, cache=True, fastmath=_FAST)
     def forward(src, b, dst, has_bias, write_src, slope, nchunks):
         # dst = act(src + b); with write_src, src = src + b too (the kept pre-activation)
         n, m = src.shape
+        nchunks = nchunks if parallel else 1   # also keys the disk cache per variant
         for t in prange(nchunks):
             for i in range(t * n // nchunks, (t + 1) * n // nchunks):
                 for j in range(m):
@@ -101,10 +105,11 @@ def _epilogues(code):
                         src[i, j] = v
                     dst[i, j] = _act(v, code, slope)
 
-    @njit(parallel=True, cache=True, fastmath=_FAST)
+    @njit(parallel=parallel, cache=True, fastmath=_FAST)
     def backward(dy, y, z, dz, partial, write_dz, want_db, slope, nchunks):
         # dz = dy * act'(y or z); partial[t] = float64 column sums of dz over chunk t's rows
         n, m = dy.shape
+        nchunks = nchunks if parallel else 1
         for t in prange(nchunks):
             for i in range(t * n // nchunks, (t + 1) * n // nchunks):
                 for j in range(m):
@@ -136,8 +141,9 @@ def _blasable(a):
 def _bias_act(src, b, dst, code, slope, write_src):
     has_bias = b is not None
     b = np.ascontiguousarray(b) if has_bias else np.empty(0, src.dtype)
-    forward, _ = _epilogues(code)
-    forward(src, b, dst, has_bias, write_src, float(slope), _nchunks(src.shape[0], src.size))
+    nchunks = _nchunks(src.shape[0], src.size)
+    forward, _ = _epilogues(code, nchunks > 1)
+    forward(src, b, dst, has_bias, write_src, float(slope), nchunks)
 
 
 # ------------------------------------------------------------------------------ public kernels
@@ -179,7 +185,7 @@ def _dz_db(dy2, y, z, dz2, code, slope, want_db):
     nchunks = _nchunks(n, dy2.size)
     partial = np.zeros((nchunks, m) if want_db else (1, 1), np.float64)
     write_dz = dz2 is not None
-    _, backward = _epilogues(code)
+    _, backward = _epilogues(code, nchunks > 1)
     backward(dy2, y2, z2, dz2 if write_dz else dy2, partial, write_dz, want_db, float(slope), nchunks)
     return partial.sum(axis=0) if want_db else None
 
@@ -201,9 +207,10 @@ def linear_act_forward(x, W, b, act="identity", negative_slope=0.01, precision="
 
 
 def linear_act_backward(dy, x, W, y, z, act="identity", negative_slope=0.01,
-                        needs_input_grad=(True, True, True), precision="highest"):
+                        needs_input_grad=(True, True, True), precision="highest", dW_out=None):
     if dy.dtype not in FAST_DTYPES:
-        return reference.linear_act_backward(dy, x, W, y, z, act, negative_slope, needs_input_grad)
+        return reference.linear_act_backward(dy, x, W, y, z, act, negative_slope, needs_input_grad,
+                                             dW_out=dW_out)
     need_dx, need_dW, need_db = needs_input_grad
     code = CODE[act]
     dy = np.ascontiguousarray(dy)
@@ -219,7 +226,9 @@ def linear_act_backward(dy, x, W, y, z, act="identity", negative_slope=0.01,
     if need_db:
         db = np.zeros(dy.shape[1], dy.dtype) if db is None else db.astype(dy.dtype)
     dx = np.matmul(dz, _blasable(W).T, out=np.empty(x.shape, dy.dtype)) if need_dx else None
-    dW = np.matmul(_blasable(x).T, dz, out=np.empty(W.shape, dy.dtype)) if need_dW else None
+    if need_dW:
+        dW_out = np.empty(W.shape, dy.dtype) if dW_out is None else dW_out
+    dW = np.matmul(_blasable(x).T, dz, out=dW_out) if need_dW else None
     return dx, dW, db
 
 
@@ -228,36 +237,44 @@ def linear_act_backward(dy, x, W, y, z, act="identity", negative_slope=0.01,
 # Chunks are sliced so that the inner loops run from 0: with a computed start, Numba's index
 # wraparound checks keep LLVM from vectorizing them (measured 2x slower).
 
-@njit(parallel=True, cache=True, fastmath=_FAST)
-def _sgd(param, grad, buf, sign, lr, mu, damp1, wd, momentum, nesterov, first_step, nchunks):
-    # sign = -1 to maximize (exact); the remaining flags are few enough for LLVM to unswitch
-    n = param.size
-    for t in prange(nchunks):
-        lo, hi = t * n // nchunks, (t + 1) * n // nchunks
-        p, gr, bf = param[lo:hi], grad[lo:hi], buf[lo:hi]
-        for i in range(hi - lo):
-            g = sign * gr[i]
-            if wd != 0:
-                g = g + wd * p[i]
-            if momentum:
-                m = g if first_step else mu * bf[i] + damp1 * g
-                bf[i] = m
-                g = g + mu * m if nesterov else m
-            p[i] = p[i] - lr * g
+@functools.lru_cache(maxsize=None)
+def _sgd_kernel(parallel):
+    """SGD over flat buffers; ``parallel=False`` is the single-threaded twin for small buffers."""
+
+    @njit(parallel=parallel, cache=True, fastmath=_FAST)
+    def sgd(param, grad, buf, sign, lr, mu, damp1, wd, momentum, nesterov, first_step, nchunks):
+        # sign = -1 to maximize (exact); the remaining flags are few enough for LLVM to unswitch
+        n = param.size
+        nchunks = nchunks if parallel else 1
+        for t in prange(nchunks):
+            lo, hi = t * n // nchunks, (t + 1) * n // nchunks
+            p, gr, bf = param[lo:hi], grad[lo:hi], buf[lo:hi]
+            for i in range(hi - lo):
+                g = sign * gr[i]
+                if wd != 0:
+                    g = g + wd * p[i]
+                if momentum:
+                    m = g if first_step else mu * bf[i] + damp1 * g
+                    bf[i] = m
+                    g = g + mu * m if nesterov else m
+                p[i] = p[i] - lr * g
+
+    return sgd
 
 
 @functools.lru_cache(maxsize=None)
-def _adam_kernel(decay_mode, amsgrad):
+def _adam_kernel(decay_mode, amsgrad, parallel):
     """Adam over flat buffers for one (decay_mode, amsgrad): 0 no weight decay, 1 L2 added to
     the gradient (Adam), 2 decoupled (AdamW). Constants, because with all flags at run time LLVM
     stops unswitching and the loop runs scalar (measured 7x slower)."""
 
-    @njit(parallel=True, cache=True, fastmath=_FAST)
+    @njit(parallel=parallel, cache=True, fastmath=_FAST)
     def adam(param, grad, m, v, vmax, sign, step_size, w, beta2, w2, eps, wd, decay, bc2_sqrt,
              nchunks):
         # sign = -1 to maximize; w = 1 - beta1 (the lerp weight), w2 = 1 - beta2,
         # decay = 1 - lr * wd
         n = param.size
+        nchunks = nchunks if parallel else 1
         for t in prange(nchunks):
             lo, hi = t * n // nchunks, (t + 1) * n // nchunks
             pc, gc, mc, vc, vmc = param[lo:hi], grad[lo:hi], m[lo:hi], v[lo:hi], vmax[lo:hi]
@@ -297,9 +314,11 @@ def sgd_update(param, grad, momentum_buf, *, lr, momentum=0.0, dampening=0.0, ne
     s = param.dtype.type
     p = param.reshape(-1)
     buf = momentum_buf.reshape(-1) if momentum_buf is not None else p
-    _sgd(p, np.ascontiguousarray(grad).reshape(-1), buf, s(-1 if maximize else 1), s(lr),
-         s(momentum), s(1 - dampening), s(weight_decay), momentum != 0, bool(nesterov),
-         bool(first_step), _nchunks(p.size, p.size))
+    nchunks = _nchunks(p.size, p.size)
+    _sgd_kernel(nchunks > 1)(p, np.ascontiguousarray(grad).reshape(-1), buf,
+                             s(-1 if maximize else 1), s(lr), s(momentum), s(1 - dampening),
+                             s(weight_decay), momentum != 0, bool(nesterov), bool(first_step),
+                             nchunks)
 
 
 def adam_update(param, grad, exp_avg, exp_avg_sq, *, step, lr, beta1=0.9, beta2=0.999, eps=1e-8,
@@ -315,8 +334,8 @@ def adam_update(param, grad, exp_avg, exp_avg_sq, *, step, lr, beta1=0.9, beta2=
     vmax = max_exp_avg_sq.reshape(-1) if amsgrad else p
     bc1, bc2 = 1 - beta1 ** step, 1 - beta2 ** step
     decay_mode = 0 if weight_decay == 0 else 2 if decoupled else 1
-    adam = _adam_kernel(decay_mode, bool(amsgrad))
+    nchunks = _nchunks(p.size, p.size)
+    adam = _adam_kernel(decay_mode, bool(amsgrad), nchunks > 1)
     adam(p, np.ascontiguousarray(grad).reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1),
          vmax, s(-1 if maximize else 1), s(lr / bc1), s(1 - beta1), s(beta2), s(1 - beta2),
-         s(eps), s(weight_decay), s(1 - lr * weight_decay), s(math.sqrt(bc2)),
-         _nchunks(p.size, p.size))
+         s(eps), s(weight_decay), s(1 - lr * weight_decay), s(math.sqrt(bc2)), nchunks)

@@ -201,9 +201,10 @@ def linear_act_forward(x, W, b, act="identity", negative_slope=0.01, precision="
 
 
 def linear_act_backward(dy, x, W, y, z, act="identity", negative_slope=0.01,
-                        needs_input_grad=(True, True, True), precision="highest"):
+                        needs_input_grad=(True, True, True), precision="highest", dW_out=None):
     if dy.dtype not in FAST_DTYPES or dy.size == 0:
-        return reference.linear_act_backward(dy, x, W, y, z, act, negative_slope, needs_input_grad)
+        return reference.linear_act_backward(dy, x, W, y, z, act, negative_slope, needs_input_grad,
+                                             dW_out=dW_out)
     need_dx, need_dW, need_db = needs_input_grad
     code = CODE[act]
     dy = cupy.ascontiguousarray(dy)
@@ -216,7 +217,9 @@ def linear_act_backward(dy, x, W, y, z, act="identity", negative_slope=0.01,
         dz = cupy.empty_like(dy)
         db = _dz_db(dy, y, z, dz, code, negative_slope, need_db)
     dx = _cublas_matmul(dz, W.T, cupy.empty(x.shape, dy.dtype), precision) if need_dx else None
-    dW = _cublas_matmul(x.T, dz, cupy.empty(W.shape, dy.dtype), precision) if need_dW else None
+    if need_dW:
+        dW_out = cupy.empty(W.shape, dy.dtype) if dW_out is None else dW_out
+    dW = _cublas_matmul(x.T, dz, dW_out, precision) if need_dW else None
     return dx, dW, db
 
 

@@ -103,11 +103,14 @@ def linear_act_forward(x, W, b, act="identity", negative_slope=0.01):
 
 
 def linear_act_backward(dy, x, W, y, z, act="identity", negative_slope=0.01,
-                        needs_input_grad=(True, True, True)):
+                        needs_input_grad=(True, True, True), dW_out=None):
     dz = act_backward(dy, y, z, act, negative_slope)
     need_dx, need_dW, need_db = needs_input_grad
     dx = dz @ W.T if need_dx else None
     dW = x.T @ dz if need_dW else None
+    if dW is not None and dW_out is not None:
+        dW_out[...] = dW
+        dW = dW_out
     db = dz.sum(axis=0) if need_db else None
     return dx, dW, db
 

@@ -94,6 +94,15 @@ def test_unknown_workload_is_refused(capsys):
     assert "invalid choice: 'W9'" in capsys.readouterr().err
 
 
+def test_gpu_only_workload_on_the_cpu_needs_the_flag(tmp_path, capsys):
+    from gpugrad import cuda
+    if cuda.is_available():
+        pytest.skip("a GPU is present")
+    assert bench.main(["--workloads", "W3", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "nothing to run" in err and "--all-on-cpu" in err
+
+
 def test_cuda_without_a_gpu_is_a_clear_error(tmp_path, capsys):
     from gpugrad import cuda
     if cuda.is_available():
@@ -110,3 +119,11 @@ def test_workloads_are_the_issue_s():
     assert (w["W3"].batch_for("cuda"), w["W3"].sizes) == (4096, (4096, 4096, 4096, 4096, 10))
     assert (w["W4"].batch_for("cuda"), w["W4"].sizes) == (1024, (1024, 1024, 1024, 10))
     assert w["W3"].devices == w["W4"].devices == ("cuda",)
+
+
+def test_memory_probe_runs_in_a_fresh_process():
+    from gpugrad import bench_memory
+    r = bench_memory.measure_memory("W2", "numpy", "cpu", timeout=120)
+    assert "error" not in r, r
+    assert r["peak_mib"] >= r["state_mib"] >= 0 and r["transient_mib"] >= 0
+    assert r["model_data_mib"] > 0 and r["method"]

@@ -105,6 +105,13 @@ def test_no_command_prints_help(capsys):
     assert code == 2 and "train" in err and "<command>" in err
 
 
+def test_help_and_version_exit_zero(capsys):
+    code, out, _ = run_cli(capsys, "--version")
+    assert code == 0 and out.strip() == f"gpugrad {gg.__version__}"
+    code, out, _ = run_cli(capsys, "train", "--help")
+    assert code == 0 and "--resume CHECKPOINT" in out and "--hidden" in out
+
+
 def test_default_run_reaches_97_percent_within_a_minute(tmp_path):
     """The default `gpugrad train` (digits, MLP 256-256, SGD) as a real process."""
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}

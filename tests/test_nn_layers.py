@@ -71,13 +71,13 @@ def test_linear_shapes_init_and_errors():
 
 def test_mlp_structure():
     m = nn.MLP([6, 8, 8, 3], activation="tanh", dropout=0.2, output_activation="sigmoid")
-    kinds = [(type(l).__name__, getattr(l, "activation", None)) for l in m]
+    kinds = [(type(layer).__name__, getattr(layer, "activation", None)) for layer in m]
     assert kinds == [("Linear", "tanh"), ("Dropout", None), ("Linear", "tanh"),
                      ("Dropout", None), ("Linear", "sigmoid")]
     out = m(gg.randn(4, 6))
     assert out.shape == (4, 3) and ((out.numpy() > 0) & (out.numpy() < 1)).all()
     soft = nn.MLP([2, 4, 1], activation="softplus")
-    assert [type(l).__name__ for l in soft] == ["Linear", "Softplus", "Linear"]
+    assert [type(layer).__name__ for layer in soft] == ["Linear", "Softplus", "Linear"]
     with pytest.raises(ValueError, match="at least 2 positive ints"):
         nn.MLP([3])
     with pytest.raises(ValueError, match="unknown activation"):

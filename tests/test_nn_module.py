@@ -171,7 +171,7 @@ def test_sequential_and_module_list():
 def test_apply_and_children():
     m = nn.MLP([2, 3, 1])
     m.apply(lambda mod: isinstance(mod, nn.Linear) and nn.init.zeros_(mod.weight))
-    assert all(not l.weight.numpy().any() for l in m.children())
+    assert all(not layer.weight.numpy().any() for layer in m.children())
 
 
 def test_parameter_basics_and_deepcopy():

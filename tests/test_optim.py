@@ -77,7 +77,11 @@ ADAM_OPTIONS = [dict(amsgrad=a, weight_decay=w, maximize=m)
 ADAM_OPTIONS.append(dict(betas=(0.8, 0.9), eps=1e-6, amsgrad=True, weight_decay=0.05))
 
 
-@pytest.mark.parametrize("kw", SGD_OPTIONS, ids=lambda kw: "-".join(f"{k}={v}" for k, v in kw.items()))
+def _ids(kw):
+    return "-".join(f"{k}={v}" for k, v in kw.items())
+
+
+@pytest.mark.parametrize("kw", SGD_OPTIONS, ids=_ids)
 @needs_torch
 def test_sgd_matches_torch(kw):
     ours, theirs = make_pair()
@@ -88,7 +92,7 @@ def test_sgd_matches_torch(kw):
 
 
 @pytest.mark.parametrize("cls", ["Adam", "AdamW"])
-@pytest.mark.parametrize("kw", ADAM_OPTIONS, ids=lambda kw: "-".join(f"{k}={v}" for k, v in kw.items()))
+@pytest.mark.parametrize("kw", ADAM_OPTIONS, ids=_ids)
 @needs_torch
 def test_adam_family_matches_torch(cls, kw):
     ours, theirs = make_pair()
@@ -317,6 +321,19 @@ def test_load_state_dict_validates_before_changing_anything():
         opt.load_state_dict({"state": {9: {}}, "param_groups": good["param_groups"]})
     with pytest.raises(nn.StateDictError, match="expected a dict with 'state'"):
         opt.load_state_dict({"param_groups": []})
+
+
+def test_state_dict_carries_scheduler_keys_to_a_fresh_optimizer():
+    p = nn.Parameter(gg.zeros(1))
+    opt = optim.SGD([p], lr=1.0)
+    sched = optim.ExponentialLR(opt, 0.5)
+    opt.step()
+    sched.step()
+    fresh = optim.SGD([nn.Parameter(gg.zeros(1))], lr=9.0)
+    fresh.load_state_dict(opt.state_dict())
+    assert fresh.param_groups[0]["lr"] == 0.5 and fresh.param_groups[0]["initial_lr"] == 1.0
+    resumed = optim.ExponentialLR(fresh, 0.5, last_epoch=1)
+    assert resumed.get_last_lr() == [0.5]
 
 
 def test_state_dict_layout_is_pytorchs():

@@ -14,8 +14,9 @@ from .activation import (ACTIVATION_NAMES, GELU, Dropout, Flatten, Identity, Lea
 from .containers import ModuleList, Sequential
 from .linear import FUSED_ACTIVATIONS, MLP, Linear
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
-from .module import IncompatibleKeys, Module, StateDictError
+from .module import Module
 from .parameter import Parameter
+from .state_dict import IncompatibleKeys, StateDictError
 from .utils import clip_grad_norm_, clip_grad_value_
 from . import utils
 

@@ -21,28 +21,15 @@ devices and dtypes, and saves/loads them as a flat ``state_dict`` keyed like PyT
 """
 from __future__ import annotations
 
-from collections import OrderedDict, namedtuple
+from collections import OrderedDict
 
 from .. import backend, dtypes
 from ..tensor import Tensor
+from . import state_dict as _sd
 from .parameter import Parameter
+from .state_dict import IncompatibleKeys, StateDictError
 
 __all__ = ["Module", "StateDictError", "IncompatibleKeys"]
-
-IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
-
-
-class StateDictError(RuntimeError):
-    """A state dict does not fit the module or optimizer (missing, unexpected or mis-shaped
-    entries); the message names each on one line.
-
-    >>> import gpugrad as gg
-    >>> gg.nn.Linear(2, 2).load_state_dict({})
-    Traceback (most recent call last):
-    ...
-    gpugrad.nn.module.StateDictError: cannot load the state dict into Linear: missing keys ['weight', 'bias']
-    """
-
 
 class Module:
     """Base class for all layers and models; subclasses define ``forward``.
@@ -368,24 +355,8 @@ class Module:
         >>> sd = gg.nn.Linear(3, 2).state_dict(); sd["weight"].shape
         (3, 2)
         """
-        out = OrderedDict()
-        for mod_prefix, mod in self.named_modules(prefix.rstrip(".")):
-            for store, skip in ((mod._parameters, ()), (mod._buffers, mod._non_persistent)):
-                for name, t in store.items():
-                    if t is None or name in skip:
-                        continue
-                    key = f"{mod_prefix}.{name}" if mod_prefix else name
-                    out[key] = t if keep_vars else t.detach()
-        return out
-
-    def _state_targets(self):
-        targets = OrderedDict()
-        for mod_prefix, mod in self.named_modules():
-            for store, skip in ((mod._parameters, ()), (mod._buffers, mod._non_persistent)):
-                for name, t in store.items():
-                    if t is not None and name not in skip:
-                        targets[f"{mod_prefix}.{name}" if mod_prefix else name] = t
-        return targets
+        return OrderedDict((prefix + key, t if keep_vars else t.detach())
+                           for key, t in _sd.state_targets(self).items())
 
     def check_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
         """Validate ``state_dict`` against this module without changing anything; raise
@@ -395,34 +366,7 @@ class Module:
         >>> gg.nn.Linear(2, 2).check_state_dict(gg.nn.Linear(2, 2).state_dict())
         IncompatibleKeys(missing_keys=[], unexpected_keys=[])
         """
-        if not hasattr(state_dict, "items"):
-            raise StateDictError(f"expected a state dict (a mapping of names to tensors), got "
-                                 f"{type(state_dict).__name__}")
-        targets = self._state_targets()
-        missing = [k for k in targets if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in targets]
-        problems = []
-        for key, t in targets.items():
-            if key not in state_dict:
-                continue
-            value = state_dict[key]
-            arr = value.data if isinstance(value, Tensor) else value
-            if not hasattr(arr, "shape") or not hasattr(arr, "dtype"):
-                problems.append(f"{key!r}: expected an array, got {type(value).__name__}")
-            elif tuple(arr.shape) != tuple(t.shape):
-                problems.append(f"shape mismatch for {key!r}: the model has {tuple(t.shape)}, "
-                                f"the state dict has {tuple(arr.shape)}")
-            elif arr.dtype.kind not in "fiub" or (t.dtype.kind == "f") != (arr.dtype.kind == "f"):
-                problems.append(f"dtype mismatch for {key!r}: the model has {t.dtype.name}, "
-                                f"the state dict has {arr.dtype.name}")
-        if strict:
-            head = [f"missing keys {missing}"] if missing else []
-            head += [f"unexpected keys {unexpected}"] if unexpected else []
-            problems = head + problems
-        if problems:
-            raise StateDictError(f"cannot load the state dict into {type(self).__name__}: "
-                                 + "; ".join(problems))
-        return IncompatibleKeys(missing, unexpected)
+        return _sd.check_state_dict(self, state_dict, strict)
 
     def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
         """Copy a state dict into the parameters and buffers, in place.
@@ -438,19 +382,7 @@ class Module:
         >>> bool((a.weight.numpy() == b.weight.numpy()).all())
         True
         """
-        result = self.check_state_dict(state_dict, strict)
-        targets = self._state_targets()
-        staged = []
-        for key, t in targets.items():
-            if key in state_dict:
-                value = state_dict[key]
-                arr = value.data if isinstance(value, Tensor) else value
-                arr = backend.to_device(arr, t.device)
-                staged.append((t, arr))
-        for t, arr in staged:  # all moved and validated: now write
-            backend.get_array_module(t.data).copyto(t.data, arr, casting="unsafe")
-            t._vc[0] += 1
-        return result
+        return _sd.load_state_dict(self, state_dict, strict)
 
     # ------------------------------------------------------------ repr
     def extra_repr(self) -> str:

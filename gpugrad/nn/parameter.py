@@ -60,6 +60,8 @@ class Parameter(Tensor):
         """The first gradient of a step: written into the optimizer's flat-buffer view when
         one is assigned (and still matches), else an owned copy."""
         view = self._grad_view
+        if g is view:                       # backward already wrote into the buffer
+            return Tensor._make(view)
         if view is not None and view.shape == g.shape and type(view) is type(g):
             get_array_module(view).copyto(view, g)
             return Tensor._make(view)

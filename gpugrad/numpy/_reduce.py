@@ -160,6 +160,17 @@ def _arg(name):
 argmax, argmin = _arg("argmax"), _arg("argmin")
 
 
+def _accumulator(a, dtype):
+    """``a`` as a tensor in the dtype a running sum/product uses (NumPy: small ints -> int64)."""
+    x = C.tensor(a)
+    dt = C.dtype(dtype)
+    if dt is not None and dt != x.dtype:
+        return x.astype(dt)
+    if x.dtype.kind in "bi" and x.dtype.itemsize < 8:
+        return x.astype(_np.int64)
+    return x
+
+
 def cumsum(a, axis=None, dtype=None, out=None):
     """Cumulative sum (flattened when ``axis`` is None).
 
@@ -167,12 +178,7 @@ def cumsum(a, axis=None, dtype=None, out=None):
     >>> gnp.cumsum([1, 2, 3]).tolist()
     [1, 3, 6]
     """
-    x = C.tensor(a)
-    dt = C.dtype(dtype)
-    if dt is not None and dt != x.dtype:
-        x = x.astype(dt)
-    elif x.dtype.kind in "bi" and x.dtype.itemsize < 8:
-        x = x.astype(_np.int64)
+    x = _accumulator(a, dtype)
     return C.out(ops.cumsum(x, axis=axis), out, "cumsum")
 
 
@@ -183,12 +189,7 @@ def cumprod(a, axis=None, dtype=None, out=None):
     >>> gnp.cumprod([1.0, 2.0, 3.0]).tolist()
     [1.0, 2.0, 6.0]
     """
-    x = C.tensor(a)
-    dt = C.dtype(dtype)
-    if dt is not None and dt != x.dtype:
-        x = x.astype(dt)
-    elif x.dtype.kind in "bi" and x.dtype.itemsize < 8:
-        x = x.astype(_np.int64)
+    x = _accumulator(a, dtype)
     return C.out(ops.cumprod(x, axis=axis), out, "cumprod")
 
 

@@ -31,7 +31,10 @@ def _check_reduction(reduction):
 
 # ================================================================ fused linear layer
 class Linear(Function):
-    """act(x @ W + b) as one node; backward reads the output (or the pre-activation)."""
+    """act(x @ W + b) as one node; backward reads the output (or the pre-activation) and can
+    write dW straight into an optimizer's flat gradient buffer."""
+
+    grad_into = (1,)
 
     def saved_inputs(self, needs):
         return (0, 1)
@@ -50,9 +53,12 @@ class Linear(Function):
         x2, W, y, z = self.saved
         g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
         needs = (self.needs[0], self.needs[1], self.has_b and self.needs[2])
+        dW_out = self.grad_out.get(1) if self.grad_out else None
+        if dW_out is not None and dW_out.dtype != g2.dtype:
+            dW_out = None
         dx, dW, db = kernels.linear_act_backward(g2, x2, W, y, z, self.act,
                                                  negative_slope=self.slope,
-                                                 needs_input_grad=needs)
+                                                 needs_input_grad=needs, dW_out=dW_out)
         if dx is not None and len(self.lead) != 1:
             dx = dx.reshape(self.lead + (x2.shape[1],))
         return (dx, dW, db) if self.has_b else (dx, dW, None)

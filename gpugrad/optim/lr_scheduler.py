@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 
-from ..nn.module import StateDictError
+from ..nn.state_dict import StateDictError
 from .optimizer import Optimizer
 
 __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numbers
 
 from .. import backend
-from ..nn.module import StateDictError
+from ..nn.state_dict import StateDictError
 from ..tensor import Tensor
 from ._flat import FlatBuffer
 
@@ -38,7 +38,9 @@ required = _Required()
 
 class Optimizer:
     """Base class: subclasses set ``_array_state`` (names of per-parameter arrays) and
-    implement ``_update(group, flat, members)``.
+    implement ``_update(group, flat, lo, hi, members, whole)``, which updates the parameters
+    ``members`` (indices into ``flat``) of one group; ``whole`` says they are all of the
+    group's parameters in ``flat``, i.e. exactly the range ``[lo, hi)``.
 
     >>> import gpugrad as gg
     >>> p = gg.nn.Parameter(gg.zeros(2))
@@ -260,10 +262,6 @@ class Optimizer:
                 raise StateDictError(f"cannot load into {name}: parameter group {gi} has "
                                      f"{got} parameters in the state dict, "
                                      f"{len(mine['params'])} in the optimizer")
-            for k in saved:
-                if k != "params" and k not in mine:
-                    raise StateDictError(f"cannot load into {name}: unknown hyper-parameter "
-                                         f"{k!r} in parameter group {gi}")
             for i, p in zip(ids, mine["params"]):
                 mapping[i] = p
         state = sd["state"]

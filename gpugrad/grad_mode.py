@@ -1,0 +1,97 @@
+"""Grad mode: whether operations record the graph for backward.
+
+``no_grad()`` and ``enable_grad()`` are context managers and decorators;
+``set_grad_enabled(b)`` takes effect at once and restores the previous mode when used in a
+``with`` block.
+
+>>> with no_grad():
+...     is_grad_enabled()
+False
+"""
+from __future__ import annotations
+
+import functools
+
+__all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
+
+_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """True when operations record the graph for backward.
+
+    >>> is_grad_enabled()
+    True
+    """
+    return _enabled
+
+
+class set_grad_enabled:
+    """Turn graph recording on or off: takes effect at once, and as a context manager
+    restores the previous mode on exit.
+
+    >>> with set_grad_enabled(False):
+    ...     is_grad_enabled()
+    False
+    """
+
+    def __init__(self, mode: bool = True):
+        global _enabled
+        self.prev = _enabled
+        _enabled = bool(mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        global _enabled
+        _enabled = self.prev
+        return False
+
+
+class _Scope:
+    """A reusable context manager that sets the grad mode on entry and restores it on exit."""
+
+    def __init__(self, mode):
+        self.mode = mode
+
+    def __enter__(self):
+        global _enabled
+        self.prev = _enabled
+        _enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        global _enabled
+        _enabled = self.prev
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with _Scope(self.mode):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+def no_grad():
+    """Context manager / decorator: operations inside record no graph.
+
+    >>> import gpugrad as gg
+    >>> w = gg.ones(2, requires_grad=True)
+    >>> with no_grad():
+    ...     (w * 2).requires_grad
+    False
+    """
+    return _Scope(False)
+
+
+def enable_grad():
+    """Context manager / decorator that turns recording back on inside ``no_grad``.
+
+    >>> with no_grad():
+    ...     with enable_grad():
+    ...         is_grad_enabled()
+    True
+    """
+    return _Scope(True)

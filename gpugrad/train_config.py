@@ -1,0 +1,202 @@
+"""``TrainConfig`` -- every option of a training run -- and the builders that turn one into a
+model, an optimizer and a learning-rate schedule (used by :mod:`gpugrad.train`).
+
+>>> cfg = TrainConfig(hidden=[32], optimizer="adam", scheduler="warmup-cosine", epochs=10)
+>>> model = build_model(cfg, 64, 10)
+>>> opt = build_optimizer(cfg, model.parameters())
+>>> type(opt).__name__, type(build_scheduler(cfg, opt)).__name__
+('Adam', 'SequentialLR')
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from . import backend, nn, optim
+from .datasets import DATASETS
+
+__all__ = ["TrainConfig", "build_model", "build_optimizer", "build_scheduler", "OPTIMIZERS",
+           "SCHEDULERS", "DEFAULT_LR", "DEFAULT_BATCH_SIZE", "RUN_FIELDS"]
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULERS = ("none", "step", "multistep", "exponential", "cosine", "warmup-cosine")
+DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3}
+DEFAULT_BATCH_SIZE = {"digits": 64, "synthetic": 256}
+# fields a resumed run may change; every other field must match the checkpoint's
+RUN_FIELDS = ("epochs", "out", "device", "quiet", "progress", "plot", "eval_batch_size",
+              "resume")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on (the CLI's options, one field each).
+
+    ``lr=None`` / ``weight_decay=None`` take the optimizer's default (sgd: 0.05 and 0;
+    adam: 1e-3 and 0; adamw: 1e-3 and 0.01); ``batch_size=None`` the dataset's (digits 64,
+    synthetic 256).
+
+    >>> TrainConfig().dataset, TrainConfig().hidden, TrainConfig(optimizer="adam").resolved_lr
+    ('digits', [256, 256], 0.001)
+    """
+    dataset: str = "digits"
+    samples: int = 10000
+    features: int = 64
+    classes: int = 10
+    task: str = "classification"
+    test_size: float = 0.2
+    hidden: list = field(default_factory=lambda: [256, 256])
+    activation: str = "relu"
+    dropout: float = 0.0
+    optimizer: str = "sgd"
+    lr: float | None = None
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float | None = None
+    scheduler: str = "cosine"
+    step_size: int | None = None
+    gamma: float = 0.1
+    milestones: list | None = None
+    warmup_epochs: int = 2
+    label_smoothing: float = 0.1
+    epochs: int = 20
+    batch_size: int | None = None
+    eval_batch_size: int = 4096
+    device: str = "cpu"
+    dtype: str = "float32"
+    seed: int = 0
+    out: str | None = "runs/train"
+    resume: str | None = None
+    quiet: bool = False
+    progress: bool = True
+    plot: bool = True
+
+    @property
+    def resolved_lr(self) -> float:
+        """The learning rate to use (``lr`` or the optimizer's default)."""
+        return DEFAULT_LR[self.optimizer] if self.lr is None else self.lr
+
+    @property
+    def resolved_batch_size(self) -> int:
+        """The batch size to use (``batch_size`` or the dataset's default)."""
+        if self.batch_size is not None:
+            return self.batch_size
+        return DEFAULT_BATCH_SIZE[self.dataset]
+
+    @property
+    def resolved_weight_decay(self) -> float:
+        """The weight decay to use (``weight_decay`` or the optimizer's default)."""
+        if self.weight_decay is not None:
+            return self.weight_decay
+        return 0.01 if self.optimizer == "adamw" else 0.0
+
+    def to_dict(self) -> dict:
+        """All fields as a JSON-friendly dict (stored in checkpoints and metrics.json)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        """The inverse of :meth:`to_dict`; unknown fields are an error.
+
+        >>> TrainConfig.from_dict(TrainConfig(epochs=3).to_dict()).epochs
+        3
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown configuration fields {unknown}")
+        return cls(**d)
+
+    def validate(self) -> "TrainConfig":
+        """Raise ValueError naming the first bad field; return self.
+
+        >>> TrainConfig(dropout=2.0).validate()
+        Traceback (most recent call last):
+        ...
+        ValueError: invalid dropout 2.0; expected a value in [0, 1)
+        """
+        def choice(name, options):
+            v = getattr(self, name)
+            if v not in options:
+                raise ValueError(f"invalid {name} {v!r}; expected one of {', '.join(options)}")
+        choice("dataset", DATASETS)
+        choice("task", ("classification", "regression"))
+        choice("optimizer", OPTIMIZERS)
+        choice("scheduler", SCHEDULERS)
+        choice("activation", nn.ACTIVATION_NAMES)
+        choice("dtype", ("float32", "float64"))
+        for name in ("samples", "features", "epochs", "resolved_batch_size", "eval_batch_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"invalid {name.replace('resolved_', '')} {v!r}; expected an "
+                                 f"int >= 1")
+        if self.task == "classification" and (not isinstance(self.classes, int) or
+                                              self.classes < 2):
+            raise ValueError(f"invalid classes {self.classes!r}; expected an int >= 2")
+        if any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.hidden):
+            raise ValueError(f"invalid hidden sizes {self.hidden!r}; expected ints >= 1")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"invalid dropout {self.dropout!r}; expected a value in [0, 1)")
+        if not 0.0 < self.test_size < 1.0:
+            raise ValueError(f"invalid test_size {self.test_size!r}; expected a value in (0, 1)")
+        for name in ("resolved_lr", "momentum", "resolved_weight_decay", "label_smoothing"):
+            v = getattr(self, name)
+            if not v >= 0:
+                raise ValueError(f"invalid {name.replace('resolved_', '')} {v!r}; expected >= 0")
+        if self.nesterov and (self.optimizer != "sgd" or self.momentum <= 0):
+            raise ValueError("nesterov needs --optimizer sgd with a momentum > 0")
+        if self.scheduler == "warmup-cosine" and not 0 < self.warmup_epochs < self.epochs:
+            raise ValueError(f"invalid warmup_epochs {self.warmup_epochs!r}; expected 0 < "
+                             f"warmup_epochs < epochs ({self.epochs})")
+        backend.device(self.device)
+        return self
+
+
+# ---------------------------------------------------------------- building blocks
+def build_model(cfg: TrainConfig, n_in: int, n_out: int):
+    """The MLP of a configuration (fused hidden layers), on its device and dtype.
+
+    >>> build_model(TrainConfig(hidden=[32]), 64, 10).sizes
+    (64, 32, 10)
+    """
+    sizes = [n_in, *cfg.hidden, n_out]
+    return nn.MLP(sizes, activation=cfg.activation, dropout=cfg.dropout, device=cfg.device,
+                  dtype=cfg.dtype)
+
+
+def build_optimizer(cfg: TrainConfig, params):
+    """The optimizer a configuration names, with its hyper-parameters.
+
+    >>> build_optimizer(TrainConfig(optimizer="adamw"), build_model(TrainConfig(), 4, 2)
+    ...                 .parameters()).param_groups[0]["weight_decay"]
+    0.01
+    """
+    lr, wd = cfg.resolved_lr, cfg.resolved_weight_decay
+    if cfg.optimizer == "sgd":
+        return optim.SGD(params, lr=lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                         weight_decay=wd)
+    cls = optim.Adam if cfg.optimizer == "adam" else optim.AdamW
+    return cls(params, lr=lr, weight_decay=wd)
+
+
+def build_scheduler(cfg: TrainConfig, opt):
+    """The per-epoch learning-rate schedule a configuration names (None for "none").
+
+    >>> cfg = TrainConfig(scheduler="warmup-cosine", epochs=10)
+    >>> type(build_scheduler(cfg, build_optimizer(cfg, build_model(cfg, 4, 2).parameters())))
+    <class 'gpugrad.optim.lr_scheduler.SequentialLR'>
+    """
+    s, E = cfg.scheduler, cfg.epochs
+    if s == "none":
+        return None
+    if s == "step":
+        return optim.StepLR(opt, step_size=cfg.step_size or max(1, E // 3), gamma=cfg.gamma)
+    if s == "multistep":
+        ms = cfg.milestones or sorted({max(1, E // 2), max(1, 3 * E // 4)})
+        return optim.MultiStepLR(opt, milestones=list(ms), gamma=cfg.gamma)
+    if s == "exponential":
+        return optim.ExponentialLR(opt, gamma=cfg.gamma)
+    if s == "cosine":
+        return optim.CosineAnnealingLR(opt, T_max=E)
+    w = cfg.warmup_epochs
+    warm = optim.LinearLR(opt, start_factor=0.1, total_iters=w)
+    return optim.SequentialLR(opt, [warm, optim.CosineAnnealingLR(opt, T_max=E - w)], [w])

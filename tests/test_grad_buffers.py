@@ -1,0 +1,98 @@
+"""Memory on the hot path: dW lands in the optimizer's flat gradient buffer with no copy, and a
+finished backward lets go of the step's activations."""
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+import gpugrad as gg
+from gpugrad import kernels
+
+
+def _model_and_batch():
+    gg.manual_seed(0)
+    model = gg.nn.MLP([8, 16, 4], activation="relu")
+    x, y = gg.randn(5, 8), gg.randint(4, size=(5,))
+    return model, x, y
+
+
+def test_linear_backward_writes_dW_into_the_flat_gradient_buffer(monkeypatch):
+    model, x, y = _model_and_batch()
+    received = []
+    real = kernels.linear_act_backward
+
+    def spy(*args, dW_out=None, **kwargs):
+        received.append(dW_out)
+        return real(*args, dW_out=dW_out, **kwargs)
+    reference = [g.numpy().copy() for g in gg.autograd.grad(
+        gg.cross_entropy(model(x), y), list(model.parameters()))]
+    opt = gg.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    flat = opt._flats[0].grad
+    monkeypatch.setattr(kernels, "linear_act_backward", spy)
+    gg.cross_entropy(model(x), y).backward()
+    assert len(received) == 2 and all(np.shares_memory(o, flat) for o in received)
+    for p, expected in zip(model.parameters(), reference):
+        np.testing.assert_allclose(p.grad.numpy(), expected, rtol=1e-6, atol=1e-7)
+        assert p.grad.data is p._grad_view          # the view itself: no copy was made
+        assert np.shares_memory(p.grad.data, flat)
+
+
+def test_second_backward_accumulates_on_top_of_the_buffer():
+    model, x, y = _model_and_batch()
+    gg.optim.SGD(model.parameters(), lr=0.1)
+    gg.cross_entropy(model(x), y).backward()
+    once = [p.grad.numpy().copy() for p in model.parameters()]
+    gg.cross_entropy(model(x), y).backward()
+    for p, g in zip(model.parameters(), once):
+        np.testing.assert_allclose(p.grad.numpy(), 2 * g, rtol=1e-6)
+
+
+def test_hooks_still_see_the_gradient_when_a_buffer_exists():
+    model, x, y = _model_and_batch()
+    gg.optim.SGD(model.parameters(), lr=0.1)
+    w = next(iter(model.parameters()))
+    seen = []
+    w.register_hook(lambda g: seen.append(g.numpy().copy()) or g * 0)
+    gg.cross_entropy(model(x), y).backward()
+    assert len(seen) == 1 and np.abs(seen[0]).sum() > 0
+    assert np.all(w.grad.numpy() == 0)               # the hook's replacement was used
+
+
+def test_kernel_dW_out_receives_the_gradient_and_is_checked():
+    rng = np.random.default_rng(0)
+    x, W = rng.standard_normal((7, 3)), rng.standard_normal((3, 5))
+    y, z = kernels.linear_act_forward(x, W, None, "relu")
+    dy = rng.standard_normal(y.shape)
+    _, expected, _ = kernels.linear_act_backward(dy, x, W, y, z, "relu")
+    out = np.empty_like(W)
+    _, dW, _ = kernels.linear_act_backward(dy, x, W, y, z, "relu", dW_out=out)
+    assert dW is out
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"dW_out .* shape \(3, 5\).*got ndarray of shape \(5, 3\)"):
+        kernels.linear_act_backward(dy, x, W, y, z, "relu", dW_out=np.empty((5, 3)))
+
+
+def test_backward_releases_the_activations_while_loss_is_kept():
+    model, x, y = _model_and_batch()
+    hidden = model(x)
+    probe = weakref.ref(hidden)
+    loss = gg.cross_entropy(hidden, y)
+    del hidden
+    gc.collect()
+    assert probe() is not None                       # the graph holds it before backward
+    loss.backward()
+    gc.collect()
+    assert probe() is None                           # ... and lets it go after
+    with pytest.raises(RuntimeError, match="second time"):
+        loss.backward()
+
+
+def test_retain_graph_keeps_the_graph_usable():
+    model, x, y = _model_and_batch()
+    loss = gg.cross_entropy(model(x), y)
+    loss.backward(retain_graph=True)
+    first = [p.grad.numpy().copy() for p in model.parameters()]
+    loss.backward()
+    for p, g in zip(model.parameters(), first):
+        np.testing.assert_allclose(p.grad.numpy(), 2 * g, rtol=1e-6)
