@@ -173,7 +173,21 @@ class _Impl:
 
 # ------------------------------------------------------------------------------ MLP step
 
-class GpugradMLP(_Impl):
+class _FrameworkStep(_Impl):
+    """A framework's training step: model, loss, backward, optimizer (same code for both)."""
+
+    def step(self):
+        loss = self.ce(self.model(self.x), self.y)
+        loss.backward()
+        self.opt.step()
+        self.opt.zero_grad()
+        self._loss = loss
+
+    def loss(self):
+        return float(self._loss.item())
+
+
+class GpugradMLP(_FrameworkStep):
     """gpugrad: ``gg.nn.MLP`` + ``gg.optim.SGD`` + cross-entropy, backward, step, zero_grad."""
     name = "gpugrad"
 
@@ -197,18 +211,8 @@ class GpugradMLP(_Impl):
         self.y = gg.tensor(labels, device=device)
         self.ce = nn.functional.cross_entropy
 
-    def step(self):
-        loss = self.ce(self.model(self.x), self.y)
-        loss.backward()
-        self.opt.step()
-        self.opt.zero_grad()
-        self._loss = loss
 
-    def loss(self):
-        return float(self._loss.item())
-
-
-class TorchMLP(_Impl):
+class TorchMLP(_FrameworkStep):
     """PyTorch eager: ``nn.Sequential(Linear, ReLU, ...)`` + ``optim.SGD`` (defaults)."""
     name = "torch"
 
@@ -231,19 +235,9 @@ class TorchMLP(_Impl):
         self.y = torch.from_numpy(labels).to(dev)
         self.ce = torch.nn.functional.cross_entropy
 
-    def step(self):
-        loss = self.ce(self.model(self.x), self.y)
-        loss.backward()
-        self.opt.step()
-        self.opt.zero_grad()
-        self._loss = loss
-
     def sync(self):
         if self.device == "cuda":
             self.torch.cuda.synchronize()
-
-    def loss(self):
-        return float(self._loss.item())
 
 
 class NumpyMLP(_Impl):

@@ -20,6 +20,7 @@ import os
 # busy cores). Must be set before Numba first starts its OpenMP pool; a user's choice wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from . import reference
 from .activations import ACTIVATIONS, check_activation, needs_preactivation
 
 __all__ = ["ACTIVATIONS", "needs_preactivation", "linear_act_forward", "linear_act_backward",
@@ -27,6 +28,7 @@ __all__ = ["ACTIVATIONS", "needs_preactivation", "linear_act_forward", "linear_a
            "get_matmul_precision"]
 
 _PRECISIONS = ("highest", "high")
+_FAST_DTYPES = ("float32", "float64")   # dtypes with fused kernels; others use the reference
 _precision = "highest"
 
 
@@ -177,6 +179,12 @@ def act_forward(z, act, out=None, negative_slope=0.01):
     check_activation(act, negative_slope)
     if out is not None:
         _check_same("act_forward", z.shape, z=z, out=out)
+    if z.dtype not in _FAST_DTYPES:            # float16 and the like: the reference, on any device
+        y = reference.act_forward(z, act, negative_slope)
+        if out is None:
+            return y
+        out[...] = y
+        return out
     return _backend(z, out).act_forward(z, act, out, negative_slope)
 
 

@@ -149,12 +149,6 @@ def _bias_act(src, b, dst, code, slope, write_src):
 # ------------------------------------------------------------------------------ public kernels
 
 def act_forward(z, act, out=None, negative_slope=0.01):
-    if z.dtype not in FAST_DTYPES:
-        y = reference.act_forward(z, act, negative_slope)
-        if out is None:
-            return y
-        out[...] = y
-        return out
     direct = out is not None and out.flags.c_contiguous
     dst = out if direct else np.empty(z.shape, z.dtype)
     if z.size:
