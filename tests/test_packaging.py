@@ -1,0 +1,39 @@
+"""The wheel ships kernels/ as gpugrad.kernels (with its .cu sources) and never as a top-level
+module ``kernels`` (PyPI has an unrelated package of that name)."""
+import importlib.util
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def wheel_names(tmp_path_factory):
+    if importlib.util.find_spec("setuptools") is None:
+        pytest.skip("setuptools (the build backend) is not installed in this environment")
+    out = tmp_path_factory.mktemp("wheel")
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
+                           "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    (whl,) = out.glob("gpugrad-*.whl")
+    return zipfile.ZipFile(whl).namelist()
+
+
+def test_kernels_ship_inside_gpugrad(wheel_names):
+    for name in ("gpugrad/kernels/__init__.py", "gpugrad/kernels/cpu.py",
+                 "gpugrad/kernels/reference.py", "gpugrad/kernels/linear_act.cu"):
+        assert name in wheel_names
+    assert not [n for n in wheel_names if n.split("/")[0] == "kernels"]
+
+
+def test_every_subpackage_is_in_the_wheel(wheel_names):
+    packages = {str(p.parent.relative_to(ROOT)) for p in (ROOT / "gpugrad").rglob("__init__.py")}
+    for pkg in packages:
+        assert f"{pkg}/__init__.py" in wheel_names, pkg
+    cu = {p.name for p in (ROOT / "kernels").glob("*.cu")}
+    assert cu and all(f"gpugrad/kernels/{name}" in wheel_names for name in cu)
