@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from . import ops
+from .tensor import Tensor
 
 
 def _swap(fn):
@@ -61,22 +62,42 @@ def _split(self, indices_or_sections, axis=0):
     return ops.split(self, indices_or_sections, axis)
 
 
+def _bitwise(op_name, logical_name):
+    """``&``, ``|``, ``^``: logical on bool operands, bitwise on integers (as NumPy)."""
+    def f(a, b):
+        kinds = {t.dtype.kind for t in (a, b) if isinstance(t, Tensor)}
+        if kinds <= {"b"} and not any(isinstance(v, int) and not isinstance(v, bool)
+                                      for v in (a, b)):
+            return getattr(ops, logical_name)(a, b)
+        return getattr(ops, op_name)(a, b)
+    f.__name__ = op_name
+    return f
+
+
+def _invert(self):
+    return ops.logical_not(self) if self.dtype.kind == "b" else ops.invert(self)
+
+
+AND = _bitwise("bitwise_and", "logical_and")
+OR = _bitwise("bitwise_or", "logical_or")
+XOR = _bitwise("bitwise_xor", "logical_xor")
+
 BINARY = {
     "__add__": ops.add, "__sub__": ops.subtract, "__mul__": ops.multiply,
     "__truediv__": ops.divide, "__pow__": ops.power, "__matmul__": _matmul,
     "__mod__": ops.remainder, "__floordiv__": ops.floor_divide,
     "__eq__": ops.equal, "__ne__": ops.not_equal, "__lt__": ops.less, "__le__": ops.less_equal,
     "__gt__": ops.greater, "__ge__": ops.greater_equal,
-    "__and__": ops.logical_and, "__or__": ops.logical_or, "__xor__": ops.logical_xor,
+    "__and__": AND, "__or__": OR, "__xor__": XOR,
 }
 REFLECTED = {
     "__radd__": ops.add, "__rsub__": ops.subtract, "__rmul__": ops.multiply,
     "__rtruediv__": ops.divide, "__rpow__": ops.power, "__rmatmul__": _matmul,
     "__rmod__": ops.remainder, "__rfloordiv__": ops.floor_divide,
-    "__rand__": ops.logical_and, "__ror__": ops.logical_or, "__rxor__": ops.logical_xor,
+    "__rand__": AND, "__ror__": OR, "__rxor__": XOR,
 }
 UNARY = {"__neg__": ops.negative, "__abs__": ops.abs, "__pos__": _pos,
-         "__invert__": ops.logical_not}
+         "__invert__": _invert}
 
 # methods that take the tensor first and forward the rest unchanged
 METHODS = [

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import autograd as _autograd
+from . import _tensor_ops as _operators
 from . import ops as _ops
 from .tensor import Tensor, as_tensor
 
@@ -28,6 +29,7 @@ _INPLACE = {
     "__iadd__": _ops.add, "__isub__": _ops.subtract, "__imul__": _ops.multiply,
     "__itruediv__": _ops.divide, "__ipow__": _ops.power, "__imatmul__": _ops.matmul,
     "__ifloordiv__": _ops.floor_divide, "__imod__": _ops.remainder,
+    "__iand__": _operators.AND, "__ior__": _operators.OR, "__ixor__": _operators.XOR,
 }
 _ALIASES = {"add_": "__iadd__", "sub_": "__isub__", "mul_": "__imul__", "div_": "__itruediv__"}
 

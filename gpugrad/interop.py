@@ -190,32 +190,12 @@ def _format(self, spec):
     return format(str(self), spec)
 
 
-def _bitwise(op_name, logical_name):
-    def f(a, b):
-        from . import ops
-
-        ta = a if isinstance(a, Tensor) else None
-        tb = b if isinstance(b, Tensor) else None
-        kinds = {t.dtype.kind for t in (ta, tb) if t is not None}
-        if kinds <= {"b"} and not any(isinstance(v, int) and not isinstance(v, bool)
-                                      for v in (a, b)):
-            return getattr(ops, logical_name)(a, b)
-        return getattr(ops, op_name)(a, b)
-    return f
-
-
 def _shift(name):
     def f(a, b):
         from . import numpy as gnp
 
         return getattr(gnp, name)(a, b)
     return f
-
-
-def _invert(self):
-    from . import ops
-
-    return ops.logical_not(self) if self.dtype.kind == "b" else ops.invert(self)
 
 
 def install(T) -> None:
@@ -227,17 +207,9 @@ def install(T) -> None:
     T.__array_namespace__ = _array_namespace
     T.to_device = _to_device
     T.__format__ = _format
-    for name, op, logical in (("and", "bitwise_and", "logical_and"),
-                              ("or", "bitwise_or", "logical_or"),
-                              ("xor", "bitwise_xor", "logical_xor")):
-        f = _bitwise(op, logical)
-        setattr(T, f"__{name}__", f)
-        setattr(T, f"__r{name}__", lambda s, o, f=f: f(o, s))
-        setattr(T, f"__i{name}__", lambda s, o, f=f: s._inplace(f, o))
     for name, fn in (("lshift", "left_shift"), ("rshift", "right_shift")):
         f = _shift(fn)
         setattr(T, f"__{name}__", f)
         setattr(T, f"__r{name}__", lambda s, o, f=f: f(o, s))
         setattr(T, f"__i{name}__", lambda s, o, f=f: s._inplace(f, o))
-    T.__invert__ = _invert
 
