@@ -304,6 +304,8 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False):
                 if pg.shape != p.data.shape:
                     raise RuntimeError(f"internal: {n.name} returned a gradient of shape "
                                        f"{pg.shape} for an input of shape {p.data.shape}")
+                if pg.dtype != p.data.dtype:  # promoted downstream: back to the input's dtype
+                    pg = pg.astype(p.data.dtype)
                 cur = grads.get(pn)
                 if cur is None:
                     grads[pn] = pg

@@ -96,3 +96,25 @@ def test_retain_graph_keeps_the_graph_usable():
     loss.backward()
     for p, g in zip(model.parameters(), first):
         np.testing.assert_allclose(p.grad.numpy(), 2 * g, rtol=1e-6)
+
+
+def test_a_promoted_gradient_reaches_a_fused_layer_in_the_layers_dtype():
+    # y is float32; multiplying by a float64 tensor makes the incoming gradient float64
+    gg.manual_seed(0)
+    x, W = gg.randn(3, 4), gg.randn(4, 2, requires_grad=True)
+    y = gg.linear(x, W, activation="relu")
+    (y * gg.tensor(np.full(2, 2.0))).sum().backward()
+    assert W.grad.dtype == np.float32
+    expected = 2 * x.numpy().T @ (y.numpy() > 0).astype(np.float32)
+    np.testing.assert_allclose(W.grad.numpy(), expected, rtol=1e-6)
+
+
+def test_a_view_of_a_freed_graph_modified_in_place_is_refused_clearly():
+    x = gg.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 2
+    v = h[0:1]
+    (v * 3).sum().backward()
+    with gg.no_grad():
+        h += 1
+    with pytest.raises(RuntimeError, match="backward pass freed its graph; clone"):
+        v * 2

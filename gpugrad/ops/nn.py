@@ -54,8 +54,6 @@ class Linear(Function):
         g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
         needs = (self.needs[0], self.needs[1], self.has_b and self.needs[2])
         dW_out = self.grad_out.get(1) if self.grad_out else None
-        if dW_out is not None and dW_out.dtype != g2.dtype:
-            dW_out = None
         dx, dW, db = kernels.linear_act_backward(g2, x2, W, y, z, self.act,
                                                  negative_slope=self.slope,
                                                  needs_input_grad=needs, dW_out=dW_out)
