@@ -28,7 +28,6 @@ __all__ = ["ACTIVATIONS", "needs_preactivation", "linear_act_forward", "linear_a
            "get_matmul_precision"]
 
 _PRECISIONS = ("highest", "high")
-_FAST_DTYPES = ("float32", "float64")   # dtypes with fused kernels; others use the reference
 _precision = "highest"
 
 
@@ -179,7 +178,7 @@ def act_forward(z, act, out=None, negative_slope=0.01):
     check_activation(act, negative_slope)
     if out is not None:
         _check_same("act_forward", z.shape, z=z, out=out)
-    if z.dtype not in _FAST_DTYPES:            # float16 and the like: the reference, on any device
+    if z.dtype not in reference.FAST_DTYPES:            # float16 and the like: the reference, on any device
         y = reference.act_forward(z, act, negative_slope)
         if out is None:
             return y

@@ -29,7 +29,7 @@ from numba import njit, prange
 from . import reference
 from .activations import (CODE, GELU, GELU_TANH, IDENTITY, LEAKY_RELU, RELU, SIGMOID, SILU, TANH)
 
-FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+FAST_DTYPES = reference.FAST_DTYPES
 _FAST = {"contract"}
 _CHUNK = 1 << 15          # elements per thread below which an extra thread isn't worth waking
 

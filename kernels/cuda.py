@@ -20,7 +20,7 @@ from .activations import CODE, GELU, GELU_TANH, IDENTITY, SILU
 from .cuda_sources import (ACT_BACKWARD, ADAM, ADAM_AMSGRAD, ADAM_PARAMS, FORWARD, SGD,
                            SGD_MOMENTUM, SGD_PARAMS, source)
 
-FAST_DTYPES = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
+FAST_DTYPES = reference.FAST_DTYPES
 _CTYPE = {numpy.dtype(numpy.float32): "float", numpy.dtype(numpy.float64): "double"}
 
 

@@ -12,6 +12,9 @@ _SQRT_HALF = math.sqrt(0.5)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
+# dtypes the fused kernels handle; any other dtype (float16, ...) runs this module instead
+FAST_DTYPES = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
+
 
 def get_xp(a):
     """numpy or cupy, whichever module ``a`` belongs to (cupy is never imported here)."""
