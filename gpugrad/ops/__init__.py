@@ -6,6 +6,10 @@
 """
 from .elementwise import *  # noqa: F401,F403
 from .elementwise import __all__ as _e
+from .activation import *  # noqa: F401,F403
+from .activation import __all__ as _a
+from .compare import *  # noqa: F401,F403
+from .compare import __all__ as _c
 from .reduce import *  # noqa: F401,F403
 from .reduce import __all__ as _r
 from .shape import *  # noqa: F401,F403
@@ -23,5 +27,5 @@ from .nn import __all__ as _n
 from .extra import *  # noqa: F401,F403
 from .extra import __all__ as _x
 
-__all__ = (list(_e) + list(_r) + list(_s) + list(_i) + list(_y) + list(_l) + list(_m)
+__all__ = (list(_e) + list(_a) + list(_c) + list(_r) + list(_s) + list(_i) + list(_y) + list(_l) + list(_m)
            + list(_n)) + list(_x)

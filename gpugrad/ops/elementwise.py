@@ -1,4 +1,5 @@
-"""Elementwise ops: arithmetic, the exp/log family, trigonometry, activations, comparisons.
+"""Elementwise ops: arithmetic, the exp/log family, trigonometry, activations (comparisons,
+logical and bitwise ops, which have no gradient, are in compare.py).
 
 Each op's forward and gradient sit side by side.  Unary ops come from one table
 (HIPS-autograd style): ``name: (forward, vjp, what the vjp reads)`` where the vjp gets
@@ -351,77 +352,7 @@ globals().update({n: fn for n, (_, fn) in _OPS.items()})
 Exp, Log, Tanh, Sigmoid, Relu = (_OPS[n][0] for n in ("exp", "log", "tanh", "sigmoid", "relu"))
 
 
-# ================================================================ parametrized activations
-class LeakyRelu(Function):
-    saves_output = True
-
-    def saved_inputs(self, needs):
-        return ()
-
-    def forward(self, x, negative_slope=0.01):
-        xp = xp_of(x)
-        self.slope = negative_slope
-        ans = xp.where(x > 0, x, x * x.dtype.type(negative_slope))
-        self.saved = (ans,)
-        return ans
-
-    def backward(self, g):
-        (ans,) = self.saved
-        return (g * xp_of(g).where(ans > 0, g.dtype.type(1), g.dtype.type(self.slope)),)
-
-
-def leaky_relu(x, negative_slope=0.01):
-    """max(x, 0) + negative_slope * min(x, 0).
-
-    >>> import gpugrad as gg
-    >>> gg.leaky_relu(gg.tensor([-2.0, 3.0]), 0.25).tolist()
-    [-0.5, 3.0]
-    """
-    if negative_slope < 0:
-        raise ValueError(f"negative_slope must be >= 0, got {negative_slope}")
-    return LeakyRelu.apply(_float_operand(x, "leaky_relu"), negative_slope=negative_slope)
-
-
-def gelu(x, approximate="none"):
-    """GELU: x * Phi(x) with ``approximate="none"`` (exact, erf) or ``"tanh"``.
-
-    >>> import gpugrad as gg
-    >>> round(gg.gelu(gg.tensor(1.0)).item(), 4)
-    0.8413
-    """
-    if approximate == "none":
-        return _OPS["gelu"][1](x)
-    if approximate == "tanh":
-        return _OPS["gelu_tanh"][1](x)
-    raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
-
-
-class Softplus(Function):
-    def forward(self, x, beta=1.0, threshold=20.0):
-        xp = xp_of(x)
-        self.saved = (x,)
-        self.beta, self.threshold = beta, threshold
-        bx = x * beta
-        soft = xp.logaddexp(0, bx) / beta
-        return xp.where(bx > threshold, x, soft).astype(x.dtype, copy=False)
-
-    def backward(self, g):
-        (x,) = self.saved
-        xp = xp_of(g)
-        bx = x * self.beta
-        return (g * xp.where(bx > self.threshold, 1, _sigmoid(xp, bx)).astype(g.dtype),)
-
-
-def softplus(x, beta=1.0, threshold=20.0):
-    """log(1 + exp(beta x)) / beta, linear above ``threshold`` (as PyTorch).
-
-    >>> import gpugrad as gg
-    >>> round(gg.softplus(gg.tensor(0.0)).item(), 4)
-    0.6931
-    """
-    return Softplus.apply(_float_operand(x, "softplus"), beta=beta, threshold=threshold)
-
-
+# ================================================================ clip
 class Clip(Function):
     def forward(self, x, lo=None, hi=None):
         xp = xp_of(x)
@@ -460,48 +391,6 @@ def clip(x, a_min=None, a_max=None):
     return Clip.apply(operand(x), lo=a_min, hi=a_max)
 
 
-# ================================================================ no-gradient ops
-class _NoGrad(Function):
-    differentiable = False
-
-
-def _make_nograd(name, fwd):
-    cls = type(name.title().replace("_", ""), (_NoGrad,), {
-        "forward": lambda self, *a: fwd(xp_of(next(v for v in a if hasattr(v, "shape"))),
-                                        *a)})
-
-    def fn(*args):
-        first = next((a for a in args if hasattr(a, "shape")), None)
-        return cls.apply(*(operand(a, first) for a in args))
-    fn.__name__ = name
-    extra = ", 2" * (fwd.__code__.co_argcount - 2)
-    fn.__doc__ = (f"Elementwise {name} (no gradient).\n\n>>> import gpugrad as gg\n"
-                  f">>> gg.{name}(gg.tensor([1, 2]){extra}).shape\n(2,)\n")
-    return fn
-
-
-_NOGRAD = {
-    "equal": lambda xp, a, b: xp.equal(a, b),
-    "not_equal": lambda xp, a, b: xp.not_equal(a, b),
-    "less": lambda xp, a, b: xp.less(a, b),
-    "less_equal": lambda xp, a, b: xp.less_equal(a, b),
-    "greater": lambda xp, a, b: xp.greater(a, b),
-    "greater_equal": lambda xp, a, b: xp.greater_equal(a, b),
-    "logical_and": lambda xp, a, b: xp.logical_and(a, b),
-    "logical_or": lambda xp, a, b: xp.logical_or(a, b),
-    "logical_xor": lambda xp, a, b: xp.logical_xor(a, b),
-    "logical_not": lambda xp, a: xp.logical_not(a),
-    "floor_divide": lambda xp, a, b: xp.floor_divide(a, b),
-    "bitwise_and": lambda xp, a, b: xp.bitwise_and(a, b),
-    "bitwise_or": lambda xp, a, b: xp.bitwise_or(a, b),
-    "bitwise_xor": lambda xp, a, b: xp.bitwise_xor(a, b),
-    "invert": lambda xp, a: xp.invert(a),
-    "isfinite": lambda xp, a: xp.isfinite(a),
-    "isnan": lambda xp, a: xp.isnan(a),
-    "isinf": lambda xp, a: xp.isinf(a),
-}
-globals().update({n: _make_nograd(n, f) for n, f in _NOGRAD.items()})
-
 __all__ = (["add", "subtract", "multiply", "divide", "power", "maximum", "minimum", "remainder",
-            "where", "leaky_relu", "gelu", "softplus", "clip"]
-           + [n for n in _OPS if n != "gelu"] + list(_NOGRAD))
+            "where", "clip"]
+           + [n for n in _OPS if n != "gelu"])

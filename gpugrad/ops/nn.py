@@ -290,7 +290,7 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean", pos_weigh
     >>> round(gg.binary_cross_entropy_with_logits(gg.tensor([0.0]), gg.tensor([1.0])).item(), 4)
     0.6931
     """
-    from .elementwise import softplus
+    from .activation import softplus
 
     logits, target = _float_tensor(logits), tensor_arg(target, "target")
     if logits.shape != target.shape:

@@ -1,0 +1,85 @@
+"""Activations with parameters: leaky_relu (slope), gelu (exact or tanh), softplus (beta,
+threshold).  The parameter-free ones (relu, sigmoid, tanh, silu) are rows of elementwise.py's
+unary table.
+
+>>> import gpugrad as gg
+>>> gg.leaky_relu(gg.tensor([-1.0, 2.0]), 0.5).tolist()
+[-0.5, 2.0]
+"""
+from __future__ import annotations
+
+from ..autograd import Function
+from ._util import xp_of
+from .elementwise import _OPS, _float_operand, _sigmoid
+
+__all__ = ["leaky_relu", "gelu", "softplus"]
+
+
+class LeakyRelu(Function):
+    saves_output = True
+
+    def saved_inputs(self, needs):
+        return ()
+
+    def forward(self, x, negative_slope=0.01):
+        xp = xp_of(x)
+        self.slope = negative_slope
+        ans = xp.where(x > 0, x, x * x.dtype.type(negative_slope))
+        self.saved = (ans,)
+        return ans
+
+    def backward(self, g):
+        (ans,) = self.saved
+        return (g * xp_of(g).where(ans > 0, g.dtype.type(1), g.dtype.type(self.slope)),)
+
+
+def leaky_relu(x, negative_slope=0.01):
+    """max(x, 0) + negative_slope * min(x, 0).
+
+    >>> import gpugrad as gg
+    >>> gg.leaky_relu(gg.tensor([-2.0, 3.0]), 0.25).tolist()
+    [-0.5, 3.0]
+    """
+    if negative_slope < 0:
+        raise ValueError(f"negative_slope must be >= 0, got {negative_slope}")
+    return LeakyRelu.apply(_float_operand(x, "leaky_relu"), negative_slope=negative_slope)
+
+
+def gelu(x, approximate="none"):
+    """GELU: x * Phi(x) with ``approximate="none"`` (exact, erf) or ``"tanh"``.
+
+    >>> import gpugrad as gg
+    >>> round(gg.gelu(gg.tensor(1.0)).item(), 4)
+    0.8413
+    """
+    if approximate == "none":
+        return _OPS["gelu"][1](x)
+    if approximate == "tanh":
+        return _OPS["gelu_tanh"][1](x)
+    raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+class Softplus(Function):
+    def forward(self, x, beta=1.0, threshold=20.0):
+        xp = xp_of(x)
+        self.saved = (x,)
+        self.beta, self.threshold = beta, threshold
+        bx = x * beta
+        soft = xp.logaddexp(0, bx) / beta
+        return xp.where(bx > threshold, x, soft).astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        (x,) = self.saved
+        xp = xp_of(g)
+        bx = x * self.beta
+        return (g * xp.where(bx > self.threshold, 1, _sigmoid(xp, bx)).astype(g.dtype),)
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta x)) / beta, linear above ``threshold`` (as PyTorch).
+
+    >>> import gpugrad as gg
+    >>> round(gg.softplus(gg.tensor(0.0)).item(), 4)
+    0.6931
+    """
+    return Softplus.apply(_float_operand(x, "softplus"), beta=beta, threshold=threshold)
