@@ -117,6 +117,8 @@ def linear_act_forward(x, W, b, act="identity", negative_slope=0.01):
     """
     check_activation(act, negative_slope)
     _check_linear("linear_act_forward", x, W, b)
+    if x.dtype not in reference.FAST_DTYPES:   # float16 and the like, on any device
+        return reference.linear_act_forward(x, W, b, act, negative_slope)
     return _backend(x, W, b).linear_act_forward(x, W, b, act, negative_slope, _precision)
 
 
@@ -161,6 +163,10 @@ def linear_act_backward(dy, x, W, y, z, act="identity", negative_slope=0.01,
     y, z = (None, saved) if kept == "z" else (saved, None)
     if not any(needs_input_grad):
         return None, None, None
+    if dy.dtype not in reference.FAST_DTYPES:
+        return reference.linear_act_backward(dy, x, W, y, z, act, negative_slope,
+                                             tuple(bool(f) for f in needs_input_grad),
+                                             dW_out=dW_out)
     return _backend(dy, x, W, y, z).linear_act_backward(
         dy, x, W, y, z, act, negative_slope, tuple(bool(f) for f in needs_input_grad),
         _precision, dW_out)
@@ -200,6 +206,8 @@ def act_backward(dy, y, z, act, negative_slope=0.01):
     if kept == "z" and z is None or kept == "y" and y is None and act != "identity":
         raise ValueError(f"act_backward: activation {act!r} needs {kept}, got None")
     _check_same("act_backward", dy.shape, dy=dy, **{kept: z if kept == "z" else y})
+    if dy.dtype not in reference.FAST_DTYPES:
+        return reference.act_backward(dy, y, z, act, negative_slope)
     return _backend(dy, y, z).act_backward(dy, y, z, act, negative_slope)
 
 

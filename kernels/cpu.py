@@ -10,10 +10,11 @@ first use ever -- a first training step of an MLP with one activation compiles t
 backward epilogues and one optimizer kernel, ~6 s; later processes load each from the disk cache
 in 20-40 ms, after a one-time ~1.3 s of Numba start-up (threading layer, typing) per process.
 
-float32 and float64 take the fused path; other dtypes (float16, ...) and optimizer buffers that
-are not contiguous go to ``reference``. Activations are evaluated in float64 arithmetic and
-rounded once on store (the passes are memory- or libm-bound: float32 math measured only ~20%
-faster for gelu); bias-gradient column sums are accumulated in float64 per thread chunk.
+float32 and float64 take the fused path; other dtypes (float16, ...) go to ``reference`` in the
+package's dispatch, and optimizer buffers that are not contiguous go there from here.
+Activations are evaluated in float64 arithmetic and rounded once on store (the passes are
+memory- or libm-bound: float32 math measured only ~20% faster for gelu); bias-gradient column
+sums are accumulated in float64 per thread chunk.
 fastmath is limited to ``contract`` (FMA), which keeps NaN/inf semantics and never loses
 accuracy. Work is split into at most ``numba.get_num_threads()`` chunks of >= 32K elements, so
 small arrays don't wake threads they can't use; an array of one chunk runs a single-threaded
@@ -161,8 +162,6 @@ def act_forward(z, act, out=None, negative_slope=0.01):
 
 
 def act_backward(dy, y, z, act, negative_slope=0.01):
-    if dy.dtype not in FAST_DTYPES:
-        return reference.act_backward(dy, y, z, act, negative_slope)
     dz = np.empty(dy.shape, dy.dtype)
     if dy.size:
         dy2 = _as_2d(dy)
@@ -186,8 +185,6 @@ def _dz_db(dy2, y, z, dz2, code, slope, want_db):
 
 def linear_act_forward(x, W, b, act="identity", negative_slope=0.01, precision="highest"):
     # precision: float32 GEMMs are always full precision on CPU
-    if x.dtype not in FAST_DTYPES:
-        return reference.linear_act_forward(x, W, b, act, negative_slope)
     code = CODE[act]
     out = np.matmul(_blasable(x), _blasable(W), out=np.empty((x.shape[0], W.shape[1]), x.dtype))
     if code in (GELU, GELU_TANH, SILU):                       # keep z = x @ W + b, y = act(z)
@@ -202,9 +199,6 @@ def linear_act_forward(x, W, b, act="identity", negative_slope=0.01, precision="
 
 def linear_act_backward(dy, x, W, y, z, act="identity", negative_slope=0.01,
                         needs_input_grad=(True, True, True), precision="highest", dW_out=None):
-    if dy.dtype not in FAST_DTYPES:
-        return reference.linear_act_backward(dy, x, W, y, z, act, negative_slope, needs_input_grad,
-                                             dW_out=dW_out)
     need_dx, need_dW, need_db = needs_input_grad
     code = CODE[act]
     dy = np.ascontiguousarray(dy)

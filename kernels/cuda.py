@@ -185,8 +185,6 @@ def _time_candidates(shape, dtype, act, precision, repeats=3):
 # -------------------------------------------------------------------------------- public kernels
 
 def linear_act_forward(x, W, b, act="identity", negative_slope=0.01, precision="highest"):
-    if x.dtype not in FAST_DTYPES:
-        return reference.linear_act_forward(x, W, b, act, negative_slope)
     code = CODE[act]
     y = cupy.empty((x.shape[0], W.shape[1]), x.dtype)
     z = cupy.empty_like(y) if code in (GELU, GELU_TANH, SILU) else None
@@ -202,7 +200,7 @@ def linear_act_forward(x, W, b, act="identity", negative_slope=0.01, precision="
 
 def linear_act_backward(dy, x, W, y, z, act="identity", negative_slope=0.01,
                         needs_input_grad=(True, True, True), precision="highest", dW_out=None):
-    if dy.dtype not in FAST_DTYPES or dy.size == 0:
+    if dy.size == 0:
         return reference.linear_act_backward(dy, x, W, y, z, act, negative_slope, needs_input_grad,
                                              dW_out=dW_out)
     need_dx, need_dW, need_db = needs_input_grad
@@ -230,8 +228,6 @@ def act_forward(z, act, out=None, negative_slope=0.01):
 
 
 def act_backward(dy, y, z, act, negative_slope=0.01):
-    if dy.dtype not in FAST_DTYPES:
-        return reference.act_backward(dy, y, z, act, negative_slope)
     y = y if y is not None else (z if z is not None else dy)
     z = z if z is not None else y
     return _backward_act_kernel(CODE[act], dy.dtype, _device())(dy, y, z,
