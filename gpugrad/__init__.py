@@ -20,8 +20,8 @@ from .ops import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403
 from . import random
 from .random import get_rng_state, manual_seed, set_rng_state
-from .gradcheck import GradcheckError, gradcheck
-from .transforms import grad, jacobian, value_and_grad
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .transforms import grad, hessian, hvp, jacobian, value_and_grad, vjp
 from .interop import from_dlpack
 from . import nn, optim
 from .io import load, save

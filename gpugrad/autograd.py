@@ -80,6 +80,7 @@ class Function:
     view = False
     saves_output = False
     differentiable = True
+    twice_differentiable = False  # True once backward is checked to record a graph on Tensors
     grad_into = ()   # input indices whose gradient backward can write into a given buffer
     grad_out = None  # {index: buffer} set by the engine just before backward
 
@@ -92,6 +93,7 @@ class Function:
     _retain = None
     _freed = False
     _out_ver = None  # the output's version when this node made it (stale views are refused)
+    _out_id = None   # id() of the output array (create_graph hands it to backward as a Tensor)
 
     # which positional inputs' data backward reads; override for finer tracking
     def saved_inputs(self, needs):
@@ -153,7 +155,7 @@ class Function:
                     _refresh(a, cls.__name__)
             pnodes = [a._node if isinstance(a, Tensor) else None for a in args]
         node.needs = tuple(needs) if record else (False,) * len(needs)
-        out = node.forward(*arrays, **kwargs)
+        out = raw = node.forward(*arrays, **kwargs)
         if not hasattr(out, "shape") or isinstance(out, np.generic):
             out = np.asarray(out)
         t = Tensor._make(out)
@@ -168,6 +170,8 @@ class Function:
                 vcs.append((t._vc, t._vc[0]))
             node._vcs = vcs
             node._out_ver = t._vc[0]
+            node._out_id = id(raw)  # what forward returned (and may have saved): a
+            # NumPy scalar for 0-d math, whose id is valid while `saved` holds it
             t._node = node
             t.requires_grad = True
         elif cls.view and isinstance(args[0], Tensor) and _is_view_of(out, arrays[0]):
@@ -231,21 +235,25 @@ _FREED_MSG = ("trying to backward through the graph a second time (or to use sav
               "after they were freed); call backward(retain_graph=True) the first time")
 
 
-def _run(roots, capture=None, accumulate=True, retain_graph=False):
-    """Propagate gradients from ``roots`` [(tensor, grad_array)] to the leaves.
+def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=False):
+    """Propagate gradients from ``roots`` [(tensor, gradient)] to the leaves.
 
     ``capture`` maps id(tensor) -> slot for tensors whose gradient is wanted
-    (``autograd.grad``); with ``accumulate=False`` leaves are not touched.
+    (``autograd.grad``); with ``accumulate=False`` leaves are not touched.  Gradients are raw
+    arrays, or Tensors that record a graph when ``create_graph`` (each node's backward then
+    runs on Tensors: see :func:`_backward_graph`).  A leaf with hooks gets its gradients
+    summed over the pass, and its hooks run once, on the total.
     """
     grads = {}
     deps = {}
     stack = []
+    hooked = {}  # id(leaf) -> [leaf, summed gradient] for leaves whose hooks run at the end
     for t, g in roots:
         if _is_stale(t):
             _refresh(t, "backward")
         n = t._node
         if n is None:
-            _deliver_leaf(t, g, capture, accumulate)
+            _deliver_leaf(t, g, capture, accumulate, hooked, create_graph)
             continue
         if n in grads:
             grads[n] = grads[n] + g
@@ -273,11 +281,11 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False):
             if n._freed:
                 raise RuntimeError(_FREED_MSG)
             if n._hooks:
-                g = _call_hooks(n._hooks, g)
+                g = _call_hooks(n._hooks, g, create_graph)
             if n._retain is not None:
                 rt = n._retain()
                 if rt is not None:
-                    _accumulate(rt, g)
+                    _accumulate(rt, g, create_graph)
             if capture is not None and id(n) in capture:
                 capture[id(n)] = g if capture[id(n)] is None else capture[id(n)] + g
             for vc, ver in n._vcs:
@@ -286,9 +294,12 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False):
                         f"one of the arrays needed to compute the gradient of {n.name} was "
                         f"modified by an in-place operation: expected version {ver}, got "
                         f"version {vc[0]}; use an out-of-place operation (x = x + y) instead")
-            if n.grad_into and accumulate and capture is None:
-                n.grad_out = _grad_buffers(n)
-            in_grads = n.backward(g)
+            if create_graph:
+                in_grads = _backward_graph(n, g)
+            else:
+                if n.grad_into and accumulate and capture is None:
+                    n.grad_out = _grad_buffers(n)
+                in_grads = n.backward(g)
             if not retain_graph:
                 n._release()
         else:
@@ -298,7 +309,7 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False):
                 continue
             if pn is None:
                 if pg is not None:
-                    _deliver_leaf(p, pg, capture, accumulate)
+                    _deliver_leaf(p, pg, capture, accumulate, hooked, create_graph)
                 continue
             if pg is not None:
                 if pg.shape != p.data.shape:
@@ -314,7 +325,8 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False):
                     grads[pn] = cur  # 0-d math gives immutable NumPy scalars: store it back
                 else:
                     grads[pn] = cur + pg
-                    owned.add(pn)
+                    if not create_graph:  # a recorded sum is never updated in place
+                        owned.add(pn)
             deps[pn] -= 1
             if deps[pn] == 0:
                 ready.append(pn)
@@ -322,6 +334,53 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False):
             # the graph above n is done with: let go of non-leaf inputs (and their arrays),
             # so a caller that keeps `loss` does not keep the step's activations alive
             n.parents = tuple(p if pn is None else None for p, pn in zip(n.parents, n.pnodes))
+    for t, g in hooked.values():  # leaf hooks: once per pass, on the total gradient
+        _deliver(t, _call_hooks(t._hooks, g, create_graph), capture, accumulate, create_graph)
+
+
+def _backward_graph(n, g):
+    """Run node ``n``'s backward on Tensors, so that it records a graph (``create_graph``).
+
+    The formula is the node's one ``backward``: its saved arrays are handed to it as the
+    Tensors they came from (an input's array as that input, the forward's answer as a Tensor
+    produced by ``n`` itself) and ``xp_of`` of a Tensor is the Tensor namespace.  Any other
+    saved array is a constant of the formula (an index, a mask), which is what an op that
+    sets ``twice_differentiable`` promises.
+    """
+    if not n.twice_differentiable:
+        raise RuntimeError(
+            f"the backward of {n.name} is not differentiable: it cannot run with "
+            f"create_graph=True, so higher-order gradients through {n.name} are not "
+            f"available")
+    sub = {id(p.data): p for p in n.parents if isinstance(p, Tensor)}
+
+    def wrap(v):
+        if isinstance(v, (tuple, list)):
+            return type(v)(wrap(x) for x in v)
+        if isinstance(v, Tensor) or not hasattr(v, "shape"):
+            return v
+        t = sub.get(id(v))
+        if t is not None:
+            return t
+        if id(v) == n._out_id:  # the forward's answer: a Tensor that n itself produced
+            t = Tensor._make(np.asarray(v) if isinstance(v, np.generic) else v,
+                             requires_grad=True)
+            t._node, t._vc = n, [n._out_ver]
+            sub[id(v)] = t
+            return t
+        return v if isinstance(v, np.generic) else Tensor._make(v)
+
+    node = copy.copy(n)  # the saved arrays are swapped on a copy: n itself stays as it was
+    node.saved = wrap(n.saved)
+    if not isinstance(g, Tensor):
+        g = Tensor._make(g)
+    try:
+        with enable_grad():
+            out = node.backward(g)
+    except (AttributeError, TypeError) as e:
+        raise RuntimeError(f"the backward of {n.name} could not run on Tensors "
+                           f"(create_graph=True): {e}") from e
+    return tuple(r if r is None or isinstance(r, Tensor) else Tensor._make(r) for r in out)
 
 
 def _grad_buffers(n):
@@ -337,38 +396,65 @@ def _grad_buffers(n):
     return out
 
 
-def _deliver_leaf(t, g, capture, accumulate):
+def _deliver_leaf(t, g, capture, accumulate, hooked, create_graph):
+    """Hand leaf ``t`` its gradient ``g``, or, when ``t`` has hooks, add ``g`` to its total
+    for the pass (the hooks see the total, once)."""
+    if t._hooks:
+        if (capture is not None and id(t) in capture) or (accumulate and t.requires_grad):
+            slot = hooked.get(id(t))
+            if slot is None:
+                hooked[id(t)] = [t, g]
+            else:
+                slot[1] = slot[1] + g
+        return
+    _deliver(t, g, capture, accumulate, create_graph)
+
+
+def _deliver(t, g, capture, accumulate, create_graph):
     if capture is not None and id(t) in capture:
-        if t._hooks:
-            g = _call_hooks(t._hooks, g)
         prev = capture[id(t)]
         capture[id(t)] = g if prev is None else prev + g
         return
     if accumulate and t.requires_grad:
-        _accumulate(t, g)
+        _accumulate(t, g, create_graph)
 
 
-def _call_hooks(hooks, g):
+def _call_hooks(hooks, g, create_graph=False):
     for h in hooks:
-        r = h(Tensor._make(g))
+        r = h(g if isinstance(g, Tensor) else Tensor._make(g))
         if r is not None:
-            g = r.data if isinstance(r, Tensor) else r
+            if create_graph:
+                g = r if isinstance(r, Tensor) else Tensor._make(r)
+            else:
+                g = r.data if isinstance(r, Tensor) else r
     return g
 
 
-def _accumulate(t, g):
-    if t._hooks and t._node is None:
-        g = _call_hooks(t._hooks, g)
+def _accumulate(t, g, create_graph=False):
+    if isinstance(g, Tensor):
+        if not g.requires_grad:  # nothing recorded: the plain path (and its flat buffers)
+            g = g.data
+        else:  # a gradient with a graph (create_graph): kept as it is, as PyTorch does
+            if g.dtype != t.data.dtype:
+                g = g.astype(t.data.dtype)
+            t.grad = g if t.grad is None else t.grad + g
+            return
     if g.dtype != t.data.dtype:
         g = g.astype(t.data.dtype)
     if t.grad is None:
         t.grad = t._new_grad(g)
+    elif t.grad.requires_grad:  # the kept gradient records a graph: add, never overwrite
+        t.grad = t.grad + Tensor._make(g)
     else:
         t.grad.data += g
 
 
-def backward(tensors, grad_tensors=None, retain_graph=False):
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
     """Accumulate the gradients of ``tensors`` (weighted by ``grad_tensors``) into leaves.
+
+    With ``create_graph=True`` the backward pass is itself recorded, so the gradients it
+    leaves in ``.grad`` can be differentiated again; ``retain_graph`` defaults to
+    ``create_graph`` (as in PyTorch).
 
     >>> import gpugrad as gg
     >>> a = gg.tensor([1.0, 2.0], requires_grad=True)
@@ -380,11 +466,13 @@ def backward(tensors, grad_tensors=None, retain_graph=False):
         tensors = [tensors]
     if grad_tensors is None or isinstance(grad_tensors, Tensor):
         grad_tensors = [grad_tensors] * len(tensors) if grad_tensors is None else [grad_tensors]
-    roots = [(t, _seed_grad(t, g)) for t, g in zip(tensors, grad_tensors)]
-    _run(roots, retain_graph=retain_graph)
+    if retain_graph is None:
+        retain_graph = create_graph
+    roots = [(t, _seed_grad(t, g, create_graph)) for t, g in zip(tensors, grad_tensors)]
+    _run(roots, retain_graph=retain_graph, create_graph=create_graph)
 
 
-def _seed_grad(t, g):
+def _seed_grad(t, g, create_graph=False):
     if not isinstance(t, Tensor):
         raise TypeError(f"expected a Tensor to differentiate, got {type(t).__name__}")
     if not t.requires_grad:
@@ -395,7 +483,12 @@ def _seed_grad(t, g):
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs; got "
                                f"shape {t.shape}: pass gradient= with that shape, or reduce "
                                f"with .sum() first")
-        return _xp(t.data).ones_like(t.data)
+        ones = _xp(t.data).ones_like(t.data)
+        return Tensor._make(ones) if create_graph else ones
+    if create_graph and isinstance(g, Tensor) and g.requires_grad:  # d/d(grad_outputs) too
+        if g.shape != t.shape:
+            raise RuntimeError(f"gradient shape mismatch: expected {t.shape}, got {g.shape}")
+        return g if g.dtype == t.dtype else g.astype(t.dtype)
     garr = g.data if isinstance(g, Tensor) else g
     if not hasattr(garr, "shape"):
         garr = np.asarray(garr, dtype=t.data.dtype)
@@ -404,22 +497,41 @@ def _seed_grad(t, g):
     if type(garr) is not type(t.data):
         raise DeviceMismatchError(f"expected the gradient on {t.device}, got it on "
                                   f"{array_device(garr)}")
-    return garr.astype(t.data.dtype, copy=False)
+    garr = garr.astype(t.data.dtype, copy=False)
+    return Tensor._make(garr) if create_graph else garr
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=False):
-    """Return d(outputs)/d(inputs) without touching any ``.grad``.
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False):
+    """Return d(outputs)/d(inputs) (a tuple, one per input) without touching any ``.grad``.
+
+    ``grad_outputs`` weights each output (the vector of a vector-Jacobian product; default
+    ones for one-element outputs).  With ``create_graph=True`` the returned gradients carry a
+    graph and can be differentiated again (Hessian-vector products, gradient penalties);
+    ``retain_graph`` defaults to ``create_graph``.  An input the outputs do not depend on
+    raises, or gives None with ``allow_unused=True``.  Same contract as
+    ``torch.autograd.grad``.
 
     >>> import gpugrad as gg
     >>> x = gg.tensor(3.0, requires_grad=True)
     >>> (gx,) = grad(x * x, [x]); gx.item()
     6.0
+    >>> (gx,) = grad(x ** 3, [x], create_graph=True)
+    >>> grad(gx, [x])[0].item()  # d2/dx2 x**3 = 6x
+    18.0
     """
     single_out = isinstance(outputs, Tensor)
     outs = [outputs] if single_out else list(outputs)
     ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if grad_outputs is None or isinstance(grad_outputs, Tensor):
         grad_outputs = [grad_outputs] * len(outs)
+    else:
+        grad_outputs = list(grad_outputs)
+        if len(grad_outputs) != len(outs):
+            raise ValueError(f"grad_outputs has {len(grad_outputs)} entries for "
+                             f"{len(outs)} outputs")
+    if retain_graph is None:
+        retain_graph = create_graph
     capture = {}
     keys = []
     for t in ins:
@@ -428,8 +540,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=Fa
         key = id(t) if t._node is None else id(t._node)
         capture[key] = None
         keys.append(key)
-    roots = [(t, _seed_grad(t, g)) for t, g in zip(outs, grad_outputs)]
-    _run(roots, capture=capture, accumulate=False, retain_graph=retain_graph)
+    roots = [(t, _seed_grad(t, g, create_graph)) for t, g in zip(outs, grad_outputs)]
+    _run(roots, capture=capture, accumulate=False, retain_graph=retain_graph,
+         create_graph=create_graph)
     result = []
     for t, k in zip(ins, keys):
         g = capture[k]
@@ -439,7 +552,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=Fa
                                    "pass allow_unused=True to get None for it")
             result.append(None)
         else:
-            result.append(Tensor._make(g))
+            result.append(g if isinstance(g, Tensor) else Tensor._make(g))
     return tuple(result)
 
 

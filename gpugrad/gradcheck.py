@@ -3,6 +3,8 @@
 :func:`gradcheck` projects the output onto a random cotangent ``v`` and compares, for every
 input element, d<v, f(x)>/dx from reverse mode with a central difference, then checks a few
 random directions (the cheap, strong test of HIPS autograd's ``check_grads``).
+:func:`gradgradcheck` does the same for the gradient itself: it checks, by central
+differences, the second-order terms that ``create_graph=True`` records.
 
 >>> import gpugrad as gg
 >>> gradcheck(lambda x: (x * x).sum(), [gg.randn(3, dtype="float64")])
@@ -16,7 +18,7 @@ from . import autograd
 from .backend import get_array_module
 from .tensor import Tensor, as_tensor
 
-__all__ = ["gradcheck", "GradcheckError"]
+__all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
 
 
 class GradcheckError(AssertionError):
@@ -109,3 +111,49 @@ def gradcheck(fun, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, directions=3, seed=0,
             raise GradcheckError(f"gradient check failed at {worst[1]}")
         return False
     return True
+
+
+def gradgradcheck(fun, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, directions=3, seed=0,
+                  raise_exception=True):
+    """Check second derivatives of ``fun(*inputs)`` against central differences (float64).
+
+    The first gradient, ``G(x, v) = d<v, fun(x)>/dx`` computed with ``create_graph=True``
+    for a random cotangent ``v``, is itself checked by :func:`gradcheck` with respect to
+    ``x`` and ``v`` (as ``torch.autograd.gradgradcheck`` does): this catches a backward that
+    records a wrong graph, or none, as well as a wrong first derivative.  Ops whose backward
+    cannot be differentiated raise RuntimeError naming the op.
+
+    >>> import gpugrad as gg
+    >>> gradgradcheck(lambda x: (x ** 3).sum(), [gg.randn(3, dtype="float64")])
+    True
+    """
+    from .ops import concatenate
+
+    xs = _prepare(list(inputs))
+    n_in = len(xs)
+    floats = [i for i, t in enumerate(xs) if t.requires_grad]
+    if not floats:
+        raise ValueError("gradgradcheck needs at least one floating-point input")
+    with autograd.no_grad():
+        y = fun(*xs)
+    if not isinstance(y, Tensor):
+        raise TypeError(f"gradgradcheck: fun must return a Tensor, got {type(y).__name__}")
+    xp = get_array_module(y.data)
+    v0 = xp.asarray(np.random.default_rng(seed + 1).standard_normal(y.shape))
+
+    def first_gradient(*args):
+        xs_, v = args[:n_in], args[n_in]
+        with autograd.enable_grad():  # gradcheck's finite differences run under no_grad
+            out = fun(*xs_)
+        wrt = [xs_[i] for i in floats]
+        if out.requires_grad:
+            with autograd.enable_grad():
+                gs = autograd.grad(out, wrt, grad_outputs=v, create_graph=True,
+                                   allow_unused=True)
+        else:
+            gs = [None] * len(wrt)
+        parts = [(t * 0 if g is None else g).reshape(-1) for g, t in zip(gs, wrt)]
+        return concatenate(parts) if len(parts) > 1 else parts[0]
+
+    return gradcheck(first_gradient, xs + [v0], eps=eps, atol=atol, rtol=rtol,
+                     directions=directions, seed=seed, raise_exception=raise_exception)

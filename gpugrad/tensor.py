@@ -140,14 +140,19 @@ class Tensor:
         self.requires_grad = False
         return self
 
-    def backward(self, gradient=None, retain_graph=False) -> None:
+    def backward(self, gradient=None, retain_graph=None, create_graph=False) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
+
+        ``create_graph=True`` records the backward pass, so the ``.grad`` it leaves can be
+        differentiated again; ``retain_graph`` (keep the graph for another backward)
+        defaults to ``create_graph``.  See :func:`gpugrad.autograd.grad`.
 
         >>> x = Tensor(2.0, requires_grad=True)
         >>> (x * x).backward(); x.grad.item()
         4.0
         """
-        _autograd.backward([self], [gradient], retain_graph=retain_graph)
+        _autograd.backward([self], [gradient], retain_graph=retain_graph,
+                           create_graph=create_graph)
 
     def register_hook(self, hook):
         """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor
@@ -245,13 +250,17 @@ class Tensor:
         """This tensor on a CUDA device."""
         return self.to(Device("cuda", index))
 
-    def astype(self, dtype) -> "Tensor":
-        """Cast to ``dtype`` (differentiable between float types).
+    def astype(self, dtype, copy=True) -> "Tensor":
+        """Cast to ``dtype`` (differentiable between float types); with ``copy=False`` a
+        tensor that already has ``dtype`` is returned as it is (NumPy's keyword).
 
         >>> Tensor([1.5]).astype("int64").tolist()
         [1]
         """
-        return _ops.astype(self, dtypes.as_dtype(dtype))
+        dt = dtypes.as_dtype(dtype)
+        if not copy and dt == self.data.dtype:
+            return self
+        return _ops.astype(self, dt)
 
     def float(self):
         return self.astype(dtypes.float32)

@@ -4,6 +4,13 @@
 argument ``argnums``; inputs may be tensors, NumPy arrays or Python numbers, and gradients
 come back in the same kind.
 
+Transforms nest to any order (``grad(grad(f))``, ``jacobian(grad(f))``, :func:`hessian`,
+:func:`hvp`): a transform called while another one is evaluating its function records its
+own backward pass (``create_graph``) and hands back Tensors that carry the graph, whatever
+the kind of its arguments.  Each call differentiates with respect to its own fresh inputs
+(an argument that is itself being differentiated enters through an identity node), so
+inner and outer differentiations of nested closures are never confused.
+
 >>> import gpugrad as gg
 >>> df = grad(lambda x: (x ** 3).sum())
 >>> df(np.array([1.0, 2.0]))
@@ -12,14 +19,35 @@ array([ 3., 12.])
 from __future__ import annotations
 
 import numbers
+import threading
 
 import numpy as np
 
-from . import autograd
+from . import autograd, grad_mode
+from .autograd import Function
 from .backend import get_array_module, is_cupy_array
 from .tensor import Tensor, as_tensor
 
-__all__ = ["grad", "value_and_grad", "jacobian"]
+__all__ = ["grad", "value_and_grad", "jacobian", "hessian", "hvp", "vjp"]
+
+_depth = threading.local()  # how many transforms are evaluating their function, per thread
+
+
+class _Watch(Function):
+    """Identity: the fresh input of a transform whose argument is itself being
+    differentiated (by an enclosing transform or a recorded graph)."""
+
+    view = True
+    twice_differentiable = True
+
+    def saved_inputs(self, needs):
+        return ()
+
+    def forward(self, x):
+        return x.view()
+
+    def backward(self, g):
+        return (g,)
 
 
 def _watch(a):
@@ -27,6 +55,10 @@ def _watch(a):
         return type(a)(_watch(v) for v in a)
     if isinstance(a, dict):
         return {k: _watch(v) for k, v in a.items()}
+    if isinstance(a, Tensor) and a.requires_grad and grad_mode.is_grad_enabled():
+        if a.dtype.kind not in "fc":
+            raise TypeError(f"cannot differentiate with respect to a {a.dtype} tensor")
+        return _Watch.apply(a)  # differentiated here and by whatever records through a
     if isinstance(a, Tensor):
         t = Tensor._make(a.data if a.dtype.kind == "f" else a.data.astype(np.float32))
     elif isinstance(a, numbers.Number):
@@ -57,11 +89,12 @@ def _rebuild(tree, it):
 
 
 def _like(g, original):
-    """Return gradient tensor ``g`` in the kind of ``original``."""
+    """Return gradient tensor ``g`` in the kind of ``original`` (a Tensor whatever the kind
+    when ``g`` carries a graph that an enclosing differentiation needs)."""
     if isinstance(original, (list, tuple, dict)):  # g is then a like-structured tree
         return _rebuild(original, iter([_like(a, b) for a, b in
                                         zip(_leaves(g), _leaves(original))]))
-    if isinstance(original, Tensor):
+    if isinstance(original, Tensor) or g.requires_grad:
         return g
     if isinstance(original, numbers.Number):
         return float(g.data)
@@ -71,7 +104,7 @@ def _like(g, original):
 
 
 def _value_like(v, originals):
-    if all(isinstance(o, Tensor) for o in _leaves(originals)):
+    if v.requires_grad or all(isinstance(o, Tensor) for o in _leaves(originals)):
         return v
     if v.data.size == 1:
         return v.data.reshape(()).item()
@@ -83,16 +116,49 @@ def _argnums(argnums):
 
 
 def _call_watched(fun, nums, args, kwargs):
-    """Call ``fun`` with arguments ``nums`` replaced by fresh leaves that require grad;
-    returns (the original arguments, their leaves, fun's output)."""
+    """Call ``fun`` with arguments ``nums`` replaced by fresh inputs that require grad;
+    returns (the original arguments, the fresh inputs, fun's output, whether the backward
+    pass must record a graph)."""
+    outer = grad_mode.is_grad_enabled()
     args = list(args)
     originals = [args[i] for i in nums]
+    if outer and any(isinstance(a, Tensor) and a.requires_grad for a in _leaves(originals)):
+        nested = True
+    else:
+        nested = outer and getattr(_depth, "n", 0) > 0
     watched = [_watch(a) for a in originals]
     for i, t in zip(nums, watched):
         args[i] = t
-    with autograd.enable_grad():
-        out = fun(*args, **kwargs)
-    return originals, watched, out
+    _depth.n = getattr(_depth, "n", 0) + 1
+    try:
+        with autograd.enable_grad():
+            out = fun(*args, **kwargs)
+    finally:
+        _depth.n -= 1
+    if outer and not nested and isinstance(out, Tensor) and \
+            any(isinstance(a, Tensor) for a in _leaves(originals)):
+        nested = _reaches_other_leaf(out, _leaves(watched))
+    return originals, watched, out, nested
+
+
+def _reaches_other_leaf(out, watched):
+    """True when ``out`` depends on a leaf that requires grad other than ``watched`` (a
+    parameter closed over, say): its gradient then keeps that dependence as a graph."""
+    if out._node is None:
+        return False
+    mine = {id(t) for t in watched}
+    seen = {out._node}
+    walk = [out._node]
+    while walk:
+        n = walk.pop()
+        for p, pn in zip(n.parents, n.pnodes):
+            if pn is None:
+                if isinstance(p, Tensor) and p.requires_grad and id(p) not in mine:
+                    return True
+            elif pn not in seen:
+                seen.add(pn)
+                walk.append(pn)
+    return False
 
 
 def value_and_grad(fun, argnums=0, has_aux=False):
@@ -106,7 +172,7 @@ def value_and_grad(fun, argnums=0, has_aux=False):
     nums = _argnums(argnums)
 
     def wrapped(*args, **kwargs):
-        originals, watched, out = _call_watched(fun, nums, args, kwargs)
+        originals, watched, out, nested = _call_watched(fun, nums, args, kwargs)
         aux = None
         if has_aux:
             if not (isinstance(out, tuple) and len(out) == 2):
@@ -117,12 +183,12 @@ def value_and_grad(fun, argnums=0, has_aux=False):
             raise TypeError(f"grad needs a function returning a scalar tensor, got {got}")
         flat = _leaves(watched)
         if out.requires_grad:
-            gs = autograd.grad(out, flat, allow_unused=True)
+            gs = autograd.grad(out, flat, allow_unused=True, create_graph=nested)
         else:
             gs = [None] * len(flat)
         gs = iter([Tensor._make(t.data * 0) if g is None else g for g, t in zip(gs, flat)])
         grads = tuple(_like(_rebuild(w, gs), o) for w, o in zip(watched, originals))
-        value = _value_like(out.detach(), originals)
+        value = _value_like(out if nested else out.detach(), originals)
         result_g = grads[0] if isinstance(argnums, int) else grads
         return ((value, aux) if has_aux else value), result_g
 
@@ -151,7 +217,8 @@ def grad(fun, argnums=0, has_aux=False):
 
 def jacobian(fun, argnums=0):
     """The Jacobian of ``fun`` at its arguments, by reverse mode one output row at a time;
-    shape ``out.shape + in.shape``.
+    shape ``out.shape + in.shape``.  Differentiable itself when nested in another transform
+    (``jacobian(grad(f))`` is the Hessian: see :func:`hessian`).
 
     >>> import gpugrad as gg
     >>> jacobian(lambda x: x * 2)(np.array([1.0, 2.0]))
@@ -161,27 +228,104 @@ def jacobian(fun, argnums=0):
     nums = _argnums(argnums)
 
     def wrapped(*args, **kwargs):
-        originals, watched, out = _call_watched(fun, nums, args, kwargs)
+        originals, watched, out, nested = _call_watched(fun, nums, args, kwargs)
         if not isinstance(out, Tensor):
             raise TypeError(f"jacobian needs a function returning a tensor, got "
                             f"{type(out).__name__}")
+        from . import ops
+
         rows = [[] for _ in watched]
-        n = out.size
-        for k in range(n):
-            seed = (out.data * 0).reshape(-1)
+        xp = get_array_module(out.data)
+        for k in range(out.size):
+            seed = xp.zeros(out.size, dtype=out.dtype)
             seed[k] = 1
             if out.requires_grad:
                 gs = autograd.grad(out, watched, grad_outputs=Tensor._make(seed.reshape(out.shape)),
-                                   retain_graph=True, allow_unused=True)
+                                   retain_graph=True, create_graph=nested, allow_unused=True)
             else:
                 gs = [None] * len(watched)
             for r, g, t in zip(rows, gs, watched):
-                r.append(t.data * 0 if g is None else g.data)
+                r.append(Tensor._make(t.data * 0) if g is None else g)
         jacs = []
         for r, t, o in zip(rows, watched, originals):
-            xp = get_array_module(t.data)
-            j = xp.stack(r).reshape(out.shape + t.shape) if r else t.data.reshape(out.shape + t.shape)
-            jacs.append(_like(Tensor._make(j), o))
+            shape = out.shape + t.shape
+            j = ops.stack(r).reshape(shape) if r else Tensor._make(
+                xp.zeros(shape, dtype=t.dtype))
+            jacs.append(_like(j, o))
         return jacs[0] if isinstance(argnums, int) else tuple(jacs)
 
+    wrapped.__name__ = f"jacobian({getattr(fun, '__name__', 'f')})"
     return wrapped
+
+
+def hessian(fun, argnums=0):
+    """The Hessian of scalar-valued ``fun``: ``jacobian(grad(fun))``, shape
+    ``in.shape + in.shape`` (JAX's ``jax.hessian``; PyTorch's ``torch.func.hessian``).
+
+    >>> import gpugrad as gg
+    >>> hessian(lambda x: (x ** 3).sum())(np.array([1.0, 2.0]))
+    array([[ 6.,  0.],
+           [ 0., 12.]])
+    """
+    h = jacobian(grad(fun, argnums), argnums)
+    h.__name__ = f"hessian({getattr(fun, '__name__', 'f')})"
+    return h
+
+
+def hvp(fun, x, v):
+    """The Hessian-vector product H(x) @ v of scalar-valued ``fun`` at ``x``, without
+    forming H: the gradient of <grad fun(x), v>, by two reverse passes (reverse-over-reverse,
+    as ``torch.autograd.functional.hvp``).  ``x`` and ``v`` have one shape; the result has
+    it too, in ``x``'s kind.
+
+    >>> import gpugrad as gg
+    >>> hvp(lambda x: (x ** 3).sum(), np.array([1.0, 2.0]), np.array([1.0, 1.0]))
+    array([ 6., 12.])
+    """
+    vt = v if isinstance(v, Tensor) else as_tensor(v)
+    if tuple(vt.shape) != tuple(getattr(x, "shape", ())):
+        raise ValueError(f"hvp: v must have x's shape {tuple(getattr(x, 'shape', ()))}, "
+                         f"got {tuple(vt.shape)}")
+    df = grad(fun)
+
+    def inner(x):
+        from . import ops
+
+        g = df(x)
+        if not isinstance(g, Tensor):  # fun does not depend on x: H = 0
+            return ops.sum(x * 0)
+        return ops.sum(g * vt.astype(g.dtype))
+
+    return grad(inner)(x)
+
+
+def vjp(fun, *primals):
+    """``(fun(*primals), vjp_fn)`` where ``vjp_fn(cotangent)`` returns one gradient per
+    primal: the vector-Jacobian products, as ``jax.vjp``.  ``vjp_fn`` may be called many
+    times (the graph is kept).
+
+    >>> import gpugrad as gg
+    >>> out, f_vjp = vjp(lambda x: x * x, np.array([1.0, 3.0]))
+    >>> f_vjp(np.array([1.0, 1.0]))
+    (array([2., 6.]),)
+    """
+    nums = tuple(range(len(primals)))
+    originals, watched, out, nested = _call_watched(fun, nums, primals, {})
+    if not isinstance(out, Tensor):
+        raise TypeError(f"vjp needs a function returning a tensor, got {type(out).__name__}")
+
+    def vjp_fn(cotangent):
+        ct = cotangent if isinstance(cotangent, Tensor) else as_tensor(cotangent)
+        if tuple(ct.shape) != tuple(out.shape):
+            raise ValueError(f"vjp: the cotangent must have the output's shape {out.shape}, "
+                             f"got {tuple(ct.shape)}")
+        if not out.requires_grad:
+            gs = [None] * len(watched)
+        else:
+            gs = autograd.grad(out, watched, grad_outputs=ct.astype(out.dtype),
+                               retain_graph=True, create_graph=nested or ct.requires_grad,
+                               allow_unused=True)
+        return tuple(_like(Tensor._make(t.data * 0) if g is None else g, o)
+                     for g, t, o in zip(gs, watched, originals))
+
+    return _value_like(out if nested else out.detach(), originals), vjp_fn

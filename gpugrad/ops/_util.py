@@ -10,8 +10,16 @@ from ..tensor import Tensor, as_tensor
 
 
 def xp_of(a):
-    """numpy or cupy for array ``a`` (fast path for NumPy)."""
-    return np if type(a) is np.ndarray else get_array_module(a)
+    """numpy or cupy for array ``a`` (fast path for NumPy); for a Tensor, the Tensor
+    namespace (:mod:`gpugrad.ops._txp`), so a backward formula written on ``xp`` records a
+    graph when the engine runs it on Tensors (``create_graph=True``)."""
+    if type(a) is np.ndarray:
+        return np
+    if isinstance(a, Tensor):
+        from . import _txp
+
+        return _txp
+    return get_array_module(a)
 
 
 def shape_of(a):

@@ -28,6 +28,8 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 # ================================================================ binary arithmetic
 class _Binary(Function):
+    twice_differentiable = True
+
     def _shapes(self, a, b):
         self.sa, self.sb = shape_of(a), shape_of(b)
 

@@ -35,6 +35,8 @@ class _Reduce(Function):
 
 
 class Sum(_Reduce):
+    twice_differentiable = True
+
     def saved_inputs(self, needs):
         return ()
 

@@ -97,6 +97,7 @@ class _NoSave(Function):
 
 # ================================================================ reshape family
 class Reshape(_NoSave):
+    twice_differentiable = True
     view = True
 
     def forward(self, x, shape):
@@ -185,6 +186,7 @@ def ravel(x):
 
 # ================================================================ axis permutations
 class Transpose(_NoSave):
+    twice_differentiable = True
     view = True
 
     def forward(self, x, axes):
@@ -270,6 +272,7 @@ def moveaxis(x, source, destination):
 
 # ================================================================ broadcasting
 class BroadcastTo(_NoSave):
+    twice_differentiable = True
     view = True
 
     def forward(self, x, shape):
@@ -327,6 +330,7 @@ def _tensor_list(tensors, what):
 
 
 class Concatenate(_NoSave):
+    twice_differentiable = True
     def forward(self, *arrays, axis):
         self.axis = axis
         self.sizes = [a.shape[axis] for a in arrays]
@@ -368,6 +372,7 @@ cat = concatenate
 
 
 class Stack(_NoSave):
+    twice_differentiable = True
     def forward(self, *arrays, axis):
         self.axis = axis
         self.dtypes = [a.dtype for a in arrays]
