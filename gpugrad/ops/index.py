@@ -144,41 +144,86 @@ def getitem(x, key):
 
 
 class SetItem(_NoSave):
-    """Out of place ``x[key] = value``: a new array; ``Tensor.__setitem__`` writes it back."""
+    """Out of place ``x[key] = value``: a new array; ``Tensor.__setitem__`` writes it back.
 
-    def forward(self, x, value, key):
-        self.saved = (key,)
+    Where integer-array indices repeat a position, the last write (in C order over the
+    indexing result, as NumPy does) wins, and only the surviving writes get a gradient.  When
+    the value needs one, the winners are found by doing the same assignment with element ids
+    and the answer is built from them, so the forward and the gradient always agree (also on
+    CuPy, where the order of repeated writes is unspecified).  The base's gradient is zero
+    exactly at the written positions.
+    """
+
+    def forward(self, x, value, key, repeats):
         self.vshape, self.vdtype = getattr(value, "shape", ()), getattr(value, "dtype", None)
         out = x.copy()
+        win = None
+        if repeats and self.needs[1]:
+            xp = xp_of(x)
+            sel = xp.broadcast_to(xp.zeros((), np.int8), x.shape)[key].shape
+            n = int(np.prod(sel))
+            itype = np.int32 if n < 2**31 else np.int64
+            ids = xp.arange(n, dtype=itype).reshape(sel)
+            pos = xp.full(x.shape, -1, itype)
+            pos[key] = ids                        # raises IndexError before anything changes
+            src = pos[key]                        # for each write, the one that survives
+            win = src == ids
+            if getattr(value, "size", 1) > 1:     # repeats of one position get its winner
+                value = xp.take(_broadcast_value(value, sel).reshape(-1), src)
+        self.saved = (key, win)
         out[key] = value
         return out
 
     def backward(self, g):
-        (key,) = self.saved
+        key, win = self.saved
+        xp = xp_of(g)
         gx = gv = None
         if self.needs[0]:
-            gx = g.copy()
-            gx[key] = 0
+            written = xp.zeros(g.shape, dtype=bool)
+            written[key] = True
+            gx = xp.where(written, 0, g)
         if self.needs[1]:
-            gv = xp_of(g).asarray(g[key])
+            gv = g[key]
+            if win is not None:
+                gv = xp.where(win, gv, 0)
             if gv.ndim < len(self.vshape):
                 gv = gv.reshape((1,) * (len(self.vshape) - gv.ndim) + gv.shape)
             gv = unbroadcast(gv, self.vshape).astype(self.vdtype, copy=False)
         return gx, gv
 
 
+def _broadcast_value(value, shape):
+    """``value`` broadcast to the indexing result's ``shape``, as assignment broadcasts it
+    (leading axes of length 1 beyond ``shape`` are dropped)."""
+    extra = value.ndim - len(shape)
+    if extra > 0 and all(n == 1 for n in value.shape[:extra]):
+        value = value.reshape(value.shape[extra:])
+    try:
+        return xp_of(value).broadcast_to(value, shape)
+    except ValueError:
+        raise ValueError(f"setitem: a value of shape {value.shape} cannot be broadcast to "
+                         f"the indexed shape {shape}") from None
+
+
 def setitem(x, key, value):
     """A new tensor equal to ``x`` with ``x[key] = value`` (NumPy semantics; ``x`` untouched).
+    Where integer-array indices repeat a position the last write wins, and only it gets a
+    gradient.
 
     >>> import gpugrad as gg
     >>> setitem(gg.zeros(3), 1, 5.0).tolist()
     [0.0, 5.0, 0.0]
+    >>> v = gg.tensor([10.0, 20.0], requires_grad=True)
+    >>> y = setitem(gg.zeros(3), [0, 0], v)
+    >>> y.sum().backward()
+    >>> y.tolist(), v.grad.tolist()
+    ([20.0, 0.0, 0.0], [0.0, 1.0])
     """
     x = tensor_arg(x)
-    key, _, _ = _prepare_key(key, x.data)
+    key, _, repeats = _prepare_key(key, x.data)
     if not isinstance(value, (numbers.Number, np.generic)):
         value = _coerce(value, x)
-    return SetItem.apply(x, value, key=key)
+    return SetItem.apply(x, value, key=key, repeats=repeats)
 
 
 def take(x, indices, axis=None):
