@@ -1,0 +1,210 @@
+"""Higher-order differentiation: create_graph, nested transforms, hessian/hvp/vjp, the refusal
+of backwards that cannot be differentiated, and leaf hooks seeing one total per pass."""
+import numpy as np
+import pytest
+
+import gpugrad as gg
+from gpugrad.autograd import Function
+
+
+def f64(v, **kw):
+    return gg.tensor(v, dtype="float64", **kw)
+
+
+# ---------------------------------------------------------------- the issue's cases
+def test_grad_of_grad_is_the_second_derivative():
+    assert gg.grad(lambda x: gg.grad(lambda y: y ** 3)(x))(2.0) == 12.0
+
+
+def test_nested_closures_are_not_confused():
+    # d/dx [x * d/dy (x * y)] = d/dx [x * x] = 2x
+    assert gg.grad(lambda x: x * gg.grad(lambda y: x * y)(2.0))(1.0) == 2.0
+    # the inner derivative is taken at the inner point only
+    assert gg.grad(lambda x: gg.grad(lambda y: x * y ** 2)(3.0))(1.0) == 6.0
+
+
+def test_jacobian_of_grad_is_the_hessian():
+    def f(x):
+        return (x ** 3).sum() + (x * x).sum() * x.sum()
+
+    x = np.array([0.5, -1.0, 2.0])
+    h = gg.jacobian(gg.grad(f))(x)
+    # f = sum x^3 + |x|^2 * sum x; H = diag(6x) + 2 diag(s) + 2 (x 1^T + 1 x^T)
+    s = x.sum()
+    expected = np.diag(6 * x) + 2 * s * np.eye(3) + 2 * (x[:, None] + x[None, :])
+    np.testing.assert_allclose(h, expected, rtol=1e-12)
+    np.testing.assert_allclose(gg.hessian(f)(x), expected, rtol=1e-12)
+
+
+def test_any_order():
+    d4 = gg.grad(gg.grad(gg.grad(gg.grad(lambda x: x ** 5))))
+    assert d4(2.0) == pytest.approx(120 * 2.0)
+
+
+def test_hvp_matches_the_hessian_times_v():
+    rng = np.random.default_rng(0)
+    x, v = rng.standard_normal(4), rng.standard_normal(4)
+
+    def f(x):
+        return (x ** 3).sum() * (x * x).sum()
+
+    np.testing.assert_allclose(gg.hvp(f, x, v), gg.hessian(f)(x) @ v, rtol=1e-10)
+    with pytest.raises(ValueError, match="v must have x's shape"):
+        gg.hvp(f, x, v[:2])
+
+
+def test_vjp():
+    out, f_vjp = gg.vjp(lambda a, b: a * b ** 2, np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+    np.testing.assert_array_equal(out, [9.0, 32.0])
+    ga, gb = f_vjp(np.array([1.0, 10.0]))
+    np.testing.assert_array_equal(ga, [9.0, 160.0])
+    np.testing.assert_array_equal(gb, [6.0, 160.0])
+    np.testing.assert_array_equal(f_vjp(np.array([1.0, 0.0]))[0], [9.0, 0.0])  # reusable
+    with pytest.raises(ValueError, match="cotangent must have the output's shape"):
+        f_vjp(np.ones(3))
+
+
+# ---------------------------------------------------------------- the engine's API
+def test_backward_create_graph_leaves_a_differentiable_grad():
+    x = f64(2.0, requires_grad=True)
+    (x ** 3).backward(create_graph=True)
+    assert x.grad.item() == 12.0 and x.grad.requires_grad
+    (gx,) = gg.autograd.grad(x.grad, [x])
+    assert gx.item() == 12.0                      # d/dx 3x^2 = 6x
+
+
+def test_autograd_grad_signature_and_defaults():
+    x = f64([1.0, 2.0], requires_grad=True)
+    y = (x ** 2).sum()
+    (g,) = gg.autograd.grad(y, [x], create_graph=True)   # retain_graph defaults to True
+    (g2,) = gg.autograd.grad(y, [x])                      # so the graph is still there
+    np.testing.assert_array_equal(g.numpy(), g2.numpy())
+    (h,) = gg.autograd.grad(g, [x], grad_outputs=f64([1.0, 0.0]))
+    np.testing.assert_array_equal(h.numpy(), [2.0, 0.0])
+    with pytest.raises(ValueError, match="grad_outputs has 2 entries for 1 outputs"):
+        gg.autograd.grad(y, [x], grad_outputs=[None, None])
+
+
+def test_grad_outputs_that_require_grad_are_differentiated_too():
+    x = f64([1.0, 2.0], requires_grad=True)
+    v = f64([3.0, 5.0], requires_grad=True)
+    (g,) = gg.autograd.grad(x ** 2, [x], grad_outputs=v, create_graph=True)  # 2 x v
+    (gv,) = gg.autograd.grad(g.sum(), [v])
+    np.testing.assert_array_equal(gv.numpy(), [2.0, 4.0])
+
+
+def test_gradient_penalty_on_a_closed_over_parameter():
+    w = f64([0.5, -1.5], requires_grad=True)
+    gx = gg.grad(lambda x: (w * x ** 2).sum())(f64([1.0, 2.0]))   # 2 w x: keeps w's graph
+    assert isinstance(gx, gg.Tensor) and gx.requires_grad
+    (gx ** 2).sum().backward()                                      # d/dw sum 4 w^2 x^2
+    np.testing.assert_allclose(w.grad.numpy(), 8 * np.array([0.5, -1.5]) * [1.0, 4.0])
+
+
+def test_top_level_grad_returns_values_in_the_input_kind():
+    g = gg.grad(lambda x: (x ** 2).sum())(np.array([1.0, 2.0]))
+    assert type(g) is np.ndarray
+    assert type(gg.grad(lambda x: x ** 2)(3.0)) is float
+
+
+class _RawBackward(Function):
+    """An op whose backward is not marked twice differentiable."""
+
+    def forward(self, x):
+        self.saved = (x,)
+        return x * x
+
+    def backward(self, g):
+        (x,) = self.saved
+        return (2 * x * g,)
+
+
+def test_an_op_that_is_not_twice_differentiable_refuses_by_name():
+    x = f64(3.0, requires_grad=True)
+    with pytest.raises(RuntimeError, match="backward of _RawBackward is not differentiable"):
+        gg.autograd.grad(_RawBackward.apply(x), [x], create_graph=True)
+    with pytest.raises(RuntimeError, match="_RawBackward"):
+        gg.grad(gg.grad(lambda t: _RawBackward.apply(t)))(3.0)
+    # first order is unaffected
+    assert gg.autograd.grad(_RawBackward.apply(x), [x])[0].item() == 6.0
+
+
+class _LyingBackward(Function):
+    """Claims to be twice differentiable but reads raw data: gradgradcheck must catch it."""
+
+    twice_differentiable = True
+
+    def forward(self, x):
+        self.saved = (x.copy(),)  # a copy: the engine cannot know it is the input
+        return x * x * x
+
+    def backward(self, g):
+        (x,) = self.saved
+        return (3 * x * x * g,)
+
+
+def test_gradgradcheck_catches_a_backward_that_records_no_dependence():
+    x = gg.randn(3, dtype="float64")
+    assert gg.gradcheck(_LyingBackward.apply, [x])
+    with pytest.raises(gg.GradcheckError):
+        gg.gradgradcheck(_LyingBackward.apply, [x])
+
+
+def test_saved_output_is_differentiated_through_the_node():
+    # divide saves its answer; at 0-d NumPy returns a scalar object for it
+    x = f64(2.0, requires_grad=True)
+    (g,) = gg.autograd.grad(1 / x, [x], create_graph=True)
+    (h,) = gg.autograd.grad(g, [x])
+    assert h.item() == pytest.approx(2 / 8)
+
+
+# ---------------------------------------------------------------- leaf hooks
+def test_leaf_hook_runs_once_on_the_total_gradient():
+    calls = []
+    x = f64([1.0], requires_grad=True)
+
+    def clip(g):
+        calls.append(g.numpy().copy())
+        return gg.clip(g, -1.0, 1.0)
+
+    x.register_hook(clip)
+    (3 * x + 3 * x).sum().backward()
+    assert len(calls) == 1 and calls[0].tolist() == [6.0]
+    assert x.grad.tolist() == [1.0]
+
+
+def test_leaf_hook_once_in_autograd_grad_and_across_passes():
+    calls = []
+    x = f64([2.0], requires_grad=True)
+    x.register_hook(lambda g: calls.append(g.item()))
+    (g,) = gg.autograd.grad((x * x + x * 5).sum(), [x])
+    assert calls == [9.0] and g.item() == 9.0
+    (x * 3).sum().backward()
+    (x * 4).sum().backward()
+    assert calls == [9.0, 3.0, 4.0]      # once per pass
+    assert x.grad.item() == 7.0
+
+
+def test_leaf_hook_sees_the_root_gradient_when_the_output_is_the_leaf():
+    calls = []
+    x = f64([1.0, 2.0], requires_grad=True)
+    x.register_hook(lambda g: calls.append(g.tolist()))
+    x.backward(f64([1.0, 1.0]))
+    assert calls == [[1.0, 1.0]]
+
+
+def test_hooks_under_create_graph_get_and_return_tensors_with_a_graph():
+    x = f64(3.0, requires_grad=True)
+    x.register_hook(lambda g: g * 2)
+    (g,) = gg.autograd.grad(x ** 2, [x], create_graph=True)   # hooked: 2 * 2x
+    assert g.item() == 12.0
+    (h,) = gg.autograd.grad(g, [x])                          # d/dx 4x = 4 (hook again: 8)
+    assert h.item() == 8.0
+
+
+def test_default_backward_is_unchanged_by_the_engine_changes():
+    # plain gradients are raw arrays inside the engine: the fast path
+    x = gg.randn(5, requires_grad=True)
+    y = (gg.tanh(x) * x).sum()
+    y.backward()
+    assert not x.grad.requires_grad and x.grad.grad_fn is None
