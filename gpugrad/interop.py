@@ -5,6 +5,13 @@
   :mod:`gpugrad.numpy` and stays differentiable.  Functions gpugrad does not implement raise
   a TypeError naming the function (convert explicitly with ``t.numpy()``); a few that return
   no array (``numpy.shape``, ``numpy.ndim``, ...) are answered directly.
+* ``Tensor.__array__`` (in :mod:`gpugrad.tensor`): what NumPy falls back on when it does not
+  dispatch -- ``ndarray.dot(t)``, ``numpy.asarray(t)``, ``numpy.array([t, 2 * t])``,
+  ``ndarray[...] = t``.  A tensor in a graph being recorded (``requires_grad`` with grad mode
+  on) refuses with a RuntimeError saying how to write it (``X @ W``,
+  ``gpugrad.numpy.dot(X, W)``, ``gpugrad.numpy.array([...])``, ``t.detach().numpy()``),
+  since NumPy would return values whose gradient is silently zero.  ``t.numpy()`` is the
+  explicit conversion and always works (no gradient flows through its result).
 * DLPack: ``Tensor.__dlpack__`` / ``__dlpack_device__`` and :func:`from_dlpack`, zero-copy
   with NumPy, CuPy and PyTorch.
 * ``Tensor.__array_namespace__`` returns :mod:`gpugrad.array_api`; ``to_device``.
@@ -14,6 +21,12 @@
 >>> y = np.sum(np.exp(x))          # dispatched to gpugrad: a differentiable tensor
 >>> y.backward(); x.grad.numpy().round(4).tolist()
 [1.0, 2.7183]
+>>> np.ones(2).dot(x)               # an ndarray method: NumPy would drop the graph
+Traceback (most recent call last):
+...
+RuntimeError: Can't convert a tensor that requires grad to a NumPy array implicitly...
+>>> (np.ones(2) @ x).requires_grad  # the operator dispatches
+True
 """
 from __future__ import annotations
 

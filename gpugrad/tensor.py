@@ -193,6 +193,11 @@ class Tensor:
     def numpy(self) -> np.ndarray:
         """The data as a NumPy array (shared on the CPU, copied from a GPU).
 
+        An explicit request for the values: unlike PyTorch it also works on a tensor that
+        requires grad, and the array is not part of the graph (no gradient flows through
+        it).  Implicit conversion (``numpy.asarray(t)``, ``ndarray.dot(t)``, ...) of such a
+        tensor raises instead: see :meth:`__array__`.
+
         >>> Tensor([1.0, 2.0]).numpy()
         array([1., 2.], dtype=float32)
         """
@@ -285,6 +290,21 @@ class Tensor:
         return _ops.copy(self)
 
     def __array__(self, dtype=None, copy=None):
+        """NumPy's implicit conversion (``numpy.asarray(t)``, ``numpy.array([t, ...])``,
+        ``ndarray.dot(t)``, NumPy functions that do not dispatch to gpugrad).
+
+        Refused for a tensor in a graph being recorded (``requires_grad`` while grad mode
+        is on): NumPy would compute without the graph and the gradient would silently be
+        zero.  Any other tensor converts freely.
+
+        >>> import numpy as np
+        >>> np.asarray(Tensor([1.0, 2.0], requires_grad=True))
+        Traceback (most recent call last):
+        ...
+        RuntimeError: Can't convert a tensor that requires grad to a NumPy array implicitly...
+        """
+        if self.requires_grad and _grad_mode.is_grad_enabled():
+            raise RuntimeError(_IMPLICIT)
         if is_cupy_array(self.data):
             raise TypeError(f"cannot convert a tensor on {self.device} to a NumPy array "
                             f"implicitly; call .cpu() or .numpy() first")
@@ -358,6 +378,16 @@ class Tensor:
 
     def __getitem__(self, key):
         return _ops.getitem(self, key)
+
+
+_IMPLICIT = (
+    "Can't convert a tensor that requires grad to a NumPy array implicitly: NumPy would "
+    "compute without the graph and the gradient would silently be zero.  Keep the "
+    "computation in gpugrad -- write X @ W or gpugrad.numpy.dot(X, W) instead of X.dot(W) "
+    "(an ndarray method does not dispatch), gpugrad.numpy.array([...]) or gpugrad.stack "
+    "for lists holding tensors, and gpugrad.numpy functions in place of NumPy ones that "
+    "gpugrad does not dispatch -- or, for values without a gradient, use "
+    "tensor.detach().numpy() (or compute under gpugrad.no_grad()).")
 
 
 class _HookHandle:
@@ -438,6 +468,7 @@ def from_numpy(a: np.ndarray) -> Tensor:
 
 
 from . import autograd as _autograd  # noqa: E402
+from . import grad_mode as _grad_mode  # noqa: E402
 from . import ops as _ops  # noqa: E402
 from ._tensor_ops import install as _install  # noqa: E402
 

@@ -23,16 +23,71 @@ def tensor(x, like=None) -> Tensor:
         if x.dtype not in dtypes.SUPPORTED:
             raise TypeError(f"unsupported dtype {x.dtype}; expected numbers or bools")
         return Tensor._make(x)
-    if isinstance(x, (list, tuple)) and any(isinstance(v, Tensor) for v in x):
-        from .. import ops
-
-        return ops.stack([tensor(v, like) for v in x])
+    if isinstance(x, (list, tuple)) and holds_tensor(x):
+        return _nested(x, like)
     arr = _np.asarray(x)
     if arr.dtype not in dtypes.SUPPORTED:
         raise TypeError(f"cannot make a tensor from {type(x).__name__} (dtype {arr.dtype}); "
                         f"expected numbers, bools or arrays")
     dev = like.device if isinstance(like, Tensor) else backend.get_default_device()
     return Tensor._make(arr if dev.type == "cpu" else backend.to_device(arr, dev))
+
+
+def holds_tensor(x) -> bool:
+    """True when list/tuple ``x`` holds a Tensor at any depth."""
+    return any(isinstance(v, Tensor) or (isinstance(v, (list, tuple)) and holds_tensor(v))
+               for v in x)
+
+
+def traced(*xs) -> bool:
+    """True when one of ``xs`` is a tensor in a graph being recorded (it requires grad while
+    grad mode is on): values taken from it must keep the graph."""
+    from .. import grad_mode
+
+    return grad_mode.is_grad_enabled() and any(isinstance(x, Tensor) and x.requires_grad
+                                               for x in xs)
+
+
+def skeleton(x):
+    """Nested lists with each tensor replaced by zeros of its shape and dtype: enough for
+    NumPy to say what shape and dtype the nesting makes, without reading a tensor."""
+    if isinstance(x, Tensor):
+        return _np.broadcast_to(_np.zeros((), x.dtype), x.shape)  # (no memory of its own)
+    if isinstance(x, (list, tuple)):
+        return [skeleton(v) for v in x]
+    return x
+
+
+def _nested(x, like):
+    """Nested lists holding tensors as one tensor, stacked level by level so the graph is
+    kept (HIPS autograd's ``array``).  The shape and dtype are NumPy's for the same nesting
+    (each tensor standing for an array of its shape and dtype)."""
+    from .. import ops
+
+    ref = _np.array(skeleton(x))  # NumPy's shape check and dtype for this nesting
+    if ref.dtype not in dtypes.SUPPORTED:
+        raise TypeError(f"cannot make a tensor from a {type(x).__name__} of dtype {ref.dtype}; "
+                        f"expected numbers, bools, arrays or tensors")
+    like = like if isinstance(like, Tensor) else _first_tensor(x)
+
+    def build(v):
+        if isinstance(v, (list, tuple)) and holds_tensor(v):
+            return ops.stack([build(e) for e in v])
+        t = v if isinstance(v, Tensor) else tensor(v, like)
+        return t if t.dtype == ref.dtype else ops.astype(t, ref.dtype)
+
+    return build(x)
+
+
+def _first_tensor(x):
+    for v in x:
+        if isinstance(v, Tensor):
+            return v
+        if isinstance(v, (list, tuple)):
+            t = _first_tensor(v)
+            if t is not None:
+                return t
+    return None
 
 
 def operand(x, like=None):

@@ -7,7 +7,9 @@ on ``device=`` or the default device (``gpugrad.set_default_device`` / ``GPUGRAD
 """
 from __future__ import annotations
 
+import builtins
 import numbers
+import operator
 
 import numpy as _np
 
@@ -33,15 +35,15 @@ def _shape(shape):
 
 def array(object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0, like=None,
           device=None):
-    """A new tensor from data (lists, scalars, arrays, tensors); copies by default.  Lists of
-    tensors are stacked differentiably.
+    """A new tensor from data (lists, scalars, arrays, tensors); copies by default.  Lists
+    holding tensors (at any depth) are stacked differentiably.
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.array([[1, 2], [3, 4]]).shape
     (2, 2)
     """
     dt = C.dtype(dtype)
-    if isinstance(object, (list, tuple)) and any(isinstance(v, Tensor) for v in object):
+    if isinstance(object, (list, tuple)) and C.holds_tensor(object):
         t = C.tensor(object)
         copy = False
     elif isinstance(object, Tensor) or isinstance(object, _np.ndarray) or is_cupy_array(object):
@@ -130,8 +132,13 @@ def full(shape, fill_value, dtype=None, order="C", *, device=None, like=None):
     >>> gnp.full(2, 7).tolist()
     [7, 7]
     """
-    if isinstance(fill_value, Tensor):
-        fill_value = fill_value.item()
+    if _has_tensor(fill_value):
+        t = C.tensor(fill_value)  # broadcast, differentiably: d sum(full) / d fill = size
+        dt = C.dtype(dtype) or t.dtype
+        if device is not None and t.device != backend.device(device):
+            t = ops.to_device(t, device)
+        return ops.copy(ops.broadcast_to(t if t.dtype == dt else ops.astype(t, dt),
+                                         _shape(shape)))
     dt = C.dtype(dtype) or _np.asarray(fill_value).dtype
     return _on(lambda xp: xp.full(_shape(shape), fill_value, dt), device)
 
@@ -164,6 +171,10 @@ def full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, *, d
                 device=device or t.device)
 
 
+def _has_tensor(v):
+    return isinstance(v, Tensor) or (isinstance(v, (list, tuple)) and C.holds_tensor(v))
+
+
 def _num(v):
     return v.item() if isinstance(v, Tensor) else v
 
@@ -175,11 +186,17 @@ def arange(start, stop=None, step=None, dtype=None, *, device=None, like=None):
     >>> gnp.arange(1, 2, 0.5).tolist()
     [1.0, 1.5]
     """
+    if stop is None:
+        start, stop = 0, start
     args = [_num(v) for v in (start, stop, step) if v is not None]
-    if stop is None and step is not None:
-        args = [0, _num(start), _num(step)]
     dt = C.dtype(dtype)
-    return _on(lambda xp: xp.arange(*args, dtype=dt), device)
+    r = _on(lambda xp: xp.arange(*args, dtype=dt), device)
+    if r.dtype.kind not in "fc" or not C.traced(start, step):
+        return r  # (the values do not depend on stop: no gradient flows to it)
+    # a traced start or step: the values start + i * step, recorded
+    i = _on(lambda xp: xp.arange(r.shape[0], dtype=r.dtype), r.device)
+    out = ops.add(ops.multiply(i, 1 if step is None else step), start)
+    return out if out.dtype == r.dtype else ops.astype(out, r.dtype)
 
 
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *,
@@ -193,12 +210,51 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     if axis != 0:
         raise NotImplementedError("gpugrad.numpy.linspace: axis= is not supported")
     dt = C.dtype(dtype)
+    if _has_tensor(start) or _has_tensor(stop):
+        return _linspace_tensors(start, stop, operator.index(num), endpoint, retstep, dt, device)
     t = _on(lambda xp: xp.linspace(_num(start), _num(stop), int(num), endpoint=endpoint,
                                    dtype=dt), device)
     if retstep:
         div = (num - 1) if endpoint else num
         return t, (_num(stop) - _num(start)) / div if div > 0 else float("nan")
     return t
+
+
+def _linspace_tensors(start, stop, num, endpoint, retstep, dt, device):
+    """NumPy's formula (``i * step + start``, the last value ``stop``) on tensors, so the
+    result keeps the graph of a traced endpoint (and the endpoints' dtype, as NumPy)."""
+    if num < 0:
+        raise ValueError(f"Number of samples, {num}, must be non-negative.")
+    like = C.tensor(start if _has_tensor(start) else stop)
+    # NumPy 2 computes in the inexact result type of the endpoints, Python scalars weak
+    ct = _np.result_type(*[v if isinstance(v, (numbers.Number, _np.generic)) else
+                           C.tensor(v, like).dtype for v in (start, stop)])
+    ct = ct if ct.kind in "fc" else _np.result_type(ct, 0.0)
+    a, b = C.tensor(start, like), C.tensor(stop, like)
+    a = a if a.dtype == ct else ops.astype(a, ct)
+    b = b if b.dtype == ct else ops.astype(b, ct)
+    if device is not None and like.device != backend.device(device):
+        a, b = ops.to_device(a, device), ops.to_device(b, device)
+    nd = builtins.max(a.ndim, b.ndim)
+    xp = a.device.xp
+    with a.device._activated():
+        i = C.tensor(xp.arange(num, dtype=ct).reshape((-1,) + (1,) * nd), a)
+    div = num - 1 if endpoint else num
+    delta = ops.subtract(b, a)
+    if div > 0:
+        step = ops.divide(delta, div)
+        y = ops.add(ops.multiply(i, step), a)
+    else:
+        step = float("nan")
+        y = ops.add(ops.multiply(i, delta), a)
+    if endpoint and num > 1:
+        last = ops.broadcast_to(b, y.shape[1:])
+        y = ops.concatenate([y[:-1], ops.expand_dims(last, 0)], axis=0)
+    if dt is not None and y.dtype != dt:
+        if dt.kind in "iu":
+            y = ops.floor(y)
+        y = ops.astype(y, dt)
+    return (y, step) if retstep else y
 
 
 def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0, *,

@@ -123,8 +123,13 @@ def pinv(a, rcond=None, hermitian=False, *, rtol=None):
     cut = ops.multiply(ops.max(s, axis=-1, keepdims=True), tol).detach()
     keep = ops.greater(s, cut)
     sinv = ops.where(keep, ops.divide(1.0, ops.where(keep, s, 1.0)), 0.0)
-    return ops.matmul(ops.swapaxes(vh, -1, -2) * ops.expand_dims(sinv, -2),
-                      ops.swapaxes(u, -1, -2))
+    return ops.matmul(_h(vh) * ops.expand_dims(sinv, -2), _h(u))
+
+
+def _h(m):
+    """The conjugate transpose of the last two axes (the transpose for real input)."""
+    m = ops.swapaxes(m, -1, -2)
+    return ops.conj(m) if m.dtype.kind == "c" else m
 
 
 def matrix_power(a, n):

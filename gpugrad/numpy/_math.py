@@ -85,8 +85,30 @@ for _n in _FLOAT1:
     _ufunc(_n, getattr(ops, _n), 1, floats=True)
 for _n in _SAME1:
     _ufunc(_n, getattr(ops, _n), 1)
-for _n in ("left_shift", "right_shift", "heaviside", "gcd", "lcm", "nextafter"):
+
+
+def _nextafter(x1, x2):
+    # one step of x1 towards x2: d/dx1 = 1, d/dx2 = 0 (kept in the graph for a traced x1)
+    r = C.nograd(lambda xp, a, b: xp.nextafter(a, b), x1, x2)
+    if not C.traced(x1):
+        return r
+    x = C.tensor(x1)
+    x = ops.where(ops.isfinite(x.detach()), x, 0.0)
+    return ops.subtract(r, ops.subtract(x.detach(), x))  # r - (+0.0): r exactly, -0.0 too
+
+
+def _heaviside(x1, x2):
+    # 0 below 0, 1 above it, x2 at 0: the gradient reaches x2 where x1 == 0
+    r = C.nograd(lambda xp, a, b: xp.heaviside(a, b), x1, x2)
+    if not C.traced(x2):
+        return r
+    return ops.where(ops.equal(C.raw(x1), 0), ops.astype(C.tensor(x2, r), r.dtype), r)
+
+
+for _n in ("left_shift", "right_shift", "gcd", "lcm"):
     _ufunc(_n, _raw(_n), 2)
+_ufunc("nextafter", _nextafter, 2)
+_ufunc("heaviside", _heaviside, 2)
 for _n in ("signbit", "spacing", "invert"):
     _ufunc(_n, _raw(_n), 1)
 
@@ -100,8 +122,12 @@ def _positive(x):
 
 
 def _float_power(a, b):
-    a = a.astype(_np.float64) if isinstance(a, Tensor) else a
-    b = b.astype(_np.float64) if isinstance(b, Tensor) else b
+    # float64, or complex128 when either operand is complex (NumPy's float_power)
+    cplx = any(_np.iscomplexobj(v) if not isinstance(v, Tensor) else v.dtype.kind == "c"
+               for v in (a, b))
+    dt = _np.complex128 if cplx else _np.float64
+    a = a.astype(dt) if isinstance(a, Tensor) else a
+    b = b.astype(dt) if isinstance(b, Tensor) else b
     return ops.power(C.tensor(a) if not isinstance(a, Tensor) and not isinstance(b, Tensor)
                      else a, b)
 

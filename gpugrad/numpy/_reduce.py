@@ -73,7 +73,8 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
 
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True,
         mean=C._NOVALUE, correction=C._NOVALUE):
-    """Variance with ``ddof`` (or the array API's ``correction``).
+    """Variance with ``ddof`` (or the array API's ``correction``); real for complex input,
+    as NumPy's.
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.var([1.0, 3.0]).item()
@@ -84,8 +85,13 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Tru
         raise NotImplementedError("gpugrad.numpy.var: mean= is not supported")
     if correction is not C._NOVALUE:
         ddof = correction
-    return C.out(ops.var(_floated(a, dtype), axis=_axis(axis), keepdims=keepdims, ddof=ddof),
-                 out, "var")
+    x, ax = _floated(a, dtype), _axis(axis)
+    if x.dtype.kind == "c":  # the mean squared modulus: var(real) + var(imag), real-valued
+        r = ops.add(ops.var(ops.real(x), axis=ax, keepdims=keepdims, ddof=ddof),
+                    ops.var(ops.imag(x), axis=ax, keepdims=keepdims, ddof=ddof))
+    else:
+        r = ops.var(x, axis=ax, keepdims=keepdims, ddof=ddof)
+    return C.out(r, out, "var")
 
 
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True,

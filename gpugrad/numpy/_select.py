@@ -118,8 +118,8 @@ def searchsorted(a, v, side="left", sorter=None):
 
 def unique(ar, return_index=False, return_inverse=False, return_counts=False, axis=None, *,
            equal_nan=True, sorted=True):
-    """Sorted unique elements, optionally with first indices, inverse and counts (no
-    gradient).
+    """Sorted unique elements, optionally with first indices, inverse and counts.  The
+    values are differentiable: each takes the gradient of its first occurrence in ``ar``.
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.unique(gnp.array([3, 1, 3])).tolist()
@@ -128,13 +128,19 @@ def unique(ar, return_index=False, return_inverse=False, return_counts=False, ax
     if axis is not None:
         raise NotImplementedError("gpugrad.numpy.unique: axis= is not supported")
     x = C.tensor(ar)
+    gather = C.traced(x)  # the values are x's own: take them from x, in the graph
 
     def f(xp, v):
         kw = {"equal_nan": equal_nan} if xp is _np else {}
-        r = xp.unique(v, return_index=return_index, return_inverse=return_inverse,
+        r = xp.unique(v, return_index=return_index or gather, return_inverse=return_inverse,
                       return_counts=return_counts, **kw)
         return r if isinstance(r, tuple) else r
-    return C.nograd(f, x)
+    r = C.nograd(f, x)
+    if not gather:
+        return r
+    values = ops.getitem(ops.ravel(x), r[1])
+    rest = r[1:] if return_index else r[2:]
+    return (values,) + tuple(rest) if rest else values
 
 
 def isin(element, test_elements, assume_unique=False, invert=False, *, kind=None):
@@ -148,6 +154,12 @@ def isin(element, test_elements, assume_unique=False, invert=False, *, kind=None
                     C.tensor(test_elements, element if isinstance(element, Tensor) else None))
 
 
+def _plain(a):
+    """``a`` with every tensor inside a list replaced by zeros of its shape and dtype: what
+    NumPy needs to answer a question about shape or dtype without reading the values."""
+    return C.skeleton(a) if isinstance(a, (list, tuple)) and C.holds_tensor(a) else a
+
+
 def shape(a):
     """The shape of ``a`` (a tuple).
 
@@ -155,7 +167,7 @@ def shape(a):
     >>> gnp.shape(gnp.zeros((2, 3)))
     (2, 3)
     """
-    return a.shape if isinstance(a, Tensor) else _np.shape(a)
+    return a.shape if isinstance(a, Tensor) else _np.shape(_plain(a))
 
 
 def ndim(a):
@@ -165,7 +177,7 @@ def ndim(a):
     >>> gnp.ndim(gnp.zeros((2, 3)))
     2
     """
-    return a.ndim if isinstance(a, Tensor) else _np.ndim(a)
+    return a.ndim if isinstance(a, Tensor) else _np.ndim(_plain(a))
 
 
 def size(a, axis=None):
@@ -210,7 +222,7 @@ def iscomplexobj(x):
     >>> gnp.iscomplexobj(gnp.zeros(1))
     False
     """
-    return _np.dtype(_dt(x) if isinstance(x, Tensor) else _np.asarray(x).dtype).kind == "c"
+    return _np.dtype(_dt(x) if isinstance(x, Tensor) else _np.asarray(_plain(x)).dtype).kind == "c"
 
 
 def isrealobj(x):

@@ -235,8 +235,8 @@ def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
         return ops.min(a, axis=axis, keepdims=keepdims)
     if ord == 1:
         return ops.sum(a, axis=axis, keepdims=keepdims)
-    if ord == 0:
-        return ops.sum(ops.not_equal(t, 0).astype(t.dtype), axis=axis, keepdims=keepdims)
+    if ord == 0:  # a count, in the real dtype (of a complex input too)
+        return ops.sum(ops.not_equal(t, 0).astype(a.dtype), axis=axis, keepdims=keepdims)
     return ops.power(ops.sum(ops.power(a, ord), axis=axis, keepdims=keepdims), 1.0 / ord)
 
 

@@ -8,6 +8,10 @@ the SVD; Walter and Lehmann for QR).  ``eigh`` and ``cholesky`` read only the lo
 so their gradients are the symmetric ones; repeated eigen/singular values give an undefined
 gradient (those terms are set to zero).
 
+Complex (Hermitian) input gets NumPy's complex answer -- the real results (eigenvalues,
+singular values, ``logabsdet``) in the real dtype, as NumPy gives them -- and a gradient
+that raises NotImplementedError.
+
 >>> import gpugrad as gg
 >>> a = gg.tensor([[4.0, 2.0], [2.0, 3.0]], requires_grad=True)
 >>> w, v = gg.eigh(a)
@@ -131,6 +135,7 @@ class _Packed(Function):
         return (0,) if self.keep_input else ()
 
     def backward(self, g):
+        _no_complex_grad(type(self).__name__, self.dtype)
         gs, start = [], 0
         for shp, n in zip(self.shapes, self.sizes):
             gs.append(g[..., start:start + n].reshape(shp))
@@ -138,24 +143,38 @@ class _Packed(Function):
         return (self.vjp(xp_of(g), *gs).astype(self.dtype, copy=False),)
 
 
-def _unpack(packed, shapes):
-    from . import getitem, reshape
+def _no_complex_grad(op, dtype):
+    if dtype.kind == "c":
+        raise NotImplementedError(f"{op.lower()}: the gradient for complex input (dtype "
+                                  f"{dtype}) is not implemented; only the forward result is")
+
+
+def _unpack(packed, shapes, real=()):
+    """Split a packed result; the parts numbered in ``real`` are real-valued results (kept
+    as the real part when the packed array is complex, as NumPy returns them)."""
+    from . import getitem, real as real_part, reshape
 
     out, start = [], 0
-    for shp in shapes:
+    for i, shp in enumerate(shapes):
         n = int(np.prod(shp[len(packed.shape) - 1:]))
-        out.append(reshape(getitem(packed, (Ellipsis, slice(start, start + n))), shp))
+        part = getitem(packed, (Ellipsis, slice(start, start + n)))
+        if i in real and part.dtype.kind == "c":
+            part = real_part(part)
+        out.append(reshape(part, shp))
         start += n
     return tuple(out)
+
+
+def _float(x):
+    """Integers and bools as float64 (NumPy's linalg does the same); complex stays complex."""
+    return x if x.dtype.kind in "fc" else x.astype(np.float64)
 
 
 def _square(x, what):
     x = tensor_arg(x)
     if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
         raise ValueError(f"{what}: expected square matrices of shape (..., n, n), got {x.shape}")
-    if x.dtype.kind not in "f":
-        x = x.astype(np.float64)
-    return x
+    return _float(x)
 
 
 class Cholesky(Function):
@@ -171,6 +190,7 @@ class Cholesky(Function):
 
     def backward(self, g):
         (L,) = self.saved
+        _no_complex_grad("cholesky", L.dtype)
         xp = xp_of(g)
         P = xp.tril(_T(L) @ g)
         P = P - 0.5 * xp.eye(L.shape[-1], dtype=L.dtype) * P  # halve the diagonal
@@ -216,7 +236,7 @@ def eigh(x):
     """
     x = _square(x, "eigh")
     n, b = x.shape[-1], x.shape[:-2]
-    return _unpack(Eigh.apply(x), [b + (n,), b + (n, n)])
+    return _unpack(Eigh.apply(x), [b + (n,), b + (n, n)], real=(0,))
 
 
 class EigvalsH(_Packed):
@@ -237,7 +257,7 @@ def eigvalsh(x):
     """
     x = _square(x, "eigvalsh")
     n, b = x.shape[-1], x.shape[:-2]
-    return _unpack(EigvalsH.apply(x), [b + (n,), b + (n, n)])[0]
+    return _unpack(EigvalsH.apply(x), [b + (n,), b + (n, n)], real=(0,))[0]
 
 
 class Svd(_Packed):
@@ -270,7 +290,7 @@ def _mat(x, what):
     x = tensor_arg(x)
     if x.ndim < 2:
         raise ValueError(f"{what}: expected matrices of shape (..., m, n), got {x.shape}")
-    return x.astype(np.float64) if x.dtype.kind not in "f" else x
+    return _float(x)
 
 
 def svd(x, full_matrices=True):
@@ -285,7 +305,7 @@ def svd(x, full_matrices=True):
     k = min(m, n)
     ku, kv = (m, n) if full_matrices else (k, k)
     return _unpack(Svd.apply(x, full_matrices=bool(full_matrices)),
-                   [b + (m, ku), b + (k,), b + (kv, n)])
+                   [b + (m, ku), b + (k,), b + (kv, n)], real=(1,))
 
 
 class SvdVals(_Packed):
@@ -307,7 +327,7 @@ def svdvals(x):
     x = _mat(x, "svdvals")
     m, n, b = x.shape[-2], x.shape[-1], x.shape[:-2]
     k = min(m, n)
-    return _unpack(SvdVals.apply(x), [b + (m, k), b + (k,), b + (k, n)])[1]
+    return _unpack(SvdVals.apply(x), [b + (m, k), b + (k,), b + (k, n)], real=(1,))[1]
 
 
 class Qr(_Packed):
@@ -365,4 +385,4 @@ def slogdet(x):
     """
     x = _square(x, "slogdet")
     b = x.shape[:-2]
-    return _unpack(SlogDet.apply(x), [b, b])
+    return _unpack(SlogDet.apply(x), [b, b], real=(1,))
