@@ -642,6 +642,25 @@ case("take_along_axis", lambda x, i: gg.take_along_axis(x, i, axis=0),
      lambda x, i: np.take_along_axis(x, i, axis=0), [F((3, 3)), C(np.array([[0, 2, 2]]))],
      torch=lambda x, i: _torch().take_along_dim(x, i, dim=0), tag="axis0")
 
+
+# out-of-place setitem (the op under Tensor.__setitem__): the last of repeated writes wins
+def _set(key):
+    def f(x, v):
+        y = x.copy() if isinstance(x, np.ndarray) else x.clone()
+        y[key] = v
+        return y
+    return f
+
+
+case("setitem_repeated", lambda x, v: gg.setitem(x, [0, 2, 0], v), _set([0, 2, 0]),
+     [F((3, 2)), F((3, 2))])
+case("setitem_slice", lambda x, v: gg.setitem(x, (slice(None), slice(1, 3)), v),
+     _set((slice(None), slice(1, 3))), [F((3, 4)), F((2,))],
+     torch=_set((slice(None), slice(1, 3))))
+case("setitem_mask", lambda x, v: gg.setitem(x, _MASK, v), _set(_MASK), [F((2, 3)), F(())])
+case("setitem_two_arrays", lambda x, v: gg.setitem(x, (_ROWS, _COLS), v),
+     _set((_ROWS, _COLS)), [F((2, 3)), F((4,))])
+
 # ------------------------------------------- linalg
 def _mm(name, fn, ref, tf, shapes, domain="real"):
     case(name, fn, ref, [F(s, domain) for s in shapes], torch=tf)
@@ -840,22 +859,16 @@ case("slogdet", lambda a: gg.slogdet(a)[1], lambda a: np.linalg.slogdet(a)[1], [
 # that second-order differentiation raises a clear error (instead of a wrong answer).
 ONCE_DIFFERENTIABLE: set[str] = {
     "abs", "abs_operator", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2",
-    "arctanh", "astype", "bce_with_logits", "cbrt", "ceil", "cholesky", "clip", "clip_max",
-    "clip_min", "clone", "conj", "copy", "copysign", "cos", "cosh", "cross_entropy", "cumprod",
-    "cumsum", "det", "diag", "diagonal", "dot", "eigh", "eigvalsh", "einsum", "exp", "exp2",
-    "expm1", "flip", "floor", "fmod", "gelu", "gelu_tanh", "getitem_0d", "getitem_2d_index",
-    "getitem_bool_mask", "getitem_bool_row_mask", "getitem_ellipsis", "getitem_int",
-    "getitem_int_array", "getitem_int_list", "getitem_neg_int", "getitem_negative_step",
-    "getitem_none", "getitem_slice", "getitem_slice_array", "getitem_step",
-    "getitem_tensor_index", "getitem_tensor_mask", "getitem_two_arrays", "hypot", "imag",
-    "inner", "inv", "leaky_relu", "leaky_relu_0.2", "linear", "log", "log10", "log1p", "log2",
-    "log_softmax", "logaddexp", "logaddexp2", "logsumexp", "matmul", "matmul_method",
-    "matmul_operator", "max", "mean", "min", "mse_loss", "neg_operator", "negative", "nll_loss",
-    "norm", "outer", "pad", "pad_edge", "pad_reflect", "pad_symmetric", "pad_wrap", "prod",
-    "prod_1zero", "prod_2zero", "qr", "real", "reciprocal", "relu", "repeat", "rint", "roll",
-    "round", "sigmoid", "sign", "silu", "sin", "sinh", "slogdet", "softmax", "softmax_method",
-    "softplus", "softplus_beta2", "softplus_linear", "solve", "sort", "split", "split_method",
-    "split_sum_all", "sqrt", "square", "std", "svd", "svdvals", "take", "take_along_axis",
-    "tan", "tanh", "tensordot", "tile", "trace", "tril", "triu", "trunc", "var", "where",
+    "arctanh", "bce_with_logits", "cbrt", "ceil", "cholesky", "clip", "clip_max", "clip_min",
+    "conj", "copysign", "cos", "cosh", "cross_entropy", "cumprod", "cumsum", "det", "diag",
+    "diagonal", "dot", "eigh", "eigvalsh", "einsum", "exp", "exp2", "expm1", "floor", "fmod",
+    "gelu", "gelu_tanh", "hypot", "imag", "inner", "inv", "leaky_relu", "leaky_relu_0.2",
+    "linear", "log", "log10", "log1p", "log2", "log_softmax", "logaddexp", "logaddexp2",
+    "logsumexp", "matmul", "matmul_method", "matmul_operator", "max", "mean", "min",
+    "mse_loss", "neg_operator", "negative", "nll_loss", "norm", "outer", "prod", "prod_1zero",
+    "prod_2zero", "qr", "real", "reciprocal", "relu", "rint", "round", "sigmoid", "sign",
+    "silu", "sin", "sinh", "slogdet", "softmax", "softmax_method", "softplus",
+    "softplus_beta2", "softplus_linear", "solve", "sort", "sqrt", "square", "std", "svd",
+    "svdvals", "tan", "tanh", "tensordot", "trace", "tril", "triu", "trunc", "var", "where",
     "where_scalar",
 }

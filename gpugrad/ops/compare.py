@@ -13,6 +13,9 @@ from ._util import operand, xp_of
 
 class _NoGrad(Function):
     differentiable = False
+    # never a graph node (no gradient), so nothing to refuse under create_graph; their
+    # forwards take Tensors, so backward formulas may call them through the Tensor namespace
+    twice_differentiable = True
 
 
 def _make_nograd(name, fwd):

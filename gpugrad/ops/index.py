@@ -1,6 +1,11 @@
 """Indexing ops: basic and advanced getitem (scatter-add backward for repeated indices),
 out-of-place setitem, take and take_along_axis.
 
+Every backward here is itself made of graph nodes when it runs on Tensors (``create_graph``):
+getitem's is a :class:`Scatter` (scatter-add where indices repeat), whose backward is a
+getitem again; setitem's is a setitem of zeros and a getitem.  So any order of derivative
+goes through indexing.
+
 >>> import gpugrad as gg
 >>> x = gg.tensor([1.0, 2.0, 3.0], requires_grad=True)
 >>> getitem(x, [0, 0, 2]).sum().backward()
@@ -92,9 +97,29 @@ def _prepare_key(key, x):
     return tuple(out), True, int_arrays
 
 
-class GetItemBasic(_NoSave):
-    """Integers, slices, None and Ellipsis: the answer is a view."""
+def _raw_key(key):
+    """``key`` with any Tensor component back as its array: under ``create_graph`` the engine
+    hands a backward the index arrays it saved as constant Tensors, and indexing wants arrays."""
+    return tuple(k.data if isinstance(k, Tensor) else k for k in key)
 
+
+def _scatter(g, key, shape, accumulate):
+    """A zeros array of ``shape`` with ``g`` written at ``key``, added where the key repeats a
+    position when ``accumulate``: the adjoint of ``x[key]`` (raw arrays)."""
+    xp = xp_of(g)
+    gx = xp.zeros(shape, g.dtype)
+    if accumulate:
+        xp.add.at(gx, key, g)
+    else:
+        gx[key] = g
+    return gx
+
+
+class GetItemBasic(_NoSave):
+    """Integers, slices, None and Ellipsis: the answer is a view; backward is a :class:`Scatter`
+    (so higher orders alternate slice and scatter)."""
+
+    twice_differentiable = True
     view = True
 
     def forward(self, x, key):
@@ -102,13 +127,19 @@ class GetItemBasic(_NoSave):
         return x[key]
 
     def backward(self, g):
+        if isinstance(g, Tensor):
+            return (Scatter.apply(g, key=self.key, shape=self.in_shape, accumulate=False,
+                                  advanced=False),)
         gx = xp_of(g).zeros(self.in_shape, g.dtype)
         gx[self.key] = g
         return (gx,)
 
 
 class GetItemAdvanced(_NoSave):
-    """Integer or boolean arrays: a copy; backward scatter-adds so repeats accumulate."""
+    """Integer or boolean arrays: a copy; backward scatter-adds (a :class:`Scatter`) so repeats
+    accumulate."""
+
+    twice_differentiable = True
 
     def forward(self, x, key, accumulate):
         self.in_shape, self.accumulate = x.shape, accumulate
@@ -117,13 +148,29 @@ class GetItemAdvanced(_NoSave):
 
     def backward(self, g):
         (key,) = self.saved
-        xp = xp_of(g)
-        gx = xp.zeros(self.in_shape, g.dtype)
-        if self.accumulate:
-            xp.add.at(gx, key, g)
-        else:
-            gx[key] = g
-        return (gx,)
+        if isinstance(g, Tensor):
+            return (Scatter.apply(g, key=_raw_key(key), shape=self.in_shape,
+                                  accumulate=self.accumulate, advanced=True),)
+        return (_scatter(g, key, self.in_shape, self.accumulate),)
+
+
+class Scatter(_NoSave):
+    """``zeros(shape)`` with ``g`` written (``accumulate``: added) at ``key``: the backward of
+    getitem, as a node of its own so a gradient through getitem can be differentiated again.
+    Its backward is the gather ``g[key]`` (a getitem node), whose backward is this again."""
+
+    twice_differentiable = True
+
+    def forward(self, g, key, shape, accumulate, advanced):
+        self.key, self.accumulate, self.advanced = key, accumulate, advanced
+        return _scatter(g, key, shape, accumulate)
+
+    def backward(self, g):
+        if not isinstance(g, Tensor):
+            return (g[self.key],)
+        if self.advanced:
+            return (GetItemAdvanced.apply(g, key=self.key, accumulate=self.accumulate),)
+        return (GetItemBasic.apply(g, key=self.key),)
 
 
 def getitem(x, key):
@@ -154,6 +201,8 @@ class SetItem(_NoSave):
     exactly at the written positions.
     """
 
+    twice_differentiable = True
+
     def forward(self, x, value, key, repeats):
         self.vshape, self.vdtype = getattr(value, "shape", ()), getattr(value, "dtype", None)
         out = x.copy()
@@ -176,20 +225,30 @@ class SetItem(_NoSave):
 
     def backward(self, g):
         key, win = self.saved
-        xp = xp_of(g)
+        if isinstance(g, Tensor):  # create_graph: the saved index arrays arrive as constants
+            key = _raw_key(key)
+            win = None if win is None else win.data
         gx = gv = None
         if self.needs[0]:
-            written = xp.zeros(g.shape, dtype=bool)
-            written[key] = True
-            gx = xp.where(written, 0, g)
+            gx = _zero_at(g, key)
         if self.needs[1]:
             gv = g[key]
-            if win is not None:
-                gv = xp.where(win, gv, 0)
+            if win is not None:  # only the surviving writes get a gradient
+                gv = _zero_at(gv, ~win) if isinstance(gv, Tensor) else xp_of(g).where(win, gv, 0)
             if gv.ndim < len(self.vshape):
                 gv = gv.reshape((1,) * (len(self.vshape) - gv.ndim) + gv.shape)
             gv = unbroadcast(gv, self.vshape).astype(self.vdtype, copy=False)
         return gx, gv
+
+
+def _zero_at(g, key):
+    """``g`` with zeros written at ``key`` (a copy).  On Tensors it is a :class:`SetItem` node,
+    whose gradient is the same zeroing again, so every order is differentiable."""
+    if isinstance(g, Tensor):
+        return SetItem.apply(g, 0, key=key, repeats=False)
+    out = g.copy()
+    out[key] = 0
+    return out
 
 
 def _broadcast_value(value, shape):

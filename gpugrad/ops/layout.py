@@ -31,6 +31,8 @@ __all__ = ["pad", "flip", "roll", "tile", "repeat", "copy", "astype", "to_device
 
 # ================================================================ pad, flip, roll, tile, repeat
 class PadConstant(_NoSave):
+    twice_differentiable = True
+
     def forward(self, x, pad_width, value):
         self.pw = pad_width
         return xp_of(x).pad(x, pad_width, mode="constant", constant_values=value)
@@ -82,6 +84,7 @@ def pad(x, pad_width, mode="constant", constant_values=0):
 
 
 class Flip(_NoSave):
+    twice_differentiable = True
     view = True
 
     def forward(self, x, axis):
@@ -104,6 +107,8 @@ def flip(x, axis=None):
 
 
 class Roll(_NoSave):
+    twice_differentiable = True
+
     def forward(self, x, shift, axis):
         self.shift, self.axis = shift, axis
         return xp_of(x).roll(x, shift, axis)
@@ -134,6 +139,8 @@ def roll(x, shift, axis=None):
 
 
 class Tile(_NoSave):
+    twice_differentiable = True
+
     def forward(self, x, reps):
         self.in_shape = x.shape
         d = max(x.ndim, len(reps))
@@ -163,6 +170,8 @@ def tile(x, reps):
 
 class Repeat(_NoSave):
     """Each element repeated ``r`` times along ``axis`` (integer ``r``)."""
+
+    twice_differentiable = True
 
     def forward(self, x, repeats, axis):
         self.in_shape, self.r, self.axis = x.shape, repeats, axis
@@ -202,6 +211,8 @@ def repeat(x, repeats, axis=None):
 
 # ================================================================ copies, casts, devices
 class Copy(_NoSave):
+    twice_differentiable = True
+
     def forward(self, x):
         return x.copy()
 
@@ -220,13 +231,15 @@ def copy(x):
 
 
 class Astype(_NoSave):
+    twice_differentiable = True
+
     def forward(self, x, dtype):
         self.in_dtype = x.dtype
         return x.astype(dtype)
 
     def backward(self, g):
         if g.dtype.kind == "c" and self.in_dtype.kind != "c":
-            g = g.real
+            g = xp_of(g).real(g)
         return (g.astype(self.in_dtype),)
 
 
@@ -249,11 +262,15 @@ def astype(x, dtype):
 
 
 class ToDevice(_NoSave):
+    twice_differentiable = True
+
     def forward(self, x, device):
         self.src = array_device(x)
         return backend.to_device(x, device)
 
     def backward(self, g):
+        if isinstance(g, Tensor):  # create_graph: the move back is a node too
+            return (to_device(g, self.src),)
         return (backend.to_device(g, self.src),)
 
 
