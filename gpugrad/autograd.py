@@ -81,6 +81,7 @@ class Function:
     saves_output = False
     differentiable = True
     twice_differentiable = False  # True once backward is checked to record a graph on Tensors
+    complex_grad = False  # True once backward is checked against PyTorch on complex inputs
     grad_into = ()   # input indices whose gradient backward can write into a given buffer
     grad_out = None  # {index: buffer} set by the engine just before backward
 
@@ -94,6 +95,7 @@ class Function:
     _freed = False
     _out_ver = None  # the output's version when this node made it (stale views are refused)
     _out_id = None   # id() of the output array (create_graph hands it to backward as a Tensor)
+    _complex = False  # the complex dtype of an input that needs a gradient, if any
 
     # which positional inputs' data backward reads; override for finer tracking
     def saved_inputs(self, needs):
@@ -126,6 +128,7 @@ class Function:
         any_needs = False
         devs = None
         stale = None
+        cplx = False
         for a in args:
             if isinstance(a, Tensor):
                 d = a.data
@@ -133,6 +136,8 @@ class Function:
                 r = a.requires_grad
                 needs.append(r)
                 any_needs = any_needs or r
+                if r and d.dtype.kind == "c":
+                    cplx = d.dtype
                 if type(d) is not np.ndarray:
                     devs = True
                 pn = a._node
@@ -170,6 +175,7 @@ class Function:
                 vcs.append((t._vc, t._vc[0]))
             node._vcs = vcs
             node._out_ver = t._vc[0]
+            node._complex = cplx
             node._out_id = id(raw)  # what forward returned (and may have saved): a
             # NumPy scalar for 0-d math, whose id is valid while `saved` holds it
             t._node = node
@@ -294,6 +300,12 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=
                         f"one of the arrays needed to compute the gradient of {n.name} was "
                         f"modified by an in-place operation: expected version {ver}, got "
                         f"version {vc[0]}; use an out-of-place operation (x = x + y) instead")
+            if n._complex and not n.complex_grad:
+                raise NotImplementedError(
+                    f"the gradient of {n.name} with respect to a complex input "
+                    f"({n._complex}) is not "
+                    f"implemented (its formula is checked for real inputs only); take real "
+                    f"and imaginary parts first (gpugrad.real / gpugrad.imag)")
             if create_graph:
                 in_grads = _backward_graph(n, g)
             else:

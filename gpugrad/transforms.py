@@ -39,6 +39,7 @@ class _Watch(Function):
 
     view = True
     twice_differentiable = True
+    complex_grad = True  # linear in its input: g passes unconjugated
 
     def saved_inputs(self, needs):
         return ()

@@ -819,8 +819,10 @@ case("round", lambda x: gg.round(x, 1), lambda x: np.round(x, 1), [F((4,), "frac
      torch=lambda x: x.round(decimals=1))
 case("exp2", gg.exp2, np.exp2, [F((2, 3))], torch=lambda x: x.exp2())
 case("cbrt", gg.cbrt, np.cbrt, [F((2, 3), "away0")], torch=lambda x: x.sign() * x.abs() ** (1 / 3))
-case("real", gg.real, np.real, [F((2, 3))], torch=lambda x: x * 1)
-case("imag", gg.imag, np.imag, [F((2, 3))], torch=lambda x: x * 0)
+case("real", gg.real, np.real, [F((2, 3))],
+     torch=lambda x: x.real * 1 if x.is_complex() else x * 1)
+case("imag", gg.imag, np.imag, [F((2, 3))],
+     torch=lambda x: x.imag * 1 if x.is_complex() else x * 0)
 case("conj", gg.conj, np.conj, [F((2, 3))], torch=lambda x: x.conj() * 1)
 for _ax in (None, 0, 1):
     case("cumprod", lambda x, a=_ax: gg.cumprod(x, a), lambda x, a=_ax: np.cumprod(x, a),

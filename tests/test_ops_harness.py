@@ -200,3 +200,53 @@ def test_once_differentiable_list_is_current():
     refused = {c.name for c in GRAD_CASES if c.name in ONCE_DIFFERENTIABLE
                and _gradgrad(c, "cpu") == "refused"}
     assert ONCE_DIFFERENTIABLE - refused == set(), "now twice differentiable: drop these"
+
+
+# ---------------------------------------------------------------- complex inputs
+def _complex_status(case):
+    """Gradients of ``case`` on complex128 inputs against PyTorch's (the conjugate Wirtinger
+    convention): "match", "refused" (gpugrad raised a clear error), or "torch" (PyTorch
+    itself has no complex version of the op)."""
+    torch = pytest.importorskip("torch")
+    arrays = case.arrays()
+    im = case.arrays(seed=1)
+    floats = [i for i in range(len(arrays)) if case.is_float(i)]
+    zs = [a + 0.5j * b if i in floats else a for i, (a, b) in enumerate(zip(arrays, im))]
+    t_in = [torch.tensor(z, requires_grad=i in floats) for i, z in enumerate(zs)]
+    try:
+        t_out = case.torch(*t_in)
+        if not t_out.requires_grad:
+            return "torch"
+        rng = np.random.default_rng(3)
+        vr, vi = rng.standard_normal(t_out.shape), rng.standard_normal(t_out.shape)
+        t_loss = (t_out.real * torch.tensor(vr)).sum()
+        if t_out.is_complex():
+            t_loss = t_loss + (t_out.imag * torch.tensor(vi)).sum()
+        t_grads = torch.autograd.grad(t_loss, [t_in[i] for i in floats], allow_unused=True)
+    except (RuntimeError, TypeError, NotImplementedError):
+        return "torch"
+    g_in = [gg.tensor(z, requires_grad=i in floats) for i, z in enumerate(zs)]
+    try:
+        out = case.fn(*g_in)
+        loss = (gg.real(out) * gg.tensor(vr)).sum()
+        if out.dtype.kind == "c":
+            loss = loss + (gg.imag(out) * gg.tensor(vi)).sum()
+        g_grads = gg.autograd.grad(loss, [g_in[i] for i in floats], allow_unused=True)
+    except (NotImplementedError, TypeError) as e:
+        # ours name the op and "complex"; NumPy's ufuncs say the types are not supported
+        assert "complex" in str(e) or "not supported for the input types" in str(e), \
+            f"an unclear error for complex input: {e!r}"
+        return "refused"
+    for i, g, t in zip(floats, g_grads, t_grads):
+        g = np.zeros(zs[i].shape) if g is None else g.numpy()
+        t = np.zeros(zs[i].shape) if t is None else t.resolve_conj().numpy()
+        _assert_matches(g, t, dict(rtol=1e-9, atol=1e-11))
+    return "match"
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("case", [c for c in TORCH_CASES if c.grad], ids=str)
+def test_complex_gradients_match_torch_or_raise(case):
+    status = _complex_status(case)
+    if status == "torch":
+        pytest.skip("PyTorch has no complex gradient for this op")

@@ -1,5 +1,9 @@
 """Loss modules: cross-entropy (label smoothing, ignore_index), MSE, BCE with logits.
 
+float16 inputs are computed in float32 and the loss is returned in float16 (a mean over more
+than 65504 rows stays finite); class targets are checked (integer, shape (N,), each in
+[0, C) or ``ignore_index``) the same way by ``cross_entropy`` and ``nll_loss``.
+
 >>> import gpugrad as gg
 >>> loss = CrossEntropyLoss(label_smoothing=0.1)
 >>> round(loss(gg.zeros(2, 5), gg.tensor([0, 4])).item(), 4)

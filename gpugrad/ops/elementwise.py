@@ -19,7 +19,7 @@ import numpy as np
 
 from ..autograd import Function, unbroadcast
 from ..backend import erf
-from ._util import operand, shape_of, xp_of
+from ._util import is_scalar, operand, shape_of, xp_of
 
 _SQRT_2_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
@@ -40,6 +40,8 @@ class _Binary(Function):
 
 
 class Add(_Binary):
+    complex_grad = True  # linear in its input: g passes unconjugated
+
     def saved_inputs(self, needs):
         return ()
 
@@ -52,6 +54,8 @@ class Add(_Binary):
 
 
 class Subtract(_Binary):
+    complex_grad = True  # linear in its input: g passes unconjugated
+
     def saved_inputs(self, needs):
         return ()
 
@@ -94,6 +98,11 @@ class Divide(_Binary):
 
 
 class Power(_Binary):
+    """a ** b with PyTorch's gradients at the edges: d/da is 0 where b == 0 (also at a == 0,
+    where b * a**(b-1) would be 0 * inf), and b * a**(b-1) elsewhere (inf at a == 0 for
+    0 < b < 1, as the true slope); d/db is ans * log(a): 0 at a == 0 for b >= 0, -inf there for
+    b < 0, and NaN for a < 0 (a real power of a negative base has no derivative in b)."""
+
     saves_output = True
 
     def forward(self, a, b):
@@ -106,13 +115,17 @@ class Power(_Binary):
         a, b, ans = self.saved
         xp = xp_of(g)
         ga = gb = None
-        if self.needs[0]:
-            # b * a**(b-1), written to stay finite at a == 0 for b >= 1
-            ga = g * b * a ** (b - 1) if not np.isscalar(b) else (
-                g * (b * a ** (b - 1) if b != 0 else 0 * a))
-        if self.needs[1]:
-            safe = xp.where(a > 0, a, 1)
-            gb = g * ans * xp.log(safe) * (a > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.needs[0]:
+                if is_scalar(b):
+                    ga = g * (b * a ** (b - 1)) if b != 0 else xp.zeros_like(g)
+                else:  # (the masked branches stay finite: their own gradient is then 0, not NaN)
+                    ga = g * xp.where(b == 0, 0, b * a ** xp.where(b == 0, 1, b - 1))
+            if self.needs[1]:
+                pos = a > 0
+                at_zero = xp.where(b >= 0, 0, xp.where(ans > 0, -math.inf, math.inf))  # ans*log 0
+                gb = g * xp.where(pos, ans * xp.log(xp.where(pos, a, 1)),
+                                  xp.where(a == 0, at_zero, math.nan))
         return self._out(ga, gb)
 
 
@@ -160,6 +173,8 @@ class Remainder(_Binary):
 
 
 class Where(Function):
+    complex_grad = True  # linear in its input: g passes unconjugated
+
     def saved_inputs(self, needs):
         return (0,)
 
@@ -273,6 +288,9 @@ _UNARY = {
                       _gelu_tanh_parts(xp, x)), "x"),
 }
 
+# unary ops whose vjp above is also PyTorch's for complex input (checked in the op harness)
+_COMPLEX_GRAD = {"negative", "abs"}
+
 # ops with no gradient (the result is piecewise constant)
 _ZERO_GRAD = {
     "sign": lambda xp, x: xp.sign(x),
@@ -288,6 +306,7 @@ def _make_unary(name, fwd, vjp, reads):
 
     class Op(Function):
         saves_output = keep_ans
+        complex_grad = name in _COMPLEX_GRAD
 
         def saved_inputs(self, needs):
             return (0,) if keep_x else ()
@@ -356,41 +375,57 @@ Exp, Log, Tanh, Sigmoid, Relu = (_OPS[n][0] for n in ("exp", "log", "tanh", "sig
 
 # ================================================================ clip
 class Clip(Function):
-    def forward(self, x, lo=None, hi=None):
-        xp = xp_of(x)
-        self.saved = (x,)
-        self.lo, self.hi = lo, hi
-        return xp.clip(x, lo, hi)
+    """min(max(x, lo), hi) with PyTorch's clamp gradient, one rule for number and tensor bounds:
+    x gets g where lo <= x <= hi (bounds included); lo gets g where x < lo and lo < hi; hi gets
+    g where x > hi or hi < lo (when lo > hi the result is hi everywhere)."""
+
+    def forward(self, x, lo, hi):
+        self.shapes = (shape_of(x), shape_of(lo), shape_of(hi))
+        self.saved = (x, lo, hi)
+        return xp_of(x).clip(x, lo, hi)
 
     def backward(self, g):
-        (x,) = self.saved
-        mask = True
-        if self.lo is not None:
-            mask = mask & (x >= self.lo)
-        if self.hi is not None:
-            mask = mask & (x <= self.hi)
-        return (g * mask,)
+        x, lo, hi = self.saved
+        xp = xp_of(g)
+        out = [None, None, None]
+        if self.needs[0]:
+            if lo is None:
+                keep = x <= hi
+            elif hi is None:
+                keep = x >= lo
+            else:
+                keep = (x >= lo) & (x <= hi)
+            out[0] = xp.where(keep, g, 0)
+        if self.needs[1]:
+            out[1] = xp.where((x < lo) if hi is None else (x < lo) & (lo < hi), g, 0)
+        if self.needs[2]:
+            out[2] = xp.where((x > hi) if lo is None else (x > hi) | (hi < lo), g, 0)
+        return tuple(None if o is None else unbroadcast(o, s)
+                     for o, s in zip(out, self.shapes))
 
 
 def clip(x, a_min=None, a_max=None):
-    """Limit values to [a_min, a_max]; the gradient passes where the input was inside.
+    """Limit values to [a_min, a_max] (NumPy's clip, PyTorch's clamp).
+
+    The bounds may be numbers or tensors (tensors broadcast and get gradients), with one
+    gradient rule for both, PyTorch's: the input gets the gradient where
+    ``a_min <= x <= a_max`` -- bounds included, so a value sitting on a bound passes its
+    gradient; ``a_min`` gets it where ``x < a_min < a_max``; ``a_max`` where ``x > a_max`` or
+    ``a_max < a_min`` (the result is then ``a_max`` everywhere).
 
     >>> import gpugrad as gg
-    >>> gg.clip(gg.tensor([-1.0, 0.5, 2.0]), 0, 1).tolist()
-    [0.0, 0.5, 1.0]
+    >>> x = gg.tensor([-1.0, 0.0, 0.5, 2.0], requires_grad=True)
+    >>> y = gg.clip(x, 0, 1); y.tolist()
+    [0.0, 0.0, 0.5, 1.0]
+    >>> y.sum().backward(); x.grad.tolist()
+    [0.0, 1.0, 1.0, 0.0]
     """
     if a_min is None and a_max is None:
         raise ValueError("clip needs a_min or a_max (got neither)")
-    from ..tensor import Tensor
-
-    if isinstance(a_min, Tensor) or isinstance(a_max, Tensor):
-        out = operand(x)
-        if a_min is not None:
-            out = maximum(out, a_min)
-        if a_max is not None:
-            out = minimum(out, a_max)
-        return out
-    return Clip.apply(operand(x), lo=a_min, hi=a_max)
+    x = operand(x)
+    lo = None if a_min is None else operand(a_min, x)
+    hi = None if a_max is None else operand(a_max, x)
+    return Clip.apply(x, lo, hi)
 
 
 __all__ = (["add", "subtract", "multiply", "divide", "power", "maximum", "minimum", "remainder",

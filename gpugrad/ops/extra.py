@@ -18,6 +18,7 @@ import numpy as np
 from ..autograd import Function, unbroadcast
 from ._util import normalize_axis, operand, shape_of, tensor_arg, xp_of
 from .elementwise import _float_operand
+from .reduce import low_precision
 
 __all__ = ["logaddexp", "logaddexp2", "arctan2", "hypot", "copysign", "fmod", "round",
            "exp2", "cbrt", "real", "imag", "conj", "cumprod", "sort", "argsort"]
@@ -33,37 +34,51 @@ class _Bin(Function):
                 unbroadcast(gb, self.sb) if self.needs[1] else None)
 
 
+def _share(xp, a, b, scale=1.0):
+    """d logaddexp(a, b) / da = sigmoid(a - b) (times ``scale`` inside for base 2), with ties
+    -- inf with inf, -inf with -inf -- sharing 0.5 each where a - b is NaN."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        d = (a - b) * scale if scale != 1.0 else a - b
+        e = xp.exp(-xp.abs(d))
+        w = xp.where(d >= 0, 1 / (1 + e), e / (1 + e))
+    return xp.where(a == b, 0.5, w)
+
+
 class LogAddExp(_Bin):
-    saves_output = True
+    """log(exp(a) + exp(b)); d/da = sigmoid(a - b): 1 at (inf, 0) (not inf - inf = NaN), and
+    0.5 each where the two are equal, infinities included."""
 
     def forward(self, a, b):
         self._keep(a, b)
-        ans = xp_of(a if hasattr(a, "shape") else b).logaddexp(a, b)
-        self.saved = (a, b, ans)
-        return ans
+        self.saved = (a, b)
+        return xp_of(a if hasattr(a, "shape") else b).logaddexp(a, b)
 
     def backward(self, g):
-        a, b, ans = self.saved
+        a, b = self.saved
         xp = xp_of(g)
-        return self._out(g * xp.exp(a - ans), g * xp.exp(b - ans))
+        return self._out(g * _share(xp, a, b) if self.needs[0] else None,
+                         g * _share(xp, b, a) if self.needs[1] else None)
 
 
 class LogAddExp2(_Bin):
-    saves_output = True
+    """log2(2**a + 2**b); d/da = sigmoid((a - b) ln 2), with logaddexp's limits."""
 
     def forward(self, a, b):
         self._keep(a, b)
-        ans = xp_of(a if hasattr(a, "shape") else b).logaddexp2(a, b)
-        self.saved = (a, b, ans)
-        return ans
+        self.saved = (a, b)
+        return xp_of(a if hasattr(a, "shape") else b).logaddexp2(a, b)
 
     def backward(self, g):
-        a, b, ans = self.saved
+        a, b = self.saved
         xp = xp_of(g)
-        return self._out(g * xp.exp2(a - ans), g * xp.exp2(b - ans))
+        return self._out(g * _share(xp, a, b, math.log(2.0)) if self.needs[0] else None,
+                         g * _share(xp, b, a, math.log(2.0)) if self.needs[1] else None)
 
 
 class Arctan2(_Bin):
+    """The angle of (x, y); the gradient is (x, -y) / (x**2 + y**2): 0 at the origin and
+    where a coordinate is infinite (the limit, not inf / inf)."""
+
     def forward(self, y, x):
         self._keep(y, x)
         self.saved = (y, x)
@@ -71,12 +86,18 @@ class Arctan2(_Bin):
 
     def backward(self, g):
         y, x = self.saved
-        d = x * x + y * y
-        d = xp_of(g).where(d == 0, 1, d)
-        return self._out(g * x / d, -g * y / d)
+        xp = xp_of(g)
+        with np.errstate(invalid="ignore", over="ignore"):
+            d = x * x + y * y
+            far = xp.isinf(d)
+            d = xp.where((d == 0) | far, 1, d)
+            return self._out(xp.where(far, 0, g * x / d), xp.where(far, 0, -g * y / d))
 
 
 class Hypot(_Bin):
+    """sqrt(a**2 + b**2); the gradient is (a, b) / hypot: 0 at the origin, and the limit
+    where an input is infinite ((inf, 1) gives (1, 0); (inf, inf) gives 1/sqrt(2) each)."""
+
     saves_output = True
 
     def forward(self, a, b):
@@ -87,8 +108,13 @@ class Hypot(_Bin):
 
     def backward(self, g):
         a, b, ans = self.saved
-        safe = xp_of(g).where(ans == 0, 1, ans)
-        return self._out(g * a / safe, g * b / safe)
+        xp = xp_of(g)
+        big = xp.isinf(ans)  # direction from the infinite coordinates alone
+        ua = xp.where(big, xp.where(xp.isinf(a), xp.sign(a), 0), a)
+        ub = xp.where(big, xp.where(xp.isinf(b), xp.sign(b), 0), b)
+        r = xp.where(big, xp.hypot(ua, ub), ans)
+        safe = xp.where(r == 0, 1, r)
+        return self._out(g * ua / safe, g * ub / safe)
 
 
 class Copysign(_Bin):
@@ -241,6 +267,8 @@ def cbrt(x):
 
 
 class _Part(Function):
+    complex_grad = True  # linear in its input: g passes unconjugated
+
     def saved_inputs(self, needs):
         return ()
 
@@ -249,7 +277,7 @@ class _Part(Function):
         xp = xp_of(x)
         if part == "conj":
             return xp.conj(x) if self.complex else x.copy()
-        return xp.ascontiguousarray(getattr(xp, part)(x))
+        return getattr(xp, part)(x).copy()  # a contiguous copy that keeps 0-d shapes
 
     def backward(self, g):
         xp = xp_of(g)
@@ -257,7 +285,8 @@ class _Part(Function):
             return (xp.conj(g),)
         if not self.complex:
             return ((g if self.part == "real" else xp.zeros_like(g)).astype(self.dtype),)
-        return ((g if self.part == "real" else 1j * g).astype(self.dtype),)
+        # g * 1j, not 1j * g: a NumPy scalar g must stay a NumPy scalar
+        return ((g if self.part == "real" else g * 1j).astype(self.dtype),)
 
 
 def real(x):
@@ -330,6 +359,8 @@ def cumprod(x, axis=None):
     x = tensor_arg(x)
     if axis is not None:
         axis = normalize_axis(axis, x.ndim)[0]
+    if low_precision(x.dtype):  # float16: the running product in float32, as cumsum's sum
+        return CumProd.apply(x.astype(np.float32), axis=axis).astype(x.dtype)
     return CumProd.apply(x, axis=axis)
 
 

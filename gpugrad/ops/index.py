@@ -118,6 +118,7 @@ def _scatter(g, key, shape, accumulate):
 class GetItemBasic(_NoSave):
     """Integers, slices, None and Ellipsis: the answer is a view; backward is a :class:`Scatter`
     (so higher orders alternate slice and scatter)."""
+    complex_grad = True  # linear in its input: g passes unconjugated
 
     twice_differentiable = True
     view = True
@@ -138,6 +139,7 @@ class GetItemBasic(_NoSave):
 class GetItemAdvanced(_NoSave):
     """Integer or boolean arrays: a copy; backward scatter-adds (a :class:`Scatter`) so repeats
     accumulate."""
+    complex_grad = True  # linear in its input: g passes unconjugated
 
     twice_differentiable = True
 
@@ -158,6 +160,7 @@ class Scatter(_NoSave):
     """``zeros(shape)`` with ``g`` written (``accumulate``: added) at ``key``: the backward of
     getitem, as a node of its own so a gradient through getitem can be differentiated again.
     Its backward is the gather ``g[key]`` (a getitem node), whose backward is this again."""
+    complex_grad = True  # linear in its input: g passes unconjugated
 
     twice_differentiable = True
 
@@ -200,6 +203,7 @@ class SetItem(_NoSave):
     CuPy, where the order of repeated writes is unspecified).  The base's gradient is zero
     exactly at the written positions.
     """
+    complex_grad = True  # linear in its input: g passes unconjugated
 
     twice_differentiable = True
 

@@ -31,6 +31,7 @@ __all__ = ["pad", "flip", "roll", "tile", "repeat", "copy", "astype", "to_device
 
 # ================================================================ pad, flip, roll, tile, repeat
 class PadConstant(_NoSave):
+    complex_grad = True  # linear in its input: g passes unconjugated
     twice_differentiable = True
 
     def forward(self, x, pad_width, value):
@@ -84,6 +85,7 @@ def pad(x, pad_width, mode="constant", constant_values=0):
 
 
 class Flip(_NoSave):
+    complex_grad = True  # linear in its input: g passes unconjugated
     twice_differentiable = True
     view = True
 
@@ -107,6 +109,7 @@ def flip(x, axis=None):
 
 
 class Roll(_NoSave):
+    complex_grad = True  # linear in its input: g passes unconjugated
     twice_differentiable = True
 
     def forward(self, x, shift, axis):
@@ -139,6 +142,7 @@ def roll(x, shift, axis=None):
 
 
 class Tile(_NoSave):
+    complex_grad = True  # linear in its input: g passes unconjugated
     twice_differentiable = True
 
     def forward(self, x, reps):
@@ -170,6 +174,7 @@ def tile(x, reps):
 
 class Repeat(_NoSave):
     """Each element repeated ``r`` times along ``axis`` (integer ``r``)."""
+    complex_grad = True  # linear in its input: g passes unconjugated
 
     twice_differentiable = True
 
@@ -211,6 +216,7 @@ def repeat(x, repeats, axis=None):
 
 # ================================================================ copies, casts, devices
 class Copy(_NoSave):
+    complex_grad = True  # linear in its input: g passes unconjugated
     twice_differentiable = True
 
     def forward(self, x):

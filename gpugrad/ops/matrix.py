@@ -14,6 +14,7 @@ import numpy as np
 from ..autograd import Function, unbroadcast
 from ._util import tensor_arg, xp_of
 from .linalg import _cast, _pair, _swap
+from .reduce import low_precision
 from .shape import _axes, _axis
 
 __all__ = ["trace", "diag", "norm", "inv", "det", "solve"]
@@ -108,11 +109,15 @@ class _Norm(Function):
 
 class Norm2(_Norm):
     saves_output = True
+    complex_grad = True  # g * z / |z|, PyTorch's convention (checked in the op harness)
 
     def norm(self, xp, x):
+        if x.dtype.kind == "c":  # |z|^2 = re^2 + im^2: a real norm, as NumPy's
+            re, im = x.real, x.imag
+            return xp.sqrt((re * re + im * im).sum(axis=self.axes, keepdims=True))
         return xp.sqrt((x * x).sum(axis=self.axes, keepdims=True))
 
-    def vjp(self, xp, g, x, ans):
+    def vjp(self, xp, g, x, ans):  # complex x: z / |z|, the convention of abs
         return g * x / xp.where(ans == 0, 1, ans)  # x is 0 wherever ans is: gradient 0
 
 
@@ -128,6 +133,9 @@ class NormInf(_Norm):
     saves_output = True
 
     def norm(self, xp, x):
+        if x.size == 0:  # the max of nothing; NumPy's norm gives 0 there
+            return xp.zeros(tuple(1 if i in self.axes else n for i, n in enumerate(x.shape)),
+                            dtype=xp.abs(x).dtype)
         return xp.abs(x).max(axis=self.axes, keepdims=True)
 
     def vjp(self, xp, g, x, ans):  # shared evenly among the entries that attain the max
@@ -137,13 +145,16 @@ class NormInf(_Norm):
 
 def norm(x, ord=None, axis=None, keepdims=False):
     """Vector and Frobenius norms: ``ord`` None/'fro'/2 (Euclidean), 1, or inf, over ``axis``
-    (all axes when None).  The gradient at a zero vector is 0.
+    (all axes when None).  The gradient at a zero vector is 0.  Complex input gives a real
+    norm (of the moduli), as NumPy's.
 
     >>> import gpugrad as gg
     >>> norm(gg.tensor([3.0, -4.0])).item(), norm(gg.tensor([3.0, -4.0]), 1).item()
     (5.0, 7.0)
     """
     x = tensor_arg(x)
+    if low_precision(x.dtype):  # float16: computed in float32 (squares overflow past 255)
+        return norm(x.astype(np.float32), ord, axis, keepdims).astype(x.dtype)
     axes = _axes(axis, x.ndim)
     matrix = len(axes) == 2 if axis is not None else x.ndim == 2
     if axis is not None and len(axes) > 2:
@@ -199,19 +210,35 @@ def inv(a):
     return Inv.apply(a)
 
 
+def _cofactors(xp, a):
+    """d det(A) / dA = adj(A)^T, computed without an inverse so that it stays finite for
+    singular A: with A = U diag(s) Vh (SVD), adj(A)^T = det(U) det(Vh) conj(U) diag(p) conj(Vh)
+    where p_i is the product of the singular values other than s_i."""
+    n = a.shape[-1]
+    if n == 0:
+        return xp.zeros(a.shape, dtype=a.dtype)
+    u, s, vh = xp.linalg.svd(a)
+    ones = xp.ones(s.shape[:-1] + (1,), dtype=s.dtype)
+    left = xp.cumprod(xp.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)
+    right = xp.flip(xp.cumprod(xp.concatenate([ones, xp.flip(s, -1)[..., :-1]], axis=-1),
+                               axis=-1), -1)
+    sign = xp.linalg.det(u) * xp.linalg.det(vh)
+    return sign[..., None, None] * ((xp.conj(u) * (left * right)[..., None, :]) @ xp.conj(vh))
+
+
 class Det(Function):
-    saves_output = True
+    """Determinant; its gradient is the cofactor matrix adj(A)^T (det(A) A^-T where A is
+    invertible), finite for singular matrices too."""
 
     def forward(self, a):
         xp = xp_of(a)
-        d = xp.asarray(xp.linalg.det(a))
-        self.saved, self.da = (a, d), a.dtype
-        return d
+        self.saved, self.da = (a,), a.dtype
+        return xp.asarray(xp.linalg.det(a))
 
-    def backward(self, g):  # d det / dA = det * A^-T (needs A invertible)
-        a, d = self.saved
+    def backward(self, g):
+        (a,) = self.saved
         xp = xp_of(g)
-        return (_cast((g * d)[..., None, None] * _swap(xp.linalg.inv(a)), self.da),)
+        return (_cast(g[..., None, None] * _cofactors(xp, a), self.da),)
 
 
 def det(a):

@@ -17,6 +17,7 @@ import numpy as np
 from .. import kernels
 from ..autograd import Function
 from ._util import normalize_axis, tensor_arg, xp_of
+from .reduce import log_softmax_along, low_precision, softmax_along
 
 __all__ = ["linear", "softmax", "log_softmax", "cross_entropy", "nll_loss", "mse_loss",
            "binary_cross_entropy_with_logits", "one_hot", "dropout"]
@@ -92,6 +93,9 @@ def linear(x, W, b=None, activation=None, negative_slope=0.01):
 
 
 # ================================================================ softmax family
+# float16 input is computed in float32 and cast back (as PyTorch does on the CPU).  Entries tied
+# at an infinite maximum share the weight evenly (see reduce.max_shifted): softmax([inf, 0]) is
+# [1, 0] and a slice of all -inf gives the uniform distribution, where exp(inf - inf) is NaN.
 class LogSoftmax(Function):
     saves_output = True
 
@@ -99,10 +103,8 @@ class LogSoftmax(Function):
         return ()
 
     def forward(self, x, axis=-1):
-        xp = xp_of(x)
         self.axis = axis
-        shifted = x - x.max(axis=axis, keepdims=True)
-        ans = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+        ans = log_softmax_along(xp_of(x), x, (axis,))[0]
         self.saved = (ans,)
         return ans
 
@@ -118,10 +120,8 @@ class Softmax(Function):
         return ()
 
     def forward(self, x, axis=-1):
-        xp = xp_of(x)
         self.axis = axis
-        e = xp.exp(x - x.max(axis=axis, keepdims=True))
-        ans = e / e.sum(axis=axis, keepdims=True)
+        ans = softmax_along(xp_of(x), x, (axis,))
         self.saved = (ans,)
         return ans
 
@@ -135,72 +135,103 @@ def _float_tensor(x):
     return x if x.dtype.kind == "f" else x.astype(np.float32)
 
 
+def _wide(x):
+    """float16 tensors in float32 (where losses and normalizers compute them), else None."""
+    return x.astype(np.float32) if low_precision(x.dtype) else None
+
+
 def softmax(x, axis=-1):
-    """exp(x) / sum(exp(x)) along ``axis``, computed stably.
+    """exp(x) / sum(exp(x)) along ``axis``, computed stably (float16 in float32).
+
+    Entries tied at an infinite maximum share the weight evenly: ``softmax([inf, 0])`` is
+    ``[1, 0]`` and a row of all -inf is uniform (the limits), not NaN.
 
     >>> import gpugrad as gg
     >>> gg.softmax(gg.tensor([0.0, 0.0])).tolist()
     [0.5, 0.5]
     """
     x = _float_tensor(x)
+    w = _wide(x)
+    if w is not None:
+        return softmax(w, axis).astype(x.dtype)
     return Softmax.apply(x, axis=normalize_axis(axis, x.ndim)[0])
 
 
 def log_softmax(x, axis=-1):
-    """log(softmax(x)) computed stably.
+    """log(softmax(x)) computed stably (float16 in float32); -inf entries give -inf.
 
     >>> import gpugrad as gg
     >>> round(gg.log_softmax(gg.tensor([0.0, 0.0])).tolist()[0], 4)
     -0.6931
     """
     x = _float_tensor(x)
+    w = _wide(x)
+    if w is not None:
+        return log_softmax(w, axis).astype(x.dtype)
     return LogSoftmax.apply(x, axis=normalize_axis(axis, x.ndim)[0])
 
 
 # ================================================================ losses
+# Every loss computes float16 input in float32 and returns float16 (the mean's 1/N and the
+# sums stay finite past 65504 terms).
 class CrossEntropy(Function):
-    """Softmax cross-entropy from logits (N, C) and integer targets (N,), one node."""
-
-    def saved_inputs(self, needs):
-        return ()
+    """Softmax cross-entropy from logits (N, C) and integer targets (N,), one node; backward
+    recomputes the softmax from the saved logits."""
 
     def forward(self, logits, target, reduction="mean", label_smoothing=0.0, ignore_index=-100):
         xp = xp_of(logits)
         n, c = logits.shape
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        logp = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+        logp, _, self.shift = log_softmax_along(xp, logits, (1,))
         valid = target != ignore_index
         safe_t = xp.where(valid, target, 0)
         picked = xp.take_along_axis(logp, safe_t[:, None], axis=1)[:, 0]
         eps = label_smoothing
         loss = -(1 - eps) * picked - (eps / c) * logp.sum(axis=1) if eps else -picked
-        loss = loss * valid
-        self.reduction, self.eps = reduction, eps
-        count = valid.sum()
-        self.saved = (logp, safe_t, valid, count)
+        loss = xp.where(valid, loss, 0)
+        self.reduction, self.eps, self.ignore_index = reduction, eps, ignore_index
+        self.saved = (logits, target)
+        self.count = xp.maximum(valid.sum(), 1).astype(logits.dtype)  # the mean's divisor
         if reduction == "none":
             return loss
         if reduction == "sum":
             return loss.sum()
-        return loss.sum() / xp.maximum(count, 1).astype(logits.dtype)
+        return loss.sum() / self.count
 
     def backward(self, g):
-        logp, t, valid, count = self.saved
-        xp = xp_of(logp)
-        n, c = logp.shape
-        grad = xp.exp(logp)
-        if self.eps:
-            grad -= self.eps / c
-        rows = xp.arange(n)
-        grad[rows, t] -= (1 - self.eps)
-        grad *= valid[:, None]
-        if self.reduction == "none":
-            grad *= g[:, None]
-        elif self.reduction == "sum":
-            grad *= g
+        logits, target = self.saved
+        xp = xp_of(logits)
+        n, c = logits.shape
+        valid = target != self.ignore_index
+        hot = xp.where(valid, target, 0)[:, None] == xp.arange(c)
+        eps = self.eps
+        grad = softmax_along(xp, logits, (1,), self.shift)  # the forward's max: a constant
+        if eps:
+            grad = grad - hot * grad.dtype.type(1 - eps) - grad.dtype.type(eps / c)
         else:
-            grad *= g / xp.maximum(count, 1).astype(logp.dtype)
-        return (grad, None)
+            grad = grad - hot
+        w = valid * (g / self.count if self.reduction == "mean" else g)
+        return (grad * w[:, None], None)
+
+
+def _check_targets(name, scores, target, ignore_index):
+    """The checks cross_entropy and nll_loss share: scores (N, C), integer targets (N,), each
+    in [0, C) or equal to ``ignore_index``.  Returns ``target`` as a tensor."""
+    target = tensor_arg(target, "target")
+    if scores.ndim != 2:
+        raise ValueError(f"{name}: expected {'logits' if name == 'cross_entropy' else 'input'} "
+                         f"of shape (N, C), got {scores.shape}")
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"{name}: expected integer class targets, got dtype "
+                        f"{target.dtype.name} (for probabilities use a soft-target loss)")
+    if target.shape != (scores.shape[0],):
+        raise ValueError(f"{name}: expected targets of shape ({scores.shape[0]},), got "
+                         f"{target.shape}")
+    t = target.data
+    bad = (t != ignore_index) & ((t < 0) | (t >= scores.shape[1]))
+    if bool(bad.any()):
+        raise IndexError(f"{name}: target values must be in [0, {scores.shape[1]}) "
+                         f"(or ignore_index={ignore_index}), got {int(t[bad][0])}")
+    return target
 
 
 def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0, ignore_index=-100):
@@ -208,7 +239,7 @@ def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0, ignore_
 
     ``label_smoothing`` mixes the one-hot target with the uniform distribution (PyTorch's
     definition); targets equal to ``ignore_index`` contribute nothing and are left out of
-    the mean.
+    the mean.  -inf logits (masked classes) get probability 0.
 
     >>> import gpugrad as gg
     >>> round(gg.cross_entropy(gg.zeros(2, 4), gg.tensor([1, 3])).item(), 4)
@@ -216,28 +247,20 @@ def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0, ignore_
     """
     _check_reduction(reduction)
     logits = _float_tensor(logits)
-    target = tensor_arg(target, "target")
-    if logits.ndim != 2:
-        raise ValueError(f"cross_entropy: expected logits of shape (N, C), got {logits.shape}")
-    if target.dtype.kind not in "iu":
-        raise TypeError(f"cross_entropy: expected integer class targets, got dtype "
-                        f"{target.dtype.name} (for probabilities use a soft-target loss)")
-    if target.shape != (logits.shape[0],):
-        raise ValueError(f"cross_entropy: expected targets of shape ({logits.shape[0]},), got "
-                         f"{target.shape}")
+    target = _check_targets("cross_entropy", logits, target, ignore_index)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
-    t = target.data
-    bad = (t != ignore_index) & ((t < 0) | (t >= logits.shape[1]))
-    if bool(bad.any()):
-        raise IndexError(f"cross_entropy: target values must be in [0, {logits.shape[1]}) "
-                         f"(or ignore_index={ignore_index}), got {int(t[bad][0])}")
+    w = _wide(logits)
+    if w is not None:
+        return CrossEntropy.apply(w, target, reduction=reduction, label_smoothing=label_smoothing,
+                                  ignore_index=ignore_index).astype(logits.dtype)
     return CrossEntropy.apply(logits, target, reduction=reduction,
                               label_smoothing=label_smoothing, ignore_index=ignore_index)
 
 
 def nll_loss(log_probs, target, reduction="mean", ignore_index=-100):
-    """Negative log-likelihood of integer targets given log-probabilities (N, C).
+    """Negative log-likelihood of integer targets given log-probabilities (N, C); targets are
+    checked as :func:`cross_entropy` checks them.
 
     >>> import gpugrad as gg
     >>> gg.nll_loss(gg.tensor([[-1.0, -2.0]]), gg.tensor([1])).item()
@@ -246,7 +269,11 @@ def nll_loss(log_probs, target, reduction="mean", ignore_index=-100):
     from .index import take_along_axis
 
     _check_reduction(reduction)
-    target = tensor_arg(target, "target")
+    log_probs = _float_tensor(log_probs)
+    w = _wide(log_probs)
+    if w is not None:
+        return nll_loss(w, target, reduction, ignore_index).astype(log_probs.dtype)
+    target = _check_targets("nll_loss", log_probs, target, ignore_index)
     valid = (target != ignore_index)
     safe = target * valid
     picked = -take_along_axis(log_probs, safe.reshape(-1, 1), axis=1).reshape(-1) * valid
@@ -277,6 +304,10 @@ def mse_loss(input, target, reduction="mean"):
     if input.shape != target.shape:
         raise ValueError(f"mse_loss: expected input and target of one shape, got {input.shape} "
                          f"and {target.shape}")
+    dt = np.result_type(input.dtype, target.dtype)
+    if low_precision(dt):
+        return mse_loss(input.astype(np.float32), target.astype(np.float32),
+                        reduction).astype(dt)
     d = input - target
     return _reduce(d * d, reduction)
 
@@ -296,6 +327,10 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean", pos_weigh
     if logits.shape != target.shape:
         raise ValueError(f"binary_cross_entropy_with_logits: expected logits and target of one "
                          f"shape, got {logits.shape} and {target.shape}")
+    w = _wide(logits)
+    if w is not None:
+        return binary_cross_entropy_with_logits(w, target, reduction,
+                                                pos_weight).astype(logits.dtype)
     target = target.astype(logits.dtype)
     sp = softplus(-logits)
     if pos_weight is None:

@@ -5,12 +5,21 @@ elements tie for the extreme, the gradient is split evenly among them (as HIPS a
 does, and as ``numpy.maximum``'s subgradient convention suggests).  PyTorch's full
 reductions do the same; its ``dim=`` reductions pick one index instead.
 
+float16 input is accumulated in float32 (as PyTorch does on the CPU) and the result is
+returned in float16, forward and backward: a mean over more than 65504 elements, or a variance
+of large, close values, stays right.  ``mean``/``var``/``std`` of integers and bools give
+float64, as NumPy.  Over empty shapes the results are NumPy's (``sum`` 0, ``prod`` 1,
+``logsumexp`` -inf, ``mean``/``var`` NaN with NumPy's warning; ``max``/``min`` raise).
+
 >>> import gpugrad as gg
 >>> x = gg.tensor([1.0, 3.0, 3.0], requires_grad=True)
 >>> x.max().backward(); x.grad.tolist()
 [0.0, 0.5, 0.5]
 """
 from __future__ import annotations
+
+import builtins
+import math
 
 import numpy as np
 
@@ -23,18 +32,37 @@ __all__ = ["sum", "mean", "var", "std", "max", "min", "amax", "amin", "prod", "l
 _builtin_sum = sum
 
 
+def low_precision(dtype) -> bool:
+    """True for float dtypes narrower than float32 (float16): reductions, normalizers and
+    losses compute those in float32 and cast the result back."""
+    return dtype.kind == "f" and dtype.itemsize < 4
+
+
+def _count(shape, axes):
+    n = 1
+    for i in axes:
+        n *= shape[i]
+    return n
+
+
 class _Reduce(Function):
     def _setup(self, x, axis, keepdims):
         self.shape = x.shape
         self.axes = normalize_axis(axis, x.ndim)
         self.keepdims = keepdims
+        self.in_dtype = x.dtype
         return self.axes if axis is not None else None
 
     def _expand(self, g):
         return expand_reduced(g, self.shape, self.axes, self.keepdims)
 
+    def _zeros(self, g):
+        """The gradient of an empty input (nothing to compute, and nothing to warn about)."""
+        return (xp_of(g).zeros(self.shape, dtype=self.in_dtype),)
+
 
 class Sum(_Reduce):
+    complex_grad = True  # linear in its input: g passes unconjugated
     twice_differentiable = True
 
     def saved_inputs(self, needs):
@@ -42,7 +70,8 @@ class Sum(_Reduce):
 
     def forward(self, x, axis=None, keepdims=False, dtype=None):
         ax = self._setup(x, axis, keepdims)
-        self.in_dtype = x.dtype
+        if dtype is None and low_precision(x.dtype):
+            return x.sum(axis=ax, keepdims=keepdims, dtype=np.float32).astype(x.dtype)
         return x.sum(axis=ax, keepdims=keepdims, dtype=dtype)
 
     def backward(self, g):
@@ -51,33 +80,75 @@ class Sum(_Reduce):
 
 
 class Mean(_Reduce):
+    complex_grad = True  # linear in its input: g passes unconjugated
+
     def saved_inputs(self, needs):
         return ()
 
     def forward(self, x, axis=None, keepdims=False):
         ax = self._setup(x, axis, keepdims)
-        self.n = int(np.prod([x.shape[i] for i in self.axes])) if x.ndim else 1
+        self.n = _count(x.shape, self.axes)
+        if low_precision(x.dtype):
+            return x.mean(axis=ax, keepdims=keepdims, dtype=np.float32).astype(x.dtype)
         return x.mean(axis=ax, keepdims=keepdims)
 
     def backward(self, g):
         xp = xp_of(g)
-        return (xp.broadcast_to(self._expand(g) / self.n, self.shape),)
+        if self.n == 0:
+            return self._zeros(g)
+        g = self._expand(g)
+        if low_precision(g.dtype):  # 1/N in float16 is 0 once N > 65504
+            g = g.astype(np.float32)
+        r = xp.broadcast_to(g / self.n, self.shape)
+        return (r if r.dtype == self.in_dtype else r.astype(self.in_dtype),)
 
 
 class Var(_Reduce):
+    """Variance; backward recomputes the centered input from the saved input.  With no
+    degrees of freedom left (N - ddof <= 0) the result is NaN or inf with NumPy's warning."""
+
     def forward(self, x, axis=None, keepdims=False, ddof=0):
         ax = self._setup(x, axis, keepdims)
-        n = int(np.prod([x.shape[i] for i in self.axes])) if x.ndim else 1
-        if n - ddof <= 0:
-            raise ValueError(f"var: ddof={ddof} leaves no degrees of freedom for {n} elements")
-        centered = x - x.mean(axis=ax, keepdims=True)
-        self.saved = (centered,)
-        self.denom = n - ddof
-        return (centered * centered).sum(axis=ax, keepdims=keepdims) / self.denom
+        self.denom = builtins.max(_count(x.shape, self.axes) - ddof, 0)
+        self.saved = (x,)
+        return x.var(axis=ax, keepdims=keepdims, ddof=ddof)
+
+    def _centered(self, x):
+        return x - x.mean(axis=self.axes, keepdims=True)
+
+    def _per_dof(self, k):  # k / (N - ddof), inf when there are no degrees of freedom
+        return k / self.denom if self.denom else math.inf
 
     def backward(self, g):
-        (centered,) = self.saved
-        return (self._expand(g) * centered * (2.0 / self.denom),)
+        (x,) = self.saved
+        if x.size == 0:
+            return self._zeros(g)
+        with np.errstate(invalid="ignore"):
+            return (self._expand(g) * self._centered(x) * self._per_dof(2.0),)
+
+
+class Std(Var):
+    """Standard deviation; its gradient is 0 where the deviation is 0 (a constant slice),
+    as PyTorch's, instead of 0/0."""
+
+    saves_output = True
+
+    def forward(self, x, axis=None, keepdims=False, ddof=0):
+        ax = self._setup(x, axis, keepdims)
+        self.denom = builtins.max(_count(x.shape, self.axes) - ddof, 0)
+        ans = xp_of(x).asarray(x.std(axis=ax, keepdims=keepdims, ddof=ddof))  # the output
+        self.saved = (x, ans)
+        return ans
+
+    def backward(self, g):
+        x, ans = self.saved
+        if x.size == 0:
+            return self._zeros(g)
+        xp = xp_of(g)
+        s = self._expand(ans)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = self._expand(g) * self._centered(x) * self._per_dof(1.0) / xp.where(s == 0, 1, s)
+        return (xp.where(s == 0, 0, r),)
 
 
 class _Extreme(_Reduce):
@@ -86,8 +157,10 @@ class _Extreme(_Reduce):
 
     def forward(self, x, axis=None, keepdims=False):
         ax = self._setup(x, axis, keepdims)
-        if x.size == 0:
-            raise ValueError(f"{type(self).__name__.lower()} of an empty tensor")
+        if _count(x.shape, self.axes) == 0:
+            raise ValueError(f"{self.pick} of an empty tensor (shape {x.shape}, axis {axis}): "
+                             f"zero-size array to reduction operation {self.pick} which has "
+                             f"no identity")
         ans = getattr(x, self.pick)(axis=ax, keepdims=keepdims)
         self.saved = (x, ans)
         return ans
@@ -116,36 +189,74 @@ class Prod(_Reduce):
     def backward(self, g):
         # product of all the other elements, zeros included: exclusive cumprods both ways
         (x,) = self.saved
+        if x.size == 0:
+            return self._zeros(g)
         xp = xp_of(x)
         axes = self.axes
         rest = [i for i in range(x.ndim) if i not in axes]
         perm = rest + list(axes)
         xt = x.transpose(perm)
         lead = xt.shape[:len(rest)]
-        flat = xt.reshape(lead + (-1,))
+        flat = xt.reshape(lead + (_count(x.shape, axes),))
         ones = xp.ones(lead + (1,), dtype=x.dtype)
         left = xp.cumprod(xp.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
         right = xp.flip(xp.cumprod(xp.concatenate([ones, xp.flip(flat, -1)[..., :-1]],
                                                   axis=-1), axis=-1), -1)
-        others = (left * right).reshape(xt.shape).transpose(np.argsort(perm))
+        back = [perm.index(i) for i in range(x.ndim)]
+        others = (left * right).reshape(xt.shape).transpose(back)
         return (self._expand(g) * others,)
 
 
+def max_shifted(xp, x, axes, m=None):
+    """``(x - m, m)`` with ``m = max(x)`` over ``axes`` (kept) unless given: the stable shift
+    of the softmax family.  Entries equal to an infinite maximum shift to 0, so entries tied
+    at +inf (or a slice of all -inf) share the weight evenly -- the limit of softmax as they
+    grow together, as ties share a max's gradient -- instead of giving inf - inf = NaN.
+
+    A backward may pass the forward's ``m`` back in: softmax(x - m) does not depend on the
+    constant ``m``, so the formula stays exact when it is differentiated again."""
+    if m is None:
+        m = x.max(axis=axes, keepdims=True)
+    if xp is np and bool(np.isfinite(m).all()):  # the usual case: no extra pass (host check)
+        return x - m, m
+    with np.errstate(invalid="ignore"):  # only an infinite maximum is replaced: elsewhere
+        return xp.where((x == m) & xp.isinf(m), 0, x - m), m  # x - m keeps its derivative
+
+
+def softmax_along(xp, x, axes, m=None):
+    """exp(x) / sum(exp(x)) over ``axes``, stable, with :func:`max_shifted`'s limits."""
+    if _count(x.shape, axes) == 0:
+        return x * 1
+    e = xp.exp(max_shifted(xp, x, axes, m)[0])
+    return e / e.sum(axis=axes, keepdims=True)
+
+
+def log_softmax_along(xp, x, axes):
+    """``(log_softmax(x), logsumexp(x), m)`` over ``axes`` (kept), stable; ``m`` is the
+    shift used (the maximum), for :func:`softmax_along` in a backward."""
+    if _count(x.shape, axes) == 0:
+        shape = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
+        return x * 1, xp.full(shape, -np.inf, dtype=x.dtype), None
+    s, m = max_shifted(xp, x, axes)
+    lse = xp.log(xp.exp(s).sum(axis=axes, keepdims=True))
+    return s - lse, lse + m, m
+
+
 class LogSumExp(_Reduce):
-    saves_output = True
+    """log(sum(exp(x))); the gradient is softmax(x), with the limits of :func:`max_shifted`
+    where entries are infinite: [inf, 0] gives [1, 0] and [-inf, -inf] gives [0.5, 0.5]."""
 
     def forward(self, x, axis=None, keepdims=False):
-        ax = self._setup(x, axis, keepdims)
-        xp = xp_of(x)
-        m = x.max(axis=ax, keepdims=True)
-        m = xp.where(xp.isfinite(m), m, 0)
-        ans = xp.log(xp.exp(x - m).sum(axis=ax, keepdims=True)) + m
-        self.saved = (x, ans)
+        self._setup(x, axis, keepdims)
+        _, ans, self.shift = log_softmax_along(xp_of(x), x, self.axes)
+        self.saved = (x,)
         return ans if keepdims else ans.reshape(_reduced_shape(x.shape, self.axes))
 
     def backward(self, g):
-        x, ans = self.saved
-        return (self._expand(g) * xp_of(x).exp(x - ans),)
+        (x,) = self.saved
+        if x.size == 0:
+            return self._zeros(g)
+        return (self._expand(g) * softmax_along(xp_of(x), x, self.axes, self.shift),)
 
 
 class CumSum(Function):
@@ -177,6 +288,17 @@ def _float(x):
     return x
 
 
+def _float64(x):
+    """Integers and bools as float64: NumPy's result dtype for mean/var/std."""
+    x = tensor_arg(x)
+    return x.astype(np.float64) if x.dtype.kind in "biu" else x
+
+
+def _wide(x):
+    """``x`` in float32 when it is float16 (reductions accumulate there), else None."""
+    return x.astype(np.float32) if low_precision(x.dtype) else None
+
+
 def sum(x, axis=None, keepdims=False, dtype=None):
     """Sum over ``axis`` (None: all).
 
@@ -194,7 +316,7 @@ def mean(x, axis=None, keepdims=False):
     >>> gg.mean(gg.tensor([1.0, 2.0, 6.0])).item()
     3.0
     """
-    return Mean.apply(_float(x), axis=axis, keepdims=keepdims)
+    return Mean.apply(_float64(x), axis=axis, keepdims=keepdims)
 
 
 def var(x, axis=None, keepdims=False, ddof=0):
@@ -204,19 +326,26 @@ def var(x, axis=None, keepdims=False, ddof=0):
     >>> gg.var(gg.tensor([1.0, 3.0])).item()
     1.0
     """
-    return Var.apply(_float(x), axis=axis, keepdims=keepdims, ddof=ddof)
+    x = _float64(x)
+    w = _wide(x)
+    if w is not None:
+        return var(w, axis, keepdims, ddof).astype(x.dtype)
+    return Var.apply(x, axis=axis, keepdims=keepdims, ddof=ddof)
 
 
 def std(x, axis=None, keepdims=False, ddof=0):
-    """Standard deviation (sqrt of :func:`var`).
+    """Standard deviation (the square root of :func:`var`); its gradient is 0 over a
+    constant slice (as PyTorch's), where sqrt's would be 0/0.
 
     >>> import gpugrad as gg
     >>> gg.std(gg.tensor([1.0, 3.0])).item()
     1.0
     """
-    from .elementwise import sqrt
-
-    return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
+    x = _float64(x)
+    w = _wide(x)
+    if w is not None:
+        return std(w, axis, keepdims, ddof).astype(x.dtype)
+    return Std.apply(x, axis=axis, keepdims=keepdims, ddof=ddof)
 
 
 def max(x, axis=None, keepdims=False):
@@ -249,7 +378,11 @@ def prod(x, axis=None, keepdims=False):
     >>> gg.prod(gg.tensor([2.0, 3.0, 4.0])).item()
     24.0
     """
-    return Prod.apply(tensor_arg(x), axis=axis, keepdims=keepdims)
+    x = tensor_arg(x)
+    w = _wide(x)
+    if w is not None:
+        return prod(w, axis, keepdims).astype(x.dtype)
+    return Prod.apply(x, axis=axis, keepdims=keepdims)
 
 
 def logsumexp(x, axis=None, keepdims=False):
@@ -259,7 +392,11 @@ def logsumexp(x, axis=None, keepdims=False):
     >>> round(gg.logsumexp(gg.tensor([0.0, 0.0])).item(), 4)
     0.6931
     """
-    return LogSumExp.apply(_float(x), axis=axis, keepdims=keepdims)
+    x = _float(x)
+    w = _wide(x)
+    if w is not None:
+        return logsumexp(w, axis, keepdims).astype(x.dtype)
+    return LogSumExp.apply(x, axis=axis, keepdims=keepdims)
 
 
 def cumsum(x, axis=None):
@@ -272,6 +409,9 @@ def cumsum(x, axis=None):
     x = tensor_arg(x)
     if axis is not None:
         axis = normalize_axis(axis, x.ndim)[0]
+    w = _wide(x)
+    if w is not None:
+        return CumSum.apply(w, axis=axis).astype(x.dtype)
     return CumSum.apply(x, axis=axis)
 
 

@@ -97,6 +97,7 @@ class _NoSave(Function):
 
 # ================================================================ reshape family
 class Reshape(_NoSave):
+    complex_grad = True  # linear in its input: g passes unconjugated
     twice_differentiable = True
     view = True
 
@@ -186,6 +187,7 @@ def ravel(x):
 
 # ================================================================ axis permutations
 class Transpose(_NoSave):
+    complex_grad = True  # linear in its input: g passes unconjugated
     twice_differentiable = True
     view = True
 
@@ -272,6 +274,7 @@ def moveaxis(x, source, destination):
 
 # ================================================================ broadcasting
 class BroadcastTo(_NoSave):
+    complex_grad = True  # linear in its input: g passes unconjugated
     twice_differentiable = True
     view = True
 
@@ -330,7 +333,9 @@ def _tensor_list(tensors, what):
 
 
 class Concatenate(_NoSave):
+    complex_grad = True  # linear in its input: g passes unconjugated
     twice_differentiable = True
+
     def forward(self, *arrays, axis):
         self.axis = axis
         self.sizes = [a.shape[axis] for a in arrays]
@@ -372,7 +377,9 @@ cat = concatenate
 
 
 class Stack(_NoSave):
+    complex_grad = True  # linear in its input: g passes unconjugated
     twice_differentiable = True
+
     def forward(self, *arrays, axis):
         self.axis = axis
         self.dtypes = [a.dtype for a in arrays]
