@@ -312,6 +312,7 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=
                 if n.grad_into and accumulate and capture is None:
                     n.grad_out = _grad_buffers(n)
                 in_grads = n.backward(g)
+                n.grad_out = None  # for this call only: a retained node keeps no buffer views
             if not retain_graph:
                 n._release()
         else:

@@ -5,6 +5,13 @@ A parameter is a leaf tensor with ``requires_grad=True``.  An optimizer may give
 engine then writes the parameter's first gradient of a step straight into that slice, so the
 fused optimizer step reads all gradients from one contiguous array with no gather.
 
+The slice is reused step after step, but a ``.grad`` handed to the user keeps its values
+(PyTorch's contract): when ``.grad`` is set to None or to another tensor, a gradient Tensor
+still held elsewhere gets its own copy, and the optimizer's buffer is told (it moves to a
+fresh buffer if the old memory is still held as an array or a view).  Nothing is copied
+when nobody holds the old gradient.  ``zero_grad(set_to_none=False)`` zeroes the same
+tensor in place and backward accumulates into it, as in PyTorch.
+
 >>> import gpugrad as gg
 >>> w = gg.nn.Parameter(gg.zeros(2, 3))
 >>> w.requires_grad, w.is_leaf, w.shape
@@ -12,7 +19,9 @@ fused optimizer step reads all gradients from one contiguous array with no gathe
 """
 from __future__ import annotations
 
-from ..backend import get_array_module
+import sys
+
+from ..backend import array_device, get_array_module
 from ..tensor import Tensor, _to_array
 
 __all__ = ["Parameter"]
@@ -30,7 +39,7 @@ class Parameter(Tensor):
     tensor([3., 3.])
     """
 
-    __slots__ = ("_grad_view",)
+    __slots__ = ("_grad_view", "_grad_home")
 
     def __init__(self, data=None, requires_grad: bool = True):
         if data is None:
@@ -45,6 +54,7 @@ class Parameter(Tensor):
         self._vc = [0]
         self._hooks = None
         self._grad_view = None
+        self._grad_home = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -54,7 +64,33 @@ class Parameter(Tensor):
         t = super()._make(data, requires_grad)
         if cls is Parameter:
             t._grad_view = None
+            t._grad_home = None
         return t
+
+    def __setattr__(self, name, value):
+        if name != "grad":
+            object.__setattr__(self, name, value)
+            return
+        old = getattr(self, "grad", None)
+        object.__setattr__(self, "grad", value)
+        if old is None:
+            return
+        view = getattr(self, "_grad_view", None)
+        if (view is None or getattr(old, "data", None) is not view
+                or (value is not None and getattr(value, "data", None) is view)):
+            return
+        # the gradient in the view was retired: the view will be written again
+        del view
+        if sys.getrefcount(old) > _NAME_REFS:     # the old Tensor is held: its own copy
+            with array_device(old.data)._activated():
+                old.data = old.data.copy()
+        del old
+        home = self._grad_home
+        home = home() if home is not None else None
+        if home is not None:
+            home.grad_retired(self)               # the buffer checks its own memory
+        elif sys.getrefcount(self._grad_view) > _SLOT_REFS:
+            self._grad_view = None                # a view set by hand, held: drop it
 
     def _new_grad(self, g):
         """The first gradient of a step: written into the optimizer's flat-buffer view when
@@ -74,6 +110,27 @@ class Parameter(Tensor):
         # keep the arrays as they are (copy.deepcopy of a GPU model stays on the GPU)
         grad = None if self.grad is None else self.grad.data
         return (_rebuild_parameter, (self.data, self.requires_grad, grad))
+
+
+class _Probe:
+    __slots__ = ("v",)
+
+
+def _slot_refs() -> int:
+    """``sys.getrefcount(obj.slot)`` of an object held by that slot alone."""
+    probe = _Probe()
+    probe.v = object()
+    return sys.getrefcount(probe.v)
+
+
+def _name_refs() -> int:
+    """``sys.getrefcount(name)`` of an object held by that local name alone."""
+    probe = object()
+    return sys.getrefcount(probe)
+
+
+_SLOT_REFS = _slot_refs()
+_NAME_REFS = _name_refs()
 
 
 def _rebuild_parameter(data, requires_grad, grad):

@@ -4,8 +4,19 @@ An optimizer lays its parameters out in one data buffer and one gradient buffer 
 and dtype (in parameter-group order, so each group's parameters of that key form one
 contiguous range); state buffers (momentum, Adam moments) share the layout.  The fused
 update kernels then make one pass over a range instead of one small op per parameter.
+
+The gradient buffer is reused step after step, yet a ``.grad`` the user kept must keep its
+values (PyTorch's contract).  When a parameter's ``.grad`` is retired (set to None or to
+another tensor; see :class:`~gpugrad.nn.Parameter`), a kept gradient Tensor gets a copy of
+its own slice, and if anything else still holds the memory -- the array, a view of it, a
+view of the buffer -- every gradient view moves to a fresh buffer and the old one is left
+to its holders.  Whether anything is held is a reference count, so a step where nothing
+is kept copies nothing.
 """
 from __future__ import annotations
+
+import sys
+import weakref
 
 import numpy as np
 
@@ -40,22 +51,75 @@ class FlatBuffer:
         total = self.offsets[-1]
         with self.device._activated():
             self.data = self.xp.empty(total, self.dtype)
-            self.grad = self.xp.zeros(total, self.dtype)
-        self.views, self.grad_views = [], []
+        self.views = []
         self._state = {}
         for i, p in enumerate(self.params):
             lo, hi = self.offsets[i], self.offsets[i + 1]
             view = self.data[lo:hi].reshape(p.shape)
             self.xp.copyto(view, p.data)
             p.data = view
-            gview = self.grad[lo:hi].reshape(p.shape)
             self.views.append(view)
+        self._fresh_grad()        # gradients already there are copied in by the first step
+
+    def _fresh_grad(self):
+        """A new zeroed gradient buffer; every parameter's gradient view moves into it."""
+        with self.device._activated():
+            self.grad = self.xp.zeros(self.offsets[-1], self.dtype)
+        self.grad_views = []
+        home = weakref.ref(self)
+        for i, p in enumerate(self.params):
+            lo, hi = self.span(i)
+            gview = self.grad[lo:hi].reshape(p.shape)
             self.grad_views.append(gview)
-            if hasattr(p, "_grad_view"):
+            if hasattr(p, "_grad_view"):          # a Parameter: autograd writes into it
                 p._grad_view = gview
-            if p.grad is not None:
-                self.xp.copyto(gview, p.grad.data)
-                p.grad = _wrap(gview)
+                p._grad_home = home
+        self._grad_refs = sys.getrefcount(self.grad)    # the buffer and its views
+
+    def grad_retired(self, p) -> None:
+        """Parameter ``p``'s gradient left its view (its ``.grad`` was set to something
+        else) and the view will be written again: if the old gradient's memory is still
+        held anywhere -- the view's array, or any view of the buffer -- move all gradient
+        views to a fresh buffer and leave the old one to its holders (gradients still
+        installed stay where they are until the next step copies them in)."""
+        i = self.index.get(id(p))
+        if i is None:
+            return
+        view = self.grad_views[i]
+        if p._grad_view is view and (sys.getrefcount(view) > _NAME_REFS + 2   # list, slot
+                                     or sys.getrefcount(self.grad) > self._grad_refs):
+            del view
+            self._fresh_grad()
+
+    def clear_grads(self) -> None:
+        """``p.grad = None`` for every parameter (``Optimizer.zero_grad``): the rule of
+        :class:`~gpugrad.nn.Parameter` for a retired gradient, with the buffer's memory
+        checked once for all parameters instead of once per parameter."""
+        retired = False
+        for p, view in zip(self.params, self.grad_views):
+            g = p.grad
+            if g is None:
+                continue
+            object.__setattr__(p, "grad", None)       # past Parameter's one-by-one check
+            if g.data is view and getattr(p, "_grad_view", None) is view:
+                retired = True
+                if sys.getrefcount(g) > _NAME_REFS:   # the old Tensor is held: its own copy
+                    with self.device._activated():
+                        g.data = view.copy()
+            g = None
+        del view
+        if retired and self._grad_held():
+            self._fresh_grad()
+
+    def _grad_held(self) -> bool:
+        """Whether anything but this buffer and its parameters holds a gradient view or
+        any view of the gradient buffer."""
+        for i, p in enumerate(self.params):
+            view = self.grad_views[i]
+            ours = 2 if getattr(p, "_grad_view", None) is view else 1  # the list, the slot
+            if sys.getrefcount(view) > _NAME_REFS + ours:
+                return True
+        return sys.getrefcount(self.grad) > self._grad_refs
 
     def span(self, i):
         """(lo, hi) of parameter i in the flat arrays."""
@@ -92,17 +156,36 @@ class FlatBuffer:
 
     def take_grad(self, i) -> bool:
         """Put parameter i's gradient into the flat gradient buffer; False when it has none."""
-        p, gview = self.params[i], self.grad_views[i]
+        p = self.params[i]
         g = p.grad
         if g is None:
             return False
-        if g.data is not gview:
-            if tuple(g.shape) != tuple(gview.shape):
-                raise RuntimeError(f"a gradient of shape {tuple(g.shape)} was assigned to a "
-                                   f"parameter of shape {tuple(gview.shape)}")
-            self.xp.copyto(gview, backend.to_device(g.data, self.device), casting="unsafe")
+        if g.data is self.grad_views[i]:
+            return True
+        if tuple(g.shape) != tuple(self.grad_views[i].shape):
+            raise RuntimeError(f"a gradient of shape {tuple(g.shape)} was assigned to a "
+                               f"parameter of shape {tuple(self.grad_views[i].shape)}")
+        gview = self.grad_views[i]
+        ours = 2 if getattr(p, "_grad_view", None) is gview else 1
+        if sys.getrefcount(gview) > _NAME_REFS + ours:   # an old gradient array is still out
+            del gview
+            self._fresh_grad()
+            gview = self.grad_views[i]
+        self.xp.copyto(gview, backend.to_device(g.data, self.device), casting="unsafe")
+        if hasattr(p, "_grad_view"):
+            # a Parameter's .grad now lives in the buffer; its retirement is watched (a
+            # plain tensor keeps its own gradient, which is copied in at every step)
             p.grad = _wrap(gview)
         return True
+
+
+def _name_refs() -> int:
+    """``sys.getrefcount(name)`` of an object held by that local name alone."""
+    probe = object()
+    return sys.getrefcount(probe)
+
+
+_NAME_REFS = _name_refs()
 
 
 def _wrap(arr):

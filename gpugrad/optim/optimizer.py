@@ -6,6 +6,11 @@ autograd writes each parameter's gradient straight into its slice of the gradien
 so that ``step()`` runs one fused kernel per parameter group and buffer instead of one
 small op per parameter.  Create the optimizer *after* ``model.to(device/dtype)``.
 
+A ``.grad`` you keep keeps its values, as in PyTorch: ``zero_grad()`` (set_to_none) gives a
+kept gradient its own copy, or moves the buffer if its array is held, before the buffer is
+reused; when nothing is kept nothing is copied.  ``zero_grad(set_to_none=False)`` zeroes
+the same tensors in place (holders see zeros, as in PyTorch).
+
 A parameter whose ``.grad`` is None in a step is skipped exactly as PyTorch skips it (no
 weight decay, no momentum or moment update); such a step falls back to one kernel call per
 parameter for that group.
@@ -159,13 +164,14 @@ class Optimizer:
         >>> p.sum().backward(); opt.zero_grad(); p.grad is None
         True
         """
+        if set_to_none:
+            for flat in self._flats:                 # a gradient still held keeps its values
+                flat.clear_grads()
+            return
         for g in self.param_groups:
             for p in g["params"]:
                 if p.grad is not None:
-                    if set_to_none:
-                        p.grad = None
-                    else:
-                        p.grad.data[...] = 0
+                    p.grad.data[...] = 0               # in place, as PyTorch: holders see zeros
 
     def step(self, closure=None):
         """Update every parameter from its gradient; returns ``closure()``'s loss if given.
