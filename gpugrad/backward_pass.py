@@ -1,0 +1,243 @@
+"""The backward pass: gradients from the roots to the leaves, in dependency order.
+
+Iterative (no recursion: graphs of any depth), each node's gradient summed before its
+backward runs, saved arrays freed once used (unless ``retain_graph``), leaf gradients
+accumulated in place.  With ``create_graph`` every backward runs on Tensors and records a
+graph of its own (:func:`_backward_graph`).  The public entry points are
+:func:`gpugrad.autograd.backward` and :func:`gpugrad.autograd.grad`.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from .autograd import _is_stale, _refresh
+from .grad_mode import enable_grad
+from .tensor import Tensor
+
+_FREED_MSG = ("trying to backward through the graph a second time (or to use saved values "
+              "after they were freed); call backward(retain_graph=True) the first time")
+
+
+def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=False):
+    """Propagate gradients from ``roots`` [(tensor, gradient)] to the leaves.
+
+    ``capture`` maps id(tensor) -> slot for tensors whose gradient is wanted
+    (``autograd.grad``); with ``accumulate=False`` leaves are not touched.  Gradients are raw
+    arrays, or Tensors that record a graph when ``create_graph`` (each node's backward then
+    runs on Tensors: see :func:`_backward_graph`).  A leaf with hooks gets its gradients
+    summed over the pass, and its hooks run once, on the total.
+    """
+    grads = {}
+    deps = {}
+    stack = []
+    hooked = {}  # id(leaf) -> [leaf, summed gradient] for leaves whose hooks run at the end
+    for t, g in roots:
+        if _is_stale(t):
+            _refresh(t, "backward")
+        n = t._node
+        if n is None:
+            _deliver_leaf(t, g, capture, accumulate, hooked, create_graph)
+            continue
+        if n in grads:
+            grads[n] = grads[n] + g
+        else:
+            grads[n] = g
+            stack.append(n)
+    # count, for each node, how many consumers will send it a gradient
+    seen = set(stack)
+    walk = list(stack)
+    while walk:
+        n = walk.pop()
+        for pn in n.pnodes:
+            if pn is not None:
+                deps[pn] = deps.get(pn, 0) + 1
+                if pn not in seen:
+                    seen.add(pn)
+                    walk.append(pn)
+    ready = [n for n in stack if not deps.get(n)]
+    owned = set()
+    while ready:
+        n = ready.pop()
+        g = grads.pop(n, None)
+        owned.discard(n)
+        if g is not None:
+            if n._freed:
+                raise RuntimeError(_FREED_MSG)
+            if n._hooks:
+                g = _call_hooks(n._hooks, g, create_graph)
+            if n._retain is not None:
+                rt = n._retain()
+                if rt is not None:
+                    _accumulate(rt, g, create_graph)
+            if capture is not None and id(n) in capture:
+                capture[id(n)] = g if capture[id(n)] is None else capture[id(n)] + g
+            for vc, ver in n._vcs:
+                if vc[0] != ver:
+                    raise RuntimeError(
+                        f"one of the arrays needed to compute the gradient of {n.name} was "
+                        f"modified by an in-place operation: expected version {ver}, got "
+                        f"version {vc[0]}; use an out-of-place operation (x = x + y) instead")
+            if n._complex and not n.complex_grad:
+                raise NotImplementedError(
+                    f"the gradient of {n.name} with respect to a complex input "
+                    f"({n._complex}) is not "
+                    f"implemented (its formula is checked for real inputs only); take real "
+                    f"and imaginary parts first (gpugrad.real / gpugrad.imag)")
+            if create_graph:
+                in_grads = _backward_graph(n, g)
+            else:
+                if n.grad_into and accumulate and capture is None:
+                    n.grad_out = _grad_buffers(n)
+                in_grads = n.backward(g)
+                n.grad_out = None  # for this call only: a retained node keeps no buffer views
+            if not retain_graph:
+                n._release()
+        else:
+            in_grads = (None,) * len(n.parents)
+        for p, pn, pg, need in zip(n.parents, n.pnodes, in_grads, n.needs):
+            if not need:
+                continue
+            if pn is None:
+                if pg is not None:
+                    _deliver_leaf(p, pg, capture, accumulate, hooked, create_graph)
+                continue
+            if pg is not None:
+                if pg.shape != p.data.shape:
+                    raise RuntimeError(f"internal: {n.name} returned a gradient of shape "
+                                       f"{pg.shape} for an input of shape {p.data.shape}")
+                if pg.dtype != p.data.dtype:  # promoted downstream: back to the input's dtype
+                    pg = pg.astype(p.data.dtype)
+                cur = grads.get(pn)
+                if cur is None:
+                    grads[pn] = pg
+                elif pn in owned:
+                    cur += pg
+                    grads[pn] = cur  # 0-d math gives immutable NumPy scalars: store it back
+                else:
+                    grads[pn] = cur + pg
+                    if not create_graph:  # a recorded sum is never updated in place
+                        owned.add(pn)
+            deps[pn] -= 1
+            if deps[pn] == 0:
+                ready.append(pn)
+        if g is not None and not retain_graph:
+            # the graph above n is done with: let go of non-leaf inputs (and their arrays),
+            # so a caller that keeps `loss` does not keep the step's activations alive
+            n.parents = tuple(p if pn is None else None for p, pn in zip(n.parents, n.pnodes))
+    for t, g in hooked.values():  # leaf hooks: once per pass, on the total gradient
+        _deliver(t, _call_hooks(t._hooks, g, create_graph), capture, accumulate, create_graph)
+
+
+def _backward_graph(n, g):
+    """Run node ``n``'s backward on Tensors, so that it records a graph (``create_graph``).
+
+    The formula is the node's one ``backward``: its saved arrays are handed to it as the
+    Tensors they came from (an input's array as that input, the forward's answer as a Tensor
+    produced by ``n`` itself) and ``xp_of`` of a Tensor is the Tensor namespace.  Any other
+    saved array is a constant of the formula (an index, a mask), which is what an op that
+    sets ``twice_differentiable`` promises.
+    """
+    if not n.twice_differentiable:
+        raise RuntimeError(
+            f"the backward of {n.name} is not differentiable: it cannot run with "
+            f"create_graph=True, so higher-order gradients through {n.name} are not "
+            f"available")
+    sub = {id(p.data): p for p in n.parents if isinstance(p, Tensor)}
+
+    def wrap(v):
+        if isinstance(v, (tuple, list)):
+            return type(v)(wrap(x) for x in v)
+        if isinstance(v, Tensor) or not hasattr(v, "shape"):
+            return v
+        t = sub.get(id(v))
+        if t is not None:
+            return t
+        if id(v) == n._out_id:  # the forward's answer: a Tensor that n itself produced
+            t = Tensor._make(np.asarray(v) if isinstance(v, np.generic) else v,
+                             requires_grad=True)
+            t._node, t._vc = n, [n._out_ver]
+            sub[id(v)] = t
+            return t
+        return v if isinstance(v, np.generic) else Tensor._make(v)
+
+    node = copy.copy(n)  # the saved arrays are swapped on a copy: n itself stays as it was
+    node.saved = wrap(n.saved)
+    if not isinstance(g, Tensor):
+        g = Tensor._make(g)
+    try:
+        with enable_grad():
+            out = node.backward(g)
+    except (AttributeError, TypeError) as e:
+        raise RuntimeError(f"the backward of {n.name} could not run on Tensors "
+                           f"(create_graph=True): {e}") from e
+    return tuple(r if r is None or isinstance(r, Tensor) else Tensor._make(r) for r in out)
+
+
+def _grad_buffers(n):
+    """{input index: array} for leaf inputs of ``n`` whose first gradient of this pass can be
+    computed straight into the optimizer's flat-buffer view (no hooks, no gradient yet)."""
+    out = {}
+    for i in n.grad_into:
+        p = n.parents[i]
+        if n.needs[i] and n.pnodes[i] is None and p.grad is None and not p._hooks:
+            view = getattr(p, "_grad_view", None)
+            if view is not None and view.shape == p.data.shape and type(view) is type(p.data):
+                out[i] = view
+    return out
+
+
+def _deliver_leaf(t, g, capture, accumulate, hooked, create_graph):
+    """Hand leaf ``t`` its gradient ``g``, or, when ``t`` has hooks, add ``g`` to its total
+    for the pass (the hooks see the total, once)."""
+    if t._hooks:
+        if (capture is not None and id(t) in capture) or (accumulate and t.requires_grad):
+            slot = hooked.get(id(t))
+            if slot is None:
+                hooked[id(t)] = [t, g]
+            else:
+                slot[1] = slot[1] + g
+        return
+    _deliver(t, g, capture, accumulate, create_graph)
+
+
+def _deliver(t, g, capture, accumulate, create_graph):
+    if capture is not None and id(t) in capture:
+        prev = capture[id(t)]
+        capture[id(t)] = g if prev is None else prev + g
+        return
+    if accumulate and t.requires_grad:
+        _accumulate(t, g, create_graph)
+
+
+def _call_hooks(hooks, g, create_graph=False):
+    for h in hooks:
+        r = h(g if isinstance(g, Tensor) else Tensor._make(g))
+        if r is not None:
+            if create_graph:
+                g = r if isinstance(r, Tensor) else Tensor._make(r)
+            else:
+                g = r.data if isinstance(r, Tensor) else r
+    return g
+
+
+def _accumulate(t, g, create_graph=False):
+    if isinstance(g, Tensor):
+        if not g.requires_grad:  # nothing recorded: the plain path (and its flat buffers)
+            g = g.data
+        else:  # a gradient with a graph (create_graph): kept as it is, as PyTorch does
+            if g.dtype != t.data.dtype:
+                g = g.astype(t.data.dtype)
+            t.grad = g if t.grad is None else t.grad + g
+            return
+    if g.dtype != t.data.dtype:
+        g = g.astype(t.data.dtype)
+    if t.grad is None:
+        t.grad = t._new_grad(g)
+    elif t.grad.requires_grad:  # the kept gradient records a graph: add, never overwrite
+        t.grad = t.grad + Tensor._make(g)
+    else:
+        t.grad.data += g
+
+
