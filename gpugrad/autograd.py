@@ -34,7 +34,7 @@ __all__ = [
     "backward", "grad", "unbroadcast",
 ]
 
-_gm = grad_mode  # the recording flag lives in grad_mode._enabled
+_gm = grad_mode._state  # the recording flag of the calling thread: _gm.enabled
 
 
 # ---------------------------------------------------------------- broadcasting
@@ -98,6 +98,7 @@ class Function:
     _freed = False
     _out_ver = None  # the output's version when this node made it (stale views are refused)
     _out_id = None   # id() of the output array (create_graph hands it to backward as a Tensor)
+    _in_ids = ()     # id() of each input array handed to forward (the same, per position)
     _complex = False  # the complex dtype of an input that needs a gradient, if any
 
     # which positional inputs' data backward reads; override for finer tracking
@@ -156,13 +157,15 @@ class Function:
         if devs:
             _check_devices(args)
         node = cls()
-        record = any_needs and _gm._enabled and cls.differentiable
+        record = any_needs and _gm.enabled and cls.differentiable
         if record and stale:
             for a in args:
                 if isinstance(a, Tensor) and _is_stale(a):
                     _refresh(a, cls.__name__)
             pnodes = [a._node if isinstance(a, Tensor) else None for a in args]
         node.needs = tuple(needs) if record else (False,) * len(needs)
+        if record and len(arrays) > 1:
+            _distinct_arrays(args, arrays)
         out = raw = node.forward(*arrays, **kwargs)
         if not hasattr(out, "shape") or isinstance(out, np.generic):
             out = np.asarray(out)
@@ -179,6 +182,7 @@ class Function:
             node._vcs = vcs
             node._out_ver = t._vc[0]
             node._complex = cplx
+            node._in_ids = tuple(map(id, arrays))  # which saved array is which input
             node._out_id = id(raw)  # what forward returned (and may have saved): a
             # NumPy scalar for 0-d math, whose id is valid while `saved` holds it
             t._node = node
@@ -186,6 +190,22 @@ class Function:
         elif cls.view and isinstance(args[0], Tensor) and _is_view_of(out, arrays[0]):
             t._vc = args[0]._vc
         return t
+
+
+def _distinct_arrays(args, arrays):
+    """Give each distinct input Tensor its own array object: two Tensors that share one array
+    (``x`` and ``x.detach()``, a Parameter made from a tensor) reach forward as separate
+    views, so that create_graph can tell which saved array is which input."""
+    if len(arrays) == 2:
+        if arrays[0] is arrays[1] and args[0] is not args[1] and isinstance(args[1], Tensor):
+            arrays[1] = arrays[1].view()
+        return
+    seen = {}
+    for i, a in enumerate(args):
+        if isinstance(a, Tensor):
+            other = seen.setdefault(id(arrays[i]), a)
+            if other is not a:
+                arrays[i] = arrays[i].view()
 
 
 def _is_view_of(out, a):

@@ -33,29 +33,34 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=
     deps = {}
     stack = []
     hooked = {}  # id(leaf) -> [leaf, summed gradient] for leaves whose hooks run at the end
+    leaf_roots = []
     for t, g in roots:
         if _is_stale(t):
             _refresh(t, "backward")
         n = t._node
         if n is None:
-            _deliver_leaf(t, g, capture, accumulate, hooked, create_graph)
+            leaf_roots.append((t, g))
             continue
         if n in grads:
             grads[n] = grads[n] + g
         else:
             grads[n] = g
             stack.append(n)
-    # count, for each node, how many consumers will send it a gradient
+    # count, for each node, how many consumers will send it a gradient; refuse up front a
+    # node that cannot run, so that a failed pass leaves no partial gradient behind
     seen = set(stack)
     walk = list(stack)
     while walk:
         n = walk.pop()
+        _check_runnable(n, create_graph)
         for pn in n.pnodes:
             if pn is not None:
                 deps[pn] = deps.get(pn, 0) + 1
                 if pn not in seen:
                     seen.add(pn)
                     walk.append(pn)
+    for t, g in leaf_roots:
+        _deliver_leaf(t, g, capture, accumulate, hooked, create_graph)
     ready = [n for n in stack if not deps.get(n)]
     owned = set()
     while ready:
@@ -79,12 +84,6 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=
                         f"one of the arrays needed to compute the gradient of {n.name} was "
                         f"modified by an in-place operation: expected version {ver}, got "
                         f"version {vc[0]}; use an out-of-place operation (x = x + y) instead")
-            if n._complex and not n.complex_grad:
-                raise NotImplementedError(
-                    f"the gradient of {n.name} with respect to a complex input "
-                    f"({n._complex}) is not "
-                    f"implemented (its formula is checked for real inputs only); take real "
-                    f"and imaginary parts first (gpugrad.real / gpugrad.imag)")
             if create_graph:
                 in_grads = _backward_graph(n, g)
             else:
@@ -130,6 +129,20 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=
         _deliver(t, _call_hooks(t._hooks, g, create_graph), capture, accumulate, create_graph)
 
 
+def _check_runnable(n, create_graph):
+    """Raise, naming the op, when node ``n``'s backward cannot give a right answer here."""
+    if n._complex and not n.complex_grad:
+        raise NotImplementedError(
+            f"the gradient of {n.name} with respect to a complex input ({n._complex}) is not "
+            f"implemented (its formula is checked for real inputs only); take real and "
+            f"imaginary parts first (gpugrad.real / gpugrad.imag)")
+    if create_graph and not n.twice_differentiable:
+        raise RuntimeError(
+            f"the backward of {n.name} is not differentiable: it cannot run with "
+            f"create_graph=True, so higher-order gradients through {n.name} are not "
+            f"available")
+
+
 def _backward_graph(n, g):
     """Run node ``n``'s backward on Tensors, so that it records a graph (``create_graph``).
 
@@ -139,12 +152,7 @@ def _backward_graph(n, g):
     saved array is a constant of the formula (an index, a mask), which is what an op that
     sets ``twice_differentiable`` promises.
     """
-    if not n.twice_differentiable:
-        raise RuntimeError(
-            f"the backward of {n.name} is not differentiable: it cannot run with "
-            f"create_graph=True, so higher-order gradients through {n.name} are not "
-            f"available")
-    sub = {id(p.data): p for p in n.parents if isinstance(p, Tensor)}
+    sub = {i: p for i, p in zip(n._in_ids, n.parents) if isinstance(p, Tensor)}
 
     def wrap(v):
         if isinstance(v, (tuple, list)):

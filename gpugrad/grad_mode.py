@@ -2,7 +2,8 @@
 
 ``no_grad()`` and ``enable_grad()`` are context managers and decorators;
 ``set_grad_enabled(b)`` takes effect at once and restores the previous mode when used in a
-``with`` block.
+``with`` block.  The mode belongs to the thread that sets it (as in PyTorch): ``no_grad`` in
+one thread never stops another from recording, and a new thread starts with recording on.
 
 >>> with no_grad():
 ...     is_grad_enabled()
@@ -11,19 +12,24 @@ False
 from __future__ import annotations
 
 import functools
+import threading
 
 __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
 
-_enabled = True
+class _State(threading.local):
+    enabled = True  # each thread starts with recording on
+
+
+_state = _State()
 
 
 def is_grad_enabled() -> bool:
-    """True when operations record the graph for backward.
+    """True when operations record the graph for backward (in this thread).
 
     >>> is_grad_enabled()
     True
     """
-    return _enabled
+    return _state.enabled
 
 
 class set_grad_enabled:
@@ -36,16 +42,14 @@ class set_grad_enabled:
     """
 
     def __init__(self, mode: bool = True):
-        global _enabled
-        self.prev = _enabled
-        _enabled = bool(mode)
+        self.prev = _state.enabled
+        _state.enabled = bool(mode)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        global _enabled
-        _enabled = self.prev
+        _state.enabled = self.prev
         return False
 
 
@@ -56,14 +60,12 @@ class _Scope:
         self.mode = mode
 
     def __enter__(self):
-        global _enabled
-        self.prev = _enabled
-        _enabled = self.mode
+        self.prev = _state.enabled
+        _state.enabled = self.mode
         return self
 
     def __exit__(self, *exc):
-        global _enabled
-        _enabled = self.prev
+        _state.enabled = self.prev
         return False
 
     def __call__(self, fn):

@@ -208,3 +208,65 @@ def test_default_backward_is_unchanged_by_the_engine_changes():
     y = (gg.tanh(x) * x).sum()
     y.backward()
     assert not x.grad.requires_grad and x.grad.grad_fn is None
+
+
+# ---------------------------------------------------------------- found by trying to break it
+def test_inputs_sharing_one_array_are_told_apart():
+    t = gg.tensor([1.0, 2.0, 3.0], dtype="float64")
+    p = gg.nn.Parameter(t)                       # shares t's array; only p requires grad
+    (g,) = gg.autograd.grad((t * p * p).sum(), p, create_graph=True)
+    np.testing.assert_array_equal(g.numpy(), [2.0, 8.0, 18.0])       # 2 t p
+    np.testing.assert_array_equal(gg.autograd.grad(g.sum(), p)[0].numpy(), [2.0, 4.0, 6.0])
+    x = f64([1.0, 2.0], requires_grad=True)
+    (g,) = gg.autograd.grad((x.detach() * x).sum(), x, create_graph=True)
+    assert not g.requires_grad                   # d/dx of a constant times x: no dependence
+    (g,) = gg.autograd.grad((x ** x.detach()).sum(), x, create_graph=True)  # c x^(c-1)
+    np.testing.assert_array_equal(gg.autograd.grad(g.sum(), x)[0].numpy(), [0.0, 2.0])
+
+
+def test_a_refused_pass_leaves_no_partial_gradient():
+    x = f64([1.0, 2.0], requires_grad=True)
+    w = f64([3.0, 4.0], requires_grad=True)
+    y = _RawBackward.apply(x * w).sum() + (w * w).sum()
+    with pytest.raises(RuntimeError, match="_RawBackward"):
+        y.backward(create_graph=True)
+    assert w.grad is None and x.grad is None
+    y.backward()
+    np.testing.assert_array_equal(w.grad.numpy(), 2 * (x * w).numpy() * x.numpy() + 2 * w.numpy())
+
+
+def test_grad_mode_belongs_to_each_thread():
+    import threading
+
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def a():
+        with gg.no_grad():
+            a_in.set()
+            b_in.wait(5)
+            seen["a"] = gg.is_grad_enabled()
+        a_out.set()
+
+    def b():
+        a_in.wait(5)
+        seen["b"] = gg.is_grad_enabled()      # a's no_grad does not reach this thread
+        with gg.enable_grad():
+            b_in.set()
+            a_out.wait(5)
+        x = gg.tensor([1.0], requires_grad=True)
+        seen["b_records"] = (x * 2).requires_grad
+
+    ts = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert seen == {"a": False, "b": True, "b_records": True}
+    assert gg.is_grad_enabled()
+    with gg.no_grad():
+        out = []
+        t = threading.Thread(target=lambda: out.append(gg.is_grad_enabled()))
+        t.start()
+        t.join()
+        assert out == [True]                 # a new thread starts with recording on
