@@ -8,9 +8,15 @@ the SVD; Walter and Lehmann for QR).  ``eigh`` and ``cholesky`` read only the lo
 so their gradients are the symmetric ones; repeated eigen/singular values give an undefined
 gradient (those terms are set to zero).
 
+Every backward here is written once on ``xp = xp_of(g)`` in terms of the op's results (and,
+for ``slogdet``, its input), so under ``create_graph`` it records a graph and the gradient
+can be differentiated again, on the domain where the first derivative exists (distinct
+eigen/singular values, nonzero singular values for the non-square SVD, full-rank QR).
+
 Complex (Hermitian) input gets NumPy's complex answer -- the real results (eigenvalues,
-singular values, ``logabsdet``) in the real dtype, as NumPy gives them -- and a gradient
-that raises NotImplementedError.
+singular values, ``logabsdet``) in the real dtype, as NumPy gives them.  The gradient with
+respect to complex input is PyTorch's for the triangles, diagonals and ``slogdet``; for the
+decompositions it raises NotImplementedError.
 
 >>> import gpugrad as gg
 >>> a = gg.tensor([[4.0, 2.0], [2.0, 3.0]], requires_grad=True)
@@ -23,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
+from ..tensor import Tensor
 from ._util import normalize_axis, tensor_arg, xp_of
 
 __all__ = ["tril", "triu", "diagonal", "cholesky", "eigh", "eigvalsh", "svd", "svdvals", "qr",
@@ -34,7 +41,14 @@ def _T(a):
 
 
 def _eye_like(xp, a):
-    return xp.eye(a.shape[-1], dtype=a.dtype)
+    """The identity of ``a``'s last dimension in ``a``'s dtype, made on ``a``'s data's device
+    (a constant Tensor when ``xp`` is the Tensor namespace)."""
+    raw = a.data if isinstance(a, Tensor) else a
+    return xp.asarray(xp_of(raw).eye(a.shape[-1], dtype=a.dtype))
+
+
+def _cast(g, dtype):
+    return g if g.dtype == dtype else g.astype(dtype)
 
 
 def _safe_inv(xp, d):
@@ -43,6 +57,9 @@ def _safe_inv(xp, d):
 
 # ================================================================ triangles and diagonals
 class _Tri(Function):
+    twice_differentiable = True
+    complex_grad = True  # a mask: linear with real coefficients
+
     def saved_inputs(self, needs):
         return ()
 
@@ -82,7 +99,24 @@ def triu(x, k=0):
     return _tri(x, k, False)
 
 
+def _embed_diagonal(g, shape, offset, a1, a2):
+    """Zeros of ``shape`` with ``g`` (its last axis) written on diagonal ``offset`` of axes
+    (a1, a2): the adjoint of ``diagonal`` (arrays)."""
+    xp = xp_of(g)
+    gx = xp.zeros(shape, g.dtype)
+    view = xp.moveaxis(gx, (a1, a2), (-2, -1))  # a writable view of gx
+    i = xp.arange(g.shape[-1])
+    view[..., i + max(-offset, 0), i + max(offset, 0)] = g
+    return gx
+
+
 class Diagonal(Function):
+    """Backward: g written on the diagonal of zeros, a :class:`DiagEmbed` node on Tensors
+    (whose backward is this again), so every order is differentiable."""
+
+    twice_differentiable = True
+    complex_grad = True  # linear with real coefficients
+
     def saved_inputs(self, needs):
         return ()
 
@@ -92,12 +126,31 @@ class Diagonal(Function):
 
     def backward(self, g):
         offset, a1, a2 = self.args
-        xp = xp_of(g)
-        gx = xp.zeros(self.shape, g.dtype)
-        view = xp.moveaxis(gx, (a1, a2), (-2, -1))  # a writable view of gx
-        i = xp.arange(g.shape[-1])
-        view[..., i + max(-offset, 0), i + max(offset, 0)] = g
-        return (gx,)
+        if isinstance(g, Tensor):
+            return (DiagEmbed.apply(g, shape=self.shape, offset=offset, axis1=a1, axis2=a2),)
+        return (_embed_diagonal(g, self.shape, offset, a1, a2),)
+
+
+class DiagEmbed(Function):
+    """``zeros(shape)`` with ``g`` on diagonal ``offset`` of axes (axis1, axis2): the backward
+    of :class:`Diagonal` (and of ``diag`` of a matrix) as a node of its own; its backward is
+    the diagonal again."""
+
+    twice_differentiable = True
+    complex_grad = True
+
+    def saved_inputs(self, needs):
+        return ()
+
+    def forward(self, g, shape, offset, axis1, axis2):
+        self.args = (offset, axis1, axis2)
+        return _embed_diagonal(g, shape, offset, axis1, axis2)
+
+    def backward(self, g):
+        offset, a1, a2 = self.args
+        if isinstance(g, Tensor):
+            return (Diagonal.apply(g, offset=offset, axis1=a1, axis2=a2),)
+        return (xp_of(g).diagonal(g, offset, a1, a2).copy(),)
 
 
 def diagonal(x, offset=0, axis1=0, axis2=1):
@@ -116,8 +169,19 @@ def diagonal(x, offset=0, axis1=0, axis2=1):
 
 # ================================================================ packed multi-result ops
 class _Packed(Function):
-    """forward: ``compute`` gives several arrays, packed along the last axis;
-    backward: the packed gradient is split and handed to ``vjp``."""
+    """forward: ``compute`` gives several arrays, packed along the last axis (the one answer);
+    backward: the packed gradient and the packed answer are split, and ``vjp`` gets both.
+
+    The answer is saved as returned, so under ``create_graph`` its parts are Tensors that
+    this node produced: ``vjp``, written in terms of the results (w, v; u, s, vh; q, r) and,
+    with ``keep_input``, the input, then records a graph that leads back through this node,
+    and the gradient can be differentiated again (any order).  A ``vjp`` must therefore use
+    every result's gradient, even for an op that shows only some results (eigvalsh,
+    svdvals): at second order the hidden results get gradients too."""
+
+    saves_output = True
+    twice_differentiable = True
+    keep_input = False
 
     def forward(self, x, **kw):
         xp = xp_of(x)
@@ -126,21 +190,26 @@ class _Packed(Function):
         self.shapes, self.dtype = [o.shape for o in outs], x.dtype
         flat = [o.reshape(batch + (-1,)) for o in outs]
         self.sizes = [f.shape[-1] for f in flat]
-        self.saved = tuple(outs) + ((x,) if self.keep_input else ())
-        return xp.concatenate(flat, axis=-1)
-
-    keep_input = False
+        packed = xp.concatenate(flat, axis=-1)
+        self.saved = (packed,) + ((x,) if self.keep_input else ())
+        return packed
 
     def saved_inputs(self, needs):
         return (0,) if self.keep_input else ()
 
-    def backward(self, g):
-        _no_complex_grad(type(self).__name__, self.dtype)
-        gs, start = [], 0
+    def split(self, p):
+        """The parts of a packed array (the answer or its gradient), in their shapes."""
+        parts, start = [], 0
         for shp, n in zip(self.shapes, self.sizes):
-            gs.append(g[..., start:start + n].reshape(shp))
+            parts.append(p[..., start:start + n].reshape(shp))
             start += n
-        return (self.vjp(xp_of(g), *gs).astype(self.dtype, copy=False),)
+        return parts
+
+    def backward(self, g):
+        if not self.complex_grad:
+            _no_complex_grad(type(self).__name__, self.dtype)
+        outs = self.split(self.saved[0])
+        return (_cast(self.vjp(xp_of(g), outs, *self.split(g)), self.dtype),)
 
 
 def _no_complex_grad(op, dtype):
@@ -178,7 +247,11 @@ def _square(x, what):
 
 
 class Cholesky(Function):
+    """Backward (Murray 2016) from the factor L alone (the answer; L^-1 is recomputed from it
+    with a differentiable inv), so it records a graph under ``create_graph``."""
+
     saves_output = True
+    twice_differentiable = True
 
     def saved_inputs(self, needs):
         return ()
@@ -193,7 +266,7 @@ class Cholesky(Function):
         _no_complex_grad("cholesky", L.dtype)
         xp = xp_of(g)
         P = xp.tril(_T(L) @ g)
-        P = P - 0.5 * xp.eye(L.shape[-1], dtype=L.dtype) * P  # halve the diagonal
+        P = P - 0.5 * _eye_like(xp, L) * P  # halve the diagonal
         Linv = xp.linalg.inv(L)
         S = _T(Linv) @ P @ Linv
         return (0.5 * (S + _T(S)),)
@@ -219,10 +292,12 @@ class Eigh(_Packed):
     def compute(self, xp, a):
         return list(xp.linalg.eigh(a))
 
-    def vjp(self, xp, gw, gv):
-        w, v = self.saved[:2]
-        F = _safe_inv(xp, w[..., None, :] - w[..., :, None])
-        inner = F * (_T(v) @ gv) + xp.eye(w.shape[-1], dtype=w.dtype) * gw[..., None, :]
+    def vjp(self, xp, outs, gw, gv):
+        w, v = outs
+        inner = _eye_like(xp, v) * gw[..., None, :]
+        if isinstance(gv, Tensor) or gv.any():  # (raw arrays: skip an all-zero gv's term)
+            F = _safe_inv(xp, w[..., None, :] - w[..., :, None])
+            inner = inner + F * (_T(v) @ gv)
         ga = v @ inner @ _T(v)
         return 0.5 * (ga + _T(ga))
 
@@ -239,13 +314,9 @@ def eigh(x):
     return _unpack(Eigh.apply(x), [b + (n,), b + (n, n)], real=(0,))
 
 
-class EigvalsH(_Packed):
-    def compute(self, xp, a):
-        return list(xp.linalg.eigh(a))
-
-    def vjp(self, xp, gw, gv):
-        w, v = self.saved[:2]
-        return (v * gw[..., None, :]) @ _T(v)
+class EigvalsH(Eigh):
+    """Eigenvalues only; the eigenvectors are a hidden result whose gradient (zero at first
+    order) is used at higher orders, hence :class:`Eigh`'s vjp."""
 
 
 def eigvalsh(x):
@@ -265,18 +336,20 @@ class Svd(_Packed):
         self.full = full_matrices and a.shape[-1] != a.shape[-2]
         return list(xp.linalg.svd(a, full_matrices=full_matrices))
 
-    def vjp(self, xp, gu, gs, gvh):
+    def vjp(self, xp, outs, gu, gs, gvh):
         if self.full:
             raise NotImplementedError("svd: the gradient with full_matrices=True of a non-square "
                                       "matrix is not defined; use full_matrices=False")
-        u, s, vh = self.saved[:3]
+        u, s, vh = outs
+        if not isinstance(gu, Tensor) and not (gu.any() or gvh.any()):  # values only
+            return (u * gs[..., None, :]) @ vh
         v, gv = _T(vh), _T(gvh)
         s2 = s * s
         F = _safe_inv(xp, s2[..., None, :] - s2[..., :, None])
         J = F * (_T(u) @ gu - _T(gu) @ u)
         K = F * (_T(v) @ gv - _T(gv) @ v)
+        inner = J * s[..., None, :] + s[..., :, None] * K + _eye_like(xp, s) * gs[..., None, :]
         k = s.shape[-1]
-        inner = J * s[..., None, :] + s[..., :, None] * K + xp.eye(k, dtype=s.dtype) * gs[..., None, :]
         ga = u @ inner @ vh
         sinv = _safe_inv(xp, s)
         if u.shape[-2] > k:
@@ -308,13 +381,13 @@ def svd(x, full_matrices=True):
                    [b + (m, ku), b + (k,), b + (kv, n)], real=(1,))
 
 
-class SvdVals(_Packed):
-    def compute(self, xp, a):
-        return list(xp.linalg.svd(a, full_matrices=False))
+class SvdVals(Svd):
+    """Singular values only; u and vh are hidden results whose gradients (zero at first
+    order) are used at higher orders, hence :class:`Svd`'s vjp."""
 
-    def vjp(self, xp, gu, gs, gvh):
-        u, s, vh = self.saved[:3]
-        return (u * gs[..., None, :]) @ vh
+    def compute(self, xp, a):
+        self.full = False
+        return list(xp.linalg.svd(a, full_matrices=False))
 
 
 def svdvals(x):
@@ -336,11 +409,11 @@ class Qr(_Packed):
                                                   a.shape[-2] == a.shape[-1])
         return list(xp.linalg.qr(a, mode=mode))
 
-    def vjp(self, xp, gq, gr):
+    def vjp(self, xp, outs, gq, gr):
         if not self.ok:
             raise NotImplementedError("qr: the gradient is implemented for m >= n with "
                                       "mode='reduced' only")
-        q, r = self.saved[:2]
+        q, r = outs
         M = r @ _T(gr) - _T(gq) @ q
         copyltu = xp.tril(M) + _T(xp.tril(M, -1))
         b = gq + q @ copyltu
@@ -364,15 +437,56 @@ def qr(x, mode="reduced"):
 
 
 class SlogDet(_Packed):
+    """Gradient ``g A^-H`` with ``g = glogabsdet`` (real A) or, for complex A, ``glogabsdet +
+    i Im(conj(sign) gsign)`` (PyTorch's).
+
+    A singular matrix gets sign 0 and logabsdet -inf (NumPy's and PyTorch's answer) and no
+    LinAlgError in backward: where only ``sign`` is used the gradient is 0, with no inverse
+    computed; where logabsdet is used, the gradient is adj(A)^T / |det(A)| -- the cofactors
+    (from an SVD, not an inverse) over +0: +-inf where a cofactor is nonzero, with the
+    cofactor's sign (PyTorch's infinities come from its LU and may have either sign), nan
+    where it is 0.  Invertible matrices of the same batch get their finite gradient."""
+
     keep_input = True
+    complex_grad = True
 
     def compute(self, xp, a):
         sign, logabs = xp.linalg.slogdet(a)
         return [xp.asarray(sign), xp.asarray(logabs)]
 
-    def vjp(self, xp, gsign, glog):
-        a = self.saved[2]
-        return glog[..., None, None] * _T(xp.linalg.inv(a))
+    def vjp(self, xp, outs, gsign, glog):
+        sign, a = outs[0], self.saved[1]
+        if a.dtype.kind == "c":
+            glog = xp.real(glog)
+            g = glog + 1j * xp.imag(xp.conj(sign) * gsign)
+        else:
+            g = glog
+        raw_g = g.data if isinstance(g, Tensor) else g
+        raw_s = sign.data if isinstance(sign, Tensor) else sign
+        singular = bool((raw_s == 0).any())
+        if not raw_g.any() and (singular or not isinstance(g, Tensor)):
+            # only the sign is used: gradient 0, no inverse (on Tensors only where A is
+            # singular, since elsewhere the gradient's derivative in g is A^-H, not 0)
+            zero = xp.asarray(xp_of(raw_g).zeros(a.shape, dtype=a.dtype))
+            return g[..., None, None] * zero if isinstance(g, Tensor) else zero
+        it = _inv_t(xp, a, raw_s == 0) if singular else _T(xp.linalg.inv(a))
+        return g[..., None, None] * (xp.conj(it) if it.dtype.kind == "c" else it)
+
+
+def _inv_t(xp, a, sing):
+    """A^-T for a batch ``a`` with singular matrices where ``sing`` is True: for those,
+    adj(A)^T / |det(A)| (+-inf / nan), the cofactors computed without an inverse.  On Tensors
+    (create_graph) every part is differentiable (the minors' determinants)."""
+    from .matrix import _cofactors, _cofactors_graph, det
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if isinstance(a, Tensor):
+            d = det(a)
+            den = xp.where(xp.asarray(sing), xp.abs(d), d)  # A^-T = adj(A)^T / det(A)
+            return _cofactors_graph(a, d) / den[..., None, None]
+        m = sing[..., None, None]
+        cof = _cofactors(xp, a) / xp.abs(xp.linalg.det(a))[..., None, None]
+        return xp.where(m, cof, _T(xp.linalg.inv(xp.where(m, _eye_like(xp, a), a))))
 
 
 def slogdet(x):

@@ -4,6 +4,11 @@ inv/det/solve are in matrix.py).
 Each op's forward and backward sit side by side; gradients come back in each input's dtype.
 ``dot``, ``inner`` and ``outer`` are compositions of ``matmul``, ``tensordot`` and ``einsum``.
 
+Every backward here is multilinear in the gradient and the saved operands, written once on
+``xp = xp_of(g)``: under ``create_graph`` it runs on Tensors and records a graph, so any order
+of derivative is available.  Complex operands follow PyTorch's convention: the gradient of
+one operand carries the conjugate of the others (``ga = g @ b^H``, ``gb = a^H @ g``).
+
 >>> import gpugrad as gg
 >>> a = gg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
 >>> b = gg.tensor([1.0, 1.0])
@@ -37,7 +42,20 @@ def _swap(a):
 
 
 def _cast(g, dtype):
-    return g if g.dtype == dtype else g.astype(dtype)
+    """``g`` in ``dtype``; a complex gradient of a real input keeps its real part (PyTorch's
+    rule for a real input of a complex computation)."""
+    if g.dtype == dtype:
+        return g
+    if g.dtype.kind == "c" and np.dtype(dtype).kind != "c":
+        g = xp_of(g).real(g)
+    return g.astype(dtype)
+
+
+def _conj(x):
+    """conj(x) for complex ``x``; a real ``x`` (or None) as it is, with no pass over it."""
+    if x is None or x.dtype.kind != "c":
+        return x
+    return xp_of(x).conj(x)
 
 
 def _cross_saved(needs):
@@ -48,6 +66,8 @@ def _cross_saved(needs):
 # ================================================================ matmul
 class MatMul(Function):
     saved_inputs = staticmethod(_cross_saved)
+    twice_differentiable = True
+    complex_grad = True  # ga = g @ b^H, gb = a^H @ g
 
     def forward(self, a, b):
         n = self.needs or (False, False)
@@ -57,6 +77,7 @@ class MatMul(Function):
 
     def backward(self, g):
         a, b = self.saved
+        a, b = _conj(a), _conj(b)
         sa, sb = self.sa, self.sb
         if len(sa) == 1 and len(sb) == 1:  # inner product: g is 0-d
             return (_cast(g * b, self.da) if self.needs[0] else None,
@@ -166,6 +187,8 @@ def outer(a, b):
 # ================================================================ tensordot
 class TensorDot(Function):
     saved_inputs = staticmethod(_cross_saved)
+    twice_differentiable = True
+    complex_grad = True  # each operand's gradient contracts g with the other's conjugate
 
     def forward(self, a, b, axes):
         n = self.needs or (False, False)
@@ -175,6 +198,7 @@ class TensorDot(Function):
 
     def backward(self, g):
         a, b = self.saved
+        a, b = _conj(a), _conj(b)
         ax_a, ax_b = self.axes
         free_a = [i for i in range(self.nda) if i not in ax_a]
         free_b = [i for i in range(self.ndb) if i not in ax_b]
@@ -231,6 +255,9 @@ def _einsum_opts(xp, n):
 
 
 class Einsum(Function):
+    twice_differentiable = True
+    complex_grad = True  # each operand's gradient contracts g with the others' conjugates
+
     def saved_inputs(self, needs):  # operand i is read for every other operand's gradient
         return tuple(i for i in range(len(needs))
                      if any(n for j, n in enumerate(needs) if j != i))
@@ -248,7 +275,7 @@ class Einsum(Function):
 
     def backward(self, g):
         xp = xp_of(g)
-        ops = self.saved
+        ops = [_conj(o) for o in self.saved]
         grads = []
         for i, (sub, shape) in enumerate(zip(self.subs, self.shapes)):
             if not self.needs[i]:

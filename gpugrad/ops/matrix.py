@@ -1,5 +1,10 @@
 """Matrix functions: trace, diag, norms, inv, det, solve (forward and backward side by side).
 
+Each backward is written once on ``xp = xp_of(g)`` and reads only the op's inputs and its own
+answer, so under ``create_graph`` it records a graph (any order of derivative).  Complex
+inputs get PyTorch's gradients (``inv``: -A^-H g A^-H; ``det``: g conj(adj(A)^T); ``solve``:
+A^-H g and -A^-H g x^H).
+
 >>> import gpugrad as gg
 >>> a = gg.tensor([[2.0, 0.0], [0.0, 4.0]], requires_grad=True)
 >>> det(a).backward(); a.grad.tolist()
@@ -12,15 +17,26 @@ import operator
 import numpy as np
 
 from ..autograd import Function, unbroadcast
+from ..tensor import Tensor
 from ._util import tensor_arg, xp_of
-from .linalg import _cast, _pair, _swap
+from .extra_linalg import DiagEmbed, Diagonal, _embed_diagonal
+from .linalg import _cast, _conj, _pair, _swap
 from .reduce import low_precision
 from .shape import _axes, _axis
 
 __all__ = ["trace", "diag", "norm", "inv", "det", "solve"]
 
 
+def _raw_xp(a):
+    """NumPy or CuPy: the array module of ``a``'s data (constants of a formula are made
+    there, on the data's device, and enter Tensor formulas as constants)."""
+    return xp_of(a.data if isinstance(a, Tensor) else a)
+
+
 class Trace(Function):
+    twice_differentiable = True
+    complex_grad = True  # linear with real coefficients
+
     def saved_inputs(self, needs):
         return ()
 
@@ -30,15 +46,14 @@ class Trace(Function):
 
     def backward(self, g):
         offset, a1, a2 = self.args
-        xp = xp_of(g)
-        eye = xp.eye(self.shape[a1], self.shape[a2], k=offset, dtype=g.dtype)
+        eye = _raw_xp(g).eye(self.shape[a1], self.shape[a2], k=offset, dtype=g.dtype)
         if a1 > a2:
             eye = eye.T
         eshape = [1] * len(self.shape)
         eshape[a1], eshape[a2] = self.shape[a1], self.shape[a2]
         gshape = list(self.shape)
         gshape[a1] = gshape[a2] = 1
-        return (eye.reshape(eshape) * g.reshape(gshape),)
+        return (g.reshape(gshape) * eye.reshape(eshape),)  # (a Tensor g first: it records)
 
 
 def trace(x, offset=0, axis1=0, axis2=1):
@@ -59,6 +74,13 @@ def trace(x, offset=0, axis1=0, axis2=1):
 
 
 class Diag(Function):
+    """Backward: the diagonal of g (1-D input) or g written on a diagonal of zeros (2-D
+    input); on Tensors these are :class:`Diagonal` / :class:`DiagEmbed` nodes, each the
+    other's adjoint, so every order is differentiable."""
+
+    twice_differentiable = True
+    complex_grad = True  # linear with real coefficients
+
     def saved_inputs(self, needs):
         return ()
 
@@ -68,13 +90,14 @@ class Diag(Function):
         return out.copy() if x.ndim == 2 else out  # NumPy gives a read-only view
 
     def backward(self, g):
-        xp, k = xp_of(g), self.k
+        k = self.k
         if len(self.shape) == 1:
-            return (xp.diagonal(g, k).copy(),)
-        gx = xp.zeros(self.shape, g.dtype)
-        idx = xp.arange(g.shape[0])
-        gx[idx + max(-k, 0), idx + max(k, 0)] = g
-        return (gx,)
+            if isinstance(g, Tensor):
+                return (Diagonal.apply(g, offset=k, axis1=0, axis2=1),)
+            return (xp_of(g).diagonal(g, k).copy(),)
+        if isinstance(g, Tensor):
+            return (DiagEmbed.apply(g, shape=self.shape, offset=k, axis1=0, axis2=1),)
+        return (_embed_diagonal(g, self.shape, k, 0, 1),)
 
 
 def diag(x, k=0):
@@ -93,17 +116,25 @@ def diag(x, k=0):
 
 # ================================================================ norms
 class _Norm(Function):
+    """Saves the input and the answer as returned (so that under ``create_graph`` the answer
+    is this node's output, differentiable, not a constant); ``vjp`` sees it in keepdims
+    form."""
+
+    twice_differentiable = True
+
     def forward(self, x, axes, keepdims):
         self.axes, self.keepdims = axes, keepdims
         ans = self.norm(xp_of(x), x)  # keepdims form
+        self.kshape = ans.shape
+        if not keepdims:
+            ans = ans.reshape(tuple(n for i, n in enumerate(x.shape) if i not in axes))
         self.saved = (x, ans)
-        if keepdims:
-            return ans
-        return ans.reshape(tuple(n for i, n in enumerate(x.shape) if i not in axes))
+        return ans
 
     def backward(self, g):
         x, ans = self.saved
-        gx = self.vjp(xp_of(g), g.reshape(ans.shape), x, ans)
+        ans = ans.reshape(self.kshape)
+        gx = self.vjp(xp_of(g), g.reshape(self.kshape), x, ans)
         return (_cast(gx, x.dtype),)
 
 
@@ -183,6 +214,8 @@ def _check_square(x, what):
 
 class Inv(Function):
     saves_output = True
+    twice_differentiable = True  # backward reads the answer only: -A^-T g A^-T
+    complex_grad = True  # -A^-H g A^-H
 
     def saved_inputs(self, needs):
         return ()
@@ -194,7 +227,7 @@ class Inv(Function):
 
     def backward(self, g):
         (ai,) = self.saved
-        ait = _swap(ai)
+        ait = _conj(_swap(ai))
         return (_cast(-(ait @ g @ ait), self.da),)
 
 
@@ -226,19 +259,66 @@ def _cofactors(xp, a):
     return sign[..., None, None] * ((xp.conj(u) * (left * right)[..., None, :]) @ xp.conj(vh))
 
 
+def _well_conditioned(a):
+    """True when every matrix of the batch ``a`` (an array) is invertible with a condition
+    number below 1/sqrt(eps): there det(A) A^-T is an accurate cofactor matrix."""
+    if a.size == 0:
+        return True
+    s = _raw_xp(a).linalg.svd(a, compute_uv=False)
+    tol = float(np.finfo(a.dtype).eps) ** 0.5
+    return bool((s[..., -1] > tol * s[..., 0]).all())
+
+
+def _minors_key(xp, n):
+    """Index arrays that gather the n x n minors of an (..., n, n) array: ``a[..., r, c]`` has
+    shape (..., n, n, n-1, n-1), entry [i, j] being ``a`` without row i and column j."""
+    keep = xp.asarray([[k for k in range(n) if k != i] for i in range(n)], dtype=np.intp)
+    return keep[:, None, :, None], keep[None, :, None, :]
+
+
+def _cofactors_graph(a, d):
+    """The cofactor matrix of Tensor ``a`` as a differentiable expression (create_graph).
+    Where every matrix is well conditioned it is ``det(A) A^-T`` (``d``: det(A), this op's
+    output); otherwise (singular or nearly so) it is the matrix of signed minors, one
+    determinant per entry (n^2 determinants of order n-1): a polynomial in A, differentiable
+    everywhere, and the second derivative at a singular A is exact too."""
+    n = a.shape[-1]
+    rxp = _raw_xp(a)
+    if n <= 1:  # adj of a 1x1 matrix is [1]: a constant
+        return xp_of(a).asarray(rxp.ones(a.shape, dtype=a.dtype))
+    if _well_conditioned(a.data):
+        return d[..., None, None] * _swap(inv(a))
+    r, c = _minors_key(rxp, n)
+    idx = rxp.arange(n)
+    sign = rxp.where((idx[:, None] + idx[None, :]) % 2 == 0, 1.0, -1.0).astype(a.dtype)
+    return det(a[..., r, c]) * xp_of(a).asarray(sign)
+
+
 class Det(Function):
     """Determinant; its gradient is the cofactor matrix adj(A)^T (det(A) A^-T where A is
-    invertible), finite for singular matrices too."""
+    invertible), finite for singular matrices too.  Under ``create_graph`` the cofactors are
+    recomputed from A with differentiable ops (:func:`_cofactors_graph`), so the gradient can
+    be differentiated again, singular A included.  Complex A: ``g * conj(adj(A)^T)``
+    (PyTorch's)."""
+
+    saves_output = True
+    twice_differentiable = True
+    complex_grad = True
 
     def forward(self, a):
         xp = xp_of(a)
-        self.saved, self.da = (a,), a.dtype
-        return xp.asarray(xp.linalg.det(a))
+        self.da = a.dtype
+        ans = xp.asarray(xp.linalg.det(a))
+        self.saved = (a, ans)
+        return ans
 
     def backward(self, g):
-        (a,) = self.saved
-        xp = xp_of(g)
-        return (_cast(g[..., None, None] * _cofactors(xp, a), self.da),)
+        a, ans = self.saved
+        if isinstance(g, Tensor):
+            cof = _cofactors_graph(a, ans)
+        else:
+            cof = _cofactors(xp_of(g), a)
+        return (_cast(g[..., None, None] * _conj(cof), self.da),)
 
 
 def det(a):
@@ -254,7 +334,12 @@ def det(a):
 
 
 class Solve(Function):
+    """Backward: gb = A^-H g (one solve with the transposed matrix) and ga = -gb x^H, from A
+    and the answer x, which are Tensors under ``create_graph``."""
+
     saves_output = True
+    twice_differentiable = True
+    complex_grad = True
 
     def saved_inputs(self, needs):
         return (0,)
@@ -266,18 +351,22 @@ class Solve(Function):
         batch = np.broadcast_shapes(a.shape[:-2], b2.shape[:-2])
         x = xp.linalg.solve(xp.broadcast_to(a, batch + a.shape[-2:]),
                             xp.broadcast_to(b2, batch + b2.shape[-2:]))
-        self.saved = (a, x)
-        return x[..., 0] if vec else x
+        ans = x[..., 0] if vec else x
+        self.saved = (a, ans)  # the answer as returned: a Tensor of this node under create_graph
+        return ans
 
     def backward(self, g):
         a, x = self.saved
         xp = xp_of(g)
-        g2 = g[..., None] if self.vec else g
-        at = xp.broadcast_to(_swap(a), x.shape[:-2] + a.shape[-2:])
-        gb = xp.linalg.solve(at, g2)  # A^-T g, batch-broadcast
+        if self.vec:
+            x, g2 = x[..., None], g[..., None]
+        else:
+            g2 = g
+        at = xp.broadcast_to(_conj(_swap(a)), x.shape[:-2] + a.shape[-2:])
+        gb = xp.linalg.solve(at, g2)  # A^-H g, batch-broadcast
         ga = gb2 = None
         if self.needs[0]:
-            ga = _cast(unbroadcast(-(gb @ _swap(x)), self.sa), self.da)
+            ga = _cast(unbroadcast(-(gb @ _conj(_swap(x))), self.sa), self.da)
         if self.needs[1]:
             gb2 = _cast(unbroadcast(gb[..., 0] if self.vec else gb, self.sb), self.db)
         return ga, gb2
