@@ -179,6 +179,8 @@ def value_and_grad(fun, argnums=0, has_aux=False):
             if not (isinstance(out, tuple) and len(out) == 2):
                 raise TypeError("with has_aux=True, the function must return (value, aux)")
             out, aux = out
+        if isinstance(out, (numbers.Number, np.generic)) and not isinstance(out, bool):
+            out = Tensor._make(np.asarray(out, dtype=np.float64))  # a constant: gradient 0
         if not isinstance(out, Tensor) or out.size != 1:
             got = getattr(out, "shape", type(out).__name__)
             raise TypeError(f"grad needs a function returning a scalar tensor, got {got}")
@@ -217,9 +219,14 @@ def grad(fun, argnums=0, has_aux=False):
 
 
 def jacobian(fun, argnums=0):
-    """The Jacobian of ``fun`` at its arguments, by reverse mode one output row at a time;
-    shape ``out.shape + in.shape``.  Differentiable itself when nested in another transform
-    (``jacobian(grad(f))`` is the Hessian: see :func:`hessian`).
+    """The Jacobian of ``fun`` at its arguments, by reverse mode one output element at a time.
+
+    For a tensor output and a tensor argument the shape is ``out.shape + in.shape``.
+    Arguments may be pytrees (lists, tuples, dicts of arrays) and so may the output, as in
+    ``jax.jacobian``: the result has the output's structure, each leaf holding the argument's
+    structure of Jacobian blocks; a tuple ``argnums`` gives a tuple over the arguments.
+    Differentiable itself when nested in another transform (``jacobian(grad(f))`` is the
+    Hessian: see :func:`hessian`).
 
     >>> import gpugrad as gg
     >>> jacobian(lambda x: x * 2)(np.array([1.0, 2.0]))
@@ -229,31 +236,37 @@ def jacobian(fun, argnums=0):
     nums = _argnums(argnums)
 
     def wrapped(*args, **kwargs):
-        originals, watched, out, nested = _call_watched(fun, nums, args, kwargs)
-        if not isinstance(out, Tensor):
-            raise TypeError(f"jacobian needs a function returning a tensor, got "
-                            f"{type(out).__name__}")
         from . import ops
 
-        rows = [[] for _ in watched]
-        xp = get_array_module(out.data)
-        for k in range(out.size):
-            seed = xp.zeros(out.size, dtype=out.dtype)
-            seed[k] = 1
-            if out.requires_grad:
-                gs = autograd.grad(out, watched, grad_outputs=Tensor._make(seed.reshape(out.shape)),
-                                   retain_graph=True, create_graph=nested, allow_unused=True)
-            else:
-                gs = [None] * len(watched)
-            for r, g, t in zip(rows, gs, watched):
-                r.append(Tensor._make(t.data * 0) if g is None else g)
-        jacs = []
-        for r, t, o in zip(rows, watched, originals):
-            shape = out.shape + t.shape
-            j = ops.stack(r).reshape(shape) if r else Tensor._make(
-                xp.zeros(shape, dtype=t.dtype))
-            jacs.append(_like(j, o))
-        return jacs[0] if isinstance(argnums, int) else tuple(jacs)
+        originals, watched, out, nested = _call_watched(fun, nums, args, kwargs)
+        outs = _leaves(out)
+        if not outs or not all(isinstance(o, Tensor) for o in outs):
+            raise TypeError(f"jacobian needs a function returning tensors, got "
+                            f"{type(out).__name__}")
+        flat = _leaves(watched)
+        blocks = []  # per output leaf: per input leaf, its Jacobian block
+        for o in outs:
+            xp = get_array_module(o.data)
+            rows = [[] for _ in flat]
+            for k in range(o.size):
+                seed = xp.zeros(o.size, dtype=o.dtype)
+                seed[k] = 1
+                if o.requires_grad:
+                    gs = autograd.grad(o, flat, grad_outputs=Tensor._make(seed.reshape(o.shape)),
+                                       retain_graph=True, create_graph=nested,
+                                       allow_unused=True)
+                else:
+                    gs = [None] * len(flat)
+                for r, g, t in zip(rows, gs, flat):
+                    r.append(Tensor._make(t.data * 0) if g is None else g)
+            blocks.append([ops.stack(r).reshape(o.shape + t.shape) if r else Tensor._make(
+                xp.zeros(o.shape + t.shape, dtype=t.dtype)) for r, t in zip(rows, flat)])
+        per_out = []
+        for blk in blocks:
+            it = iter(blk)
+            per_arg = tuple(_like(_rebuild(w, it), orig) for w, orig in zip(watched, originals))
+            per_out.append(per_arg[0] if isinstance(argnums, int) else per_arg)
+        return _rebuild(out, iter(per_out))
 
     wrapped.__name__ = f"jacobian({getattr(fun, '__name__', 'f')})"
     return wrapped
@@ -302,8 +315,8 @@ def hvp(fun, x, v):
 
 def vjp(fun, *primals):
     """``(fun(*primals), vjp_fn)`` where ``vjp_fn(cotangent)`` returns one gradient per
-    primal: the vector-Jacobian products, as ``jax.vjp``.  ``vjp_fn`` may be called many
-    times (the graph is kept).
+    primal (each in the primal's structure: primals may be pytrees): the vector-Jacobian
+    products, as ``jax.vjp``.  ``vjp_fn`` may be called many times (the graph is kept).
 
     >>> import gpugrad as gg
     >>> out, f_vjp = vjp(lambda x: x * x, np.array([1.0, 3.0]))
@@ -314,6 +327,7 @@ def vjp(fun, *primals):
     originals, watched, out, nested = _call_watched(fun, nums, primals, {})
     if not isinstance(out, Tensor):
         raise TypeError(f"vjp needs a function returning a tensor, got {type(out).__name__}")
+    flat = _leaves(watched)
 
     def vjp_fn(cotangent):
         ct = cotangent if isinstance(cotangent, Tensor) else as_tensor(cotangent)
@@ -321,12 +335,12 @@ def vjp(fun, *primals):
             raise ValueError(f"vjp: the cotangent must have the output's shape {out.shape}, "
                              f"got {tuple(ct.shape)}")
         if not out.requires_grad:
-            gs = [None] * len(watched)
+            gs = [None] * len(flat)
         else:
-            gs = autograd.grad(out, watched, grad_outputs=ct.astype(out.dtype),
+            gs = autograd.grad(out, flat, grad_outputs=ct.astype(out.dtype),
                                retain_graph=True, create_graph=nested or ct.requires_grad,
                                allow_unused=True)
-        return tuple(_like(Tensor._make(t.data * 0) if g is None else g, o)
-                     for g, t, o in zip(gs, watched, originals))
+        it = iter([Tensor._make(t.data * 0) if g is None else g for g, t in zip(gs, flat)])
+        return tuple(_like(_rebuild(w, it), o) for w, o in zip(watched, originals))
 
     return _value_like(out if nested else out.detach(), originals), vjp_fn

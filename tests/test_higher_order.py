@@ -270,3 +270,29 @@ def test_grad_mode_belongs_to_each_thread():
         t.start()
         t.join()
         assert out == [True]                 # a new thread starts with recording on
+
+
+def test_jacobian_hessian_and_vjp_take_pytrees_as_jax_does():
+    a, b = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+    ja, jb = gg.jacobian(lambda p: p[0] * p[1])([a, b])
+    np.testing.assert_array_equal(ja, np.diag(b))
+    np.testing.assert_array_equal(jb, np.diag(a))
+    ((ga, gb),) = gg.vjp(lambda p: p[0] * p[1], [a, b])[1](np.ones(2))   # one primal: a list
+    np.testing.assert_array_equal(ga, b)
+    np.testing.assert_array_equal(gb, a)
+    # f = sum a^2 b: H = [[diag 2b, diag 2a], [diag 2a, 0]]
+    h = gg.hessian(lambda x, y: (x ** 2 * y).sum(), argnums=(0, 1))(a, b)
+    np.testing.assert_array_equal(h[0][0], np.diag(2 * b))
+    np.testing.assert_array_equal(h[0][1], np.diag(2 * a))
+    np.testing.assert_array_equal(h[1][0], np.diag(2 * a))
+    np.testing.assert_array_equal(h[1][1], np.zeros((2, 2)))
+    hp = gg.hessian(lambda p: (p[0] ** 2 * p[1]).sum())([a, b])
+    np.testing.assert_array_equal(hp[1][0], np.diag(2 * a))
+    j2, jd = gg.jacobian(lambda x: (x * 2, {"s": x.sum()}))(a)   # pytree output
+    np.testing.assert_array_equal(j2, 2 * np.eye(2))
+    np.testing.assert_array_equal(jd["s"], np.ones(2))
+
+
+def test_constant_function_has_zero_gradient():
+    assert gg.grad(lambda x: 3.0)(2.0) == 0.0
+    np.testing.assert_array_equal(gg.grad(lambda x: 1.5)(np.ones(3)), np.zeros(3))
