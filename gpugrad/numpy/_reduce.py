@@ -96,14 +96,20 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Tru
 
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True,
         mean=C._NOVALUE, correction=C._NOVALUE):
-    """Standard deviation: the square root of :func:`var`.
+    """Standard deviation (the square root of :func:`var`); its gradient is 0 over a constant
+    slice, where sqrt's would be 0/0 (NaN).
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.std([1.0, 3.0]).item()
     1.0
     """
-    return ops.sqrt(var(a, axis, dtype, out, ddof, keepdims, where=where, mean=mean,
-                        correction=correction))
+    _check("std", where)
+    if mean is not C._NOVALUE:
+        raise NotImplementedError("gpugrad.numpy.std: mean= is not supported")
+    if correction is not C._NOVALUE:
+        ddof = correction
+    r = ops.std(_floated(a, dtype), axis=_axis(axis), keepdims=keepdims, ddof=ddof)
+    return C.out(r, out, "std")
 
 
 def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=C._NOVALUE, where=True):
@@ -327,17 +333,20 @@ def nansum(a, axis=None, dtype=None, out=None, keepdims=False, initial=C._NOVALU
 
 
 def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
-    """Mean of the non-NaN elements.
+    """Mean of the non-NaN elements, in the input's float dtype (float16 accumulates in
+    float32, as :func:`mean`).
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.nanmean([1.0, float("nan"), 3.0]).item()
     2.0
     """
     x = _floated(a, dtype)
-    ok = ops.logical_not(ops.isnan(x))
-    total = ops.sum(ops.where(ok, x, 0.0), axis=_axis(axis), keepdims=keepdims)
+    w = x.astype(_np.float32) if x.dtype == _np.float16 else x
+    ok = ops.logical_not(ops.isnan(w))
+    total = ops.sum(ops.where(ok, w, 0.0), axis=_axis(axis), keepdims=keepdims)
     count = ops.sum(ok, axis=_axis(axis), keepdims=keepdims)
-    return C.out(ops.divide(total, count), out, "nanmean")
+    r = ops.divide(total, count.astype(_np.finfo(total.dtype).dtype))
+    return C.out(r.astype(x.dtype) if w is not x else r, out, "nanmean")
 
 
 def count_nonzero(a, axis=None, *, keepdims=False):

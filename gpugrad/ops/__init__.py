@@ -12,6 +12,8 @@ from .compare import *  # noqa: F401,F403
 from .compare import __all__ as _c
 from .reduce import *  # noqa: F401,F403
 from .reduce import __all__ as _r
+from .logits import *  # noqa: F401,F403
+from .logits import __all__ as _sm
 from .shape import *  # noqa: F401,F403
 from .shape import __all__ as _s
 from .index import *  # noqa: F401,F403
@@ -27,5 +29,5 @@ from .nn import __all__ as _n
 from .extra import *  # noqa: F401,F403
 from .extra import __all__ as _x
 
-__all__ = (list(_e) + list(_a) + list(_c) + list(_r) + list(_s) + list(_i) + list(_y) + list(_l) + list(_m)
-           + list(_n)) + list(_x)
+__all__ = (list(_e) + list(_a) + list(_c) + list(_r) + list(_sm) + list(_s) + list(_i) + list(_y)
+           + list(_l) + list(_m) + list(_n)) + list(_x)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from ..autograd import Function
 from ._util import xp_of
-from .elementwise import _OPS, _float_operand, _sigmoid
+from .elementwise import _OPS, _float_operand, _sig
 
 __all__ = ["leaky_relu", "gelu", "softplus"]
 
 
 class LeakyRelu(Function):
     saves_output = True
+    twice_differentiable = True  # g times a slope picked by the answer's sign
 
     def saved_inputs(self, needs):
         return ()
@@ -60,6 +61,8 @@ def gelu(x, approximate="none"):
 
 
 class Softplus(Function):
+    twice_differentiable = True  # g * sigmoid(beta x): the Sigmoid op on Tensors
+
     def forward(self, x, beta=1.0, threshold=20.0):
         xp = xp_of(x)
         self.saved = (x,)
@@ -72,7 +75,7 @@ class Softplus(Function):
         (x,) = self.saved
         xp = xp_of(g)
         bx = x * self.beta
-        return (g * xp.where(bx > self.threshold, 1, _sigmoid(xp, bx)).astype(g.dtype),)
+        return (g * xp.where(bx > self.threshold, 1, _sig(xp, bx)).astype(g.dtype),)
 
 
 def softplus(x, beta=1.0, threshold=20.0):

@@ -18,12 +18,23 @@ import math
 import numpy as np
 
 from ..autograd import Function, unbroadcast
-from ..backend import erf
+from ..backend import erf as _erf_array  # (the table below defines the op `erf`)
+from ..tensor import Tensor
 from ._util import is_scalar, operand, shape_of, xp_of
 
 _SQRT_2_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+
+def _conj(xp, v):
+    """conj(v) for a complex ``v``; ``v`` itself otherwise (None, real numbers and real arrays
+    pass untouched: no pass over a real array)."""
+    if isinstance(v, complex):
+        return v.conjugate()
+    dt = getattr(v, "dtype", None)
+    return xp.conj(v) if dt is not None and dt.kind == "c" else v
 
 
 # ================================================================ binary arithmetic
@@ -68,6 +79,8 @@ class Subtract(_Binary):
 
 
 class Multiply(_Binary):
+    complex_grad = True  # g * conj(b), g * conj(a)
+
     def saved_inputs(self, needs):  # a is read only for b's gradient, and vice versa
         return tuple(i for i, other in ((0, 1), (1, 0)) if needs[other])
 
@@ -78,10 +91,15 @@ class Multiply(_Binary):
 
     def backward(self, g):
         a, b = self.saved
+        if g.dtype.kind == "c":  # PyTorch's convention: g * conj(d(a b)/da)
+            xp = xp_of(g)
+            a, b = _conj(xp, a), _conj(xp, b)
         return self._out(g * b if self.needs[0] else None, g * a if self.needs[1] else None)
 
 
 class Divide(_Binary):
+    complex_grad = True  # g / conj(b), -g / conj(b) * conj(a / b)
+
     def forward(self, a, b):
         self._shapes(a, b)
         ans = a / b
@@ -90,6 +108,9 @@ class Divide(_Binary):
 
     def backward(self, g):
         b, ans = self.saved
+        if g.dtype.kind == "c":
+            xp = xp_of(g)
+            b, ans = _conj(xp, b), _conj(xp, ans)
         ga = g / b
         return self._out(ga if self.needs[0] else None, -ga * ans if self.needs[1] else None)
 
@@ -104,6 +125,7 @@ class Power(_Binary):
     b < 0, and NaN for a < 0 (a real power of a negative base has no derivative in b)."""
 
     saves_output = True
+    complex_grad = True  # PyTorch's: g * conj(b a**(b-1)), g * conj(ans log a)
 
     def forward(self, a, b):
         self._shapes(a, b)
@@ -114,6 +136,10 @@ class Power(_Binary):
     def backward(self, g):
         a, b, ans = self.saved
         xp = xp_of(g)
+        if is_scalar(a) and isinstance(g, Tensor):  # a number base (2 ** x): a constant on
+            a = xp.full_like(ans, a)                 # ans's device for the masks below
+        if g.dtype.kind == "c":
+            return self._out(*self._complex_grads(xp, g, a, b, ans))
         ga = gb = None
         with np.errstate(divide="ignore", invalid="ignore"):
             if self.needs[0]:
@@ -127,6 +153,27 @@ class Power(_Binary):
                 gb = g * xp.where(pos, ans * xp.log(xp.where(pos, a, 1)),
                                   xp.where(a == 0, at_zero, math.nan))
         return self._out(ga, gb)
+
+    def _complex_grads(self, xp, g, a, b, ans):
+        """PyTorch's complex gradients: d/da is 0 where b == 0; d/db is 0 where a == 0 and b
+        is real and >= 0 (log 0 would give NaN there), conj(ans log a) elsewhere."""
+        ga = gb = None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.needs[0]:
+                if is_scalar(b):
+                    ga = g * _conj(xp, b * a ** (b - 1)) if b != 0 else xp.zeros_like(g)
+                else:
+                    ga = g * _conj(xp, xp.where(b == 0, 0, b * a ** xp.where(b == 0, 1, b - 1)))
+            if self.needs[1]:
+                if is_scalar(b):
+                    real_nonneg = complex(b).imag == 0 and complex(b).real >= 0
+                elif b.dtype.kind == "c":
+                    real_nonneg = (xp.imag(b) == 0) & (xp.real(b) >= 0)
+                else:
+                    real_nonneg = b >= 0
+                skip = (a == 0) & real_nonneg
+                gb = g * _conj(xp, xp.where(skip, 0, ans * xp.log(xp.where(a == 0, 1, a))))
+        return ga, gb
 
 
 class Maximum(_Binary):
@@ -174,6 +221,7 @@ class Remainder(_Binary):
 
 class Where(Function):
     complex_grad = True  # linear in its input: g passes unconjugated
+    twice_differentiable = True  # g picked by a constant mask
 
     def saved_inputs(self, needs):
         return (0,)
@@ -241,8 +289,37 @@ def where(condition, a, b):
 
 # ================================================================ unary table
 def _sigmoid(xp, x):
+    if x.dtype.kind == "c":  # no overflow guard to take: |exp(-x)| needs the real part only
+        return 1 / (1 + xp.exp(-x))
     e = xp.exp(-xp.abs(x))
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+def _sig(xp, x):
+    """sigmoid(x) inside a vjp: the stable composite on arrays; on Tensors (create_graph) the
+    Sigmoid op, whose own derivative is right at 0 (the composite's |x| is flat there)."""
+    return xp.sigmoid(x) if isinstance(x, Tensor) else _sigmoid(xp, x)
+
+
+def _erf(xp, x):
+    """erf inside a formula: the array function, or the differentiable op on Tensors."""
+    return xp.erf(x) if isinstance(x, Tensor) else _erf_array(x)
+
+
+def _erf_forward(xp, x):
+    if x.dtype.kind == "c":  # (the array function would drop the imaginary part)
+        raise TypeError("erf and gelu are not supported for complex input")
+    return _erf_array(x)
+
+
+def _sgn(xp, x):
+    """sign(x); x / |x| (0 at 0) for complex x, which on Tensors must be that quotient: the
+    Sign op is piecewise constant (gradient 0), as z / |z| is not."""
+    if isinstance(x, Tensor) and x.dtype.kind == "c":
+        r = xp.abs(x)
+        zero = r == 0
+        return xp.where(zero, 0, x / xp.where(zero, 1, r))
+    return xp.sign(x)
 
 
 def _gelu_tanh_parts(xp, x):
@@ -262,7 +339,7 @@ _UNARY = {
     "sqrt": (lambda xp, x: xp.sqrt(x), lambda xp, g, x, a: g * 0.5 / a, "ans"),
     "square": (lambda xp, x: x * x, lambda xp, g, x, a: g * 2 * x, "x"),
     "reciprocal": (lambda xp, x: 1 / x, lambda xp, g, x, a: -g * a * a, "ans"),
-    "abs": (lambda xp, x: xp.abs(x), lambda xp, g, x, a: g * xp.sign(x), "x"),
+    "abs": (lambda xp, x: xp.abs(x), lambda xp, g, x, a: g * _sgn(xp, x), "x"),
     "sin": (lambda xp, x: xp.sin(x), lambda xp, g, x, a: g * xp.cos(x), "x"),
     "cos": (lambda xp, x: xp.cos(x), lambda xp, g, x, a: -g * xp.sin(x), "x"),
     "tan": (lambda xp, x: xp.tan(x), lambda xp, g, x, a: g * (1 + a * a), "ans"),
@@ -278,9 +355,10 @@ _UNARY = {
     "sigmoid": (_sigmoid, lambda xp, g, x, a: g * a * (1 - a), "ans"),
     "relu": (lambda xp, x: xp.maximum(x, 0), lambda xp, g, x, a: g * (a > 0), "ans"),
     "silu": (lambda xp, x: x * _sigmoid(xp, x),
-             lambda xp, g, x, a: g * (lambda s: s * (1 + x * (1 - s)))(_sigmoid(xp, x)), "x"),
-    "gelu": (lambda xp, x: 0.5 * x * (1 + erf(x * _INV_SQRT_2)),
-             lambda xp, g, x, a: g * (0.5 * (1 + erf(x * _INV_SQRT_2))
+             lambda xp, g, x, a: g * (lambda s: s * (1 + x * (1 - s)))(_sig(xp, x)), "x"),
+    "erf": (_erf_forward, lambda xp, g, x, a: g * (_TWO_OVER_SQRT_PI * xp.exp(-x * x)), "x"),
+    "gelu": (lambda xp, x: 0.5 * x * (1 + _erf_forward(xp, x * _INV_SQRT_2)),
+             lambda xp, g, x, a: g * (0.5 * (1 + _erf(xp, x * _INV_SQRT_2))
                                       + x * _INV_SQRT_2PI * xp.exp(-0.5 * x * x)), "x"),
     "gelu_tanh": (lambda xp, x: 0.5 * x * (1 + _gelu_tanh_parts(xp, x)),
                   lambda xp, g, x, a: g * (lambda t: 0.5 * (1 + t) + 0.5 * x * (1 - t * t)
@@ -290,6 +368,11 @@ _UNARY = {
 
 # unary ops whose vjp above is also PyTorch's for complex input (checked in the op harness)
 _COMPLEX_GRAD = {"negative", "abs"}
+# holomorphic ops with real Taylor coefficients: conj(f'(z)) = f'(conj z), so PyTorch's
+# g * conj(f'(z)) is the vjp above run on conj(x) and conj(ans) (only for complex input)
+_HOLOMORPHIC = {"exp", "log", "log1p", "expm1", "log2", "log10", "sqrt", "square", "reciprocal",
+                "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
+                "arcsinh", "arccosh", "arctanh", "sigmoid"}
 
 # ops with no gradient (the result is piecewise constant)
 _ZERO_GRAD = {
@@ -304,9 +387,12 @@ _ZERO_GRAD = {
 def _make_unary(name, fwd, vjp, reads):
     keep_x, keep_ans = reads in ("x", "both"), reads in ("ans", "both")
 
+    holo = name in _HOLOMORPHIC
+
     class Op(Function):
         saves_output = keep_ans
-        complex_grad = name in _COMPLEX_GRAD
+        complex_grad = name in _COMPLEX_GRAD or holo
+        twice_differentiable = True  # each vjp is written on xp, with x and ans only
 
         def saved_inputs(self, needs):
             return (0,) if keep_x else ()
@@ -321,7 +407,10 @@ def _make_unary(name, fwd, vjp, reads):
 
         def backward(self, g):
             x, ans = self.saved
-            return (vjp(xp_of(g), g, x, ans),)
+            xp = xp_of(g)
+            if holo and self._complex:
+                x, ans = _conj(xp, x), _conj(xp, ans)
+            return (vjp(xp, g, x, ans),)
 
     Op.__name__ = Op.__qualname__ = name.title().replace("_", "")
 
@@ -335,15 +424,16 @@ def _make_unary(name, fwd, vjp, reads):
 
 def _make_zero_grad(name, fwd):
     class Op(Function):
+        twice_differentiable = True  # a constant zero gradient
+
         def saved_inputs(self, needs):
             return ()
 
         def forward(self, x):
-            self.shape = x.shape
             return fwd(xp_of(x), x)
 
         def backward(self, g):
-            return (xp_of(g).zeros(self.shape, dtype=g.dtype),)
+            return (xp_of(g).zeros_like(g),)
 
     Op.__name__ = Op.__qualname__ = name.title()
 
@@ -378,6 +468,8 @@ class Clip(Function):
     """min(max(x, lo), hi) with PyTorch's clamp gradient, one rule for number and tensor bounds:
     x gets g where lo <= x <= hi (bounds included); lo gets g where x < lo and lo < hi; hi gets
     g where x > hi or hi < lo (when lo > hi the result is hi everywhere)."""
+
+    twice_differentiable = True  # g picked by masks of the inputs
 
     def forward(self, x, lo, hi):
         self.shapes = (shape_of(x), shape_of(lo), shape_of(hi))

@@ -16,8 +16,10 @@ import math
 import numpy as np
 
 from ..autograd import Function, unbroadcast
-from ._util import normalize_axis, operand, shape_of, tensor_arg, xp_of
-from .elementwise import _float_operand
+from ..backend import get_array_module
+from ..tensor import Tensor
+from ._util import is_scalar, normalize_axis, operand, shape_of, tensor_arg, xp_of
+from .elementwise import _conj, _float_operand
 from .reduce import low_precision
 
 __all__ = ["logaddexp", "logaddexp2", "arctan2", "hypot", "copysign", "fmod", "round",
@@ -26,6 +28,8 @@ __all__ = ["logaddexp", "logaddexp2", "arctan2", "hypot", "copysign", "fmod", "r
 
 # ================================================================ binary math
 class _Bin(Function):
+    twice_differentiable = True  # each backward below is written on xp, with the inputs only
+
     def _keep(self, a, b):
         self.sa, self.sb = shape_of(a), shape_of(b)
 
@@ -34,11 +38,23 @@ class _Bin(Function):
                 unbroadcast(gb, self.sb) if self.needs[1] else None)
 
 
+def _like(xp, v, like):
+    """A number operand as a constant array of ``like``'s dtype -- np.sign(1.5) or
+    np.where(c, 0, 1.5) would be float64 and promote the gradient -- (under create_graph a
+    constant Tensor on ``like``'s device, of its shape); anything else as it is."""
+    if not is_scalar(v):
+        return v
+    return xp.full_like(like, v) if isinstance(like, Tensor) else xp.asarray(v, dtype=like.dtype)
+
+
 def _share(xp, a, b, scale=1.0):
     """d logaddexp(a, b) / da = sigmoid(a - b) (times ``scale`` inside for base 2), with ties
     -- inf with inf, -inf with -inf -- sharing 0.5 each where a - b is NaN."""
     with np.errstate(invalid="ignore", over="ignore"):
         d = (a - b) * scale if scale != 1.0 else a - b
+        if isinstance(d, Tensor):  # create_graph: the Sigmoid op (the composite below is flat
+            # at d == 0 in its |d|), on d made finite where both are the same infinity
+            return xp.sigmoid(xp.where(xp.isnan(d) & (a == b), 0, d))
         e = xp.exp(-xp.abs(d))
         w = xp.where(d >= 0, 1 / (1 + e), e / (1 + e))
     return xp.where(a == b, 0.5, w)
@@ -90,6 +106,11 @@ class Arctan2(_Bin):
         with np.errstate(invalid="ignore", over="ignore"):
             d = x * x + y * y
             far = xp.isinf(d)
+            if isinstance(g, Tensor):  # create_graph: the gradient is constant (0) at the
+                # origin and where far, and the masked lanes stay finite (no 0 * inf = NaN)
+                flat = far | ((x == 0) & (y == 0))
+                x, y = (xp.where(flat, 0, _like(xp, v, g)) for v in (x, y))
+                d = x * x + y * y
             d = xp.where((d == 0) | far, 1, d)
             return self._out(xp.where(far, 0, g * x / d), xp.where(far, 0, -g * y / d))
 
@@ -109,11 +130,14 @@ class Hypot(_Bin):
     def backward(self, g):
         a, b, ans = self.saved
         xp = xp_of(g)
+        a, b = _like(xp, a, ans), _like(xp, b, ans)  # a number: an array of ans's dtype
         big = xp.isinf(ans)  # direction from the infinite coordinates alone
         ua = xp.where(big, xp.where(xp.isinf(a), xp.sign(a), 0), a)
         ub = xp.where(big, xp.where(xp.isinf(b), xp.sign(b), 0), b)
         r = xp.where(big, xp.hypot(ua, ub), ans)
         safe = xp.where(r == 0, 1, r)
+        if isinstance(g, Tensor):  # the gradient is constant (0) at the origin
+            ua, ub = xp.where(r == 0, ua * 0, ua), xp.where(r == 0, ub * 0, ub)  # (signed 0)
         return self._out(g * ua / safe, g * ub / safe)
 
 
@@ -127,7 +151,8 @@ class Copysign(_Bin):
     def backward(self, g):  # |a| * sign(b): d/da = sign(a) * (+-1 by b's sign bit)
         a, b = self.saved
         xp = xp_of(g)
-        flip = xp.where(xp.signbit(b), -1.0, 1.0)
+        # +-1 by b's sign bit (on Tensors a constant: copysign's gradient in b is 0)
+        flip = math.copysign(1.0, b) if is_scalar(b) else xp.copysign(1.0, b)
         return self._out(g * xp.sign(a) * flip, xp.zeros_like(g))
 
 
@@ -194,15 +219,16 @@ fmod = _bin(Fmod, "fmod", """C-style remainder (sign of the dividend).
 
 # ================================================================ unary math
 class Round(Function):
+    twice_differentiable = True  # a constant zero gradient
+
     def saved_inputs(self, needs):
         return ()
 
     def forward(self, x, decimals=0):
-        self.shape = x.shape
         return xp_of(x).round(x, decimals)
 
     def backward(self, g):
-        return (xp_of(g).zeros(self.shape, g.dtype),)
+        return (xp_of(g).zeros_like(g),)
 
 
 def round(x, decimals=0):
@@ -217,6 +243,8 @@ def round(x, decimals=0):
 
 class Exp2(Function):
     saves_output = True
+    twice_differentiable = True
+    complex_grad = True  # g * conj(ans) ln 2
 
     def saved_inputs(self, needs):
         return ()
@@ -227,7 +255,10 @@ class Exp2(Function):
         return ans
 
     def backward(self, g):
-        return (g * self.saved[0] * math.log(2.0),)
+        (ans,) = self.saved
+        if self._complex:
+            ans = _conj(xp_of(g), ans)
+        return (g * ans * math.log(2.0),)
 
 
 def exp2(x):
@@ -242,6 +273,7 @@ def exp2(x):
 
 class Cbrt(Function):
     saves_output = True
+    twice_differentiable = True
 
     def saved_inputs(self, needs):
         return ()
@@ -268,6 +300,7 @@ def cbrt(x):
 
 class _Part(Function):
     complex_grad = True  # linear in its input: g passes unconjugated
+    twice_differentiable = True  # linear: its backward is conj / a cast / a product by 1j
 
     def saved_inputs(self, needs):
         return ()
@@ -284,9 +317,10 @@ class _Part(Function):
         if self.part == "conj":
             return (xp.conj(g),)
         if not self.complex:
-            return ((g if self.part == "real" else xp.zeros_like(g)).astype(self.dtype),)
+            return ((g if self.part == "real" else xp.zeros_like(g)).astype(self.dtype,
+                                                                              copy=False),)
         # g * 1j, not 1j * g: a NumPy scalar g must stay a NumPy scalar
-        return ((g if self.part == "real" else g * 1j).astype(self.dtype),)
+        return ((g if self.part == "real" else g * 1j).astype(self.dtype, copy=False),)
 
 
 def real(x):
@@ -322,18 +356,23 @@ def conj(x):
 # ================================================================ cumprod
 class CumProd(Function):
     saves_output = True
+    twice_differentiable = True  # the formulas below read x and ans only
+    complex_grad = True  # run on conj(x), conj(ans): g * conj(d ans / dx)
 
     def forward(self, x, axis):
         xp = xp_of(x)
         self.shape, self.axis = x.shape, axis
-        flat = x.reshape(-1) if axis is None else x
-        ans = xp.cumprod(flat, axis=0 if axis is None else axis)
-        self.saved = (flat, ans)
+        ans = xp.cumprod(x.reshape(-1) if axis is None else x, axis=0 if axis is None else axis)
+        self.saved = (x, ans)  # x itself (not a reshaped view): create_graph maps it to the input
         return ans
 
     def backward(self, g):
         x, ans = self.saved
         xp = xp_of(g)
+        if self.axis is None:
+            x = x.reshape(-1)
+        if self._complex:
+            x, ans = _conj(xp, x), _conj(xp, ans)
         ax = 0 if self.axis is None else self.axis
         if not (x == 0).any():  # d ans_j / d x_k = ans_j / x_k for j >= k
             r = xp.flip(xp.cumsum(xp.flip(g * ans, ax), axis=ax), ax) / x
@@ -341,9 +380,10 @@ class CumProd(Function):
         # zeros present: for each k, the cumprod with x_k replaced by 1 (O(n^2) along axis)
         xm, gm = xp.moveaxis(x, ax, -1), xp.moveaxis(g, ax, -1)
         n = xm.shape[-1]
-        eye = xp.eye(n, dtype=bool)
+        rxp = get_array_module(x.data if isinstance(x, Tensor) else x)  # constants: raw arrays
+        eye = rxp.eye(n, dtype=bool)
         rep = xp.where(eye.reshape((n,) + (1,) * (xm.ndim - 1) + (n,)), 1, xm[None])
-        cp = xp.cumprod(rep, axis=-1) * xp.triu(xp.ones((n, n), dtype=x.dtype)).reshape(
+        cp = xp.cumprod(rep, axis=-1) * rxp.triu(rxp.ones((n, n), dtype=x.dtype)).reshape(
             (n,) + (1,) * (xm.ndim - 1) + (n,))
         r = xp.moveaxis((cp * gm[None]).sum(axis=-1), 0, -1)
         return (xp.moveaxis(r, -1, ax).reshape(self.shape),)
@@ -376,6 +416,8 @@ def _argsort(xp, x, axis, descending, stable=True):
 
 
 class Sort(Function):
+    twice_differentiable = True  # a permutation by a saved (constant) index
+
     def saved_inputs(self, needs):
         return ()
 

@@ -1,4 +1,5 @@
-"""Reductions: sum, mean, var, std, max/min, prod, logsumexp, cumsum, argmax/argmin.
+"""Reductions: sum, mean, var, std, max/min, prod, cumsum, argmax/argmin (logsumexp lives
+with the softmax family, in softmax.py).
 
 ``max``/``min`` route the gradient to the extreme element like a max gate; when several
 elements tie for the extreme, the gradient is split evenly among them (as HIPS autograd
@@ -9,7 +10,10 @@ float16 input is accumulated in float32 (as PyTorch does on the CPU) and the res
 returned in float16, forward and backward: a mean over more than 65504 elements, or a variance
 of large, close values, stays right.  ``mean``/``var``/``std`` of integers and bools give
 float64, as NumPy.  Over empty shapes the results are NumPy's (``sum`` 0, ``prod`` 1,
-``logsumexp`` -inf, ``mean``/``var`` NaN with NumPy's warning; ``max``/``min`` raise).
+``mean``/``var`` NaN with NumPy's warning; ``max``/``min`` raise).
+
+All are twice differentiable (each backward reads only x and the answer, and runs on
+Tensors).  Complex gradients, as PyTorch's: sum, mean, cumsum, var, std, prod (g * conj).
 
 >>> import gpugrad as gg
 >>> x = gg.tensor([1.0, 3.0, 3.0], requires_grad=True)
@@ -24,12 +28,11 @@ import math
 import numpy as np
 
 from ..autograd import Function
+from ..tensor import Tensor
 from ._util import expand_reduced, normalize_axis, tensor_arg, xp_of
 
-__all__ = ["sum", "mean", "var", "std", "max", "min", "amax", "amin", "prod", "logsumexp",
-           "cumsum", "argmax", "argmin", "all", "any"]
-
-_builtin_sum = sum
+__all__ = ["sum", "mean", "var", "std", "max", "min", "amax", "amin", "prod", "cumsum",
+           "argmax", "argmin", "all", "any"]
 
 
 def low_precision(dtype) -> bool:
@@ -46,6 +49,8 @@ def _count(shape, axes):
 
 
 class _Reduce(Function):
+    twice_differentiable = True  # every backward below reads only x and ans, and runs on Tensors
+
     def _setup(self, x, axis, keepdims):
         self.shape = x.shape
         self.axes = normalize_axis(axis, x.ndim)
@@ -57,13 +62,14 @@ class _Reduce(Function):
         return expand_reduced(g, self.shape, self.axes, self.keepdims)
 
     def _zeros(self, g):
-        """The gradient of an empty input (nothing to compute, and nothing to warn about)."""
+        """The gradient of an empty input (nothing to compute, and nothing to warn about): an
+        array on g's device, a constant also under create_graph."""
+        g = g.data if isinstance(g, Tensor) else g
         return (xp_of(g).zeros(self.shape, dtype=self.in_dtype),)
 
 
 class Sum(_Reduce):
     complex_grad = True  # linear in its input: g passes unconjugated
-    twice_differentiable = True
 
     def saved_inputs(self, needs):
         return ()
@@ -104,27 +110,36 @@ class Mean(_Reduce):
 
 
 class Var(_Reduce):
-    """Variance; backward recomputes the centered input from the saved input.  With no
-    degrees of freedom left (N - ddof <= 0) the result is NaN or inf with NumPy's warning."""
+    """Variance.  Forward keeps the centered input for the backward on arrays; on Tensors
+    (create_graph) backward recomputes it from the input.  With no degrees of freedom left
+    (N - ddof <= 0) the result is NaN or inf with NumPy's warning.  Of complex input, NumPy's
+    mean |x - mean|**2; the gradient g * 2 (x - mean) / (N - ddof), as PyTorch's."""
+
+    complex_grad = True
 
     def forward(self, x, axis=None, keepdims=False, ddof=0):
         ax = self._setup(x, axis, keepdims)
         self.denom = builtins.max(_count(x.shape, self.axes) - ddof, 0)
-        self.saved = (x,)
-        return x.var(axis=ax, keepdims=keepdims, ddof=ddof)
+        if not self.denom or x.dtype.kind == "c":  # NumPy's warning and inf/NaN; moduli
+            self.saved = (x, None)
+            return x.var(axis=ax, keepdims=keepdims, ddof=ddof)
+        c = x - x.mean(axis=ax, keepdims=True)  # as NumPy's var computes it
+        self.saved = (x, c)
+        return (c * c).sum(axis=ax, keepdims=keepdims) / x.dtype.type(self.denom)
 
-    def _centered(self, x):
-        return x - x.mean(axis=self.axes, keepdims=True)
+    def _centered(self):  # the saved x - mean(x), or recomputed (recorded, on Tensors)
+        x, c = self.saved[:2]
+        return x - x.mean(axis=self.axes, keepdims=True) if c is None or \
+            isinstance(x, Tensor) else c
 
     def _per_dof(self, k):  # k / (N - ddof), inf when there are no degrees of freedom
         return k / self.denom if self.denom else math.inf
 
     def backward(self, g):
-        (x,) = self.saved
-        if x.size == 0:
+        if self.saved[0].size == 0:
             return self._zeros(g)
         with np.errstate(invalid="ignore"):
-            return (self._expand(g) * self._centered(x) * self._per_dof(2.0),)
+            return (self._expand(g) * self._centered() * self._per_dof(2.0),)
 
 
 class Std(Var):
@@ -134,20 +149,19 @@ class Std(Var):
     saves_output = True
 
     def forward(self, x, axis=None, keepdims=False, ddof=0):
-        ax = self._setup(x, axis, keepdims)
-        self.denom = builtins.max(_count(x.shape, self.axes) - ddof, 0)
-        ans = xp_of(x).asarray(x.std(axis=ax, keepdims=keepdims, ddof=ddof))  # the output
-        self.saved = (x, ans)
+        with np.errstate(invalid="ignore"):  # (NumPy's std is sqrt(var))
+            ans = xp_of(x).asarray(xp_of(x).sqrt(super().forward(x, axis, keepdims, ddof)))
+        self.saved += (ans,)  # the output
         return ans
 
     def backward(self, g):
-        x, ans = self.saved
+        x, _, ans = self.saved
         if x.size == 0:
             return self._zeros(g)
         xp = xp_of(g)
         s = self._expand(ans)
         with np.errstate(invalid="ignore", divide="ignore"):
-            r = self._expand(g) * self._centered(x) * self._per_dof(1.0) / xp.where(s == 0, 1, s)
+            r = self._expand(g) * self._centered() * self._per_dof(1.0) / xp.where(s == 0, 1, s)
         return (xp.where(s == 0, 0, r),)
 
 
@@ -181,13 +195,15 @@ class Min(_Extreme):
 
 
 class Prod(_Reduce):
+    complex_grad = True  # g * conj(product of the others), as PyTorch
+
     def forward(self, x, axis=None, keepdims=False):
         ax = self._setup(x, axis, keepdims)
         self.saved = (x,)
         return x.prod(axis=ax, keepdims=keepdims)
 
     def backward(self, g):
-        # product of all the other elements, zeros included: exclusive cumprods both ways
+        # the product of all the other elements, exact with zeros present
         (x,) = self.saved
         if x.size == 0:
             return self._zeros(g)
@@ -197,69 +213,29 @@ class Prod(_Reduce):
         perm = rest + list(axes)
         xt = x.transpose(perm)
         lead = xt.shape[:len(rest)]
-        flat = xt.reshape(lead + (_count(x.shape, axes),))
-        ones = xp.ones(lead + (1,), dtype=x.dtype)
-        left = xp.cumprod(xp.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
-        right = xp.flip(xp.cumprod(xp.concatenate([ones, xp.flip(flat, -1)[..., :-1]],
-                                                  axis=-1), axis=-1), -1)
+        n = _count(x.shape, axes)
+        flat = xt.reshape(lead + (n,))
+        if isinstance(x, Tensor):  # create_graph: row i of an (n, n) stack is x with x_i = 1,
+            # and its product (this op again) is differentiable as often as wanted
+            eye = xp_of(x.data).eye(n, dtype=bool)  # (an array: on x's device)
+            others = xp.where(eye, 1, flat[..., None, :]).prod(axis=-1)
+        else:  # exclusive cumulative products from both ends
+            ones = xp.ones(lead + (1,), dtype=x.dtype)
+            left = xp.cumprod(xp.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+            right = xp.flip(xp.cumprod(xp.concatenate([ones, xp.flip(flat, -1)[..., :-1]],
+                                                      axis=-1), axis=-1), -1)
+            others = left * right
         back = [perm.index(i) for i in range(x.ndim)]
-        others = (left * right).reshape(xt.shape).transpose(back)
+        others = others.reshape(xt.shape).transpose(back)
+        if others.dtype.kind == "c":
+            others = xp.conj(others)
         return (self._expand(g) * others,)
 
 
-def max_shifted(xp, x, axes, m=None):
-    """``(x - m, m)`` with ``m = max(x)`` over ``axes`` (kept) unless given: the stable shift
-    of the softmax family.  Entries equal to an infinite maximum shift to 0, so entries tied
-    at +inf (or a slice of all -inf) share the weight evenly -- the limit of softmax as they
-    grow together, as ties share a max's gradient -- instead of giving inf - inf = NaN.
-
-    A backward may pass the forward's ``m`` back in: softmax(x - m) does not depend on the
-    constant ``m``, so the formula stays exact when it is differentiated again."""
-    if m is None:
-        m = x.max(axis=axes, keepdims=True)
-    if xp is np and bool(np.isfinite(m).all()):  # the usual case: no extra pass (host check)
-        return x - m, m
-    with np.errstate(invalid="ignore"):  # only an infinite maximum is replaced: elsewhere
-        return xp.where((x == m) & xp.isinf(m), 0, x - m), m  # x - m keeps its derivative
-
-
-def softmax_along(xp, x, axes, m=None):
-    """exp(x) / sum(exp(x)) over ``axes``, stable, with :func:`max_shifted`'s limits."""
-    if _count(x.shape, axes) == 0:
-        return x * 1
-    e = xp.exp(max_shifted(xp, x, axes, m)[0])
-    return e / e.sum(axis=axes, keepdims=True)
-
-
-def log_softmax_along(xp, x, axes):
-    """``(log_softmax(x), logsumexp(x), m)`` over ``axes`` (kept), stable; ``m`` is the
-    shift used (the maximum), for :func:`softmax_along` in a backward."""
-    if _count(x.shape, axes) == 0:
-        shape = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
-        return x * 1, xp.full(shape, -np.inf, dtype=x.dtype), None
-    s, m = max_shifted(xp, x, axes)
-    lse = xp.log(xp.exp(s).sum(axis=axes, keepdims=True))
-    return s - lse, lse + m, m
-
-
-class LogSumExp(_Reduce):
-    """log(sum(exp(x))); the gradient is softmax(x), with the limits of :func:`max_shifted`
-    where entries are infinite: [inf, 0] gives [1, 0] and [-inf, -inf] gives [0.5, 0.5]."""
-
-    def forward(self, x, axis=None, keepdims=False):
-        self._setup(x, axis, keepdims)
-        _, ans, self.shift = log_softmax_along(xp_of(x), x, self.axes)
-        self.saved = (x,)
-        return ans if keepdims else ans.reshape(_reduced_shape(x.shape, self.axes))
-
-    def backward(self, g):
-        (x,) = self.saved
-        if x.size == 0:
-            return self._zeros(g)
-        return (self._expand(g) * softmax_along(xp_of(x), x, self.axes, self.shift),)
-
-
 class CumSum(Function):
+    complex_grad = True  # linear in its input: g passes unconjugated
+    twice_differentiable = True
+
     def saved_inputs(self, needs):
         return ()
 
@@ -275,17 +251,6 @@ class CumSum(Function):
         ax = 0 if self.axis is None else self.axis
         r = xp.flip(xp.cumsum(xp.flip(g, ax), axis=ax), ax)
         return (r.reshape(self.shape),)
-
-
-def _reduced_shape(shape, axes):
-    return tuple(n for i, n in enumerate(shape) if i not in axes)
-
-
-def _float(x):
-    x = tensor_arg(x)
-    if x.dtype.kind in "biu":
-        return x.astype(np.float32) if x.dtype.itemsize <= 4 else x.astype(np.float64)
-    return x
 
 
 def _float64(x):
@@ -385,20 +350,6 @@ def prod(x, axis=None, keepdims=False):
     return Prod.apply(x, axis=axis, keepdims=keepdims)
 
 
-def logsumexp(x, axis=None, keepdims=False):
-    """log(sum(exp(x))) computed stably.
-
-    >>> import gpugrad as gg
-    >>> round(gg.logsumexp(gg.tensor([0.0, 0.0])).item(), 4)
-    0.6931
-    """
-    x = _float(x)
-    w = _wide(x)
-    if w is not None:
-        return logsumexp(w, axis, keepdims).astype(x.dtype)
-    return LogSumExp.apply(x, axis=axis, keepdims=keepdims)
-
-
 def cumsum(x, axis=None):
     """Cumulative sum (flattened when ``axis`` is None, as NumPy).
 
@@ -415,7 +366,9 @@ def cumsum(x, axis=None):
     return CumSum.apply(x, axis=axis)
 
 
-class _ArgReduce(Function):
+class _NoGrad(Function):
+    """argmax/argmin/all/any: ``pick`` names the array method; no gradient."""
+
     differentiable = False
 
     def forward(self, x, axis=None, keepdims=False, pick="argmax"):
@@ -432,7 +385,7 @@ def argmax(x, axis=None, keepdims=False):
     x = tensor_arg(x)
     if axis is not None:
         normalize_axis(axis, x.ndim)
-    return _ArgReduce.apply(x, axis=axis, keepdims=keepdims, pick="argmax")
+    return _NoGrad.apply(x, axis=axis, keepdims=keepdims, pick="argmax")
 
 
 def argmin(x, axis=None, keepdims=False):
@@ -445,14 +398,7 @@ def argmin(x, axis=None, keepdims=False):
     x = tensor_arg(x)
     if axis is not None:
         normalize_axis(axis, x.ndim)
-    return _ArgReduce.apply(x, axis=axis, keepdims=keepdims, pick="argmin")
-
-
-class _Logical(Function):
-    differentiable = False
-
-    def forward(self, x, axis=None, keepdims=False, pick="all"):
-        return getattr(xp_of(x), pick)(x, axis=axis, keepdims=keepdims)
+    return _NoGrad.apply(x, axis=axis, keepdims=keepdims, pick="argmin")
 
 
 def all(x, axis=None, keepdims=False):
@@ -462,7 +408,7 @@ def all(x, axis=None, keepdims=False):
     >>> gg.all(gg.tensor([1, 0])).item()
     False
     """
-    return _Logical.apply(tensor_arg(x), axis=axis, keepdims=keepdims, pick="all")
+    return _NoGrad.apply(tensor_arg(x), axis=axis, keepdims=keepdims, pick="all")
 
 
 def any(x, axis=None, keepdims=False):
@@ -472,4 +418,4 @@ def any(x, axis=None, keepdims=False):
     >>> gg.any(gg.tensor([1, 0])).item()
     True
     """
-    return _Logical.apply(tensor_arg(x), axis=axis, keepdims=keepdims, pick="any")
+    return _NoGrad.apply(tensor_arg(x), axis=axis, keepdims=keepdims, pick="any")

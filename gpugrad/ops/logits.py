@@ -1,0 +1,352 @@
+"""The softmax family: logsumexp, softmax, log_softmax, and the losses on them, cross_entropy
+and nll_loss.
+
+Every one is shifted by the maximum for stability.  Entries tied at an infinite maximum share
+the weight evenly (see :func:`max_shifted`): ``softmax([inf, 0])`` is ``[1, 0]`` and a slice of
+all -inf gives the uniform distribution, where exp(inf - inf) would be NaN.  float16 input is
+computed in float32 and cast back (as PyTorch does on the CPU).  softmax and log_softmax are
+not defined on complex numbers (PyTorch refuses them too): complex input is a TypeError, never
+a cast that drops the imaginary part.  logsumexp is holomorphic and takes complex input.
+
+All of them are twice differentiable: their backward formulas read only the input and the
+forward's answer, and run on Tensors under ``create_graph=True`` (cross_entropy's fast
+backward reads the probabilities its forward kept; on Tensors it recomputes them from the
+logits, so that they are not a constant of the graph).
+
+>>> import gpugrad as gg
+>>> gg.softmax(gg.tensor([0.0, 0.0])).tolist()
+[0.5, 0.5]
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+from ..tensor import Tensor
+from ._util import normalize_axis, tensor_arg, xp_of
+from .reduce import _count, _Reduce, _wide
+
+__all__ = ["logsumexp", "softmax", "log_softmax", "cross_entropy", "nll_loss"]
+
+
+def no_complex(x, op):
+    """``x``, unless it is complex: then a TypeError naming ``op`` and the dtype (``op`` is
+    not defined on complex numbers, and a cast would silently drop the imaginary part)."""
+    if x.dtype.kind == "c":
+        raise TypeError(f"{op}: not defined for complex input (got dtype {x.dtype.name}); "
+                        f"pass the real part (gpugrad.real), imaginary part or magnitude "
+                        f"(gpugrad.abs) explicitly")
+    return x
+
+
+def real_float(x, op):
+    """``x`` as a real floating tensor for ``op``: integers and bools become float32; complex
+    input is a TypeError (:func:`no_complex`)."""
+    x = no_complex(tensor_arg(x), op)
+    return x if x.dtype.kind == "f" else x.astype(np.float32)
+
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _float(x):
+    x = tensor_arg(x)
+    if x.dtype.kind in "biu":
+        return x.astype(np.float32) if x.dtype.itemsize <= 4 else x.astype(np.float64)
+    return x
+
+
+def max_shifted(xp, x, axes, m=None):
+    """``(x - m, m)`` with ``m = max(x)`` over ``axes`` (kept) unless given: the stable shift
+    of the softmax family.  Entries equal to an infinite maximum shift to 0, so entries tied
+    at +inf (or a slice of all -inf) share the weight evenly -- the limit of softmax as they
+    grow together, as ties share a max's gradient -- instead of giving inf - inf = NaN.
+
+    A backward may pass the forward's ``m`` back in: softmax(x - m) does not depend on the
+    constant ``m``, so the formula stays exact when it is differentiated again."""
+    if m is None:
+        m = x.max(axis=axes, keepdims=True)
+    raw = m.data if isinstance(m, Tensor) else m
+    if type(raw) is np.ndarray and bool(np.isfinite(raw).all()):  # the usual case: no extra
+        return x - m, m                                               # pass (a host check)
+    with np.errstate(invalid="ignore"):  # only an infinite maximum is replaced: elsewhere
+        return xp.where((x == m) & xp.isinf(m), 0, x - m), m  # x - m keeps its derivative
+
+
+def softmax_along(xp, x, axes, m=None):
+    """exp(x) / sum(exp(x)) over ``axes``, stable, with :func:`max_shifted`'s limits."""
+    if _count(x.shape, axes) == 0:
+        return x * 1
+    e = xp.exp(max_shifted(xp, x, axes, m)[0])
+    return e / e.sum(axis=axes, keepdims=True)
+
+
+def _shifted_lse(xp, x, axes):
+    """``(s, log(sum(exp(s))), m)`` over ``axes`` (kept), with ``(s, m)`` from
+    :func:`max_shifted`: logsumexp(x) is the sum of the last two."""
+    s, m = max_shifted(xp, x, axes)
+    return s, xp.log(xp.exp(s).sum(axis=axes, keepdims=True)), m
+
+
+def log_softmax_along(xp, x, axes):
+    """``(log_softmax(x), logsumexp(x), m)`` over ``axes`` (kept), stable; ``m`` is the
+    shift used (the maximum), for :func:`softmax_along` in a backward."""
+    if _count(x.shape, axes) == 0:
+        shape = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
+        return x * 1, xp.full(shape, -np.inf, dtype=x.dtype), None
+    s, lse, m = _shifted_lse(xp, x, axes)
+    return s - lse, lse + m, m
+
+
+class LogSumExp(_Reduce):
+    """log(sum(exp(x))); the gradient is softmax(x), with the limits of :func:`max_shifted`
+    where entries are infinite: [inf, 0] gives [1, 0] and [-inf, -inf] gives [0.5, 0.5].
+    Holomorphic: a complex input's gradient is g * conj(softmax(x)), as PyTorch's."""
+
+    complex_grad = True
+    twice_differentiable = True
+
+    def forward(self, x, axis=None, keepdims=False):
+        self._setup(x, axis, keepdims)
+        if _count(x.shape, self.axes) == 0:
+            _, ans, self.shift = log_softmax_along(xp_of(x), x, self.axes)
+        else:
+            _, lse, self.shift = _shifted_lse(xp_of(x), x, self.axes)
+            ans = lse + self.shift
+        self.saved = (x, ans)
+        return ans if keepdims else ans.reshape(_reduced_shape(x.shape, self.axes))
+
+    def backward(self, g):
+        x, ans = self.saved
+        if x.size == 0:
+            return self._zeros(g)
+        xp = xp_of(x)
+        if type(ans) is np.ndarray and bool(np.isfinite(ans).all()):  # arrays, no infinities:
+            p = xp.exp(x - ans)                                         # softmax in two passes
+        else:  # infinite entries, CuPy (no host check), or Tensors (create_graph)
+            p = softmax_along(xp, x, self.axes, self.shift)  # the forward's max: a constant
+        return (self._expand(g) * (xp.conj(p) if p.dtype.kind == "c" else p),)
+
+
+def _reduced_shape(shape, axes):
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
+class LogSoftmax(Function):
+    saves_output = True
+    twice_differentiable = True
+
+    def saved_inputs(self, needs):
+        return ()
+
+    def forward(self, x, axis=-1):
+        self.axis = axis
+        ans = log_softmax_along(xp_of(x), x, (axis,))[0]
+        self.saved = (ans,)
+        return ans
+
+    def backward(self, g):
+        (ans,) = self.saved
+        return (g - xp_of(g).exp(ans) * g.sum(axis=self.axis, keepdims=True),)
+
+
+class Softmax(Function):
+    saves_output = True
+    twice_differentiable = True
+
+    def saved_inputs(self, needs):
+        return ()
+
+    def forward(self, x, axis=-1):
+        self.axis = axis
+        ans = softmax_along(xp_of(x), x, (axis,))
+        self.saved = (ans,)
+        return ans
+
+    def backward(self, g):
+        (ans,) = self.saved
+        return (ans * (g - (g * ans).sum(axis=self.axis, keepdims=True)),)
+
+
+def logsumexp(x, axis=None, keepdims=False):
+    """log(sum(exp(x))) computed stably.
+
+    >>> import gpugrad as gg
+    >>> round(gg.logsumexp(gg.tensor([0.0, 0.0])).item(), 4)
+    0.6931
+    """
+    x = _float(x)
+    w = _wide(x)
+    if w is not None:
+        return logsumexp(w, axis, keepdims).astype(x.dtype)
+    return LogSumExp.apply(x, axis=axis, keepdims=keepdims)
+
+
+def softmax(x, axis=-1):
+    """exp(x) / sum(exp(x)) along ``axis``, computed stably (float16 in float32).
+
+    Entries tied at an infinite maximum share the weight evenly: ``softmax([inf, 0])`` is
+    ``[1, 0]`` and a row of all -inf is uniform (the limits), not NaN.  Complex input is a
+    TypeError.
+
+    >>> import gpugrad as gg
+    >>> gg.softmax(gg.tensor([0.0, 0.0])).tolist()
+    [0.5, 0.5]
+    """
+    x = real_float(x, "softmax")
+    w = _wide(x)
+    if w is not None:
+        return softmax(w, axis).astype(x.dtype)
+    return Softmax.apply(x, axis=normalize_axis(axis, x.ndim)[0])
+
+
+def log_softmax(x, axis=-1):
+    """log(softmax(x)) computed stably (float16 in float32); -inf entries give -inf.  Complex
+    input is a TypeError.
+
+    >>> import gpugrad as gg
+    >>> round(gg.log_softmax(gg.tensor([0.0, 0.0])).tolist()[0], 4)
+    -0.6931
+    """
+    x = real_float(x, "log_softmax")
+    w = _wide(x)
+    if w is not None:
+        return log_softmax(w, axis).astype(x.dtype)
+    return LogSoftmax.apply(x, axis=normalize_axis(axis, x.ndim)[0])
+
+
+# ================================================================ losses on the softmax
+# float16 input is computed in float32 and the loss returned in float16 (the mean's 1/N and
+# the sums stay finite past 65504 terms).
+class CrossEntropy(Function):
+    """Softmax cross-entropy from logits (N, C) and integer targets (N,), one node.  Forward
+    keeps the probabilities for the fast backward on arrays, and the logits, from which the
+    backward recomputes them as a graph under create_graph (saved probabilities would be a
+    constant there)."""
+
+    twice_differentiable = True
+
+    def saved_inputs(self, needs):
+        return (0,)
+
+    def forward(self, logits, target, reduction="mean", label_smoothing=0.0, ignore_index=-100):
+        xp = xp_of(logits)
+        n, c = logits.shape
+        valid = target != ignore_index
+        safe_t = xp.where(valid, target, 0)
+        eps = label_smoothing
+        self.reduction, self.eps = reduction, eps
+        self.count = xp.maximum(valid.sum(), 1).astype(logits.dtype)  # the mean's divisor
+        if c == 0:  # nothing to pick (the targets were checked): NumPy's empty answers
+            loss, probs, self.shift = xp.zeros(n, dtype=logits.dtype), logits * 1, None
+        else:
+            s, self.shift = max_shifted(xp, logits, (1,))
+            probs = xp.exp(s)
+            total = probs.sum(axis=1)
+            lse = xp.log(total)
+            picked = xp.take_along_axis(s, safe_t[:, None], axis=1)[:, 0] - lse  # log p[t]
+            loss = -picked if not eps else \
+                -(1 - eps) * picked - (eps / c) * (s.sum(axis=1) - c * lse)  # ... + mean log p
+            loss = xp.where(valid, loss, 0)
+            probs /= total[:, None]
+        self.saved = (logits, probs, safe_t, valid)
+        if reduction == "none":
+            return loss
+        if reduction == "sum":
+            return loss.sum()
+        return loss.sum() / self.count
+
+    def backward(self, g):
+        logits, probs, safe_t, valid = self.saved
+        n, c = logits.shape
+        if c == 0:
+            return (probs * 0, None)
+        eps = self.eps
+        w = valid * (g / self.count if self.reduction == "mean" else g)  # per-row weight
+        if isinstance(g, Tensor):  # create_graph: the probabilities again, from the logits
+            t = safe_t.data  # constants, as arrays on the logits' device
+            hot = (t[:, None] == xp_of(t).arange(c)).astype(logits.dtype)
+            p = softmax_along(xp_of(g), logits, (1,), self.shift)
+            return ((p - hot * (1 - eps) - eps / c) * w.reshape(-1, 1), None)
+        grad = probs * w[:, None]  # softmax - (1 - eps) one_hot(t) - eps / C, weighted
+        if eps:
+            grad -= (w * (eps / c))[:, None]
+        grad[xp_of(probs).arange(n), safe_t] -= w * (1 - eps)
+        return (grad, None)
+
+
+def _check_targets(name, scores, target, ignore_index):
+    """The checks cross_entropy and nll_loss share: scores (N, C), integer targets (N,), each
+    in [0, C) or equal to ``ignore_index``.  Returns ``target`` as a tensor."""
+    target = tensor_arg(target, "target")
+    if scores.ndim != 2:
+        raise ValueError(f"{name}: expected {'logits' if name == 'cross_entropy' else 'input'} "
+                         f"of shape (N, C), got {scores.shape}")
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"{name}: expected integer class targets, got dtype "
+                        f"{target.dtype.name} (for probabilities use a soft-target loss)")
+    if target.shape != (scores.shape[0],):
+        raise ValueError(f"{name}: expected targets of shape ({scores.shape[0]},), got "
+                         f"{target.shape}")
+    t = target.data
+    bad = (t != ignore_index) & ((t < 0) | (t >= scores.shape[1]))
+    if bool(bad.any()):
+        raise IndexError(f"{name}: target values must be in [0, {scores.shape[1]}) "
+                         f"(or ignore_index={ignore_index}), got {int(t[bad][0])}")
+    return target
+
+
+def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0, ignore_index=-100):
+    """Softmax cross-entropy between logits (N, C) and integer class targets (N,).
+
+    ``label_smoothing`` mixes the one-hot target with the uniform distribution (PyTorch's
+    definition); targets equal to ``ignore_index`` contribute nothing and are left out of
+    the mean.  -inf logits (masked classes) get probability 0.
+
+    >>> import gpugrad as gg
+    >>> round(gg.cross_entropy(gg.zeros(2, 4), gg.tensor([1, 3])).item(), 4)
+    1.3863
+    """
+    _check_reduction(reduction)
+    logits = real_float(logits, "cross_entropy")
+    target = _check_targets("cross_entropy", logits, target, ignore_index)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+    w = _wide(logits)
+    if w is not None:
+        return CrossEntropy.apply(w, target, reduction=reduction, label_smoothing=label_smoothing,
+                                  ignore_index=ignore_index).astype(logits.dtype)
+    return CrossEntropy.apply(logits, target, reduction=reduction,
+                              label_smoothing=label_smoothing, ignore_index=ignore_index)
+
+
+def nll_loss(log_probs, target, reduction="mean", ignore_index=-100):
+    """Negative log-likelihood of integer targets given log-probabilities (N, C); targets are
+    checked as :func:`cross_entropy` checks them.
+
+    >>> import gpugrad as gg
+    >>> gg.nll_loss(gg.tensor([[-1.0, -2.0]]), gg.tensor([1])).item()
+    2.0
+    """
+    from .index import take_along_axis
+
+    _check_reduction(reduction)
+    log_probs = real_float(log_probs, "nll_loss")
+    w = _wide(log_probs)
+    if w is not None:
+        return nll_loss(w, target, reduction, ignore_index).astype(log_probs.dtype)
+    target = _check_targets("nll_loss", log_probs, target, ignore_index)
+    valid = (target != ignore_index)
+    safe = target * valid
+    sign = valid.astype(log_probs.dtype) * -1  # -1 for a counted row, 0 for an ignored one
+    picked = take_along_axis(log_probs, safe.reshape(-1, 1), axis=1).reshape(-1) * sign
+    if reduction == "none":
+        return picked
+    if reduction == "sum":
+        return picked.sum()
+    return picked.sum() / valid.sum().astype(picked.dtype).clip(1, None)
