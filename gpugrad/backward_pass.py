@@ -107,7 +107,7 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=
                     raise RuntimeError(f"internal: {n.name} returned a gradient of shape "
                                        f"{pg.shape} for an input of shape {p.data.shape}")
                 if pg.dtype != p.data.dtype:  # promoted downstream: back to the input's dtype
-                    pg = pg.astype(p.data.dtype)
+                    pg = _cast(pg, p.data.dtype)
                 cur = grads.get(pn)
                 if cur is None:
                     grads[pn] = pg
@@ -210,7 +210,24 @@ def _deliver_leaf(t, g, capture, accumulate, hooked, create_graph):
     _deliver(t, g, capture, accumulate, create_graph)
 
 
+def _cast(g, dtype):
+    """Gradient ``g`` in its input's ``dtype``; a complex gradient of a real input keeps its
+    real part (PyTorch's rule: the imaginary part is the derivative along a direction the
+    real input cannot move in)."""
+    if g.dtype.kind == "c" and dtype.kind != "c":
+        g = g.real if not isinstance(g, Tensor) else _real(g)
+    return g.astype(dtype)
+
+
+def _real(t):
+    from .ops import real
+
+    return real(t)
+
+
 def _deliver(t, g, capture, accumulate, create_graph):
+    if g.dtype != t.data.dtype:
+        g = _cast(g, t.data.dtype)
     if capture is not None and id(t) in capture:
         prev = capture[id(t)]
         capture[id(t)] = g if prev is None else prev + g
@@ -235,12 +252,10 @@ def _accumulate(t, g, create_graph=False):
         if not g.requires_grad:  # nothing recorded: the plain path (and its flat buffers)
             g = g.data
         else:  # a gradient with a graph (create_graph): kept as it is, as PyTorch does
-            if g.dtype != t.data.dtype:
-                g = g.astype(t.data.dtype)
             t.grad = g if t.grad is None else t.grad + g
             return
     if g.dtype != t.data.dtype:
-        g = g.astype(t.data.dtype)
+        g = _cast(g, t.data.dtype)
     if t.grad is None:
         t.grad = t._new_grad(g)
     elif t.grad.requires_grad:  # the kept gradient records a graph: add, never overwrite

@@ -540,3 +540,10 @@ def test_edge_cases_on_every_device(device):
         warnings.simplefilter("ignore", RuntimeWarning)
         _, gs = g(lambda a, b: a ** b, [0.0, 0.0], [0.0, -1.0])
     same(gs, [[0.0, -inf], [0.0, -inf]])
+
+
+def test_ops_that_compare_with_zero_refuse_complex_input():
+    z = gg.tensor([1 + 1j, -2 + 0.5j])
+    for fn in (gg.relu, gg.leaky_relu):
+        with pytest.raises(TypeError, match=r"not defined for complex input \(got dtype complex64\)"):
+            fn(z)

@@ -296,3 +296,21 @@ def test_jacobian_hessian_and_vjp_take_pytrees_as_jax_does():
 def test_constant_function_has_zero_gradient():
     assert gg.grad(lambda x: 3.0)(2.0) == 0.0
     np.testing.assert_array_equal(gg.grad(lambda x: 1.5)(np.ones(3)), np.zeros(3))
+
+
+def test_a_real_input_of_a_complex_product_gets_the_real_part_of_its_gradient():
+    import warnings
+
+    x = f64([1.0, 2.0], requires_grad=True)
+    z = gg.tensor([1 + 2j, 3 - 1j], dtype="complex128", requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # no ComplexWarning from a silent cast
+        gx, gz = gg.autograd.grad(gg.real(x * z).sum(), [x, z])
+        assert gx.dtype == np.float64
+        np.testing.assert_array_equal(gx.numpy(), [1.0, 3.0])      # as torch.autograd.grad
+        np.testing.assert_array_equal(gz.numpy(), [1.0, 2.0])
+        gg.imag(x * z).sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), [2.0, -1.0])
+        (gx,) = gg.autograd.grad(gg.real(x * z * x).sum(), [x], create_graph=True)
+        (gxx,) = gg.autograd.grad(gx.sum(), [x])
+        np.testing.assert_array_equal(gxx.numpy(), [2.0, 6.0])     # 2 Re z

@@ -63,21 +63,10 @@ def _composition(seed):
 SEEDS = range(40)
 
 
-def _usable(f_gg, x):
-    try:
-        f_gg(gg.tensor(x))
-        gg.hessian(f_gg)(x)
-    except RuntimeError as e:  # an op not yet twice differentiable: its clear refusal
-        if "not differentiable" in str(e):
-            pytest.skip(str(e))
-        raise
-
-
 @pytest.mark.parametrize("seed", SEEDS)
 def test_hessian_matches_torch(seed):
     name, f_gg, f_torch = _composition(seed)
     x = np.random.default_rng(seed + 1000).standard_normal(4)
-    _usable(f_gg, x)
     h = gg.hessian(f_gg)(x)
     ht = torch.autograd.functional.hessian(f_torch, torch.tensor(x)).numpy()
     np.testing.assert_allclose(h, ht, rtol=1e-9, atol=1e-11, err_msg=name)
@@ -88,14 +77,12 @@ def test_hvp_matches_torch(seed):
     name, f_gg, f_torch = _composition(seed)
     rng = np.random.default_rng(seed + 2000)
     x, v = rng.standard_normal(4), rng.standard_normal(4)
-    _usable(f_gg, x)
     hv = gg.hvp(f_gg, x, v)
     _, hvt = torch.autograd.functional.hvp(f_torch, torch.tensor(x), torch.tensor(v))
     np.testing.assert_allclose(hv, hvt.numpy(), rtol=1e-9, atol=1e-11, err_msg=name)
 
 
 def test_compositions_cover_every_listed_op():
-    """Most compositions must run (not skip) once every listed op is twice differentiable."""
     seen = set()
     for seed in SEEDS:
         name, _, _ = _composition(seed)

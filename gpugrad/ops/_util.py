@@ -80,3 +80,13 @@ def expand_reduced(g, shape, axes, keepdims):
         return g
     kshape = tuple(1 if i in axes else n for i, n in enumerate(shape))
     return g.reshape(kshape)
+
+
+def no_complex(x, op):
+    """``x``, unless it is complex: then a TypeError naming ``op`` and the dtype (``op`` is
+    not defined on complex numbers, and a cast would silently drop the imaginary part)."""
+    if x.dtype.kind == "c":
+        raise TypeError(f"{op}: not defined for complex input (got dtype {x.dtype.name}); "
+                        f"pass the real part (gpugrad.real), imaginary part or magnitude "
+                        f"(gpugrad.abs) explicitly")
+    return x

@@ -20,7 +20,7 @@ import numpy as np
 from ..autograd import Function, unbroadcast
 from ..backend import erf as _erf_array  # (the table below defines the op `erf`)
 from ..tensor import Tensor
-from ._util import is_scalar, operand, shape_of, xp_of
+from ._util import is_scalar, no_complex, operand, shape_of, xp_of
 
 _SQRT_2_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
@@ -366,6 +366,9 @@ _UNARY = {
                       _gelu_tanh_parts(xp, x)), "x"),
 }
 
+# ops that compare with 0: not defined on complex numbers (PyTorch refuses them too)
+_ORDERED = {"relu", "leaky_relu"}
+
 # unary ops whose vjp above is also PyTorch's for complex input (checked in the op harness)
 _COMPLEX_GRAD = {"negative", "abs"}
 # holomorphic ops with real Taylor coefficients: conj(f'(z)) = f'(conj z), so PyTorch's
@@ -447,6 +450,8 @@ def _make_zero_grad(name, fwd):
 
 def _float_operand(x, name):
     x = operand(x)
+    if name in _ORDERED and hasattr(x, "dtype"):
+        no_complex(x, name)  # NumPy would order complex numbers lexicographically
     if hasattr(x, "dtype") and x.dtype.kind not in "fc" and name not in ("negative", "abs",
                                                                           "square", "relu"):
         return x.astype(np.float32) if x.dtype.itemsize <= 4 or x.dtype.kind == "b" \

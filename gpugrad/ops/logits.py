@@ -23,20 +23,10 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import normalize_axis, tensor_arg, xp_of
+from ._util import no_complex, normalize_axis, tensor_arg, xp_of
 from .reduce import _count, _Reduce, _wide
 
 __all__ = ["logsumexp", "softmax", "log_softmax", "cross_entropy", "nll_loss"]
-
-
-def no_complex(x, op):
-    """``x``, unless it is complex: then a TypeError naming ``op`` and the dtype (``op`` is
-    not defined on complex numbers, and a cast would silently drop the imaginary part)."""
-    if x.dtype.kind == "c":
-        raise TypeError(f"{op}: not defined for complex input (got dtype {x.dtype.name}); "
-                        f"pass the real part (gpugrad.real), imaginary part or magnitude "
-                        f"(gpugrad.abs) explicitly")
-    return x
 
 
 def real_float(x, op):

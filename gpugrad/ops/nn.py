@@ -27,7 +27,8 @@ from ..autograd import Function
 from ..tensor import Tensor
 from ._util import tensor_arg, xp_of
 from .reduce import _wide, low_precision
-from .logits import _check_reduction, no_complex, real_float
+from ._util import no_complex
+from .logits import _check_reduction, real_float
 
 __all__ = ["linear", "mse_loss", "binary_cross_entropy_with_logits", "one_hot", "dropout"]
 
