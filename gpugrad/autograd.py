@@ -290,6 +290,10 @@ def _seed_grad(t, g, create_graph=False):
         raise RuntimeError("the tensor does not require grad and has no grad_fn: nothing to "
                            "differentiate (create inputs with requires_grad=True)")
     if g is None:
+        if t.data.dtype.kind == "c":
+            raise RuntimeError(f"grad can be implicitly created only for real scalar outputs, "
+                               f"got {t.dtype}: differentiate gpugrad.real(y) or "
+                               f"gpugrad.imag(y), or pass gradient= (as PyTorch requires)")
         if t.data.size != 1:
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs; got "
                                f"shape {t.shape}: pass gradient= with that shape, or reduce "

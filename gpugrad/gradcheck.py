@@ -29,21 +29,45 @@ def _prepare(inputs):
     out = []
     for i, x in enumerate(inputs):
         t = as_tensor(x)
-        if t.dtype.kind != "f":
-            out.append(t)  # integer inputs (indices, targets) are held fixed
+        if t.dtype.kind not in "fc":
+            out.append(t)  # integer and boolean inputs (indices, targets) are held fixed
             continue
-        t = Tensor._make(t.data.astype(np.float64, order="C", copy=True))  # C order: perturbed in place
+        wide = np.complex128 if t.dtype.kind == "c" else np.float64
+        t = Tensor._make(t.data.astype(wide, order="C", copy=True))  # C order: perturbed in place
         t.requires_grad_(True)
         out.append(t)
     return out
 
 
+def _cotangent(xp, rng, y):
+    """A random cotangent for output ``y``: complex for a complex output."""
+    v = rng.standard_normal(y.shape)
+    if y.dtype.kind == "c":
+        v = v + 1j * rng.standard_normal(y.shape)
+    return xp.asarray(v).astype(y.data.dtype)
+
+
+def _steps(t):
+    """The unit perturbations of one element: 1, and 1j too for a complex input (its real
+    and imaginary parts are two real coordinates)."""
+    return (1.0, 1j) if t.dtype.kind == "c" else (1.0,)
+
+
+def _component(g, step):
+    """The partial derivative along ``step`` held in gradient ``g``: PyTorch's convention
+    for complex inputs, grad = dL/d(re) + 1j dL/d(im)."""
+    return float(g.real) if step == 1.0 else float(g.imag)
+
+
 def gradcheck(fun, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, directions=3, seed=0,
               raise_exception=True):
-    """Compare reverse-mode gradients of ``fun(*inputs)`` with central differences (float64).
+    """Compare reverse-mode gradients of ``fun(*inputs)`` with central differences.
 
-    ``inputs`` are tensors or arrays; floating ones are checked (after a float64 copy),
-    integer ones are passed through unchanged.  Returns True, or raises
+    ``inputs`` are tensors or arrays; floating ones are checked after a float64 copy, and
+    complex ones after a complex128 copy, along their real and imaginary parts (PyTorch's
+    convention: the gradient of a real loss is dL/d(re) + 1j dL/d(im)); integer and boolean
+    inputs are passed through unchanged.  A complex output is checked through
+    ``sum(re(out) * v_re + im(out) * v_im)``.  Returns True, or raises
     :class:`GradcheckError` naming the worst element (False with ``raise_exception=False``).
 
     >>> import gpugrad as gg
@@ -53,18 +77,20 @@ def gradcheck(fun, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, directions=3, seed=0,
     xs = _prepare(list(inputs))
     wrt = [t for t in xs if t.requires_grad]
     if not wrt:
-        raise ValueError("gradcheck needs at least one floating-point input")
+        raise ValueError("gradcheck needs at least one floating-point or complex input")
     y = fun(*xs)
     if not isinstance(y, Tensor):
         raise TypeError(f"gradcheck: fun must return a Tensor, got {type(y).__name__}")
     xp = get_array_module(y.data)
     rng = np.random.default_rng(seed)
-    v = xp.asarray(rng.standard_normal(y.shape)).astype(y.data.dtype)
+    v = _cotangent(xp, rng, y)
 
     def scalar():
         with autograd.no_grad():
-            out = fun(*xs)
-        return float((out.data.astype(np.float64) * v).sum())
+            out = fun(*xs).data
+        if out.dtype.kind == "c":
+            return float((out.real * v.real).sum() + (out.imag * v.imag).sum())
+        return float((out.astype(np.float64) * v.real).sum())
 
     if not y.requires_grad:
         analytic = [xp.zeros_like(t.data) for t in wrt]
@@ -77,21 +103,25 @@ def gradcheck(fun, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, directions=3, seed=0,
         flat = t.data.reshape(-1)
         ga_flat = ga.reshape(-1)
         for j in range(flat.size):
-            orig = float(flat[j])
-            flat[j] = orig + eps
-            fp = scalar()
-            flat[j] = orig - eps
-            fm = scalar()
-            flat[j] = orig
-            num = (fp - fm) / (2 * eps)
-            ana = float(ga_flat[j])
-            err = abs(num - ana) - (atol + rtol * abs(num))
-            if err > worst[0]:
-                where = tuple(int(i) for i in np.unravel_index(j, t.shape))  # not np.int64(..)
-                worst = (err, f"input {k}, element {where}: analytic "
-                              f"{ana:.8g}, numerical {num:.8g} (shape {t.shape})")
+            orig = flat[j].item()
+            for step in _steps(t):
+                flat[j] = orig + eps * step
+                fp = scalar()
+                flat[j] = orig - eps * step
+                fm = scalar()
+                flat[j] = orig
+                num = (fp - fm) / (2 * eps)
+                ana = _component(ga_flat[j], step)
+                err = abs(num - ana) - (atol + rtol * abs(num))
+                if err > worst[0]:
+                    where = tuple(int(i) for i in np.unravel_index(j, t.shape))
+                    part = "" if step == 1.0 and t.dtype.kind != "c" else (
+                        " (real part)" if step == 1.0 else " (imaginary part)")
+                    worst = (err, f"input {k}, element {where}{part}: analytic "
+                                  f"{ana:.8g}, numerical {num:.8g} (shape {t.shape})")
     for _ in range(directions):
-        dirs = [xp.asarray(rng.standard_normal(t.shape)) for t in wrt]
+        dirs = [xp.asarray(rng.standard_normal(t.shape) + (
+            1j * rng.standard_normal(t.shape) if t.dtype.kind == "c" else 0)) for t in wrt]
         saved = [t.data.copy() for t in wrt]
         for t, d in zip(wrt, dirs):
             t.data += eps * d
@@ -102,7 +132,9 @@ def gradcheck(fun, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, directions=3, seed=0,
         for t, s in zip(wrt, saved):
             t.data[...] = s
         num = (fp - fm) / (2 * eps)
-        ana = float(sum(float((g * d).sum()) for g, d in zip(analytic, dirs)))
+        ana = float(sum(float((g.real * d.real).sum() + (g.imag * d.imag).sum())
+                        if g.dtype.kind == "c" else float((g * d).sum())
+                        for g, d in zip(analytic, dirs)))
         err = abs(num - ana) - (atol + rtol * abs(num))
         if err > worst[0]:
             worst = (err, f"random direction: analytic {ana:.8g}, numerical {num:.8g}")
@@ -133,13 +165,13 @@ def gradgradcheck(fun, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, directions=3, see
     n_in = len(xs)
     floats = [i for i, t in enumerate(xs) if t.requires_grad]
     if not floats:
-        raise ValueError("gradgradcheck needs at least one floating-point input")
+        raise ValueError("gradgradcheck needs at least one floating-point or complex input")
     with autograd.no_grad():
         y = fun(*xs)
     if not isinstance(y, Tensor):
         raise TypeError(f"gradgradcheck: fun must return a Tensor, got {type(y).__name__}")
     xp = get_array_module(y.data)
-    v0 = xp.asarray(np.random.default_rng(seed + 1).standard_normal(y.shape))
+    v0 = _cotangent(xp, np.random.default_rng(seed + 1), y)
 
     def first_gradient(*args):
         xs_, v = args[:n_in], args[n_in]

@@ -60,15 +60,14 @@ def _watch(a):
         if a.dtype.kind not in "fc":
             raise TypeError(f"cannot differentiate with respect to a {a.dtype} tensor")
         return _Watch.apply(a)  # differentiated here and by whatever records through a
-    if isinstance(a, Tensor):
-        t = Tensor._make(a.data if a.dtype.kind == "f" else a.data.astype(np.float32))
+    if isinstance(a, Tensor):  # floating and complex tensors keep their dtype
+        t = Tensor._make(a.data if a.dtype.kind in "fc" else a.data.astype(np.float32))
     elif isinstance(a, numbers.Number):
-        t = Tensor._make(np.asarray(float(a), dtype=np.float64))
+        t = Tensor._make(np.asarray(a, dtype=np.complex128 if isinstance(a, complex)
+                                    else np.float64))
     else:
         t = as_tensor(a)
-        if t.dtype.kind != "f":
-            t = Tensor._make(t.data.astype(np.float64))
-        t = Tensor._make(t.data)
+        t = Tensor._make(t.data if t.dtype.kind in "fc" else t.data.astype(np.float64))
     return t.requires_grad_(True)
 
 
@@ -98,7 +97,7 @@ def _like(g, original):
     if isinstance(original, Tensor) or g.requires_grad:
         return g
     if isinstance(original, numbers.Number):
-        return float(g.data)
+        return complex(g.data) if g.dtype.kind == "c" else float(g.data)
     if isinstance(original, np.ndarray) or is_cupy_array(original):
         return g.data
     return g.numpy()

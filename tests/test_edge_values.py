@@ -547,3 +547,25 @@ def test_ops_that_compare_with_zero_refuse_complex_input():
     for fn in (gg.relu, gg.leaky_relu):
         with pytest.raises(TypeError, match=r"not defined for complex input \(got dtype complex64\)"):
             fn(z)
+
+
+def test_complex_branch_cuts_and_negative_real_bases():
+    torch = pytest.importorskip("torch")
+    z = np.array([-0.5 + 0.3j, -2 + 0.1j, 1.5 - 0.2j])
+    x = gg.tensor(z, requires_grad=True)
+    (g,) = gg.autograd.grad(gg.real(gg.arccosh(x)).sum(), [x])
+    tx = torch.tensor(z, requires_grad=True)
+    (tg,) = torch.autograd.grad(torch.real(torch.acosh(tx)).sum(), [tx])
+    np.testing.assert_allclose(g.numpy(), tg.numpy(), rtol=1e-12)
+    b = np.array([0.5 + 0.5j, 1 - 1j])
+    a = gg.tensor([-2.0, -0.5], dtype="float64", requires_grad=True)
+    bt = gg.tensor(b, requires_grad=True)
+    ga, gb = gg.autograd.grad(gg.real(gg.power(a, bt)).sum(), [a, bt])
+    ta = torch.tensor([-2.0, -0.5], dtype=torch.float64, requires_grad=True)
+    tb = torch.tensor(b, requires_grad=True)
+    tga, tgb = torch.autograd.grad(torch.real(torch.pow(ta, tb)).sum(), [ta, tb])
+    np.testing.assert_allclose(ga.numpy(), tga.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gb.numpy(), tgb.numpy(), rtol=1e-12)
+    for fn in (gg.logaddexp, gg.logaddexp2, gg.hypot, gg.arctan2):
+        with pytest.raises(TypeError, match="not defined for complex input"):
+            fn(gg.tensor([1 + 1j]), 0.5)

@@ -108,7 +108,31 @@ def test_a_small_error_within_tolerance_passes():
 
 
 def test_gradcheck_argument_errors():
-    with pytest.raises(ValueError, match="needs at least one floating-point input"):
+    with pytest.raises(ValueError, match="needs at least one floating-point or complex input"):
         gg.gradcheck(lambda i: i * 2, [gg.tensor([1, 2])])
     with pytest.raises(TypeError, match="fun must return a Tensor, got float"):
         gg.gradcheck(lambda a: 1.0, [gg.randn(2)])
+
+
+def test_gradcheck_checks_complex_inputs_along_both_parts():
+    z = np.array([-0.5 + 0.3j, 2.0 - 1.0j])
+    assert gg.gradcheck(lambda t: t * t, [z])
+    assert gg.gradcheck(lambda a, b: a * gg.arccosh(b), [np.array([1.0, 2.0]), z])
+    assert gg.gradgradcheck(lambda t: gg.exp(t) * t, [z])
+
+    class MissingConj(Function):
+        """z * z with the holomorphic derivative but without PyTorch's conjugate."""
+
+        complex_grad = True
+
+        def forward(self, x):
+            self.saved = (x,)
+            return x * x
+
+        def backward(self, g):
+            (x,) = self.saved
+            return (2 * x * g,)
+
+    with pytest.raises(gg.GradcheckError):
+        gg.gradcheck(MissingConj.apply, [z])
+    assert gg.gradcheck(MissingConj.apply, [z.real])   # right for real input

@@ -314,3 +314,16 @@ def test_a_real_input_of_a_complex_product_gets_the_real_part_of_its_gradient():
         (gx,) = gg.autograd.grad(gg.real(x * z * x).sum(), [x], create_graph=True)
         (gxx,) = gg.autograd.grad(gx.sum(), [x])
         np.testing.assert_array_equal(gxx.numpy(), [2.0, 6.0])     # 2 Re z
+
+
+def test_transforms_keep_complex_inputs():
+    z = np.array([0.3 + 0.4j, -1 + 0.2j])
+    g = gg.grad(lambda u: gg.real((u * u * gg.conj(u)).sum()))(z)
+    assert g.dtype == np.complex128
+    # L = Re(z^2 conj z) = |z|^2 Re z; the values are torch.autograd.grad's
+    np.testing.assert_allclose(g, [0.43 + 0.24j, 3.04 - 0.4j], rtol=1e-12)
+    assert gg.grad(lambda u: gg.real(u * u))(0.5 + 1j) == 1 - 2j
+    np.testing.assert_allclose(gg.jacobian(lambda u: gg.real(u) * 2)(z), 2 * np.eye(2))
+    with pytest.raises(RuntimeError, match="only for real scalar outputs"):
+        gg.autograd.grad((gg.tensor([1.0, 2.0], requires_grad=True) * (1 + 2j)).sum(),
+                         [gg.tensor([1.0], requires_grad=True)])

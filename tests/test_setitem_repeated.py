@@ -256,3 +256,20 @@ def test_forward_and_gradient_agree_on_every_device(device):
         np.testing.assert_array_equal(np.sort(winners), np.sort(out[[0, 2], col]))
     if device == "cpu":
         np.testing.assert_array_equal(out, np_set(np.zeros((4, 3)), [2, 0, 2, 2, -2, 0], vals))
+
+
+@pytest.mark.parametrize("shape", [(3,), (3, 2), (3, 2, 2)])
+def test_third_order_through_repeated_writes(shape):
+    # only rows 1 and 2 survive: loss = sum over them of v^6 (plus constants)
+    x = gg.tensor(np.ones(shape), requires_grad=True)
+    vv = np.arange(1.0, 1 + np.prod(shape)).reshape(shape)
+    v = gg.tensor(vv, requires_grad=True)
+    y = gg.setitem(x, [0, 0, 2], v ** 3)
+    (gv,) = gg.autograd.grad((y * y).sum(), [v], create_graph=True)
+    (hv,) = gg.autograd.grad(gv.sum(), [v], create_graph=True)
+    (tv,) = gg.autograd.grad(hv.sum(), [v])
+    mask = np.zeros(shape)
+    mask[1:] = 1
+    np.testing.assert_allclose(gv.numpy(), 6 * vv ** 5 * mask)
+    np.testing.assert_allclose(hv.numpy(), 30 * vv ** 4 * mask)
+    np.testing.assert_allclose(tv.numpy(), 120 * vv ** 3 * mask)

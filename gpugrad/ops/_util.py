@@ -90,3 +90,11 @@ def no_complex(x, op):
                         f"pass the real part (gpugrad.real), imaginary part or magnitude "
                         f"(gpugrad.abs) explicitly")
     return x
+
+
+def cast_grad(g, dtype):
+    """Gradient ``g`` in an input's ``dtype``; a complex gradient of a real input keeps its
+    real part (PyTorch's rule), never NumPy's ComplexWarning cast."""
+    if g.dtype.kind == "c" and np.dtype(dtype).kind != "c":
+        g = xp_of(g).real(g)
+    return g.astype(dtype, copy=False)

@@ -172,7 +172,10 @@ class Power(_Binary):
                 else:
                     real_nonneg = b >= 0
                 skip = (a == 0) & real_nonneg
-                gb = g * _conj(xp, xp.where(skip, 0, ans * xp.log(xp.where(a == 0, 1, a))))
+                base = xp.where(a == 0, 1, a)
+                if ans.dtype.kind == "c" and base.dtype.kind != "c":  # a real base < 0: its
+                    base = base.astype(ans.dtype)  # principal complex log, not a real NaN
+                gb = g * _conj(xp, xp.where(skip, 0, ans * xp.log(base)))
         return ga, gb
 
 
@@ -350,7 +353,10 @@ _UNARY = {
     "cosh": (lambda xp, x: xp.cosh(x), lambda xp, g, x, a: g * xp.sinh(x), "x"),
     "tanh": (lambda xp, x: xp.tanh(x), lambda xp, g, x, a: g * (1 - a * a), "ans"),
     "arcsinh": (lambda xp, x: xp.arcsinh(x), lambda xp, g, x, a: g / xp.sqrt(x * x + 1), "x"),
-    "arccosh": (lambda xp, x: xp.arccosh(x), lambda xp, g, x, a: g / xp.sqrt(x * x - 1), "x"),
+    # sqrt(x - 1) sqrt(x + 1), not sqrt(x*x - 1): the same for real x > 1, and the principal
+    # branch for complex x (the other changes sign where Re x < 0)
+    "arccosh": (lambda xp, x: xp.arccosh(x),
+                lambda xp, g, x, a: g / (xp.sqrt(x - 1) * xp.sqrt(x + 1)), "x"),
     "arctanh": (lambda xp, x: xp.arctanh(x), lambda xp, g, x, a: g / (1 - x * x), "x"),
     "sigmoid": (_sigmoid, lambda xp, g, x, a: g * a * (1 - a), "ans"),
     "relu": (lambda xp, x: xp.maximum(x, 0), lambda xp, g, x, a: g * (a > 0), "ans"),

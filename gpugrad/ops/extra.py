@@ -18,7 +18,7 @@ import numpy as np
 from ..autograd import Function, unbroadcast
 from ..backend import get_array_module
 from ..tensor import Tensor
-from ._util import is_scalar, normalize_axis, operand, shape_of, tensor_arg, xp_of
+from ._util import is_scalar, no_complex, normalize_axis, operand, shape_of, tensor_arg, xp_of
 from .elementwise import _conj, _float_operand
 from .reduce import low_precision
 
@@ -171,6 +171,9 @@ def _bin(cls, name, doc):
     def fn(a, b):
         a = operand(a, b)
         b = operand(b, a)
+        for v in (a, b):  # NumPy defines none of these on complex numbers
+            if hasattr(v, "dtype"):
+                no_complex(v, name)
         if cls is not Fmod:
             a, b = _float_operand(a, name), _float_operand(b, name)
         return cls.apply(a, b)

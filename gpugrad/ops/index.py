@@ -100,6 +100,8 @@ def _prepare_key(key, x):
 def _raw_key(key):
     """``key`` with any Tensor component back as its array: under ``create_graph`` the engine
     hands a backward the index arrays it saved as constant Tensors, and indexing wants arrays."""
+    if not isinstance(key, tuple):  # one component (a mask, an index array): not its rows
+        key = (key,)
     return tuple(k.data if isinstance(k, Tensor) else k for k in key)
 
 

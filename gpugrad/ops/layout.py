@@ -16,7 +16,7 @@ import numpy as np
 from .. import backend, dtypes
 from ..backend import array_device, is_cupy_array
 from ..tensor import Tensor
-from ._util import tensor_arg, xp_of
+from ._util import cast_grad, tensor_arg, xp_of
 from .index import take
 from .shape import (
     _axes,
@@ -238,15 +238,14 @@ def copy(x):
 
 class Astype(_NoSave):
     twice_differentiable = True
+    complex_grad = True  # the cast's gradient cast back (the real part for a real input)
 
     def forward(self, x, dtype):
         self.in_dtype = x.dtype
         return x.astype(dtype)
 
     def backward(self, g):
-        if g.dtype.kind == "c" and self.in_dtype.kind != "c":
-            g = xp_of(g).real(g)
-        return (g.astype(self.in_dtype),)
+        return (cast_grad(g, self.in_dtype),)
 
 
 class _AstypeNoGrad(Astype):

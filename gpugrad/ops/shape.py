@@ -24,7 +24,7 @@ import numpy as np
 from ..autograd import Function, unbroadcast
 from ..backend import is_cupy_array
 from ..tensor import Tensor, as_tensor
-from ._util import tensor_arg, xp_of
+from ._util import cast_grad, tensor_arg, xp_of
 
 __all__ = ["reshape", "squeeze", "expand_dims", "flatten", "ravel", "transpose", "permute", "swapaxes", "moveaxis", "broadcast_to", "expand", "concatenate", "stack", "split", "cat", "unsqueeze"]
 
@@ -346,7 +346,7 @@ class Concatenate(_NoSave):
         out, start, key = [], 0, [slice(None)] * g.ndim
         for n, need, dt in zip(self.sizes, self.needs, self.dtypes):
             key[self.axis] = slice(start, start + n)
-            out.append(g[tuple(key)].astype(dt, copy=False) if need else None)
+            out.append(cast_grad(g[tuple(key)], dt) if need else None)
             start += n
         return tuple(out)
 
@@ -390,7 +390,7 @@ class Stack(_NoSave):
         out = []
         for i, (need, dt) in enumerate(zip(self.needs, self.dtypes)):
             key[self.axis] = i
-            out.append(g[tuple(key)].astype(dt, copy=False) if need else None)
+            out.append(cast_grad(g[tuple(key)], dt) if need else None)
         return tuple(out)
 
 
