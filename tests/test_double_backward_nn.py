@@ -413,3 +413,17 @@ def test_gnp_nanmean_float16_accumulates_in_float32():
     assert y.dtype == np.float16 and y.tolist() == [1.0, 3.5]
     y.sum().backward()
     assert x.grad.dtype == np.float16 and x.grad.tolist() == [[1.0, 0.0], [0.5, 0.5]]
+
+
+def test_prod_second_order_memory_is_linear():
+    import tracemalloc
+
+    x = gg.tensor(np.random.default_rng(1).uniform(0.99, 1.01, 4000), requires_grad=True)
+    tracemalloc.start()
+    try:
+        (g,) = gg.autograd.grad(gg.prod(x), [x], create_graph=True)
+        gg.autograd.grad(g.sum(), [x])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 * 4000 * 8          # an (n, n) stack would be 128 MB
