@@ -100,6 +100,8 @@ class Function:
     _out_id = None   # id() of the output array (create_graph hands it to backward as a Tensor)
     _in_ids = ()     # id() of each input array handed to forward (the same, per position)
     _complex = False  # the complex dtype of an input that needs a gradient, if any
+    _ng_ver = None   # a view op's node kept as a link (Tensor._view), made under no_grad:
+    _chain = None    # the memory's version then; (root, version), memoized (gpugrad.inplace)
 
     # which positional inputs' data backward reads; override for finer tracking
     def saved_inputs(self, needs):
@@ -138,6 +140,10 @@ class Function:
                 d = a.data
                 arrays.append(d)
                 r = a.requires_grad
+                if not r and a._view is not None and _gm.enabled and cls.differentiable:
+                    c = a._view._chain  # (its root, ...) once known: see gpugrad.inplace
+                    if c is None or c[0].requires_grad:
+                        r = _view_in_graph(a)  # its base may have joined the graph since
                 needs.append(r)
                 any_needs = any_needs or r
                 if r and d.dtype.kind == "c":
@@ -189,6 +195,10 @@ class Function:
             t.requires_grad = True
         elif cls.view and isinstance(args[0], Tensor) and _is_view_of(out, arrays[0]):
             t._vc = args[0]._vc
+            node.parents = args  # the link to the base, should a write through t need it
+            t._view = node
+            if not _gm.enabled:
+                node._ng_ver = t._vc[0]
         return t
 
 
@@ -243,6 +253,21 @@ def _refresh(t, user):
     fresh.pnodes = (base._node,) + tuple(n.pnodes[1:])
     fresh._out_ver, fresh._freed = t._vc[0], False
     t._node = fresh
+
+
+_WRITABLE_VIEWS = frozenset(("GetItemBasic", "Transpose", "Reshape", "Flip"))
+
+
+def _view_link(node, t=None):
+    """The view node (basic index, transpose, reshape, flip) whose base tensor ``t`` (computed
+    by ``node``) lives in: ``node``, ``node._view_link`` (kept across in-place rewiring), or
+    ``t._view``, the link a view op that recorded no node left (on the tensor: no cycle)."""
+    if node is not None and type(node).__name__ in _WRITABLE_VIEWS:
+        return node
+    link = getattr(node, "_view_link", None)
+    if link is None and t is not None and type(t._view).__name__ in _WRITABLE_VIEWS:
+        return t._view
+    return link
 
 
 def _check_devices(args):
@@ -373,3 +398,4 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 from .tensor import Tensor  # noqa: E402  (Tensor needs this module's Function)
 from .backward_pass import _run  # noqa: E402  (the pass needs Function and Tensor)
+from .inplace import _view_in_graph  # noqa: E402  (views without a node, and their bases)

@@ -9,15 +9,19 @@ that requires grad (or a view of one) they raise at once.
 
 Two rules keep the gradient right through the write:
 
-* A write into a (basic-index) view re-links every base up the chain as
-  ``base = setitem(base, key, view)``, whatever the op: ``+=``, ``fill_``, ``copy_`` of a
-  constant, ``x[k] = v``.  Where a constant was written the gradient is zero.
-* The old value is copied, once, when a node recorded for this write needs it: the op's own
-  node (``y *= x`` reads the old ``y`` for ``x``'s gradient) or a node of an operand that read
-  it (``s -= s.max(axis=1, keepdims=True)``: Max read ``s``).  No copy when nothing reads it
-  (``+=``, ``-=``, ``/=``, ``fill_``).  Any other node that saved the old value still raises
-  at backward, as in PyTorch: one used apart from this write, the op that computed the tensor
-  when it saved its answer (``exp``), one that read a partly overlapping view.
+* A write into a view (basic index, transpose, reshape, flip) re-links every base up the
+  chain as ``base = setitem(base, key, view)``, whatever the op: ``+=``, ``fill_``, ``copy_``
+  of a constant, ``x[k] = v``.  Where a constant was written the gradient is zero.  A base
+  that is not in the graph (a constant: its views record no node, only a link to it) joins
+  the graph this way when a value that requires grad is written, as in PyTorch; its other
+  views are recorded as views of it when next used.  A view made under ``no_grad()`` follows
+  PyTorch's rules instead: such a write through it, or its use after its base changed while
+  its base requires grad, raises.
+* The old value is copied, once, when a node recorded for this write needs it
+  (:mod:`gpugrad.old_values`): the op's own node (``y *= x`` reads the old ``y`` for ``x``'s
+  gradient) or a node of an operand that read it (``s -= s.max(axis=1, keepdims=True)``: Max
+  read ``s``).  No copy when nothing reads it (``+=``, ``-=``, ``/=``, ``fill_``).  Any other
+  node that saved the old value still raises at backward, as in PyTorch.
 
 >>> import gpugrad as gg
 >>> x = gg.tensor([1.0, 2.0], requires_grad=True)
@@ -26,18 +30,23 @@ Two rules keep the gradient right through the write:
 >>> y *= x
 >>> y.sum().backward(); x.grad.tolist()
 [5.0, 9.0]
+>>> a = gg.zeros(3)
+>>> v = a[1:]
+>>> v += x                     # a, a constant, now computes from x
+>>> (a * a).sum().backward(); x.grad.tolist()
+[7.0, 13.0]
 """
 from __future__ import annotations
 
-import collections
-import numbers
+import copy
 
 import numpy as np
 
 from . import autograd as _autograd
 from . import _tensor_ops as _operators
 from . import ops as _ops
-from .backend import get_array_module, is_cupy_array
+from .autograd import _view_link
+from .old_values import keep_old_value
 from .tensor import Tensor, as_tensor
 
 __all__ = ["install"]
@@ -59,10 +68,20 @@ def _shallow(self):
     t._vc = self._vc
     return t
 
-def _check_inplace(self):
+def _check_inplace(self, others_grad=False):
+    """Refuse a write (of a value that requires grad: ``others_grad``) that the graph cannot
+    follow: into a leaf that requires grad, or a view of one, or through a view made under
+    no_grad where the result would require grad (PyTorch's rules)."""
     if not _autograd.is_grad_enabled():
         return
-    base, node = self, self._node
+    base = self
+    if self._node is None and self._view is not None:  # a view that recorded no node
+        root, ver = _view_root(self._view)
+        if ver is not None and (others_grad or root.requires_grad):
+            raise RuntimeError(_NO_GRAD_VIEW.format(_WRITE))
+        while base._view is not None and not base.requires_grad:
+            base = base._view.parents[0]
+    node = base._node
     while (node is not None and node.view and node.parents[0] is not None
            and node.parents[0]._vc is self._vc):  # a view
         base = node.parents[0]
@@ -77,17 +96,20 @@ def _inplace(self, op, *others, direct=None):
     """``self = op(self, *others)`` written into self's memory; the graph is rewired.
 
     ``direct(self)``, when given, does the write itself where no graph is recorded."""
-    self._check_inplace()
     others_grad = any(isinstance(o, Tensor) and o.requires_grad for o in others)
+    self._check_inplace(others_grad)
     old = None
-    if _autograd.is_grad_enabled() and (self.requires_grad or others_grad):
+    grad = _autograd.is_grad_enabled()
+    if grad and self._view is not None and not self.requires_grad:
+        _view_in_graph(self)                 # its base may have joined the graph since
+    if grad and (self.requires_grad or others_grad):
         if _autograd._is_stale(self):
             _autograd._refresh(self, "an in-place operation")
         old = self._node
         res = op(self._shallow(), *others)
         _check_fits(self, res)
         if res._node is not None:
-            _keep_old_value(self, res._node)
+            keep_old_value(self, res._node, _SEARCH_LIMIT)
         _write(self, res)
         self._node = res._node
         self.requires_grad = res.requires_grad
@@ -164,45 +186,131 @@ def __setitem__(self, key, value):
     self._inplace(lambda a, v: _ops.setitem(a, key, v), value)
 
 
-def _view_link(node):
-    """The basic-index node that says whose memory a tensor lives in (kept across in-place
-    rewiring in ``_view_link``), or None."""
-    if node is None or type(node).__name__ == "GetItemBasic":
-        return node
-    return getattr(node, "_view_link", None)
-
-
 def _commit_to_bases(t, old):
-    """``t`` (a basic-index view, ``old`` its node before an in-place write) changed its base's
-    memory: rewire each base up the chain as ``base = setitem(base, key, t)`` so the base's
-    gradient sees the write (``y[k] *= 2`` and ``row = y[0]; row += 1`` stay correct).  A
-    write that left ``t`` without a node (a non-differentiable op) goes in as a constant, and
-    ``t`` becomes a view of its base again, re-derived from it when next used."""
-    link = _view_link(old)
+    """``t`` (a view, ``old`` its node before an in-place write) changed its base's memory:
+    rewire each base up the chain as ``base = setitem(base, key, t)`` (for a transpose,
+    reshape or flip, the whole base is ``t`` put back in its shape) so the base's gradient
+    sees the write (``y[k] *= 2`` and ``row = y[0]; row += 1`` stay correct).  A base that
+    was not in the graph (a view of it recorded no node: ``t._view``) joins it, constant
+    outside the view, when a value that requires grad was written.  A write that left ``t``
+    without a node (a non-differentiable op) goes in as a constant, and ``t`` becomes a view
+    of its base again, re-derived from it when next used."""
+    link = _view_link(old, t)
     if link is None:
         return
     first, view = link, t
-    if t._node is not None:
+    if t._node is not None and link is not t._view:
         t._node._view_link = link                # t still lives in its base's memory
     committed = False
-    while (link is not None and link.parents[0] is not None and link.parents[0]._vc is t._vc
-           and link.parents[0].requires_grad):
+    while link is not None and link.parents[0] is not None and link.parents[0]._vc is t._vc:
         base = link.parents[0]
-        before = base._node                      # None: a leaf (guarded by _check_inplace)
-        if before is None:
-            break
-        prior = Tensor._make(base.data, True)    # the base as its node last computed it
-        prior._node, prior._vc = before, [before._out_ver]
+        before = base._node
+        if before is not None:
+            prior = Tensor._make(base.data, True)    # the base as its node last computed it
+            prior._node, prior._vc = before, [before._out_ver]
+        elif base.requires_grad or t._node is None:
+            break                # a leaf (refused by _check_inplace); a constant stays one
+        else:
+            prior = Tensor._make(base.data)          # a constant base joins the graph
         value = t._shallow() if t._node is not None else Tensor._make(t.data)
-        res = _ops.setitem(prior, link.key, value)
-        base._node = res._node
+        res = _put_back(link, prior, value)
+        base._node, base.requires_grad = res._node, True
         base._node._out_ver, base._node._written = base._vc[0], base._vc
-        link = _view_link(before)
-        base._node._view_link = link
+        link = _view_link(before, base)
+        if link is not None and link is not base._view:
+            base._node._view_link = link
         t = base
         committed = True
-    if committed and view._node is None:
-        view._node, view.requires_grad = first, True  # stale: re-derived from its base
+    if committed and view._node is None:         # a view of its base again
+        if first is view._view:
+            _record_view(view)
+        else:
+            view._node, view.requires_grad = first, True  # stale: re-derived from its base
+
+
+def _put_back(link, prior, value):
+    """``prior`` (a base) with the elements that view node ``link`` shows set to ``value``."""
+    kind = type(link).__name__
+    if kind == "GetItemBasic":
+        return _ops.setitem(prior, link.key, value)
+    if kind == "Transpose":
+        value = _ops.transpose(value, tuple(int(i) for i in np.argsort(link.axes)))
+    elif kind == "Reshape":
+        value = _ops.reshape(value, link.in_shape)
+    else:  # Flip: its own inverse
+        value = _ops.flip(value, link.axis)
+    return _ops.setitem(prior, Ellipsis, value)
+
+
+# ---------------------------------------------------------------- views that recorded no node
+# A view op records no node when no gradient is needed (its base is a constant) or grad mode
+# is off; the view keeps that op's node as a link to its base (``t._view``), so that a later
+# write into the shared memory can re-link the base (above), and the view can be recorded
+# once its base has joined the graph.  A view made under no_grad is refused, as in PyTorch,
+# where its use would be ambiguous: see _check_inplace and _view_in_graph.
+_NO_GRAD_VIEW = ("a view was created in no_grad mode and {}; this is ambiguous, so it is "
+                 "refused (as in PyTorch): make the view and the in-place write both inside "
+                 "the no_grad() block or both outside it, or clone() the view")
+_WRITE = "is being modified in place with grad mode enabled"
+_USE = ("its base or another view of its base has been modified in place since (and its "
+        "base requires grad), so it is being used with grad mode enabled")
+
+
+def _view_root(link):
+    """(root, version) for ``link`` (a ``Tensor._view``): the first tensor up the chain of such
+    links that has none itself, and, when a link of the chain was made under no_grad, the
+    memory's version then (the nearest one's), else None.  Memoized on the links."""
+    todo = []
+    while link._chain is None:
+        todo.append(link)
+        up = link.parents[0]._view
+        if up is None:
+            break
+        link = up
+    root, ver = link._chain or (link.parents[0], None)
+    for link in reversed(todo):
+        ver = link._ng_ver if link._ng_ver is not None else ver
+        link._chain = (root, ver)
+    return root, ver
+
+
+def _view_in_graph(t):
+    """For ``t``, a view that recorded no node: True, after recording it (and each such view
+    between it and its base) as the view it is, when its base has joined the graph since it
+    was made; False when ``t`` stays a constant.  Raises for a view made under no_grad whose
+    memory was written since while its base requires grad (PyTorch's rule)."""
+    root, ver = _view_root(t._view)
+    if not root.requires_grad:
+        return False
+    if ver is not None:
+        if t._vc[0] != ver:
+            raise RuntimeError(_NO_GRAD_VIEW.format(_USE))
+        return False
+    chain = []
+    while not t.requires_grad:
+        chain.append(t)
+        t = t._view.parents[0]
+    if _autograd._is_stale(t):
+        _autograd._refresh(t, type(chain[-1]._view).__name__)
+    for v in reversed(chain):
+        _record_view(v)
+    return True
+
+
+def _record_view(v):
+    """Record ``v`` as the view of its base (which requires grad) that its link says it is."""
+    link = v._view
+    base = link.parents[0]
+    n = copy.copy(link)
+    n.pnodes, n.needs, n._vcs = (base._node,), (True,), []
+    n._out_ver, n._in_ids, n._out_id = v._vc[0], (id(base.data),), id(v.data)
+    n._complex = base.data.dtype if base.data.dtype.kind == "c" else False
+    v._node, v.requires_grad = n, True
+
+
+# at most this many nodes are searched for readers of the old value (a reader further away
+# than that keeps its version check, so it raises at backward: never a wrong gradient)
+_SEARCH_LIMIT = 1024
 
 
 def _check_fits(t, res):
@@ -218,194 +326,6 @@ def _check_fits(t, res):
 def _write(t, res):
     if res.data is not t.data:
         t.data[...] = res.data
-
-
-# ---------------------------------------------------------------- keeping the old value
-class _Unkeepable(Exception):
-    """A node holds the written memory in a form that cannot be swapped for a copy."""
-
-
-# node attributes that are bookkeeping, not what its backward reads
-_BOOKKEEPING = frozenset(("parents", "pnodes", "needs", "_vcs", "_hooks", "_retain",
-                          "grad_out", "_in_ids", "_out_id", "_out_ver", "_freed",
-                          "_complex", "_view_link", "_written"))
-_PLAIN = (type(None), numbers.Number, str, bytes, slice, type(Ellipsis), np.generic,
-          np.dtype, type, range, _autograd.Function)
-
-
-# at most this many nodes are searched for readers of the old value (a reader further away
-# than that keeps its version check, so it raises at backward: never a wrong gradient)
-_SEARCH_LIMIT = 1024
-
-
-def _keep_old_value(t, start):
-    """Before ``t`` is overwritten: give the nodes reached from ``start`` (the write's own
-    nodes, then its operands') that read ``t``'s current value a private copy of it, so that
-    the write does not invalidate them.  Nothing is copied when no such node reads it.
-
-    The search stops at ``t``'s node and its bases' (:func:`_family`): what was recorded
-    before them cannot have read the current value, and they themselves (an op that saved
-    its answer, as exp does) keep raising, as in PyTorch."""
-    vc, ver = t._vc, t._vc[0]
-    seen = _family(t)
-    hits, queue, budget = [], collections.deque([start]), _SEARCH_LIMIT
-    while queue and budget:
-        n = queue.popleft()
-        if n is None or id(n) in seen or n._freed:
-            continue
-        seen.add(id(n))
-        budget -= 1
-        reads = False
-        for v, w in n._vcs:
-            if v is vc:
-                if w != ver:
-                    break               # read an older value: recorded before this one
-                reads = True
-        else:
-            if reads:
-                hits.append(n)
-            elif _lives_in_older(n, vc, ver):
-                continue                # recorded before the current value (so all above)
-            queue.extend(n.pnodes)
-    if hits:
-        old = _OldValue(t.data)
-        for n in hits:
-            old.give(n, vc, ver)
-
-
-def _lives_in_older(n, vc, ver):
-    """True when node ``n``'s answer lives in the memory counted by ``vc`` (a view of it, or a
-    write into it) at a version older than ``ver``: ``n`` was recorded before that value."""
-    if n._out_ver is None or n._out_ver == ver:
-        return False
-    if n.view:
-        return n.parents[0] is not None and n.parents[0]._vc is vc
-    return getattr(n, "_written", None) is vc
-
-
-def _family(t):
-    """ids of ``t``'s node and of its bases' current nodes (all computed the memory a write
-    into ``t`` changes)."""
-    out, node = set(), t._node
-    while node is not None and id(node) not in out:
-        out.add(id(node))
-        link = node if node.view else _view_link(node)
-        if link is None or link.parents[0] is None or link.parents[0]._vc is not t._vc:
-            break
-        if link.pnodes[0] is not None:
-            out.add(id(link.pnodes[0]))
-        node = link.parents[0]._node
-    return out
-
-
-class _OldValue:
-    """The value of array ``data`` before a write, copied on first need; each node that
-    read ``data`` gets its own array object of it (nodes tell their inputs apart by id)."""
-
-    def __init__(self, data):
-        self.data, self.copy = data, None
-        buf = data
-        while getattr(buf, "base", None) is not None and hasattr(buf.base, "shape"):
-            buf = buf.base                        # the whole buffer data is part of
-        self.buffer = buf
-        self.xp = get_array_module(data)
-
-    def _aliases(self, a):
-        return (is_cupy_array(a) == is_cupy_array(self.buffer)
-                and bool(self.xp.may_share_memory(a, self.buffer)))
-
-    def _exact(self, a):
-        d = self.data
-        return a is d or (is_cupy_array(a) == is_cupy_array(d) and a.shape == d.shape
-                          and a.dtype == d.dtype and a.strides == d.strides
-                          and _ptr(a) == _ptr(d))
-
-    def _fresh(self, avoid, keep):
-        """A new array object holding the old value whose id is not in ``avoid``."""
-        if self.copy is None:
-            self.copy = self.data.copy()
-        while True:
-            a = self.copy.view()
-            keep.append(a)                         # alive, so the next try gets a new id
-            if id(a) not in avoid:
-                return a
-
-    def give(self, n, vc, ver):
-        """Swap, in node ``n``, every array that is ``data`` for the old value (parents too,
-        for create_graph), and drop its check of (``vc``, ``ver``).  Left as it is (so it
-        raises at backward) when it holds any other view of the written buffer."""
-        found = {}                                 # id(array) -> array: what n read of data
-        try:
-            for name, v in vars(n).items():
-                if name not in _BOOKKEEPING:
-                    self._scan(v, found)
-        except _Unkeepable:
-            return
-        standins = {}                              # position -> an input that was data
-        for i, p in enumerate(n.parents):
-            if not (isinstance(p, Tensor) and self._exact(p.data)):
-                continue                           # (a partial view it read stopped the scan)
-            if n.pnodes[i] is None and n.needs[i]:  # a leaf that gets a gradient stays
-                if id(p.data) in found or (i < len(n._in_ids) and n._in_ids[i] in found):
-                    return
-                continue
-            standins[i] = p
-        in_ids = list(n._in_ids)
-        moved = set(found) | {in_ids[i] for i in standins if i < len(in_ids)}
-        avoid = {k for k in in_ids + [n._out_id] if k not in moved}
-        keep, new = [], {}
-        for k in moved:
-            new[k] = self._fresh(avoid, keep)
-        for name, v in list(vars(n).items()):
-            if name not in _BOOKKEEPING:
-                setattr(n, name, self._swap(v, new))
-        parents = list(n.parents)
-        for i, p in standins.items():
-            a = new[in_ids[i]] if i < len(in_ids) else self._fresh(avoid, keep)
-            pn = n.pnodes[i]
-            s = Tensor._make(a, p.requires_grad)
-            s._node = pn
-            s._vc = [pn._out_ver if pn is not None and pn._out_ver is not None else 0]
-            parents[i] = s
-        n.parents = tuple(parents)
-        n._in_ids = tuple(id(new[k]) if k in new else k for k in in_ids)
-        if n._out_id in new:
-            n._out_id = id(new[n._out_id])
-        n._vcs = [(v, w) for v, w in n._vcs if not (v is vc and w == ver)]
-
-    def _scan(self, v, found):
-        if isinstance(v, (tuple, list)):
-            for x in v:
-                self._scan(x, found)
-        elif isinstance(v, dict):
-            for x in v.values():
-                self._scan(x, found)
-        elif isinstance(v, Tensor):
-            if self._aliases(v.data):
-                raise _Unkeepable
-        elif isinstance(v, np.ndarray) or is_cupy_array(v):
-            if self._aliases(v):
-                if not self._exact(v):
-                    raise _Unkeepable
-                found[id(v)] = v
-        elif not isinstance(v, _PLAIN):
-            raise _Unkeepable                      # something we cannot look inside
-
-    def _swap(self, v, new):
-        if isinstance(v, (tuple, list)):
-            out = [self._swap(x, new) for x in v]
-            if all(a is b for a, b in zip(out, v)):
-                return v
-            return type(v)(out) if type(v) in (tuple, list) else type(v)(*out)
-        if isinstance(v, dict):
-            return {k: self._swap(x, new) for k, x in v.items()}
-        if (isinstance(v, np.ndarray) or is_cupy_array(v)) and id(v) in new:
-            return new[id(v)]
-        return v
-
-
-def _ptr(a):
-    return a.data.ptr if is_cupy_array(a) else a.__array_interface__["data"][0]
 
 
 def _inplace_operator(op):

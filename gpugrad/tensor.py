@@ -31,8 +31,16 @@ class Tensor:
     (dtype('float32'), (2,), device(type='cpu'))
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_vc", "_hooks", "__weakref__")
+    # _view: for a view made by an op that recorded no node (no gradient was needed, or grad
+    # mode was off), that op's node, whose parents[0] is the base: see gpugrad.inplace
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_vc", "_hooks", "_view",
+                 "__weakref__")
     __array_priority__ = 1000  # NumPy defers binary operators to us
+
+    def __new__(cls, *args, **kwargs):
+        t = object.__new__(cls)
+        t._view = None  # (here, so that subclasses need not set it)
+        return t
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
         self.data = _to_array(data, dtype, device)
@@ -54,6 +62,7 @@ class Tensor:
         t._node = None
         t._vc = [0]
         t._hooks = None
+        t._view = None
         return t
 
     def _new_grad(self, g):
