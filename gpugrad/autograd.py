@@ -98,7 +98,7 @@ class Function:
     _freed = False
     _out_ver = None  # the output's version when this node made it (stale views are refused)
     _out_id = None   # id() of the output array (create_graph hands it to backward as a Tensor)
-    _in_ids = ()     # id() of each input array handed to forward (the same, per position)
+    _in_arrays = ()  # the input arrays handed to forward, per position (the inputs' own)
     _complex = False  # the complex dtype of an input that needs a gradient, if any
     _ng_ver = None   # a view op's node kept as a link (Tensor._view), made under no_grad:
     _chain = None    # the memory's version then; (root, version), memoized (gpugrad.inplace)
@@ -122,6 +122,7 @@ class Function:
 
     def _release(self):
         self.saved = ()
+        self._in_arrays = ()
         self.grad_out = None
         self._freed = True
 
@@ -135,12 +136,13 @@ class Function:
         devs = None
         stale = None
         cplx = False
+        enabled = _gm.enabled
         for a in args:
             if isinstance(a, Tensor):
                 d = a.data
                 arrays.append(d)
                 r = a.requires_grad
-                if not r and a._view is not None and _gm.enabled and cls.differentiable:
+                if not r and a._view is not None and enabled and cls.differentiable:
                     c = a._view._chain  # (its root, ...) once known: see gpugrad.inplace
                     if c is None or c[0].requires_grad:
                         r = _view_in_graph(a)  # its base may have joined the graph since
@@ -163,14 +165,14 @@ class Function:
         if devs:
             _check_devices(args)
         node = cls()
-        record = any_needs and _gm.enabled and cls.differentiable
+        record = any_needs and enabled and cls.differentiable
         if record and stale:
             for a in args:
                 if isinstance(a, Tensor) and _is_stale(a):
                     _refresh(a, cls.__name__)
             pnodes = [a._node if isinstance(a, Tensor) else None for a in args]
         node.needs = tuple(needs) if record else (False,) * len(needs)
-        if record and len(arrays) > 1:
+        if record and len(arrays) > 1 and (len(arrays) > 2 or arrays[0] is arrays[1]):
             _distinct_arrays(args, arrays)
         out = raw = node.forward(*arrays, **kwargs)
         if not hasattr(out, "shape") or isinstance(out, np.generic):
@@ -188,7 +190,7 @@ class Function:
             node._vcs = vcs
             node._out_ver = t._vc[0]
             node._complex = cplx
-            node._in_ids = tuple(map(id, arrays))  # which saved array is which input
+            node._in_arrays = arrays  # which saved array is which input (create_graph)
             node._out_id = id(raw)  # what forward returned (and may have saved): a
             # NumPy scalar for 0-d math, whose id is valid while `saved` holds it
             t._node = node
@@ -197,7 +199,7 @@ class Function:
             t._vc = args[0]._vc
             node.parents = args  # the link to the base, should a write through t need it
             t._view = node
-            if not _gm.enabled:
+            if not enabled:
                 node._ng_ver = t._vc[0]
         return t
 

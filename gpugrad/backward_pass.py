@@ -52,7 +52,8 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=
     walk = list(stack)
     while walk:
         n = walk.pop()
-        _check_runnable(n, create_graph)
+        if (n._complex and not n.complex_grad) or (create_graph and not n.twice_differentiable):
+            _refuse(n, create_graph)
         for pn in n.pnodes:
             if pn is not None:
                 deps[pn] = deps.get(pn, 0) + 1
@@ -129,8 +130,8 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=
         _deliver(t, _call_hooks(t._hooks, g, create_graph), capture, accumulate, create_graph)
 
 
-def _check_runnable(n, create_graph):
-    """Raise, naming the op, when node ``n``'s backward cannot give a right answer here."""
+def _refuse(n, create_graph):
+    """Raise, naming the op: node ``n``'s backward cannot give a right answer here."""
     if n._complex and not n.complex_grad:
         raise NotImplementedError(
             f"the gradient of {n.name} with respect to a complex input ({n._complex}) is not "
@@ -152,7 +153,7 @@ def _backward_graph(n, g):
     saved array is a constant of the formula (an index, a mask), which is what an op that
     sets ``twice_differentiable`` promises.
     """
-    sub = {i: p for i, p in zip(n._in_ids, n.parents) if isinstance(p, Tensor)}
+    sub = {id(a): p for a, p in zip(n._in_arrays, n.parents) if isinstance(p, Tensor)}
 
     def wrap(v):
         if isinstance(v, (tuple, list)):

@@ -303,7 +303,7 @@ def _record_view(v):
     base = link.parents[0]
     n = copy.copy(link)
     n.pnodes, n.needs, n._vcs = (base._node,), (True,), []
-    n._out_ver, n._in_ids, n._out_id = v._vc[0], (id(base.data),), id(v.data)
+    n._out_ver, n._in_arrays, n._out_id = v._vc[0], [base.data], id(v.data)
     n._complex = base.data.dtype if base.data.dtype.kind == "c" else False
     v._node, v.requires_grad = n, True
 

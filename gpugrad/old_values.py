@@ -35,7 +35,7 @@ class _Unkeepable(Exception):
 
 # node attributes that are bookkeeping, not what its backward reads
 _BOOKKEEPING = frozenset(("parents", "pnodes", "needs", "_vcs", "_hooks", "_retain",
-                          "grad_out", "_in_ids", "_out_id", "_out_ver", "_freed",
+                          "grad_out", "_in_arrays", "_out_id", "_out_ver", "_freed",
                           "_complex", "_view_link", "_written", "_ng_ver", "_chain"))
 _PLAIN = (type(None), numbers.Number, str, bytes, slice, type(Ellipsis), np.generic,
           np.dtype, type, range, _autograd.Function)
@@ -152,11 +152,12 @@ class _OldValue:
             if not (isinstance(p, Tensor) and self._exact(p.data)):
                 continue                           # (a partial view it read stopped the scan)
             if n.pnodes[i] is None and n.needs[i]:  # a leaf that gets a gradient stays
-                if id(p.data) in found or (i < len(n._in_ids) and n._in_ids[i] in found):
+                if id(p.data) in found or (i < len(n._in_arrays)
+                                           and id(n._in_arrays[i]) in found):
                     return
                 continue
             standins[i] = p
-        in_ids = list(n._in_ids)
+        in_ids = [id(a) for a in n._in_arrays]
         moved = set(found) | {in_ids[i] for i in standins if i < len(in_ids)}
         avoid = {k for k in in_ids + [n._out_id] if k not in moved}
         keep, new = [], {}
@@ -174,7 +175,7 @@ class _OldValue:
             s._vc = [pn._out_ver if pn is not None and pn._out_ver is not None else 0]
             parents[i] = s
         n.parents = tuple(parents)
-        n._in_ids = tuple(id(new[k]) if k in new else k for k in in_ids)
+        n._in_arrays = [new[id(a)] if id(a) in new else a for a in n._in_arrays]
         if n._out_id in new:
             n._out_id = id(new[n._out_id])
         n._vcs = [(v, w) for v, w in n._vcs if not (v is vc and w == ver)]
