@@ -125,7 +125,9 @@ def linear(x, W, b=None, activation=None, negative_slope=0.01):
     >>> gg.linear(gg.ones(2, 3), gg.ones(3, 4), gg.zeros(4)).tolist()[0]
     [3.0, 3.0, 3.0, 3.0]
     """
-    x, W = no_complex(tensor_arg(x, "x"), "linear"), no_complex(tensor_arg(W, "W"), "linear")
+    x, W = tensor_arg(x, "x"), tensor_arg(W, "W")
+    if x.dtype.kind == "c" or W.dtype.kind == "c":
+        no_complex(x if x.dtype.kind == "c" else W, "linear")
     act = activation or "identity"
     if act not in kernels.ACTIVATIONS:
         raise ValueError(f"unknown activation {act!r}; expected one of {kernels.ACTIVATIONS}")
