@@ -36,9 +36,32 @@ class CudaUnavailableError(RuntimeError):
 
 
 # ---------------------------------------------------------------- CuPy, lazily
+# CUDA is usable when CuPy imports and its runtime counts at least one GPU. Anything else has a
+# reason, kept as text: CuPy absent (quiet: the CPU is the normal case), CuPy installed but its
+# import failed, or CuPy imported but the CUDA runtime failed (both warned about, with the
+# exception, when first detected: a broken install must not look like "no GPU").
 _cupy = None
 _cupy_checked = False
 _cupy_error = None
+_warned = set()
+
+
+def _describe(exc) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _cupy_absent(exc) -> bool:
+    """True when ``exc`` says only that the cupy package is not installed."""
+    return isinstance(exc, ImportError) and (
+        getattr(exc, "name", None) == "cupy" or str(exc) == "No module named 'cupy'")
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        import warnings  # noqa: PLC0415
+
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
 def _import_cupy():
@@ -51,7 +74,64 @@ def _import_cupy():
             _cupy = cupy
         except Exception as exc:  # ImportError, or a broken CUDA install
             _cupy_error = exc
+            if not _cupy_absent(exc):
+                _warn_once(f"gpugrad: CuPy is installed but failed to import, so CUDA is "
+                           f"unavailable ({_describe(exc)})")
     return _cupy
+
+
+def _no_device_error(exc) -> bool:
+    """True for the CUDA runtime's "no CUDA-capable device" (a machine without a GPU)."""
+    return getattr(exc, "status", None) == 100 or "cudaErrorNoDevice" in str(exc)
+
+
+def _cuda_status():
+    """``(number of GPUs, reason)``: the reason is None when CUDA is usable, else why not."""
+    cp = _import_cupy()
+    if cp is None:
+        if _cupy_absent(_cupy_error):
+            return 0, f"CuPy is not installed ({_cupy_error})"
+        return 0, f"CuPy is installed but failed to import ({_describe(_cupy_error)})"
+    try:
+        n = int(cp.cuda.runtime.getDeviceCount())
+    except Exception as exc:
+        if _no_device_error(exc):
+            return 0, f"no GPU is visible to CuPy ({_describe(exc)})"
+        reason = f"CuPy imported but the CUDA runtime failed ({_describe(exc)})"
+        _warn_once(f"gpugrad: {reason}, so CUDA is unavailable")
+        return 0, reason
+    if n <= 0:
+        return 0, "no GPU is visible to CuPy (it counts 0 devices)"
+    return n, None
+
+
+def _probe_cuda(cp, n: int):
+    """Run one tiny kernel and a copy back on every device; return None, or why it failed."""
+    for index in range(n):
+        try:
+            with cp.cuda.Device(index):
+                got = cp.asnumpy(cp.arange(4, dtype=cp.float32) * 2)
+            if got.tolist() != [0.0, 2.0, 4.0, 6.0]:
+                return f"cuda:{index} computed {got.tolist()} for [0, 2, 4, 6]"
+        except Exception as exc:
+            return f"CuPy sees {n} GPU(s) but a kernel on cuda:{index} failed ({_describe(exc)})"
+    return None
+
+
+def nvidia_smi_gpus() -> list:
+    """The ``GPU i: ...`` lines of ``nvidia-smi -L`` ([] without it or when it fails): the
+    driver's view, past CuPy. A GPU here while CUDA is unusable means a broken install."""
+    import shutil  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+
+    exe = shutil.which("nvidia-smi")
+    try:
+        out = exe and subprocess.run([exe, "-L"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    if not out or out.returncode != 0:
+        return []
+    return [line.strip() for line in out.stdout.splitlines() if line.strip().startswith("GPU ")]
 
 
 def is_cupy_array(a) -> bool:
@@ -263,15 +343,18 @@ def to_device(a, dev) -> object:
 
 
 def _require_cuda(index: int | None = 0):
-    cp = _import_cupy()
-    if cp is None:
-        raise CudaUnavailableError(
-            f"CUDA device requested but CuPy is not installed ({_cupy_error}); {INSTALL_HINT}")
-    n = cuda.device_count()
+    n, reason = _cuda_status()
     if n == 0:
+        if _cupy is None and _cupy_absent(_cupy_error):
+            raise CudaUnavailableError(f"CUDA device requested but {reason}; {INSTALL_HINT}")
+        if reason.startswith("no GPU is visible"):
+            raise CudaUnavailableError(
+                f"CUDA device requested but {reason}; check nvidia-smi and "
+                "CUDA_VISIBLE_DEVICES, or use device='cpu' instead")
         raise CudaUnavailableError(
-            "CUDA device requested but no GPU is visible to CuPy "
-            "(check nvidia-smi and CUDA_VISIBLE_DEVICES); use device='cpu' instead")
+            f"CUDA device requested but {reason}; reinstall CuPy for this machine's CUDA "
+            f"driver ({INSTALL_HINT}), or use device='cpu' instead")
+    cp = _import_cupy()
     if index is not None and not 0 <= index < n:
         raise CudaUnavailableError(f"expected a CUDA device index in [0, {n}), got cuda:{index}")
     return cp
@@ -291,14 +374,22 @@ class _Cuda:
 
     @staticmethod
     def device_count() -> int:
-        """Number of visible GPUs (0 without CuPy or a driver)."""
-        cp = _import_cupy()
-        if cp is None:
-            return 0
-        try:
-            return int(cp.cuda.runtime.getDeviceCount())
-        except Exception:
-            return 0
+        """Number of visible GPUs (0 without CuPy or a driver; a broken install warns why)."""
+        return _cuda_status()[0]
+
+    @staticmethod
+    def unavailable_reason(probe: bool = False):
+        """None when CUDA is usable, else why not, as one line of text.
+
+        ``probe=True`` also runs a tiny kernel on every GPU, which catches installs that count
+        devices but cannot compile or launch (a CuPy built for another CUDA version).
+        """
+        n, reason = _cuda_status()
+        if reason is None and probe:
+            reason = _probe_cuda(_cupy, n)
+            if reason is not None:
+                _warn_once(f"gpugrad: {reason}, so CUDA is unusable")
+        return reason
 
     @staticmethod
     def synchronize(dev=None) -> None:

@@ -1,24 +1,72 @@
 """Shared fixtures: the ``device`` parameter (cpu always, cuda when a GPU is present), a fixed
-seed per test, and a clean default device and grad mode around every test."""
+seed per test, and a clean default device and grad mode around every test.
+
+CUDA tests carry the ``cuda`` marker and skip where CUDA is unusable, each with the reason
+(CuPy missing, CuPy failing to import, the CUDA runtime failing, a probe kernel failing). On a
+machine where ``nvidia-smi`` lists a GPU, that reason is a broken install, not a CPU-only
+machine: a run that selected CUDA tests then fails at the end, naming the reason
+(``GPUGRAD_TEST_ALLOW_CUDA_SKIP=1`` accepts the skips, for a deliberate CPU-only run).
+"""
+import os
+
 import numpy as np
 import pytest
 
 import gpugrad as gg
+from gpugrad import backend
 
-HAS_CUDA = gg.cuda.is_available()
-CUDA_SKIP = pytest.mark.skipif(not HAS_CUDA, reason="no CUDA GPU with CuPy available")
+CUDA_REASON = gg.cuda.unavailable_reason(probe=True)
+HAS_CUDA = CUDA_REASON is None
+SKIP_REASON = f"CUDA unavailable: {CUDA_REASON}"
+CUDA_SKIP = pytest.mark.skipif(not HAS_CUDA, reason=SKIP_REASON)
 
 DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.cuda, CUDA_SKIP])]
 
 
+def gpu_hidden_on_purpose(environ=os.environ) -> bool:
+    """CUDA_VISIBLE_DEVICES set to hide every GPU, or the skips explicitly accepted."""
+    hidden = environ.get("CUDA_VISIBLE_DEVICES")
+    return (environ.get("GPUGRAD_TEST_ALLOW_CUDA_SKIP", "") not in ("", "0")
+            or (hidden is not None and hidden.strip() in ("", "-1", "NoDevFiles")))
+
+
+def cuda_run_problem(reason, n_cuda_tests, gpus, environ=os.environ):
+    """Why this run must fail (GPUs listed by nvidia-smi, CUDA tests selected, CUDA unusable),
+    or None."""
+    if reason is None or not n_cuda_tests or not gpus or gpu_hidden_on_purpose(environ):
+        return None
+    return (f"nvidia-smi lists {len(gpus)} GPU(s) ({gpus[0]}) but CUDA is unusable in gpugrad, "
+            f"so the {n_cuda_tests} selected CUDA test(s) skipped: {reason}. Fix the CuPy/CUDA "
+            "install, or set GPUGRAD_TEST_ALLOW_CUDA_SKIP=1 to accept the skips.")
+
+
+def pytest_report_header(config):
+    return f"gpugrad CUDA: {'available' if HAS_CUDA else SKIP_REASON}"
+
+
 def pytest_collection_modifyitems(config, items):
-    """Any test marked ``cuda`` skips cleanly where there is no GPU."""
+    """Any test marked ``cuda`` skips where CUDA is unusable, with the reason."""
     if HAS_CUDA:
         return
-    skip = pytest.mark.skip(reason="no CUDA GPU with CuPy available")
+    skip = pytest.mark.skip(reason=SKIP_REASON)
     for item in items:
         if item.get_closest_marker("cuda") is not None:
             item.add_marker(skip)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """A GPU is visible but every CUDA test skipped: fail the run, saying why."""
+    if HAS_CUDA or exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        return
+    n_cuda = sum(item.get_closest_marker("cuda") is not None for item in session.items)
+    problem = cuda_run_problem(CUDA_REASON, n_cuda, backend.nvidia_smi_gpus() if n_cuda else [])
+    if problem is not None:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.ensure_newline()
+            reporter.write_sep("=", "CUDA unusable on a GPU machine", red=True, bold=True)
+            reporter.write_line(problem, red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(params=DEVICES)

@@ -1,9 +1,12 @@
 """Devices and array modules: parsing, the default device (environment variable, context
 managers), CUDA availability and its errors, get_array_module/to_device, device mismatch."""
+import contextlib
 import os
 import subprocess
 import sys
 import types
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,13 +30,24 @@ class FakeCupyArray:
 FakeCupyArray.__module__ = "cupy._core.core"
 
 
-def fake_cupy_module(n_devices):
+def fake_cupy_module(n_devices, count_error=None, kernel_error=None):
+    """A CuPy whose runtime counts ``n_devices`` GPUs (None: the no-device error), or raises
+    ``count_error``; its arrays are NumPy's, and its kernels raise ``kernel_error`` if given."""
     def count():
+        if count_error is not None:
+            raise count_error
         if n_devices is None:
             raise RuntimeError("cudaErrorNoDevice: no CUDA-capable device is detected")
         return n_devices
+
+    def arange(*args, **kwargs):
+        if kernel_error is not None:
+            raise kernel_error
+        return np.arange(*args, **kwargs)
     runtime = types.SimpleNamespace(getDeviceCount=count)
-    return types.SimpleNamespace(__name__="cupy", cuda=types.SimpleNamespace(runtime=runtime))
+    cuda = types.SimpleNamespace(runtime=runtime, Device=lambda index: contextlib.nullcontext())
+    return types.SimpleNamespace(__name__="cupy", cuda=cuda, arange=arange, float32=np.float32,
+                                 asnumpy=np.asarray)
 
 
 @pytest.fixture
@@ -43,6 +57,7 @@ def cupy_state(monkeypatch):
         monkeypatch.setattr(backend, "_cupy_checked", True)
         monkeypatch.setattr(backend, "_cupy", module)
         monkeypatch.setattr(backend, "_cupy_error", error)
+        monkeypatch.setattr(backend, "_warned", set())
     return install
 
 
@@ -142,10 +157,8 @@ def test_cuda_tensor_without_cuda_raises_a_helpful_error():
     with pytest.raises(gg.CudaUnavailableError) as info:
         gg.tensor([1.0], device="cuda")
     msg = str(info.value)
-    if backend._import_cupy() is None:
-        assert "CuPy is not installed" in msg and "pip install gpugrad[cuda12]" in msg
-    else:
-        assert "no GPU is visible" in msg
+    assert gg.cuda.unavailable_reason() in msg and "pip install gpugrad[cuda12]" in msg \
+        or "no GPU is visible" in msg
     for make in (lambda: gg.zeros(2, device="cuda:0"), lambda: gg.tensor([1.0]).to("cuda"),
                  lambda: gg.tensor([1.0]).cuda(), lambda: backend.to_device(np.ones(2), "cuda"),
                  lambda: gg.randn(2, device="cuda")):
@@ -173,6 +186,143 @@ def test_cuda_error_when_no_gpu_is_visible(cupy_state):
     with pytest.raises(gg.CudaUnavailableError,
                        match=r"expected a CUDA device index in \[0, 1\), got cuda:3"):
         gg.device("cuda:3").xp
+
+
+# ---------------------------------------------------------------- a broken CUDA install
+def test_missing_cupy_and_no_gpu_are_quiet(cupy_state):
+    cupy_state(None, ModuleNotFoundError("No module named 'cupy'", name="cupy"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert gg.cuda.unavailable_reason(probe=True) == "CuPy is not installed (No module named 'cupy')"
+        cupy_state(fake_cupy_module(None))
+        assert gg.cuda.unavailable_reason() == (
+            "no GPU is visible to CuPy (RuntimeError: cudaErrorNoDevice: no CUDA-capable device "
+            "is detected)")
+        cupy_state(fake_cupy_module(0))
+        assert gg.cuda.unavailable_reason() == "no GPU is visible to CuPy (it counts 0 devices)"
+        cupy_state(fake_cupy_module(2))
+        assert gg.cuda.unavailable_reason(probe=True) is None and gg.cuda.device_count() == 2
+
+
+BROKEN_IMPORTS = {
+    "ImportError": "raise ImportError('libcudart.so.12: cannot open shared object file: "
+                   "No such file or directory')",
+    "RuntimeError": "raise RuntimeError('CuPy failed to load libnvrtc.so.12')",
+    "ModuleNotFoundError": "import cupy_backends_missing_piece",   # inside CuPy: not absence
+}
+
+
+@pytest.mark.parametrize("kind", BROKEN_IMPORTS)
+def test_cupy_that_fails_to_import_warns_and_says_why(kind, tmp_path, monkeypatch, cupy_state):
+    (tmp_path / "cupy").mkdir()
+    (tmp_path / "cupy" / "__init__.py").write_text(BROKEN_IMPORTS[kind] + "\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "cupy", raising=False)
+    cupy_state(None)
+    monkeypatch.setattr(backend, "_cupy_checked", False)       # detect again, for real
+    with pytest.warns(RuntimeWarning, match=f"CuPy is installed but failed to import, so CUDA "
+                                            f"is unavailable \\({kind}: ") as record:
+        assert gg.cuda.is_available() is False
+    assert len(record) == 1
+    reason = gg.cuda.unavailable_reason()
+    assert reason.startswith(f"CuPy is installed but failed to import ({kind}: ")
+    assert str(backend._cupy_error) in reason
+    with pytest.raises(gg.CudaUnavailableError) as info:
+        gg.zeros(2, device="cuda")
+    assert reason in str(info.value) and "reinstall CuPy" in str(info.value)
+
+
+def test_cuda_runtime_failure_warns_and_says_why(cupy_state):
+    error = RuntimeError("cudaErrorInsufficientDriver: CUDA driver version is insufficient for "
+                         "CUDA runtime version")
+    cupy_state(fake_cupy_module(1, count_error=error))
+    with pytest.warns(RuntimeWarning, match="CuPy imported but the CUDA runtime failed "
+                                            r"\(RuntimeError: cudaErrorInsufficientDriver"):
+        assert gg.cuda.device_count() == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                           # warned once, not every call
+        assert gg.cuda.is_available() is False
+        reason = gg.cuda.unavailable_reason()
+    assert reason == f"CuPy imported but the CUDA runtime failed (RuntimeError: {error})"
+    with pytest.raises(gg.CudaUnavailableError, match="cudaErrorInsufficientDriver"):
+        gg.tensor([1.0], device="cuda")
+
+
+def test_probe_catches_a_cupy_that_counts_gpus_but_cannot_run(cupy_state):
+    error = RuntimeError("nvrtc: error: invalid value for --gpu-architecture (-arch)")
+    cupy_state(fake_cupy_module(1, kernel_error=error))
+    assert gg.cuda.unavailable_reason() is None                  # counting alone: looks fine
+    with pytest.warns(RuntimeWarning, match="a kernel on cuda:0 failed"):
+        reason = gg.cuda.unavailable_reason(probe=True)
+    assert reason == f"CuPy sees 1 GPU(s) but a kernel on cuda:0 failed (RuntimeError: {error})"
+
+
+def fake_nvidia_smi(bindir, stdout, status=0):
+    bindir.mkdir(exist_ok=True)
+    script = bindir / "nvidia-smi"
+    script.write_text(f"#!/bin/sh\nprintf '%s\\n' '{stdout}'\nexit {status}\n")
+    script.chmod(0o755)
+    return bindir
+
+
+GPU_LINE = "GPU 0: NVIDIA H200 (UUID: GPU-00000000-1111-2222-3333-444444444444)"
+
+
+def test_nvidia_smi_gpus(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(fake_nvidia_smi(tmp_path / "ok", GPU_LINE)))
+    assert backend.nvidia_smi_gpus() == [GPU_LINE]
+    monkeypatch.setenv("PATH", str(fake_nvidia_smi(tmp_path / "bad", "NVIDIA-SMI has failed "
+                                                   "because it couldn't communicate", status=9)))
+    assert backend.nvidia_smi_gpus() == []
+    monkeypatch.setenv("PATH", str(fake_nvidia_smi(tmp_path / "status", GPU_LINE, status=9)))
+    assert backend.nvidia_smi_gpus() == []                       # a listing with a failure
+    monkeypatch.setenv("PATH", str(fake_nvidia_smi(tmp_path / "none", "No devices were found")))
+    assert backend.nvidia_smi_gpus() == []
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert backend.nvidia_smi_gpus() == []
+
+
+def test_run_problem_only_when_a_gpu_is_visible_and_cuda_tests_ran():
+    from conftest import cuda_run_problem
+    reason = "CuPy is installed but failed to import (ImportError: libcudart.so.12)"
+    problem = cuda_run_problem(reason, 3, [GPU_LINE], environ={})
+    assert problem.startswith(f"nvidia-smi lists 1 GPU(s) ({GPU_LINE}) but CUDA is unusable")
+    assert "3 selected CUDA test(s) skipped: " + reason in problem
+    assert cuda_run_problem(None, 3, [GPU_LINE], environ={}) is None      # CUDA works
+    assert cuda_run_problem(reason, 0, [GPU_LINE], environ={}) is None    # no CUDA test ran
+    assert cuda_run_problem(reason, 3, [], environ={}) is None            # a CPU-only machine
+    for environ in ({"CUDA_VISIBLE_DEVICES": ""}, {"CUDA_VISIBLE_DEVICES": "-1"},
+                    {"GPUGRAD_TEST_ALLOW_CUDA_SKIP": "1"}):
+        assert cuda_run_problem(reason, 3, [GPU_LINE], environ=environ) is None, environ
+    assert cuda_run_problem(reason, 3, [GPU_LINE], environ={"CUDA_VISIBLE_DEVICES": "0"})
+
+
+def test_a_gpu_machine_with_a_broken_cupy_fails_the_run(tmp_path):
+    """End to end: a CuPy that cannot import and an nvidia-smi that lists a GPU. The CUDA test
+    skips with the import error as its reason, and the run fails naming it."""
+    (tmp_path / "site" / "cupy").mkdir(parents=True)
+    (tmp_path / "site" / "cupy" / "__init__.py").write_text(
+        "raise ImportError('libcudart.so.12: cannot open shared object file')\n")
+    bindir = fake_nvidia_smi(tmp_path / "bin", GPU_LINE)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("GPUGRAD_TEST_ALLOW_CUDA_SKIP", "CUDA_VISIBLE_DEVICES", "GPUGRAD_DEVICE")}
+    env.update(PATH=f"{bindir}{os.pathsep}{env.get('PATH', '')}",
+               PYTHONPATH=os.pathsep.join([str(tmp_path / "site"), env.get("PYTHONPATH", "")]))
+    here = Path(__file__).resolve()
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rs",
+           f"{here}::test_real_gpu_round_trip_and_mismatch"]
+    out = subprocess.run(cmd, env=env, cwd=here.parents[1], capture_output=True, text=True,
+                         timeout=300)
+    reason = ("CUDA unavailable: CuPy is installed but failed to import (ImportError: "
+              "libcudart.so.12: cannot open shared object file)")
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "SKIPPED [1] tests/test_backend.py" in out.stdout and reason in out.stdout
+    assert f"nvidia-smi lists 1 GPU(s) ({GPU_LINE}) but CUDA is unusable" in out.stdout
+    assert "RuntimeWarning: gpugrad: CuPy is installed but failed to import" in out.stdout
+    env["GPUGRAD_TEST_ALLOW_CUDA_SKIP"] = "1"                      # skips accepted on purpose
+    out = subprocess.run(cmd, env=env, cwd=here.parents[1], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0 and reason in out.stdout, out.stdout + out.stderr
 
 
 # ---------------------------------------------------------------- arrays and devices

@@ -1,16 +1,15 @@
-"""gpugrad.kernels on CuPy arrays (cuda.py) against kernels.reference; skipped without a GPU."""
+"""gpugrad.kernels on CuPy arrays (cuda.py) against kernels.reference.
+
+Every test carries the ``cuda`` marker, so where CUDA is unusable each one skips on its own with
+conftest's reason (CuPy missing, failing to import, no GPU), as the other CUDA tests do."""
 import numpy as np
 import pytest
 
-cupy = pytest.importorskip("cupy")
-try:
-    HAS_DEVICE = cupy.cuda.runtime.getDeviceCount() > 0
-except cupy.cuda.runtime.CUDARuntimeError:
-    HAS_DEVICE = False
-pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not HAS_DEVICE, reason="no CUDA device")]
+from gpugrad import backend, kernels
+from gpugrad.kernels import reference
 
-from gpugrad import kernels                                        # noqa: E402
-from gpugrad.kernels import reference                              # noqa: E402
+pytestmark = pytest.mark.cuda
+cupy = backend._import_cupy()          # None without CuPy: then every test here skips
 
 ACTS = kernels.ACTIVATIONS
 DTYPES = [np.float32, np.float64]

@@ -15,8 +15,6 @@ import textwrap
 
 import pytest
 
-pytest.importorskip("numba")
-
 ACTS = ["identity", "relu", "leaky_relu", "gelu", "gelu_tanh", "silu", "sigmoid", "tanh"]
 # (kind, act, dtype, shape): "epilogue" runs the forward + backward epilogues after a NumPy GEMM
 # on an (N, out) block; "linear" runs the fused tiled GEMM forward and the whole backward on an
