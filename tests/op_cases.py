@@ -871,3 +871,50 @@ for _act in LINEAR_ACTS[1:]:
     case("linear", lambda x, W, a=_act: gg.linear(x, W, activation=a),
          lambda x, W, a=_act: NP_ACT[a](x @ W), [F((2, 3, 2)), F((2, 3))],
          tag=f"3d-nobias-{_act}", torch=lambda x, W, a=_act: T_ACT[a](x @ W))
+
+# ---------------------------------------------------------------- ties (appended)
+# Inputs sitting exactly on a kink, where the documented subgradient rules apply: maximum /
+# minimum split a tie evenly (also a tie between a broadcast operand and many elements),
+# clip passes the gradient at its bounds, relu and abs have gradient 0 at 0. Ties are kinks,
+# so there is no finite-difference check: the gradients are compared with PyTorch's (which
+# follows the same rules); test_ops_harness.py checks exact values in its tie section.
+
+
+def _tie_pair(rng, shape):
+    """Values from {0, 1, 2} (about one in three pairs ties)."""
+    return rng.integers(0, 3, shape).astype(np.float64)
+
+
+def _on_clip_bounds(rng, shape):
+    """Values on the bounds -0.5 / 0.5, between them and beyond them."""
+    return rng.choice([-1.0, -0.5, 0.0, 0.25, 0.5, 1.0], size=shape)
+
+
+def _with_zeros(rng, shape):
+    return rng.choice([-1.5, -0.0, 0.0, 0.0, 2.0], size=shape)
+
+
+for _name, _fn, _ref, _t in [("maximum", gg.maximum, np.maximum, "maximum"),
+                             ("minimum", gg.minimum, np.minimum, "minimum")]:
+    for _shapes in [((2, 3), (2, 3)), ((4, 3), (3,)), ((3, 1), (1, 4)), ((2, 3), ())]:
+        case(_name, _fn, _ref, [F(_s, _tie_pair) for _s in _shapes], tag="ties", fd=False,
+             torch=lambda a, b, n=_t: getattr(_torch(), n)(a, b))
+case("clip", lambda x: gg.clip(x, -0.5, 0.5), lambda x: np.clip(x, -0.5, 0.5),
+     [F((4, 5), _on_clip_bounds)], tag="at-bounds", fd=False,
+     torch=lambda x: x.clamp(-0.5, 0.5))
+case("clip", lambda x, lo, hi: gg.clip(x, lo, hi), np.clip,
+     [F((4, 5), _on_clip_bounds), F((5,), lambda rng, s: np.full(s, -0.5)),
+      F((4, 1), lambda rng, s: np.full(s, 0.5))], tag="tensor-bounds-at-bounds", fd=False,
+     torch=lambda x, lo, hi: _torch().clamp(x, lo, hi))
+case("relu", gg.relu, lambda x: np.maximum(x, 0.0), [F((3, 4), _with_zeros)], tag="at0",
+     fd=False, torch=lambda x: x.relu())
+case("abs", gg.abs, np.abs, [F((3, 4), _with_zeros)], tag="at0", fd=False,
+     torch=lambda x: x.abs())
+for _kw in [dict(axis=-1), dict(axis=0, keepdims=True)]:
+    for _name, _fn, _ref, _tfn in [("max_ties", gg.amax, np.amax, "amax"),
+                                   ("min_ties", gg.amin, np.amin, "amin")]:
+        case(_name, lambda x, f=_fn, kw=_kw: f(x, **kw), lambda x, f=_ref, kw=_kw: f(x, **kw),
+             [F((4, 5), ties)], tag="amax-amin-" + "-".join(map(str, _kw.values())),
+             fd=False,
+             torch=lambda x, n=_tfn, kw=_kw: getattr(_torch(), n)(
+                 x, dim=kw["axis"], keepdim=kw.get("keepdims", False)))

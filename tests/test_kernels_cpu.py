@@ -1,10 +1,14 @@
 """gpugrad.kernels on NumPy arrays (the Numba + BLAS path) against kernels.reference."""
+import math
 import sys
+import zlib
 
+import numba
 import numpy as np
 import pytest
 
 from gpugrad import kernels
+from gpugrad.kernels import cpu as kernels_cpu
 from gpugrad.kernels import reference
 
 ACTS = kernels.ACTIVATIONS
@@ -27,6 +31,53 @@ def randn(rng, shape, dtype, scale=1.0):
     return a.astype(dtype)
 
 
+def stable_seed(*key):
+    """A seed that is the same in every run (``hash()`` of a string changes with PYTHONHASHSEED)."""
+    return zlib.crc32(repr(key).encode())
+
+
+def spy_kernel_launches(monkeypatch):
+    """Record every Numba kernel launch of kernels/cpu.py as (kind, parallel, nchunks): kind is
+    "forward"/"backward" (epilogues), "sgd" or "adam"; parallel tells the threaded kernel from
+    its single-threaded twin; nchunks is the number of row chunks it was asked to split into."""
+    calls = []
+
+    def record(kernel, kind, parallel):
+        def launch(*args):
+            calls.append((kind, parallel, args[-1]))
+            return kernel(*args)
+        return launch
+
+    def spy(factory_name, kinds):
+        real = getattr(kernels_cpu, factory_name)
+
+        def factory(*args):
+            made = real(*args)
+            many = isinstance(made, tuple)
+            wrapped = [record(k, kind, bool(args[-1]))
+                       for k, kind in zip(made if many else (made,), kinds)]
+            return tuple(wrapped) if many else wrapped[0]
+        monkeypatch.setattr(kernels_cpu, factory_name, factory)
+
+    spy("_epilogues", ("forward", "backward"))
+    spy("_sgd_kernel", ("sgd",))
+    spy("_adam_kernel", ("adam",))
+    return calls
+
+
+def needs_threads():
+    if numba.get_num_threads() < 2:
+        pytest.skip("Numba runs with one thread here: the threaded kernels cannot be exercised")
+
+
+def assert_ran_threaded(calls, kind):
+    """Some launch of ``kind`` ran the parallel kernel, split over >= 2 chunks, and none of
+    ``kind`` took the single-threaded twin."""
+    mine = [c for c in calls if c[0] == kind]
+    assert mine, f"no {kind} kernel was launched: {calls}"
+    assert all(parallel and nchunks >= 2 for _, parallel, nchunks in mine), mine
+
+
 def layer(rng, shape, dtype):
     n, k, m = shape
     return (randn(rng, (n, k), dtype), randn(rng, (k, m), dtype, k ** -0.5),
@@ -40,7 +91,7 @@ def layer(rng, shape, dtype):
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("bias", [True, False])
 def test_linear_forward_backward_match_reference(act, dtype, shape, bias):
-    rng = np.random.default_rng(hash((act, shape, bias)) % 2**32)
+    rng = np.random.default_rng(stable_seed(act, shape, bias))
     x, W, b = layer(rng, shape, dtype)
     b = b if bias else None
     y, z = kernels.linear_act_forward(x, W, b, act)
@@ -75,12 +126,16 @@ def test_linear_noncontiguous_inputs(act, dtype):
         assert_close(g, g_ref)
 
 
-def test_linear_large_rows_split_over_threads():
+def test_linear_large_rows_split_over_threads(monkeypatch):
+    needs_threads()
+    launches = spy_kernel_launches(monkeypatch)
     rng = np.random.default_rng(2)
     x, W, b = layer(rng, (1031, 33, 65), np.float32)       # > one chunk per thread
     y, z = kernels.linear_act_forward(x, W, b, "silu")
     dy = randn(rng, y.shape, np.float32)
     grads = kernels.linear_act_backward(dy, x, W, y, z, "silu")
+    assert_ran_threaded(launches, "forward")               # the parallel path really ran
+    assert_ran_threaded(launches, "backward")
     y_ref, z_ref = reference.linear_act_forward(x, W, b, "silu")
     assert_close(y, y_ref)
     for g, g_ref in zip(grads, reference.linear_act_backward(dy, x, W, y_ref, z_ref, "silu")):
@@ -120,14 +175,49 @@ def test_linear_leaky_relu_slope_and_empty_batch():
     assert not dW0.any() and not db0.any()
 
 
-def test_linear_float16_falls_back_to_reference():
+def _np_gelu_layer64(x, W, b, dy):
+    """y = gelu(x @ W + b) and its (dx, dW, db), by hand in float64 (independent of the kernels)."""
+    x, W, b, dy = (a.astype(np.float64) for a in (x, W, b, dy))
+    z = x @ W + b
+    cdf = 0.5 * (1.0 + np.vectorize(math.erf)(z / math.sqrt(2.0)))
+    pdf = np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+    dz = dy * (cdf + z * pdf)
+    return z * cdf, (dz @ W.T, x.T @ dz, dz.sum(axis=0))
+
+
+def test_linear_float16_falls_back_to_reference(monkeypatch):
+    launches = spy_kernel_launches(monkeypatch)
     rng = np.random.default_rng(5)
     x, W, b = layer(rng, (7, 5, 3), np.float16)
     y, z = kernels.linear_act_forward(x, W, b, "gelu")
+    dy = randn(rng, y.shape, np.float16)
+    grads = kernels.linear_act_backward(dy, x, W, y, z, "gelu")
+    assert launches == []                                  # float16 never reaches Numba
+    y64, grads64 = _np_gelu_layer64(x, W, b, dy)
     assert y.dtype == np.float16
-    assert_close(y, reference.linear_act_forward(x, W, b, "gelu")[0])
-    dx, dW, db = kernels.linear_act_backward(np.ones_like(y), x, W, y, z, "gelu")
-    assert dx.dtype == dW.dtype == db.dtype == np.float16
+    for got, expected in zip((y,) + grads, (y64,) + grads64):
+        assert got.dtype == np.float16 and got.shape == expected.shape
+        # float16 rounding of the inputs' products: a few ulps of the output's magnitude
+        scale = max(1.0, float(np.abs(expected).max()))
+        np.testing.assert_allclose(got.astype(np.float64), expected, rtol=4e-3, atol=4e-3 * scale)
+
+
+@pytest.mark.parametrize("act", ["relu", "leaky_relu"])
+def test_relu_gradient_at_zero_follows_the_op(act):
+    """At z == 0 the fused kernels use the op's rule (gg.relu: 0; gg.leaky_relu: the slope,
+    both as PyTorch), not the other one-sided derivative."""
+    z = np.array([[-1.0, 0.0, 2.0], [0.0, -0.0, 3.0]])
+    dy = np.array([[1.0, 2.0, 4.0], [8.0, 16.0, 32.0]])
+    slope = 0.0 if act == "relu" else 0.25
+    expected = np.where(z > 0, dy, slope * dy)
+    y = kernels.act_forward(z, act, negative_slope=0.25)
+    np.testing.assert_array_equal(kernels.act_backward(dy, y, z, act, negative_slope=0.25),
+                                  expected)
+    x, W = z.copy(), np.eye(3)                                          # x @ W == z
+    y, zz = kernels.linear_act_forward(x, W, None, act, negative_slope=0.25)
+    dx, _, db = kernels.linear_act_backward(dy, x, W, y, zz, act, negative_slope=0.25)
+    np.testing.assert_array_equal(dx, expected)
+    np.testing.assert_array_equal(db, expected.sum(axis=0))
 
 
 # ------------------------------------------------------------------------------- activations

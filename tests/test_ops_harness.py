@@ -111,6 +111,152 @@ def test_max_min_ties_split_the_gradient_evenly(device):
     np.testing.assert_allclose(x.grad.numpy(), [[0, 1 / 2, 1 / 2], [0, 0, 0]])
 
 
+INF = np.inf
+
+
+def _tie_grads(fn, arrays, v, device, tfn=None):
+    """Gradients of ``sum(fn(*arrays) * v)`` w.r.t. every array, computed exactly (float64);
+    where PyTorch is installed, ``tfn`` (its twin) must give the same ones."""
+    xs = [gg.tensor(np.asarray(a, np.float64), device=device, requires_grad=True)
+          for a in arrays]
+    out = fn(*xs)
+    out.backward(gg.tensor(np.asarray(v, np.float64), device=device))
+    grads = [x.grad.numpy() for x in xs]
+    if tfn is not None:
+        try:
+            import torch
+        except ImportError:
+            torch = None
+        if torch is not None:
+            ts = [torch.tensor(np.asarray(a, np.float64), requires_grad=True) for a in arrays]
+            tfn(*ts).backward(torch.tensor(np.asarray(v, np.float64)))
+            for g, t in zip(grads, ts):
+                np.testing.assert_array_equal(g, t.grad.numpy())   # PyTorch agrees exactly
+    return grads
+
+
+def _assert_grads(got, expected):
+    for g, e in zip(got, expected):
+        np.testing.assert_array_equal(g, np.asarray(e, np.float64))
+
+
+def test_maximum_minimum_ties_split_evenly(device):
+    # ties of equal finite values, of +-inf, and of 0 with -0.0; the upstream gradient differs
+    # per element, so a rule that sends a tie's gradient to one side cannot match
+    a = [1.0, 2.0, 3.0, -INF, INF, 0.0, 5.0]
+    b = [2.0, 2.0, 1.0, -INF, INF, -0.0, INF]
+    v = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0]
+    torch_max = lambda x, y: __import__("torch").maximum(x, y)  # noqa: E731
+    torch_min = lambda x, y: __import__("torch").minimum(x, y)  # noqa: E731
+    _assert_grads(_tie_grads(gg.maximum, [a, b], v, device, torch_max),
+                  [[0, 1, 4, 4, 8, 16, 0], [1, 1, 0, 4, 8, 16, 64]])
+    _assert_grads(_tie_grads(gg.minimum, [a, b], v, device, torch_min),
+                  [[1, 1, 0, 4, 8, 16, 64], [0, 1, 4, 4, 8, 16, 0]])
+
+
+def test_maximum_minimum_ties_under_broadcasting(device):
+    a = [[1.0, 2.0, 3.0], [2.0, 2.0, 0.0]]
+    b = [2.0, 2.0, 2.0]                      # broadcast over rows: its halves add up
+    v = [[1.0, 2.0, 4.0], [8.0, 16.0, 32.0]]
+    torch_max = lambda x, y: __import__("torch").maximum(x, y)  # noqa: E731
+    torch_min = lambda x, y: __import__("torch").minimum(x, y)  # noqa: E731
+    _assert_grads(_tie_grads(gg.maximum, [a, b], v, device, torch_max),
+                  [[[0, 1, 4], [4, 8, 0]], [1 + 4, 1 + 8, 32]])
+    _assert_grads(_tie_grads(gg.minimum, [a, b], v, device, torch_min),
+                  [[[1, 1, 0], [4, 8, 32]], [4, 1 + 8, 4]])
+    # a 0-d tensor against a vector; the tensor against itself (both halves are its own)
+    _assert_grads(_tie_grads(gg.maximum, [[2.0, 2.0, 3.0], 2.0], [1.0, 2.0, 4.0], device,
+                             torch_max), [[0.5, 1, 4], 1.5])
+    _assert_grads(_tie_grads(gg.minimum, [[2.0, 2.0, 3.0], 2.0], [1.0, 2.0, 4.0], device,
+                             torch_min), [[0.5, 1, 0], 0.5 + 1 + 4])
+    _assert_grads(_tie_grads(lambda x: gg.maximum(x, x), [[1.0, -2.0]], [3.0, 5.0], device),
+                  [[3, 5]])
+    # a Python number as the other side: a tie at it still gets only half
+    _assert_grads(_tie_grads(lambda x: gg.maximum(x, 0.0), [[-1.0, 0.0, 2.0]], [1.0, 2.0, 4.0],
+                             device), [[0, 1, 4]])
+    _assert_grads(_tie_grads(lambda x: gg.minimum(x, 0.0), [[-1.0, 0.0, 2.0]], [1.0, 2.0, 4.0],
+                             device), [[1, 1, 0]])
+
+
+X_TIES = [[1.0, 3.0, 3.0, -INF], [INF, INF, 0.0, INF], [2.0, 2.0, 2.0, 2.0]]
+
+
+@pytest.mark.parametrize("name", ["max", "amax"])
+def test_max_reductions_share_ties_evenly(name, device):
+    f = getattr(gg, name)
+    tmax = lambda x, **k: __import__("torch").amax(x, **k)  # noqa: E731
+    # along an axis (also negative, and as a Tensor method), ties at +inf included
+    expected = [[[0, 0.5, 0.5, 0], [1, 1, 0, 1], [2, 2, 2, 2]]]
+    for fn in (lambda x: f(x, axis=1), lambda x: f(x, axis=-1), lambda x: x.max(axis=1)):
+        _assert_grads(_tie_grads(fn, [X_TIES], [1.0, 3.0, 8.0], device,
+                                 lambda x: tmax(x, dim=1)), expected)
+    # the whole tensor: three +inf tie
+    _assert_grads(_tie_grads(f, [X_TIES], 6.0, device, lambda x: tmax(x, dim=(0, 1))),
+                  [[[0, 0, 0, 0], [2, 2, 0, 2], [0, 0, 0, 0]]])
+    # axis 0 with keepdims: columns with two, three and three (-inf) tied maxima
+    y = [[1.0, 5.0, -INF], [1.0, 5.0, -INF], [0.0, 5.0, -INF]]
+    _assert_grads(_tie_grads(lambda x: f(x, axis=0, keepdims=True), [y], [[2.0, 3.0, 6.0]],
+                             device, lambda x: tmax(x, dim=0, keepdim=True)),
+                  [[[1, 1, 2], [1, 1, 2], [0, 1, 2]]])
+    # a tuple of axes of a 3-D tensor, with and without keepdims
+    z = [[[1.0, 1.0], [0.0, 1.0]], [[1.0, 0.0], [1.0, 1.0]]]
+    for keep, v in ((False, [3.0, 6.0]), (True, [[[3.0], [6.0]]])):
+        _assert_grads(_tie_grads(lambda x: f(x, axis=(0, 2), keepdims=keep), [z], v, device,
+                                 lambda x: tmax(x, dim=(0, 2), keepdim=keep)),
+                      [[[[1, 1], [0, 2]], [[1, 0], [2, 2]]]])
+
+
+@pytest.mark.parametrize("name", ["min", "amin"])
+def test_min_reductions_share_ties_evenly(name, device):
+    f = getattr(gg, name)
+    tmin = lambda x, **k: __import__("torch").amin(x, **k)  # noqa: E731
+    neg = [[-v for v in row] for row in X_TIES]             # the max case, mirrored
+    for fn in (lambda x: f(x, axis=1), lambda x: x.min(axis=1)):
+        _assert_grads(_tie_grads(fn, [neg], [1.0, 3.0, 8.0], device, lambda x: tmin(x, dim=1)),
+                      [[[0, 0.5, 0.5, 0], [1, 1, 0, 1], [2, 2, 2, 2]]])
+    # -inf is unique in X_TIES; 0 is the minimum of row 1
+    _assert_grads(_tie_grads(lambda x: f(x, axis=1, keepdims=True), [X_TIES],
+                             [[1.0], [3.0], [8.0]], device,
+                             lambda x: tmin(x, dim=1, keepdim=True)),
+                  [[[0, 0, 0, 1], [0, 0, 3, 0], [2, 2, 2, 2]]])
+    _assert_grads(_tie_grads(f, [[[-INF, 0.0], [-INF, -INF]]], 3.0, device,
+                             lambda x: tmin(x, dim=(0, 1))), [[[1, 0], [1, 1]]])
+
+
+def test_clip_at_its_bounds_passes_the_gradient(device):
+    x, v = [-1.0, -0.5, 0.0, 0.5, 1.0], [1.0, 2.0, 4.0, 8.0, 16.0]
+    clamp = lambda t, lo=None, hi=None: t.clamp(lo, hi)  # noqa: E731
+    _assert_grads(_tie_grads(lambda t: gg.clip(t, -0.5, 0.5), [x], v, device,
+                             lambda t: clamp(t, -0.5, 0.5)), [[0, 2, 4, 8, 0]])
+    _assert_grads(_tie_grads(lambda t: gg.clip(t, -0.5), [x], v, device,
+                             lambda t: clamp(t, -0.5)), [[0, 2, 4, 8, 16]])
+    _assert_grads(_tie_grads(lambda t: gg.clip(t, None, 0.5), [x], v, device,
+                             lambda t: clamp(t, None, 0.5)), [[1, 2, 4, 8, 0]])
+    # tensor bounds: the input keeps the gradient at a bound, the bound gets it only beyond
+    _assert_grads(_tie_grads(gg.clip, [x, -0.5, 0.5], v, device, clamp),
+                  [[0, 2, 4, 8, 0], 1, 16])
+    # lo == hi: only a value on the bound passes it; lo > hi: hi takes everything
+    _assert_grads(_tie_grads(gg.clip, [x, 0.5, 0.5], v, device, clamp), [[0, 0, 0, 8, 0], 0, 16])
+    _assert_grads(_tie_grads(gg.clip, [x, 0.5, -0.5], v, device, clamp), [[0, 0, 0, 0, 0], 0, 31])
+    # infinite values and bounds
+    _assert_grads(_tie_grads(lambda t: gg.clip(t, -INF, INF), [[-INF, 0.0, INF]], [1.0, 2.0, 4.0],
+                             device, lambda t: clamp(t, -INF, INF)), [[1, 2, 4]])
+
+
+def test_relu_abs_leaky_relu_at_zero(device):
+    # the rules at 0 (PyTorch's): relu' = 0, abs' = sign(0) = 0, leaky_relu' = the slope
+    x, v = [-1.0, 0.0, -0.0, 2.0], [1.0, 2.0, 4.0, 8.0]
+    _assert_grads(_tie_grads(gg.relu, [x], v, device, lambda t: t.relu()), [[0, 0, 0, 8]])
+    _assert_grads(_tie_grads(gg.abs, [x], v, device, lambda t: t.abs()), [[-1, 0, 0, 8]])
+    _assert_grads(_tie_grads(lambda t: gg.leaky_relu(t, 0.25), [x], v, device,
+                             lambda t: __import__("torch").nn.functional.leaky_relu(t, 0.25)),
+                  [[0.25, 0.5, 1, 8]])
+    # the fused linear layer keeps relu's rule: pre-activations exactly 0 pass nothing
+    W = np.eye(4)
+    _assert_grads(_tie_grads(lambda t, w: gg.linear(t, w, activation="relu"), [[x], W],
+                             [v], device), [[[0, 0, 0, 8]], np.outer(x, [0, 0, 0, 8])])
+
+
 def test_prod_gradient_with_zeros(device):
     x = gg.tensor([2.0, 0.0, 3.0], dtype="float64", device=device, requires_grad=True)
     gg.prod(x).backward()
