@@ -5,6 +5,12 @@ Writes ``<out>/<device-or-cpu>-<date>.json`` (every raw timing, medians, ratios,
 machine and library versions) and a PNG of samples/s per workload and device, and prints a
 table. The workloads and implementations live in :mod:`gpugrad.bench_workloads`.
 
+Before timing a workload, fresh copies of its implementations run a few steps from the same
+start and must agree (:func:`check_agreement`): losses and parameters for an MLP, output and
+gradients for the layer.  When one disagrees, the run still finishes and writes its report, but
+ends with one ``gpugrad bench: error: <impl> disagrees ...`` line per disagreement and exit
+status 1: a time is worth nothing if the step it times is wrong.
+
 >>> report = main(["--quick", "--workloads", "W2", "--steps", "3", "--no-plot",
 ...                "--out", "/tmp/gg-bench"])                 # doctest: +SKIP
 """
@@ -25,7 +31,7 @@ from . import bench_report as rep
 from . import bench_workloads as bw
 
 __all__ = ["add_parser", "run", "main", "time_interleaved", "summarize", "run_workload",
-           "evaluate_targets", "TARGETS"]
+           "check_agreement", "evaluate_targets", "TARGETS"]
 
 # (label, device, workload, ratio key or "memory", limit): a ratio from the same run <= limit
 TARGETS = [
@@ -80,6 +86,10 @@ def _add_arguments(p):
                         "(absorbs the cost of switching libraries; default: per workload)")
     p.add_argument("--gap-ms", type=float, default=0.0,
                    help="idle milliseconds before each timed step (default 0)")
+    p.add_argument("--check-steps", type=int, default=3,
+                   help="steps every implementation runs, from the same start, before timing; "
+                        "their losses and parameters (the layer: output and gradients) must "
+                        "agree or the run exits 1 (default 3; 0 skips the check)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory probes")
     p.add_argument("--no-plot", action="store_true", help="do not write the PNG")
     p.add_argument("--out", default=os.path.join("bench", "results"),
@@ -89,7 +99,8 @@ def _add_arguments(p):
 
 def main(argv=None) -> int:
     """``gpugrad bench [options]`` (also ``python -m gpugrad.bench``); returns the exit status:
-    0, or 2 with one ``gpugrad bench: error: ...`` line for bad input.
+    0; 1 when an implementation disagreed with the reference (one ``gpugrad bench: error: ...``
+    line each); 2 with one ``gpugrad bench: error: ...`` line for bad input.
 
     >>> main(["--steps", "0"])                                 # doctest: +SKIP
     2
@@ -124,13 +135,14 @@ def _plan(args):
 
 
 def run(args) -> int:
-    """Run the benchmark described by parsed ``args`` (see :func:`add_parser`); returns 0.
+    """Run the benchmark described by parsed ``args`` (see :func:`add_parser`); returns 0, or
+    1 when an implementation disagreed (see :func:`check_agreement`).
 
     >>> run(_parser().parse_args(["--quick", "--workloads", "W2"]))   # doctest: +SKIP
     0
     """
     for flag, lo in (("steps", 1), ("warmup", 0), ("layer_batch", 1), ("settle", 0),
-                     ("gap_ms", 0)):
+                     ("gap_ms", 0), ("check_steps", 0)):
         v = getattr(args, flag, None)
         if v is not None and not v >= lo:
             raise ValueError(f"expected --{flag.replace('_', '-')} >= {lo}, got {v}")
@@ -144,6 +156,7 @@ def run(args) -> int:
     report = rep.system_info(args)
     report["results"], report["memory"] = [], []
     t_start = time.perf_counter()
+    disagreements = []
     for wl, dev in plan:
         steps = args.steps or (wl.quick_steps if args.quick else wl.steps)[dev]
         warmup = args.warmup if args.warmup is not None else (1 if args.quick else wl.warmup[dev])
@@ -151,8 +164,14 @@ def run(args) -> int:
         print(f"{wl.name} on {dev}: {wl.description}; {warmup} warm-up + {steps} timed steps ...",
               flush=True)
         settle = args.settle if args.settle is not None else 0 if args.quick else wl.settle[dev]
+        check_steps = getattr(args, "check_steps", 3)
+        agreement = (check_agreement(wl, dev, args.impls, steps=check_steps, batch=batch)
+                     if check_steps else None)
+        if agreement is not None:
+            disagreements += agreement["disagreements"]
         entry = run_workload(wl, dev, steps, warmup, batch=batch, gap=args.gap_ms / 1e3,
                              impls=args.impls, settle=settle)
+        entry["agreement"] = agreement
         report["results"].append(entry)
         print(rep.format_entry(entry), flush=True)
         if wl.name == "W1" and not args.no_memory:
@@ -174,7 +193,9 @@ def run(args) -> int:
         json.dump(report, f, indent=1, default=_json_default)
     os.replace(path + ".tmp", path)
     print(f"wrote {', '.join(report['files'].values())}")
-    return 0
+    for msg in disagreements:
+        sys.stderr.write(f"gpugrad bench: error: {msg}\n")
+    return 1 if disagreements else 0
 
 
 def _numba_layer():
@@ -265,21 +286,11 @@ def run_workload(wl, device: str, steps: int, warmup: int, batch=None, gap: floa
                          f"expected some of {bw.impl_names(wl, device)}")
     impls = bw.make_impls(wl, device, names, batch=batch)
     batch = batch or wl.batch_for(device)
-    losses = {}
-    for n, im in impls.items():             # first warm-up step: check it is the same step
-        im.step()
-        im.sync()
-        if n != "gemm" and wl.kind == "mlp":
-            losses[n] = im.loss()
-    times = time_interleaved(impls, steps, max(warmup - 1, 0), gap, settle)
+    times = time_interleaved(impls, steps, warmup, gap, settle)
     entry = {"workload": wl.name, "device": device, "kind": wl.kind, "description":
              wl.description, "batch": batch, "sizes": list(wl.sizes), "params": wl.params,
              "steps": steps, "warmup": warmup, "settle": settle, "gap_s": gap,
-             "first_loss": losses,
              "impls": {n: summarize(t, batch) for n, t in times.items()}}
-    if losses:
-        ref = next(iter(losses.values()))
-        entry["same_step"] = all(abs(v - ref) <= 1e-3 * max(1.0, abs(ref)) for v in losses.values())
     med = {n: s["median_s"] for n, s in entry["impls"].items()}
     ratios = {}
     for a in med:                           # every implementation vs torch and vs the floor
@@ -301,6 +312,134 @@ def run_workload(wl, device: str, steps: int, warmup: int, batch=None, gap: floa
     del impls
     gc.collect()
     return entry
+
+
+# ------------------------------------------------------------------------------ agreement
+
+# An MLP implementation agrees with the reference (the hand-written NumPy/CuPy backprop, float32)
+# when every step's loss matches to LOSS_RTOL and, after the k steps, every parameter's update
+# p_k - p_0 matches the reference's to UPDATE_RTOL (norm-relative). The update, not the
+# parameter, is compared: a missing or wrong optimizer step changes p_k by only ~1e-3 of |p|,
+# but its update by ~100%. Float32 differences measured on W1/W2 (CPU): losses 1e-7, updates
+# 2e-3 at most (torch; rounding of p_k - p_0 where |update| << |p|).
+LOSS_RTOL, UPDATE_RTOL = 1e-4, 1e-2
+# The layer: output and gradients against a float64 reference, norm-relative. A gradient may
+# differ where a pre-activation within rounding of 0 takes the other side of the ReLU (one such
+# element moves dW or db by ~1e-3 of its norm), hence the looser gradient tolerance.
+LAYER_RTOL = {"y": 1e-5, "gx": 3e-3, "gW": 3e-3, "gb": 3e-3}
+
+
+def _nan_inf(v: float) -> float:
+    return math.inf if math.isnan(v) else v
+
+
+def _rel(a, ref) -> float:
+    """||a - ref|| / ||ref||; inf for NaN or for a nonzero ``a`` against a zero ``ref``."""
+    num, den = float(np.linalg.norm(a - ref)), float(np.linalg.norm(ref))
+    return _nan_inf(num / den if den > 0 else (0.0 if num == 0 else math.inf))
+
+
+def check_agreement(wl, device: str, impls=None, steps: int = 3, batch=None) -> dict | None:
+    """Run fresh copies of the implementations of ``wl`` (those named in ``impls``, default all
+    available; never ``gemm``, which computes no step) from the same weights and batch, and
+    compare them with a reference: for an MLP, ``steps`` steps of each against the hand-written
+    ``numpy`` one (built here even when not timed): every loss and every parameter's update;
+    for the layer, one forward + backward of each against a float64 computation: output, dx,
+    dW and db. Returns ``{"reference", "steps", "errors": {impl: {what: relative error}},
+    "tolerances", "disagreements": [one message per failing implementation], "agree"}``, or
+    None when nothing is left to compare.
+
+    >>> r = check_agreement(bw.WORKLOADS["W2"], "cpu", ["gpugrad", "numpy"])   # doctest: +SKIP
+    >>> r["agree"], r["disagreements"]                                          # doctest: +SKIP
+    (True, [])
+    """
+    names = [n for n in bw.impl_names(wl, device) if n != "gemm" and (not impls or n in impls)]
+    where = f"{wl.name} ({device})"
+    if wl.kind == "layer":
+        if not names:
+            return None
+        return _check_layer(wl, device, names, batch, where)
+    if not names:
+        return None
+    names = [n for n in names if n != "numpy"]
+    built = bw.make_impls(wl, device, ["numpy"] + names, batch=batch)
+    ref = built["numpy"]
+    start = ref.params()
+    losses = {n: [] for n in built}
+    for _ in range(steps):
+        for n, im in built.items():
+            im.step()
+            im.sync()
+            losses[n].append(im.loss())
+    final = {n: im.params() for n, im in built.items()}
+    del built
+    out = {"reference": "numpy", "steps": steps, "errors": {}, "disagreements": [],
+           "tolerances": {"loss": LOSS_RTOL, "update": UPDATE_RTOL}}
+    ref_moves = [float(np.linalg.norm(r - p0)) for r, p0 in zip(final["numpy"], start)]
+    bad_ref = [i for i, m in enumerate(ref_moves) if not m > 0]
+    if bad_ref or not all(math.isfinite(v) for v in losses["numpy"]):
+        out["disagreements"].append(
+            f"numpy (the reference) is broken on {where}: after {steps} steps, parameters "
+            f"{[_param_name(i) for i in bad_ref]} did not change; losses {losses['numpy']}")
+    for n in names:
+        loss_err = [_nan_inf(abs(a - r) / max(abs(r), 1e-30))
+                    for a, r in zip(losses[n], losses["numpy"])]
+        upd_err = [_rel(a - p0, r - p0) if a.shape == r.shape else math.inf
+                   for a, r, p0 in zip(final[n], final["numpy"], start)]
+        if len(final[n]) != len(start):
+            upd_err.append(math.inf)
+        errs = {"loss": max(loss_err, default=0.0), "update": max(upd_err, default=0.0)}
+        out["errors"][n] = errs
+        why = []
+        if not errs["loss"] <= LOSS_RTOL:
+            i = int(np.argmax(loss_err))
+            why.append(f"loss of step {i + 1} {losses[n][i]:.7g}, expected {losses['numpy'][i]:.7g}"
+                       f" (relative error {loss_err[i]:.1e} > {LOSS_RTOL:g})")
+        if not errs["update"] <= UPDATE_RTOL:
+            i = int(np.argmax(upd_err))
+            why.append(f"update of {_param_name(i)} after {steps} steps off by {upd_err[i]:.1e} "
+                       f"of its norm (> {UPDATE_RTOL:g})")
+        if why:
+            out["disagreements"].append(f"{n} disagrees with numpy on {where}: " + "; ".join(why))
+    out["agree"] = not out["disagreements"]
+    return out
+
+
+def _param_name(i: int) -> str:
+    return f"{'Wb'[i % 2]}{i // 2}"
+
+
+def _check_layer(wl, device, names, batch, where) -> dict:
+    built = bw.make_impls(wl, device, names, batch=batch)
+    results = {}
+    for n, im in built.items():
+        im.step()
+        im.sync()
+        results[n] = im.results()
+    del built
+    xp = bw.xp_for(device)                  # the float64 reference, on the device
+    x, _, ((W, b),) = bw.make_data(wl, device, batch=batch)
+    gy = bw.layer_upstream_grad(x.shape[0], W.shape[1])
+    x, W, b, gy = (xp.asarray(a, dtype=xp.float64) for a in (x, W, b, gy))
+    z = x @ W + b
+    gz = gy * (z > 0)
+    ref = {k: bw.to_numpy(v) for k, v in (("y", xp.maximum(z, 0)), ("gx", gz @ W.T),
+                                          ("gW", x.T @ gz), ("gb", gz.sum(axis=0)))}
+    out = {"reference": "float64", "steps": 1, "errors": {}, "disagreements": [],
+           "tolerances": dict(LAYER_RTOL)}
+    for n, r in results.items():
+        errs = {k: _rel(r[k].astype(np.float64), ref[k]) if r[k].shape == ref[k].shape
+                else math.inf for k in ref}
+        out["errors"][n] = errs
+        why = [f"{k} off by {e:.1e} of its norm (> {LAYER_RTOL[k]:g})"
+               + ("" if results[n][k].shape == ref[k].shape else
+                  f" (shape {results[n][k].shape}, expected {ref[k].shape})")
+               for k, e in errs.items() if not e <= LAYER_RTOL[k]]
+        if why:
+            out["disagreements"].append(f"{n} disagrees with the float64 reference on {where}: "
+                                        + "; ".join(why))
+    out["agree"] = not out["disagreements"]
+    return out
 
 
 def measure_memory_entry(wl, device: str, impls=None) -> dict:

@@ -184,8 +184,13 @@ def format_entry(e: dict) -> str:
         elif ng.get("unfused", 1.0) <= 0:
             lines.append("  fused/unfused non-GEMM time: not measurable (the unfused path's "
                          "non-GEMM time is within the noise; more --steps)")
-    if e.get("same_step") is False:
-        lines.append(f"  WARNING: first-step losses differ: {e['first_loss']}")
+    ag = e.get("agreement")
+    if ag:
+        errs = ", ".join(f"{n} " + " ".join(f"{k} {v:.1e}" for k, v in es.items())
+                         for n, es in ag["errors"].items())
+        lines.append(f"  agreement with {ag['reference']} over {ag['steps']} step(s), relative "
+                     f"errors: {errs or '-'}")
+        lines += [f"  DISAGREES: {m}" for m in ag["disagreements"]]
     return "\n".join(lines)
 
 

@@ -12,7 +12,10 @@ batch (drawn once with NumPy), so the steps are the same computation:
 - ``gemm``:    only the GEMMs the step needs, into preallocated buffers (the floor).
 
 An implementation is an object with ``step()`` (one step, asynchronous on a GPU), ``sync()``
-(wait for the device) and ``loss()`` (the last loss as a float).
+(wait for the device) and ``loss()`` (the last loss as a float); an MLP one (but ``gemm``) also
+has ``params()`` (its weights and biases now, as NumPy arrays ``[W0, b0, W1, ...]`` with W of
+shape (in, out)) and a layer one (but ``gemm``) ``results()`` (``{"y", "gx", "gW", "gb"}`` of
+its last step, as NumPy arrays), so ``gpugrad bench`` can check they computed the same thing.
 
 >>> impls = make_impls(WORKLOADS["W2"], "cpu", names=["numpy", "gemm"])
 >>> impls["numpy"].step(); impls["numpy"].sync(); impls["numpy"].loss() > 0
@@ -171,6 +174,20 @@ class _Impl:
         return float(self._loss)
 
 
+def to_numpy(a) -> np.ndarray:
+    """A NumPy copy of a gpugrad Tensor, a torch tensor, a CuPy or a NumPy array.
+
+    >>> to_numpy(np.arange(2.0))
+    array([0., 1.])
+    """
+    if hasattr(a, "detach"):                            # torch
+        return a.detach().cpu().numpy().copy()
+    from . import backend
+    if not (isinstance(a, np.ndarray) or backend.is_cupy_array(a)):
+        a = a.data                                      # gpugrad Tensor
+    return np.array(backend.to_device(a, "cpu"), copy=True)
+
+
 # ------------------------------------------------------------------------------ MLP step
 
 class _FrameworkStep(_Impl):
@@ -185,6 +202,9 @@ class _FrameworkStep(_Impl):
 
     def loss(self):
         return float(self._loss.item())
+
+    def params(self):
+        return [to_numpy(p) for p in self.model.parameters()]
 
 
 class GpugradMLP(_FrameworkStep):
@@ -239,6 +259,12 @@ class TorchMLP(_FrameworkStep):
         if self.device == "cuda":
             self.torch.cuda.synchronize()
 
+    def params(self):
+        out = []                                        # Linear.weight is (out, in)
+        for lin in self.model[::2]:
+            out += [to_numpy(lin.weight).T.copy(), to_numpy(lin.bias)]
+        return out
+
 
 class NumpyMLP(_Impl):
     """Hand-written backprop on raw arrays (NumPy, or CuPy on CUDA), in place where natural."""
@@ -250,14 +276,17 @@ class NumpyMLP(_Impl):
         x, labels, params = data
         self.x, self.y = xp.asarray(x), xp.asarray(labels)
         self.rows = xp.arange(x.shape[0])
-        self.params = [(xp.asarray(W), xp.asarray(b)) for W, b in params]
+        self.layers = [(xp.asarray(W), xp.asarray(b)) for W, b in params]
         self.bufs = None                    # momentum buffers: made by the first step, as torch
+
+    def params(self):
+        return [to_numpy(a) for W, b in self.layers for a in (W, b)]
 
     def step(self):
         xp, n = self.xp, self.x.shape[0]
         acts = [self.x]
-        last = len(self.params) - 1
-        for i, (W, b) in enumerate(self.params):       # forward: z = a @ W + b, relu in place
+        last = len(self.layers) - 1
+        for i, (W, b) in enumerate(self.layers):       # forward: z = a @ W + b, relu in place
             z = acts[-1] @ W
             z += b
             if i < last:
@@ -275,9 +304,9 @@ class NumpyMLP(_Impl):
         g *= np.float32(1.0 / n)
         if self.bufs is None:
             self.bufs = [(xp.zeros(W.shape, W.dtype), xp.zeros(b.shape, b.dtype))
-                         for W, b in self.params]
+                         for W, b in self.layers]
         for i in range(last, -1, -1):                  # backward + SGD with momentum
-            W, b = self.params[i]
+            W, b = self.layers[i]
             bW, bb = self.bufs[i]
             a = acts[i]
             dW = a.T @ g
@@ -325,6 +354,15 @@ class GemmFloor(_Impl):
 
 # ------------------------------------------------------------------------------ one layer
 
+def layer_upstream_grad(n: int, m: int) -> np.ndarray:
+    """The fixed upstream gradient (n, m) of the ``layer`` workload's backward pass.
+
+    >>> layer_upstream_grad(2, 3).shape
+    (2, 3)
+    """
+    return np.random.default_rng(2).standard_normal((n, m), np.float32)
+
+
 class _Layer(_Impl):
     """Forward + backward of relu(x @ W + b) from an upstream gradient to the gradients of x,
     W and b (``autograd.grad``: no accumulation into ``.grad``, which both paths would pay)."""
@@ -334,14 +372,18 @@ class _Layer(_Impl):
         import gpugrad as gg
         self.gg = gg
         x, _, ((W, b),) = data
-        gy = np.random.default_rng(2).standard_normal((x.shape[0], W.shape[1]), np.float32)
+        gy = layer_upstream_grad(x.shape[0], W.shape[1])
         self.x, self.W, self.b = (gg.tensor(a, device=device, requires_grad=True)
                                   for a in (x, W, b))
         self.gy = gg.tensor(gy, device=device)
         self._loss = 0.0
 
     def step(self):
-        self.grads = self.gg.autograd.grad([self.forward()], [self.x, self.W, self.b], [self.gy])
+        self.y = self.forward()
+        self.grads = self.gg.autograd.grad([self.y], [self.x, self.W, self.b], [self.gy])
+
+    def results(self):
+        return dict(zip(("y", "gx", "gW", "gb"), map(to_numpy, (self.y, *self.grads))))
 
 
 class FusedLayer(_Layer):
@@ -369,7 +411,7 @@ class TorchLayer(TorchMLP):
         import torch
         self.torch = torch
         x, _, ((W, b),) = data
-        gy = np.random.default_rng(2).standard_normal((x.shape[0], W.shape[1]), np.float32)
+        gy = layer_upstream_grad(x.shape[0], W.shape[1])
         dev = torch.device(device)
         self.x, self.W, self.b = (torch.from_numpy(np.ascontiguousarray(a)).to(dev)
                                   .requires_grad_() for a in (x, W.T, b))
@@ -378,11 +420,15 @@ class TorchLayer(TorchMLP):
 
     def step(self):
         F = self.torch.nn.functional
-        y = F.relu(F.linear(self.x, self.W, self.b))
-        self.grads = self.torch.autograd.grad(y, (self.x, self.W, self.b), self.gy)
+        self.y = F.relu(F.linear(self.x, self.W, self.b))
+        self.grads = self.torch.autograd.grad(self.y, (self.x, self.W, self.b), self.gy)
 
     def loss(self):
         return 0.0
+
+    def results(self):
+        gx, gWt, gb = map(to_numpy, self.grads)        # W is kept as (out, in), as torch's
+        return {"y": to_numpy(self.y), "gx": gx, "gW": gWt.T.copy(), "gb": gb}
 
 
 class GemmLayer(GemmFloor):

@@ -1,10 +1,13 @@
 """`gpugrad bench`: a CI-sized run writes a well-formed JSON report (and a PNG when matplotlib
-is installed), every implementation times positive, finite steps, and bad flags are refused."""
+is installed) whose statistics, ratios and targets follow from its raw timings, whose
+implementations were checked to compute the same steps, and bad flags are refused.  (That a
+wrong implementation is caught is tests/test_bench_agreement.py's job.)"""
 import argparse
 import importlib.util
 import json
 import math
 
+import numpy as np
 import pytest
 
 from gpugrad import bench, bench_workloads
@@ -42,16 +45,32 @@ def test_quick_run_writes_the_json_report(quick_run):
     expected = {"gpugrad", "numpy", "gemm"} | ({"torch"} if HAS_TORCH else set())
     assert set(entry["impls"]) == expected
     for name, s in entry["impls"].items():
-        assert len(s["times_s"]) == 3, name
-        assert _positive_finite(s["times_s"]), (name, s["times_s"])
-        assert _positive_finite([s["median_s"], s["p10_s"], s["p90_s"], s["samples_per_s"]])
-        assert s["p10_s"] <= s["median_s"] <= s["p90_s"]
-    assert entry["same_step"] is True            # every library computed the same first loss
-    assert entry["ratios"]["gpugrad/gemm"] > 0
+        t = s["times_s"]
+        assert len(t) == 3 and _positive_finite(t), (name, t)
+        # the statistics are those of the raw times, not merely ordered
+        assert s["median_s"] == pytest.approx(float(np.median(t)), rel=1e-12), name
+        assert s["p10_s"] == pytest.approx(float(np.percentile(t, 10)), rel=1e-12), name
+        assert s["p90_s"] == pytest.approx(float(np.percentile(t, 90)), rel=1e-12), name
+        assert s["samples_per_s"] == pytest.approx(64 / s["median_s"], rel=1e-12), name
+    med = {n: s["median_s"] for n, s in entry["impls"].items()}
+    expected_ratios = {f"{a}/{b}": med[a] / med[b] for a in med for b in ("torch", "gemm")
+                       if b in med and a != b}
+    assert entry["ratios"] == pytest.approx(expected_ratios, rel=1e-12)
+    # before timing, every implementation ran 3 steps from the same start and agreed
+    ag = entry["agreement"]
+    assert (ag["reference"], ag["steps"], ag["agree"], ag["disagreements"]) == (
+        "numpy", 3, True, [])
+    assert set(ag["errors"]) == {"gpugrad"} | ({"torch"} if HAS_TORCH else set())
+    for name, errs in ag["errors"].items():
+        assert errs["loss"] <= ag["tolerances"]["loss"] and errs["update"] <= ag["tolerances"][
+            "update"], (name, errs)
+    targets = [t for t in report["targets"] if t["workload"] == "W2"]
+    assert len(targets) == (1 if HAS_TORCH else 0), targets
     if HAS_TORCH:
-        assert entry["ratios"]["gpugrad/torch"] > 0
-        [target] = [t for t in report["targets"] if t["workload"] == "W2"]
-        assert target["limit"] == 1.0 and isinstance(target["met"], bool)
+        [target] = targets
+        assert (target["limit"], target["ratio"]) == (1.0, "gpugrad/torch")
+        assert target["value"] == entry["ratios"]["gpugrad/torch"]
+        assert target["met"] is (target["value"] <= 1.0)
 
 
 @pytest.mark.skipif(not HAS_MPL, reason="matplotlib is not installed")

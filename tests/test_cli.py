@@ -1,11 +1,12 @@
-"""The `gpugrad` command line: a successful train run, resume, and every error path (one
-line on stderr, exit status 2, no traceback)."""
+"""The `gpugrad` command line: a train run that learns, a resume that continues bit for bit,
+and every error path (one line on stderr, exit status 2, no traceback).  No test here times
+anything: speed is measured by `gpugrad bench` and bench/, not asserted in tests."""
 import json
 import os
 import subprocess
 import sys
-import time
 
+import numpy as np
 import pytest
 
 import gpugrad as gg
@@ -32,11 +33,36 @@ def assert_one_line_error(code, err, *fragments):
         assert f in lines[0]
 
 
+def model_state(path):
+    """{name: NumPy array} of the model saved in a `gpugrad train` checkpoint."""
+    return {k: np.asarray(v.numpy() if hasattr(v, "numpy") else v)
+            for k, v in gg.load(path)["model"].items()}
+
+
 def test_train_runs_and_writes_outputs(tmp_path, capsys):
     code, out, err = run_cli(capsys, *TINY, "--out", str(tmp_path))
     assert code == 0, err
     assert sorted(os.listdir(tmp_path)) == ["best.npz", "last.npz", "metrics.json"]
-    assert out.strip().startswith("best test accuracy") and str(tmp_path) in out
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    best = metrics["best"]
+    assert out.strip() == (f"best test accuracy {100 * best['test_accuracy']:.2f}% (epoch "
+                           f"{best['epoch']}); wrote last.npz, best.npz, metrics.json to "
+                           f"{tmp_path}")
+    assert [e["epoch"] for e in metrics["epochs"]] == [1, 2] and metrics["complete"] is True
+    last = gg.load(tmp_path / "last.npz")
+    assert last["epoch"] == 2 and last["history"] == metrics["epochs"]
+    assert gg.load(tmp_path / "best.npz")["epoch"] == best["epoch"]
+
+
+def test_train_learns_well_above_chance(tmp_path, capsys):
+    """3 balanced-ish classes (chance ~ 1/3): 10 epochs must reach 70% on the test split and
+    cut the training loss by a quarter; a step that does not update the weights cannot."""
+    code, _, err = run_cli(capsys, *TINY, "--epochs", "10", "--lr", "0.1", "--out",
+                           str(tmp_path))
+    assert code == 0, err
+    epochs = json.loads((tmp_path / "metrics.json").read_text())["epochs"]
+    assert epochs[-1]["test_accuracy"] >= 0.70, epochs
+    assert epochs[-1]["train_loss"] <= 0.75 * epochs[0]["train_loss"], epochs
 
 
 def test_per_epoch_summaries(tmp_path, capsys):
@@ -49,12 +75,30 @@ def test_per_epoch_summaries(tmp_path, capsys):
 
 
 def test_resume_from_the_command_line(tmp_path, capsys):
-    assert run_cli(capsys, *TINY, "--out", str(tmp_path))[0] == 0
+    """2 epochs, then --resume --epochs 3, ends with the very weights and history of 3 epochs
+    straight (bit for bit). An epoch-count-independent schedule: the default cosine one is
+    fitted to the epochs of the first run."""
+    straight = tmp_path / "straight"
+    sched = ["--scheduler", "exponential", "--gamma", "0.8"]
+    assert run_cli(capsys, *TINY, *sched, "--epochs", "3", "--out", str(straight))[0] == 0
+    assert run_cli(capsys, *TINY, *sched, "--out", str(tmp_path))[0] == 0
     ckpt = str(tmp_path / "last.npz")
+    before = model_state(ckpt)
     code, out, err = run_cli(capsys, "train", "--resume", ckpt, "--epochs", "3", "--quiet",
                              "--no-plot")
     assert code == 0, err
-    assert gg.load(ckpt)["epoch"] == 3
+    resumed, want = gg.load(ckpt), gg.load(straight / "last.npz")
+    assert resumed["epoch"] == want["epoch"] == 3
+    got, expected = model_state(ckpt), model_state(straight / "last.npz")
+    assert sorted(got) == sorted(expected) == sorted(before)
+    for k in expected:
+        assert got[k].dtype == expected[k].dtype and got[k].shape == expected[k].shape, k
+        assert np.array_equal(got[k], expected[k]), k          # bit-exact, not close
+        assert not np.array_equal(got[k], before[k]), k       # and the third epoch trained
+    assert [{k: v for k, v in r.items() if k not in ("time_s", "samples_per_s")}
+            for r in resumed["history"]] == [
+        {k: v for k, v in r.items() if k not in ("time_s", "samples_per_s")}
+        for r in want["history"]]
     code, _, err = run_cli(capsys, "train", "--resume", ckpt, "--epochs", "4", "--hidden", "9")
     assert_one_line_error(code, err, "cannot resume with a different configuration",
                           "hidden (checkpoint [8], now [9])")
@@ -112,19 +156,19 @@ def test_help_and_version_exit_zero(capsys):
     assert code == 0 and "--resume CHECKPOINT" in out and "--hidden" in out
 
 
-def test_default_run_reaches_97_percent_within_a_minute(tmp_path):
-    """The default `gpugrad train` (digits, MLP 256-256, SGD) as a real process."""
+def test_default_run_reaches_97_percent(tmp_path):
+    """The default `gpugrad train` (digits, MLP 256-256, SGD) as a real process. (Its speed
+    is `gpugrad bench`'s business; the timeout only stops a hung process.)"""
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "gpugrad", "train", "--quiet", "--no-plot",
                            "--out", str(tmp_path)], capture_output=True, text=True,
-                          timeout=300, env=env)
-    wall = time.perf_counter() - t0
+                          timeout=1800, env=env)
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["config"]["dataset"] == "digits" and metrics["config"]["device"] == "cpu"
+    assert metrics["config"]["hidden"] == [256, 256] and metrics["config"]["optimizer"] == "sgd"
     assert metrics["epochs"][-1]["test_accuracy"] >= 0.97
-    assert wall < 60
+    assert gg.load(tmp_path / "last.npz")["epoch"] == len(metrics["epochs"])
 
 
 def test_python_dash_m_entry_point(tmp_path):
