@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from gpugrad import bench, bench_workloads as bw
+from gpugrad import bench, bench_check, bench_workloads as bw
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 W2, LAYER = bw.WORKLOADS["W2"], bw.WORKLOADS["layer"]
@@ -39,7 +39,7 @@ def test_implementations_agree_over_several_steps():
     assert (r["agree"], r["disagreements"], r["reference"], r["steps"]) == (True, [], "numpy", 3)
     assert set(r["errors"]) == set(MLP_IMPLS) - {"numpy"}
     for name, errs in r["errors"].items():
-        assert errs["loss"] <= bench.LOSS_RTOL and errs["update"] <= bench.UPDATE_RTOL, name
+        assert errs["loss"] <= bench_check.LOSS_RTOL and errs["update"] <= bench_check.UPDATE_RTOL, name
 
 
 def test_the_reference_trains():
@@ -61,7 +61,7 @@ def test_a_broken_gpugrad_step_is_caught(monkeypatch, breakage):
     assert r["agree"] is False
     [msg] = r["disagreements"]
     assert msg.startswith("gpugrad disagrees with numpy on W2 (cpu):"), msg
-    assert r["errors"]["gpugrad"]["update"] > 10 * bench.UPDATE_RTOL
+    assert r["errors"]["gpugrad"]["update"] > 10 * bench_check.UPDATE_RTOL
 
 
 def test_a_wrong_momentum_is_caught(monkeypatch):
@@ -82,7 +82,7 @@ def test_a_single_step_would_not_catch_it(monkeypatch):
     assert bench.check_agreement(W2, "cpu", ["gpugrad", "numpy"], steps=1)["errors"][
         "gpugrad"]["loss"] == 0.0
     r3 = bench.check_agreement(W2, "cpu", ["gpugrad", "numpy"], steps=3)
-    assert r3["errors"]["gpugrad"]["loss"] > bench.LOSS_RTOL
+    assert r3["errors"]["gpugrad"]["loss"] > bench_check.LOSS_RTOL
 
 
 @pytest.mark.skipif(not HAS_TORCH, reason="PyTorch is not installed")
@@ -143,7 +143,7 @@ def test_layer_workload_runs_and_fused_unfused_torch_agree(layer_run):
     assert set(ag["errors"]) == expected
     for name, errs in ag["errors"].items():
         assert set(errs) == {"y", "gx", "gW", "gb"}
-        assert all(errs[k] <= bench.LAYER_RTOL[k] for k in errs), (name, errs)
+        assert all(errs[k] <= bench_check.LAYER_RTOL[k] for k in errs), (name, errs)
     assert set(entry["non_gemm_s"]) == expected
 
 
@@ -178,4 +178,4 @@ def test_a_wrong_layer_gradient_is_caught(monkeypatch):
     monkeypatch.setattr(bw.FusedLayer, "step", bad_step)
     r = bench.check_agreement(LAYER, "cpu", ["fused"], batch=8)
     assert not r["agree"] and "gW off by" in r["disagreements"][0]
-    assert r["errors"]["fused"]["y"] <= bench.LAYER_RTOL["y"]
+    assert r["errors"]["fused"]["y"] <= bench_check.LAYER_RTOL["y"]
