@@ -315,14 +315,6 @@ def run_workload(wl, device: str, steps: int, warmup: int, batch=None, gap: floa
     return entry
 
 
-# ------------------------------------------------------------------------------ agreement
-
-# An MLP implementation agrees with the reference (the hand-written NumPy/CuPy backprop, float32)
-# when every step's loss matches to LOSS_RTOL and, after the k steps, every parameter's update
-# p_k - p_0 matches the reference's to UPDATE_RTOL (norm-relative). The update, not the
-# parameter, is compared: a missing or wrong optimizer step changes p_k by only ~1e-3 of |p|,
-# but its update by ~100%. Float32 differences measured on W1/W2 (CPU): losses 1e-7, updates
-# 2e-3 at most (torch; rounding of p_k - p_0 where |update| << |p|).
 def measure_memory_entry(wl, device: str, impls=None) -> dict:
     """Peak step memory of ``wl`` for gpugrad, torch and numpy, each in a fresh process."""
     names = [n for n in bw.impl_names(wl, device) if n != "gemm" and (not impls or n in impls)]
