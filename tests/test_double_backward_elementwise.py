@@ -1,4 +1,5 @@
-"""Higher-order gradients through the elementwise ops (elementwise.py, activation.py, extra.py).
+"""Higher-order gradients through the elementwise ops (elementwise.py, unary.py, activation.py,
+extra.py, binary_math.py).
 
 Each op's one backward runs on Tensors under ``create_graph`` and records a graph, so every
 order works: second derivatives against finite differences (``gradgradcheck``) at several
@@ -16,7 +17,7 @@ import pytest
 
 import gpugrad as gg
 from gpugrad.autograd import Function
-from gpugrad.ops import activation, elementwise, extra
+from gpugrad.ops import activation, binary_math, elementwise, extra, unary
 
 
 def _t(a, device="cpu", requires_grad=False):
@@ -150,9 +151,9 @@ def test_sort_gradgradcheck(axis, descending, device):
 
 
 def test_every_op_class_is_twice_differentiable():
-    """Every differentiable Function of the three modules opts in (none left refusing)."""
+    """Every differentiable Function of the elementwise modules opts in (none left refusing)."""
     seen = []
-    for mod in (elementwise, activation, extra):
+    for mod in (elementwise, unary, activation, extra, binary_math):
         for obj in vars(mod).values():
             if (inspect.isclass(obj) and issubclass(obj, Function) and obj is not Function
                     and obj.differentiable and obj.__module__ == mod.__name__):

@@ -1,5 +1,5 @@
 """Decompositions and matrix functions of ``gpugrad.numpy.linalg``, returning NumPy 2's
-named tuples; differentiable (see :mod:`gpugrad.ops.extra_linalg` for the gradients).
+named tuples; differentiable (see :mod:`gpugrad.ops.decompositions` for the gradients).
 
 >>> import gpugrad.numpy as gnp
 >>> gnp.linalg.eigh(gnp.array([[2.0, 0.0], [0.0, 1.0]])).eigenvalues.tolist()

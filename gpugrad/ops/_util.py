@@ -98,3 +98,12 @@ def cast_grad(g, dtype):
     if g.dtype.kind == "c" and np.dtype(dtype).kind != "c":
         g = xp_of(g).real(g)
     return g.astype(dtype, copy=False)
+
+
+def _conj(xp, v):
+    """conj(v) for a complex ``v``; ``v`` itself otherwise (None, real numbers and real arrays
+    pass untouched: no pass over a real array)."""
+    if isinstance(v, complex):
+        return v.conjugate()
+    dt = getattr(v, "dtype", None)
+    return xp.conj(v) if dt is not None and dt.kind == "c" else v

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..autograd import Function
 from ._util import xp_of
-from .elementwise import _OPS, _float_operand, _sig
+from .unary import _OPS, _float_operand, _sig
 
 __all__ = ["leaky_relu", "gelu", "softplus"]
 

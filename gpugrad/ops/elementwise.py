@@ -1,15 +1,15 @@
-"""Elementwise ops: arithmetic, the exp/log family, trigonometry, activations (comparisons,
-logical and bitwise ops, which have no gradient, are in compare.py).
+"""Elementwise binary arithmetic (add, subtract, multiply, divide, power, maximum, minimum,
+remainder), ``where`` and ``clip``; each op's forward and gradient sit side by side.
 
-Each op's forward and gradient sit side by side.  Unary ops come from one table
-(HIPS-autograd style): ``name: (forward, vjp, what the vjp reads)`` where the vjp gets
-``(xp, g, x, ans)``.
+The unary ops (exp/log, trigonometry, activations, roundings) are made from one table in
+unary.py and re-exported here, so ``gpugrad.ops.elementwise.exp`` and friends still resolve.
+Comparisons, logical and bitwise ops, which have no gradient, are in compare.py.
 
 >>> import gpugrad as gg
->>> x = gg.tensor([0.5, -1.0], requires_grad=True)
->>> gg.tanh(x).sum().backward()
->>> [round(v, 4) for v in x.grad.tolist()]
-[0.7864, 0.42]
+>>> x = gg.tensor([3.0, 4.0], requires_grad=True)
+>>> gg.multiply(x, x).sum().backward()
+>>> x.grad.tolist()
+[6.0, 8.0]
 """
 from __future__ import annotations
 
@@ -18,23 +18,12 @@ import math
 import numpy as np
 
 from ..autograd import Function, unbroadcast
-from ..backend import erf as _erf_array  # (the table below defines the op `erf`)
 from ..tensor import Tensor
-from ._util import is_scalar, no_complex, operand, shape_of, xp_of
-
-_SQRT_2_PI = math.sqrt(2.0 / math.pi)
-_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
-
-
-def _conj(xp, v):
-    """conj(v) for a complex ``v``; ``v`` itself otherwise (None, real numbers and real arrays
-    pass untouched: no pass over a real array)."""
-    if isinstance(v, complex):
-        return v.conjugate()
-    dt = getattr(v, "dtype", None)
-    return xp.conj(v) if dt is not None and dt.kind == "c" else v
+from ._util import _conj, is_scalar, operand, shape_of, xp_of
+from .unary import *  # noqa: F401,F403  (re-exported: the unary ops' old home)
+from .unary import __all__ as _unary_all
+from .unary import (  # noqa: F401  (private names other modules imported from here)
+    _OPS, Exp, Log, Relu, Sigmoid, Tanh, _float_operand, _sig, _sigmoid, gelu)
 
 
 # ================================================================ binary arithmetic
@@ -290,190 +279,6 @@ def where(condition, a, b):
     return Where.apply(cond, a, b)
 
 
-# ================================================================ unary table
-def _sigmoid(xp, x):
-    if x.dtype.kind == "c":  # no overflow guard to take: |exp(-x)| needs the real part only
-        return 1 / (1 + xp.exp(-x))
-    e = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
-
-
-def _sig(xp, x):
-    """sigmoid(x) inside a vjp: the stable composite on arrays; on Tensors (create_graph) the
-    Sigmoid op, whose own derivative is right at 0 (the composite's |x| is flat there)."""
-    return xp.sigmoid(x) if isinstance(x, Tensor) else _sigmoid(xp, x)
-
-
-def _erf(xp, x):
-    """erf inside a formula: the array function, or the differentiable op on Tensors."""
-    return xp.erf(x) if isinstance(x, Tensor) else _erf_array(x)
-
-
-def _erf_forward(xp, x):
-    if x.dtype.kind == "c":  # (the array function would drop the imaginary part)
-        raise TypeError("erf and gelu are not supported for complex input")
-    return _erf_array(x)
-
-
-def _sgn(xp, x):
-    """sign(x); x / |x| (0 at 0) for complex x, which on Tensors must be that quotient: the
-    Sign op is piecewise constant (gradient 0), as z / |z| is not."""
-    if isinstance(x, Tensor) and x.dtype.kind == "c":
-        r = xp.abs(x)
-        zero = r == 0
-        return xp.where(zero, 0, x / xp.where(zero, 1, r))
-    return xp.sign(x)
-
-
-def _gelu_tanh_parts(xp, x):
-    inner = _SQRT_2_PI * (x + 0.044715 * x ** 3)
-    return xp.tanh(inner)
-
-
-_UNARY = {
-    # name: (forward(xp, x, **kw), vjp(xp, g, x, ans, **kw), reads "x" / "ans" / "both")
-    "negative": (lambda xp, x: -x, lambda xp, g, x, a: -g, ""),
-    "exp": (lambda xp, x: xp.exp(x), lambda xp, g, x, a: g * a, "ans"),
-    "log": (lambda xp, x: xp.log(x), lambda xp, g, x, a: g / x, "x"),
-    "log1p": (lambda xp, x: xp.log1p(x), lambda xp, g, x, a: g / (1 + x), "x"),
-    "expm1": (lambda xp, x: xp.expm1(x), lambda xp, g, x, a: g * (a + 1), "ans"),
-    "log2": (lambda xp, x: xp.log2(x), lambda xp, g, x, a: g / (x * math.log(2)), "x"),
-    "log10": (lambda xp, x: xp.log10(x), lambda xp, g, x, a: g / (x * math.log(10)), "x"),
-    "sqrt": (lambda xp, x: xp.sqrt(x), lambda xp, g, x, a: g * 0.5 / a, "ans"),
-    "square": (lambda xp, x: x * x, lambda xp, g, x, a: g * 2 * x, "x"),
-    "reciprocal": (lambda xp, x: 1 / x, lambda xp, g, x, a: -g * a * a, "ans"),
-    "abs": (lambda xp, x: xp.abs(x), lambda xp, g, x, a: g * _sgn(xp, x), "x"),
-    "sin": (lambda xp, x: xp.sin(x), lambda xp, g, x, a: g * xp.cos(x), "x"),
-    "cos": (lambda xp, x: xp.cos(x), lambda xp, g, x, a: -g * xp.sin(x), "x"),
-    "tan": (lambda xp, x: xp.tan(x), lambda xp, g, x, a: g * (1 + a * a), "ans"),
-    "arcsin": (lambda xp, x: xp.arcsin(x), lambda xp, g, x, a: g / xp.sqrt(1 - x * x), "x"),
-    "arccos": (lambda xp, x: xp.arccos(x), lambda xp, g, x, a: -g / xp.sqrt(1 - x * x), "x"),
-    "arctan": (lambda xp, x: xp.arctan(x), lambda xp, g, x, a: g / (1 + x * x), "x"),
-    "sinh": (lambda xp, x: xp.sinh(x), lambda xp, g, x, a: g * xp.cosh(x), "x"),
-    "cosh": (lambda xp, x: xp.cosh(x), lambda xp, g, x, a: g * xp.sinh(x), "x"),
-    "tanh": (lambda xp, x: xp.tanh(x), lambda xp, g, x, a: g * (1 - a * a), "ans"),
-    "arcsinh": (lambda xp, x: xp.arcsinh(x), lambda xp, g, x, a: g / xp.sqrt(x * x + 1), "x"),
-    # sqrt(x - 1) sqrt(x + 1), not sqrt(x*x - 1): the same for real x > 1, and the principal
-    # branch for complex x (the other changes sign where Re x < 0)
-    "arccosh": (lambda xp, x: xp.arccosh(x),
-                lambda xp, g, x, a: g / (xp.sqrt(x - 1) * xp.sqrt(x + 1)), "x"),
-    "arctanh": (lambda xp, x: xp.arctanh(x), lambda xp, g, x, a: g / (1 - x * x), "x"),
-    "sigmoid": (_sigmoid, lambda xp, g, x, a: g * a * (1 - a), "ans"),
-    "relu": (lambda xp, x: xp.maximum(x, 0), lambda xp, g, x, a: g * (a > 0), "ans"),
-    "silu": (lambda xp, x: x * _sigmoid(xp, x),
-             lambda xp, g, x, a: g * (lambda s: s * (1 + x * (1 - s)))(_sig(xp, x)), "x"),
-    "erf": (_erf_forward, lambda xp, g, x, a: g * (_TWO_OVER_SQRT_PI * xp.exp(-x * x)), "x"),
-    "gelu": (lambda xp, x: 0.5 * x * (1 + _erf_forward(xp, x * _INV_SQRT_2)),
-             lambda xp, g, x, a: g * (0.5 * (1 + _erf(xp, x * _INV_SQRT_2))
-                                      + x * _INV_SQRT_2PI * xp.exp(-0.5 * x * x)), "x"),
-    "gelu_tanh": (lambda xp, x: 0.5 * x * (1 + _gelu_tanh_parts(xp, x)),
-                  lambda xp, g, x, a: g * (lambda t: 0.5 * (1 + t) + 0.5 * x * (1 - t * t)
-                                           * _SQRT_2_PI * (1 + 3 * 0.044715 * x * x))(
-                      _gelu_tanh_parts(xp, x)), "x"),
-}
-
-# ops that compare with 0: not defined on complex numbers (PyTorch refuses them too)
-_ORDERED = {"relu", "leaky_relu"}
-
-# unary ops whose vjp above is also PyTorch's for complex input (checked in the op harness)
-_COMPLEX_GRAD = {"negative", "abs"}
-# holomorphic ops with real Taylor coefficients: conj(f'(z)) = f'(conj z), so PyTorch's
-# g * conj(f'(z)) is the vjp above run on conj(x) and conj(ans) (only for complex input)
-_HOLOMORPHIC = {"exp", "log", "log1p", "expm1", "log2", "log10", "sqrt", "square", "reciprocal",
-                "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
-                "arcsinh", "arccosh", "arctanh", "sigmoid"}
-
-# ops with no gradient (the result is piecewise constant)
-_ZERO_GRAD = {
-    "sign": lambda xp, x: xp.sign(x),
-    "floor": lambda xp, x: xp.floor(x),
-    "ceil": lambda xp, x: xp.ceil(x),
-    "trunc": lambda xp, x: xp.trunc(x),
-    "rint": lambda xp, x: xp.rint(x),
-}
-
-
-def _make_unary(name, fwd, vjp, reads):
-    keep_x, keep_ans = reads in ("x", "both"), reads in ("ans", "both")
-
-    holo = name in _HOLOMORPHIC
-
-    class Op(Function):
-        saves_output = keep_ans
-        complex_grad = name in _COMPLEX_GRAD or holo
-        twice_differentiable = True  # each vjp is written on xp, with x and ans only
-
-        def saved_inputs(self, needs):
-            return (0,) if keep_x else ()
-
-        def forward(self, x):
-            xp = xp_of(x)
-            ans = fwd(xp, x)
-            if ans.dtype != x.dtype and x.dtype.kind == "f":
-                ans = ans.astype(x.dtype)
-            self.saved = (x if keep_x else None, ans if keep_ans else None)
-            return ans
-
-        def backward(self, g):
-            x, ans = self.saved
-            xp = xp_of(g)
-            if holo and self._complex:
-                x, ans = _conj(xp, x), _conj(xp, ans)
-            return (vjp(xp, g, x, ans),)
-
-    Op.__name__ = Op.__qualname__ = name.title().replace("_", "")
-
-    def fn(x):
-        return Op.apply(_float_operand(x, name))
-    fn.__name__ = name
-    fn.__doc__ = (f"Elementwise {name}(x), differentiable.\n\n>>> import gpugrad as gg\n"
-                  f">>> gg.{name}(gg.tensor([{1.5 if name == 'arccosh' else 0.5}])).shape\n(1,)\n")
-    return Op, fn
-
-
-def _make_zero_grad(name, fwd):
-    class Op(Function):
-        twice_differentiable = True  # a constant zero gradient
-
-        def saved_inputs(self, needs):
-            return ()
-
-        def forward(self, x):
-            return fwd(xp_of(x), x)
-
-        def backward(self, g):
-            return (xp_of(g).zeros_like(g),)
-
-    Op.__name__ = Op.__qualname__ = name.title()
-
-    def fn(x):
-        return Op.apply(operand(x))
-    fn.__name__ = name
-    fn.__doc__ = (f"Elementwise {name}(x); its gradient is zero.\n\n>>> import gpugrad as gg\n"
-                  f">>> gg.{name}(gg.tensor([-1.5])).shape\n(1,)\n")
-    return Op, fn
-
-
-def _float_operand(x, name):
-    x = operand(x)
-    if name in _ORDERED and hasattr(x, "dtype"):
-        no_complex(x, name)  # NumPy would order complex numbers lexicographically
-    if hasattr(x, "dtype") and x.dtype.kind not in "fc" and name not in ("negative", "abs",
-                                                                          "square", "relu"):
-        return x.astype(np.float32) if x.dtype.itemsize <= 4 or x.dtype.kind == "b" \
-            else x.astype(np.float64)
-    return x
-
-
-_OPS = {}
-for _name, (_f, _v, _r) in _UNARY.items():
-    _OPS[_name] = _make_unary(_name, _f, _v, _r)
-for _name, _f in _ZERO_GRAD.items():
-    _OPS[_name] = _make_zero_grad(_name, _f)
-globals().update({n: fn for n, (_, fn) in _OPS.items()})
-Exp, Log, Tanh, Sigmoid, Relu = (_OPS[n][0] for n in ("exp", "log", "tanh", "sigmoid", "relu"))
-
-
 # ================================================================ clip
 class Clip(Function):
     """min(max(x, lo), hi) with PyTorch's clamp gradient, one rule for number and tensor bounds:
@@ -533,4 +338,4 @@ def clip(x, a_min=None, a_max=None):
 
 __all__ = (["add", "subtract", "multiply", "divide", "power", "maximum", "minimum", "remainder",
             "where", "clip"]
-           + [n for n in _OPS if n != "gelu"])
+           + list(_unary_all))

@@ -93,7 +93,7 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 def act_derivative(act, z, negative_slope=0.01):
     """act'(z) for a fused activation, written with differentiable ops on Tensor ``z`` (the
     kernels' backward formulas, in :mod:`gpugrad.kernels.reference`, as a graph)."""
-    from .elementwise import erf, exp, sigmoid, tanh
+    from .unary import erf, exp, sigmoid, tanh
 
     if act in ("relu", "leaky_relu"):
         pos = (z > 0).astype(z.dtype)  # piecewise constant: no derivative of its own

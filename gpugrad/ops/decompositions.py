@@ -1,0 +1,389 @@
+"""The matrix decompositions the NumPy and array-API namespaces expose (cholesky, eigh,
+eigvalsh, svd, svdvals, qr, slogdet), each with its gradient.  Ops with several results
+pack them into one array along the last axis (one graph node); the public function slices
+them apart, which is differentiable.
+
+Gradients follow the usual real-valued formulas (Murray 2016 for Cholesky; Townsend 2016 for
+the SVD; Walter and Lehmann for QR).  ``eigh`` and ``cholesky`` read only the lower triangle,
+so their gradients are the symmetric ones; repeated eigen/singular values give an undefined
+gradient (those terms are set to zero).
+
+Every backward here is written once on ``xp = xp_of(g)`` in terms of the op's results (and,
+for ``slogdet``, its input), so under ``create_graph`` it records a graph and the gradient
+can be differentiated again, on the domain where the first derivative exists (distinct
+eigen/singular values, nonzero singular values for the non-square SVD, full-rank QR).
+
+Complex (Hermitian) input gets NumPy's complex answer -- the real results (eigenvalues,
+singular values, ``logabsdet``) in the real dtype, as NumPy gives them.  The gradient with
+respect to complex input is PyTorch's for ``slogdet``; for the other decompositions it
+raises NotImplementedError.  (Triangles and diagonals are in extra_linalg.py.)
+
+>>> import gpugrad as gg
+>>> a = gg.tensor([[4.0, 2.0], [2.0, 3.0]], requires_grad=True)
+>>> w, v = gg.eigh(a)
+>>> w.sum().backward(); a.grad.round(6).tolist()   # d trace / dA = I
+[[1.0, 0.0], [0.0, 1.0]]
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+from ..tensor import Tensor
+from ._util import tensor_arg, xp_of
+
+__all__ = ["cholesky", "eigh", "eigvalsh", "svd", "svdvals", "qr", "slogdet"]
+
+
+def _T(a):
+    return a.swapaxes(-1, -2)
+
+
+def _eye_like(xp, a):
+    """The identity of ``a``'s last dimension in ``a``'s dtype, made on ``a``'s data's device
+    (a constant Tensor when ``xp`` is the Tensor namespace)."""
+    raw = a.data if isinstance(a, Tensor) else a
+    return xp.asarray(xp_of(raw).eye(a.shape[-1], dtype=a.dtype))
+
+
+def _cast(g, dtype):
+    return g if g.dtype == dtype else g.astype(dtype)
+
+
+def _safe_inv(xp, d):
+    return xp.where(d == 0, 0, 1 / xp.where(d == 0, 1, d))
+
+
+# ================================================================ packed multi-result ops
+class _Packed(Function):
+    """forward: ``compute`` gives several arrays, packed along the last axis (the one answer);
+    backward: the packed gradient and the packed answer are split, and ``vjp`` gets both.
+
+    The answer is saved as returned, so under ``create_graph`` its parts are Tensors that
+    this node produced: ``vjp``, written in terms of the results (w, v; u, s, vh; q, r) and,
+    with ``keep_input``, the input, then records a graph that leads back through this node,
+    and the gradient can be differentiated again (any order).  A ``vjp`` must therefore use
+    every result's gradient, even for an op that shows only some results (eigvalsh,
+    svdvals): at second order the hidden results get gradients too."""
+
+    saves_output = True
+    twice_differentiable = True
+    keep_input = False
+
+    def forward(self, x, **kw):
+        xp = xp_of(x)
+        outs = self.compute(xp, x, **kw)
+        batch = x.shape[:-2]
+        self.shapes, self.dtype = [o.shape for o in outs], x.dtype
+        flat = [o.reshape(batch + (-1,)) for o in outs]
+        self.sizes = [f.shape[-1] for f in flat]
+        packed = xp.concatenate(flat, axis=-1)
+        self.saved = (packed,) + ((x,) if self.keep_input else ())
+        return packed
+
+    def saved_inputs(self, needs):
+        return (0,) if self.keep_input else ()
+
+    def split(self, p):
+        """The parts of a packed array (the answer or its gradient), in their shapes."""
+        parts, start = [], 0
+        for shp, n in zip(self.shapes, self.sizes):
+            parts.append(p[..., start:start + n].reshape(shp))
+            start += n
+        return parts
+
+    def backward(self, g):
+        if not self.complex_grad:
+            _no_complex_grad(type(self).__name__, self.dtype)
+        outs = self.split(self.saved[0])
+        return (_cast(self.vjp(xp_of(g), outs, *self.split(g)), self.dtype),)
+
+
+def _no_complex_grad(op, dtype):
+    if dtype.kind == "c":
+        raise NotImplementedError(f"{op.lower()}: the gradient for complex input (dtype "
+                                  f"{dtype}) is not implemented; only the forward result is")
+
+
+def _unpack(packed, shapes, real=()):
+    """Split a packed result; the parts numbered in ``real`` are real-valued results (kept
+    as the real part when the packed array is complex, as NumPy returns them)."""
+    from . import getitem, real as real_part, reshape
+
+    out, start = [], 0
+    for i, shp in enumerate(shapes):
+        n = int(np.prod(shp[len(packed.shape) - 1:]))
+        part = getitem(packed, (Ellipsis, slice(start, start + n)))
+        if i in real and part.dtype.kind == "c":
+            part = real_part(part)
+        out.append(reshape(part, shp))
+        start += n
+    return tuple(out)
+
+
+def _float(x):
+    """Integers and bools as float64 (NumPy's linalg does the same); complex stays complex."""
+    return x if x.dtype.kind in "fc" else x.astype(np.float64)
+
+
+def _square(x, what):
+    x = tensor_arg(x)
+    if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
+        raise ValueError(f"{what}: expected square matrices of shape (..., n, n), got {x.shape}")
+    return _float(x)
+
+
+class Cholesky(Function):
+    """Backward (Murray 2016) from the factor L alone (the answer; L^-1 is recomputed from it
+    with a differentiable inv), so it records a graph under ``create_graph``."""
+
+    saves_output = True
+    twice_differentiable = True
+
+    def saved_inputs(self, needs):
+        return ()
+
+    def forward(self, a):
+        ans = xp_of(a).linalg.cholesky(a)
+        self.saved = (ans,)
+        return ans
+
+    def backward(self, g):
+        (L,) = self.saved
+        _no_complex_grad("cholesky", L.dtype)
+        xp = xp_of(g)
+        P = xp.tril(_T(L) @ g)
+        P = P - 0.5 * _eye_like(xp, L) * P  # halve the diagonal
+        Linv = xp.linalg.inv(L)
+        S = _T(Linv) @ P @ Linv
+        return (0.5 * (S + _T(S)),)
+
+
+def cholesky(x, upper=False):
+    """Cholesky factor of a symmetric positive-definite matrix: lower L with L L^T = x
+    (upper U = L^T with ``upper=True``).
+
+    >>> import gpugrad as gg
+    >>> gg.cholesky(gg.tensor([[4.0, 2.0], [2.0, 5.0]])).tolist()
+    [[2.0, 0.0], [1.0, 2.0]]
+    """
+    L = Cholesky.apply(_square(x, "cholesky"))
+    if upper:
+        from . import swapaxes
+
+        return swapaxes(L, -1, -2)
+    return L
+
+
+class Eigh(_Packed):
+    def compute(self, xp, a):
+        return list(xp.linalg.eigh(a))
+
+    def vjp(self, xp, outs, gw, gv):
+        w, v = outs
+        inner = _eye_like(xp, v) * gw[..., None, :]
+        if isinstance(gv, Tensor) or gv.any():  # (raw arrays: skip an all-zero gv's term)
+            F = _safe_inv(xp, w[..., None, :] - w[..., :, None])
+            inner = inner + F * (_T(v) @ gv)
+        ga = v @ inner @ _T(v)
+        return 0.5 * (ga + _T(ga))
+
+
+def eigh(x):
+    """Eigenvalues (ascending) and eigenvectors of a symmetric matrix: ``(w, v)``.
+
+    >>> import gpugrad as gg
+    >>> gg.eigh(gg.tensor([[2.0, 0.0], [0.0, 1.0]]))[0].tolist()
+    [1.0, 2.0]
+    """
+    x = _square(x, "eigh")
+    n, b = x.shape[-1], x.shape[:-2]
+    return _unpack(Eigh.apply(x), [b + (n,), b + (n, n)], real=(0,))
+
+
+class EigvalsH(Eigh):
+    """Eigenvalues only; the eigenvectors are a hidden result whose gradient (zero at first
+    order) is used at higher orders, hence :class:`Eigh`'s vjp."""
+
+
+def eigvalsh(x):
+    """Eigenvalues (ascending) of a symmetric matrix.
+
+    >>> import gpugrad as gg
+    >>> gg.eigvalsh(gg.tensor([[2.0, 1.0], [1.0, 2.0]])).tolist()
+    [1.0, 3.0]
+    """
+    x = _square(x, "eigvalsh")
+    n, b = x.shape[-1], x.shape[:-2]
+    return _unpack(EigvalsH.apply(x), [b + (n,), b + (n, n)], real=(0,))[0]
+
+
+class Svd(_Packed):
+    def compute(self, xp, a, full_matrices):
+        self.full = full_matrices and a.shape[-1] != a.shape[-2]
+        return list(xp.linalg.svd(a, full_matrices=full_matrices))
+
+    def vjp(self, xp, outs, gu, gs, gvh):
+        if self.full:
+            raise NotImplementedError("svd: the gradient with full_matrices=True of a non-square "
+                                      "matrix is not defined; use full_matrices=False")
+        u, s, vh = outs
+        if not isinstance(gu, Tensor) and not (gu.any() or gvh.any()):  # values only
+            return (u * gs[..., None, :]) @ vh
+        v, gv = _T(vh), _T(gvh)
+        s2 = s * s
+        F = _safe_inv(xp, s2[..., None, :] - s2[..., :, None])
+        J = F * (_T(u) @ gu - _T(gu) @ u)
+        K = F * (_T(v) @ gv - _T(gv) @ v)
+        inner = J * s[..., None, :] + s[..., :, None] * K + _eye_like(xp, s) * gs[..., None, :]
+        k = s.shape[-1]
+        ga = u @ inner @ vh
+        sinv = _safe_inv(xp, s)
+        if u.shape[-2] > k:
+            ga = ga + ((gu - u @ (_T(u) @ gu)) * sinv[..., None, :]) @ vh
+        if vh.shape[-1] > k:
+            ga = ga + (u * sinv[..., None, :]) @ (gvh - (gvh @ v) @ vh)
+        return ga
+
+
+def _mat(x, what):
+    x = tensor_arg(x)
+    if x.ndim < 2:
+        raise ValueError(f"{what}: expected matrices of shape (..., m, n), got {x.shape}")
+    return _float(x)
+
+
+def svd(x, full_matrices=True):
+    """Singular value decomposition ``(u, s, vh)`` with ``x = u @ diag(s) @ vh``.
+
+    >>> import gpugrad as gg
+    >>> gg.svd(gg.tensor([[3.0, 0.0], [0.0, -2.0]]))[1].tolist()
+    [3.0, 2.0]
+    """
+    x = _mat(x, "svd")
+    m, n, b = x.shape[-2], x.shape[-1], x.shape[:-2]
+    k = min(m, n)
+    ku, kv = (m, n) if full_matrices else (k, k)
+    return _unpack(Svd.apply(x, full_matrices=bool(full_matrices)),
+                   [b + (m, ku), b + (k,), b + (kv, n)], real=(1,))
+
+
+class SvdVals(Svd):
+    """Singular values only; u and vh are hidden results whose gradients (zero at first
+    order) are used at higher orders, hence :class:`Svd`'s vjp."""
+
+    def compute(self, xp, a):
+        self.full = False
+        return list(xp.linalg.svd(a, full_matrices=False))
+
+
+def svdvals(x):
+    """Singular values, descending.
+
+    >>> import gpugrad as gg
+    >>> gg.svdvals(gg.tensor([[0.0, 2.0], [1.0, 0.0]])).tolist()
+    [2.0, 1.0]
+    """
+    x = _mat(x, "svdvals")
+    m, n, b = x.shape[-2], x.shape[-1], x.shape[:-2]
+    k = min(m, n)
+    return _unpack(SvdVals.apply(x), [b + (m, k), b + (k,), b + (k, n)], real=(1,))[1]
+
+
+class Qr(_Packed):
+    def compute(self, xp, a, mode):
+        self.ok = a.shape[-2] >= a.shape[-1] and (mode == "reduced" or
+                                                  a.shape[-2] == a.shape[-1])
+        return list(xp.linalg.qr(a, mode=mode))
+
+    def vjp(self, xp, outs, gq, gr):
+        if not self.ok:
+            raise NotImplementedError("qr: the gradient is implemented for m >= n with "
+                                      "mode='reduced' only")
+        q, r = outs
+        M = r @ _T(gr) - _T(gq) @ q
+        copyltu = xp.tril(M) + _T(xp.tril(M, -1))
+        b = gq + q @ copyltu
+        return _T(xp.linalg.solve(r, _T(b)))  # b @ r^-T
+
+
+def qr(x, mode="reduced"):
+    """QR factorization ``(q, r)``; ``mode`` is 'reduced' or 'complete'.
+
+    >>> import gpugrad as gg
+    >>> q, r = gg.qr(gg.tensor([[2.0, 0.0], [0.0, 3.0]])); abs(r).tolist()
+    [[2.0, 0.0], [0.0, 3.0]]
+    """
+    if mode not in ("reduced", "complete"):
+        raise NotImplementedError(f"qr: mode {mode!r} is not supported; expected 'reduced' or "
+                                  f"'complete'")
+    x = _mat(x, "qr")
+    m, n, b = x.shape[-2], x.shape[-1], x.shape[:-2]
+    k = m if mode == "complete" else min(m, n)
+    return _unpack(Qr.apply(x, mode=mode), [b + (m, k), b + (k, n)])
+
+
+class SlogDet(_Packed):
+    """Gradient ``g A^-H`` with ``g = glogabsdet`` (real A) or, for complex A, ``glogabsdet +
+    i Im(conj(sign) gsign)`` (PyTorch's).
+
+    A singular matrix gets sign 0 and logabsdet -inf (NumPy's and PyTorch's answer) and no
+    LinAlgError in backward: where only ``sign`` is used the gradient is 0, with no inverse
+    computed; where logabsdet is used, the gradient is adj(A)^T / |det(A)| -- the cofactors
+    (from an SVD, not an inverse) over +0: +-inf where a cofactor is nonzero, with the
+    cofactor's sign (PyTorch's infinities come from its LU and may have either sign), nan
+    where it is 0.  Invertible matrices of the same batch get their finite gradient."""
+
+    keep_input = True
+    complex_grad = True
+
+    def compute(self, xp, a):
+        sign, logabs = xp.linalg.slogdet(a)
+        return [xp.asarray(sign), xp.asarray(logabs)]
+
+    def vjp(self, xp, outs, gsign, glog):
+        sign, a = outs[0], self.saved[1]
+        if a.dtype.kind == "c":
+            glog = xp.real(glog)
+            g = glog + 1j * xp.imag(xp.conj(sign) * gsign)
+        else:
+            g = glog
+        raw_g = g.data if isinstance(g, Tensor) else g
+        raw_s = sign.data if isinstance(sign, Tensor) else sign
+        singular = bool((raw_s == 0).any())
+        if not raw_g.any() and (singular or not isinstance(g, Tensor)):
+            # only the sign is used: gradient 0, no inverse (on Tensors only where A is
+            # singular, since elsewhere the gradient's derivative in g is A^-H, not 0)
+            zero = xp.asarray(xp_of(raw_g).zeros(a.shape, dtype=a.dtype))
+            return g[..., None, None] * zero if isinstance(g, Tensor) else zero
+        it = _inv_t(xp, a, raw_s == 0) if singular else _T(xp.linalg.inv(a))
+        return g[..., None, None] * (xp.conj(it) if it.dtype.kind == "c" else it)
+
+
+def _inv_t(xp, a, sing):
+    """A^-T for a batch ``a`` with singular matrices where ``sing`` is True: for those,
+    adj(A)^T / |det(A)| (+-inf / nan), the cofactors computed without an inverse.  On Tensors
+    (create_graph) every part is differentiable (the minors' determinants)."""
+    from .matrix import _cofactors, _cofactors_graph, det
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if isinstance(a, Tensor):
+            d = det(a)
+            den = xp.where(xp.asarray(sing), xp.abs(d), d)  # A^-T = adj(A)^T / det(A)
+            return _cofactors_graph(a, d) / den[..., None, None]
+        m = sing[..., None, None]
+        cof = _cofactors(xp, a) / xp.abs(xp.linalg.det(a))[..., None, None]
+        return xp.where(m, cof, _T(xp.linalg.inv(xp.where(m, _eye_like(xp, a), a))))
+
+
+def slogdet(x):
+    """``(sign, logabsdet)`` of the determinant, stable for large matrices; the gradient
+    flows through ``logabsdet``.
+
+    >>> import gpugrad as gg
+    >>> s, l = gg.slogdet(gg.tensor([[-2.0, 0.0], [0.0, 1.0]])); s.item(), round(l.item(), 4)
+    (-1.0, 0.6931)
+    """
+    x = _square(x, "slogdet")
+    b = x.shape[:-2]
+    return _unpack(SlogDet.apply(x), [b, b], real=(1,))
