@@ -14,6 +14,7 @@ import numpy as np
 
 from .autograd import _is_stale, _refresh
 from .grad_mode import enable_grad
+from .ops._util import cast_grad
 from .tensor import Tensor
 
 _FREED_MSG = ("trying to backward through the graph a second time (or to use saved values "
@@ -108,7 +109,7 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=
                     raise RuntimeError(f"internal: {n.name} returned a gradient of shape "
                                        f"{pg.shape} for an input of shape {p.data.shape}")
                 if pg.dtype != p.data.dtype:  # promoted downstream: back to the input's dtype
-                    pg = _cast(pg, p.data.dtype)
+                    pg = cast_grad(pg, p.data.dtype)
                 cur = grads.get(pn)
                 if cur is None:
                     grads[pn] = pg
@@ -211,24 +212,9 @@ def _deliver_leaf(t, g, capture, accumulate, hooked, create_graph):
     _deliver(t, g, capture, accumulate, create_graph)
 
 
-def _cast(g, dtype):
-    """Gradient ``g`` in its input's ``dtype``; a complex gradient of a real input keeps its
-    real part (PyTorch's rule: the imaginary part is the derivative along a direction the
-    real input cannot move in)."""
-    if g.dtype.kind == "c" and dtype.kind != "c":
-        g = g.real if not isinstance(g, Tensor) else _real(g)
-    return g.astype(dtype)
-
-
-def _real(t):
-    from .ops import real
-
-    return real(t)
-
-
 def _deliver(t, g, capture, accumulate, create_graph):
     if g.dtype != t.data.dtype:
-        g = _cast(g, t.data.dtype)
+        g = cast_grad(g, t.data.dtype)
     if capture is not None and id(t) in capture:
         prev = capture[id(t)]
         capture[id(t)] = g if prev is None else prev + g
@@ -256,7 +242,7 @@ def _accumulate(t, g, create_graph=False):
             t.grad = g if t.grad is None else t.grad + g
             return
     if g.dtype != t.data.dtype:
-        g = _cast(g, t.data.dtype)
+        g = cast_grad(g, t.data.dtype)
     if t.grad is None:
         t.grad = t._new_grad(g)
     elif t.grad.requires_grad:  # the kept gradient records a graph: add, never overwrite

@@ -93,8 +93,10 @@ def no_complex(x, op):
 
 
 def cast_grad(g, dtype):
-    """Gradient ``g`` in an input's ``dtype``; a complex gradient of a real input keeps its
-    real part (PyTorch's rule), never NumPy's ComplexWarning cast."""
+    """Gradient ``g`` (an array or a Tensor) in an input's ``dtype``; a complex gradient of a
+    real input keeps its real part (PyTorch's rule: the imaginary part is the derivative along
+    a direction the real input cannot move in), never NumPy's ComplexWarning cast.  Used by
+    ops and by the backward pass alike."""
     if g.dtype.kind == "c" and np.dtype(dtype).kind != "c":
         g = xp_of(g).real(g)
     return g.astype(dtype, copy=False)
