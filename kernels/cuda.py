@@ -17,6 +17,7 @@ import numpy
 
 from . import reference
 from .activations import CODE, GELU, GELU_TANH, IDENTITY, SILU
+from .launch import MAX_GRID_Y, custom_grid, dz_db_grid, shape_bucket
 from .cuda_sources import (ACT_BACKWARD, ADAM, ADAM_AMSGRAD, ADAM_PARAMS, FORWARD, SGD,
                            SGD_MOMENTUM, SGD_PARAMS, source)
 
@@ -48,8 +49,7 @@ def _backward_act_kernel(code, dtype, device):
 
 @functools.lru_cache(maxsize=None)
 def _raw_kernel(filename, template, code, dtype, device, options=()):
-    name = f"{template}<{code}, {_CTYPE[dtype]}>" if template != "gpugrad_linear_act_tf32" \
-        else f"{template}<{code}>"
+    name = f"{template}<{code}, {_CTYPE[dtype]}>"
     module = cupy.RawModule(code=source(filename), options=("--std=c++14",) + options,
                             name_expressions=[name])
     return module.get_function(name)
@@ -63,8 +63,7 @@ def _sm_count(device):
 def _dz_db(dy, y, z, dz, code, slope, want_db):
     """dz = dy * act'(y or z) (skipped when dz is None) and, with want_db, db = dz.sum(0)."""
     n, m = dy.shape
-    gx = (m + 31) // 32
-    gy = max(1, min((n + 7) // 8, 4 * _sm_count(_device()) // gx, 1024))
+    gx, gy = dz_db_grid(n, m, _sm_count(_device()))
     partial = cupy.empty((gy, m), dy.dtype) if want_db else dy
     kernel = _raw_kernel("epilogue.cu", "gpugrad_dz_db", code, dy.dtype, _device())
     kernel((gx, gy), (32, 8), (dy, y, z, dz if dz is not None else dy, partial, numpy.int32(n),
@@ -92,24 +91,20 @@ def _cublas_matmul(a, b, out, precision):
         linalg.set_compute_type(a.dtype, previous)
 
 
-def _custom_linear(x, W, b, code, slope, y, z, tf32):
+def _custom_linear(x, W, b, code, slope, y, z):
     """y = act(x @ W + b) (and z = x @ W + b) by the tiled GEMM of linear_act.cu, one launch."""
     x, W = cupy.ascontiguousarray(x), cupy.ascontiguousarray(W)
     has_bias, keep_z = b is not None, z is not None
     b = cupy.ascontiguousarray(b) if has_bias else y                 # y: a placeholder, unread
     z = z if keep_z else y
     (M, K), N = x.shape, W.shape[1]
-    if tf32:
-        kernel = _raw_kernel("linear_act.cu", "gpugrad_linear_act_tf32", code, x.dtype, _device(),
-                             ("-DGPUGRAD_WMMA",))
-        threads = 128
-    else:
-        kernel = _raw_kernel("linear_act.cu", "gpugrad_linear_act", code, x.dtype, _device())
-        threads = 256
-    grid = ((N + 63) // 64, (M + 63) // 64)
-    kernel(grid, (threads,), (x, W, b, y, z,
-                              numpy.int32(M), numpy.int32(N), numpy.int32(K), x.dtype.type(slope),
-                              numpy.int32(has_bias), numpy.int32(keep_z)))
+    grid = custom_grid(M, N)
+    if grid is None:
+        raise ValueError(f"the custom GEMM cannot launch for {N} output columns (at most "
+                         f"{64 * MAX_GRID_Y}); use the cuBLAS path")
+    kernel = _raw_kernel("linear_act.cu", "gpugrad_linear_act", code, x.dtype, _device())
+    kernel(grid, (256,), (x, W, b, y, z, numpy.int32(M), numpy.int32(N), numpy.int32(K),
+                          x.dtype.type(slope), numpy.int32(has_bias), numpy.int32(keep_z)))
 
 
 def _cublas_linear(x, W, b, code, slope, y, z, precision):
@@ -129,57 +124,55 @@ def _cublas_linear(x, W, b, code, slope, y, z, precision):
             _forward_kernel("act", *key)(y, x.dtype.type(slope), y)
 
 
-def _tf32_ok(dtype, precision):
-    major = int(cupy.cuda.Device().compute_capability[:-1])
-    return precision == "high" and dtype == numpy.float32 and major >= 8
-
-
 _CHOICES = {}
 
 
 def choose(shape, dtype, act, precision="highest"):
-    """The fastest of "cublas" (cuBLAS + elementwise epilogue), "custom" (the fused tiled GEMM)
-    and, when precision is "high" on sm_80+, "tf32" (the fused wmma GEMM) for an (N, in, out)
-    layer: each is timed once with CUDA events on random data and the winner remembered per
-    (shape, dtype, act, precision, device). GPUGRAD_AUTOTUNE=0 always answers "cublas".
+    """"cublas" (cuBLAS + elementwise epilogue) or "custom" (the fused tiled GEMM, float32 /
+    float64 CUDA cores) for an (N, in, out) layer, whichever ran faster when this shape bucket
+    (:func:`shape_bucket`), dtype, activation and device were first seen: both are timed with
+    CUDA events on fixed-seed random data of the bucket's size (deterministic, and not drawn from
+    CuPy's global generator), and the winner is remembered for the process.  "high" precision
+    (TF32) always answers "cublas", as does a candidate set where the custom kernel cannot run or
+    fails; ``GPUGRAD_AUTOTUNE=0`` always answers "cublas".  The timing synchronizes once per key.
 
     >>> choose((512, 1024, 2048), numpy.float32, "relu")      # doctest: +SKIP
     'cublas'
     """
     dtype = numpy.dtype(dtype)
-    if os.environ.get("GPUGRAD_AUTOTUNE", "1") == "0":
+    if os.environ.get("GPUGRAD_AUTOTUNE", "1") == "0" or precision == "high":
         return "cublas"
-    key = (tuple(shape), dtype, act, precision, _device())
+    key = (shape_bucket(shape), dtype, act, _device())
     if key not in _CHOICES:
-        _CHOICES[key] = _time_candidates(shape, dtype, act, precision)
+        _CHOICES[key] = _time_candidates(key[0], dtype, act)
     return _CHOICES[key]
 
 
-def _time_candidates(shape, dtype, act, precision, repeats=3):
+def _time_candidates(shape, dtype, act, repeats=10):
     n, k, m = shape
-    x = cupy.random.standard_normal((n, k)).astype(dtype)
-    W = cupy.random.standard_normal((k, m)).astype(dtype)
-    b = cupy.random.standard_normal(m).astype(dtype)
+    if custom_grid(n, m) is None:
+        return "cublas"
+    rs = cupy.random.RandomState(20261130)            # its own stream: the user's is untouched
+    x, W = rs.standard_normal((n, k), dtype=dtype), rs.standard_normal((k, m), dtype=dtype)
+    b = rs.standard_normal(m, dtype=dtype)
     y = cupy.empty((n, m), dtype)
     z = cupy.empty((n, m), dtype) if CODE[act] in (GELU, GELU_TANH, SILU) else None
-    candidates = {"cublas": lambda: _cublas_linear(x, W, b, CODE[act], 0.01, y, z, precision),
-                  "custom": lambda: _custom_linear(x, W, b, CODE[act], 0.01, y, z, False)}
-    if _tf32_ok(dtype, precision):
-        candidates["tf32"] = lambda: _custom_linear(x, W, b, CODE[act], 0.01, y, z, True)
+    candidates = {"cublas": lambda: _cublas_linear(x, W, b, CODE[act], 0.01, y, z, "highest"),
+                  "custom": lambda: _custom_linear(x, W, b, CODE[act], 0.01, y, z)}
     times = {}
     for name, run in candidates.items():
         try:
             run()                                               # compile + warm up
-        except cupy.cuda.compiler.CompileException:
-            continue                                            # e.g. no <mma.h> for NVRTC
-        start, stop = cupy.cuda.Event(), cupy.cuda.Event()
-        start.record()
-        for _ in range(repeats):
-            run()
-        stop.record()
-        stop.synchronize()
-        times[name] = cupy.cuda.get_elapsed_time(start, stop)
-    return min(times, key=times.get)
+            start, stop = cupy.cuda.Event(), cupy.cuda.Event()
+            start.record()
+            for _ in range(repeats):
+                run()
+            stop.record()
+            stop.synchronize()
+            times[name] = cupy.cuda.get_elapsed_time(start, stop)
+        except Exception:                    # noqa: BLE001 -- a candidate that cannot run loses
+            continue
+    return min(times, key=times.get) if times else "cublas"
 
 
 # -------------------------------------------------------------------------------- public kernels
@@ -194,7 +187,7 @@ def linear_act_forward(x, W, b, act="identity", negative_slope=0.01, precision="
     if how == "cublas":
         _cublas_linear(x, W, b, code, negative_slope, y, z, precision)
     else:
-        _custom_linear(x, W, b, code, negative_slope, y, z, how == "tf32")
+        _custom_linear(x, W, b, code, negative_slope, y, z)
     return y, z
 
 

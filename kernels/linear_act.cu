@@ -5,9 +5,9 @@
 // gpugrad_linear_act<ACT, T>: CUDA cores, float or double. Block tile 64 x 64, K-step 16,
 //   256 threads; thread (tx, ty) = (t % 16, t / 16) accumulates rows ty + 16 i and columns
 //   tx + 16 j (i, j < 4), so shared-memory reads are broadcast/conflict-free and stores coalesce.
-// gpugrad_linear_act_tf32<ACT> (only with -DGPUGRAD_WMMA, sm_80+): tensor cores in TF32 with
-//   float accumulation, for matmul precision "high". Block tile 64 x 64, K-step 16, 4 warps of
-//   2 x 2 wmma 16x16x8 fragments; the accumulators go through shared memory to the epilogue.
+//   Grid: blockIdx.x walks the row tiles (up to 2^31 - 1 of them: any batch), blockIdx.y the
+//   column tiles (N <= 65535 * 64). It wins only on small layers, where cuBLAS's launch and
+//   epilogue pass cost more than the arithmetic; TF32 ("high" precision) always goes to cuBLAS.
 #include "activations.cu"
 
 #define GPUGRAD_BM 64
@@ -50,7 +50,7 @@ gpugrad_linear_act(const T* __restrict__ A, const T* __restrict__ B, const T* __
     __shared__ T As[GPUGRAD_BK][GPUGRAD_BM + 1];
     __shared__ T Bs[GPUGRAD_BK][GPUGRAD_BN];
     const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
-    const int row0 = blockIdx.y * GPUGRAD_BM, col0 = blockIdx.x * GPUGRAD_BN;
+    const int row0 = blockIdx.x * GPUGRAD_BM, col0 = blockIdx.y * GPUGRAD_BN;
     T acc[4][4];
     for (int i = 0; i < 4; ++i)
         for (int j = 0; j < 4; ++j) acc[i][j] = T(0);
@@ -81,73 +81,11 @@ gpugrad_linear_act(const T* __restrict__ A, const T* __restrict__ B, const T* __
     }
 }
 
-#ifdef GPUGRAD_WMMA
-#include <mma.h>
-
-template <int ACT>
-__global__ void __launch_bounds__(128)
-gpugrad_linear_act_tf32(const float* __restrict__ A, const float* __restrict__ B,
-                        const float* __restrict__ bias, float* __restrict__ Y,
-                        float* __restrict__ Z, int M, int N, int K, float slope,
-                        int has_bias, int keep_z) {
-    using namespace nvcuda;
-    typedef wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::col_major> FragA;
-    typedef wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> FragB;
-    typedef wmma::fragment<wmma::accumulator, 16, 16, 8, float> FragC;
-    // As[k][row] is A's tile in column-major order (ldm BM); Bs[k][col] is B's in row-major (ldm BN)
-    __shared__ __align__(32) float As[GPUGRAD_BK][GPUGRAD_BM];
-    __shared__ __align__(32) float Bs[GPUGRAD_BK][GPUGRAD_BN];
-    __shared__ __align__(32) float Cs[GPUGRAD_BM][GPUGRAD_BN];
-    const int warp = threadIdx.x / 32, wr = (warp / 2) * 32, wc = (warp % 2) * 32;
-    const int row0 = blockIdx.y * GPUGRAD_BM, col0 = blockIdx.x * GPUGRAD_BN;
-    FragC acc[2][2];
-    for (int i = 0; i < 2; ++i)
-        for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
-
-    for (int k0 = 0; k0 < K; k0 += GPUGRAD_BK) {
-        gpugrad_load_tiles<float, 128, 0>(A, B, As, Bs, row0, col0, k0, M, N, K);
-        __syncthreads();
-        for (int kk = 0; kk < GPUGRAD_BK; kk += 8) {
-            FragA a[2];
-            FragB b[2];
-            for (int i = 0; i < 2; ++i) {
-                wmma::load_matrix_sync(a[i], &As[kk][wr + 16 * i], GPUGRAD_BM);
-                for (int t = 0; t < a[i].num_elements; ++t) a[i].x[t] = wmma::__float_to_tf32(a[i].x[t]);
-            }
-            for (int j = 0; j < 2; ++j) {
-                wmma::load_matrix_sync(b[j], &Bs[kk][wc + 16 * j], GPUGRAD_BN);
-                for (int t = 0; t < b[j].num_elements; ++t) b[j].x[t] = wmma::__float_to_tf32(b[j].x[t]);
-            }
-            for (int i = 0; i < 2; ++i)
-                for (int j = 0; j < 2; ++j) wmma::mma_sync(acc[i][j], a[i], b[j], acc[i][j]);
-        }
-        __syncthreads();
-    }
-    for (int i = 0; i < 2; ++i)
-        for (int j = 0; j < 2; ++j)
-            wmma::store_matrix_sync(&Cs[wr + 16 * i][wc + 16 * j], acc[i][j], GPUGRAD_BN,
-                                    wmma::mem_row_major);
-    __syncthreads();
-    for (int e = threadIdx.x; e < GPUGRAD_BM * GPUGRAD_BN; e += 128) {
-        const int r = row0 + e / GPUGRAD_BN, c = col0 + e % GPUGRAD_BN;
-        if (r < M && c < N)
-            gpugrad_store<ACT>(Cs[e / GPUGRAD_BN][e % GPUGRAD_BN], r, c, bias, Y, Z, N, slope,
-                               has_bias, keep_z);
-    }
-}
-#endif  // GPUGRAD_WMMA
 
 #ifdef GPUGRAD_INSTANTIATE_ALL  // the nvcc compile test: both dtypes, a cheap and an expensive
 // activation (epilogue.cu instantiates every activation's math; 8 GEMM copies would cost 10 s)
 #define GPUGRAD_LINEAR(ACT, T) template __global__ void gpugrad_linear_act<ACT, T>( \
     const T*, const T*, const T*, T*, T*, int, int, int, T, int, int);
-#ifdef GPUGRAD_WMMA
-#define GPUGRAD_LINEAR_TF32(ACT) template __global__ void gpugrad_linear_act_tf32<ACT>( \
-    const float*, const float*, const float*, float*, float*, int, int, int, float, int, int);
-#else
-#define GPUGRAD_LINEAR_TF32(ACT)
-#endif
-#define GPUGRAD_LINEAR_ALL(ACT) \
-    GPUGRAD_LINEAR(ACT, float) GPUGRAD_LINEAR(ACT, double) GPUGRAD_LINEAR_TF32(ACT)
+#define GPUGRAD_LINEAR_ALL(ACT) GPUGRAD_LINEAR(ACT, float) GPUGRAD_LINEAR(ACT, double)
 GPUGRAD_LINEAR_ALL(0) GPUGRAD_LINEAR_ALL(3)
 #endif

@@ -1,5 +1,5 @@
 """Every .cu source under kernels/ compiles with nvcc (skipped where nvcc is absent), with every
-template instantiated (GPUGRAD_INSTANTIATE_ALL) and the TF32 wmma kernels on (sm_80)."""
+template instantiated (GPUGRAD_INSTANTIATE_ALL), for sm_80 and sm_90."""
 import pathlib
 import shutil
 import subprocess
@@ -17,9 +17,10 @@ def test_sources_exist():
 
 
 @pytest.mark.skipif(NVCC is None, reason="nvcc not found")
+@pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
-def test_cu_source_compiles_with_nvcc(source, tmp_path):
-    cmd = [NVCC, "-c", "-arch=sm_80", "-std=c++14", "-DGPUGRAD_INSTANTIATE_ALL", "-DGPUGRAD_WMMA",
+def test_cu_source_compiles_with_nvcc(source, arch, tmp_path):
+    cmd = [NVCC, "-c", f"-arch={arch}", "-std=c++14", "-DGPUGRAD_INSTANTIATE_ALL",
            "-Werror", "all-warnings", f"-I{KERNELS}", str(source), "-o", str(tmp_path / "out.o")]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}"
