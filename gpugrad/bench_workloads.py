@@ -8,6 +8,7 @@ batch (drawn once with NumPy), so the steps are the same computation:
 
 - ``gpugrad``: ``gg.nn.MLP`` + ``gg.optim.SGD`` + ``gg.nn.functional.cross_entropy``.
 - ``torch``:   ``torch.nn.Sequential(Linear, ReLU, ...)`` + ``torch.optim.SGD`` (eager).
+- ``jax``:     the whole step under ``jax.jit`` (``bench_jax``), where JAX is installed.
 - ``numpy``:   a hand-written backprop on raw arrays (CuPy on CUDA), in place where natural.
 - ``gemm``:    only the GEMMs the step needs, into preallocated buffers (the floor).
 
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 LR, MOMENTUM = 0.01, 0.9
-IMPLS = ("gpugrad", "torch", "numpy", "gemm")
+IMPLS = ("gpugrad", "torch", "jax", "numpy", "gemm")
 LAYER_IMPLS = ("fused", "unfused", "torch", "gemm")
 
 
@@ -117,7 +118,11 @@ def impl_names(wl: Workload, device: str) -> list:
     """
     names = LAYER_IMPLS if wl.kind == "layer" else IMPLS
     has_torch = torch_cuda_available() if device == "cuda" else torch_available()
-    return [n for n in names if n != "torch" or has_torch]
+    out = [n for n in names if n != "torch" or has_torch]
+    if "jax" in out:
+        from .bench_jax import jax_available
+        out = [n for n in out if n != "jax" or jax_available(device)]
+    return out
 
 
 # ------------------------------------------------------------------------------ shared data
@@ -276,7 +281,7 @@ class NumpyMLP(_Impl):
         x, labels, params = data
         self.x, self.y = xp.asarray(x), xp.asarray(labels)
         self.rows = xp.arange(x.shape[0])
-        self.layers = [(xp.asarray(W), xp.asarray(b)) for W, b in params]
+        self.layers = [(xp.array(W), xp.array(b)) for W, b in params]     # updated in place
         self.bufs = None                    # momentum buffers: made by the first step, as torch
 
     def params(self):
@@ -457,8 +462,11 @@ def make_impls(wl: Workload, device: str, names=None, seed: int = 0, batch: int 
     >>> sorted(make_impls(WORKLOADS["W2"], "cpu", names=["gemm", "numpy"]))
     ['gemm', 'numpy']
     """
-    classes = _CLASSES[wl.kind]
+    classes = dict(_CLASSES[wl.kind])
     names = list(names) if names is not None else impl_names(wl, device)
+    if wl.kind == "mlp" and any(n.startswith("jax") for n in names):
+        from .bench_jax import JaxMLP, JaxMLPTF32
+        classes.update({"jax": JaxMLP, "jax-tf32": JaxMLPTF32})
     bad = [n for n in names if n not in classes]
     if bad:
         raise ValueError(f"unknown implementation(s) {bad} for {wl.name}; expected some of "

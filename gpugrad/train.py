@@ -203,8 +203,8 @@ def fit(config: TrainConfig, checkpoint=None, log=print, on_epoch_end=None) -> d
         bar.close()
         if sched is not None:
             sched.step()
+        train_loss = float(loss_sum) / max(seen, 1)       # waits for the device's queue
         train_time = time.perf_counter() - t0
-        train_loss = float(loss_sum) / max(seen, 1)
         test_loss, score = _evaluate(model, test_loader, cfg.task)
         row = {"epoch": epoch + 1, "lr": lr, "train_loss": train_loss, "test_loss": test_loss,
                score_key: score, "time_s": time.perf_counter() - t0,

@@ -9,13 +9,15 @@ the layer at a batch of 8)."""
 import importlib.util
 import json
 
+import numpy as np
 import pytest
 
 from gpugrad import bench, bench_check, bench_workloads as bw
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 W2, LAYER = bw.WORKLOADS["W2"], bw.WORKLOADS["layer"]
-MLP_IMPLS = ["gpugrad", "numpy"] + (["torch"] if HAS_TORCH else [])
+MLP_IMPLS = ["gpugrad", "numpy"] + (["torch"] if HAS_TORCH else []) \
+    + (["jax"] if importlib.util.find_spec("jax") is not None else [])
 
 
 def _no_step(self):                       # forward + backward, but the optimizer never steps
@@ -179,3 +181,19 @@ def test_a_wrong_layer_gradient_is_caught(monkeypatch):
     r = bench.check_agreement(LAYER, "cpu", ["fused"], batch=8)
     assert not r["agree"] and "gW off by" in r["disagreements"][0]
     assert r["errors"]["fused"]["y"] <= bench_check.LAYER_RTOL["y"]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+def test_the_jax_peer_computes_the_same_steps_without_aliasing_the_shared_data():
+    """JAX's jit step (both precisions) agrees with the NumPy reference step by step, also when
+    it runs after the reference, which updates its own copy of the weights in place."""
+    ims = bw.make_impls(W2, "cpu", ["numpy", "jax", "jax-tf32"])
+    for _ in range(3):
+        for im in ims.values():
+            im.step()
+            im.sync()
+        ref = ims["numpy"].params()
+        for name in ("jax", "jax-tf32"):
+            got = ims[name].params()
+            assert all(np.allclose(a, b, rtol=1e-5, atol=1e-6) for a, b in zip(got, ref)), name
+            assert abs(ims[name].loss() - ims["numpy"].loss()) < 1e-5

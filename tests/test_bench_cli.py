@@ -42,7 +42,9 @@ def test_quick_run_writes_the_json_report(quick_run):
     [entry] = report["results"]
     assert (entry["workload"], entry["device"], entry["batch"]) == ("W2", "cpu", 64)
     assert entry["sizes"] == [64, 256, 256, 10] and entry["steps"] == 3
-    expected = {"gpugrad", "numpy", "gemm"} | ({"torch"} if HAS_TORCH else set())
+    from gpugrad.bench_jax import jax_available
+    expected = {"gpugrad", "numpy", "gemm"} | ({"torch"} if HAS_TORCH else set()) \
+        | ({"jax"} if jax_available("cpu") else set())
     assert set(entry["impls"]) == expected
     for name, s in entry["impls"].items():
         t = s["times_s"]
@@ -60,7 +62,7 @@ def test_quick_run_writes_the_json_report(quick_run):
     ag = entry["agreement"]
     assert (ag["reference"], ag["steps"], ag["agree"], ag["disagreements"]) == (
         "numpy", 3, True, [])
-    assert set(ag["errors"]) == {"gpugrad"} | ({"torch"} if HAS_TORCH else set())
+    assert set(ag["errors"]) == expected - {"numpy", "gemm"}
     for name, errs in ag["errors"].items():
         assert errs["loss"] <= ag["tolerances"]["loss"] and errs["update"] <= ag["tolerances"][
             "update"], (name, errs)
