@@ -13,6 +13,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 
@@ -336,7 +337,11 @@ def to_device(a, dev) -> object:
     if here == dev:
         return a
     if dev.type == "cpu":
-        return a.get() if is_cupy_array(a) else np.asarray(a)
+        if is_cupy_array(a):
+            from . import device_checks
+            device_checks.raise_pending()
+            return a.get()
+        return np.asarray(a)
     cp = _require_cuda(dev.index)
     with cp.cuda.Device(dev.index):
         return cp.asarray(a)
@@ -398,6 +403,8 @@ class _Cuda:
         cp = _require_cuda(d.index)
         with cp.cuda.Device(d.index):
             cp.cuda.Device(d.index).synchronize()
+        from . import device_checks
+        device_checks.raise_pending()
 
 
 cuda = _Cuda()
@@ -433,3 +440,87 @@ def erf(x):
     if x.dtype not in (np.float32, np.float64):
         return _erf_cpu(x.astype(np.float64)).astype(x.dtype if x.dtype.kind == "f" else np.float64)
     return _erf_cpu(x)
+
+
+_erfc_cpu = None
+
+
+def erfc(x):
+    """The complementary error function 1 - erf(x) on a NumPy or CuPy array, without the
+    cancellation of 1 - erf(x) for large x.
+
+    >>> float(erfc(np.array(5.0)))  # doctest: +ELLIPSIS
+    1.5374597944...e-12
+    """
+    global _erfc_cpu
+    if is_cupy_array(x):
+        _import_cupy()
+        import cupyx.scipy.special  # noqa: PLC0415 -- CuPy lives here only
+
+        return cupyx.scipy.special.erfc(x)
+    if _erfc_cpu is None:
+        import math
+
+        import numba
+
+        @numba.vectorize(["float32(float32)", "float64(float64)"], cache=True)
+        def _erfc(v):
+            return math.erfc(v)
+
+        _erfc_cpu = _erfc
+    x = np.asarray(x)
+    if x.dtype not in (np.float32, np.float64):
+        return _erfc_cpu(x.astype(np.float64)).astype(x.dtype if x.dtype.kind == "f" else np.float64)
+    return _erfc_cpu(x)
+
+
+_normal_cdf_cpu = None
+
+
+def normal_cdf(x):
+    """The standard normal CDF Phi(x) = erfc(-x / sqrt 2) / 2 on a NumPy or CuPy array, in
+    float64 arithmetic rounded once to x's dtype, to full relative precision also in the lower
+    tail (gelu's x Phi(x); 0.5 (1 + erf(x / sqrt 2)) cancels for x < 0). It is the same formula
+    as the fused kernels' (``gpugrad.kernels.cpu`` and ``activations.cu``): the argument carried
+    as two doubles, erfc(t + e) = erfc(t) - e 2/sqrt(pi) exp(-t^2).
+
+    >>> float(normal_cdf(np.array(-10.0)))  # doctest: +ELLIPSIS
+    7.6198530241...e-24
+    """
+    global _normal_cdf_cpu
+    if is_cupy_array(x):
+        return _normal_cdf_cuda()(x)
+    if _normal_cdf_cpu is None:
+        import math
+
+        import numba
+
+        hi, lo, r20 = 0.7071067690849304, 1.210161710447897e-08, 6442450944.0
+        two_over_sqrt_pi = 2.0 / math.sqrt(math.pi)
+
+        @numba.vectorize(["float32(float32)", "float64(float64)"], cache=True)
+        def _normal_cdf(v):
+            if abs(v) < 64.0:  # (1/sqrt 2 = hi + lo, hi of 24 bits; h of <= 26 bits: h * hi exact)
+                h = (v + r20) - r20
+                p = h * -hi
+                q = (v - h) * -hi - v * lo
+                t = p + q
+                return 0.5 * (math.erfc(t) - ((p - t) + q) * two_over_sqrt_pi * math.exp(-t * t))
+            return 0.5 * math.erfc(v * -0.7071067811865476)
+
+        _normal_cdf_cpu = _normal_cdf
+    x = np.asarray(x)
+    if x.dtype not in (np.float32, np.float64):
+        return _normal_cdf_cpu(x.astype(np.float64)).astype(
+            x.dtype if x.dtype.kind == "f" else np.float64)
+    return _normal_cdf_cpu(x)
+
+
+@functools.lru_cache(maxsize=None)
+def _normal_cdf_cuda():
+    """The CuPy kernel of normal_cdf: activations.cu's gpugrad_normal_cdf, in double."""
+    cp = _import_cupy()
+    from .kernels.cuda_sources import source  # noqa: PLC0415 -- no CuPy import of its own
+
+    return cp.ElementwiseKernel("T x", "T y", "y = T(gpugrad_normal_cdf(double(x)))",
+                                "gpugrad_normal_cdf_kernel", preamble=source("activations.cu"))

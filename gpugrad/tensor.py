@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import backend, dtypes
+from . import backend, device_checks, dtypes
 from .backend import Device, array_device, is_cupy_array
 
 __all__ = ["Tensor", "tensor", "as_tensor", "from_numpy"]
@@ -211,6 +211,7 @@ class Tensor:
         array([1., 2.], dtype=float32)
         """
         if is_cupy_array(self.data):
+            device_checks.raise_pending()
             return self.data.get()
         return self.data
 
@@ -222,6 +223,7 @@ class Tensor:
         """
         if self.data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+        device_checks.raise_pending()
         return self.data.reshape(()).item()
 
     def tolist(self):
@@ -230,6 +232,7 @@ class Tensor:
         >>> Tensor([[1, 2]]).tolist()
         [[1, 2]]
         """
+        device_checks.raise_pending()
         return self.data.tolist()
 
     def to(self, *args, dtype=None, device=None, copy=False) -> "Tensor":
@@ -325,6 +328,7 @@ class Tensor:
     # ------------------------------------------------------------ Python protocols
     def __repr__(self):
         if is_cupy_array(self.data):
+            device_checks.raise_pending()
             body = np.array2string(self.data.get(), separator=", ", prefix="tensor(")
         else:
             body = np.array2string(self.data, separator=", ", prefix="tensor(")

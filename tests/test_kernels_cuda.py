@@ -55,24 +55,53 @@ def test_linear_matches_reference(act, dtype, shape, how, monkeypatch):
 
 
 @pytest.mark.parametrize("act", ["identity", "gelu"])
-def test_tf32_gemm_and_autotuner(act):
+def test_tf32_and_autotuner(act):
     from gpugrad.kernels import cuda
     x, W, b, _ = layer(1, (129, 257, 65), np.float32)
     y_ref, _ = reference.linear_act_forward(x, W, b, act)
     kernels.set_matmul_precision("high")
     try:
+        assert cuda.choose((129, 257, 65), np.float32, act, "high") == "cublas"
         y, z = kernels.linear_act_forward(x, W, b, act)
         assert_close(y, y_ref, tol=1e-2)                          # TF32: 10-bit mantissa
-        if int(cupy.cuda.Device().compute_capability[:-1]) >= 8:
-            y = cupy.empty_like(y_ref)
-            zz = cupy.empty_like(y_ref) if z is not None else None
-            cuda._custom_linear(x, W, b, kernels.activations.CODE[act], 0.01, y, zz, True)
-            assert_close(y, y_ref, tol=1e-2)
     finally:
         kernels.set_matmul_precision("highest")
+    cuda._CHOICES.clear()
     choice = cuda.choose((129, 257, 65), np.float32, act)
     assert choice in ("cublas", "custom")
-    assert cuda.choose((129, 257, 65), np.float32, act) == choice            # remembered
+    assert cuda.choose((200, 257, 65), np.float32, act) == choice            # same bucket (256)
+    assert len(cuda._CHOICES) == 1
+
+
+def test_autotuner_survives_candidates_that_fail(monkeypatch):
+    from gpugrad.kernels import cuda
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no launch")
+
+    monkeypatch.setattr(cuda, "_custom_linear", broken)
+    cuda._CHOICES.clear()
+    assert cuda.choose((17, 9, 5), np.float32, "relu") == "cublas"
+    monkeypatch.setattr(cuda, "_cublas_linear", broken)
+    cuda._CHOICES.clear()
+    assert cuda.choose((17, 9, 5), np.float32, "relu") == "cublas"          # nothing ran: cuBLAS
+    cuda._CHOICES.clear()
+
+
+def test_custom_gemm_launches_past_the_old_grid_y_limit():
+    """4,194,305 rows needed 65,537 row tiles on gridDim.y (limit 65,535); rows are on x now."""
+    from gpugrad.kernels import cuda
+    M, K, N = 4_194_305, 2, 3
+    free = cupy.cuda.runtime.memGetInfo()[0]
+    if free < 4 * M * (K + 2 * N) * 2:
+        pytest.skip("not enough GPU memory")
+    x = cupy.ones((M, K), np.float32)
+    x[-1] = 2.0
+    W = cupy.ones((K, N), np.float32)
+    y = cupy.full((M, N), np.nan, np.float32)
+    cuda._custom_linear(x, W, None, kernels.activations.CODE["relu"], 0.01, y, None)
+    assert float(y[0, 0]) == 2.0 and float(y[-1, -1]) == 4.0
+    assert not bool(cupy.isnan(y).any())
 
 
 @pytest.mark.parametrize("act", ACTS)
@@ -114,3 +143,21 @@ def test_adam_matches_reference(dtype, options):
                               max_exp_avg_sq=state_ref[3], **options)
     for a, e in zip(state[:3], state_ref[:3]):
         assert_close(a, e)
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss"])
+def test_target_check_is_deferred_poisons_the_loss_and_raises_at_the_next_sync(loss):
+    """No host sync in the loss: the bad target makes the loss NaN at once, and the error
+    comes at the next read of a value (here ``item()``), naming the bad target."""
+    import gpugrad as gg
+    from gpugrad import device_checks
+    x = gg.tensor(np.zeros((3, 4), np.float32), device="cuda", requires_grad=True)
+    t = gg.tensor([0, 9, 1], device="cuda")
+    out = getattr(gg, loss)(x, t)                           # no error yet, no sync
+    assert device_checks.pending() == 1
+    with pytest.raises(IndexError, match=r"\[0, 4\).*got 9"):
+        out.item()
+    assert device_checks.pending() == 0
+    assert np.isnan(out.numpy())                            # the result was poisoned
+    good = getattr(gg, loss)(x, gg.tensor([0, -100, 3], device="cuda"))
+    assert np.isfinite(good.item())

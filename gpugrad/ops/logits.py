@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import device_checks
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import no_complex, normalize_axis, tensor_arg, xp_of
@@ -228,7 +229,8 @@ class CrossEntropy(Function):
         xp = xp_of(logits)
         n, c = logits.shape
         valid = target != ignore_index
-        safe_t = xp.where(valid, target, 0)
+        bad = valid & ((target < 0) | (target >= c))   # only on a GPU (deferred check)
+        safe_t = xp.where(valid & ~bad, target, 0)
         eps = label_smoothing
         self.reduction, self.eps = reduction, eps
         self.count = xp.maximum(valid.sum(), 1).astype(logits.dtype)  # the mean's divisor
@@ -243,6 +245,8 @@ class CrossEntropy(Function):
             loss = -picked if not eps else \
                 -(1 - eps) * picked - (eps / c) * (s.sum(axis=1) - c * lse)  # ... + mean log p
             loss = xp.where(valid, loss, 0)
+            if not isinstance(bad, np.ndarray):        # the CPU raised already
+                loss = xp.where(bad, xp.nan, loss)
             probs /= total[:, None]
         self.saved = (logits, probs, safe_t, valid)
         if reduction == "none":
@@ -283,12 +287,11 @@ def _check_targets(name, scores, target, ignore_index):
     if target.shape != (scores.shape[0],):
         raise ValueError(f"{name}: expected targets of shape ({scores.shape[0]},), got "
                          f"{target.shape}")
-    t = target.data
-    bad = (t != ignore_index) & ((t < 0) | (t >= scores.shape[1]))
-    if bool(bad.any()):
-        raise IndexError(f"{name}: target values must be in [0, {scores.shape[1]}) "
-                         f"(or ignore_index={ignore_index}), got {int(t[bad][0])}")
-    return target
+    t, c = target.data, scores.shape[1]
+    bad = (t != ignore_index) & ((t < 0) | (t >= c))
+    device_checks.check(bad, t, (name, c, ignore_index), lambda v: IndexError(
+        f"{name}: target values must be in [0, {c}) (or ignore_index={ignore_index}), got {v}"))
+    return target   # on a GPU the check is deferred: the op makes the bad rows' losses NaN
 
 
 def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0, ignore_index=-100):
@@ -323,6 +326,7 @@ def nll_loss(log_probs, target, reduction="mean", ignore_index=-100):
     >>> gg.nll_loss(gg.tensor([[-1.0, -2.0]]), gg.tensor([1])).item()
     2.0
     """
+    from .elementwise import where
     from .index import take_along_axis
 
     _check_reduction(reduction)
@@ -334,6 +338,10 @@ def nll_loss(log_probs, target, reduction="mean", ignore_index=-100):
     valid = (target != ignore_index)
     safe = target * valid
     sign = valid.astype(log_probs.dtype) * -1  # -1 for a counted row, 0 for an ignored one
+    if not isinstance(target.data, np.ndarray):   # deferred check on a GPU: bad rows -> NaN
+        bad = valid & ((target < 0) | (target >= log_probs.shape[1]))
+        safe = safe * ~bad
+        sign = where(bad, float("nan"), sign)
     picked = take_along_axis(log_probs, safe.reshape(-1, 1), axis=1).reshape(-1) * sign
     if reduction == "none":
         return picked

@@ -1,0 +1,91 @@
+"""Checks of values that live on a GPU, made without stopping the device's queue.
+
+Validating data on a GPU (are these class targets in range?) needs its values on the host, and
+reading them there waits for all queued work: one such read per training step stalls the GPU
+and rules out capturing the step.  So, as PyTorch does with device-side asserts, a check on a
+CUDA array is *deferred*: the condition is reduced on the device into a pending flag (one per
+kind of error and device, folded on the device, so memory stays bounded however long nothing
+reads), the op poisons its own result (NaN) so that no wrong number can pass as right, and the
+error is raised at the next natural synchronization: ``Tensor.item()``, ``float(t)``,
+``.numpy()``, ``.tolist()``, ``repr``, a copy to the CPU, or ``gg.cuda.synchronize()``.
+
+Set ``GPUGRAD_SYNC_CHECKS=1`` in the environment (or call ``set_sync_checks(True)``) to check
+at once instead, at the cost of a host sync per check (for debugging, like PyTorch's
+``CUDA_LAUNCH_BLOCKING=1``).  On the CPU every check is immediate (it costs no sync).
+
+>>> import numpy as np
+>>> check(np.array([False, True]), np.array([3, 7]), ("demo",), lambda v: ValueError(f"got {v}"))
+Traceback (most recent call last):
+...
+ValueError: got 7
+"""
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+
+_lock = threading.Lock()
+_pending: dict = {}             # (key, device id) -> [flag (0-d bool), first bad value, make_error]
+_sync = os.environ.get("GPUGRAD_SYNC_CHECKS", "") not in ("", "0")
+
+
+def set_sync_checks(enabled: bool) -> bool:
+    """Check GPU values at once (a host sync per check) when ``enabled``; returns the old
+    setting.  The default comes from the environment variable ``GPUGRAD_SYNC_CHECKS``."""
+    global _sync
+    old, _sync = _sync, bool(enabled)
+    return old
+
+
+def check(bad, values, key, make_error) -> None:
+    """Raise ``make_error(v)``, v the first of ``values`` where ``bad`` holds, if any does.
+
+    ``bad``: boolean array; ``values``: array of the same shape; ``key``: hashable, the same for
+    checks whose errors read alike (``make_error`` of the first pending one is used).  NumPy
+    arrays are checked now; CuPy arrays at the next synchronization (see the module's text).
+    """
+    if isinstance(bad, np.ndarray) or _sync:
+        flat = bad.ravel()
+        if bool(flat.any()):
+            first = values.ravel()[int(flat.argmax())]
+            raise make_error(first.item() if hasattr(first, "item") else first)
+        return
+    import cupy
+    _defer(bad, values, key, make_error, cupy, bad.device.id)
+
+
+def _defer(bad, values, key, make_error, xp, device_id) -> None:
+    """The deferred half of :func:`check`, for any array module ``xp`` (tests use NumPy)."""
+    flat = bad.ravel()
+    if flat.size == 0:
+        return
+    hit = flat.any()
+    first = values.ravel()[flat.argmax()]
+    slot = (key, device_id)
+    with _lock:
+        old = _pending.get(slot)
+        if old is None:
+            _pending[slot] = [hit, first, make_error]
+        else:                                   # fold on the device: the first hit is kept
+            old[1] = xp.where(old[0], old[1], first)
+            old[0] = old[0] | hit
+
+
+def raise_pending() -> None:
+    """Raise the first deferred check that failed (and forget all of them); called at the
+    library's synchronization points."""
+    if not _pending:
+        return
+    with _lock:
+        items = list(_pending.values())
+        _pending.clear()
+    for flag, first, make_error in items:
+        if bool(flag):                          # reads the device: the caller syncs anyway
+            raise make_error(first.item())
+
+
+def pending() -> int:
+    """How many kinds of deferred check are waiting (for tests)."""
+    return len(_pending)

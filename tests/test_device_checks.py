@@ -1,0 +1,68 @@
+"""Deferred checks of GPU values (gpugrad.device_checks): the folding and raising logic, run
+with NumPy arrays standing in for the device's; and the immediate CPU path of the losses."""
+import numpy as np
+import pytest
+
+import gpugrad as gg
+from gpugrad import device_checks as dc
+
+
+@pytest.fixture(autouse=True)
+def _clean():
+    dc._pending.clear()
+    yield
+    dc._pending.clear()
+
+
+def _err(v):
+    return IndexError(f"bad value {v}")
+
+
+def test_immediate_on_numpy_names_the_first_bad_value():
+    with pytest.raises(IndexError, match="bad value 7"):
+        dc.check(np.array([False, True, True]), np.array([1, 7, 9]), ("k",), _err)
+    dc.check(np.array([False, False]), np.array([1, 2]), ("k",), _err)     # nothing bad: silent
+    dc.check(np.zeros(0, bool), np.zeros(0, int), ("k",), _err)
+
+
+def test_deferred_checks_fold_per_key_keep_the_first_hit_and_raise_once():
+    dc._defer(np.array([False, False]), np.array([1, 2]), ("k",), _err, np, 0)
+    dc._defer(np.array([False, True]), np.array([3, 4]), ("k",), _err, np, 0)     # first hit
+    dc._defer(np.array([True, False]), np.array([5, 6]), ("k",), _err, np, 0)
+    assert dc.pending() == 1                       # folded: memory stays bounded
+    with pytest.raises(IndexError, match="bad value 4"):
+        dc.raise_pending()
+    assert dc.pending() == 0
+    dc.raise_pending()                             # forgotten once raised
+
+
+def test_deferred_checks_that_pass_raise_nothing_and_are_cleared():
+    for _ in range(100):
+        dc._defer(np.array([False]), np.array([1]), ("k",), _err, np, 0)
+    assert dc.pending() == 1
+    dc.raise_pending()
+    assert dc.pending() == 0
+
+
+def test_sync_points_raise_pending_errors():
+    dc._defer(np.array([True]), np.array([-3]), ("k",), _err, np, 0)
+    with pytest.raises(IndexError, match="bad value -3"):
+        gg.tensor(2.0).item()
+
+
+def test_sync_checks_switch_makes_every_check_immediate():
+    old = dc.set_sync_checks(True)
+    try:
+        assert dc._sync is True
+    finally:
+        dc.set_sync_checks(old)
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss"])
+def test_out_of_range_targets_raise_on_the_cpu_at_once(loss):
+    f = getattr(gg, loss)
+    x = gg.tensor(np.zeros((3, 4), np.float32), requires_grad=True)
+    for bad in (4, -1, 100):
+        with pytest.raises(IndexError, match=rf"\[0, 4\).*got {bad}"):
+            f(x, gg.tensor([0, bad, 1]))
+    assert np.isfinite(f(x, gg.tensor([0, -100, 3])).item())      # ignore_index is fine
