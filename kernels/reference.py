@@ -11,6 +11,9 @@ import numpy
 _SQRT_HALF = math.sqrt(0.5)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_SQRT_HALF_HI = 0.7071067690849304              # float32(1 / sqrt 2), exactly
+_SQRT_HALF_LO = 1.210161710447897e-08           # 1 / sqrt 2 - _SQRT_HALF_HI
+_ROUND20 = 6442450944.0                         # 1.5 * 2**32: its ulp is 2**-20
 
 # dtypes the fused kernels handle; any other dtype (float16, ...) runs this module instead
 FAST_DTYPES = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
@@ -36,6 +39,49 @@ def erf(z):
         return numpy.vectorize(math.erf, otypes=[z.dtype])(z)
 
 
+def erfc(z):
+    xp = get_xp(z)
+    if xp is not numpy:
+        import cupyx.scipy.special
+        return cupyx.scipy.special.erfc(z)
+    try:
+        import scipy.special
+        return scipy.special.erfc(z).astype(z.dtype, copy=False)
+    except ImportError:
+        return numpy.vectorize(math.erfc, otypes=[z.dtype])(z)
+
+
+def normal_cdf(z):
+    """Phi(z) = erfc(-z / sqrt 2) / 2 of a float64 array, to full relative precision in the
+    lower tail, down to its underflow (z ~ -38.5): the argument -z / sqrt 2 is carried as two
+    doubles t + e (1/sqrt 2 split in a 24-bit head and a tail; z rounded to a multiple of 2**-20,
+    a head of <= 26 bits whose product with the 24-bit head is exact), and erfc(t + e) =
+    erfc(t) - e 2/sqrt(pi) exp(-t^2). Plain erfc(-z * 0.7071...) is off by ~z^2 ulps."""
+    xp = get_xp(z)
+    with numpy.errstate(all="ignore"):           # inf and nan pass through to erfc
+        h = (z + _ROUND20) - _ROUND20            # (inf - inf = nan where |z| is inf: not used)
+        p = h * -_SQRT_HALF_HI
+        q = (z - h) * -_SQRT_HALF_HI - z * _SQRT_HALF_LO
+        t = p + q
+        cdf = 0.5 * (erfc(t) - ((p - t) + q) * (2 / math.sqrt(math.pi)) * xp.exp(-t * t))
+    return xp.where(xp.abs(z) < 64, cdf, 0.5 * erfc(z * -_SQRT_HALF))
+
+
+def _wide(z):
+    """z in float64 (gelu's tails are evaluated in float64 and rounded once, as on the CPU
+    kernels); z itself when it is float64 already."""
+    return z if z.dtype == numpy.float64 else z.astype(numpy.float64)
+
+
+def _sigmoid_pair(w):
+    """(sigmoid(w), sigmoid(-w)) with no overflow and no 1 - s cancellation."""
+    xp = get_xp(w)
+    e = xp.exp(-xp.abs(w))
+    d = 1 / (1 + e)
+    pos = w >= 0
+    return xp.where(pos, d, e * d), xp.where(pos, e * d, d)
+
+
 def sigmoid(z):
     xp = get_xp(z)
     with numpy.errstate(over="ignore"):          # exp(-z) -> inf for z << 0 gives the right 0
@@ -52,10 +98,17 @@ def act_forward(z, act, negative_slope=0.01):
         return xp.where(z < 0, xp.zeros_like(z), z)
     if act == "leaky_relu":
         return xp.where(z < 0, z * z.dtype.type(negative_slope), z)
-    if act == "gelu":
-        return 0.5 * z * (1 + erf(z * z.dtype.type(_SQRT_HALF)))
-    if act == "gelu_tanh":
-        return 0.5 * z * (1 + xp.tanh(z.dtype.type(_SQRT_2_OVER_PI) * (z + 0.044715 * z ** 3)))
+    if act in ("gelu", "gelu_tanh"):
+        # z Phi(z), or z sigmoid(2u) = z (1 + tanh u) / 2 with u = sqrt(2/pi) (z + 0.044715 z^3):
+        # no 1 + erf / 1 + tanh cancelling for z < 0. -0 at z = -inf (the limit; z * 0 is nan).
+        w = _wide(z)
+        with numpy.errstate(over="ignore", invalid="ignore"):
+            if act == "gelu":
+                cdf = normal_cdf(w)
+            else:
+                cdf = _sigmoid_pair(2 * _SQRT_2_OVER_PI * (w + 0.044715 * w * w * w))[0]
+            y = xp.where(cdf == 0, -0.0, w * cdf)
+        return y.astype(z.dtype, copy=False)
     if act == "silu":
         return z * sigmoid(z)
     if act == "sigmoid":
@@ -79,14 +132,21 @@ def act_backward(dy, y, z, act, negative_slope=0.01):
         return dy * y * (1 - y)
     if act == "tanh":
         return dy * (1 - y * y)
-    if act == "gelu":
-        cdf = 0.5 * (1 + erf(z * z.dtype.type(_SQRT_HALF)))
-        pdf = z.dtype.type(_INV_SQRT_2PI) * xp.exp(-0.5 * z * z)
-        return dy * (cdf + z * pdf)
-    if act == "gelu_tanh":
-        k = z.dtype.type(_SQRT_2_OVER_PI)
-        t = xp.tanh(k * (z + 0.044715 * z ** 3))
-        return dy * (0.5 * (1 + t) + 0.5 * z * (1 - t * t) * k * (1 + 3 * 0.044715 * z * z))
+    if act in ("gelu", "gelu_tanh"):
+        # Phi(z) + z phi(z); or s + 2 z s (1 - s) u' with s = sigmoid(2u) and 1 - s = sigmoid(-2u)
+        # (1 - tanh(u)^2 = 4 s (1 - s)). The z * (pdf-like) term is 0 where that factor is: its
+        # limit at z = +-inf, where z * 0 would be nan.
+        w = _wide(z)
+        with numpy.errstate(over="ignore", invalid="ignore", under="ignore"):
+            if act == "gelu":
+                cdf = normal_cdf(w)
+                pdf = _INV_SQRT_2PI * xp.exp(-0.5 * w * w)
+            else:
+                cdf, rest = _sigmoid_pair(2 * _SQRT_2_OVER_PI * (w + 0.044715 * w * w * w))
+                pdf = cdf * rest * (2 * _SQRT_2_OVER_PI) * (1 + 3 * 0.044715 * w * w)
+                pdf = xp.where(cdf * rest == 0, 0.0, pdf)
+            d = cdf + xp.where(pdf == 0, 0.0, w * pdf)
+        return dy * d.astype(dy.dtype, copy=False)
     if act == "silu":
         s = sigmoid(z)
         return dy * s * (1 + z * (1 - s))

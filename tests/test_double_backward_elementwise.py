@@ -446,6 +446,8 @@ def test_edge_second_derivatives_match_torch(name):
     pts = [p for p in EDGE if not (name in ("log", "sqrt") and p < 0)]
     if name == "maximum0":  # a tie splits the gradient (PyTorch's clamp gives it all to x)
         pts = [p for p in pts if p != 0.5]
+    if name == "gelu":  # at +-inf gelu's derivatives are their limits (1, 0; 0): PyTorch gives
+        pts = [p for p in pts if np.isfinite(p)]    # NaN; tests/test_gelu_precision.py has them
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ours, theirs = _d12(fg, pts), _torch_d12(ft, pts)

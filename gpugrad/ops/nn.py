@@ -18,8 +18,6 @@ path of plain backward.  Complex input is a TypeError: none of these is defined 
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .. import kernels
@@ -85,15 +83,10 @@ class Linear(Function):
         return dx, dW, db
 
 
-_SQRT_HALF = math.sqrt(0.5)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
-
-
 def act_derivative(act, z, negative_slope=0.01):
     """act'(z) for a fused activation, written with differentiable ops on Tensor ``z`` (the
     kernels' backward formulas, in :mod:`gpugrad.kernels.reference`, as a graph)."""
-    from .unary import erf, exp, sigmoid, tanh
+    from .unary import _gelu_tanh_vjp, _gelu_vjp, sigmoid, tanh
 
     if act in ("relu", "leaky_relu"):
         pos = (z > 0).astype(z.dtype)  # piecewise constant: no derivative of its own
@@ -107,11 +100,11 @@ def act_derivative(act, z, negative_slope=0.01):
     if act == "silu":
         s = sigmoid(z)
         return s * (1 + z * (1 - s))
-    if act == "gelu":
-        return 0.5 * (1 + erf(z * _SQRT_HALF)) + z * exp(z * z * -0.5) * _INV_SQRT_2PI
-    if act == "gelu_tanh":
-        t = tanh((z + z * z * z * 0.044715) * _SQRT_2_OVER_PI)
-        return 0.5 * (1 + t) + 0.5 * z * (1 - t * t) * _SQRT_2_OVER_PI * (1 + z * z * 0.134145)
+    if act in ("gelu", "gelu_tanh"):
+        # Phi(z) + z phi(z) / s + 2 z s (1 - s) u' (s = sigmoid(2u)): the gelu ops' own vjps,
+        # free of the 1 + erf / 1 + tanh cancellation for z < 0
+        vjp = _gelu_vjp if act == "gelu" else _gelu_tanh_vjp
+        return vjp(xp_of(z), 1.0, z, None)
     raise ValueError(f"unknown activation {act!r}")
 
 

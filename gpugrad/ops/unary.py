@@ -20,11 +20,11 @@ import numpy as np
 
 from ..autograd import Function
 from ..backend import erf as _erf_array  # (the table below defines the op `erf`)
+from ..backend import normal_cdf as _normal_cdf_array
 from ..tensor import Tensor
 from ._util import _conj, no_complex, operand, xp_of
 
 _SQRT_2_PI = math.sqrt(2.0 / math.pi)
-_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
@@ -40,11 +40,6 @@ def _sig(xp, x):
     """sigmoid(x) inside a vjp: the stable composite on arrays; on Tensors (create_graph) the
     Sigmoid op, whose own derivative is right at 0 (the composite's |x| is flat there)."""
     return xp.sigmoid(x) if isinstance(x, Tensor) else _sigmoid(xp, x)
-
-
-def _erf(xp, x):
-    """erf inside a formula: the array function, or the differentiable op on Tensors."""
-    return xp.erf(x) if isinstance(x, Tensor) else _erf_array(x)
 
 
 def _erf_forward(xp, x):
@@ -63,9 +58,69 @@ def _sgn(xp, x):
     return xp.sign(x)
 
 
-def _gelu_tanh_parts(xp, x):
-    inner = _SQRT_2_PI * (x + 0.044715 * x ** 3)
-    return xp.tanh(inner)
+def _normal_cdf(xp, x):
+    """Phi(x) = erfc(-x / sqrt 2) / 2 inside a formula: the array function, or on Tensors the
+    differentiable (private) NormalCdf op below."""
+    return _OPS_PRIVATE["normal_cdf"][1](x) if isinstance(x, Tensor) else _normal_cdf_array(x)
+
+
+def _tame(xp, x, limit):
+    """(|x| > limit, x with those entries set to 0). A vjp evaluates its x-dependent factors on
+    the second, and picks the (constant) limits where |x| > limit: a factor of 0 times x = inf
+    is nan, in the vjp and in the derivative of a where's untaken branch (create_graph)."""
+    big = xp.abs(x) > limit
+    return big, xp.where(big, 0.0, x)
+
+
+def _normal_pdf(xp, x):
+    """phi(x) = exp(-x^2 / 2) / sqrt(2 pi), and its derivatives, 0 for |x| > 64 (exactly 0
+    there in float64) with no nan at x = +-inf."""
+    big, x = _tame(xp, x, 64.0)
+    return xp.where(big, 0.0, _INV_SQRT_2PI * xp.exp(-0.5 * x * x))
+
+
+def _gelu_forward(xp, x):
+    """x Phi(x): no 1 + erf(x / sqrt 2) to cancel for x < 0; -0 where Phi(x) is 0 (the limit at
+    x = -inf too, where x * 0 would be nan)."""
+    if x.dtype.kind == "c":
+        raise TypeError("erf and gelu are not supported for complex input")
+    cdf = _normal_cdf_array(x)
+    with np.errstate(invalid="ignore"):
+        return xp.where(cdf == 0, -0.0, x * cdf)
+
+
+def _gelu_vjp(xp, g, x, a):
+    """g (Phi(x) + x phi(x)); x phi(x) is 0 for |x| > 64 (its limit at +-inf: not x * 0)."""
+    big, xs = _tame(xp, x, 64.0)
+    return g * (_normal_cdf(xp, x) + xs * _normal_pdf(xp, xs))
+
+
+# |x| beyond which sigmoid(2u) is exactly 0 or 1 and s (1 - s) exactly 0 in float64 and float32
+# (2u = 2 sqrt(2/pi) (x + 0.044715 x^3) passes 1000 at |x| = 24; exp(-745) is 0)
+_GELU_TANH_TAIL = 24.0
+
+
+def _gelu_tanh_sigmoids(xp, x):
+    """(s, 1 - s) for s = sigmoid(2u) = (1 + tanh u) / 2, u = sqrt(2/pi) (x + 0.044715 x^3),
+    the second as sigmoid(-2u): neither cancels nor overflows."""
+    with np.errstate(over="ignore"):            # (x^3 overflowing: w = +-inf is right)
+        w = (2 * _SQRT_2_PI) * (x + 0.044715 * x * x * x)
+    return _sig(xp, w), _sig(xp, -w)
+
+
+def _gelu_tanh_forward(xp, x):
+    s = _gelu_tanh_sigmoids(xp, x)[0]
+    with np.errstate(invalid="ignore", over="ignore"):
+        return xp.where(s == 0, -0.0, x * s)    # (-0 at x = -inf too, as gelu)
+
+
+def _gelu_tanh_vjp(xp, g, x, a):
+    """g (s + 2 x s (1 - s) u'), with 1 - tanh(u)^2 = 4 s (1 - s); for |x| beyond
+    _GELU_TANH_TAIL, s is its limit 0 or 1 and the second term 0 (not x * 0 * inf)."""
+    big, xs = _tame(xp, x, _GELU_TANH_TAIL)
+    s, rest = _gelu_tanh_sigmoids(xp, xs)
+    d = s + xs * (s * rest) * (2 * _SQRT_2_PI) * (1 + 3 * 0.044715 * xs * xs)
+    return g * xp.where(big, (x > 0).astype(d.dtype), d)
 
 
 _UNARY = {
@@ -101,13 +156,8 @@ _UNARY = {
     "silu": (lambda xp, x: x * _sigmoid(xp, x),
              lambda xp, g, x, a: g * (lambda s: s * (1 + x * (1 - s)))(_sig(xp, x)), "x"),
     "erf": (_erf_forward, lambda xp, g, x, a: g * (_TWO_OVER_SQRT_PI * xp.exp(-x * x)), "x"),
-    "gelu": (lambda xp, x: 0.5 * x * (1 + _erf_forward(xp, x * _INV_SQRT_2)),
-             lambda xp, g, x, a: g * (0.5 * (1 + _erf(xp, x * _INV_SQRT_2))
-                                      + x * _INV_SQRT_2PI * xp.exp(-0.5 * x * x)), "x"),
-    "gelu_tanh": (lambda xp, x: 0.5 * x * (1 + _gelu_tanh_parts(xp, x)),
-                  lambda xp, g, x, a: g * (lambda t: 0.5 * (1 + t) + 0.5 * x * (1 - t * t)
-                                           * _SQRT_2_PI * (1 + 3 * 0.044715 * x * x))(
-                      _gelu_tanh_parts(xp, x)), "x"),
+    "gelu": (_gelu_forward, _gelu_vjp, "x"),
+    "gelu_tanh": (_gelu_tanh_forward, _gelu_tanh_vjp, "x"),
 }
 
 # ops that compare with 0: not defined on complex numbers (PyTorch refuses them too)
@@ -209,6 +259,10 @@ for _name, (_f, _v, _r) in _UNARY.items():
 for _name, _f in _ZERO_GRAD.items():
     _OPS[_name] = _make_zero_grad(_name, _f)
 globals().update({n: fn for n, (_, fn) in _OPS.items()})
+# not public: Phi(x) as an op, for gelu's vjp on Tensors (create_graph)
+_OPS_PRIVATE = {"normal_cdf": _make_unary(
+    "normal_cdf", lambda xp, x: _normal_cdf_array(x),
+    lambda xp, g, x, a: g * _normal_pdf(xp, x), "x")}
 Exp, Log, Tanh, Sigmoid, Relu = (_OPS[n][0] for n in ("exp", "log", "tanh", "sigmoid", "relu"))
 
 __all__ = [n for n in _OPS if n != "gelu"]
