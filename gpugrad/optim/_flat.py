@@ -4,6 +4,9 @@ An optimizer lays its parameters out in one data buffer and one gradient buffer 
 and dtype (in parameter-group order, so each group's parameters of that key form one
 contiguous range); state buffers (momentum, Adam moments) share the layout.  The fused
 update kernels then make one pass over a range instead of one small op per parameter.
+Each parameter starts ``ALIGN`` (256) bytes into the buffer times a whole number, as cuBLAS's
+fastest (TMA-based) Hopper kernels want their operands aligned; the gaps are zeros in every
+buffer, which every update leaves at zero.
 
 The gradient buffer is reused step after step, yet a ``.grad`` the user kept must keep its
 values (PyTorch's contract).  When a parameter's ``.grad`` is retired (set to None or to
@@ -28,15 +31,15 @@ __all__ = ["FlatBuffer"]
 class FlatBuffer:
     """Parameters ``params`` (all of one device and dtype) packed into flat arrays.
 
-    ``data[offsets[i]:offsets[i+1]]`` holds parameter i; ``views[i]`` / ``grad_views[i]``
-    are its data and gradient reshaped to the parameter's shape; state buffers are made on
-    demand by :meth:`state`.
+    ``data[lo:hi]`` with ``lo, hi = span(i)`` holds parameter i (``lo`` a multiple of
+    ``ALIGN`` bytes); ``views[i]`` / ``grad_views[i]`` are its data and gradient reshaped to
+    the parameter's shape; state buffers are made on demand by :meth:`state`.
 
     >>> import gpugrad as gg
     >>> ps = [gg.nn.Parameter(gg.ones(2, 2)), gg.nn.Parameter(gg.zeros(3))]
     >>> fb = FlatBuffer(ps)
-    >>> fb.data.shape, ps[0].data.base is fb.data
-    ((7,), True)
+    >>> fb.span(1), fb.data.shape, ps[0].data.base is fb.data
+    ((64, 67), (67,), True)
     """
 
     def __init__(self, params):
@@ -46,15 +49,15 @@ class FlatBuffer:
         self.xp = self.device.xp
         self.params = list(params)
         self.index = {id(p): i for i, p in enumerate(self.params)}
-        sizes = [int(p.data.size) for p in self.params]
-        self.offsets = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).tolist()
-        total = self.offsets[-1]
+        self.starts, self.ends = aligned_layout([int(p.data.size) for p in self.params],
+                                                np.dtype(self.dtype).itemsize)
+        total = self.ends[-1]
         with self.device._activated():
-            self.data = self.xp.empty(total, self.dtype)
+            self.data = self.xp.zeros(total, self.dtype)          # zeros: the gaps stay 0
         self.views = []
         self._state = {}
         for i, p in enumerate(self.params):
-            lo, hi = self.offsets[i], self.offsets[i + 1]
+            lo, hi = self.span(i)
             view = self.data[lo:hi].reshape(p.shape)
             self.xp.copyto(view, p.data)
             p.data = view
@@ -64,7 +67,7 @@ class FlatBuffer:
     def _fresh_grad(self):
         """A new zeroed gradient buffer; every parameter's gradient view moves into it."""
         with self.device._activated():
-            self.grad = self.xp.zeros(self.offsets[-1], self.dtype)
+            self.grad = self.xp.zeros(self.ends[-1], self.dtype)
         self.grad_views = []
         home = weakref.ref(self)
         for i, p in enumerate(self.params):
@@ -123,7 +126,7 @@ class FlatBuffer:
 
     def span(self, i):
         """(lo, hi) of parameter i in the flat arrays."""
-        return self.offsets[i], self.offsets[i + 1]
+        return self.starts[i], self.ends[i]
 
     def state(self, name):
         """The flat state buffer ``name`` (zeros when first asked for)."""
@@ -177,6 +180,29 @@ class FlatBuffer:
             # plain tensor keeps its own gradient, which is copied in at every step)
             p.grad = _wrap(gview)
         return True
+
+
+ALIGN = 256     # bytes
+
+
+def aligned_layout(sizes, itemsize, align=ALIGN):
+    """(starts, ends) of arrays of ``sizes`` elements packed in order into one buffer, each
+    start a multiple of ``align`` bytes (``align`` a multiple of ``itemsize``).
+
+    >>> aligned_layout([3, 0, 70, 1], 4)
+    ([0, 64, 64, 192], [3, 64, 134, 193])
+    """
+    if align % itemsize:
+        raise ValueError(f"expected an alignment that is a multiple of the item size "
+                         f"{itemsize}, got {align}")
+    step = align // itemsize
+    starts, ends, at = [], [], 0
+    for n in sizes:
+        at = -(-at // step) * step
+        starts.append(at)
+        at += n
+        ends.append(at)
+    return starts, ends
 
 
 def _name_refs() -> int:

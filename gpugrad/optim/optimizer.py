@@ -151,7 +151,7 @@ class Optimizer:
                 segs.setdefault(id(flat), (flat, []))[1].append(i)
             out = []
             for flat, idx in segs.values():
-                lo, hi = flat.offsets[idx[0]], flat.offsets[idx[-1] + 1]
+                lo, hi = flat.span(idx[0])[0], flat.span(idx[-1])[1]
                 out.append((flat, lo, hi, idx))
             self._segments.append(out)
 
