@@ -73,19 +73,48 @@ def _defer(bad, values, key, make_error, xp, device_id) -> None:
             old[0] = old[0] | hit
 
 
+_status: dict = {}              # (key, device id) -> [status buffer, make_error, armed]
+
+
+def status_buffer(key, make_error, xp, device_id):
+    """A persistent ``uint64[2]`` buffer on the device for a kernel to report a failed check in
+    (``[0]`` set to 1 by the first failure, ``[1]`` its value, as int64 bits), armed so that the
+    next synchronization reads it and raises ``make_error(value)``.  One buffer per ``key`` and
+    device; it is zeroed after each read."""
+    slot = (key, device_id)
+    with _lock:
+        entry = _status.get(slot)
+        if entry is None:
+            entry = _status[slot] = [xp.zeros(2, dtype=np.uint64), make_error, True]
+        entry[2] = True
+        return entry[0]
+
+
 def raise_pending() -> None:
     """Raise the first deferred check that failed (and forget all of them); called at the
     library's synchronization points."""
-    if not _pending:
+    if not _pending and not _status:
         return
     with _lock:
         items = list(_pending.values())
         _pending.clear()
+        armed = [e for e in _status.values() if e[2]]
+        for e in armed:
+            e[2] = False
+    error = None
+    for buf, make_error, _ in armed:
+        flag, value = (int(v) for v in buf.tolist())    # reads the device: the caller syncs
+        if flag and error is None:
+            error = make_error(int(np.uint64(value).astype(np.int64)))
+        if flag:
+            buf.fill(0)
     for flag, first, make_error in items:
-        if bool(flag):                          # reads the device: the caller syncs anyway
-            raise make_error(first.item())
+        if error is None and bool(flag):
+            error = make_error(first.item())
+    if error is not None:
+        raise error
 
 
 def pending() -> int:
     """How many kinds of deferred check are waiting (for tests)."""
-    return len(_pending)
+    return len(_pending) + sum(1 for e in _status.values() if e[2])

@@ -126,7 +126,8 @@ def linear_act_backward(dy, x, W, y, z, act="identity", negative_slope=0.01,
                         needs_input_grad=(True, True, True), dW_out=None):
     """Gradients (dx, dW, db) of y = act(x @ W + b), given dy = dL/dy and what forward returned.
 
-    One fused pass computes dZ = dy * act'(y or z) and db = dZ.sum(0); then dx = dZ @ W.T and
+    One fused pass computes dZ = dy * act'(y or z) and db = dZ.sum(0) (on CUDA its per-block
+    column sums, added by a second small kernel in double); then dx = dZ @ W.T and
     dW = x.T @ dZ through BLAS. Entries whose flag in ``needs_input_grad`` is false are None.
     dy is never modified. y may be None when the activation needs z, and z None when it doesn't.
     ``dW_out``, a C-contiguous array shaped and typed like W, receives dW directly (the GEMM

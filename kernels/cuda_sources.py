@@ -19,12 +19,43 @@ def source(name):
     return re.sub(r'#include "(\w+\.cu)"', lambda m: source(m.group(1)), text)
 
 
+# The RawModule kernels cuda.py compiles: {file: {template: instantiated with an activation
+# code?}}; each is instantiated for float and double.
+RAW_KERNELS = {
+    "linear_act.cu": {"gpugrad_linear_act": True},
+    "epilogue.cu": {"gpugrad_dz_db": True, "gpugrad_sum_partials": False},
+    "cross_entropy.cu": {"gpugrad_cross_entropy_fwd": False},
+}
+
+
+def raw_kernel_names():
+    """Every (file, name expression) cuda.py can compile, e.g. ("linear_act.cu",
+    "gpugrad_linear_act<1, float>").
+
+    >>> ("cross_entropy.cu", "gpugrad_cross_entropy_fwd<double>") in raw_kernel_names()
+    True
+    """
+    out = []
+    for filename, templates in RAW_KERNELS.items():
+        for template, with_code in templates.items():
+            for ctype in ("float", "double"):
+                codes = range(8) if with_code else [None]
+                out += [(filename, f"{template}<{ctype}>" if c is None else
+                         f"{template}<{c}, {ctype}>") for c in codes]
+    return out
+
+
 FORWARD = {  # variant: (in_params, out_params, operation)
     "bias_inplace": ("T b, T slope", "T y", "y = gpugrad_act<{c}>(T(y + b), slope)"),
     "bias_keep_z": ("T b, T slope", "T z, T y", "z = z + b; y = gpugrad_act<{c}>(z, slope)"),
     "act": ("T z, T slope", "T y", "y = gpugrad_act<{c}>(z, slope)"),
 }
 ACT_BACKWARD = ("T dy, T y, T z, T slope", "T dz", "dz = dy * gpugrad_dact<{c}>(y, z, slope)")
+# softmax cross-entropy's gradient from the probabilities: row r = i / c, class j = i % c
+CROSS_ENTROPY_BACKWARD = (
+    "T p, raw T w, raw int64 t, int64 c, T eps", "T grad",
+    "const long long r = i / c; "
+    "grad = w[r] * (p - eps / (T)c - (i - r * c == t[r] ? (T)1 - eps : (T)0))")
 
 SGD_PARAMS = ("T grad, T lr, T momentum, T damp1, T weight_decay, bool nesterov, bool maximize, "
               "bool first_step")
@@ -70,4 +101,5 @@ def elementwise_specs():
         specs.append((f"gpugrad_adam_{variant}", ADAM_PARAMS,
                       "T param, T m, T v" + (", T vmax" if variant else ""),
                       ADAM.format(amsgrad=ADAM_AMSGRAD if variant else "")))
+    specs.append(("gpugrad_cross_entropy_bwd", *CROSS_ENTROPY_BACKWARD))
     return specs

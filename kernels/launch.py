@@ -9,7 +9,8 @@ MAX_GRID_Y = 65535          # CUDA's limit on gridDim.y (and z); gridDim.x goes 
 
 def custom_grid(M, N):
     """The launch grid of the custom GEMM for an (M, K) @ (K, N) product: row tiles on x (any
-    batch), column tiles on y; None when N needs more than MAX_GRID_Y column tiles.
+    batch below 2**31 rows, the kernel's int indices), column tiles on y; None when N needs
+    more than MAX_GRID_Y column tiles.
 
     >>> custom_grid(4_194_305, 4096)
     (65537, 64)

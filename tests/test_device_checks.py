@@ -66,3 +66,17 @@ def test_out_of_range_targets_raise_on_the_cpu_at_once(loss):
         with pytest.raises(IndexError, match=rf"\[0, 4\).*got {bad}"):
             f(x, gg.tensor([0, bad, 1]))
     assert np.isfinite(f(x, gg.tensor([0, -100, 3])).item())      # ignore_index is fine
+
+
+def test_status_buffers_report_a_kernel_failure_once_and_reset():
+    dc._status.clear()
+    buf = dc.status_buffer(("ce",), _err, np, 0)
+    assert buf.dtype == np.uint64 and buf.tolist() == [0, 0] and dc.pending() == 1
+    dc.raise_pending()                                 # nothing failed
+    assert dc.pending() == 0
+    buf = dc.status_buffer(("ce",), _err, np, 0)       # the same buffer, armed again
+    buf[0], buf[1] = 1, np.int64(-7).astype(np.uint64)  # what the kernel writes
+    with pytest.raises(IndexError, match="bad value -7"):
+        dc.raise_pending()
+    assert buf.tolist() == [0, 0] and dc.pending() == 0
+    dc._status.clear()

@@ -161,3 +161,117 @@ def test_target_check_is_deferred_poisons_the_loss_and_raises_at_the_next_sync(l
     assert np.isnan(out.numpy())                            # the result was poisoned
     good = getattr(gg, loss)(x, gg.tensor([0, -100, 3], device="cuda"))
     assert np.isfinite(good.item())
+
+
+CE_CASES = [  # (n, c, label_smoothing, ignore some rows, special logits)
+    (1, 1, 0.0, False, None), (7, 3, 0.0, True, None), (33, 300, 0.1, True, None),
+    (5, 5000, 0.25, False, None), (6, 4, 0.1, True, "neg_inf"), (6, 4, 0.0, False, "pos_inf"),
+    (4, 3, 0.1, False, "nan"), (3, 4, 0.0, True, "all_neg_inf"), (0, 4, 0.1, False, None),
+]
+
+
+@pytest.mark.parametrize("case", CE_CASES, ids=lambda c: f"{c[0]}x{c[1]}-eps{c[2]}-{c[4]}")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_fused_cross_entropy_matches_the_cpu_path(case, dtype, reduction):
+    """The CUDA kernels (kernels/cross_entropy.cu) give the array path's loss and gradient,
+    edge values included (-inf masks, +inf ties, NaN rows, ignored rows, C > block size)."""
+    import gpugrad as gg
+    n, c, eps, ignore, special = case
+    rng = np.random.default_rng(n * 1000 + c)
+    x = rng.standard_normal((n, c)) * 3
+    if special == "neg_inf" and n:
+        x[:, 0] = -np.inf
+    if special == "pos_inf" and n:
+        x[0, :2] = np.inf
+    if special == "nan" and n:
+        x[1, 1] = np.nan
+    if special == "all_neg_inf" and n:
+        x[0, :] = -np.inf
+    t = rng.integers(0, c, n)
+    if ignore and n:
+        t[::3] = -100
+    if special in ("neg_inf", "all_neg_inf") and n:
+        t = np.where(t == 0, 1 % c, t)
+    results = []
+    for device in ("cpu", "cuda"):
+        xt = gg.tensor(x.astype(dtype), device=device, requires_grad=True)
+        loss = gg.cross_entropy(xt, gg.tensor(t, device=device), reduction=reduction,
+                                label_smoothing=eps)
+        loss.sum().backward() if reduction == "none" else loss.backward()
+        results.append((loss.numpy().astype(np.float64), xt.grad.numpy().astype(np.float64)))
+    (l_cpu, g_cpu), (l_gpu, g_gpu) = results
+    tol = {np.float16: 2e-3, np.float32: 1e-5, np.float64: 1e-12}[dtype]
+    np.testing.assert_allclose(l_gpu, l_cpu, rtol=tol, atol=tol, equal_nan=True)
+    np.testing.assert_allclose(g_gpu, g_cpu, rtol=tol, atol=tol, equal_nan=True)
+
+
+def test_fused_cross_entropy_second_order_matches_the_cpu():
+    import gpugrad as gg
+    x = np.random.default_rng(5).standard_normal((4, 6))
+    t = np.array([0, 5, -100, 2])
+    hs = []
+    for device in ("cpu", "cuda"):
+        f = lambda z: gg.cross_entropy(z, gg.tensor(t, device=device), label_smoothing=0.2)  # noqa: E731
+        hs.append(gg.hessian(f)(gg.tensor(x, device=device)).numpy())
+    np.testing.assert_allclose(hs[1], hs[0], rtol=1e-10, atol=1e-12)
+
+
+def test_fused_cross_entropy_bad_target_is_nan_then_raises_and_resets():
+    import gpugrad as gg
+    from gpugrad import device_checks
+    x = gg.tensor(np.zeros((3, 4), np.float32), device="cuda", requires_grad=True)
+    out = gg.cross_entropy(x, gg.tensor([0, 4, -7], device="cuda"), reduction="none")
+    assert device_checks.pending() >= 1
+    with pytest.raises(IndexError, match=r"cross_entropy: target values must be in \[0, 4\).*got (4|-7)"):
+        out.numpy()
+    got = out.numpy()
+    assert np.isfinite(got[0]) and np.isnan(got[1:]).all()
+    ok = gg.cross_entropy(x, gg.tensor([0, 3, 1], device="cuda"))
+    assert np.isfinite(ok.item())                            # the status was reset
+
+
+def test_bias_gradient_of_a_million_rows_is_accurate_in_float32():
+    """db sums a column over the whole batch: accumulated in double, rounded once."""
+    rng = np.random.default_rng(11)
+    dy = rng.standard_normal((1 << 20, 3)).astype(np.float32) + 0.5
+    x = np.ones((dy.shape[0], 1), np.float32)
+    W = np.ones((1, 3), np.float32)
+    _, _, db = kernels.linear_act_backward(cupy.asarray(dy), cupy.asarray(x), cupy.asarray(W),
+                                           cupy.asarray(dy), None, "identity")
+    exact = dy.astype(np.float64).sum(axis=0)
+    np.testing.assert_allclose(cupy.asnumpy(db), exact, rtol=2e-7)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("precision", ["highest", "high"])
+@pytest.mark.parametrize("layout", ["CC", "FC", "CF", "FF"])
+@pytest.mark.parametrize("shape", [(1, 1, 1), (5, 7, 3), (64, 1, 33), (1, 130, 257), (129, 65, 1)])
+def test_direct_gemm_matches_matmul_for_every_layout(dtype, precision, layout, shape):
+    """kernels.cuda._gemm (one cublasGemmEx; GPUGRAD_DIRECT_GEMM=0 turns it off) against
+    cupy.matmul for C- and F-contiguous operands (x.T and W.T in backward are F-contiguous)."""
+    from gpugrad.kernels import cuda
+    m, k, n = shape
+    rng = np.random.default_rng(sum(shape))
+    a = cupy.asarray(rng.standard_normal((m, k)).astype(dtype))
+    b = cupy.asarray(rng.standard_normal((k, n)).astype(dtype))
+    if layout[0] == "F":
+        a = cupy.asfortranarray(a)
+    if layout[1] == "F":
+        b = cupy.asfortranarray(b)
+    out = cupy.full((m, n), np.nan, dtype)
+    assert cuda._gemm(a, b, out, precision) is out
+    expected = cupy.asnumpy(a).astype(np.float64) @ cupy.asnumpy(b).astype(np.float64)
+    tol = 5e-3 if (precision == "high" and dtype == np.float32) else TOL[np.dtype(dtype)]
+    assert_close(out.astype(np.float64), cupy.asarray(expected), tol=tol)
+
+
+def test_direct_gemm_declines_what_it_cannot_do():
+    from gpugrad.kernels import cuda
+    a = cupy.ones((4, 6), np.float32)
+    assert cuda._gemm(a[:, ::2], cupy.ones((3, 2), np.float32), cupy.empty((4, 2), np.float32),
+                      "highest") is None                         # strided: not contiguous
+    assert cuda._gemm(a, cupy.ones((6, 2), np.float64), cupy.empty((4, 2), np.float32),
+                      "highest") is None                         # mixed dtypes
+    assert cuda._gemm(a[:0], cupy.ones((6, 2), np.float32), cupy.empty((0, 2), np.float32),
+                      "highest") is None                         # empty: cupy.matmul's job

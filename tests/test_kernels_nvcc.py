@@ -33,10 +33,14 @@ def elementwise_as_cuda(specs, ctype):
     reference), after the activations.cu preamble."""
     from gpugrad.kernels.cuda_sources import source
     parts = [source("activations.cu")]
+    ctypes = {"int64": "long long", "int32": "int"}
     for name, in_params, out_params, op in specs:
         ins = [p.split() for p in in_params.split(",")]
+        raws = [(ctypes.get(p[1], p[1]), p[2]) for p in ins if p[0] == "raw"]   # raw: pointers
+        ins = [(ctypes.get(p[0], p[0]), p[1]) for p in ins if p[0] != "raw"]
         outs = [p.split() for p in out_params.split(",")]
-        args = ", ".join([f"const {t} *_in_{n}" for t, n in ins] + [f"{t} *_out_{n}" for t, n in outs])
+        args = ", ".join([f"const {t} *_in_{n}" for t, n in ins] + [f"const {t} *{n}" for t, n in raws]
+                         + [f"{t} *_out_{n}" for t, n in outs])
         body = "".join([f"const {t} {n} = _in_{n}[i];\n" for t, n in ins] +
                        [f"{t} &{n} = _out_{n}[i];\n" for t, n in outs])
         parts.append(f"namespace {name} {{ typedef {ctype} T;\n"

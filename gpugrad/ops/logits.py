@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import device_checks
+from ..backend import is_cupy_array
+from ..kernels.reference import FAST_DTYPES
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import no_complex, normalize_axis, tensor_arg, xp_of
@@ -228,26 +230,38 @@ class CrossEntropy(Function):
     def forward(self, logits, target, reduction="mean", label_smoothing=0.0, ignore_index=-100):
         xp = xp_of(logits)
         n, c = logits.shape
-        valid = target != ignore_index
-        bad = valid & ((target < 0) | (target >= c))   # only on a GPU (deferred check)
-        safe_t = xp.where(valid & ~bad, target, 0)
         eps = label_smoothing
-        self.reduction, self.eps = reduction, eps
-        self.count = xp.maximum(valid.sum(), 1).astype(logits.dtype)  # the mean's divisor
-        if c == 0:  # nothing to pick (the targets were checked): NumPy's empty answers
-            loss, probs, self.shift = xp.zeros(n, dtype=logits.dtype), logits * 1, None
+        self.reduction, self.eps, self.shift = reduction, eps, None
+        if _fused(logits):  # CUDA: one kernel, which also checks the targets (see cross_entropy)
+            from ..kernels import cuda as kernels_cuda
+
+            status = device_checks.status_buffer(("cross_entropy", c, ignore_index),
+                                                 _target_error("cross_entropy", c, ignore_index),
+                                                 xp, logits.device.id)
+            probs, loss, safe_t, valid = kernels_cuda.cross_entropy_forward(
+                logits, target, ignore_index, eps, status)
         else:
-            s, self.shift = max_shifted(xp, logits, (1,))
-            probs = xp.exp(s)
-            total = probs.sum(axis=1)
-            lse = xp.log(total)
-            picked = xp.take_along_axis(s, safe_t[:, None], axis=1)[:, 0] - lse  # log p[t]
-            loss = -picked if not eps else \
-                -(1 - eps) * picked - (eps / c) * (s.sum(axis=1) - c * lse)  # ... + mean log p
-            loss = xp.where(valid, loss, 0)
-            if not isinstance(bad, np.ndarray):        # the CPU raised already
-                loss = xp.where(bad, xp.nan, loss)
-            probs /= total[:, None]
+            valid = target != ignore_index
+            if xp is np:  # the targets were checked: the CPU raised already
+                safe_t = xp.where(valid, target, 0)
+            else:  # a deferred check on a GPU: bad rows' losses are NaN
+                bad = valid & ((target < 0) | (target >= c))
+                safe_t = xp.where(valid & ~bad, target, 0)
+            if c == 0:  # nothing to pick (the targets were checked): NumPy's empty answers
+                loss, probs = xp.zeros(n, dtype=logits.dtype), logits * 1
+            else:
+                s, self.shift = max_shifted(xp, logits, (1,))
+                probs = xp.exp(s)
+                total = probs.sum(axis=1)
+                lse = xp.log(total)
+                picked = xp.take_along_axis(s, safe_t[:, None], axis=1)[:, 0] - lse  # log p[t]
+                loss = -picked if not eps else \
+                    -(1 - eps) * picked - (eps / c) * (s.sum(axis=1) - c * lse)  # + mean log p
+                loss = xp.where(valid, loss, 0)
+                if xp is not np:
+                    loss = xp.where(bad, xp.nan, loss)
+                probs /= total[:, None]
+        self.count = xp.maximum(valid.sum(), 1).astype(logits.dtype)  # the mean's divisor
         self.saved = (logits, probs, safe_t, valid)
         if reduction == "none":
             return loss
@@ -267,6 +281,11 @@ class CrossEntropy(Function):
             hot = (t[:, None] == xp_of(t).arange(c)).astype(logits.dtype)
             p = softmax_along(xp_of(g), logits, (1,), self.shift)
             return ((p - hot * (1 - eps) - eps / c) * w.reshape(-1, 1), None)
+        if _fused(probs):
+            from ..kernels import cuda as kernels_cuda
+
+            return (kernels_cuda.cross_entropy_backward(probs, safe_t, w.astype(probs.dtype), eps),
+                    None)
         grad = probs * w[:, None]  # softmax - (1 - eps) one_hot(t) - eps / C, weighted
         if eps:
             grad -= (w * (eps / c))[:, None]
@@ -274,9 +293,30 @@ class CrossEntropy(Function):
         return (grad, None)
 
 
-def _check_targets(name, scores, target, ignore_index):
+def _fused(a, dtype=None):
+    """Whether cross_entropy runs as the CUDA kernels of kernels/cross_entropy.cu on array
+    ``a`` (CuPy, float32/float64 -- ``dtype`` when given: float16 is computed in float32 --
+    with at least one class): they check the targets themselves."""
+    return (type(a) is not np.ndarray and is_cupy_array(a) and a.ndim == 2
+            and (a.dtype if dtype is None else dtype) in FAST_DTYPES
+            and 0 < a.shape[1] < 2 ** 31 and a.shape[0] < 2 ** 31)
+
+
+def _wide_dtype(x):
+    from .reduce import low_precision
+
+    return low_precision(x.dtype)
+
+
+def _target_error(name, c, ignore_index):
+    return lambda v: IndexError(f"{name}: target values must be in [0, {c}) "
+                                f"(or ignore_index={ignore_index}), got {v}")
+
+
+def _check_targets(name, scores, target, ignore_index, check_values=True):
     """The checks cross_entropy and nll_loss share: scores (N, C), integer targets (N,), each
-    in [0, C) or equal to ``ignore_index``.  Returns ``target`` as a tensor."""
+    in [0, C) or equal to ``ignore_index`` (the values only with ``check_values``; on a GPU
+    deferred to the next synchronization).  Returns ``target`` as a tensor."""
     target = tensor_arg(target, "target")
     if scores.ndim != 2:
         raise ValueError(f"{name}: expected {'logits' if name == 'cross_entropy' else 'input'} "
@@ -287,10 +327,10 @@ def _check_targets(name, scores, target, ignore_index):
     if target.shape != (scores.shape[0],):
         raise ValueError(f"{name}: expected targets of shape ({scores.shape[0]},), got "
                          f"{target.shape}")
-    t, c = target.data, scores.shape[1]
-    bad = (t != ignore_index) & ((t < 0) | (t >= c))
-    device_checks.check(bad, t, (name, c, ignore_index), lambda v: IndexError(
-        f"{name}: target values must be in [0, {c}) (or ignore_index={ignore_index}), got {v}"))
+    if check_values:
+        t, c = target.data, scores.shape[1]
+        bad = (t != ignore_index) & ((t < 0) | (t >= c))
+        device_checks.check(bad, t, (name, c, ignore_index), _target_error(name, c, ignore_index))
     return target   # on a GPU the check is deferred: the op makes the bad rows' losses NaN
 
 
@@ -307,7 +347,8 @@ def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0, ignore_
     """
     _check_reduction(reduction)
     logits = real_float(logits, "cross_entropy")
-    target = _check_targets("cross_entropy", logits, target, ignore_index)
+    fused = _fused(logits.data, np.dtype(np.float32) if _wide_dtype(logits) else logits.dtype)
+    target = _check_targets("cross_entropy", logits, target, ignore_index, not fused)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
     w = _wide(logits)
