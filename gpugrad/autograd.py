@@ -24,7 +24,7 @@ import copy
 
 import numpy as np
 
-from . import grad_mode
+from . import backend, grad_mode
 from .backend import DeviceMismatchError, array_device, is_cupy_array
 from .backend import get_array_module as _xp
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
@@ -134,11 +134,13 @@ class Function:
         pnodes = []
         any_needs = False
         devs = None
+        anchored = False  # an input that has a device (a Tensor or an array)
         stale = None
         cplx = False
         enabled = _gm.enabled
         for a in args:
             if isinstance(a, Tensor):
+                anchored = True
                 d = a.data
                 arrays.append(d)
                 r = a.requires_grad
@@ -162,6 +164,7 @@ class Function:
                 pnodes.append(None)
                 if hasattr(a, "__cuda_array_interface__") or (type(a) is np.ndarray):
                     devs = devs or is_cupy_array(a)
+                    anchored = True
         if devs:
             _check_devices(args)
         node = cls()
@@ -177,6 +180,10 @@ class Function:
         out = raw = node.forward(*arrays, **kwargs)
         if not hasattr(out, "shape") or isinstance(out, np.generic):
             out = np.asarray(out)
+        if not anchored and type(out) is np.ndarray:  # numbers only: a new value, and new
+            dev = backend.get_default_device()       # values go to the default device
+            if dev.type != "cpu":
+                out = backend.to_device(out, dev)
         t = Tensor._make(out)
         if record:
             node.parents = args

@@ -59,6 +59,10 @@ def _component(g, step):
     return float(g.real) if step == 1.0 else float(g.imag)
 
 
+def _zeros_like(t):
+    return get_array_module(t.data).zeros_like(t.data)
+
+
 def gradcheck(fun, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, directions=3, seed=0,
               raise_exception=True):
     """Compare reverse-mode gradients of ``fun(*inputs)`` with central differences.
@@ -92,11 +96,12 @@ def gradcheck(fun, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, directions=3, seed=0,
             return float((out.real * v.real).sum() + (out.imag * v.imag).sum())
         return float((out.astype(np.float64) * v.real).sum())
 
+    # each input's own array module: fun may move to another device (y's is only for v)
     if not y.requires_grad:
-        analytic = [xp.zeros_like(t.data) for t in wrt]
+        analytic = [_zeros_like(t) for t in wrt]
     else:
         grads = autograd.grad(y, wrt, grad_outputs=Tensor._make(v), allow_unused=True)
-        analytic = [xp.zeros_like(t.data) if g is None else g.data for g, t in zip(grads, wrt)]
+        analytic = [_zeros_like(t) if g is None else g.data for g, t in zip(grads, wrt)]
 
     worst = (0.0, None)
     for k, (t, ga) in enumerate(zip(wrt, analytic)):
@@ -120,7 +125,7 @@ def gradcheck(fun, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, directions=3, seed=0,
                     worst = (err, f"input {k}, element {where}{part}: analytic "
                                   f"{ana:.8g}, numerical {num:.8g} (shape {t.shape})")
     for _ in range(directions):
-        dirs = [xp.asarray(rng.standard_normal(t.shape) + (
+        dirs = [get_array_module(t.data).asarray(rng.standard_normal(t.shape) + (
             1j * rng.standard_normal(t.shape) if t.dtype.kind == "c" else 0)) for t in wrt]
         saved = [t.data.copy() for t in wrt]
         for t, d in zip(wrt, dirs):
@@ -187,5 +192,6 @@ def gradgradcheck(fun, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, directions=3, see
         parts = [(t * 0 if g is None else g).reshape(-1) for g, t in zip(gs, wrt)]
         return concatenate(parts) if len(parts) > 1 else parts[0]
 
-    return gradcheck(first_gradient, xs + [v0], eps=eps, atol=atol, rtol=rtol,
+    # v0 as a Tensor: a raw array would go to the default device, not to y's
+    return gradcheck(first_gradient, xs + [Tensor._make(v0)], eps=eps, atol=atol, rtol=rtol,
                      directions=directions, seed=seed, raise_exception=raise_exception)

@@ -315,11 +315,11 @@ class Tensor:
         ...
         RuntimeError: Can't convert a tensor that requires grad to a NumPy array implicitly...
         """
-        if self.requires_grad and _grad_mode.is_grad_enabled():
-            raise RuntimeError(_IMPLICIT)
-        if is_cupy_array(self.data):
+        if is_cupy_array(self.data):     # first: true of every CUDA tensor, graph or not
             raise TypeError(f"cannot convert a tensor on {self.device} to a NumPy array "
                             f"implicitly; call .cpu() or .numpy() first")
+        if self.requires_grad and _grad_mode.is_grad_enabled():
+            raise RuntimeError(_IMPLICIT)
         a = self.data
         if dtype is not None and a.dtype != dtype:
             return a.astype(dtype)

@@ -62,9 +62,8 @@ def _watch(a):
         return _Watch.apply(a)  # differentiated here and by whatever records through a
     if isinstance(a, Tensor):  # floating and complex tensors keep their dtype
         t = Tensor._make(a.data if a.dtype.kind in "fc" else a.data.astype(np.float32))
-    elif isinstance(a, numbers.Number):
-        t = Tensor._make(np.asarray(a, dtype=np.complex128 if isinstance(a, complex)
-                                    else np.float64))
+    elif isinstance(a, numbers.Number):  # a Python number has no device: the default one
+        t = as_tensor(a, dtype=np.complex128 if isinstance(a, complex) else np.float64)
     else:
         t = as_tensor(a)
         t = Tensor._make(t.data if t.dtype.kind in "fc" else t.data.astype(np.float64))
@@ -295,7 +294,9 @@ def hvp(fun, x, v):
     >>> hvp(lambda x: (x ** 3).sum(), np.array([1.0, 2.0]), np.array([1.0, 1.0]))
     array([ 6., 12.])
     """
-    vt = v if isinstance(v, Tensor) else as_tensor(v)
+    # an array v goes where x is (or, x not a tensor, where x will be: the default device)
+    vt = v if isinstance(v, Tensor) else as_tensor(
+        v, device=x.device if isinstance(x, Tensor) else None)
     if tuple(vt.shape) != tuple(getattr(x, "shape", ())):
         raise ValueError(f"hvp: v must have x's shape {tuple(getattr(x, 'shape', ()))}, "
                          f"got {tuple(vt.shape)}")
@@ -329,7 +330,8 @@ def vjp(fun, *primals):
     flat = _leaves(watched)
 
     def vjp_fn(cotangent):
-        ct = cotangent if isinstance(cotangent, Tensor) else as_tensor(cotangent)
+        ct = cotangent if isinstance(cotangent, Tensor) else as_tensor(cotangent,
+                                                                       device=out.device)
         if tuple(ct.shape) != tuple(out.shape):
             raise ValueError(f"vjp: the cotangent must have the output's shape {out.shape}, "
                              f"got {tuple(ct.shape)}")

@@ -15,6 +15,65 @@ import pytest
 import gpugrad as gg
 from gpugrad import backend
 
+# GPUGRAD_FAKE_CUDA=1: a NumPy-backed CuPy stand-in (fake_cupy.py) plays cuda:0, so that the
+# ``cuda`` tests run on a CPU-only machine and show device mixing (a CPU constant meeting a CUDA
+# tensor, a host array meeting a CUDA array) as a real GPU would.  The fused kernels run their
+# NumPy (cpu) versions on the fake arrays; tests that need real CUDA kernels skip.
+FAKE_CUDA = os.environ.get("GPUGRAD_FAKE_CUDA", "") not in ("", "0")
+# tests of the raw CUDA kernels (CuPy ElementwiseKernel/RawModule, cuBLAS), not of device handling
+REAL_CUDA_ONLY_FILES = ("test_kernels_cuda.py", "test_kernels_nvrtc.py")
+
+
+def _install_fake_cuda():
+    import importlib
+
+    import fake_cupy
+
+    from gpugrad import kernels
+
+    fake_cupy.install()                   # ``import cupy`` now gives the fake
+    backend._cupy, backend._cupy_checked, backend._cupy_error = None, False, None
+
+    def normal_cdf(x):                    # backend's CuPy ElementwiseKernel: its NumPy twin
+        return fake_cupy.wrap(backend.normal_cdf(fake_cupy.host(x)))
+
+    backend._normal_cdf_cuda = lambda: normal_cdf
+    cpu = importlib.import_module("gpugrad.kernels.cpu")
+    real_backend = kernels._backend
+
+    class CpuKernelsOnFakeArrays:
+        """kernels.cpu's functions, called with the NumPy arrays inside the fake ones (in-place
+        outputs write through); what they return is wrapped back."""
+
+        def __getattr__(self, name):
+            fn = getattr(cpu, name)
+
+            def call(*args, **kwargs):
+                un = [fake_cupy.host(a) if fake_cupy.is_fake(a) else a for a in args]
+                kw = {k: fake_cupy.host(v) if fake_cupy.is_fake(v) else v
+                      for k, v in kwargs.items()}
+                return fake_cupy.wrap_result(fn(*un, **kw))
+            return call
+
+    on_fake = CpuKernelsOnFakeArrays()
+
+    def _backend(*arrays):
+        given = [a for a in arrays if a is not None]
+        if given and all(fake_cupy.is_fake(a) for a in given):
+            return on_fake
+        return real_backend(*arrays)
+
+    kernels._backend = _backend
+    # cross_entropy's fused CUDA kernels (kernels/cross_entropy.cu) need a real GPU: its array
+    # path runs instead
+    from gpugrad.ops import logits
+    if hasattr(logits, "_fused"):
+        logits._fused = lambda a, dtype=None: False
+
+
+if FAKE_CUDA:
+    _install_fake_cuda()
+
 CUDA_REASON = gg.cuda.unavailable_reason(probe=True)
 HAS_CUDA = CUDA_REASON is None
 SKIP_REASON = f"CUDA unavailable: {CUDA_REASON}"
@@ -40,12 +99,26 @@ def cuda_run_problem(reason, n_cuda_tests, gpus, environ=os.environ):
             "install, or set GPUGRAD_TEST_ALLOW_CUDA_SKIP=1 to accept the skips.")
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "real_cuda: needs a real GPU (CUDA kernels, cuBLAS, "
+                            "DLPack to other libraries); skipped under GPUGRAD_FAKE_CUDA=1")
+
+
 def pytest_report_header(config):
+    if FAKE_CUDA:
+        return "gpugrad CUDA: FAKE (GPUGRAD_FAKE_CUDA=1: NumPy-backed CuPy stand-in on cuda:0)"
     return f"gpugrad CUDA: {'available' if HAS_CUDA else SKIP_REASON}"
 
 
 def pytest_collection_modifyitems(config, items):
-    """Any test marked ``cuda`` skips where CUDA is unusable, with the reason."""
+    """Any test marked ``cuda`` skips where CUDA is unusable, with the reason; under the fake
+    CUDA, tests that need a real GPU skip."""
+    if FAKE_CUDA:
+        skip = pytest.mark.skip(reason="needs a real GPU (GPUGRAD_FAKE_CUDA=1)")
+        for item in items:
+            if (item.get_closest_marker("real_cuda") is not None
+                    or item.path.name in REAL_CUDA_ONLY_FILES):
+                item.add_marker(skip)
     if HAS_CUDA:
         return
     skip = pytest.mark.skip(reason=SKIP_REASON)

@@ -798,7 +798,7 @@ def _spd(a):  # a symmetric positive-definite matrix built from any square a
 
 
 def _gspd(a):
-    return a @ a.mT + gg.tensor(3.0 * np.eye(a.shape[-1]), dtype=a.dtype)
+    return a @ a.mT + gg.tensor(3.0 * np.eye(a.shape[-1]), dtype=a.dtype, device=a.device)
 
 
 def _tspd(a):

@@ -96,7 +96,8 @@ def test_fourth_order_of_repeated_getitem(device):
 
     d4 = gg.grad(gg.grad(gg.grad(gg.grad(f))))
     # f(s) = 3 s^5 + const: d^4/ds^4 = 360 s
-    assert float(_np(d4(0.5))) == pytest.approx(360 * 0.5, rel=1e-12)
+    s = gg.tensor(0.5, dtype=gg.float64, device=device)   # on base's device
+    assert float(_np(d4(s))) == pytest.approx(360 * 0.5, rel=1e-12)
 
 
 def test_getitem_backward_adds_repeats_and_is_a_gather_again(device):
@@ -137,7 +138,8 @@ PAD_MAPS = {
     "repeat_counts": (lambda x: gg.repeat(x, [2, 0, 1, 3], axis=1),
                       lambda x: np.repeat(x, [2, 0, 1, 3], axis=1)),
     "take_along_axis": (
-        lambda x: gg.take_along_axis(x, gg.tensor([[3, 3, 0], [1, 1, 1], [0, 2, 0]]), 1),
+        lambda x: gg.take_along_axis(x, gg.tensor([[3, 3, 0], [1, 1, 1], [0, 2, 0]],
+                                                  device=x.device), 1),
         lambda x: np.take_along_axis(x, np.array([[3, 3, 0], [1, 1, 1], [0, 2, 0]]), 1)),
     "setitem_repeated": (lambda x: gg.setitem(x, [0, 2, 0], x[1] * 2.0),
                          lambda x: _np_setitem(x, [0, 2, 0], x[1] * 2.0)),

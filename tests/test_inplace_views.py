@@ -20,7 +20,8 @@ def _x(device="cpu"):
 
 def _grad(fn, device="cpu"):
     x = _x(device)
-    fn(x).backward()
+    with gg.default_device(device):      # the case's constants live where x does
+        fn(x).backward()
     return x.grad.numpy()
 
 
@@ -362,8 +363,9 @@ def test_subtracting_the_row_max_in_place(device):
                   [0.29942643970385563, -0.29942643970385563]]
     np.testing.assert_allclose(grads[0], torch_grad, rtol=1e-10)
     np.testing.assert_allclose(grads[1], torch_grad, rtol=1e-10)
-    assert gg.gradcheck(lambda W: loss(W, True), [W0])
-    assert gg.gradgradcheck(lambda W: loss(W, True), [W0])
+    W = gg.tensor(W0, device=device)                 # on the device X is on
+    assert gg.gradcheck(lambda W: loss(W, True), [W])
+    assert gg.gradgradcheck(lambda W: loss(W, True), [W])
 
 
 def test_subtracting_the_row_max_in_place_with_the_numpy_namespace():

@@ -144,6 +144,7 @@ def test_dlpack_torch_zero_copy():
 
 
 @pytest.mark.cuda
+@pytest.mark.real_cuda
 def test_dlpack_cupy_and_torch_cuda_zero_copy():
     import cupy  # noqa: F401 -- only reached where a GPU is present
 

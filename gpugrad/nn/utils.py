@@ -49,9 +49,9 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     if not (norm_type > 0):
         raise ValueError(f"clip_grad_norm_: expected norm_type > 0 or inf, got {norm_type!r}")
     grads = _grads(parameters)
-    if not grads:
-        import numpy as np
-        return Tensor._make(np.zeros((), np.float32))
+    if not grads:  # no device to take it from: the default one (PyTorch: torch.tensor(0.0))
+        from ..creation import zeros
+        return zeros((), dtype="float32")
     xp = get_array_module(grads[0])
     dev = type(grads[0])
     if any(type(g) is not dev for g in grads):

@@ -76,7 +76,10 @@ class Generator:
         if self.device.type == "cpu" and not isinstance(low, Tensor) and \
                 not isinstance(high, Tensor):
             return self._call("uniform", low, high, _size(size))
-        return ops.add(ops.multiply(self.random(size), ops.subtract(high, low)), low)
+        # two numbers: their difference stays a number (an op on numbers alone would make a
+        # CPU tensor, which cannot meet this generator's samples on a GPU)
+        width = high - low if _number(high) and _number(low) else ops.subtract(high, low)
+        return ops.add(ops.multiply(self.random(size), width), low)
 
     def integers(self, low, high=None, size=None, dtype=_np.int64, endpoint=False):
         """Random integers in [low, high) ([low, high] with ``endpoint``)."""
@@ -95,8 +98,16 @@ class Generator:
         """A shuffled copy of ``x`` (or of ``arange(x)``), shuffled along axis 0."""
         if isinstance(x, numbers.Integral):
             return self._call("permutation", int(x))
-        t = C.tensor(x)
-        return t[self.permutation(t.shape[0])]
+        n = x.shape[0] if isinstance(x, Tensor) else C.tensor(x).shape[0]
+        return self._pick(x, self.permutation(n))
+
+    def _pick(self, a, idx):
+        """``a[idx]`` for samples ``idx`` of this generator: array-likes come to the
+        generator's device; a tensor stays on its own (the integer samples go there)."""
+        if isinstance(a, Tensor):
+            return a[idx if idx.device == a.device else idx.to(a.device)]
+        t = C.tensor(a)
+        return (t if t.device == self.device else t.to(self.device))[idx]
 
     def shuffle(self, x):
         """Shuffle a tensor in place along axis 0."""
@@ -111,7 +122,11 @@ class Generator:
         if self.device.type != "cpu" and pp is not None:
             pp = backend.to_device(pp, self.device)
         idx = self._call("choice", n, size=_size(size), replace=replace, p=pp)
-        return idx if isinstance(a, numbers.Integral) else C.tensor(a)[idx]
+        return idx if isinstance(a, numbers.Integral) else self._pick(a, idx)
+
+
+def _number(v):
+    return isinstance(v, numbers.Number) and not isinstance(v, Tensor)
 
 
 def default_rng(seed=None, *, device=None):

@@ -9,6 +9,10 @@ Names resolve to the op set (``gpugrad.ops``), then to the creation functions; `
 holds the differentiable linear-algebra ops.  A name the op set lacks raises AttributeError,
 which the engine reports as "this op's backward is not differentiable".
 
+A formula's constants must live where its operands do, as ``cupy.zeros`` puts them on the GPU
+when ``xp`` is CuPy: so ``xp_of(t)`` is ``on(t.device)``, a namespace whose creation functions
+(``zeros``, ``arange``, ``eye``, ``asarray``, ...) default to that device.
+
 >>> import gpugrad as gg
 >>> from gpugrad.ops._util import xp_of
 >>> xp_of(gg.tensor([1.0])).exp(gg.tensor([0.0])).tolist()
@@ -17,6 +21,8 @@ which the engine reports as "this op's backward is not differentiable".
 from __future__ import annotations
 
 import types
+
+from ..backend import default_device
 
 __all__ = []  # a namespace, not a source of public names
 
@@ -51,9 +57,71 @@ class _Linalg:
 linalg = _Linalg()
 
 
-def asarray(a, dtype=None):
-    """Tensors pass through (cast when ``dtype`` differs); anything else becomes a constant."""
+def asarray(a, dtype=None, device=None):
+    """Tensors pass through (cast when ``dtype`` differs); anything else becomes a constant
+    on ``device`` (default: the default device)."""
     from ..tensor import Tensor, as_tensor
 
-    t = a if isinstance(a, Tensor) else as_tensor(a)
+    t = a if isinstance(a, Tensor) else as_tensor(a, device=device)
     return t if dtype is None or t.dtype == dtype else t.astype(dtype)
+
+
+class _OnDevice:
+    """The Tensor namespace with creation functions placed on one device (see the module's
+    text).  Attributes are resolved once and cached on the instance."""
+
+    def __init__(self, device):
+        self.device = device
+        self.linalg = linalg
+
+    def asarray(self, a, dtype=None):
+        return asarray(a, dtype, device=self.device)
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        fn = _resolve(name)
+        if callable(fn) and not name.endswith("_like") and _takes_device(fn):
+            dev, make = self.device, fn
+
+            def fn(*args, **kwargs):
+                kwargs.setdefault("device", dev)
+                return make(*args, **kwargs)
+        elif callable(fn) and not isinstance(fn, type):
+            from ..tensor import Tensor
+
+            dev, op = self.device, fn
+
+            def fn(*args, **kwargs):  # an op on numbers alone (a saved NumPy scalar) makes
+                for a in args:        # a new value: on this device, not the default one
+                    if isinstance(a, Tensor):
+                        return op(*args, **kwargs)
+                with default_device(dev):
+                    return op(*args, **kwargs)
+
+        setattr(self, name, fn)
+        return fn
+
+
+def _takes_device(fn):
+    import inspect
+
+    try:
+        return "device" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+_spaces = {}
+
+
+def on(device):
+    """The Tensor namespace whose creation functions default to ``device``.
+
+    >>> on("cpu").zeros(2).device
+    device(type='cpu')
+    """
+    space = _spaces.get(device)
+    if space is None:
+        space = _spaces[device] = _OnDevice(device)
+    return space

@@ -18,7 +18,7 @@ def xp_of(a):
     if isinstance(a, Tensor):
         from . import _txp
 
-        return _txp
+        return _txp.on(a.device)
     return get_array_module(a)
 
 

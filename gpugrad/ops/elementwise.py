@@ -18,7 +18,6 @@ import math
 import numpy as np
 
 from ..autograd import Function, unbroadcast
-from ..tensor import Tensor
 from ._util import _conj, is_scalar, operand, shape_of, xp_of
 from .unary import *  # noqa: F401,F403  (re-exported: the unary ops' old home)
 from .unary import __all__ as _unary_all
@@ -125,8 +124,8 @@ class Power(_Binary):
     def backward(self, g):
         a, b, ans = self.saved
         xp = xp_of(g)
-        if is_scalar(a) and isinstance(g, Tensor):  # a number base (2 ** x): a constant on
-            a = xp.full_like(ans, a)                 # ans's device for the masks below
+        if is_scalar(a):  # a number base (2 ** x): an array on ans's device for the masks
+            a = xp.full_like(ans, a)  # below (CuPy's where takes no Python bool condition)
         if g.dtype.kind == "c":
             return self._out(*self._complex_grads(xp, g, a, b, ans))
         ga = gb = None

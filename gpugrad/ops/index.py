@@ -199,11 +199,12 @@ class SetItem(_NoSave):
     """Out of place ``x[key] = value``: a new array; ``Tensor.__setitem__`` writes it back.
 
     Where integer-array indices repeat a position, the last write (in C order over the
-    indexing result, as NumPy does) wins, and only the surviving writes get a gradient.  When
-    the value needs one, the winners are found by doing the same assignment with element ids
-    and the answer is built from them, so the forward and the gradient always agree (also on
-    CuPy, where the order of repeated writes is unspecified).  The base's gradient is zero
-    exactly at the written positions.
+    indexing result, as NumPy does) wins, on every device, and only the surviving writes get a
+    gradient.  The winners are found from element ids -- by assignment on NumPy, whose last
+    write wins; by a scatter-max on CuPy, whose order of repeated writes is unspecified -- and
+    every write of a position then carries its winner's value, so the answer is NumPy's
+    whatever order the device writes in, and the forward and the gradient agree.  The base's
+    gradient is zero exactly at the written positions.
     """
     complex_grad = True  # linear in its input: g passes unconjugated
 
@@ -213,15 +214,22 @@ class SetItem(_NoSave):
         self.vshape, self.vdtype = getattr(value, "shape", ()), getattr(value, "dtype", None)
         out = x.copy()
         win = None
-        if repeats and self.needs[1]:
-            xp = xp_of(x)
+        xp = xp_of(x)
+        if repeats and (self.needs[1] or (xp is not np and getattr(value, "size", 1) > 1)):
             sel = xp.broadcast_to(xp.zeros((), np.int8), x.shape)[key].shape
             n = int(np.prod(sel))
             itype = np.int32 if n < 2**31 else np.int64
             ids = xp.arange(n, dtype=itype).reshape(sel)
-            pos = xp.full(x.shape, -1, itype)
-            pos[key] = ids                        # raises IndexError before anything changes
-            src = pos[key]                        # for each write, the one that survives
+            if xp is np:
+                pos = xp.full(x.shape, -1, itype)
+                pos[key] = ids                    # raises IndexError before anything changes
+                src = pos[key]                    # for each write, the one that survives
+            else:                                 # the largest id: NumPy's last write
+                import cupyx
+                at = xp.arange(x.size, dtype=np.int64).reshape(x.shape)[key]   # IndexError
+                pos = xp.full(x.size, -1, itype)     # int32 (atomicMax) unless n >= 2**31
+                cupyx.scatter_max(pos, at.reshape(-1), ids.reshape(-1))
+                src = pos[at]
             win = src == ids
             if getattr(value, "size", 1) > 1:     # repeats of one position get its winner
                 value = xp.take(_broadcast_value(value, sel).reshape(-1), src)
