@@ -34,14 +34,16 @@ from . import bench_workloads as bw
 __all__ = ["add_parser", "run", "main", "time_interleaved", "summarize", "run_workload",
            "check_agreement", "evaluate_targets", "TARGETS"]
 
-# (label, device, workload, ratio key or "memory", limit): a ratio from the same run <= limit
+# (label, device, workload, ratio key or "memory", limit[, precision]): a ratio from the same
+# run <= limit, measured at that matmul precision (default "highest": float32)
 TARGETS = [
     ("CPU W1 gpugrad <= 0.85 x torch eager", "cpu", "W1", "gpugrad/torch", 0.85),
     ("CPU W1 gpugrad <= 1.10 x GEMM floor", "cpu", "W1", "gpugrad/gemm", 1.10),
     ("CPU W2 gpugrad <= 1.0 x torch eager", "cpu", "W2", "gpugrad/torch", 1.0),
     ("CPU W1 peak step memory gpugrad <= torch", "cpu", "W1", "memory", 1.0),
     ("GPU W3 gpugrad <= 0.9 x torch eager", "cuda", "W3", "gpugrad/torch", 0.9),
-    ("GPU W3 gpugrad <= 1.15 x GEMM floor", "cuda", "W3", "gpugrad/gemm", 1.15),
+    ("GPU W3 float32 gpugrad <= 1.05 x GEMM floor", "cuda", "W3", "gpugrad/gemm", 1.05),
+    ("GPU W3 TF32 gpugrad <= 1.15 x TF32 GEMM floor", "cuda", "W3", "gpugrad/gemm", 1.15, "high"),
     ("GPU W1 peak step memory gpugrad <= torch", "cuda", "W1", "memory", 1.0),
     ("GPU layer non-GEMM time fused <= 0.5 x unfused", "cuda", "layer", "non_gemm fused/unfused",
      0.5),
@@ -91,6 +93,10 @@ def _add_arguments(p):
                    help="steps every implementation runs, from the same start, before timing; "
                         "their losses and parameters (the layer: output and gradients) must "
                         "agree or the run exits 1 (default 3; 0 skips the check)")
+    p.add_argument("--precision", choices=["highest", "high"], default="highest",
+                   help="float32 matmul precision of every implementation: highest (float32, "
+                        "the default) or high (TF32 tensor cores on CUDA, each library's own "
+                        "switch; no effect on the CPU); the file stem gets -tf32")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory probes")
     p.add_argument("--no-plot", action="store_true", help="do not write the PNG")
     p.add_argument("--out", default=os.path.join("bench", "results"),
@@ -155,6 +161,7 @@ def run(args) -> int:
                          f"{' '.join(args.workloads or [])} (W3 and W4 run on CUDA; "
                          f"add --all-on-cpu to run them on the CPU)")
     report = rep.system_info(args)
+    report["precision"] = args.precision
     report["results"], report["memory"] = [], []
     t_start = time.perf_counter()
     disagreements = []
@@ -162,8 +169,9 @@ def run(args) -> int:
         steps = args.steps or (wl.quick_steps if args.quick else wl.steps)[dev]
         warmup = args.warmup if args.warmup is not None else (1 if args.quick else wl.warmup[dev])
         batch = args.layer_batch if wl.kind == "layer" and args.layer_batch else None
-        print(f"{wl.name} on {dev}: {wl.description}; {warmup} warm-up + {steps} timed steps ...",
-              flush=True)
+        tf32 = " (TF32)" if args.precision == "high" and dev == "cuda" else ""
+        print(f"{wl.name} on {dev}{tf32}: {wl.description}; {warmup} warm-up + {steps} timed "
+              f"steps ...", flush=True)
         settle = args.settle if args.settle is not None else 0 if args.quick else wl.settle[dev]
         check_steps = getattr(args, "check_steps", 3)
         agreement = (check_agreement(wl, dev, args.impls, steps=check_steps, batch=batch)
@@ -171,7 +179,7 @@ def run(args) -> int:
         if agreement is not None:
             disagreements += agreement["disagreements"]
         entry = run_workload(wl, dev, steps, warmup, batch=batch, gap=args.gap_ms / 1e3,
-                             impls=args.impls, settle=settle)
+                             impls=args.impls, settle=settle, precision=args.precision)
         entry["agreement"] = agreement
         report["results"].append(entry)
         print(rep.format_entry(entry), flush=True)
@@ -183,7 +191,8 @@ def run(args) -> int:
     report["targets"] = evaluate_targets(report)
     print(rep.format_footer(report))
     os.makedirs(args.out, exist_ok=True)
-    stem = args.name or rep.default_stem(report, quick=args.quick)
+    stem = args.name or rep.default_stem(report, quick=args.quick) + (
+        "-tf32" if args.precision == "high" else "")
     path = os.path.join(args.out, stem + ".json")
     report["files"] = {"json": path}
     if not args.no_plot:
@@ -273,7 +282,7 @@ def summarize(times: list, batch: int) -> dict:
 
 
 def run_workload(wl, device: str, steps: int, warmup: int, batch=None, gap: float = 0.0,
-                 impls=None, settle: int = 0) -> dict:
+                 impls=None, settle: int = 0, precision: str = "highest") -> dict:
     """Time the available implementations of ``wl`` on ``device`` (those named in ``impls``,
     default all); one result entry.
 
@@ -285,11 +294,12 @@ def run_workload(wl, device: str, steps: int, warmup: int, batch=None, gap: floa
     if not names:
         raise ValueError(f"none of the implementations {impls} runs {wl.name} on {device}; "
                          f"expected some of {bw.impl_names(wl, device)}")
-    impls = bw.make_impls(wl, device, names, batch=batch)
+    impls = bw.make_impls(wl, device, names, batch=batch, precision=precision)
     batch = batch or wl.batch_for(device)
     times = time_interleaved(impls, steps, warmup, gap, settle)
     entry = {"workload": wl.name, "device": device, "kind": wl.kind, "description":
-             wl.description, "batch": batch, "sizes": list(wl.sizes), "params": wl.params,
+             wl.description, "precision": precision, "batch": batch, "sizes": list(wl.sizes),
+             "params": wl.params,
              "steps": steps, "warmup": warmup, "settle": settle, "gap_s": gap,
              "impls": {n: summarize(t, batch) for n, t in times.items()}}
     med = {n: s["median_s"] for n, s in entry["impls"].items()}
@@ -335,15 +345,18 @@ def evaluate_targets(report: dict) -> list:
     []
     """
     out = []
-    for label, dev, wl, key, limit in TARGETS:
+    for label, dev, wl, key, limit, *prec in TARGETS:
+        prec = prec[0] if prec else "highest"
         value = None
         if key == "memory":
+            if prec != report.get("precision", "highest"):
+                continue
             for m in report.get("memory", []):
                 if (m["workload"], m["device"]) == (wl, dev):
                     value = m.get("ratio_gpugrad_torch")
         else:
             for e in report.get("results", []):
-                if (e["workload"], e["device"]) == (wl, dev):
+                if (e["workload"], e["device"], e.get("precision", "highest")) == (wl, dev, prec):
                     value = e["ratios"].get(key)
         if value is not None:
             out.append({"target": label, "device": dev, "workload": wl, "ratio": key,

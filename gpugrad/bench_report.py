@@ -165,7 +165,9 @@ def format_entry(e: dict) -> str:
     >>> "numpy" in format_entry(e)
     True
     """
-    head = f"{e['workload']} on {e['device']}: {e['description']}; {e['steps']} timed steps"
+    tf32 = " (TF32)" if e.get("precision") == "high" and e["device"] == "cuda" else ""
+    head = (f"{e['workload']} on {e['device']}{tf32}: {e['description']}; {e['steps']} timed "
+            f"steps")
     lines = [head, f"  {'impl':<9}{'median ms':>10}{'p10 ms':>10}{'p90 ms':>10}"
                    f"{'samples/s':>12}{'vs torch':>10}{'vs GEMM':>9}"]
     for n, s in e["impls"].items():

@@ -456,8 +456,10 @@ _CLASSES = {"mlp": {"gpugrad": GpugradMLP, "torch": TorchMLP, "numpy": NumpyMLP,
                       "gemm": GemmLayer}}
 
 
-def make_impls(wl: Workload, device: str, names=None, seed: int = 0, batch: int | None = None):
-    """{name: implementation} for ``wl`` on ``device``, all from the same data and weights.
+def make_impls(wl: Workload, device: str, names=None, seed: int = 0, batch: int | None = None,
+               precision: str = "highest"):
+    """{name: implementation} for ``wl`` on ``device``, all from the same data and weights;
+    ``precision="high"`` runs their float32 GEMMs in TF32 on CUDA (:mod:`bench_precision`).
 
     >>> sorted(make_impls(WORKLOADS["W2"], "cpu", names=["gemm", "numpy"]))
     ['gemm', 'numpy']
@@ -466,10 +468,12 @@ def make_impls(wl: Workload, device: str, names=None, seed: int = 0, batch: int 
     names = list(names) if names is not None else impl_names(wl, device)
     if wl.kind == "mlp" and any(n.startswith("jax") for n in names):
         from .bench_jax import JaxMLP, JaxMLPTF32
-        classes.update({"jax": JaxMLP, "jax-tf32": JaxMLPTF32})
+        classes.update({"jax": JaxMLPTF32 if precision == "high" and device == "cuda"
+                        else JaxMLP, "jax-tf32": JaxMLPTF32})
     bad = [n for n in names if n not in classes]
     if bad:
         raise ValueError(f"unknown implementation(s) {bad} for {wl.name}; expected some of "
                          f"{sorted(classes)}")
     data = make_data(wl, device, seed, batch)
-    return {n: classes[n](wl, device, data) for n in names}
+    from .bench_precision import at_precision
+    return at_precision({n: classes[n](wl, device, data) for n in names}, device, precision)

@@ -148,3 +148,29 @@ def test_memory_probe_runs_in_a_fresh_process():
     assert "error" not in r, r
     assert r["peak_mib"] >= r["state_mib"] >= 0 and r["transient_mib"] >= 0
     assert r["model_data_mib"] > 0 and r["method"]
+
+
+def test_targets_are_read_at_their_own_precision():
+    """The float32 and TF32 targets of W3 are each read from the entry of that precision."""
+    from gpugrad import bench
+
+    def entry(precision, ratio):
+        return {"workload": "W3", "device": "cuda", "precision": precision,
+                "ratios": {"gpugrad/gemm": ratio, "gpugrad/torch": 1.0}}
+
+    got = {t["target"]: t["value"] for t in bench.evaluate_targets(
+        {"results": [entry("highest", 1.04), entry("high", 1.9)], "memory": []})}
+    assert got["GPU W3 float32 gpugrad <= 1.05 x GEMM floor"] == 1.04
+    assert got["GPU W3 TF32 gpugrad <= 1.15 x TF32 GEMM floor"] == 1.9
+    only_tf32 = bench.evaluate_targets({"results": [entry("high", 1.1)], "memory": []})
+    assert [t["target"] for t in only_tf32] == ["GPU W3 TF32 gpugrad <= 1.15 x TF32 GEMM floor"]
+
+
+def test_precision_switch_restores_the_setting_and_rejects_unknown_values():
+    from gpugrad import bench, bench_precision, kernels
+    with bench_precision._gpugrad("high"):
+        assert kernels.get_matmul_precision() == "high"
+    assert kernels.get_matmul_precision() == "highest"
+    with pytest.raises(ValueError, match="expected a precision in"):
+        bench_precision.at_precision({}, "cuda", "fast")
+    assert bench.main(["--precision", "fast"]) == 2
