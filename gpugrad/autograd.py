@@ -83,6 +83,7 @@ class Function:
     view = False
     saves_output = False
     differentiable = True
+    _cuda_index = None            # the CUDA device of the node's operands (None: the CPU)
     twice_differentiable = False  # True once backward is checked to record a graph on Tensors
     complex_grad = False  # True once backward is checked against PyTorch on complex inputs
     grad_into = ()   # input indices whose gradient backward can write into a given buffer
@@ -165,9 +166,13 @@ class Function:
                 if hasattr(a, "__cuda_array_interface__") or (type(a) is np.ndarray):
                     devs = devs or is_cupy_array(a)
                     anchored = True
-        if devs:
-            _check_devices(args)
         node = cls()
+        guard = None
+        if devs:
+            dev = _check_devices(args)
+            if dev is not None and dev.type == "cuda":
+                node._cuda_index = dev.index
+                guard = backend.cuda_guard(dev.index)
         record = any_needs and enabled and cls.differentiable
         if record and stale:
             for a in args:
@@ -177,7 +182,11 @@ class Function:
         node.needs = tuple(needs) if record else (False,) * len(needs)
         if record and len(arrays) > 1 and (len(arrays) > 2 or arrays[0] is arrays[1]):
             _distinct_arrays(args, arrays)
-        out = raw = node.forward(*arrays, **kwargs)
+        if guard is None:
+            out = raw = node.forward(*arrays, **kwargs)
+        else:                                 # another device is current: run on the operands'
+            with guard:
+                out = raw = node.forward(*arrays, **kwargs)
         if not hasattr(out, "shape") or isinstance(out, np.generic):
             out = np.asarray(out)
         if not anchored and type(out) is np.ndarray:  # numbers only: a new value, and new
@@ -291,6 +300,7 @@ def _check_devices(args):
                 raise DeviceMismatchError(
                     f"expected all tensors on one device, got {seen} and {dev}; "
                     f"move one with .to({str(seen)!r}) first")
+    return seen
 
 
 # ---------------------------------------------------------------- the public entry points
@@ -313,8 +323,18 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
         grad_tensors = [grad_tensors] * len(tensors) if grad_tensors is None else [grad_tensors]
     if retain_graph is None:
         retain_graph = create_graph
-    roots = [(t, _seed_grad(t, g, create_graph)) for t, g in zip(tensors, grad_tensors)]
-    _run(roots, retain_graph=retain_graph, create_graph=create_graph)
+    with _on_roots_device(tensors):
+        roots = [(t, _seed_grad(t, g, create_graph)) for t, g in zip(tensors, grad_tensors)]
+        _run(roots, retain_graph=retain_graph, create_graph=create_graph)
+
+
+def _on_roots_device(tensors):
+    """The first output's CUDA device made current for a backward pass (its seeds and
+    accumulations); each node's own backward runs on its operands' device anyway."""
+    for t in tensors:
+        if isinstance(t, Tensor):
+            return backend.on_device_of(t.data)
+    return backend.on_device_of(None)
 
 
 def _seed_grad(t, g, create_graph=False):
@@ -389,9 +409,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         key = id(t) if t._node is None else id(t._node)
         capture[key] = None
         keys.append(key)
-    roots = [(t, _seed_grad(t, g, create_graph)) for t, g in zip(outs, grad_outputs)]
-    _run(roots, capture=capture, accumulate=False, retain_graph=retain_graph,
-         create_graph=create_graph)
+    with _on_roots_device(outs):
+        roots = [(t, _seed_grad(t, g, create_graph)) for t, g in zip(outs, grad_outputs)]
+        _run(roots, capture=capture, accumulate=False, retain_graph=retain_graph,
+             create_graph=create_graph)
     result = []
     for t, k in zip(ins, keys):
         g = capture[k]

@@ -81,6 +81,35 @@ def _import_cupy():
     return _cupy
 
 
+def cuda_guard(index):
+    """A context manager that makes CUDA device ``index`` current, or None when it already is
+    (the usual single-GPU case costs one runtime query). Every op's forward and backward and
+    every kernel dispatch run under their operands' device through this, so work on
+    ``cuda:1`` allocates and launches on device 1 whatever device is current.
+
+    >>> cuda_guard(None) is None
+    True
+    """
+    if index is None:
+        return None
+    cp = _cupy
+    if cp.cuda.runtime.getDevice() == index:
+        return None
+    return cp.cuda.Device(index)
+
+
+def on_device_of(a):
+    """A context that makes array ``a``'s CUDA device current (a no-op for NumPy arrays and when
+    it already is current): for work outside ops -- seeding a backward pass, optimizer
+    buffers -- that allocates or launches for ``a``.
+
+    >>> with on_device_of(np.zeros(1)): pass
+    """
+    if type(a) is np.ndarray or not is_cupy_array(a):
+        return contextlib.nullcontext()
+    return cuda_guard(a.device.id) or contextlib.nullcontext()
+
+
 def _no_device_error(exc) -> bool:
     """True for the CUDA runtime's "no CUDA-capable device" (a machine without a GPU)."""
     return getattr(exc, "status", None) == 100 or "cudaErrorNoDevice" in str(exc)

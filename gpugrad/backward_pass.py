@@ -12,6 +12,7 @@ import copy
 
 import numpy as np
 
+from . import backend
 from .autograd import _is_stale, _refresh
 from .grad_mode import enable_grad
 from .ops._util import cast_grad
@@ -86,13 +87,20 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=
                         f"one of the arrays needed to compute the gradient of {n.name} was "
                         f"modified by an in-place operation: expected version {ver}, got "
                         f"version {vc[0]}; use an out-of-place operation (x = x + y) instead")
-            if create_graph:
-                in_grads = _backward_graph(n, g)
-            else:
-                if n.grad_into and accumulate and capture is None:
-                    n.grad_out = _grad_buffers(n)
-                in_grads = n.backward(g)
-                n.grad_out = None  # for this call only: a retained node keeps no buffer views
+            guard = backend.cuda_guard(n._cuda_index)  # None on the CPU or when current
+            if guard is not None:
+                guard.__enter__()
+            try:
+                if create_graph:
+                    in_grads = _backward_graph(n, g)
+                else:
+                    if n.grad_into and accumulate and capture is None:
+                        n.grad_out = _grad_buffers(n)
+                    in_grads = n.backward(g)
+                    n.grad_out = None  # this call only: a retained node keeps no buffer views
+            finally:
+                if guard is not None:
+                    guard.__exit__(None, None, None)
             if not retain_graph:
                 n._release()
         else:

@@ -8,6 +8,7 @@ memoized per (dtype, activation, device); their names start with ``gpugrad_``. f
 take these paths, other dtypes go to ``reference``. The hot path never synchronizes, except
 ``choose``'s one-time timing of a new (shape, dtype, activation, precision).
 """
+import contextlib
 import functools
 import math
 import os
@@ -32,6 +33,21 @@ _CTYPE = {numpy.dtype(numpy.float32): "float", numpy.dtype(numpy.float64): "doub
 
 def _device():
     return cupy.cuda.runtime.getDevice()
+
+
+def on_operands_device(fn):
+    """Run ``fn`` with its first CuPy array argument's device current (allocations, kernel
+    launches and cuBLAS handles then belong to it); free when that device already is current."""
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        for a in args:
+            if isinstance(a, cupy.ndarray):
+                if a.device.id != cupy.cuda.runtime.getDevice():
+                    with a.device:
+                        return fn(*args, **kwargs)
+                break
+        return fn(*args, **kwargs)
+    return run
 
 
 # ---------------------------------------------------------------------------- elementwise epilogues
@@ -130,6 +146,61 @@ def _gemm(a, b, out, precision):
     return out
 
 
+@contextlib.contextmanager
+def compute_type(dtype, precision):
+    """CuPy's float32 GEMM compute type for the duration: FP32 at "highest", TF32 at "high"
+    (so neither CUPY_TF32 nor an earlier setting leaks in); other dtypes are left alone."""
+    if numpy.dtype(dtype) != numpy.float32:
+        yield
+        return
+    from cupy._core import _routines_linalg as linalg
+    wanted = linalg.COMPUTE_TYPE_TF32 if precision == "high" else linalg.COMPUTE_TYPE_FP32
+    previous = linalg.get_compute_type(numpy.dtype(numpy.float32))
+    if previous == wanted:
+        yield
+        return
+    linalg.set_compute_type(numpy.dtype(numpy.float32), wanted)
+    try:
+        yield
+    finally:
+        linalg.set_compute_type(numpy.dtype(numpy.float32), previous)
+
+
+def _precision():
+    from . import get_matmul_precision
+    return get_matmul_precision()
+
+
+class Blas:
+    """matmul, tensordot and einsum on CuPy arrays at gpugrad's matmul precision
+    (``gpugrad.set_matmul_precision``): what ``gpugrad.ops`` calls for its products, so that
+    ``x @ W``, ``tensordot`` and ``einsum`` follow the same setting as ``gg.linear``."""
+
+    @staticmethod
+    @on_operands_device
+    def matmul(a, b):
+        precision = _precision()
+        if (a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and a.dtype in _CUDA_R
+                and _DIRECT_GEMM):
+            out = cupy.empty((a.shape[0], b.shape[1]), a.dtype)
+            if _gemm(a, b, out, precision) is not None:
+                return out
+        with compute_type(numpy.result_type(a, b), precision):
+            return cupy.matmul(a, b)
+
+    @staticmethod
+    @on_operands_device
+    def tensordot(a, b, axes=2):
+        with compute_type(numpy.result_type(a, b), _precision()):
+            return cupy.tensordot(a, b, axes=axes)
+
+    @staticmethod
+    @on_operands_device
+    def einsum(spec, *operands, **kwargs):
+        with compute_type(numpy.result_type(*operands), _precision()):
+            return cupy.einsum(spec, *operands, **kwargs)
+
+
 def _cublas_matmul(a, b, out, precision):
     """out = a @ b through cuBLAS. For float32, TF32 is allowed for this call exactly when
     precision is "high" (CuPy's per-dtype compute type is set around it and restored).
@@ -140,18 +211,8 @@ def _cublas_matmul(a, b, out, precision):
         done = _gemm(a, b, out, precision)
         if done is not None:
             return done
-    if a.dtype != numpy.float32:
+    with compute_type(a.dtype, precision):
         return cupy.matmul(a, b, out=out)
-    from cupy._core import _routines_linalg as linalg
-    wanted = linalg.COMPUTE_TYPE_TF32 if precision == "high" else linalg.COMPUTE_TYPE_DEFAULT
-    previous = linalg.get_compute_type(a.dtype)
-    if previous == wanted:
-        return cupy.matmul(a, b, out=out)
-    linalg.set_compute_type(a.dtype, wanted)
-    try:
-        return cupy.matmul(a, b, out=out)
-    finally:
-        linalg.set_compute_type(a.dtype, previous)
 
 
 def _custom_linear(x, W, b, code, slope, y, z):
@@ -243,6 +304,7 @@ def _time_candidates(shape, dtype, act, repeats=10):
 
 # -------------------------------------------------------------------------------- public kernels
 
+@on_operands_device
 def linear_act_forward(x, W, b, act="identity", negative_slope=0.01, precision="highest"):
     code = CODE[act]
     y = cupy.empty((x.shape[0], W.shape[1]), x.dtype)
@@ -257,6 +319,7 @@ def linear_act_forward(x, W, b, act="identity", negative_slope=0.01, precision="
     return y, z
 
 
+@on_operands_device
 def linear_act_backward(dy, x, W, y, z, act="identity", negative_slope=0.01,
                         needs_input_grad=(True, True, True), precision="highest", dW_out=None):
     if dy.size == 0:
@@ -280,12 +343,14 @@ def linear_act_backward(dy, x, W, y, z, act="identity", negative_slope=0.01,
     return dx, dW, db
 
 
+@on_operands_device
 def act_forward(z, act, out=None, negative_slope=0.01):
     out = cupy.empty_like(z) if out is None else out
     _forward_kernel("act", CODE[act], z.dtype, _device())(z, z.dtype.type(negative_slope), out)
     return out
 
 
+@on_operands_device
 def act_backward(dy, y, z, act, negative_slope=0.01):
     y = y if y is not None else (z if z is not None else dy)
     z = z if z is not None else y
@@ -295,6 +360,7 @@ def act_backward(dy, y, z, act, negative_slope=0.01):
 
 # ----------------------------------------------------------------------------- cross-entropy
 
+@on_operands_device
 def cross_entropy_forward(logits, target, ignore_index, label_smoothing, status):
     """(probs, loss per row, safe targets, valid rows as 0/1 in the logits' dtype) of softmax
     cross-entropy over integer targets, in one launch (cross_entropy.cu); a target outside
@@ -320,6 +386,7 @@ def _cross_entropy_backward_kernel(dtype, device):
     return cupy.ElementwiseKernel(*CROSS_ENTROPY_BACKWARD, f"gpugrad_cross_entropy_bwd_{dtype.char}")
 
 
+@on_operands_device
 def cross_entropy_backward(probs, safe_t, row_weight, label_smoothing):
     """d loss / d logits = w_r (p - eps / C - (1 - eps) [j == t_r]), one elementwise pass;
     ``row_weight`` (n,) is w_r (0 for ignored rows)."""
@@ -344,6 +411,7 @@ def _optimizer_kernel(name, variant, dtype, device):
                                   preamble=source("activations.cu"))
 
 
+@on_operands_device
 def sgd_update(param, grad, momentum_buf, *, lr, momentum=0.0, dampening=0.0, nesterov=False,
                weight_decay=0.0, maximize=False, first_step=False):
     if param.dtype not in FAST_DTYPES:
@@ -358,6 +426,7 @@ def sgd_update(param, grad, momentum_buf, *, lr, momentum=0.0, dampening=0.0, ne
         bool(maximize), bool(first_step), *buffers)
 
 
+@on_operands_device
 def adam_update(param, grad, exp_avg, exp_avg_sq, *, step, lr, beta1=0.9, beta2=0.999, eps=1e-8,
                 weight_decay=0.0, decoupled=False, maximize=False, amsgrad=False,
                 max_exp_avg_sq=None):

@@ -34,7 +34,7 @@ import weakref
 import numpy as np
 
 __version__ = "0.0.0+fake"
-N_DEVICES = 1            # one fake GPU: cuda:0
+N_DEVICES = 2            # two fake GPUs, cuda:0 and cuda:1: work must run on its arrays' one
 
 _PY_SCALARS = (bool, int, float, complex)
 
@@ -55,8 +55,19 @@ def _wrap(x):
         return w
     w = object.__new__(ndarray)
     object.__setattr__(w, "_a", x)
+    object.__setattr__(w, "_d", _current[-1])     # made under the current device
     _live[id(x)] = w
     return w
+
+
+def _on_current(x):
+    """CuPy launches on the current device: an array of another device is refused (as CuPy
+    refuses it without peer access), so work that forgot its operands' device shows here."""
+    if x._d != _current[-1]:
+        raise ValueError(f"fake CUDA: the array is on device {x._d} but device "
+                         f"{_current[-1]} is current (CuPy launches on the current device; "
+                         f"run under cupy.cuda.Device({x._d}))")
+    return x._a
 
 
 def _out(r):
@@ -77,7 +88,7 @@ def _arg(x, what="CuPy"):
     """An argument of a CuPy function: fake arrays unwrapped, host arrays refused."""
     t = type(x)
     if t is ndarray:
-        return x._a
+        return _on_current(x)
     if t in _PY_SCALARS or x is None or isinstance(x, (np.generic, str, slice, np.dtype, type)):
         return x
     if isinstance(x, np.ndarray):
@@ -94,7 +105,7 @@ def _operand(x):
     kernels take neither host arrays nor lists)."""
     t = type(x)
     if t is ndarray:
-        return x._a
+        return _on_current(x)
     if t in _PY_SCALARS or isinstance(x, (numbers.Number, np.generic)):
         return x
     if isinstance(x, np.ndarray):
@@ -320,11 +331,12 @@ def _unop(name):
 class ndarray:
     """A fake ``cupy.ndarray`` on fake device 0, holding a NumPy array."""
 
-    __slots__ = ("_a", "__weakref__")
+    __slots__ = ("_a", "_d", "__weakref__")
     __array_priority__ = 100
 
     def __init__(self, shape, dtype=float, memptr=None, strides=None, order="C"):
         object.__setattr__(self, "_a", np.empty(shape, dtype, order=order))
+        object.__setattr__(self, "_d", _current[-1])
         _live[id(self._a)] = self
 
     # --- what gpugrad and CuPy code read
@@ -341,7 +353,7 @@ class ndarray:
     mT = property(lambda self: _wrap(np.swapaxes(self._a, -1, -2)))
     real = property(lambda self: _out(self._a.real))
     imag = property(lambda self: _out(self._a.imag))
-    device = property(lambda self: Device(0))
+    device = property(lambda self: Device(self._d))
     data = property(lambda self: _Memory(self._a))
 
     @property
@@ -609,6 +621,8 @@ def _resolve(space, host, name, cache=None):
 def asarray(a, dtype=None, order=None, *, blocking=False):
     """A CUDA array: ``a`` itself when it already is one (and the dtype fits), else a copy."""
     if type(a) is ndarray:
+        if a._d != _current[-1]:                     # another device's array: a peer copy
+            return _wrap(np.array(a._a, dtype=dtype, order=order or "K", copy=True))
         return _wrap(np.asarray(a._a, dtype=dtype, order=order))
     return _wrap(np.asarray(_host_copy(a), dtype=dtype, order=order))
 

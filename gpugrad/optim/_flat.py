@@ -54,15 +54,15 @@ class FlatBuffer:
         total = self.ends[-1]
         with self.device._activated():
             self.data = self.xp.zeros(total, self.dtype)          # zeros: the gaps stay 0
-        self.views = []
-        self._state = {}
-        for i, p in enumerate(self.params):
-            lo, hi = self.span(i)
-            view = self.data[lo:hi].reshape(p.shape)
-            self.xp.copyto(view, p.data)
-            p.data = view
-            self.views.append(view)
-        self._fresh_grad()        # gradients already there are copied in by the first step
+            self.views = []
+            self._state = {}
+            for i, p in enumerate(self.params):
+                lo, hi = self.span(i)
+                view = self.data[lo:hi].reshape(p.shape)
+                self.xp.copyto(view, p.data)
+                p.data = view
+                self.views.append(view)
+            self._fresh_grad()    # gradients already there are copied in by the first step
 
     def _fresh_grad(self):
         """A new zeroed gradient buffer; every parameter's gradient view moves into it."""

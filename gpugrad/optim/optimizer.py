@@ -140,8 +140,9 @@ class Optimizer:
                 for name in self._array_state:
                     if st is not None and name in st:
                         view = flat.state_view(name, i)
-                        flat.xp.copyto(view, st[name].data if isinstance(st[name], Tensor)
-                                       else st[name])
+                        with flat.device._activated():
+                            flat.xp.copyto(view, st[name].data if isinstance(st[name], Tensor)
+                                           else st[name])
                         st[name] = view
         self._segments = []
         for g in self.param_groups:
@@ -166,7 +167,8 @@ class Optimizer:
         """
         if set_to_none:
             for flat in self._flats:                 # a gradient still held keeps its values
-                flat.clear_grads()
+                with flat.device._activated():
+                    flat.clear_grads()
             return
         for g in self.param_groups:
             for p in g["params"]:
@@ -189,17 +191,22 @@ class Optimizer:
                 loss = closure()
         for group, segments in zip(self.param_groups, self._segments):
             for flat, lo, hi, idx in segments:
-                has = []
-                for i in idx:
-                    flat.sync(i)
-                    has.append(flat.take_grad(i))
-                if not any(has):
-                    continue
-                members = [i for i, h in zip(idx, has) if h]
-                self._update(group, flat, lo, hi, members, len(members) == len(idx))
-                for i in members:
-                    flat.params[i]._vc[0] += 1
+                with flat.device._activated():
+                    self._step_segment(group, flat, lo, hi, idx)
         return loss
+
+    def _step_segment(self, group, flat, lo, hi, idx):
+        """One group's parameters of one flat buffer: gradients in, one fused update."""
+        has = []
+        for i in idx:
+            flat.sync(i)
+            has.append(flat.take_grad(i))
+        if not any(has):
+            return
+        members = [i for i, h in zip(idx, has) if h]
+        self._update(group, flat, lo, hi, members, len(members) == len(idx))
+        for i in members:
+            flat.params[i]._vc[0] += 1
 
     def _update(self, group, flat, lo, hi, members, whole):  # pragma: no cover - abstract
         raise NotImplementedError
