@@ -28,12 +28,17 @@ __all__ = ["ACTIVATIONS", "needs_preactivation", "linear_act_forward", "linear_a
            "get_matmul_precision"]
 
 _PRECISIONS = ("highest", "high")
-_precision = "highest"
+# CuPy's own switch for the same thing, CUPY_TF32=1, sets the starting value
+_precision = "high" if os.environ.get("CUPY_TF32", "0") == "1" else "highest"
 
 
 def set_matmul_precision(precision):
-    """Set the float32 GEMM precision: "highest" (full float32, the default) or "high" (allows
-    TF32 tensor cores on CUDA; no effect on CPU).
+    """Set the float32 GEMM precision of every product gpugrad computes on CUDA -- ``linear``
+    and ``nn.Linear``, ``matmul``/``@``, ``dot``, ``tensordot``, ``einsum``, forward and
+    backward: "highest" (full float32, the default) or "high" (TF32 tensor cores: 10-bit
+    mantissa inputs, float32 accumulation, as PyTorch's ``allow_tf32``). No effect on the CPU.
+    The starting value is "high" when CuPy's ``CUPY_TF32=1`` is set, else "highest"; each
+    product sets CuPy's compute type for its own call only.
 
     >>> set_matmul_precision("high"); get_matmul_precision()
     'high'

@@ -26,6 +26,15 @@ import numpy as np
 from ..autograd import Function, unbroadcast
 from ..tensor import Tensor
 from ._util import xp_of
+
+
+def _blas(xp):
+    """``xp`` for products, except on CuPy: there gpugrad.kernels' :class:`Blas`, whose matmul,
+    tensordot and einsum follow ``gpugrad.set_matmul_precision`` (TF32 at "high")."""
+    if getattr(xp, "__name__", None) != "cupy":
+        return xp
+    from ..kernels.cuda import Blas
+    return Blas
 from .shape import _axes, _coerce, _inverse, ravel
 
 __all__ = ["matmul", "dot", "inner", "outer", "tensordot", "einsum"]
@@ -73,7 +82,7 @@ class MatMul(Function):
         n = self.needs or (False, False)
         self.saved = (a if n[1] else None, b if n[0] else None)
         self.sa, self.sb, self.da, self.db = a.shape, b.shape, a.dtype, b.dtype
-        return xp_of(a).matmul(a, b)
+        return _blas(xp_of(a)).matmul(a, b)
 
     def backward(self, g):
         a, b = self.saved
@@ -91,16 +100,16 @@ class MatMul(Function):
         ga = gb = None
         if self.needs[0]:
             b2 = b[:, None] if b.ndim == 1 else b
-            ga = xp.matmul(g, _swap(b2))
+            ga = _blas(xp).matmul(g, _swap(b2))
             ga = unbroadcast(ga[..., 0, :] if len(sa) == 1 else ga, sa)
             ga = _cast(ga, self.da)
         if self.needs[1]:
             a2 = a[None, :] if a.ndim == 1 else a
             if len(sb) <= 2 and a2.ndim > 2:  # fold a's batch into the GEMM: one (k, m) answer
                 k, m = a2.shape[-1], g.shape[-1]
-                gb = xp.matmul(a2.reshape(-1, k).T, g.reshape(-1, m))
+                gb = _blas(xp).matmul(a2.reshape(-1, k).T, g.reshape(-1, m))
             else:
-                gb = xp.matmul(_swap(a2), g)
+                gb = _blas(xp).matmul(_swap(a2), g)
             gb = unbroadcast(gb[..., 0] if len(sb) == 1 else gb, sb)
             gb = _cast(gb, self.db)
         return ga, gb
@@ -194,7 +203,7 @@ class TensorDot(Function):
         n = self.needs or (False, False)
         self.saved = (a if n[1] else None, b if n[0] else None)
         self.axes, self.nda, self.ndb, self.da, self.db = axes, a.ndim, b.ndim, a.dtype, b.dtype
-        return xp_of(a).tensordot(a, b, axes=axes)
+        return _blas(xp_of(a)).tensordot(a, b, axes=axes)
 
     def backward(self, g):
         a, b = self.saved
@@ -206,11 +215,11 @@ class TensorDot(Function):
         xp = xp_of(g)
         ga = gb = None
         if self.needs[0]:  # dims: free_a, then b's contracted axes in b's order
-            r = xp.tensordot(g, b, axes=(list(range(nfa, g.ndim)), free_b))
+            r = _blas(xp).tensordot(g, b, axes=(list(range(nfa, g.ndim)), free_b))
             perm = free_a + [ax_a[ax_b.index(j)] for j in sorted(ax_b)]
             ga = _cast(r.transpose(_inverse(perm)), self.da)
         if self.needs[1]:  # dims: a's contracted axes in a's order, then free_b
-            r = xp.tensordot(a, g, axes=(free_a, list(range(nfa))))
+            r = _blas(xp).tensordot(a, g, axes=(free_a, list(range(nfa))))
             perm = [ax_b[ax_a.index(i)] for i in sorted(ax_a)] + free_b
             gb = _cast(r.transpose(_inverse(perm)), self.db)
         return ga, gb
@@ -271,7 +280,7 @@ class Einsum(Function):
             self.saved = tuple(o if any(n for j, n in enumerate(needs) if j != i) else None
                                for i, o in enumerate(ops))
         xp = xp_of(ops[0])
-        return xp.einsum(",".join(subs) + "->" + out, *ops, **_einsum_opts(xp, len(ops)))
+        return _blas(xp).einsum(",".join(subs) + "->" + out, *ops, **_einsum_opts(xp, len(ops)))
 
     def backward(self, g):
         xp = xp_of(g)
@@ -285,7 +294,7 @@ class Einsum(Function):
             avail = set(self.out).union(*(s for s, _ in others))
             keep = "".join(c for c in sub if c in avail)
             spec = ",".join([self.out] + [s for s, _ in others]) + "->" + keep
-            r = xp.asarray(xp.einsum(spec, g, *(o for _, o in others),
+            r = xp.asarray(_blas(xp).einsum(spec, g, *(o for _, o in others),
                                      **_einsum_opts(xp, len(others) + 1)))
             # indices only in this operand were summed away: broadcast them back;
             # size-1 dims that the forward broadcast: sum them back
