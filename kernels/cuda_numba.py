@@ -7,8 +7,11 @@ numba device arrays, and NumPy arrays under the CUDA simulator (``NUMBA_ENABLE_C
 before numba.cuda is first imported), which is how the tests run them on a CPU. Outputs are
 allocated like the first input (numpy.empty, cupy.empty or cuda.device_array). The activation
 math is ``cpu._act``/``cpu._dact``'s Python source compiled as device functions (evaluated in
-float64, as on CPU), so the two targets cannot drift apart. Not imported by ``gpugrad.kernels``;
-call it directly:
+float64, as on CPU), so the two targets cannot drift apart. Not imported by ``gpugrad.kernels``
+and kept off the hot path on purpose: numba.cuda launches go to numba's default stream and
+current device, not CuPy's, and importing a CuPy argument through ``__cuda_array_interface__``
+synchronizes on its stream (numba's default), so a training step through these kernels would
+serialize against CuPy's work. Call it directly:
 
 >>> from gpugrad.kernels import cuda_numba                          # doctest: +SKIP
 >>> y, z = cuda_numba.linear_act_forward(x, W, b, "gelu")           # doctest: +SKIP
