@@ -34,10 +34,12 @@ def _install_fake_cuda():
     fake_cupy.install()                   # ``import cupy`` now gives the fake
     backend._cupy, backend._cupy_checked, backend._cupy_error = None, False, None
 
-    def normal_cdf(x):                    # backend's CuPy ElementwiseKernel: its NumPy twin
-        return fake_cupy.wrap(backend.normal_cdf(fake_cupy.host(x)))
+    from gpugrad import special
 
-    backend._normal_cdf_cuda = lambda: normal_cdf
+    def normal_cdf(x):                    # special's CuPy ElementwiseKernel: its NumPy twin
+        return fake_cupy.wrap(special.normal_cdf(fake_cupy.host(x)))
+
+    special._normal_cdf_cuda = lambda: normal_cdf
     cpu = importlib.import_module("gpugrad.kernels.cpu")
     real_backend = kernels._backend
 

@@ -19,8 +19,8 @@ import math
 import numpy as np
 
 from ..autograd import Function
-from ..backend import erf as _erf_array  # (the table below defines the op `erf`)
-from ..backend import normal_cdf as _normal_cdf_array
+from ..special import erf as _erf_array  # (the table below defines the op `erf`)
+from ..special import normal_cdf as _normal_cdf_array
 from ..tensor import Tensor
 from ._util import _conj, no_complex, operand, xp_of
 
