@@ -23,6 +23,7 @@ from numba import cuda, float64
 
 from . import cpu
 from .activations import IDENTITY, check_activation, needs_preactivation
+from .launch import MAX_GRID_Y
 
 TILE = 16                               # GEMM tile: TILE x TILE threads and shared tiles
 ROWS = 8                                # backward epilogue block: 32 columns x ROWS rows
@@ -37,13 +38,15 @@ def _kernels(code):
 
     @cuda.jit
     def forward(src, b, dst, has_bias, write_src, slope):
-        # dst = act(src + b); with write_src, src = src + b too
-        j, i = cuda.grid(2)
-        if i < src.shape[0] and j < src.shape[1]:
-            v = src[i, j] + b[j] if has_bias else src[i, j]
-            if write_src:
-                src[i, j] = v
-            dst[i, j] = _act(v, code, slope)
+        # dst = act(src + b); with write_src, src = src + b too. Columns on x, rows on y,
+        # grid-strided over rows (gridDim.y stays within CUDA's 65535 for any batch)
+        j, i0 = cuda.grid(2)
+        if j < src.shape[1]:
+            for i in range(i0, src.shape[0], cuda.gridDim.y * cuda.blockDim.y):
+                v = src[i, j] + b[j] if has_bias else src[i, j]
+                if write_src:
+                    src[i, j] = v
+                dst[i, j] = _act(v, code, slope)
 
     @cuda.jit
     def backward(dy, y, z, dz, partial, write_dz, want_db, slope):
@@ -71,11 +74,12 @@ def _kernels(code):
 
     @cuda.jit
     def gemm(A, B, bias, Y, Z, has_bias, keep_z, slope):
-        # Y = act(A @ B + bias), Z = A @ B + bias; one thread per output, TILE x TILE blocks
+        # Y = act(A @ B + bias), Z = A @ B + bias; one thread per output, TILE x TILE blocks;
+        # row tiles on grid x (up to 2**31 - 1 of them), column tiles on y
         sA = cuda.shared.array((TILE, TILE), float64)
         sB = cuda.shared.array((TILE, TILE), float64)
         tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
-        row, col = cuda.blockIdx.y * TILE + ty, cuda.blockIdx.x * TILE + tx
+        row, col = cuda.blockIdx.x * TILE + ty, cuda.blockIdx.y * TILE + tx   # rows on x
         M, K = A.shape
         N = B.shape[1]
         acc = 0.0
@@ -120,6 +124,25 @@ def _blocks(n, size):
     return (n + size - 1) // size
 
 
+def numba_forward_grid(n, m):
+    """Grid of the forward epilogue for an (n, m) array: 32-column strips on x, ROWS-row blocks
+    on y capped at CUDA's 65535 (the kernel strides over the rest).
+
+    >>> numba_forward_grid(10 ** 7, 100)
+    (4, 65535)
+    """
+    return _blocks(m, 32), max(1, min(_blocks(n, ROWS), MAX_GRID_Y))
+
+
+def numba_gemm_grid(M, N):
+    """Grid of the tiled GEMM for an (M, N) output: row tiles on x, column tiles on y.
+
+    >>> numba_gemm_grid(1_048_561, 16)
+    (65536, 1)
+    """
+    return _blocks(M, TILE), _blocks(N, TILE)
+
+
 def _unused(like, ndim):
     """A typed placeholder for an argument the kernel won't touch. Never pass one array twice
     as arguments: NumPy arguments are copied to the device and back one by one, so a second,
@@ -140,7 +163,7 @@ def bias_act_forward(z, b, act="identity", negative_slope=0.01):
     keep = needs_preactivation(act)
     y = _empty(z, z.shape)
     forward = _kernels(code)[0]
-    grid = (_blocks(z.shape[1], 32), _blocks(z.shape[0], ROWS))
+    grid = numba_forward_grid(*z.shape)
     forward[grid, (32, ROWS)](z, b if b is not None else _unused(z, 1), y, b is not None, keep,
                               float(negative_slope))
     return y, (z if keep else None)
@@ -185,7 +208,7 @@ def matmul(A, B, b=None, act="identity", negative_slope=0.01):
     Y = _empty(A, (M, N))
     Z = _empty(A, (M, N)) if keep else _unused(A, 2)
     gemm = _kernels(code)[2]
-    gemm[(_blocks(N, TILE), _blocks(M, TILE)), (TILE, TILE)](
+    gemm[numba_gemm_grid(M, N), (TILE, TILE)](
         A, B, b if b is not None else _unused(A, 1), Y, Z, b is not None, keep,
         float(negative_slope))
     return Y, (Z if keep else None)

@@ -32,3 +32,15 @@ def test_dz_db_grid_within_limits(n, m, sms):
                                        (4096, 4096), (800_000 % 4096, 2048)])
 def test_shape_bucket_rounds_the_batch_up_to_a_power_of_two(n, bucket):
     assert launch.shape_bucket((n, 7, 9)) == (bucket, 7, 9)
+
+
+@pytest.mark.parametrize("n", BATCHES)
+def test_numba_cuda_grids_cover_any_batch_within_limits(n):
+    """kernels/cuda_numba.py: the forward epilogue capped at 524,280 rows and the tiled GEMM at
+    1,048,560 when rows sat on grid y; now rows stride (epilogue) or sit on x (GEMM)."""
+    from gpugrad.kernels import cuda_numba
+    gx, gy = cuda_numba.numba_forward_grid(n, 4096)
+    assert gy <= launch.MAX_GRID_Y and gx * 32 >= 4096
+    gx, gy = cuda_numba.numba_gemm_grid(n, 4096)
+    assert gx <= launch.MAX_GRID_X and gy <= launch.MAX_GRID_Y
+    assert gx * cuda_numba.TILE >= n and gy * cuda_numba.TILE >= 4096
