@@ -21,7 +21,7 @@ try:
 except ImportError:                                   # older CuPy layouts
     from cupy.cuda import cublas as _cublas
 
-from . import reference
+from . import cublaslt, reference
 from .activations import CODE, GELU, GELU_TANH, IDENTITY, SILU
 from .launch import MAX_GRID_Y, custom_grid, dz_db_grid, shape_bucket
 from .cuda_sources import (ACT_BACKWARD, ADAM, ADAM_AMSGRAD, ADAM_PARAMS, CROSS_ENTROPY_BACKWARD,
@@ -306,6 +306,10 @@ def _time_candidates(shape, dtype, act, repeats=10):
 
 @on_operands_device
 def linear_act_forward(x, W, b, act="identity", negative_slope=0.01, precision="highest"):
+    if cublaslt.enabled():                # one cuBLASLt matmul with the epilogue, where one fits
+        done = cublaslt.linear_forward(x, W, b, act, precision)
+        if done is not None:
+            return done
     code = CODE[act]
     y = cupy.empty((x.shape[0], W.shape[1]), x.dtype)
     z = cupy.empty_like(y) if code in (GELU, GELU_TANH, SILU) else None
@@ -325,6 +329,11 @@ def linear_act_backward(dy, x, W, y, z, act="identity", negative_slope=0.01,
     if dy.size == 0:
         return reference.linear_act_backward(dy, x, W, y, z, act, negative_slope, needs_input_grad,
                                              dW_out=dW_out)
+    if cublaslt.enabled():                # db from the dW GEMM's epilogue, where one fits
+        done = cublaslt.linear_backward(dy, x, W, y, z, act, needs_input_grad, precision, dW_out,
+                                        _cublas_matmul)
+        if done is not None:
+            return done
     need_dx, need_dW, need_db = needs_input_grad
     code = CODE[act]
     dy = cupy.ascontiguousarray(dy)

@@ -6,7 +6,7 @@ import pytest
 
 
 @pytest.mark.parametrize("module", ["gpugrad.kernels", "gpugrad.kernels.activations",
-                                    "gpugrad.kernels.cuda_sources"])
+                                    "gpugrad.kernels.cuda_sources", "gpugrad.kernels.cublaslt_plan"])
 def test_docstring_examples(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0, result
