@@ -128,4 +128,6 @@ def bernoulli_mask(shape, p_keep, dev=None, generator=None):
     True
     """
     g = generator if generator is not None else globals()["generator"](dev)
-    return g.random(shape, dtype=np.float32) < p_keep
+    r = g.random(shape, dtype=np.float32)
+    with backend.on_device_of(r):       # the comparison launches on the draw's device
+        return r < p_keep
