@@ -9,6 +9,11 @@ reads), the op poisons its own result (NaN) so that no wrong number can pass as 
 error is raised at the next natural synchronization: ``Tensor.item()``, ``float(t)``,
 ``.numpy()``, ``.tolist()``, ``repr``, a copy to the CPU, or ``gg.cuda.synchronize()``.
 
+Pending checks belong to the thread that queued the work (as the CUDA stream of that work
+does): another thread's synchronization neither raises them nor clears them, and a thread with
+nothing pending reads nothing from the device.  Once raised, a check is forgotten; the
+poisoned results stay NaN.
+
 Set ``GPUGRAD_SYNC_CHECKS=1`` in the environment (or call ``set_sync_checks(True)``) to check
 at once instead, at the cost of a host sync per check (for debugging, like PyTorch's
 ``CUDA_LAUNCH_BLOCKING=1``).  On the CPU every check is immediate (it costs no sync).
@@ -26,9 +31,23 @@ import threading
 
 import numpy as np
 
-_lock = threading.Lock()
-_pending: dict = {}             # (key, device id) -> [flag (0-d bool), first bad value, make_error]
+_local = threading.local()      # per thread: .pending, .status (see _mine)
 _sync = os.environ.get("GPUGRAD_SYNC_CHECKS", "") not in ("", "0")
+
+
+def _mine():
+    """This thread's (pending, status): pending is {(key, device id): [flag (0-d bool), first
+    bad value, make_error]}, status {(key, device id): [buffer, make_error, armed]}."""
+    try:
+        return _local.pending, _local.status
+    except AttributeError:
+        _local.pending, _local.status = {}, {}
+        return _local.pending, _local.status
+
+
+def reset() -> None:
+    """Forget this thread's pending checks and status buffers (tests)."""
+    _local.pending, _local.status = {}, {}
 
 
 def set_sync_checks(enabled: bool) -> bool:
@@ -37,6 +56,11 @@ def set_sync_checks(enabled: bool) -> bool:
     global _sync
     old, _sync = _sync, bool(enabled)
     return old
+
+
+def sync_checks() -> bool:
+    """Whether GPU values are checked at once (see :func:`set_sync_checks`)."""
+    return _sync
 
 
 def check(bad, values, key, make_error) -> None:
@@ -63,17 +87,14 @@ def _defer(bad, values, key, make_error, xp, device_id) -> None:
         return
     hit = flat.any()
     first = values.ravel()[flat.argmax()]
+    pending = _mine()[0]
     slot = (key, device_id)
-    with _lock:
-        old = _pending.get(slot)
-        if old is None:
-            _pending[slot] = [hit, first, make_error]
-        else:                                   # fold on the device: the first hit is kept
-            old[1] = xp.where(old[0], old[1], first)
-            old[0] = old[0] | hit
-
-
-_status: dict = {}              # (key, device id) -> [status buffer, make_error, armed]
+    old = pending.get(slot)
+    if old is None:
+        pending[slot] = [hit, first, make_error]
+    else:                                       # fold on the device: the first hit is kept
+        old[1] = xp.where(old[0], old[1], first)
+        old[0] = old[0] | hit
 
 
 def status_buffer(key, make_error, xp, device_id):
@@ -81,26 +102,26 @@ def status_buffer(key, make_error, xp, device_id):
     (``[0]`` set to 1 by the first failure, ``[1]`` its value, as int64 bits), armed so that the
     next synchronization reads it and raises ``make_error(value)``.  One buffer per ``key`` and
     device; it is zeroed after each read."""
+    status = _mine()[1]
     slot = (key, device_id)
-    with _lock:
-        entry = _status.get(slot)
-        if entry is None:
-            entry = _status[slot] = [xp.zeros(2, dtype=np.uint64), make_error, True]
-        entry[2] = True
-        return entry[0]
+    entry = status.get(slot)
+    if entry is None:
+        entry = status[slot] = [xp.zeros(2, dtype=np.uint64), make_error, True]
+    entry[2] = True
+    return entry[0]
 
 
 def raise_pending() -> None:
     """Raise the first deferred check that failed (and forget all of them); called at the
     library's synchronization points."""
-    if not _pending and not _status:
+    pending, status = _mine()
+    if not pending and not status:
         return
-    with _lock:
-        items = list(_pending.values())
-        _pending.clear()
-        armed = [e for e in _status.values() if e[2]]
-        for e in armed:
-            e[2] = False
+    items = list(pending.values())
+    pending.clear()
+    armed = [e for e in status.values() if e[2]]
+    for e in armed:
+        e[2] = False
     error = None
     for buf, make_error, _ in armed:
         flag, value = (int(v) for v in buf.tolist())    # reads the device: the caller syncs
@@ -117,4 +138,5 @@ def raise_pending() -> None:
 
 def pending() -> int:
     """How many kinds of deferred check are waiting (for tests)."""
-    return len(_pending) + sum(1 for e in _status.values() if e[2])
+    pending, status = _mine()
+    return len(pending) + sum(1 for e in status.values() if e[2])

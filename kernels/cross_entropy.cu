@@ -7,8 +7,10 @@
 //   loss = 0 for t == ignore_index; NaN for a target outside [0, C) (and the check's status is
 //   set); else -(1 - eps) (s_t - lse) - (eps / C) (sum_j s_j - C lse)   (eps: label smoothing)
 // Outputs: probs (n x c), loss (n), safe_t (n: the target, or 0 where ignored or bad), valid (n:
-// 1 where the row counts in the mean, else 0, in T). status[0] becomes 1 and status[1] a bad
-// target value when any target is out of range; it is read at the next synchronization.
+// 1 where the row counts in the mean, 0 where ignored, NaN where the target is bad -- so the
+// mean and every gradient the backward weights by it are NaN, never a number to train on).
+// status[0] becomes 1 and status[1] a bad target value when any target is out of range; it is
+// read at the next synchronization.
 // Launch: block 256 threads (a power of two), grid min(n, 2^20) (rows are grid-strided);
 // n, c < 2^31.
 
@@ -107,7 +109,7 @@ gpugrad_cross_entropy_fwd(const T* __restrict__ logits, const long long* __restr
             }
             loss[row] = l;
             safe_t[row] = (counted && !bad) ? t : 0;
-            valid[row] = counted ? T(1) : T(0);
+            valid[row] = bad ? gpugrad_ce_nan<T>() : counted ? T(1) : T(0);   // NaN: poisons w
         }
     }
 }

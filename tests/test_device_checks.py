@@ -9,9 +9,9 @@ from gpugrad import device_checks as dc
 
 @pytest.fixture(autouse=True)
 def _clean():
-    dc._pending.clear()
+    dc.reset()
     yield
-    dc._pending.clear()
+    dc.reset()
 
 
 def _err(v):
@@ -69,7 +69,7 @@ def test_out_of_range_targets_raise_on_the_cpu_at_once(loss):
 
 
 def test_status_buffers_report_a_kernel_failure_once_and_reset():
-    dc._status.clear()
+    dc.reset()
     buf = dc.status_buffer(("ce",), _err, np, 0)
     assert buf.dtype == np.uint64 and buf.tolist() == [0, 0] and dc.pending() == 1
     dc.raise_pending()                                 # nothing failed
@@ -79,4 +79,50 @@ def test_status_buffers_report_a_kernel_failure_once_and_reset():
     with pytest.raises(IndexError, match="bad value -7"):
         dc.raise_pending()
     assert buf.tolist() == [0, 0] and dc.pending() == 0
-    dc._status.clear()
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_a_bad_target_on_a_gpu_poisons_the_loss_and_the_gradient(loss, reduction):
+    """Between the bad batch and the error, nothing trains on it: its rows' loss and gradient
+    are NaN, so an optimizer step cannot quietly move the weights toward class 0."""
+    f = getattr(gg, loss)
+    x = gg.tensor(np.zeros((3, 4), np.float32), device="cuda", requires_grad=True)
+    out = f(x, gg.tensor([0, 9, 1], device="cuda"), reduction=reduction)
+    out.sum().backward()
+    with pytest.raises(IndexError, match="got 9"):
+        out.numpy()
+    grad = x.grad.numpy()
+    assert np.isnan(grad[1]).all() if loss == "cross_entropy" else np.isnan(grad[1]).any()
+    assert np.isnan(out.numpy()).any()
+
+
+@pytest.mark.cuda
+def test_sync_checks_raise_at_once_on_a_gpu():
+    old = dc.set_sync_checks(True)
+    try:
+        x = gg.tensor(np.zeros((2, 3), np.float32), device="cuda")
+        with pytest.raises(IndexError, match="got 5"):
+            gg.cross_entropy(x, gg.tensor([0, 5], device="cuda"))
+    finally:
+        dc.set_sync_checks(old)
+    assert dc.pending() == 0
+
+
+def test_pending_checks_belong_to_their_thread():
+    """Another thread's sync neither raises nor clears this thread's pending error."""
+    import threading
+    dc._defer(np.array([True]), np.array([42]), ("k",), _err, np, 0)
+    seen = []
+
+    def other():
+        gg.tensor(1.0).item()                       # nothing pending here: no error
+        seen.append(dc.pending())
+
+    t = threading.Thread(target=other)
+    t.start()
+    t.join()
+    assert seen == [0] and dc.pending() == 1
+    with pytest.raises(IndexError, match="bad value 42"):
+        dc.raise_pending()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import device_checks
+from .. import backend
 from ..backend import is_cupy_array
 from ..kernels.reference import FAST_DTYPES
 from ..autograd import Function
@@ -231,7 +232,7 @@ class CrossEntropy(Function):
         xp = xp_of(logits)
         n, c = logits.shape
         eps = label_smoothing
-        self.reduction, self.eps, self.shift = reduction, eps, None
+        self.reduction, self.eps, self.shift, self.bad = reduction, eps, None, None
         if _fused(logits):  # CUDA: one kernel, which also checks the targets (see cross_entropy)
             from ..kernels import cuda as kernels_cuda
 
@@ -244,11 +245,13 @@ class CrossEntropy(Function):
             valid = target != ignore_index
             if xp is np:  # the targets were checked: the CPU raised already
                 safe_t = xp.where(valid, target, 0)
-            else:  # a deferred check on a GPU: bad rows' losses are NaN
-                bad = valid & ((target < 0) | (target >= c))
+            else:  # a deferred check on a GPU: bad rows' losses and gradients are NaN
+                bad = self.bad = valid & ((target < 0) | (target >= c))
                 safe_t = xp.where(valid & ~bad, target, 0)
             if c == 0:  # nothing to pick (the targets were checked): NumPy's empty answers
                 loss, probs = xp.zeros(n, dtype=logits.dtype), logits * 1
+                if xp is not np:
+                    loss = xp.where(bad, xp.nan, loss)
             else:
                 s, self.shift = max_shifted(xp, logits, (1,))
                 probs = xp.exp(s)
@@ -276,6 +279,8 @@ class CrossEntropy(Function):
             return (probs * 0, None)
         eps = self.eps
         w = valid * (g / self.count if self.reduction == "mean" else g)  # per-row weight
+        if self.bad is not None:  # a bad target (checked later, on a GPU): NaN, not a gradient
+            w = xp_of(w).where(self.bad, np.nan, w)
         if isinstance(g, Tensor):  # create_graph: the probabilities again, from the logits
             t = safe_t.data  # constants, as arrays on the logits' device
             hot = (t[:, None] == xp_of(t).arange(c)).astype(logits.dtype)
@@ -329,8 +334,10 @@ def _check_targets(name, scores, target, ignore_index, check_values=True):
                          f"{target.shape}")
     if check_values:
         t, c = target.data, scores.shape[1]
-        bad = (t != ignore_index) & ((t < 0) | (t >= c))
-        device_checks.check(bad, t, (name, c, ignore_index), _target_error(name, c, ignore_index))
+        with backend.on_device_of(t):
+            bad = (t != ignore_index) & ((t < 0) | (t >= c))
+            device_checks.check(bad, t, (name, c, ignore_index),
+                                _target_error(name, c, ignore_index))
     return target   # on a GPU the check is deferred: the op makes the bad rows' losses NaN
 
 
@@ -348,7 +355,8 @@ def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0, ignore_
     _check_reduction(reduction)
     logits = real_float(logits, "cross_entropy")
     fused = _fused(logits.data, np.dtype(np.float32) if _wide_dtype(logits) else logits.dtype)
-    target = _check_targets("cross_entropy", logits, target, ignore_index, not fused)
+    target = _check_targets("cross_entropy", logits, target, ignore_index,
+                            not fused or device_checks.sync_checks())
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
     w = _wide(logits)
