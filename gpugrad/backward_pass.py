@@ -251,11 +251,17 @@ def _accumulate(t, g, create_graph=False):
             return
     if g.dtype != t.data.dtype:
         g = cast_grad(g, t.data.dtype)
-    if t.grad is None:
-        t.grad = t._new_grad(g)
-    elif t.grad.requires_grad:  # the kept gradient records a graph: add, never overwrite
-        t.grad = t.grad + Tensor._make(g)
-    else:
-        t.grad.data += g
+    leaf = t.data
+    if isinstance(g, np.generic):  # a NumPy scalar from a 0-d op: the leaf's 0-d array
+        g = np.asarray(g)
+    if type(g) is not type(leaf) or (type(g) is not np.ndarray and g.device != leaf.device):
+        g = backend.to_device(g, backend.array_device(leaf))  # the leaf's device, as PyTorch
+    with backend.on_device_of(leaf):
+        if t.grad is None:
+            t.grad = t._new_grad(g)
+        elif t.grad.requires_grad:  # the kept gradient records a graph: add, never overwrite
+            t.grad = t.grad + Tensor._make(g)
+        else:
+            t.grad.data += g
 
 

@@ -23,7 +23,7 @@ import threading
 
 import numpy as np
 
-from . import autograd, grad_mode
+from . import autograd, backend, grad_mode
 from .autograd import Function
 from .backend import get_array_module, is_cupy_array
 from .tensor import Tensor, as_tensor
@@ -247,8 +247,9 @@ def jacobian(fun, argnums=0):
             xp = get_array_module(o.data)
             rows = [[] for _ in flat]
             for k in range(o.size):
-                seed = xp.zeros(o.size, dtype=o.dtype)
-                seed[k] = 1
+                with backend.on_device_of(o.data):       # the seed lives where o does
+                    seed = xp.zeros(o.size, dtype=o.dtype)
+                    seed[k] = 1
                 if o.requires_grad:
                     gs = autograd.grad(o, flat, grad_outputs=Tensor._make(seed.reshape(o.shape)),
                                        retain_graph=True, create_graph=nested,

@@ -55,9 +55,20 @@ def _wrap(x):
         return w
     w = object.__new__(ndarray)
     object.__setattr__(w, "_a", x)
-    object.__setattr__(w, "_d", _current[-1])     # made under the current device
+    object.__setattr__(w, "_d", _device_of_new(x))
     _live[id(x)] = w
     return w
+
+
+def _device_of_new(x):
+    """A view lives on its base's device (as in CuPy); a new array on the current one."""
+    base = x.base
+    while base is not None:
+        owner = _live.get(id(base))
+        if owner is not None and owner._a is base:
+            return owner._d
+        base = getattr(base, "base", None)
+    return _current[-1]
 
 
 def _on_current(x):
@@ -300,7 +311,7 @@ def _binop(name):
         if type(other) is not ndarray and not isinstance(
                 other, _PY_SCALARS + (np.generic, np.ndarray, list, tuple)):
             return NotImplemented                     # a Tensor or the like: its reflected op
-        return _out(getattr(self._a, name)(_operand(other)))
+        return _out(getattr(_on_current(self), name)(_operand(other)))
 
     op.__name__ = name
     return op
@@ -311,7 +322,7 @@ def _iop(name):
         if type(other) is not ndarray and not isinstance(
                 other, _PY_SCALARS + (np.generic, np.ndarray, list, tuple)):
             return NotImplemented
-        r = getattr(self._a, name)(_operand(other))
+        r = getattr(_on_current(self), name)(_operand(other))
         if r is NotImplemented:
             return r
         return self
@@ -322,7 +333,7 @@ def _iop(name):
 
 def _unop(name):
     def op(self):
-        return _out(getattr(self._a, name)())
+        return _out(getattr(_on_current(self), name)())
 
     op.__name__ = name
     return op

@@ -163,11 +163,7 @@ def test_parameters_and_grads_live_in_one_flat_buffer(monkeypatch):
     params = list(model.parameters())
     base = params[0].data.base
     assert base is not None and all(p.data.base is base for p in params)
-    starts = [(p.data.__array_interface__["data"][0] - base.__array_interface__["data"][0])
-              for p in params]
-    assert all(s % 256 == 0 for s in starts) and starts == sorted(starts)   # 256-byte aligned
-    assert base.size == starts[-1] // 4 + params[-1].numel()   # packed, gaps only to align
-    assert base.size - sum(p.numel() for p in params) < len(params) * 64
+    assert base.size == sum(p.numel() for p in params)         # the CPU packs, no gaps
     model(gg.randn(4, 6)).sum().backward()
     gbase = params[0].grad.data.base
     assert all(p.grad.data.base is gbase for p in params)     # autograd wrote into the views
@@ -354,32 +350,31 @@ def test_state_dict_layout_is_pytorchs():
     assert "Parameter Group 0" in repr(opt) and "momentum: 0.5" in repr(opt)
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_alignment_gaps_stay_zero_and_change_no_update(dtype):
-    """Parameters of odd sizes start 256 bytes apart at least; after SGD (weight decay,
-    momentum) and Adam steps the gaps are still zeros and each parameter matches an
-    optimizer given that parameter alone."""
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_cuda_alignment_gaps_change_no_update(dtype):
+    """On CUDA parameters of odd sizes start on 256-byte boundaries; after SGD (weight decay,
+    momentum) and Adam steps each parameter matches an optimizer given that parameter alone
+    (float16 Adam's 0 / (0 + eps) in the gaps must not leak into them)."""
     rng = np.random.default_rng(0)
     shapes = [(3,), (5, 7), (1,), (13,)]
     for make in (lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.1),
                  lambda ps: optim.Adam(ps, lr=0.01, weight_decay=0.1)):
         vals = [rng.standard_normal(s) for s in shapes]
-        together = [nn.Parameter(gg.tensor(v, dtype=dtype)) for v in vals]
-        alone = [nn.Parameter(gg.tensor(v, dtype=dtype)) for v in vals]
+        together = [nn.Parameter(gg.tensor(v, dtype=dtype, device="cuda")) for v in vals]
+        alone = [nn.Parameter(gg.tensor(v, dtype=dtype, device="cuda")) for v in vals]
         opt, opts = make(together), [make([p]) for p in alone]
+        flat = opt._flats[0]
+        item = np.dtype(dtype).itemsize
+        assert all(flat.span(i)[0] * item % 256 == 0 for i in range(len(shapes)))
         for _ in range(3):
             for ps, os_ in ((together, [opt]), (alone, opts)):
                 for o in os_:
                     o.zero_grad()
-                sum(((p * p * (i + 1)).sum() for i, p in enumerate(ps)), gg.tensor(0.0, dtype=dtype)).backward()
+                total = gg.tensor(0.0, dtype=dtype, device="cuda")
+                sum(((p * p * (i + 1)).sum() for i, p in enumerate(ps)), total).backward()
                 for o in os_:
                     o.step()
         for a, b in zip(together, alone):
             np.testing.assert_array_equal(a.numpy(), b.numpy())
-        flat = opt._flats[0]
-        used = np.zeros(flat.data.size, bool)
-        for i in range(len(shapes)):
-            lo, hi = flat.span(i)
-            used[lo:hi] = True
-        for buf in [flat.data, flat.grad] + list(flat._state.values()):
-            assert not np.asarray(buf)[~used].any()
+            assert np.isfinite(a.numpy()).all()

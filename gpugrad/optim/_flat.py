@@ -4,9 +4,10 @@ An optimizer lays its parameters out in one data buffer and one gradient buffer 
 and dtype (in parameter-group order, so each group's parameters of that key form one
 contiguous range); state buffers (momentum, Adam moments) share the layout.  The fused
 update kernels then make one pass over a range instead of one small op per parameter.
-Each parameter starts ``ALIGN`` (256) bytes into the buffer times a whole number, as cuBLAS's
-fastest (TMA-based) Hopper kernels want their operands aligned; the gaps are zeros in every
-buffer, which every update leaves at zero.
+On CUDA each parameter starts ``ALIGN`` (256) bytes into the buffer times a whole number, as
+cuBLAS's fastest (TMA-based) Hopper kernels want their operands aligned; the gaps start as
+zeros and nothing reads them (an update may leave NaN there: Adam's 0 / (0 + eps) when eps
+rounds to 0 in float16).  On the CPU parameters are packed back to back.
 
 The gradient buffer is reused step after step, yet a ``.grad`` the user kept must keep its
 values (PyTorch's contract).  When a parameter's ``.grad`` is retired (set to None or to
@@ -31,15 +32,15 @@ __all__ = ["FlatBuffer"]
 class FlatBuffer:
     """Parameters ``params`` (all of one device and dtype) packed into flat arrays.
 
-    ``data[lo:hi]`` with ``lo, hi = span(i)`` holds parameter i (``lo`` a multiple of
-    ``ALIGN`` bytes); ``views[i]`` / ``grad_views[i]`` are its data and gradient reshaped to
-    the parameter's shape; state buffers are made on demand by :meth:`state`.
+    ``data[lo:hi]`` with ``lo, hi = span(i)`` holds parameter i (on CUDA ``lo`` is a multiple
+    of ``ALIGN`` bytes); ``views[i]`` / ``grad_views[i]`` are its data and gradient reshaped
+    to the parameter's shape; state buffers are made on demand by :meth:`state`.
 
     >>> import gpugrad as gg
     >>> ps = [gg.nn.Parameter(gg.ones(2, 2)), gg.nn.Parameter(gg.zeros(3))]
     >>> fb = FlatBuffer(ps)
     >>> fb.span(1), fb.data.shape, ps[0].data.base is fb.data
-    ((64, 67), (67,), True)
+    ((4, 7), (7,), True)
     """
 
     def __init__(self, params):
@@ -49,8 +50,10 @@ class FlatBuffer:
         self.xp = self.device.xp
         self.params = list(params)
         self.index = {id(p): i for i, p in enumerate(self.params)}
+        itemsize = np.dtype(self.dtype).itemsize
         self.starts, self.ends = aligned_layout([int(p.data.size) for p in self.params],
-                                                np.dtype(self.dtype).itemsize)
+                                                itemsize, ALIGN if self.device.type == "cuda"
+                                                else itemsize)
         total = self.ends[-1]
         with self.device._activated():
             self.data = self.xp.zeros(total, self.dtype)          # zeros: the gaps stay 0

@@ -348,7 +348,8 @@ class Optimizer:
             for k, v in clean.items():
                 if k in self._array_state:
                     view = flat.state_view(k, i)
-                    flat.xp.copyto(view, v, casting="unsafe")
+                    with flat.device._activated():
+                        flat.xp.copyto(view, backend.to_device(v, flat.device), casting="unsafe")
                     st[k] = view
                 else:
                     st[k] = v
