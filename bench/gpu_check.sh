@@ -363,6 +363,10 @@ for phase in $PHASE_ORDER; do
     least=${MIN[$phase]}
     [ "$limit" -lt "$least" ] && limit=$(( l < least ? l : least ))
     if [ $DRY = 1 ]; then
+        if [ "$l" -lt "$least" ]; then
+            echo "  [$phase] would be skipped: ${l}s left, it needs ${least}s"
+            continue
+        fi
         echo "  [$phase] limit ${limit}s"
         DEADLINE=$(( $(date +%s) + limit )) LOG=/dev/null
         "phase_$phase"

@@ -37,6 +37,7 @@ import argparse
 import itertools
 import json
 import math
+import os
 import secrets
 import sys
 import time
@@ -59,7 +60,14 @@ def parse_args(argv=None):
     ap.add_argument("--no-big", action="store_true", help="skip the > 2**31-element checks")
     ap.add_argument("--seed", type=int, help="random seed (default: a fresh one, printed)")
     ap.add_argument("--json", metavar="FILE", help="also write every check's result here")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.seed is not None and not 0 <= args.seed < 2 ** 32:
+        ap.error(f"--seed: expected an integer in [0, 2**32), got {args.seed}")
+    if args.json:                       # fail now, not after the whole run
+        folder = os.path.dirname(os.path.abspath(args.json))
+        if not os.path.isdir(folder):
+            ap.error(f"--json: the folder {folder} does not exist")
+    return args
 
 
 ARGS = parse_args()

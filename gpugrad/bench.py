@@ -96,7 +96,8 @@ def _add_arguments(p):
     p.add_argument("--precision", choices=["highest", "high"], default="highest",
                    help="float32 matmul precision of every implementation: highest (float32, "
                         "the default) or high (TF32 tensor cores on CUDA, each library's own "
-                        "switch; no effect on the CPU); the file stem gets -tf32")
+                        "switch; no effect on the CPU, whose entries say highest); the file "
+                        "stem gets -tf32. The agreement check runs at float32 precision")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory probes")
     p.add_argument("--no-plot", action="store_true", help="do not write the PNG")
     p.add_argument("--out", default=os.path.join("bench", "results"),
@@ -191,8 +192,8 @@ def run(args) -> int:
     report["targets"] = evaluate_targets(report)
     print(rep.format_footer(report))
     os.makedirs(args.out, exist_ok=True)
-    stem = args.name or rep.default_stem(report, quick=args.quick) + (
-        "-tf32" if args.precision == "high" else "")
+    tf32 = args.precision == "high" and any(dev == "cuda" for _, dev in plan)
+    stem = args.name or rep.default_stem(report, quick=args.quick) + ("-tf32" if tf32 else "")
     path = os.path.join(args.out, stem + ".json")
     report["files"] = {"json": path}
     if not args.no_plot:
@@ -298,7 +299,8 @@ def run_workload(wl, device: str, steps: int, warmup: int, batch=None, gap: floa
     batch = batch or wl.batch_for(device)
     times = time_interleaved(impls, steps, warmup, gap, settle)
     entry = {"workload": wl.name, "device": device, "kind": wl.kind, "description":
-             wl.description, "precision": precision, "batch": batch, "sizes": list(wl.sizes),
+             wl.description, "precision": precision if device == "cuda" else "highest",
+             "batch": batch, "sizes": list(wl.sizes),
              "params": wl.params,
              "steps": steps, "warmup": warmup, "settle": settle, "gap_s": gap,
              "impls": {n: summarize(t, batch) for n, t in times.items()}}

@@ -28,8 +28,15 @@ __all__ = ["ACTIVATIONS", "needs_preactivation", "linear_act_forward", "linear_a
            "get_matmul_precision"]
 
 _PRECISIONS = ("highest", "high")
-# CuPy's own switch for the same thing, CUPY_TF32=1, sets the starting value
-_precision = "high" if os.environ.get("CUPY_TF32", "0") == "1" else "highest"
+def _cupy_tf32() -> bool:
+    """CuPy's own switch for the same thing, read as CuPy reads it (an integer > 0)."""
+    try:
+        return int(os.environ.get("CUPY_TF32", "0")) > 0
+    except ValueError:
+        return False
+
+
+_precision = "high" if _cupy_tf32() else "highest"
 
 
 def set_matmul_precision(precision):

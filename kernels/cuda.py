@@ -148,22 +148,25 @@ def _gemm(a, b, out, precision):
 
 @contextlib.contextmanager
 def compute_type(dtype, precision):
-    """CuPy's float32 GEMM compute type for the duration: FP32 at "highest", TF32 at "high"
-    (so neither CUPY_TF32 nor an earlier setting leaks in); other dtypes are left alone."""
-    if numpy.dtype(dtype) != numpy.float32:
+    """CuPy's GEMM compute type for float32 / complex64 products for the duration: FP32 at
+    "highest", TF32 at "high" (so neither CUPY_TF32 nor an earlier setting leaks in); other
+    dtypes are left alone. CuPy's setting is process-wide: a product in another thread during
+    this call sees it too (the direct cuBLAS path of 2-D products has no such window)."""
+    dtype = numpy.dtype(dtype)
+    if dtype not in (numpy.dtype(numpy.float32), numpy.dtype(numpy.complex64)):
         yield
         return
     from cupy._core import _routines_linalg as linalg
     wanted = linalg.COMPUTE_TYPE_TF32 if precision == "high" else linalg.COMPUTE_TYPE_FP32
-    previous = linalg.get_compute_type(numpy.dtype(numpy.float32))
+    previous = linalg.get_compute_type(dtype)
     if previous == wanted:
         yield
         return
-    linalg.set_compute_type(numpy.dtype(numpy.float32), wanted)
+    linalg.set_compute_type(dtype, wanted)
     try:
         yield
     finally:
-        linalg.set_compute_type(numpy.dtype(numpy.float32), previous)
+        linalg.set_compute_type(dtype, previous)
 
 
 def _precision():

@@ -174,3 +174,12 @@ def test_precision_switch_restores_the_setting_and_rejects_unknown_values():
     with pytest.raises(ValueError, match="expected a precision in"):
         bench_precision.at_precision({}, "cuda", "fast")
     assert bench.main(["--precision", "fast"]) == 2
+
+
+def test_cpu_entries_are_float32_whatever_precision_is_asked():
+    """TF32 does not exist on the CPU: its entries say "highest", so its targets still count."""
+    from gpugrad import bench
+    from gpugrad import bench_workloads as bw
+    e = bench.run_workload(bw.WORKLOADS["W2"], "cpu", steps=1, warmup=0, impls=["numpy", "gemm"],
+                           precision="high")
+    assert e["precision"] == "highest"

@@ -12,7 +12,9 @@ import gpugrad as gg
 
 
 @pytest.mark.parametrize("env, expected", [({}, "highest"), ({"CUPY_TF32": "1"}, "high"),
-                                           ({"CUPY_TF32": "0"}, "highest")])
+                                           ({"CUPY_TF32": "0"}, "highest"),
+                                           ({"CUPY_TF32": "2"}, "high"),
+                                           ({"CUPY_TF32": "yes"}, "highest")])
 def test_the_starting_precision_follows_cupys_switch(env, expected):
     child = dict(os.environ)
     child.pop("CUPY_TF32", None)
