@@ -230,6 +230,19 @@ def _matmul(op, epilogue, dtype, precision, a, b, c=None, inputs=None):
     return out if isinstance(out, tuple) else (out, {})
 
 
+def _transposed(op, got, shape):
+    """(D.T, aux) of a :func:`_matmul` result: D.T is the row-major answer, which must be the
+    C-contiguous ``shape`` expected; None (and noted) otherwise, or when ``got`` is None."""
+    if got is None:
+        return None
+    d, aux = got
+    t = d.T
+    if t.shape != shape or not t.flags.c_contiguous:
+        _note(op, None, f"unexpected result layout {d.shape} {d.strides}")
+        return None
+    return t, aux
+
+
 _AUX = {}
 
 
@@ -275,14 +288,11 @@ def linear_forward(x, W, b, act="identity", precision="highest"):
             _note(op, None, "bias pointer not 16-byte aligned")
             return None
         inputs["bias"] = b
-    got = _matmul(op, decision.epilogue, x.dtype, precision, W.T, x.T, None, inputs)
+    got = _transposed(op, _matmul(op, decision.epilogue, x.dtype, precision, W.T, x.T, None,
+                                  inputs), (n, m))
     if got is None:
         return None
-    d, aux = got
-    y = d.T
-    if y.shape != (n, m) or not y.flags.c_contiguous:
-        _note(op, None, f"unexpected result layout {d.shape} {d.strides}")
-        return None
+    y, aux = got
     z = None
     if "gelu_aux" in aux:
         z = aux["gelu_aux"][:m].T
@@ -349,13 +359,10 @@ def input_grad(dz, W, x, precision="highest", need_db=True):
         return None
     xp = _xp(dz)
     dz, W = xp.ascontiguousarray(dz), xp.ascontiguousarray(W)
-    got = _matmul(op, decision.epilogue, dz.dtype, precision, W, dz.T, None, {kind: aux})
+    got = _transposed(op, _matmul(op, decision.epilogue, dz.dtype, precision, W, dz.T, None,
+                                  {kind: aux}), (n, k))
     if got is None:
         return None
-    d, out = got
-    dz_prev = d.T
-    if dz_prev.shape != (n, k) or not dz_prev.flags.c_contiguous:
-        _note(op, None, f"unexpected result layout {d.shape} {d.strides}")
-        return None
+    dz_prev, out = got
     _note(op, decision.epilogue)
     return dz_prev, out.get("drelu_bgrad", out.get("dgelu_bgrad"))

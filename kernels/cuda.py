@@ -112,6 +112,17 @@ _SCALARS = {dt: (numpy.ones(1, dt), numpy.zeros(1, dt)) for dt in _CUDA_R}
 _DIRECT_GEMM = os.environ.get("GPUGRAD_DIRECT_GEMM", "1") != "0"
 
 
+def _op_ld(x):
+    """(cuBLAS op, leading dimension) of row-major 2-D ``x`` as a column-major operand of the
+    transposed product: its memory is x^T when C-contiguous (op N, ld = its row length), x
+    itself when F-contiguous (op T, ld = its column length); (None, None) when neither."""
+    if x.flags.c_contiguous:
+        return _OP_N, x.shape[1]
+    if x.flags.f_contiguous:
+        return _OP_T, x.shape[0]
+    return None, None
+
+
 def _gemm(a, b, out, precision):
     """out = a @ b as one cublasGemmEx call, for 2-D a (m, k) and b (k, n), each C- or
     F-contiguous (a transposed view is F-contiguous), out C-contiguous (m, n), one float32 or
@@ -125,17 +136,9 @@ def _gemm(a, b, out, precision):
     if (b.dtype != dt or out.dtype != dt or dt not in _CUDA_R or not (m and n and k)
             or not out.flags.c_contiguous or max(m, n, k) >= 2 ** 31):
         return None
-    if b.flags.c_contiguous:
-        tb, ldb = _OP_N, n
-    elif b.flags.f_contiguous:
-        tb, ldb = _OP_T, k
-    else:
-        return None
-    if a.flags.c_contiguous:
-        ta, lda = _OP_N, k
-    elif a.flags.f_contiguous:
-        ta, lda = _OP_T, m
-    else:
+    tb, ldb = _op_ld(b)
+    ta, lda = _op_ld(a)
+    if tb is None or ta is None:
         return None
     one, zero = _SCALARS[dt]
     r = _CUDA_R[dt]

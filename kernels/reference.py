@@ -27,28 +27,24 @@ def get_xp(a):
     return numpy
 
 
-def erf(z):
-    xp = get_xp(z)
-    if xp is not numpy:
+def _special(name, z):
+    """scipy.special's (or cupyx's) ``name`` of ``z`` in z's dtype; math's without SciPy."""
+    if get_xp(z) is not numpy:
         import cupyx.scipy.special
-        return cupyx.scipy.special.erf(z)
+        return getattr(cupyx.scipy.special, name)(z)
     try:
         import scipy.special
-        return scipy.special.erf(z).astype(z.dtype, copy=False)
+        return getattr(scipy.special, name)(z).astype(z.dtype, copy=False)
     except ImportError:
-        return numpy.vectorize(math.erf, otypes=[z.dtype])(z)
+        return numpy.vectorize(getattr(math, name), otypes=[z.dtype])(z)
+
+
+def erf(z):
+    return _special("erf", z)
 
 
 def erfc(z):
-    xp = get_xp(z)
-    if xp is not numpy:
-        import cupyx.scipy.special
-        return cupyx.scipy.special.erfc(z)
-    try:
-        import scipy.special
-        return scipy.special.erfc(z).astype(z.dtype, copy=False)
-    except ImportError:
-        return numpy.vectorize(math.erfc, otypes=[z.dtype])(z)
+    return _special("erfc", z)
 
 
 def normal_cdf(z):
