@@ -33,7 +33,7 @@ def _blas(xp):
     tensordot and einsum follow ``gpugrad.set_matmul_precision`` (TF32 at "high")."""
     if getattr(xp, "__name__", None) != "cupy":
         return xp
-    from ..kernels.cuda import Blas
+    from ..kernels.cuda_blas import Blas
     return Blas
 from .shape import _axes, _coerce, _inverse, ravel
 
