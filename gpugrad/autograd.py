@@ -24,17 +24,21 @@ import copy
 
 import numpy as np
 
-from . import backend, grad_mode
+from . import anomaly, backend, grad_mode
+from .anomaly import (AnomalyError, detect_anomaly, is_anomaly_check_nan_enabled,  # noqa: F401
+                      is_anomaly_enabled, set_detect_anomaly)  # noqa: F401
 from .backend import DeviceMismatchError, array_device, is_cupy_array
 from .backend import get_array_module as _xp
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
 
 __all__ = [
     "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-    "backward", "grad", "unbroadcast",
+    "backward", "grad", "unbroadcast", "detect_anomaly", "set_detect_anomaly",
+    "is_anomaly_enabled", "is_anomaly_check_nan_enabled", "AnomalyError",
 ]
 
 _gm = grad_mode._state  # the recording flag of the calling thread: _gm.enabled
+_an = anomaly._state    # anomaly detection in the calling thread: _an.enabled
 
 
 # ---------------------------------------------------------------- broadcasting
@@ -103,6 +107,8 @@ class Function:
     _complex = False  # the complex dtype of an input that needs a gradient, if any
     _ng_ver = None   # a view op's node kept as a link (Tensor._view), made under no_grad:
     _chain = None    # the memory's version then; (root, version), memoized (gpugrad.inplace)
+    _anomaly = None  # under detect_anomaly: (creation frames, (name, _anomaly) of the node
+    #                  whose create_graph backward made it, or None)
 
     # which positional inputs' data backward reads; override for finer tracking
     def saved_inputs(self, needs):
@@ -193,6 +199,9 @@ class Function:
             dev = backend.get_default_device()       # values go to the default device
             if dev.type != "cpu":
                 out = backend.to_device(out, dev)
+        if anomaly._on and _an.enabled:  # detect_anomaly: check the answer, keep where the
+            # node was made (off in every thread, this is one module attribute read)
+            anomaly.after_forward(node, out, args, kwargs, record)
         t = Tensor._make(out)
         if record:
             node.parents = args

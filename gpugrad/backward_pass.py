@@ -12,11 +12,13 @@ import copy
 
 import numpy as np
 
-from . import backend
+from . import anomaly, backend
 from .autograd import _is_stale, _refresh
 from .grad_mode import enable_grad
 from .ops._util import cast_grad
 from .tensor import Tensor
+
+_an = anomaly._state  # anomaly detection in the calling thread: _an.enabled
 
 _FREED_MSG = ("trying to backward through the graph a second time (or to use saved values "
               "after they were freed); call backward(retain_graph=True) the first time")
@@ -31,6 +33,7 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=
     runs on Tensors: see :func:`_backward_graph`).  A leaf with hooks gets its gradients
     summed over the pass, and its hooks run once, on the total.
     """
+    check = anomaly._on and _an.enabled  # detect_anomaly: check each node's gradients
     grads = {}
     deps = {}
     stack = []
@@ -81,23 +84,30 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=
                     _accumulate(rt, g, create_graph)
             if capture is not None and id(n) in capture:
                 capture[id(n)] = g if capture[id(n)] is None else capture[id(n)] + g
-            for vc, ver in n._vcs:
-                if vc[0] != ver:
-                    raise RuntimeError(
-                        f"one of the arrays needed to compute the gradient of {n.name} was "
-                        f"modified by an in-place operation: expected version {ver}, got "
-                        f"version {vc[0]}; use an out-of-place operation (x = x + y) instead")
             guard = backend.cuda_guard(n._cuda_index)  # None on the CPU or when current
             if guard is not None:
                 guard.__enter__()
             try:
+                for vc, ver in n._vcs:
+                    if vc[0] != ver:
+                        raise RuntimeError(
+                            f"one of the arrays needed to compute the gradient of {n.name} was "
+                            f"modified by an in-place operation: expected version {ver}, got "
+                            f"version {vc[0]}; use an out-of-place operation (x = x + y) "
+                            f"instead")
                 if create_graph:
-                    in_grads = _backward_graph(n, g)
+                    in_grads = _backward_graph(n, g, check)
                 else:
                     if n.grad_into and accumulate and capture is None:
                         n.grad_out = _grad_buffers(n)
                     in_grads = n.backward(g)
                     n.grad_out = None  # this call only: a retained node keeps no buffer views
+                if check:
+                    anomaly.after_backward(n, in_grads, g)
+            except Exception as e:
+                if check:
+                    anomaly.note_backward_error(e, n)  # where n was created
+                raise
             finally:
                 if guard is not None:
                     guard.__exit__(None, None, None)
@@ -153,7 +163,7 @@ def _refuse(n, create_graph):
             f"available")
 
 
-def _backward_graph(n, g):
+def _backward_graph(n, g, check=False):
     """Run node ``n``'s backward on Tensors, so that it records a graph (``create_graph``).
 
     The formula is the node's one ``backward``: its saved arrays are handed to it as the
@@ -184,12 +194,17 @@ def _backward_graph(n, g):
     node.saved = wrap(n.saved)
     if not isinstance(g, Tensor):
         g = Tensor._make(g)
+    if check:  # detect_anomaly: the ops recorded now were made by n's backward
+        prev, _an.node = _an.node, n
     try:
         with enable_grad():
             out = node.backward(g)
     except (AttributeError, TypeError) as e:
         raise RuntimeError(f"the backward of {n.name} could not run on Tensors "
                            f"(create_graph=True): {e}") from e
+    finally:
+        if check:
+            _an.node = prev
     return tuple(r if r is None or isinstance(r, Tensor) else Tensor._make(r) for r in out)
 
 
