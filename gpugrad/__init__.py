@@ -15,6 +15,7 @@ from .dtypes import (bool_, complex64, complex128, double, float16, float32, flo
 from .tensor import Tensor, as_tensor, from_numpy, tensor
 from . import autograd
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .anomaly import AnomalyError
 from . import ops
 from .ops import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403
@@ -24,6 +25,7 @@ from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .transforms import grad, hessian, hvp, jacobian, value_and_grad, vjp
 from .interop import from_dlpack
 from . import nn, optim
+from . import viz
 from .io import load, save
 from .kernels import get_matmul_precision, set_matmul_precision
 

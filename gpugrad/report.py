@@ -1,5 +1,6 @@
 """Reporting for training runs: a per-epoch progress bar (tqdm when installed, else a plain
-stderr line), atomic JSON files, and loss/accuracy curves (matplotlib when installed).
+stderr line), atomic JSON files, loss/accuracy curves and per-layer gradient statistics
+(matplotlib when installed).
 
 >>> bar = Progress(total=100, desc="epoch 1/1", enabled=False)
 >>> bar.update(50, loss=0.5); bar.close()
@@ -12,7 +13,7 @@ import sys
 import tempfile
 import time
 
-__all__ = ["Progress", "write_json", "plot_curves"]
+__all__ = ["Progress", "write_json", "plot_curves", "plot_grad_stats"]
 
 
 class Progress:
@@ -111,6 +112,75 @@ def plot_curves(history, path, task="classification", train_label="train") -> bo
         else ("test_r2", "test R^2")
     axes[1].plot(ep, [h[key] for h in history], color="C2")
     axes[1].set(xlabel="epoch", ylabel=title, title=title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def plot_grad_stats(history, path) -> bool:
+    """Save the rows' ``grad_stats`` (:mod:`gpugrad.grad_stats`) to ``path`` as three panels
+    over epochs, one line per parameter: the mean gradient norm (log scale), the
+    update-to-weight ratio (log scale, with the 1e-3 rule-of-thumb line) and the fraction of
+    dead ReLU units (ReLU-family layers only).  Epochs without statistics (a run resumed with
+    ``--grad-stats``) are gaps.  False when matplotlib is missing.
+
+    >>> import tempfile, os
+    >>> rows = [{"epoch": e, "grad_stats": {"0.weight": {"grad_norm": 1 / e, "grad_norm_max":
+    ...          2 / e, "update_ratio": 1e-3, "dead_fraction": 0.1 * e}}} for e in (1, 2)]
+    >>> plot_grad_stats(rows, os.path.join(tempfile.mkdtemp(), "g.png"))  # doctest: +SKIP
+    True
+    """
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    nan = float("nan")
+    ep = [h["epoch"] for h in history]
+    names = []
+    for h in history:
+        for name in h.get("grad_stats") or {}:
+            if name not in names:
+                names.append(name)
+
+    def series(name, key):
+        vals = [((h.get("grad_stats") or {}).get(name) or {}).get(key) for h in history]
+        return [nan if v is None else v for v in vals]
+
+    def positive(vals):       # log axes: zeros (no gradient), NaN and Infinity are gaps
+        return [v if 0 < v < float("inf") else nan for v in vals]
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    marker = "o" if len(ep) <= 30 else None
+    for i, name in enumerate(names):
+        style = dict(color=f"C{(i // 2) % 10}", marker=marker, markersize=3,
+                     linestyle="-" if name.endswith("weight") else "--", label=name)
+        axes[0].plot(ep, positive(series(name, "grad_norm")), **style)
+        axes[1].plot(ep, positive(series(name, "update_ratio")), **style)
+        dead = series(name, "dead_fraction")
+        if any(v == v for v in dead):
+            axes[2].plot(ep, dead, **dict(style, linestyle="-",
+                                          label="layer " + name.rpartition(".")[0]))
+    axes[0].set(xlabel="epoch", ylabel="||grad|| (mean over steps)", yscale="log",
+                title="gradient norm per layer")
+    axes[1].axhline(1e-3, color="gray", linestyle=":", linewidth=1, label="1e-3")
+    axes[1].set(xlabel="epoch", ylabel="||dW|| / ||W||", yscale="log",
+                title="update / weight ratio")
+    axes[2].set(xlabel="epoch", ylabel="fraction of units", ylim=(-0.02, 1.02),
+                title="dead ReLU units (<= 0 on the probe batch)")
+    from matplotlib.ticker import MaxNLocator
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if len(ep) > 1:
+            ax.set_xlim(min(ep) - 0.2, max(ep) + 0.2)     # epochs without statistics: gaps
+        handles, _ = ax.get_legend_handles_labels()
+        if handles:
+            ax.legend(fontsize="small")
+    if not any(axes[2].get_lines()):
+        axes[2].text(0.5, 0.5, "no ReLU-family layers", ha="center", va="center",
+                     transform=axes[2].transAxes, color="gray")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -4,6 +4,10 @@
 trains it with SGD/Adam/AdamW and a learning-rate schedule, evaluates after every epoch,
 and -- when ``out`` is set -- writes ``last.npz`` (the latest, finally the final,
 checkpoint), ``best.npz`` (best test accuracy), ``metrics.json`` and ``curves.png``.
+``grad_stats=True`` (``--grad-stats``) adds per-layer gradient norms, update-to-weight ratios
+and dead-ReLU fractions to every epoch's row and draws them in ``grad_stats.png``
+(:mod:`gpugrad.grad_stats`); ``detect_anomaly=True`` (``--detect-anomaly``) trains with
+autograd's anomaly mode on (``gpugrad.autograd.set_detect_anomaly``), restored afterwards.
 A run resumed from a checkpoint continues bit-for-bit on the CPU: the checkpoint holds the
 model, optimizer, scheduler, epoch, history, gpugrad's CPU RNG state and the loader's shuffle
 state, and the data are regenerated from the recorded configuration.  (On CUDA the GPU
@@ -19,21 +23,24 @@ run keeps the schedule it was planned with: resume an interrupted run with its -
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
+import sys
 import time
 
-from . import backend, io, nn
+from . import autograd, backend, io, nn
 from . import random as _random
 from .autograd import no_grad
 from .data import DataLoader
 from .datasets import DATASETS, load_dataset
-from .report import Progress, plot_curves, write_json
-from .train_config import (OPTIMIZERS, RUN_FIELDS, SCHEDULERS, TrainConfig, build_model,
-                           build_optimizer, build_scheduler)
+from .grad_stats import Callback, GradStats
+from .report import Progress, plot_curves, plot_grad_stats, write_json
+from .train_config import (OPTIMIZERS, RUN_FIELDS, SCHEDULERS, TrainConfig, anomaly_api,
+                           build_model, build_optimizer, build_scheduler)
 
 __all__ = ["TrainConfig", "fit", "check_resume", "resume_config", "add_parser", "run",
-           "build_model", "build_optimizer", "build_scheduler"]
+           "build_model", "build_optimizer", "build_scheduler", "Callback", "GradStats"]
 
 
 def _evaluate(model, loader, task):
@@ -84,7 +91,8 @@ _CHECKPOINT_KEYS = ("epoch", "config", "model", "optimizer", "scheduler", "rng",
 
 def check_resume(cfg: TrainConfig, ckpt) -> None:
     """Raise ValueError unless ``cfg`` can continue the run saved in ``ckpt``: every field
-    but the run fields (epochs, out, device, quiet, progress, plot, eval_batch_size) must match.
+    but the run fields (epochs, out, device, quiet, progress, plot, eval_batch_size, grad_stats,
+    detect_anomaly) must match.
 
     >>> ck = {"format": "gpugrad-train", "epoch": 1, "config": TrainConfig().to_dict()}
     >>> ck.update(model={}, optimizer={}, scheduler=None, rng={}, history=[], best=None)
@@ -124,14 +132,38 @@ def resume_config(ckpt, **overrides) -> TrainConfig:
 
 
 # ---------------------------------------------------------------- the loop
-def fit(config: TrainConfig, checkpoint=None, log=print, on_epoch_end=None) -> dict:
+@contextlib.contextmanager
+def _anomaly_mode(on):
+    """Autograd's anomaly mode on for the block (when ``on``), the previous mode restored."""
+    if not on:
+        yield
+        return
+    setter, is_enabled = anomaly_api()
+    before = bool(is_enabled()) if is_enabled is not None else False
+    setter(True)
+    try:
+        yield
+    finally:
+        setter(before)
+
+
+def fit(config: TrainConfig, checkpoint=None, log=print, on_epoch_end=None,
+        callbacks=()) -> dict:
     """Train as ``config`` says; return the metrics (also written to ``metrics.json``).
 
     ``checkpoint``: an already loaded checkpoint dict to resume from (else
     ``config.resume`` is loaded when set).  ``log`` receives the one-line summaries.
     ``on_epoch_end(row)`` is called after each epoch's checkpoint and metrics are written.
+    ``callbacks``: :class:`~gpugrad.grad_stats.Callback` objects (per-step and per-epoch
+    hooks, e.g. ``GradStats()``); ``config.grad_stats`` adds a ``GradStats()`` unless one is
+    given.  ``config.detect_anomaly`` turns autograd's anomaly mode on for the call.
     """
     cfg = config.validate()
+    with _anomaly_mode(cfg.detect_anomaly):
+        return _fit(cfg, checkpoint, log, on_epoch_end, callbacks)
+
+
+def _fit(cfg, checkpoint, log, on_epoch_end, callbacks):
     dev = _require_device(cfg.device)
     if cfg.resume and checkpoint is None:
         checkpoint = io.load(cfg.resume, map_location="cpu")
@@ -157,6 +189,14 @@ def fit(config: TrainConfig, checkpoint=None, log=print, on_epoch_end=None) -> d
     else:
         loss_fn = nn.MSELoss()
 
+    cbs = list(callbacks)
+    for cb in cbs:
+        if not isinstance(cb, Callback):
+            raise TypeError(f"fit: expected Callback objects in callbacks, got "
+                            f"{type(cb).__name__}")
+    if cfg.grad_stats and not any(isinstance(cb, GradStats) for cb in cbs):
+        cbs.append(GradStats())
+
     start, history, best = 0, [], None
     if checkpoint is not None:       # validate every part first, then apply: no half-updates
         model.check_state_dict(checkpoint["model"])
@@ -178,6 +218,9 @@ def fit(config: TrainConfig, checkpoint=None, log=print, on_epoch_end=None) -> d
     higher_better = cfg.task == "classification"
     score_key = "test_accuracy" if higher_better else "test_r2"
     t_run = time.perf_counter()
+    for cb in cbs:
+        cb.on_train_begin(model, opt, ds.X_train)
+    stats = next((cb for cb in cbs if isinstance(cb, GradStats)), None)
     for epoch in range(start, cfg.epochs):
         t0 = time.perf_counter()
         bar = Progress(train_loader.num_samples, f"epoch {epoch + 1}/{cfg.epochs}",
@@ -185,11 +228,17 @@ def fit(config: TrainConfig, checkpoint=None, log=print, on_epoch_end=None) -> d
         model.train()
         loss_sum, seen, shown = 0.0, 0, time.perf_counter()
         lr = opt.param_groups[0]["lr"]
-        for xb, yb in train_loader:
+        for cb in cbs:
+            cb.on_epoch_begin(epoch, len(train_loader))
+        for step, (xb, yb) in enumerate(train_loader):
             opt.zero_grad()
             loss = loss_fn(model(xb), yb)
             loss.backward()
+            for cb in cbs:
+                cb.on_before_step(step)
             opt.step()
+            for cb in cbs:
+                cb.on_step_end(step, loss)
             n = xb.shape[0]
             loss_sum = loss_sum + loss.data.astype("float64") * n   # on the device: no sync
             seen += n
@@ -209,6 +258,8 @@ def fit(config: TrainConfig, checkpoint=None, log=print, on_epoch_end=None) -> d
         row = {"epoch": epoch + 1, "lr": lr, "train_loss": train_loss, "test_loss": test_loss,
                score_key: score, "time_s": time.perf_counter() - t0,
                "samples_per_s": seen / max(train_time, 1e-9)}
+        for cb in cbs:
+            cb.on_epoch_end(row)
         history.append(row)
         improved = best is None or score > best[score_key]
         if improved:
@@ -228,11 +279,11 @@ def fit(config: TrainConfig, checkpoint=None, log=print, on_epoch_end=None) -> d
             io.save(state, os.path.join(out, "last.npz"))
             if improved:
                 io.save(state, os.path.join(out, "best.npz"))
-            write_json(_metrics(cfg, history, best, dev, model, t_run, False),
+            write_json(_metrics(cfg, history, best, dev, model, t_run, False, stats),
                        os.path.join(out, "metrics.json"))
         if on_epoch_end is not None:
             on_epoch_end(row)
-    result = _metrics(cfg, history, best, dev, model, t_run, True)
+    result = _metrics(cfg, history, best, dev, model, t_run, True, stats)
     files = []
     if out:
         write_json(result, os.path.join(out, "metrics.json"))
@@ -242,6 +293,9 @@ def fit(config: TrainConfig, checkpoint=None, log=print, on_epoch_end=None) -> d
                      cfg.label_smoothing else "train")
             if plot_curves(history, os.path.join(out, "curves.png"), cfg.task, label):
                 files.append("curves.png")
+                if any("grad_stats" in r for r in history) and \
+                        plot_grad_stats(history, os.path.join(out, "grad_stats.png")):
+                    files.append("grad_stats.png")
             else:
                 say("plot skipped: matplotlib is not installed (pip install 'gpugrad[train]')")
     result["files"] = [os.path.join(out, f) for f in files] if out else []
@@ -253,10 +307,13 @@ def fit(config: TrainConfig, checkpoint=None, log=print, on_epoch_end=None) -> d
     return result
 
 
-def _metrics(cfg, history, best, dev, model, t_run, complete):
-    return {"config": cfg.to_dict(), "epochs": history, "best": best, "complete": complete,
-            "device": str(dev), "num_parameters": model.num_parameters(),
-            "total_time_s": time.perf_counter() - t_run}
+def _metrics(cfg, history, best, dev, model, t_run, complete, stats=None):
+    m = {"config": cfg.to_dict(), "epochs": history, "best": best, "complete": complete,
+         "device": str(dev), "num_parameters": model.num_parameters(),
+         "total_time_s": time.perf_counter() - t_run}
+    if stats is not None:
+        m["grad_stats"] = stats.settings()
+    return m
 
 
 # ---------------------------------------------------------------- `gpugrad train`
@@ -300,6 +357,14 @@ def add_parser(subparsers) -> None:
     a("--quiet", action="store_true", help="no progress bars or per-epoch lines")
     a("--no-progress", dest="progress", action="store_false", help="no progress bars")
     a("--no-plot", dest="plot", action="store_false", help="do not draw curves.png")
+    a("--grad-stats", action=argparse.BooleanOptionalAction,
+      help="record per-layer gradient norms, update/weight ratios and dead-ReLU fractions "
+           "each epoch in metrics.json and draw grad_stats.png (default off; a --resume keeps "
+           "the checkpoint's choice unless given)")
+    a("--detect-anomaly", action=argparse.BooleanOptionalAction,
+      help="train with autograd's anomaly mode on (slower): the first NaN/Inf an op makes, "
+           "forward or backward, ends the run with a report of that op and where it was "
+           "called (default off; a --resume keeps the checkpoint's choice unless given)")
     p.set_defaults(run=run)
 
 
@@ -316,5 +381,15 @@ def run(args) -> int:
         check_resume(dataclasses.replace(cfg, **fixed), checkpoint)
     else:
         cfg = TrainConfig(**given)
-    fit(cfg, checkpoint=checkpoint)
+    try:
+        fit(cfg, checkpoint=checkpoint)
+    except Exception as exc:
+        # --detect-anomaly found a NaN/Inf: its report (the op, its inputs, where it was called)
+        # is the useful part, not this loop's own traceback
+        anomaly_error = getattr(autograd, "AnomalyError", None)
+        if anomaly_error is None or not isinstance(exc, anomaly_error) or \
+                os.environ.get("GPUGRAD_DEBUG"):
+            raise
+        sys.stderr.write(f"gpugrad train: {exc}\n")
+        return 1
     return 0

@@ -16,15 +16,18 @@ from . import backend, nn, optim
 from .datasets import DATASETS
 
 __all__ = ["TrainConfig", "build_model", "build_optimizer", "build_scheduler", "OPTIMIZERS",
-           "SCHEDULERS", "DEFAULT_LR", "DEFAULT_BATCH_SIZE", "RUN_FIELDS"]
+           "SCHEDULERS", "DEFAULT_LR", "DEFAULT_BATCH_SIZE", "RUN_FIELDS",
+           "anomaly_api"]
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULERS = ("none", "step", "multistep", "exponential", "cosine", "warmup-cosine")
 DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3}
 DEFAULT_BATCH_SIZE = {"digits": 64, "synthetic": 256}
 # fields a resumed run may change; every other field must match the checkpoint's
+# (grad_stats and detect_anomaly only observe the run: turning them on or off at a resume
+# leaves its numbers unchanged, so a run that went wrong can be resumed with them on)
 RUN_FIELDS = ("epochs", "out", "device", "quiet", "progress", "plot", "eval_batch_size",
-              "resume")
+              "resume", "grad_stats", "detect_anomaly")
 
 
 @dataclass
@@ -33,7 +36,8 @@ class TrainConfig:
 
     ``lr=None`` / ``weight_decay=None`` take the optimizer's default (sgd: 0.05 and 0;
     adam: 1e-3 and 0; adamw: 1e-3 and 0.01); ``batch_size=None`` the dataset's (digits 64,
-    synthetic 256).
+    synthetic 256).  ``grad_stats`` records per-layer gradient statistics each epoch
+    (:mod:`gpugrad.grad_stats`); ``detect_anomaly`` runs with autograd's anomaly mode on.
 
     >>> TrainConfig().dataset, TrainConfig().hidden, TrainConfig(optimizer="adam").resolved_lr
     ('digits', [256, 256], 0.001)
@@ -69,6 +73,8 @@ class TrainConfig:
     quiet: bool = False
     progress: bool = True
     plot: bool = True
+    grad_stats: bool = False
+    detect_anomaly: bool = False
 
     @property
     def resolved_lr(self) -> float:
@@ -147,8 +153,36 @@ class TrainConfig:
         if self.scheduler == "warmup-cosine" and not 0 < self.warmup_epochs < self.epochs:
             raise ValueError(f"invalid warmup_epochs {self.warmup_epochs!r}; expected 0 < "
                              f"warmup_epochs < epochs ({self.epochs})")
+        for name in ("grad_stats", "detect_anomaly"):
+            v = getattr(self, name)
+            if not isinstance(v, bool):
+                raise ValueError(f"invalid {name} {v!r}; expected True or False")
+        if self.detect_anomaly:
+            anomaly_api()
         backend.device(self.device)
         return self
+
+
+def anomaly_api():
+    """``(set_detect_anomaly, is_anomaly_enabled or None)`` from :mod:`gpugrad.autograd`;
+    ValueError when this gpugrad has no anomaly mode (``detect_anomaly`` cannot be honoured).
+    """
+    import importlib
+
+    from . import autograd
+
+    setter = getattr(autograd, "set_detect_anomaly", None)
+    if not callable(setter):
+        raise ValueError("detect_anomaly (--detect-anomaly) needs autograd's anomaly mode, "
+                         "gpugrad.autograd.set_detect_anomaly, which this gpugrad does not have")
+    getter = getattr(autograd, "is_anomaly_enabled", None)
+    if not callable(getter):
+        try:
+            getter = getattr(importlib.import_module("gpugrad.anomaly"), "is_anomaly_enabled",
+                             None)
+        except ImportError:
+            getter = None
+    return setter, (getter if callable(getter) else None)
 
 
 # ---------------------------------------------------------------- building blocks
