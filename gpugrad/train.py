@@ -356,7 +356,7 @@ def add_parser(subparsers) -> None:
     a("--resume", metavar="CHECKPOINT", help="continue the run saved in CHECKPOINT")
     a("--quiet", action="store_true", help="no progress bars or per-epoch lines")
     a("--no-progress", dest="progress", action="store_false", help="no progress bars")
-    a("--no-plot", dest="plot", action="store_false", help="do not draw curves.png")
+    a("--no-plot", dest="plot", action="store_false", help="do not draw curves.png (nor grad_stats.png)")
     a("--grad-stats", action=argparse.BooleanOptionalAction,
       help="record per-layer gradient norms, update/weight ratios and dead-ReLU fractions "
            "each epoch in metrics.json and draw grad_stats.png (default off; a --resume keeps "

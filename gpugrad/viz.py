@@ -176,7 +176,8 @@ def draw(t, values=True, grads=True, names=None, collapse="auto", layout="auto",
 
 def trace(fn, *args, names=None, grad_output=None, **kwargs) -> Trace:
     """Run ``fn(*args, **kwargs)`` and its backward pass, keeping every intermediate value
-    and gradient, for drawing small worked examples.
+    and gradient, for drawing small worked examples. (A value that a later in-place op wrote
+    over is drawn as "(changed in place)", not as its new contents.)
 
     Each positional argument becomes a leaf that requires grad, named after ``fn``'s
     parameter: numbers and lists as float64 (exact enough to check by hand), arrays with
@@ -341,7 +342,8 @@ def _walk(roots, outs, named, fmt):
             ops.append(len(nodes))
             nodes.append(Node("op", _op_label(n), None,
                               tuple(o.shape) if o is not None else None,
-                              fmt.value(o), fmt.grad(o.grad if o is not None else None),
+                              fmt.value(o, stale=_overwritten(n, o)),
+                              fmt.grad(o.grad if o is not None else None),
                               output=id(n) in root_ids))
             for s in srcs:
                 edge(s, index[id(n)])
@@ -370,12 +372,21 @@ def _const(a):
     return text if len(text) <= 12 else type(a).__name__
 
 
+def _overwritten(node, t):
+    """Whether ``t``, the tensor ``node`` produced, was written in place since (its version
+    moved on): its current values are not the ones the node computed, so none are shown."""
+    ver = getattr(node, "_out_ver", None)
+    return t is not None and ver is not None and t._vc[0] != ver
+
+
 class _Formatter:
     def __init__(self, values, grads, max_elems, precision):
         self.values, self.grads, self.max, self.p = values, grads, max_elems, precision
 
-    def value(self, t):
-        return self._text(t) if self.values and t is not None else None
+    def value(self, t, stale=False):
+        if not self.values or t is None:
+            return None
+        return "(changed in place)" if stale else self._text(t)
 
     def grad(self, g):
         return self._text(g) if self.grads and g is not None else None

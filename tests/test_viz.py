@@ -429,3 +429,16 @@ def test_tensors_on_a_gpu(no_dot):
     vec = gg.viz.trace(lambda v: gg.relu(v) * 2, y)     # a vector output: ones as seed
     assert vec.graph().nodes[0].grad == "[[2, 0]]"
     parse(run.draw())
+
+
+def test_a_value_overwritten_in_place_later_is_not_shown_as_the_nodes_value():
+    """y = x * 1 then y.mul_(3): the first Multiply computed [1, 2]; y now holds [3, 6]. The
+    drawing must not show [3, 6] for it (it shows that it was changed in place)."""
+    x = gg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 1
+    y.mul_(3)
+    s = y.sum()
+    values = {n.label: n.value for n in gg.viz.graph(s).nodes}
+    first = [v for label, v in values.items() if label.startswith("Multiply") and "1" in label]
+    assert first == ["(changed in place)"]
+    assert "[3, 6]" in values.values()
