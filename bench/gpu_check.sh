@@ -103,7 +103,9 @@ export PYTHONUNBUFFERED=1 MPLBACKEND=Agg XLA_PYTHON_CLIENT_PREALLOCATE=false
 # --------------------------------------------------------------------------- running commands
 
 DRY_SPENT=0      # --dry-run: the limits of the phases planned so far, as if each used all of it
-left() { echo $(( START + BUDGET - DRY_SPENT - $(date +%s) )); }
+# the clock: --dry-run freezes it at START, so its plan does not depend on when a second ticks
+now() { if [ "$DRY" = 1 ]; then echo "$START"; else date +%s; fi; }
+left() { echo $(( START + BUDGET - DRY_SPENT - $(now) )); }
 want() { case " $PHASES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 quote() { printf '%q ' "$@"; }
 
@@ -116,7 +118,7 @@ LOG=/dev/null    # the running phase's log
 # STDIN_FROM=NAME names what the caller feeds CMD on stdin, for the record.
 step() {
     local limit=$1; shift
-    local until=$(( DEADLINE - $(date +%s) ))
+    local until=$(( DEADLINE - $(now) ))
     [ "$limit" -gt "$until" ] && limit=$until
     local shown; shown="$(quote "$@")${STDIN_FROM:+ < $STDIN_FROM}"
     if [ $DRY = 1 ]; then
@@ -368,7 +370,7 @@ for phase in $PHASE_ORDER; do
             continue
         fi
         echo "  [$phase] limit ${limit}s"
-        DEADLINE=$(( $(date +%s) + limit )) LOG=/dev/null
+        DEADLINE=$(( $(now) + limit )) LOG=/dev/null
         "phase_$phase"
         DRY_SPENT=$(( DRY_SPENT + limit ))
         continue
