@@ -97,6 +97,9 @@ def cuda_guard(index):
     return cp.cuda.Device(index)
 
 
+_NO_CONTEXT = contextlib.nullcontext()
+
+
 def on_device_of(a):
     """A context that makes array ``a``'s CUDA device current (a no-op for NumPy arrays and when
     it already is current): for work outside ops -- seeding a backward pass, optimizer
@@ -105,8 +108,8 @@ def on_device_of(a):
     >>> with on_device_of(np.zeros(1)): pass
     """
     if type(a) is np.ndarray or not is_cupy_array(a):
-        return contextlib.nullcontext()
-    return cuda_guard(a.device.id) or contextlib.nullcontext()
+        return _NO_CONTEXT
+    return cuda_guard(a.device.id) or _NO_CONTEXT
 
 
 def _no_device_error(exc) -> bool:
@@ -228,14 +231,12 @@ class Device:
         _stack().pop()
         return False
 
-    @contextlib.contextmanager
     def _activated(self):
-        """Make this CUDA device current for allocations (no-op on the CPU)."""
+        """A context making this CUDA device current for allocations (a shared no-op context
+        on the CPU: this runs on every optimizer step)."""
         if self.type == "cpu":
-            yield
-        else:
-            with self.xp.cuda.Device(self.index):
-                yield
+            return _NO_CONTEXT
+        return self.xp.cuda.Device(self.index)
 
 
 CPU = Device("cpu")

@@ -269,14 +269,21 @@ def _accumulate(t, g, create_graph=False):
     leaf = t.data
     if isinstance(g, np.generic):  # a NumPy scalar from a 0-d op: the leaf's 0-d array
         g = np.asarray(g)
+    if type(g) is np.ndarray and type(leaf) is np.ndarray:  # the CPU: no device to mind
+        _add_to_grad(t, g)
+        return
     if type(g) is not type(leaf) or (type(g) is not np.ndarray and g.device != leaf.device):
         g = backend.to_device(g, backend.array_device(leaf))  # the leaf's device, as PyTorch
     with backend.on_device_of(leaf):
-        if t.grad is None:
-            t.grad = t._new_grad(g)
-        elif t.grad.requires_grad:  # the kept gradient records a graph: add, never overwrite
-            t.grad = t.grad + Tensor._make(g)
-        else:
-            t.grad.data += g
+        _add_to_grad(t, g)
+
+
+def _add_to_grad(t, g):
+    if t.grad is None:
+        t.grad = t._new_grad(g)
+    elif t.grad.requires_grad:  # the kept gradient records a graph: add, never overwrite
+        t.grad = t.grad + Tensor._make(g)
+    else:
+        t.grad.data += g
 
 
