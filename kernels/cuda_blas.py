@@ -118,14 +118,10 @@ class Blas:
     @staticmethod
     @on_operands_device
     def matmul(a, b):
-        precision = _precision()
-        if (a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and a.dtype in _CUDA_R
-                and _DIRECT_GEMM):
-            out = cupy.empty((a.shape[0], b.shape[1]), a.dtype)
-            if _gemm(a, b, out, precision) is not None:
-                return out
-        with compute_type(numpy.result_type(a, b), precision):
-            return cupy.matmul(a, b)
+        direct = (a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and a.dtype in _CUDA_R
+                  and _DIRECT_GEMM)
+        out = cupy.empty((a.shape[0], b.shape[1]), a.dtype) if direct else None
+        return _cublas_matmul(a, b, out, _precision())
 
     @staticmethod
     @on_operands_device
@@ -150,5 +146,5 @@ def _cublas_matmul(a, b, out, precision):
         done = _gemm(a, b, out, precision)
         if done is not None:
             return done
-    with compute_type(a.dtype, precision):
+    with compute_type(numpy.result_type(a, b), precision):
         return cupy.matmul(a, b, out=out)
