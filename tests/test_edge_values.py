@@ -380,6 +380,9 @@ def test_reductions_over_empty_shapes(name, shape, axis, keepdims):
             want = np.asarray(ref(a, axis=axis, keepdims=keepdims))
         except ValueError:
             want = None
+    if name == "norminf":
+        # NumPy 2.0 raises here; later NumPy (and gpugrad) give 0, the identity of max |x|
+        want = np.zeros(np.sum(a, axis=axis, keepdims=keepdims).shape)
     x = gg.tensor(a, requires_grad=True)
     if want is None:
         with pytest.raises(ValueError):
