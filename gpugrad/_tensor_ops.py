@@ -134,3 +134,6 @@ def install(Tensor):
     Tensor.unsqueeze = _unsqueeze
     Tensor.matmul = _matmul
     Tensor.split = _split
+    from ._array_methods import install as install_array_methods
+
+    install_array_methods(Tensor)  # NumPy's ndarray methods (copy, flat, fill, put, ...)

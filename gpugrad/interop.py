@@ -2,9 +2,10 @@
 
 * ``__array_ufunc__`` / ``__array_function__``: a NumPy call on a tensor (``numpy.exp(t)``,
   ``numpy.sum(t, axis=0)``, ``ndarray @ t``) runs gpugrad's version from
-  :mod:`gpugrad.numpy` and stays differentiable.  Functions gpugrad does not implement raise
-  a TypeError naming the function (convert explicitly with ``t.numpy()``); a few that return
-  no array (``numpy.shape``, ``numpy.ndim``, ...) are answered directly.
+  :mod:`gpugrad.numpy` and stays differentiable.  Functions gpugrad does not implement run
+  NumPy's own version on the raw arrays when no input is in a recorded graph (CuPy's on a
+  GPU; see :mod:`gpugrad.numpy._fallback`) and raise a TypeError naming the function inside
+  one; a few that return no array (``numpy.shape``, ``numpy.ndim``, ...) are answered directly.
 * ``Tensor.__array__`` (in :mod:`gpugrad.tensor`): what NumPy falls back on when it does not
   dispatch -- ``ndarray.dot(t)``, ``numpy.asarray(t)``, ``numpy.array([t, 2 * t])``,
   ``ndarray[...] = t``.  A tensor in a graph being recorded (``requires_grad`` with grad mode
@@ -83,9 +84,14 @@ def _array_function(self, func, types, args, kwargs):
     if impl is None:
         mod = getattr(func, "__module__", None) or "numpy"
         mod = "numpy" if mod.startswith("numpy._") else mod
-        raise TypeError(f"{mod}.{func.__name__} is not supported on gpugrad tensors (it has no "
-                        f"differentiable gpugrad version); convert explicitly with .numpy() "
-                        f"(drops the gradient)")
+        if not mod.startswith("numpy"):
+            raise TypeError(f"{mod}.{func.__name__} is not supported on gpugrad tensors (it has "
+                            f"no differentiable gpugrad version); convert explicitly with "
+                            f".numpy() (drops the gradient)")
+        from .numpy import _fallback  # no graph: NumPy's own answer; in a graph: TypeError
+
+        name = (mod[len("numpy."):] + "." if mod != "numpy" else "") + func.__name__
+        return _fallback.call(func, args, kwargs, name)
     return impl(*args, **kwargs)
 
 
@@ -106,13 +112,11 @@ def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
     if method == "__call__":
         fn = getattr(gnp, name, None)
         if fn is None or isinstance(fn, gnp._Missing):
-            raise TypeError(f"numpy.{name} is not supported on gpugrad tensors; convert "
-                            f"explicitly with .numpy() (drops the gradient)")
+            return gnp._fallback.call(ufunc, inputs, kwargs, name)  # (TypeError in a graph)
         return fn(*inputs, **kwargs)
     table = {"reduce": _REDUCE, "accumulate": _ACCUMULATE}.get(method, {})
     if name not in table:
-        raise TypeError(f"numpy.{name}.{method} is not supported on gpugrad tensors; convert "
-                        f"explicitly with .numpy() (drops the gradient)")
+        return gnp._fallback.call(getattr(ufunc, method), inputs, kwargs, f"{name}.{method}")
     fn = getattr(gnp, table[name])
     (x,) = inputs
     axis = kwargs.pop("axis", 0)
@@ -157,7 +161,9 @@ def from_dlpack(x, /, *, device=None, copy=None):
                             f"PyTorch array), got {type(x).__name__}")
         kind, index = x.__dlpack_device__() if hasattr(x, "__dlpack_device__") else (1, 0)
         if kind in (_KDL_CPU, _KDL_CUDA_HOST):
-            arr = np.from_dlpack(x, copy=copy) if copy is not None else np.from_dlpack(x)
+            arr = np.from_dlpack(x)  # zero-copy; NumPy < 2.1 has no copy= keyword
+            if copy:
+                arr = arr.copy()
         elif kind in (_KDL_CUDA, _KDL_CUDA_MANAGED):
             xp = backend.Device("cuda", int(index)).xp
             with xp.cuda.Device(int(index)):

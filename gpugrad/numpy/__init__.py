@@ -3,9 +3,22 @@ differentiable gpugrad tensors, on the default device (CPU or GPU).
 
 Semantics follow NumPy: new arrays default to float64 (``gpugrad``'s torch-style API
 defaults to float32), type promotion is NumPy 2's, reductions take ``axis``/``keepdims``/
-``dtype``/``out``.  Functions that NumPy has but gpugrad does not implement raise
-``NotImplementedError`` naming the function when called -- never a silent result without a
-gradient.  ``logsumexp`` (SciPy's) is included as a helper.
+``dtype``/``out``.  ``logsumexp`` (SciPy's) is included as a helper.
+
+Functions without a differentiable version (``histogram``, ``bincount``, ``save``,
+``linalg.eig``, ``nditer``, ... -- NumPy names gpugrad does not implement, called here or
+through NumPy's dispatch) take the *non-graph fallback*: when no input is a tensor in a
+recorded graph (requiring grad while grad mode is on), NumPy's function runs on the raw
+arrays (CuPy's on a GPU) and its answer comes back; inside a graph they raise TypeError
+naming the function -- never a silent result without a gradient.
+
+Results and scalars: arrays come back as tensors.  Differentiable functions return tensors,
+0-d where NumPy returns a scalar, so a gradient can flow; a 0-d tensor works as a list
+index, ``range`` bound (integer dtypes), in ``float()``/``int()``/``bool()`` and as a format
+argument.  Results without a gradient that NumPy gives as scalars -- the fallback's, random
+draws (``random.choice(range(2), p=p)``, ``random.randn()``) -- are NumPy's own scalars on
+the CPU, so they also work as dict keys; on a GPU they are 0-d tensors (as CuPy's 0-d
+arrays).  ``gpugrad.numpy.random`` gives NumPy's streams on the CPU (see its docstring).
 
 >>> import gpugrad
 >>> import gpugrad.numpy as np
@@ -17,11 +30,13 @@ gradient.  ``logsumexp`` (SciPy's) is included as a helper.
 """
 from __future__ import annotations
 
+import types as _types
+
 import numpy as _np
 
 from .. import dtypes as _dtypes
 from ..tensor import Tensor as ndarray
-from . import linalg, random
+from . import _fallback, linalg, random
 from ._creation import *  # noqa: F401,F403
 from ._creation import __all__ as _c
 from ._manip import *  # noqa: F401,F403
@@ -30,6 +45,8 @@ from ._math import *  # noqa: F401,F403
 from ._math import __all__ as _u
 from ._reduce import *  # noqa: F401,F403
 from ._reduce import __all__ as _r
+from ._stats import *  # noqa: F401,F403
+from ._stats import __all__ as _s
 from .linalg import TOP as _l
 from .linalg import (cross, diag, dot, einsum, inner, kron, matmul, matrix_transpose,  # noqa: F401
                      outer, tensordot, trace, vdot, vecdot)
@@ -66,7 +83,7 @@ def from_dlpack(x, /, *, device=None, copy=None):
     return f(x, device=device, copy=copy)
 
 
-__all__ = (list(_c) + list(_m) + list(_u) + list(_r) + list(_l) + [
+__all__ = (list(_c) + list(_m) + list(_u) + list(_r) + list(_s) + list(_l) + [
     "ndarray", "linalg", "random", "float16", "float32", "float64", "int8", "int16", "int32",
     "int64", "uint8", "uint16", "uint32", "uint64", "complex64", "complex128", "bool_", "bool",
     "half", "single", "double", "intp", "int_", "dtype", "finfo", "iinfo", "promote_types",
@@ -77,16 +94,17 @@ __all__ = list(dict.fromkeys(__all__))
 
 
 class _Missing:
-    """Stands for a NumPy function gpugrad does not implement: calling it (or anything
-    under it) raises NotImplementedError naming it."""
+    """Stands for a NumPy function gpugrad has no differentiable version of: calling it (or
+    anything under it) runs NumPy's on the raw arrays when no input is in a recorded graph
+    (see :mod:`gpugrad.numpy._fallback`), and raises TypeError naming it inside one."""
 
     def __init__(self, name):
         self._name = name
 
     def __call__(self, *args, **kwargs):
-        raise NotImplementedError(
-            f"gpugrad.numpy.{self._name} is not implemented; for a result without a gradient, "
-            f"convert with x.numpy() and call numpy.{self._name}")
+        if not callable(_fallback.numpy_function(self._name)):
+            raise NotImplementedError(f"gpugrad.numpy.{self._name} is not implemented")
+        return _fallback.call_named(self._name, args, kwargs)
 
     def __getattr__(self, attr):
         if attr.startswith("__"):
@@ -99,5 +117,9 @@ class _Missing:
 
 def __getattr__(name):
     if not name.startswith("_") and hasattr(_np, name):
+        obj = getattr(_np, name)
+        if isinstance(obj, type) and issubclass(obj, _np.generic) or not (
+                callable(obj) or isinstance(obj, _types.ModuleType)):
+            return obj  # scalar types and constants hold no arrays: NumPy's own
         return _Missing(name)
     raise AttributeError(f"module 'gpugrad.numpy' has no attribute {name!r}")

@@ -14,6 +14,7 @@ import numpy as _np
 
 from .. import ops
 from . import _core as C
+from . import _fallback
 
 __all__ = ["slogdet", "cholesky", "eigh", "eigvalsh", "svd", "svdvals", "qr", "pinv",
            "matrix_power", "matrix_rank", "multi_dot", "diagonal", "eig", "eigvals", "lstsq",
@@ -203,16 +204,53 @@ def diagonal(x, /, *, offset=0):
     return ops.diagonal(C.tensor(x), offset, -2, -1)
 
 
-def _missing(name, why):
-    def f(*args, **kwargs):
-        raise NotImplementedError(f"gpugrad.numpy.linalg.{name} is not supported ({why}); "
-                                  f"call numpy.linalg.{name} on x.numpy() (no gradient)")
-    f.__name__ = f.__qualname__ = name
-    f.__doc__ = f"Not supported: raises NotImplementedError ({why})."
-    return f
+def eig(a):
+    """Eigenvalues and right eigenvectors of a general matrix (NumPy's ``EigResult``; complex
+    in general).  No gradient: NumPy's answer for inputs outside a recorded graph, a
+    TypeError inside one (use :func:`eigh` for symmetric matrices).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.linalg.eig(gnp.array([[2.0, 0.0], [0.0, 3.0]])).eigenvalues.tolist()
+    [2.0, 3.0]
+    """
+    return _fallback.call(_np.linalg.eig, (a,), {}, "linalg.eig")
 
 
-eig = _missing("eig", "general eigenproblems have complex results; use eigh for symmetric "
-                      "matrices")
-eigvals = _missing("eigvals", "use eigvalsh for symmetric matrices")
-lstsq = _missing("lstsq", "use pinv(a) @ b or solve")
+def eigvals(a):
+    """Eigenvalues of a general matrix (no gradient; see :func:`eig`).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.linalg.eigvals(gnp.array([[2.0, 0.0], [0.0, 3.0]])).tolist()
+    [2.0, 3.0]
+    """
+    return _fallback.call(_np.linalg.eigvals, (a,), {}, "linalg.eigvals")
+
+
+def lstsq(a, b, rcond=None):
+    """Least-squares solution of ``a @ x = b``: ``(x, residuals, rank, s)`` as NumPy's,
+    with ``x`` = ``pinv(a) @ b`` (singular values below ``rcond * max(s)`` dropped; by
+    default ``rcond`` = eps * max(M, N)); ``x``, the residuals and ``s`` are differentiable.
+
+    >>> import gpugrad.numpy as gnp
+    >>> a = gnp.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    >>> x, res, rank, s = gnp.linalg.lstsq(a, gnp.array([1.0, 1.0, 3.0]))
+    >>> x.round(6).tolist(), res.round(6).tolist(), int(rank)
+    ([1.333333, 1.333333], [0.333333], 2)
+    """
+    A = _m(a)
+    B = C.to_float(C.tensor(b, A))
+    if A.ndim != 2 or B.ndim not in (1, 2) or B.shape[0] != A.shape[0]:
+        raise ValueError(f"lstsq: expected a of shape (M, N) and b of shape (M,) or (M, K), "
+                         f"got {A.shape} and {B.shape}")
+    m, n = A.shape
+    tol = _np.finfo(A.dtype).eps * max(m, n) if rcond is None or rcond == -1 else rcond
+    s = ops.svdvals(A)
+    x = ops.matmul(pinv(A, rtol=tol), B)
+    rank = _np.int32((s.numpy() > tol * s.numpy().max(initial=0)).sum())
+    if rank == n and m > n:
+        r = ops.subtract(B, ops.matmul(A, x))
+        res = ops.sum(ops.multiply(r, r), axis=0)
+        res = ops.reshape(res, (1,)) if B.ndim == 1 else res
+    else:
+        res = C.tensor(_np.empty((0,), A.dtype), A)
+    return x, res, rank, s

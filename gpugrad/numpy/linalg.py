@@ -102,13 +102,18 @@ def tensordot(a, b, axes=2):
 
 def einsum(subscripts, *operands, out=None, dtype=None, order="K", casting="safe",
            optimize=False):
-    """Einstein summation (no '...' and no repeated index within one operand).
+    """Einstein summation, with NumPy's ``...`` broadcasting, repeated indices within an
+    operand (diagonals, traces) and the interleaved form ``einsum(a, [0, 1], b, [1, 2])``.
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.einsum("ij,j->i", gnp.ones((2, 3)), gnp.ones(3)).tolist()
     [3.0, 3.0]
+    >>> gnp.einsum("...ii->...i", gnp.ones((4, 2, 2))).shape
+    (4, 2)
     """
-    ts = [C.tensor(o) for o in operands]
+    from ._einsum import normalize
+
+    subscripts, ts = normalize(subscripts, operands)
     if dtype is not None:
         ts = [t.astype(C.dtype(dtype)) for t in ts]
     return C.out(ops.einsum(subscripts, *ts), out, "einsum")

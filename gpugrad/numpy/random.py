@@ -1,14 +1,28 @@
-"""``gpugrad.numpy.random``: NumPy's ``default_rng`` Generator producing tensors, and the
-legacy module-level functions (``seed``, ``rand``, ``randn``, ...).
+"""``gpugrad.numpy.random``: NumPy's random numbers as tensors.
 
-On the CPU a Generator wraps ``numpy.random.default_rng(seed)`` and draws the same numbers
-as NumPy for the same seed and calls; on a GPU it wraps CuPy's generator (other numbers).
+On the CPU the streams are NumPy's own, number for number: the legacy module-level functions
+(``seed``, ``rand``, ``randn``, ``randint``, ``choice``, ``normal``, every ``RandomState``
+distribution) draw from one shared ``numpy.random.RandomState`` (``seed`` reseeds it, as
+``numpy.random.seed`` does NumPy's), and :func:`default_rng` wraps
+``numpy.random.Generator(PCG64)``.  So a program that swaps ``import numpy as np`` for
+``import gpugrad.numpy as np`` reproduces its numbers.  Results are NumPy's too: float64
+arrays become tensors, and a draw NumPy gives as a scalar (``randn()``, ``randint(5)``,
+``choice(range(2), p=p)``) is that same scalar, usable as a dict key or list index.
 
->>> import gpugrad.numpy as gnp
->>> rng = gnp.random.default_rng(0)
->>> x = rng.standard_normal((2, 3)); x.shape, x.dtype
-((2, 3), dtype('float64'))
->>> import numpy
+On a GPU (default device CUDA) the draws come from CuPy's generators
+(``cupy.random.RandomState`` per device, ``cupy.random.default_rng``): the same
+distributions, but *different numbers* from NumPy's for the same seed, and scalar draws are
+0-d tensors (CuPy's 0-d arrays).
+
+``normal``, ``uniform``, ``choice``, ``permutation`` and ``shuffle`` take tensors and stay
+differentiable (``loc + scale * z``; picking elements of a tensor); other draws have no
+gradient and refuse a tensor in a recorded graph.
+
+>>> import numpy, gpugrad.numpy as gnp
+>>> gnp.random.seed(0); a = gnp.random.randn(3)
+>>> numpy.random.seed(0); bool((a.numpy() == numpy.random.randn(3)).all()), a.dtype
+(True, dtype('float64'))
+>>> x = gnp.random.default_rng(0).standard_normal((2, 3))
 >>> bool((x.numpy() == numpy.random.default_rng(0).standard_normal((2, 3))).all())
 True
 """
@@ -21,10 +35,18 @@ import numpy as _np
 from .. import backend, ops
 from ..tensor import Tensor
 from . import _core as C
+from . import _fallback as F
 
-__all__ = ["default_rng", "Generator", "seed", "rand", "randn", "random", "random_sample",
-           "normal", "uniform", "randint", "integers", "choice", "permutation", "shuffle",
-           "standard_normal", "exponential"]
+_LEGACY = [n for n in _np.random.__all__ if n[0].islower() and n not in (
+    "seed", "get_state", "set_state", "default_rng", "shuffle", "permutation", "choice",
+    "normal", "uniform")]
+__all__ = ["default_rng", "Generator", "RandomState", "SeedSequence", "BitGenerator", "PCG64",
+           "MT19937", "seed", "get_state", "set_state", "shuffle", "permutation", "choice",
+           "normal", "uniform", "integers"] + _LEGACY
+
+RandomState, SeedSequence, BitGenerator = (_np.random.RandomState, _np.random.SeedSequence,
+                                           _np.random.BitGenerator)
+PCG64, MT19937 = _np.random.PCG64, _np.random.MT19937
 
 
 def _size(size):
@@ -33,13 +55,94 @@ def _size(size):
     return (int(size),) if isinstance(size, numbers.Integral) else tuple(int(n) for n in size)
 
 
-class Generator:
-    """Random tensors on one device (``device=`` or the default device).
+def _plain(name, args, kwargs):
+    """Raw arguments for a draw without a gradient (TypeError for a tensor in a graph)."""
+    ts = list(F.tensors_in((args, kwargs)))
+    if C.traced(*ts):
+        raise TypeError(f"gpugrad.numpy.random.{name} has no gradient, and an argument is a "
+                        f"tensor in a recorded graph; pass .detach() values")
+    return F.unwrap(args), F.unwrap(kwargs)
+
+
+def _host(v):
+    """A probability vector or population as a NumPy array (read from a GPU if needed)."""
+    return v.numpy() if isinstance(v, Tensor) else v
+
+
+def _pick(a, idx, device):
+    """``a[idx]``: a tensor keeps its graph and device; other array-likes come to ``device``."""
+    if isinstance(idx, _np.generic) or isinstance(idx, numbers.Integral):
+        return a[int(idx)] if isinstance(a, Tensor) else C.tensor(a)[int(idx)].data[()]
+    idx = C.tensor(idx)
+    t = a if isinstance(a, Tensor) else C.tensor(a)
+    if t.device != device and not isinstance(a, Tensor):
+        t = t.to(device)
+    return t[idx if idx.device == t.device else idx.to(t.device)]
+
+
+class _Draws:
+    """What the legacy functions and :class:`Generator` share: the differentiable draws."""
+
+    def _raw(self, name, *args, **kwargs):  # pragma: no cover - defined by subclasses
+        raise NotImplementedError
+
+    def normal(self, loc=0.0, scale=1.0, size=None):
+        """Normal samples with mean ``loc`` and standard deviation ``scale``; tensors there
+        get a gradient (``loc + scale * z``)."""
+        if not C.traced(loc, scale):
+            return self._raw("normal", *_plain("normal", (loc, scale, _size(size)), {})[0])
+        shape = _size(size) or _np.broadcast_shapes(_np.shape(C.skeleton(loc)),
+                                                    _np.shape(C.skeleton(scale)))
+        return ops.add(ops.multiply(C.tensor(self._raw("standard_normal", shape)), scale), loc)
+
+    def uniform(self, low=0.0, high=1.0, size=None):
+        """Uniform samples in [low, high); tensors there get a gradient."""
+        if not C.traced(low, high):
+            return self._raw("uniform", *_plain("uniform", (low, high, _size(size)), {})[0])
+        shape = _size(size) or _np.broadcast_shapes(_np.shape(C.skeleton(low)),
+                                                    _np.shape(C.skeleton(high)))
+        u = C.tensor(self._raw(self._unit, shape))
+        return ops.add(ops.multiply(u, ops.subtract(high, low)), low)
+
+    def choice(self, a, size=None, replace=True, p=None):
+        """Samples from ``a`` (an int n means ``arange(n)``), optionally weighted by ``p``;
+        picking from a tensor keeps its graph."""
+        if isinstance(a, numbers.Integral) and not isinstance(a, Tensor):
+            n = int(a)
+        else:
+            n = len(a) if not isinstance(a, Tensor) else a.shape[0]
+        idx = self._raw("choice", n, _size(size), replace, None if p is None else _host(p))
+        if isinstance(a, numbers.Integral) and not isinstance(a, Tensor):
+            return idx
+        if not isinstance(a, Tensor) and not hasattr(a, "__array__"):  # a list or range
+            arr = _np.asarray(a)
+            return arr[idx] if not isinstance(idx, Tensor) else _pick(arr, idx, self.device)
+        return _pick(a, idx, self.device)
+
+    def permutation(self, x):
+        """A shuffled copy of ``x`` (or of ``arange(x)``), shuffled along axis 0."""
+        if isinstance(x, numbers.Integral) and not isinstance(x, Tensor):
+            return self._raw("permutation", int(x))
+        n = x.shape[0] if isinstance(x, Tensor) else C.tensor(x).shape[0]
+        return _pick(x, self._raw("permutation", n), self.device)
+
+    def shuffle(self, x):
+        """Shuffle a tensor (or a NumPy array or list) in place along axis 0."""
+        if not isinstance(x, Tensor):
+            return self._raw("shuffle", x)
+        x[...] = self.permutation(x)
+
+
+class Generator(_Draws):
+    """``numpy.random.Generator`` drawing tensors on one device (``device=`` or the default
+    device): NumPy's PCG64 stream on the CPU, CuPy's generator on a GPU.  Every method of
+    NumPy's Generator is available; arrays come back as tensors, scalars as NumPy's.
 
     >>> g = Generator(seed=1)
     >>> g.integers(0, 10, size=3).dtype
     dtype('int64')
     """
+    _unit = "random"
 
     def __init__(self, seed=None, device=None):
         self.device = backend.device(device)
@@ -49,84 +152,42 @@ class Generator:
     def __repr__(self):
         return f"Generator(device='{self.device}')"
 
-    def _call(self, name, *args, **kw):
+    def _raw(self, name, *args, **kwargs):
+        if self.device.type != "cpu" and not hasattr(self._g, name):
+            return _gpu_state(self.device, name, args, kwargs)
         with self.device._activated():
-            r = getattr(self._g, name)(*args, **kw)
-        return Tensor._make(r if hasattr(r, "shape") and not isinstance(r, _np.generic)
-                            else self.device.xp.asarray(r))
+            return F.wrap_result(getattr(self._g, name)(*args, **kwargs))
 
-    def random(self, size=None, dtype=_np.float64, out=None):
-        """Uniform floats in [0, 1)."""
-        return C.out(self._call("random", _size(size), dtype=dtype), out, "random")
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if not hasattr(_np.random.Generator, name):
+            raise AttributeError(f"'Generator' object has no attribute {name!r}")
 
-    def standard_normal(self, size=None, dtype=_np.float64, out=None):
-        """Standard normal samples."""
-        return C.out(self._call("standard_normal", _size(size), dtype=dtype), out,
-                     "standard_normal")
-
-    def normal(self, loc=0.0, scale=1.0, size=None):
-        """Normal samples with mean ``loc`` and standard deviation ``scale``."""
-        if self.device.type == "cpu" and not isinstance(loc, Tensor) and \
-                not isinstance(scale, Tensor):
-            return self._call("normal", loc, scale, _size(size))
-        return ops.add(ops.multiply(self.standard_normal(size), scale), loc)
-
-    def uniform(self, low=0.0, high=1.0, size=None):
-        """Uniform samples in [low, high)."""
-        if self.device.type == "cpu" and not isinstance(low, Tensor) and \
-                not isinstance(high, Tensor):
-            return self._call("uniform", low, high, _size(size))
-        # two numbers: their difference stays a number (an op on numbers alone would make a
-        # CPU tensor, which cannot meet this generator's samples on a GPU)
-        width = high - low if _number(high) and _number(low) else ops.subtract(high, low)
-        return ops.add(ops.multiply(self.random(size), width), low)
+        def draw(*args, **kwargs):
+            a, k = _plain(name, args, kwargs)
+            return self._raw(name, *a, **k)
+        draw.__name__ = name
+        return draw
 
     def integers(self, low, high=None, size=None, dtype=_np.int64, endpoint=False):
         """Random integers in [low, high) ([low, high] with ``endpoint``)."""
-        if high is None:
-            low, high = 0, low
-        if endpoint:
-            high = high + 1
-        return self._call("integers", low, high, size=_size(size), dtype=dtype)
-
-    def exponential(self, scale=1.0, size=None):
-        """Exponential samples with the given ``scale``."""
-        u = self.random(size)
-        return ops.multiply(ops.negative(ops.log1p(ops.negative(u))), scale)
-
-    def permutation(self, x):
-        """A shuffled copy of ``x`` (or of ``arange(x)``), shuffled along axis 0."""
-        if isinstance(x, numbers.Integral):
-            return self._call("permutation", int(x))
-        n = x.shape[0] if isinstance(x, Tensor) else C.tensor(x).shape[0]
-        return self._pick(x, self.permutation(n))
-
-    def _pick(self, a, idx):
-        """``a[idx]`` for samples ``idx`` of this generator: array-likes come to the
-        generator's device; a tensor stays on its own (the integer samples go there)."""
-        if isinstance(a, Tensor):
-            return a[idx if idx.device == a.device else idx.to(a.device)]
-        t = C.tensor(a)
-        return (t if t.device == self.device else t.to(self.device))[idx]
-
-    def shuffle(self, x):
-        """Shuffle a tensor in place along axis 0."""
-        if not isinstance(x, Tensor):
-            raise TypeError(f"shuffle: expected a gpugrad tensor, got {type(x).__name__}")
-        x[...] = self.permutation(x)
-
-    def choice(self, a, size=None, replace=True, p=None):
-        """Samples from ``a`` (an int n means ``arange(n)``), optionally weighted by ``p``."""
-        n = int(a) if isinstance(a, numbers.Integral) else C.tensor(a).shape[0]
-        pp = None if p is None else (p.numpy() if isinstance(p, Tensor) else _np.asarray(p))
-        if self.device.type != "cpu" and pp is not None:
-            pp = backend.to_device(pp, self.device)
-        idx = self._call("choice", n, size=_size(size), replace=replace, p=pp)
-        return idx if isinstance(a, numbers.Integral) else self._pick(a, idx)
+        return self._raw("integers", low, high, _size(size), dtype=dtype, endpoint=endpoint)
 
 
-def _number(v):
-    return isinstance(v, numbers.Number) and not isinstance(v, Tensor)
+def _gpu_state(device, name, args, kwargs):
+    """A draw from CuPy's legacy RandomState of ``device`` (the GPU counterpart)."""
+    rs = _global["gpu"].get(device)
+    with device._activated():
+        if rs is None:
+            rs = _global["gpu"][device] = device.xp.random.RandomState(_global["seed"])
+        if name in ("random", "random_sample", "ranf", "sample"):
+            name = "random_sample"
+        fn = getattr(rs, name, None)
+        if fn is None:
+            raise NotImplementedError(f"gpugrad.numpy.random.{name} has no CuPy version for "
+                                      f"the GPU; draw on the CPU (device='cpu')")
+        return F.wrap_result(fn(*args, **kwargs))
 
 
 def default_rng(seed=None, *, device=None):
@@ -140,113 +201,76 @@ def default_rng(seed=None, *, device=None):
     return Generator(seed, device=device)
 
 
-_global = {"seed": None, "gens": {}}
+_global = {"state": _np.random.RandomState(), "seed": None, "gpu": {}}
 
 
-def _gen():
-    dev = backend.get_default_device()
-    g = _global["gens"].get(dev)
-    if g is None:
-        g = _global["gens"][dev] = Generator(_global["seed"], dev)
-    return g
+class _Legacy(_Draws):
+    """The module-level functions' source: the shared RandomState on the CPU, CuPy's on a
+    GPU (the default device decides)."""
+    _unit = "random_sample"
+
+    @property
+    def device(self):
+        return backend.get_default_device()
+
+    def _raw(self, name, *args, **kwargs):
+        dev = self.device
+        if dev.type != "cpu":
+            return _gpu_state(dev, name, args, kwargs)
+        return F.wrap_result(getattr(_global["state"], name)(*args, **kwargs))
+
+
+_legacy = _Legacy()
 
 
 def seed(seed=None):
-    """Reseed the module-level generator (legacy API; the numbers differ from NumPy's
-    legacy RandomState).
+    """Reseed the shared generator, as ``numpy.random.seed``: the CPU draws that follow are
+    NumPy's for that seed (GPU generators are reseeded too).
 
     >>> seed(0); a = rand(2); seed(0); bool((a == rand(2)).all())
     True
     """
+    _global["state"].seed(seed)
     _global["seed"] = seed
-    _global["gens"].clear()
+    _global["gpu"].clear()
 
 
-def rand(*shape):
-    """Uniform [0, 1) samples of the given shape.
-
-    >>> rand(2, 3).shape
-    (2, 3)
-    """
-    return _gen().random(shape or None)
+def get_state(legacy=True):
+    """The shared CPU generator's state (``numpy.random.get_state``)."""
+    return _global["state"].get_state(legacy=legacy)
 
 
-def randn(*shape):
-    """Standard normal samples of the given shape.
-
-    >>> randn(2).shape
-    (2,)
-    """
-    return _gen().standard_normal(shape or None)
-
-
-def random(size=None):
-    """Uniform [0, 1) samples.
-
-    >>> random(3).shape
-    (3,)
-    """
-    return _gen().random(size)
-
-
-random_sample = random
-
-
-def standard_normal(size=None):
-    """Standard normal samples.
-
-    >>> standard_normal(3).shape
-    (3,)
-    """
-    return _gen().standard_normal(size)
+def set_state(state):
+    """Restore a state from :func:`get_state` (``numpy.random.set_state``)."""
+    _global["state"].set_state(state)
 
 
 def normal(loc=0.0, scale=1.0, size=None):
-    """Normal samples.
+    """Normal samples (differentiable in tensor ``loc``/``scale``).
 
     >>> normal(1.0, 2.0, size=4).shape
     (4,)
     """
-    return _gen().normal(loc, scale, size)
+    return _legacy.normal(loc, scale, size)
 
 
 def uniform(low=0.0, high=1.0, size=None):
-    """Uniform samples in [low, high).
+    """Uniform samples in [low, high) (differentiable in tensor ``low``/``high``).
 
     >>> uniform(size=2).shape
     (2,)
     """
-    return _gen().uniform(low, high, size)
-
-
-def exponential(scale=1.0, size=None):
-    """Exponential samples.
-
-    >>> exponential(size=2).shape
-    (2,)
-    """
-    return _gen().exponential(scale, size)
-
-
-def randint(low, high=None, size=None, dtype=int):
-    """Random integers in [low, high).
-
-    >>> randint(5, size=3).shape
-    (3,)
-    """
-    return _gen().integers(low, high, size, dtype=_np.int64 if dtype is int else dtype)
-
-
-integers = randint
+    return _legacy.uniform(low, high, size)
 
 
 def choice(a, size=None, replace=True, p=None):
-    """Random samples from ``a``.
+    """Random samples from ``a``; one sample (``size=None``) is NumPy's scalar.
 
-    >>> choice(5, size=2).shape
-    (2,)
+    >>> import numpy
+    >>> isinstance(choice(range(2), p=[0.5, 0.5]), numpy.integer)
+    True
     """
-    return _gen().choice(a, size, replace, p)
+    return _legacy.choice(a, size, replace, p)
 
 
 def permutation(x):
@@ -255,14 +279,30 @@ def permutation(x):
     >>> sorted(permutation(3).tolist())
     [0, 1, 2]
     """
-    return _gen().permutation(x)
+    return _legacy.permutation(x)
 
 
 def shuffle(x):
-    """Shuffle a tensor in place along axis 0.
+    """Shuffle in place along axis 0 (tensors, arrays, lists).
 
     >>> import gpugrad.numpy as gnp
     >>> t = gnp.arange(3); shuffle(t); sorted(t.tolist())
     [0, 1, 2]
     """
-    _gen().shuffle(x)
+    _legacy.shuffle(x)
+
+
+def _make_legacy(name):
+    def f(*args, **kwargs):
+        a, k = _plain(name, args, kwargs)
+        return _legacy._raw(name, *a, **k)
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = (f"``numpy.random.{name}`` from the shared generator (NumPy's stream on the "
+                 f"CPU); arrays as tensors, scalars as NumPy's.\n\n"
+                 f">>> {name}.__name__\n'{name}'\n")
+    return f
+
+
+for _n in _LEGACY:
+    globals()[_n] = _make_legacy(_n)
+integers = globals()["randint"]

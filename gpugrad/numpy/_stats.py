@@ -1,0 +1,325 @@
+"""Statistics and array-building functions with NumPy's signatures, differentiable:
+``nan_to_num``, ``cov``, ``corrcoef``, ``percentile``, ``quantile``, ``append``, ``gradient``,
+``rot90``, ``select``, ``partition``, ``argpartition``, ``row_stack``, and the index
+builders ``r_`` / ``c_``.  Functions without a derivative (``histogram``, ``bincount``, ...)
+take the non-graph fallback (:mod:`gpugrad.numpy._fallback`).
+
+>>> import gpugrad.numpy as gnp
+>>> x = gnp.array([1.0, 2.0, 4.0, 8.0])
+>>> gnp.percentile(x, 50).item(), gnp.cov(x).item(), gnp.r_[x[:2], 0.0, 7].tolist()
+(3.0, 9.583333333333334, [1.0, 2.0, 0.0, 7.0])
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as _np
+
+from .. import ops
+from ..tensor import Tensor
+from . import _core as C
+from ._manip import concatenate, vstack
+
+__all__ = ["nan_to_num", "cov", "corrcoef", "percentile", "quantile", "append", "gradient",
+           "rot90", "select", "partition", "argpartition", "row_stack", "r_", "c_"]
+
+
+def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
+    """NaN -> ``nan``, +inf -> ``posinf`` (the dtype's max), -inf -> ``neginf`` (its min);
+    the gradient passes where the input was finite.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.nan_to_num(gnp.array([float("nan"), 1.0, -float("inf")]), neginf=-9).tolist()
+    [0.0, 1.0, -9.0]
+    """
+    t = C.tensor(x)
+    if t.dtype.kind not in "fc":
+        return ops.copy(t) if copy else t
+    if t.dtype.kind == "c":
+        re = nan_to_num(ops.real(t), nan=nan, posinf=posinf, neginf=neginf)
+        im = nan_to_num(ops.imag(t), nan=nan, posinf=posinf, neginf=neginf)
+        return ops.add(re, ops.multiply(im, 1j))
+    fi = _np.finfo(t.dtype)
+    r = ops.where(ops.isnan(t), nan, t)
+    r = ops.where(ops.logical_and(ops.isinf(t), ops.greater(t, 0)),
+                  fi.max if posinf is None else posinf, r)
+    r = ops.where(ops.logical_and(ops.isinf(t), ops.less(t, 0)),
+                  fi.min if neginf is None else neginf, r)
+    return r if r.dtype == t.dtype else ops.astype(r, t.dtype)
+
+
+def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None, *,
+        dtype=None):
+    """Covariance matrix of the variables in the rows of ``m`` (columns with
+    ``rowvar=False``); float64 at least, squeezed as NumPy's.  Weights go to NumPy
+    (no gradient).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.cov(gnp.array([[0.0, 1.0, 2.0], [2.0, 1.0, 0.0]])).tolist()
+    [[1.0, -1.0], [-1.0, 1.0]]
+    """
+    if fweights is not None or aweights is not None:
+        return _no_gradient("cov", m, y, rowvar=rowvar, bias=bias, ddof=ddof,
+                            fweights=fweights, aweights=aweights, dtype=dtype)
+    x = C.tensor(m)
+    dt = C.dtype(dtype) or _np.result_type(x.dtype, _np.float64)
+    if x.ndim > 2:
+        raise ValueError(f"cov: m has more than 2 dimensions (shape {x.shape})")
+    x = ops.astype(x, dt) if x.dtype != dt else x
+    x = ops.reshape(x, (1, -1)) if x.ndim < 2 else x
+    if not rowvar and x.shape[0] != 1:
+        x = ops.transpose(x)
+    if y is not None:
+        yt = C.tensor(y, x)
+        yt = ops.astype(yt, dt) if yt.dtype != dt else yt
+        yt = ops.reshape(yt, (1, -1)) if yt.ndim < 2 else yt
+        if not rowvar and yt.shape[0] != 1:
+            yt = ops.transpose(yt)
+        x = concatenate([x, yt], axis=0)
+    ddof = (0 if bias else 1) if ddof is None else ddof
+    xc = ops.subtract(x, ops.mean(x, axis=1, keepdims=True))
+    xh = ops.conj(xc) if xc.dtype.kind == "c" else xc
+    c = ops.divide(ops.matmul(xc, ops.transpose(xh)), x.shape[1] - ddof)
+    return ops.squeeze(c)
+
+
+def corrcoef(x, y=None, rowvar=True, *, dtype=None):
+    """Pearson correlation coefficients (``cov`` normalized, clipped to [-1, 1]).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.corrcoef(gnp.array([1.0, 2.0, 4.0]), gnp.array([2.0, 4.0, 8.0])).round(6).tolist()
+    [[1.0, 1.0], [1.0, 1.0]]
+    """
+    c = cov(x, y, rowvar, dtype=dtype)
+    if c.ndim == 0:
+        return ops.divide(c, c)
+    d = ops.sqrt(ops.real(ops.diagonal(c)) if c.dtype.kind == "c" else ops.diagonal(c))
+    c = ops.divide(ops.divide(c, ops.expand_dims(d, 1)), ops.expand_dims(d, 0))
+    return ops.clip(c, -1.0, 1.0) if c.dtype.kind != "c" else c
+
+
+_METHODS = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
+             keepdims=False, *, weights=None, interpolation=None):
+    """The ``q``-th quantiles (``q`` in [0, 1], a number or an array) along ``axis``, with
+    NumPy's methods 'linear' (default), 'lower', 'higher', 'midpoint', 'nearest'; the
+    gradient reaches the one or two elements each quantile interpolates.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.quantile(gnp.array([1.0, 2.0, 3.0, 4.0]), [0.25, 0.5]).tolist()
+    [1.75, 2.5]
+    """
+    method = interpolation or method
+    if method not in _METHODS or weights is not None:
+        return _no_gradient("quantile", a, q, axis=axis, method=method, keepdims=keepdims,
+                            weights=weights)
+    if C.traced(q):
+        raise TypeError("quantile: q has no gradient; pass it as numbers, not a tensor in a "
+                        "recorded graph")
+    qa = _np.asarray(q.numpy() if isinstance(q, Tensor) else q, dtype=_np.float64)
+    if ((qa < 0) | (qa > 1)).any():
+        raise ValueError("Quantiles must be in the range [0, 1]")
+    x = C.to_float(C.tensor(a))
+    ndim = x.ndim
+    if axis is None:
+        s, ax = ops.sort(ops.ravel(x), axis=0), 0
+    else:
+        ax = axis % ndim
+        s = ops.moveaxis(ops.sort(x, axis=ax), ax, 0)
+    n = s.shape[0]
+    pos = qa * (n - 1)
+    lo = _np.floor(pos).astype(_np.int64)
+    hi = _np.minimum(lo + 1, n - 1)
+    frac = pos - lo
+    if method == "lower":
+        frac = _np.zeros_like(frac)
+    elif method == "higher":
+        lo, frac = _np.ceil(pos).astype(_np.int64), _np.zeros_like(frac)
+    elif method == "midpoint":
+        frac = _np.where(hi > lo, 0.5, 0.0)
+    elif method == "nearest":
+        lo, frac = _np.around(pos).astype(_np.int64), _np.zeros_like(frac)
+    va, vb = s[C.tensor(lo, s)], s[C.tensor(hi, s)]
+    t = C.tensor(frac.reshape(frac.shape + (1,) * (s.ndim - 1)).astype(s.dtype), s)
+    diff = ops.subtract(vb, va)  # NumPy's _lerp: exact at both ends
+    r = ops.where(ops.greater_equal(t, 0.5), ops.subtract(vb, ops.multiply(diff, 1 - t)),
+                  ops.add(va, ops.multiply(diff, t)))
+    if keepdims:
+        shape = qa.shape + ((1,) * ndim if axis is None else
+                            x.shape[:ax] + (1,) + x.shape[ax + 1:])
+        r = ops.reshape(r, shape)
+    return C.out(r, out, "quantile")
+
+
+def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
+               keepdims=False, *, weights=None, interpolation=None):
+    """The ``q``-th percentiles (``q`` in [0, 100]); see :func:`quantile`.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.percentile(gnp.array([[1.0, 3.0], [2.0, 8.0]]), 50, axis=1).tolist()
+    [2.0, 5.0]
+    """
+    if C.traced(q):
+        raise TypeError("percentile: q has no gradient; pass it as numbers")
+    qa = _np.true_divide(q.numpy() if isinstance(q, Tensor) else q, 100)
+    if ((qa < 0) | (qa > 1)).any():
+        raise ValueError("Percentiles must be in the range [0, 100]")
+    return quantile(a, qa, axis, out, overwrite_input, method, keepdims, weights=weights,
+                    interpolation=interpolation)
+
+
+def _no_gradient(name, *args, **kwargs):
+    from . import _fallback
+
+    return _fallback.call_named(name, args, kwargs)
+
+
+def append(arr, values, axis=None):
+    """``arr`` with ``values`` appended (both flattened when ``axis`` is None).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.append(gnp.array([1, 2]), [[3, 4]]).tolist()
+    [1, 2, 3, 4]
+    """
+    a = C.tensor(arr)
+    v = C.tensor(values, a)
+    if axis is None:
+        return concatenate([ops.ravel(a), ops.ravel(v)])
+    return concatenate([a, v], axis=axis)
+
+
+def gradient(f, *varargs, axis=None, edge_order=1):
+    """Central differences inside, one-sided at the edges (``edge_order`` 1 or 2), along
+    each axis (or ``axis``); spacings are numbers (coordinate arrays go to NumPy, without a
+    gradient).  One array for one axis, else a tuple.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.gradient(gnp.array([1.0, 2.0, 4.0, 7.0])).tolist()
+    [1.0, 1.5, 2.5, 3.0]
+    """
+    x = C.to_float(C.tensor(f))
+    axes = tuple(range(x.ndim)) if axis is None else (
+        (axis,) if isinstance(axis, numbers.Integral) else tuple(axis))
+    axes = tuple(a % x.ndim for a in axes)
+    if len(varargs) == 0:
+        dxs = [1.0] * len(axes)
+    elif len(varargs) == 1 and _np.ndim(varargs[0]) == 0:
+        dxs = [varargs[0]] * len(axes)
+    elif len(varargs) == len(axes) and all(_np.ndim(v) == 0 for v in varargs):
+        dxs = list(varargs)
+    else:
+        return _no_gradient("gradient", f, *varargs, axis=axis, edge_order=edge_order)
+    if edge_order not in (1, 2):
+        raise ValueError("'edge_order' greater than 2 not supported")
+    outs = []
+    for ax, dx in zip(axes, dxs):
+        n = x.shape[ax]
+        if n < edge_order + 1:
+            raise ValueError("Shape of array too small to calculate a numerical gradient, at "
+                             "least (edge_order + 1) elements are required.")
+
+        def sl(i, j=None, _ax=ax):
+            return x[(slice(None),) * _ax + (slice(i, j),)]
+        mid = ops.divide(ops.subtract(sl(2, None), sl(None, -2)), 2.0 * dx)
+        if edge_order == 1:
+            first = ops.divide(ops.subtract(sl(1, 2), sl(0, 1)), dx)
+            last = ops.divide(ops.subtract(sl(-1, None), sl(-2, -1)), dx)
+        else:
+            first = ops.divide(ops.add(ops.add(ops.multiply(sl(0, 1), -1.5),
+                                               ops.multiply(sl(1, 2), 2.0)),
+                                       ops.multiply(sl(2, 3), -0.5)), dx)
+            last = ops.divide(ops.add(ops.add(ops.multiply(sl(-3, -2), 0.5),
+                                              ops.multiply(sl(-2, -1), -2.0)),
+                                      ops.multiply(sl(-1, None), 1.5)), dx)
+        outs.append(concatenate([first, mid, last], axis=ax))
+    return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+def rot90(m, k=1, axes=(0, 1)):
+    """Rotate by 90 degrees ``k`` times in the plane of ``axes`` (a view; differentiable).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.rot90(gnp.array([[1, 2], [3, 4]])).tolist()
+    [[2, 4], [1, 3]]
+    """
+    t = C.tensor(m)
+    a0, a1 = (a % t.ndim for a in axes)
+    if len(axes) != 2 or a0 == a1:
+        raise ValueError("rot90: axes must be two different axes")
+    k %= 4
+    if k == 0:
+        return t[...]
+    if k == 2:
+        return ops.flip(ops.flip(t, a0), a1)
+    perm = list(range(t.ndim))
+    perm[a0], perm[a1] = perm[a1], perm[a0]
+    if k == 1:
+        return ops.transpose(ops.flip(t, a1), tuple(perm))
+    return ops.flip(ops.transpose(t, tuple(perm)), a1)
+
+
+def select(condlist, choicelist, default=0):
+    """Elements of the first choice whose condition holds, else ``default``
+    (differentiable in the choices and ``default``).
+
+    >>> import gpugrad.numpy as gnp
+    >>> x = gnp.arange(6)
+    >>> gnp.select([x < 3, x > 3], [x, x ** 2], 42).tolist()
+    [0, 1, 2, 42, 16, 25]
+    """
+    if len(condlist) != len(choicelist):
+        raise ValueError("list of cases must be same length as list of conditions")
+    if not condlist:
+        raise ValueError("select with an empty condition list is not possible")
+    like = next((v for v in list(choicelist) + [default] if isinstance(v, Tensor)), None)
+    choices = [C.tensor(c, like) for c in choicelist]
+    dflt = C.tensor(default, like)
+    dt = _np.result_type(*[c.dtype for c in choices], dflt.dtype)
+    conds = [C.tensor(c, like) for c in condlist]
+    for c in conds:
+        if c.dtype != _np.bool_:
+            raise TypeError(f"invalid entry in condlist: should be boolean ndarray, got dtype "
+                            f"{c.dtype}")
+    r = dflt if dflt.dtype == dt else ops.astype(dflt, dt)
+    for c, v in zip(reversed(conds), reversed(choices)):
+        r = ops.where(c, v if v.dtype == dt else ops.astype(v, dt), r)
+    shape = _np.broadcast_shapes(*[t.shape for t in choices + conds + [dflt]])
+    return r if r.shape == shape else ops.copy(ops.broadcast_to(r, shape))
+
+
+def argpartition(a, kth, axis=-1, kind="introselect", order=None):
+    """NumPy's ``argpartition`` indices (no gradient).
+
+    >>> import gpugrad.numpy as gnp
+    >>> int(gnp.argpartition(gnp.array([3, 1, 2]), 0)[0])
+    1
+    """
+    return C.nograd(lambda xp, v: xp.argpartition(v, kth, axis=axis), C.tensor(a))
+
+
+def partition(a, kth, axis=-1, kind="introselect", order=None):
+    """A copy partitioned around ``kth`` in NumPy's arrangement (differentiable values).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.partition(gnp.array([3.0, 1.0, 2.0]), 1)[1].item()
+    2.0
+    """
+    x = C.tensor(a)
+    if axis is None:
+        x, axis = ops.ravel(x), -1
+    return ops.take_along_axis(x, argpartition(x, kth, axis), axis)
+
+
+def row_stack(tup, *, dtype=None, casting="same_kind"):
+    """Same as :func:`vstack`.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.row_stack([gnp.zeros(2), gnp.ones(2)]).shape
+    (2, 2)
+    """
+    return vstack(tup, dtype=dtype)
+
+
+from ._index_tricks import c_, r_  # noqa: E402,F401
