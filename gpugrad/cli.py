@@ -22,6 +22,7 @@ __all__ = ["main", "SUBCOMMANDS", "UsageError", "build_parser"]
 SUBCOMMANDS = [
     "gpugrad.train",
     "gpugrad.bench",
+    "gpugrad.evaluate", "gpugrad.export",      # eval, predict; export
 ]
 
 

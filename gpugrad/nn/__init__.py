@@ -16,7 +16,8 @@ from .linear import FUSED_ACTIVATIONS, MLP, Linear
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from .module import Module
 from .parameter import Parameter
-from .state_dict import IncompatibleKeys, StateDictError
+from .state_dict import (IncompatibleKeys, StateDictError, from_torch_state_dict,
+                         to_torch_state_dict)
 from .utils import clip_grad_norm_, clip_grad_value_
 from . import utils
 
@@ -24,4 +25,5 @@ __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "Linear", "MLP", "
            "LeakyReLU", "GELU", "Sigmoid", "Tanh", "SiLU", "Softplus", "Dropout", "Flatten",
            "Identity", "CrossEntropyLoss", "MSELoss", "BCEWithLogitsLoss", "clip_grad_norm_",
            "clip_grad_value_", "functional", "init", "utils", "activation", "ACTIVATION_NAMES",
-           "FUSED_ACTIVATIONS", "StateDictError", "IncompatibleKeys"]
+           "FUSED_ACTIVATIONS", "StateDictError", "IncompatibleKeys", "to_torch_state_dict",
+           "from_torch_state_dict"]
