@@ -1,0 +1,125 @@
+"""What ``gpugrad train`` needs to run data-parallel under ``mpiexec``.
+
+:func:`training_session` returns None for a single process (nothing changes), else a
+:class:`TrainingSession` that gives this rank its device (``cuda`` -> ``cuda:{local_rank}``),
+shards the training set (:class:`~gpugrad.distributed.DistributedDataLoader`, the batch size
+is per rank) and the test set (contiguous, disjoint slices), wraps the model in
+:class:`~gpugrad.distributed.DistributedDataParallel`, reduces the training loss and the
+evaluation metrics over the ranks, and leaves checkpoints, metrics, the plot and the log to
+rank 0.  Every rank reads the ``--resume`` checkpoint (it must be on a path all ranks see).
+
+>>> training_session(TrainConfig()) is None     # doctest: +SKIP
+True
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .. import backend, nn
+from ..autograd import no_grad
+from ..data import DataLoader
+from . import process_group as pg
+from .ddp import DistributedDataParallel
+from .sampler import DistributedDataLoader
+
+__all__ = ["TrainingSession", "training_session"]
+
+
+def training_session(cfg):
+    """A :class:`TrainingSession` when launched by an MPI launcher with more than one rank,
+    else None (``cfg``: a :class:`~gpugrad.train_config.TrainConfig`)."""
+    if not pg.launched_by_mpi():
+        return None
+    pg.init()
+    if pg.get_world_size() < 2:
+        return None
+    return TrainingSession(cfg)
+
+
+class TrainingSession:
+    """One rank's part of a data-parallel ``gpugrad train`` run (see the module doc)."""
+
+    def __init__(self, cfg):
+        self.rank, self.size = pg.get_rank(), pg.get_world_size()
+        self.is_main = self.rank == 0
+        self.device = pg.default_device(cfg.device)
+
+    def config(self, cfg):
+        """``cfg`` for this rank: its own device; no output folder or progress bar but on
+        rank 0."""
+        changes = {"device": str(self.device)}
+        if not self.is_main:
+            changes.update(out=None, progress=False)
+        return dataclasses.replace(cfg, **changes)
+
+    def log(self, log):
+        """``log`` on rank 0, a no-op elsewhere."""
+        return log if self.is_main else (lambda msg: None)
+
+    def loaders(self, train: DataLoader, test: DataLoader):
+        """(this rank's shard of ``train``, reshuffled each epoch; a contiguous slice of
+        ``test``) with the same batch sizes and device."""
+        tr = DistributedDataLoader(train.X, train.y, train.batch_size, shuffle=train.shuffle,
+                                   drop_last=train.drop_last, seed=train.seed,
+                                   device=train.device)
+        lo, hi = _slice(test.num_samples, self.rank, self.size)
+        te = DataLoader(test.X[lo:hi], None if test.y is None else test.y[lo:hi],
+                        test.batch_size, device=test.device)
+        return tr, te
+
+    def wrap(self, model):
+        """``model`` in :class:`DistributedDataParallel` (parameters from rank 0)."""
+        return DistributedDataParallel(model)
+
+    def mean_loss(self, loss_sum, seen):
+        """(mean training loss over every rank's samples, total samples)."""
+        v = pg.all_reduce(np.array([float(loss_sum), float(seen)]))
+        return float(v[0]) / max(float(v[1]), 1.0), int(v[1])
+
+    def evaluate(self, model, loader, task):
+        """(mean loss, accuracy or R^2) over every rank's slice of the test set."""
+        model.eval()
+        s = np.zeros(4)                       # loss sum, hits or sse, n, (unused)
+        ysum = ysq = None
+        with no_grad():
+            for xb, yb in loader:
+                out = model(xb)
+                if task == "classification":
+                    s[0] += float(nn.functional.cross_entropy(out, yb, reduction="sum").data)
+                    s[1] += float((out.data.argmax(axis=1) == yb.data).sum())
+                else:
+                    y = backend.to_device(yb.data, backend.device("cpu")).astype(np.float64)
+                    o = backend.to_device(out.data, backend.device("cpu")).astype(np.float64)
+                    d = (o - y).reshape(len(y), -1)
+                    s[0] += float((d * d).mean(axis=-1).sum())
+                    s[1] += float((d * d).sum())
+                    y = y.reshape(len(y), -1)
+                    ysum = y.sum(0) if ysum is None else ysum + y.sum(0)
+                    ysq = (y * y).sum(0) if ysq is None else ysq + (y * y).sum(0)
+                s[2] += xb.shape[0]
+        model.train()
+        if task == "classification":
+            s = pg.all_reduce(s)
+            return s[0] / s[2], s[1] / s[2]
+        width = model_outputs(ysum, loader)
+        extra = np.zeros(2 * width) if ysum is None else np.concatenate([ysum, ysq])
+        s = pg.all_reduce(np.concatenate([s, extra]))
+        n, ysum, ysq = s[2], s[4:4 + width], s[4 + width:]
+        sst = float((ysq - ysum * ysum / n).sum())
+        return s[0] / n, 1.0 - s[1] / max(sst, 1e-12)
+
+
+def model_outputs(ysum, loader):
+    """Width of the regression targets (from the sums, or the loader's labels)."""
+    if ysum is not None:
+        return len(ysum)
+    y = loader.y
+    return int(np.prod(y.shape[1:])) if y is not None and y.ndim > 1 else 1
+
+
+def _slice(n, rank, size):
+    """Rank ``rank``'s contiguous part of ``n`` items split as evenly as possible."""
+    bounds = np.linspace(0, n, size + 1).round().astype(int)
+    return int(bounds[rank]), int(bounds[rank + 1])

@@ -1,0 +1,80 @@
+"""gpugrad.distributed under ``mpiexec -n 2`` (the mpich and mpi4py wheels of the dev extra):
+data-parallel SGD against one process, a rank that fails, ``gpugrad train`` with --resume.
+Skipped where mpi4py or mpiexec is missing; every launch has a timeout, so a hang fails."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytest.importorskip("mpi4py")
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPTS = os.path.join(HERE, "dist_scripts")
+MPIEXEC = (shutil.which("mpiexec", path=os.path.dirname(sys.executable))
+           or shutil.which("mpiexec"))
+pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="no mpiexec (pip install mpich)")
+LIMIT = 240          # seconds for one launch (they take a few)
+
+
+def launch(args, n=2, env=None, limit=LIMIT):
+    """Run ``mpiexec -n n python args...``; (returncode, stdout + stderr, seconds)."""
+    full = dict(os.environ, **(env or {}))
+    full["PYTHONPATH"] = os.pathsep.join([os.path.dirname(HERE), full.get("PYTHONPATH", "")])
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run([MPIEXEC, "-n", str(n), sys.executable, *args], env=full,
+                           capture_output=True, text=True, timeout=limit)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"mpiexec {' '.join(args)} hung for {limit} s: {exc.output!r:.2000}")
+    return p.returncode, p.stdout + p.stderr, time.monotonic() - t0
+
+
+def test_two_ranks_match_one_rank_with_twice_the_batch():
+    rc, out, _ = launch([os.path.join(SCRIPTS, "equivalence.py")])
+    assert rc == 0, out
+    res = json.loads(out.strip().splitlines()[-1])
+    assert res["size"] == 2
+    for case in ("f64", "f64_momentum", "f64_accumulate", "f64_small_buckets",
+                 "f64_optimizer_first"):
+        assert res[case]["err"] <= 1e-12, (case, res[case])
+    assert res["f32"]["err"] <= 1e-5, res["f32"]        # float32: 20 steps, lr 0.1
+    assert res["f64_small_buckets"]["buckets"] > 1
+    assert res["f64"]["bytes"] == 2 * res["f32"]["bytes"] > 0
+    assert res["rank_spread"] == 0.0
+    assert res["average_gradients"] == [0.5, 0.5, 0.5, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("mode", ["raise", "hang"])
+def test_a_failing_rank_stops_the_job(mode):
+    rc, out, seconds = launch([os.path.join(SCRIPTS, "failure.py"), mode],
+                              env={"GPUGRAD_DIST_TIMEOUT": "3"}, limit=120)
+    assert rc != 0 and "finished" not in out
+    assert seconds < 100
+    if mode == "raise":
+        assert "rank 1 failed on purpose" in out and "rank 1 raised ValueError" in out
+    else:
+        assert "rank 0 waited" in out and "GPUGRAD_DIST_TIMEOUT=3" in out
+
+
+def test_train_command_runs_on_two_ranks_and_resumes(tmp_path):
+    common = ["-m", "gpugrad", "train", "--dataset", "synthetic", "--samples", "600",
+              "--features", "8", "--classes", "3", "--hidden", "16", "--scheduler", "none",
+              "--no-progress", "--no-plot"]
+    rc, out, _ = launch(common + ["--epochs", "3", "--out", str(tmp_path / "a")])
+    assert rc == 0, out
+    assert out.count("epoch   3/3") == 1           # rank 0 alone logs
+    rc, out, _ = launch(common + ["--epochs", "2", "--out", str(tmp_path / "b")])
+    assert rc == 0, out
+    rc, out, _ = launch(common + ["--epochs", "3", "--out", str(tmp_path / "b"),
+                                  "--resume", str(tmp_path / "b" / "last.npz")])
+    assert rc == 0, out
+    a = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    b = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    keys = ("train_loss", "test_loss", "test_accuracy")
+    assert [[r[k] for k in keys] for r in a["epochs"]] == \
+        [[r[k] for k in keys] for r in b["epochs"]]
+    assert sorted(os.listdir(tmp_path)) == ["a", "b"]
