@@ -1,0 +1,224 @@
+"""Captured steps: ``step = gg.compile(train_step)`` records one call of a whole training step
+-- forward, loss, backward, optimizer update -- then replays it.
+
+The first call with a given input signature (shapes, dtypes, devices of the Tensor/array
+arguments, and the values of the others) runs the step eagerly on static input buffers while
+the engine reports every array-level call it makes (:mod:`gpugrad.capture_hooks`): each node's
+forward and backward, the gradient sums and casts of the backward pass, the gradients handed
+to leaves, and the optimizer's ``step``/``zero_grad``.  Later calls copy their inputs into the
+static buffers and replay that tape: on the CPU the same kernels in the same order (so the
+results equal the uncompiled step bit for bit) with no Tensor, graph node or backward walk;
+on CUDA the runs of array calls are captured once as CUDA graphs and launched
+(:mod:`gpugrad.capture.cuda_graph`).  Optimizer calls run live at each replay, so a learning
+rate schedule or Adam's step count is followed.
+
+The rule, as in ``jax.jit``: Python runs once, at recording.  Control flow that depends on
+values cannot be replayed, so reading a value on the host inside the step -- ``item()``,
+``float(t)``, ``bool(t)`` (an ``if`` on a tensor), ``tolist()``, ``numpy()`` -- raises
+:class:`CaptureError` while recording; so does an array the recorder did not see computed
+(NumPy code on ``.data``, a random mask such as dropout's), a tensor hook, ``gg.grad`` or
+``create_graph``.  Shapes and non-tensor arguments are static: a new signature records again.
+A parameter rebound to a new array (``load_state_dict`` into new memory) records again too.
+
+>>> import gpugrad as gg
+>>> model = gg.nn.Linear(3, 1); opt = gg.optim.SGD(model.parameters(), lr=0.1)
+>>> def train_step(x, y):
+...     loss = gg.nn.functional.mse_loss(model(x), y)
+...     loss.backward(); opt.step(); opt.zero_grad()
+...     return loss
+>>> step = gg.compile(train_step)
+>>> x, y = gg.ones(4, 3), gg.zeros(4, 1)
+>>> losses = [step(x, y).item() for _ in range(3)]   # records once, then replays
+>>> losses[2] < losses[0]
+True
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from .. import backend, capture_hooks
+from ..capture_hooks import CaptureError
+from ..grad_mode import _state as _grad_state
+from ..tensor import Tensor
+from . import host_reads
+from .tape import Recorder, build_output
+
+__all__ = ["compile", "CompiledStep", "CaptureError", "training_step"]
+
+
+def _is_array(a):
+    return isinstance(a, np.ndarray) or backend.is_cupy_array(a)
+
+
+class CompiledStep:
+    """A step function with recorded tapes, one per input signature (see :func:`compile`).
+
+    ``recordings`` counts how many times the step was recorded; ``cuda_graphs`` says whether
+    replays on CUDA launch graphs (else they make the recorded calls one by one).
+
+    >>> import gpugrad as gg
+    >>> step = CompiledStep(lambda x: (x * 2).sum())
+    >>> step(gg.ones(3)).item(), step(gg.ones(3)).item(), step.recordings
+    (6.0, 6.0, 1)
+    """
+
+    def __init__(self, fn, cuda_graphs=True):
+        if not callable(fn):
+            raise TypeError(f"gpugrad.compile expects a callable step, got {type(fn).__name__}")
+        self.fn = fn
+        self.cuda_graphs = cuda_graphs
+        self.recordings = 0
+        self._tapes = {}
+        functools.update_wrapper(self, fn, updated=())
+
+    # ------------------------------------------------------------ signature and inputs
+    @staticmethod
+    def _split(args, kwargs):
+        """(key, [input arrays]) of one call: arrays by shape/dtype/device, the rest by value."""
+        key, arrays = [], []
+        for name, a in list(enumerate(args)) + sorted(kwargs.items()):
+            d = a.data if isinstance(a, Tensor) else a
+            if isinstance(a, Tensor) or _is_array(d):
+                if isinstance(a, Tensor) and a.requires_grad:
+                    raise CaptureError(f"input {name!r} of a compiled step requires grad; "
+                                       f"inputs are data (gradients go to the tensors the step "
+                                       f"closes over, such as a model's parameters)")
+                key.append((name, type(a).__name__, d.shape, str(d.dtype),
+                            str(backend.array_device(d))))
+                arrays.append(d)
+            else:
+                try:
+                    hash(a)
+                except TypeError:
+                    raise TypeError(f"argument {name!r} of a compiled step is a "
+                                    f"{type(a).__name__}: expected Tensors, arrays or hashable "
+                                    f"values (which are static: a new value records again)")
+                key.append((name, "static", a))
+        return tuple(key), arrays
+
+    def __call__(self, *args, **kwargs):
+        key, arrays = self._split(args, kwargs)
+        entry = self._tapes.get(key)
+        if entry is None or not entry.valid():
+            return self._record(key, args, kwargs, arrays)
+        return entry.run(arrays)
+
+    # ------------------------------------------------------------ recording
+    def _record(self, key, args, kwargs, arrays):
+        if not _grad_state.enabled:
+            raise CaptureError("gpugrad.compile records a training step with gradients on; "
+                               "it was called under no_grad()")
+        bufs = []
+
+        def static(a):
+            d = a.data if isinstance(a, Tensor) else a
+            if not (isinstance(a, Tensor) or _is_array(d)):
+                return a
+            with backend.on_device_of(d):
+                buf = backend.get_array_module(d).array(d, copy=True)
+            bufs.append(buf)
+            return Tensor._make(buf) if isinstance(a, Tensor) else buf
+
+        s_args = [static(a) for a in args]
+        s_kwargs = {k: static(v) for k, v in kwargs.items()}
+        rec = Recorder(bufs)
+        with host_reads.refused(), capture_hooks.recording(rec):
+            result = self.fn(*s_args, **s_kwargs)
+        spec = rec.output_spec(result)
+        tape = rec.tape(spec)
+        self.recordings += 1
+        cuda = any(backend.is_cupy_array(b) for b in bufs) or _any_cupy(result)
+        if cuda and self.cuda_graphs:
+            from .cuda_graph import GraphReplay
+            self._tapes[key] = GraphReplay(tape, bufs, spec)
+        else:
+            self._tapes[key] = Replay(tape, bufs, spec)
+        return result
+
+
+def _any_cupy(v):
+    if isinstance(v, Tensor):
+        return backend.is_cupy_array(v.data)
+    if isinstance(v, (tuple, list)):
+        return any(_any_cupy(x) for x in v)
+    if isinstance(v, dict):
+        return any(_any_cupy(x) for x in v.values())
+    return False
+
+
+class Replay:
+    """A tape with its static input buffers, replayed call by call (the CPU path)."""
+
+    def __init__(self, tape, bufs, spec):
+        self.tape, self.bufs, self.spec = tape, bufs, spec
+
+    def valid(self):
+        return self.tape.valid()
+
+    def load(self, arrays):
+        for buf, a in zip(self.bufs, arrays):
+            if a is not buf:
+                if type(a) is not type(buf):
+                    raise TypeError(f"a compiled step recorded with {type(buf).__name__} "
+                                    f"inputs got a {type(a).__name__}")
+                buf[...] = a
+
+    def run(self, arrays):
+        self.load(arrays)
+        return build_output(self.spec, self.tape.replay())
+
+
+def compile(fn=None, *, cuda_graphs=True):
+    """Record one call of ``fn`` (a whole training step) and replay it on later calls.
+
+    ``fn`` takes Tensors/arrays (data, copied into static buffers at each call) and hashable
+    values (static); it may return Tensors, numbers, None, or tuples/lists/dicts of them.  A
+    replay returns new Tensors (no graph: ``requires_grad`` False) over the replay's arrays
+    -- on CUDA graphs, static arrays that the next call overwrites.  Raises
+    :class:`CaptureError` when the step reads a value on the host or uses what a replay
+    cannot follow (see the module docstring).  ``cuda_graphs=False`` replays CUDA steps
+    call by call instead of as graphs.  Usable as a decorator.
+
+    >>> import gpugrad as gg
+    >>> @gg.compile
+    ... def double_sum(x):
+    ...     return (x * 2).sum()
+    >>> double_sum(gg.ones(2)).item(), double_sum(gg.full((2,), 3.0)).item()
+    (4.0, 12.0)
+    """
+    if fn is None:
+        return lambda f: CompiledStep(f, cuda_graphs=cuda_graphs)
+    return CompiledStep(fn, cuda_graphs=cuda_graphs)
+
+
+def training_step(model, loss_fn, optimizer, precision=None):
+    """A compiled ``(x, y) -> loss`` training step: zero_grad, forward (under the precision
+    policy's autocast), loss, backward, optimizer step -- what ``gpugrad train --compile``
+    replays.  ``precision`` is a :mod:`gpugrad.amp` policy (None: plain float32); a policy
+    that reads values on the host (dynamic loss scaling) raises :class:`CaptureError` on the
+    first call.
+
+    >>> import gpugrad as gg
+    >>> m = gg.nn.Linear(2, 1); opt = gg.optim.SGD(m.parameters(), lr=0.1)
+    >>> step = training_step(m, gg.nn.MSELoss(), opt)
+    >>> x, y = gg.ones(3, 2), gg.zeros(3, 1)
+    >>> step(x, y).item() > step(x, y).item()
+    True
+    """
+    import contextlib
+
+    def body(x, y):
+        optimizer.zero_grad()
+        with precision.autocast() if precision is not None else contextlib.nullcontext():
+            loss = loss_fn(model(x), y)
+        if precision is None:
+            loss.backward()
+            optimizer.step()
+        else:
+            precision.backward(loss)
+            precision.unscale_(optimizer)
+            precision.step(optimizer)
+        return loss
+    return compile(body)

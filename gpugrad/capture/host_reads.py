@@ -1,0 +1,63 @@
+"""Refusing host reads while a step is recorded: ``item()``, ``float(t)``, ``bool(t)``,
+``int(t)``, ``tolist()``, ``numpy()``, ``np.asarray(t)`` on a Tensor raise
+:class:`~gpugrad.capture_hooks.CaptureError` in the recording thread (a replay could not
+follow a Python decision taken on a value).  The Tensor methods are wrapped only while some
+thread records, and the wrappers check the calling thread, so other threads are untouched.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+
+from .. import capture_hooks
+from ..capture_hooks import CaptureError
+from ..tensor import Tensor
+
+_READS = ("item", "tolist", "numpy", "__array__", "__bool__", "__float__", "__int__",
+          "__index__", "__complex__")
+_lock = threading.Lock()
+_depth = 0
+_saved = {}
+
+
+def _refusing(name, orig):
+    def read(self, *args, **kwargs):
+        if capture_hooks.active() is not None:
+            call = f"Tensor.{name}()" if not name.startswith("__") else f"{name[2:-2]}(tensor)"
+            raise CaptureError(
+                f"{call} reads a value on the host while gpugrad.compile records the step: a "
+                f"replay runs the recorded calls and cannot follow Python decisions taken on "
+                f"values (as in jax.jit, Python control flow is traced once). Return the "
+                f"tensor from the step and read it after the call, or run the step uncompiled")
+        return orig(self, *args, **kwargs)
+    read.__name__ = name
+    read.__doc__ = orig.__doc__
+    return read
+
+
+@contextlib.contextmanager
+def refused():
+    """While the block runs, host reads of a Tensor in a recording thread raise.
+
+    >>> import gpugrad as gg
+    >>> with refused(): gg.ones(1).item()
+    1.0
+    """
+    global _depth
+    with _lock:
+        if _depth == 0:
+            for name in _READS:
+                orig = Tensor.__dict__.get(name)
+                if orig is not None:
+                    _saved[name] = orig
+                    setattr(Tensor, name, _refusing(name, orig))
+        _depth += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                for name, orig in _saved.items():
+                    setattr(Tensor, name, orig)
+                _saved.clear()

@@ -1,0 +1,32 @@
+"""``gpugrad train --compile``: the training loop's step as a captured step."""
+from __future__ import annotations
+
+from . import training_step
+
+__all__ = ["compiled_step"]
+
+
+def compiled_step(cfg, model, loss_fn, optimizer, precision, callbacks=()):
+    """The compiled ``(x, y) -> loss`` step for a run with ``cfg.compile`` on, else None.
+
+    Raises ValueError for what a replay cannot honour: ``detect_anomaly`` or ``grad_stats``
+    (they look at every op or every step's gradients) and callbacks with an
+    ``on_before_step`` (called inside the step, between backward and the update).
+
+    >>> import types
+    >>> compiled_step(types.SimpleNamespace(compile=False), None, None, None, None) is None
+    True
+    """
+    if not getattr(cfg, "compile", False):
+        return None
+    for name in ("detect_anomaly", "grad_stats"):
+        if getattr(cfg, name, False):
+            raise ValueError(f"compile=True cannot be combined with {name}=True: it needs "
+                             f"each step run eagerly; turn one of them off")
+    from ..grad_stats import Callback
+    for cb in callbacks:
+        if type(cb).on_before_step is not Callback.on_before_step:
+            raise ValueError(f"compile=True: callback {type(cb).__name__} has an "
+                             f"on_before_step, which runs inside the step and cannot be "
+                             f"replayed; train without compile")
+    return training_step(model, loss_fn, optimizer, precision)

@@ -1,0 +1,115 @@
+"""The engine's side of captured steps (:func:`gpugrad.compile`): where a recorder listens.
+
+While a step is being recorded in this thread, the engine reports each array-level call that
+makes up the step -- a node's forward (``Function.apply``), a node's backward, the sums and
+casts of gradients in the backward pass, a gradient handed to a leaf, and host calls that
+update state (an optimizer's ``step``/``zero_grad``, ``Module.zero_grad``) -- to the
+recorder installed with :func:`recording`.  Outside a recording each hook is one read of the
+module attribute ``_on`` (0), so the eager path pays nothing measurable.
+
+>>> _on
+0
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+
+__all__ = ["CaptureError", "recording", "active"]
+
+_on = 0                      # how many threads are recording now (0: every hook is off)
+_state = threading.local()   # .recorder: the recorder of the calling thread, or None
+
+
+class CaptureError(RuntimeError):
+    """A step cannot be captured: it reads a value on the host, uses a feature the recorder
+    cannot replay, or its arrays changed under a recorded step."""
+
+
+def active():
+    """The recorder of the calling thread, or None (also None in every other thread).
+
+    >>> active() is None
+    True
+    """
+    return getattr(_state, "recorder", None) if _on else None
+
+
+@contextlib.contextmanager
+def recording(recorder):
+    """Install ``recorder`` for the calling thread for the duration of the block; nested
+    recordings are refused.
+
+    >>> class Nop: pass
+    >>> with recording(Nop()): active() is not None
+    True
+    """
+    global _on
+    if getattr(_state, "recorder", None) is not None:
+        raise CaptureError("a compiled step called another compiled step while it was being "
+                           "recorded; call the inner function uncompiled")
+    _state.recorder = recorder
+    _on += 1
+    try:
+        yield recorder
+    finally:
+        _on -= 1
+        _state.recorder = None
+
+
+# ------------------------------------------------------------------ hooks the engine calls
+def forward(node, args, arrays, kwargs, raw, out, anchored):
+    """``Function.apply`` ran ``node.forward(*arrays, **kwargs)`` -> ``raw`` (``out`` after
+    conversion to an array); ``args`` are the Tensors/values it was called with."""
+    r = active()
+    if r is not None:
+        r.forward(node, args, arrays, kwargs, raw, out, anchored)
+
+
+def backward(node, g, in_grads, retain):
+    """The backward pass ran ``node.backward(g)`` -> ``in_grads``."""
+    r = active()
+    if r is not None:
+        r.backward(node, g, in_grads, retain)
+
+
+def add(a, b, out, inplace):
+    """The backward pass summed two gradients: ``out = a + b`` (``a += b`` when inplace)."""
+    r = active()
+    if r is not None:
+        r.add(a, b, out, inplace)
+
+
+def cast(g, out):
+    """The backward pass cast gradient ``g`` to its input's dtype: ``out``."""
+    r = active()
+    if r is not None:
+        r.cast(g, out)
+
+
+def leaf(t, g):
+    """The backward pass is about to hand gradient ``g`` to leaf ``t`` (``_deliver``)."""
+    r = active()
+    if r is not None:
+        r.leaf(t, g)
+
+
+def backward_pass(capture, create_graph):
+    """A backward pass starts (``capture``: ``autograd.grad``'s slots, or None)."""
+    r = active()
+    if r is not None:
+        r.backward_pass(capture, create_graph)
+
+
+def host_call(fn, *args, **kwargs):
+    """Record ``fn(*args, **kwargs)``, a call that changes state on the host (an optimizer's
+    ``step``), as one entry that a replay makes again as it is; then run it with recording
+    paused, so that its parts are not recorded a second time.  Returns what ``fn`` returns.
+    Call it only while :func:`active` is not None."""
+    r = _state.recorder
+    r.host_call(fn, args, kwargs)
+    _state.recorder = None
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        _state.recorder = r
