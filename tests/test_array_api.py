@@ -49,7 +49,7 @@ SPEC = {
     "tensordot": "(x1, x2, /, *, axes=2)", "vecdot": "(x1, x2, /, *, axis=-1)",
     # manipulation
     "broadcast_arrays": "(*arrays)", "broadcast_to": "(x, /, shape)",
-    "concat": "(arrays, /, *, axis=0)", "expand_dims": "(x, /, *, axis=0)",
+    "concat": "(arrays, /, *, axis=0)", "expand_dims": "(x, /, axis=0)",
     "flip": "(x, /, *, axis=None)", "moveaxis": "(x, source, destination, /)",
     "permute_dims": "(x, /, axes)", "repeat": "(x, repeats, /, *, axis=None)",
     "reshape": "(x, /, shape, *, copy=None)", "roll": "(x, /, shift, *, axis=None)",

@@ -258,8 +258,8 @@ def test_out_and_dtype_arguments():
 def test_unsupported_names_raise_not_implemented():
     # no differentiable version: NumPy's answer outside a graph, a TypeError inside one
     leaf4 = gg.tensor(np.ones(4), requires_grad=True)
-    with pytest.raises(TypeError, match="numpy.fft.fft"):
-        gnp.fft.fft(leaf4)
+    with pytest.raises(TypeError, match="numpy.histogram"):
+        gnp.histogram(leaf4)
     with pytest.raises(TypeError, match="numpy.interp"):
         gnp.interp(leaf4, [0, 1], [0, 1])
     with pytest.raises(AttributeError):

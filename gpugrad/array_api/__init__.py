@@ -5,8 +5,8 @@ gpugrad tensors, and everything stays differentiable where the math is.
 Type promotion follows the standard's table; where the standard leaves it unspecified
 (mixed kinds such as int + float, int64 + uint64, a float Python scalar with an integer
 array), NumPy 2's rules apply.  Default dtypes are float64/int64/complex128 (see
-``__array_namespace_info__().default_dtypes()``).  The optional ``fft`` extension is not
-provided; ``linalg`` is.
+``__array_namespace_info__().default_dtypes()``).  Both optional extensions are provided,
+``linalg`` and ``fft``, differentiable.
 
 >>> import gpugrad as gg
 >>> x = gg.tensor([1.0, 2.0, 3.0], requires_grad=True)
@@ -24,12 +24,12 @@ from .. import dtypes as _d
 from .. import numpy as _gnp
 from .. import ops as _ops
 from ..tensor import Tensor as _Tensor
-from . import linalg
+from . import fft, linalg
 from ._creation import *  # noqa: F401,F403
 from ._creation import __all__ as _call
 from ._elementwise import *  # noqa: F401,F403
 from ._elementwise import __all__ as _eall
-from ._info import __array_namespace_info__, isdtype  # noqa: F401
+from ._info import __array_namespace_info__, finfo, iinfo, isdtype  # noqa: F401
 
 __array_api_version__ = "2023.12"
 
@@ -64,24 +64,6 @@ def can_cast(from_, to, /):
     (True, False)
     """
     return _np.can_cast(_dt(from_), to)
-
-
-def finfo(type, /):
-    """Machine limits of a floating dtype (bits, eps, max, min, smallest_normal, dtype).
-
-    >>> finfo(float32).bits
-    32
-    """
-    return _np.finfo(_dt(type))
-
-
-def iinfo(type, /):
-    """Machine limits of an integer dtype (bits, max, min, dtype).
-
-    >>> iinfo(int8).max
-    127
-    """
-    return _np.iinfo(_dt(type))
 
 
 def result_type(*arrays_and_dtypes):
@@ -123,7 +105,7 @@ def concat(arrays, /, *, axis=0):
     return _gnp.concatenate(list(arrays), axis=axis)
 
 
-def expand_dims(x, /, *, axis=0):
+def expand_dims(x, /, axis=0):
     """Insert a size-1 axis at ``axis``.
 
     >>> expand_dims(zeros(3), axis=-1).shape
@@ -356,5 +338,6 @@ __all__ = (list(_call) + list(_eall) + list(_sall) + [
     "moveaxis", "permute_dims", "repeat", "reshape", "roll", "squeeze", "stack", "tile",
     "unstack", "take", "argmax", "argmin", "nonzero", "searchsorted", "where", "sort",
     "argsort", "unique_all", "unique_counts", "unique_inverse", "unique_values", "linalg",
+    "fft",
     "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
     "float32", "float64", "complex64", "complex128", "e", "inf", "nan", "pi", "newaxis"])

@@ -6,12 +6,14 @@
 """
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as _np
 
 from .. import backend
 from .. import dtypes as _d
 
-__all__ = ["__array_namespace_info__", "isdtype"]
+__all__ = ["__array_namespace_info__", "isdtype", "finfo", "iinfo"]
 
 _ALL = {"bool": _d.bool_, "int8": _d.int8, "int16": _d.int16, "int32": _d.int32,
         "int64": _d.int64, "uint8": _d.uint8, "uint16": _d.uint16, "uint32": _d.uint32,
@@ -76,3 +78,41 @@ def __array_namespace_info__():
     device(type='cpu')
     """
     return Info()
+
+
+finfo_object = namedtuple("finfo_object", "bits eps max min smallest_normal dtype")
+iinfo_object = namedtuple("iinfo_object", "bits max min dtype")
+
+
+def _dtype_of(x):
+    return x.dtype if hasattr(x, "dtype") else _np.dtype(x)
+
+
+def finfo(type, /):
+    """Machine limits of a floating dtype (or an array's): ``bits`` (int), ``eps``, ``max``,
+    ``min``, ``smallest_normal`` (Python floats) and ``dtype``; for a complex dtype, those
+    of its real part.  Raises ValueError for a non-floating dtype.
+
+    >>> f = finfo(_d.complex64); f.bits, f.eps == 2.0 ** -23, f.dtype
+    (32, True, dtype('float32'))
+    """
+    dt = _dtype_of(type)
+    if dt.kind not in "fc":
+        raise ValueError(f"finfo: expected a floating-point dtype, got {dt}")
+    f = _np.finfo(dt)
+    return finfo_object(int(f.bits), float(f.eps), float(f.max), float(f.min),
+                        float(f.smallest_normal), f.dtype)
+
+
+def iinfo(type, /):
+    """Machine limits of an integer dtype (or an array's): ``bits``, ``max``, ``min`` (ints)
+    and ``dtype``.  Raises ValueError for a non-integer dtype.
+
+    >>> iinfo(_d.int8)
+    iinfo_object(bits=8, max=127, min=-128, dtype=dtype('int8'))
+    """
+    dt = _dtype_of(type)
+    if dt.kind not in "iu":
+        raise ValueError(f"iinfo: expected an integer dtype, got {dt}")
+    i = _np.iinfo(dt)
+    return iinfo_object(int(i.bits), int(i.max), int(i.min), dt)

@@ -6,12 +6,44 @@
 """
 from __future__ import annotations
 
+import math
+
+import numpy as _np
+
 from .. import numpy as _gnp
+from .. import ops as _ops
 
 __all__ = ["cumulative_sum", "max", "mean", "min", "prod", "std", "sum", "var", "all", "any",
            "matmul", "matrix_transpose", "tensordot", "vecdot"]
 
 _t = _gnp._core.tensor
+
+
+def _in_dtype(reduce, x, dtype):
+    """``reduce(x)`` with the standard's ``dtype=``: the input is cast to ``dtype`` first (a
+    float64 sum of float32 data is summed in float64) and the answer is given in ``dtype``
+    (an int8 product wraps as int8 arithmetic does)."""
+    t = _t(x)
+    if dtype is None:
+        return reduce(t)
+    dt = _np.dtype(dtype)
+    if t.dtype != dt:
+        t = _gnp.astype(t, dt)
+    r = reduce(t)
+    return r if r.dtype == dt else _gnp.astype(r, dt)
+
+
+def _spread(var_or_std, x, axis, correction, keepdims):
+    """var/std with ``correction``: NaN (keeping the graph) where ``N - correction <= 0``, as
+    the standard requires (NumPy's ``ddof`` would give inf or a negative value)."""
+    t = _t(x)
+    axes = range(t.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
+    n = math.prod(t.shape[a] for a in axes)
+    if n - correction > 0:
+        return var_or_std(t, axis=axis, ddof=correction, keepdims=keepdims)
+    r = var_or_std(t, axis=axis, keepdims=keepdims) if n else _gnp.sum(
+        _gnp.real(t) if t.dtype.kind == "c" else t, axis=axis, keepdims=keepdims)
+    return _ops.multiply(r, float("nan"))
 
 
 def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial=False):
@@ -21,7 +53,19 @@ def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial=False):
     >>> xp.cumulative_sum(xp.asarray([1, 2, 3])).tolist()
     [1, 3, 6]
     """
-    return _gnp.cumulative_sum(x, axis=axis, dtype=dtype, include_initial=include_initial)
+    t = _t(x)
+    if axis is None:
+        if t.ndim > 1:
+            raise ValueError(f"cumulative_sum: axis is required for an array of "
+                             f"{t.ndim} dimensions (shape {t.shape})")
+        axis = 0
+    r = _in_dtype(lambda a: _gnp.cumulative_sum(a, axis=axis), t, dtype)
+    if not include_initial:
+        return r
+    shape = list(r.shape)
+    shape[axis] = 1  # the leading zero, also for an empty axis
+    return _gnp.concatenate([_gnp.zeros(tuple(shape), dtype=r.dtype, device=r.device), r],
+                            axis=axis)
 
 
 def max(x, /, *, axis=None, keepdims=False):
@@ -60,8 +104,10 @@ def prod(x, /, *, axis=None, dtype=None, keepdims=False):
     >>> import gpugrad.array_api as xp
     >>> xp.prod(xp.asarray([2, 3], dtype=xp.int8)).dtype
     dtype('int64')
+    >>> xp.prod(xp.asarray([100, 3], dtype=xp.int8), dtype=xp.int8).item()  # int8 wraps
+    44
     """
-    return _gnp.prod(x, axis=axis, dtype=dtype, keepdims=keepdims)
+    return _in_dtype(lambda t: _gnp.prod(t, axis=axis, keepdims=keepdims), x, dtype)
 
 
 def sum(x, /, *, axis=None, dtype=None, keepdims=False):
@@ -71,27 +117,28 @@ def sum(x, /, *, axis=None, dtype=None, keepdims=False):
     >>> xp.sum(xp.asarray([1, 2], dtype=xp.uint8)).dtype
     dtype('uint64')
     """
-    return _gnp.sum(x, axis=axis, dtype=dtype, keepdims=keepdims)
+    return _in_dtype(lambda t: _gnp.sum(t, axis=axis, keepdims=keepdims), x, dtype)
 
 
 def std(x, /, *, axis=None, correction=0.0, keepdims=False):
-    """Standard deviation with ``correction`` (Bessel's is 1).
+    """Standard deviation with ``correction`` (Bessel's is 1); NaN where the number of
+    elements N has ``N - correction <= 0``.
 
     >>> import gpugrad.array_api as xp
     >>> xp.std(xp.asarray([1.0, 3.0])).item()
     1.0
     """
-    return _gnp.std(x, axis=axis, ddof=correction, keepdims=keepdims)
+    return _spread(_gnp.std, x, axis, correction, keepdims)
 
 
 def var(x, /, *, axis=None, correction=0.0, keepdims=False):
-    """Variance with ``correction``.
+    """Variance with ``correction``; NaN where ``N - correction <= 0``.
 
     >>> import gpugrad.array_api as xp
     >>> xp.var(xp.asarray([1.0, 3.0])).item()
     1.0
     """
-    return _gnp.var(x, axis=axis, ddof=correction, keepdims=keepdims)
+    return _spread(_gnp.var, x, axis, correction, keepdims)
 
 
 def all(x, /, *, axis=None, keepdims=False):
@@ -145,11 +192,18 @@ def tensordot(x1, x2, /, *, axes=2):
 
 
 def vecdot(x1, x2, /, *, axis=-1):
-    """Dot product of vectors along ``axis`` (broadcasting).
+    """Dot product of vectors along ``axis`` (broadcasting), conjugating ``x1``, in the
+    promoted dtype of the inputs (int8 with int8 gives int8).
 
     >>> import gpugrad.array_api as xp
     >>> xp.vecdot(xp.ones((2, 3)), xp.ones(3)).tolist()
     [3.0, 3.0]
     """
     a, b = _t(x1), _t(x2, x1)
-    return _gnp.vecdot(a, b, axis=axis)
+    return in_result_type(_gnp.vecdot(a, b, axis=axis), a, b)
+
+
+def in_result_type(r, a, b):
+    """``r`` cast to the promoted dtype of ``a`` and ``b`` where NumPy widened it."""
+    dt = _np.result_type(a.dtype, b.dtype)
+    return r if r.dtype == dt else _gnp.astype(r, dt)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .. import numpy as _gnp
 from ..numpy import linalg as _la
+from ._stats import in_result_type as _in_result_type
 
 __all__ = ["cholesky", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv", "matmul",
            "matrix_norm", "matrix_power", "matrix_rank", "matrix_transpose", "outer", "pinv",
@@ -15,6 +16,15 @@ __all__ = ["cholesky", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv", "m
            "vector_norm"]
 
 _t = _gnp._core.tensor
+
+
+def _per_matrix(rtol):
+    """An array ``rtol`` (one per matrix of the stack, shape ``(...)``) as ``(..., 1)``, to
+    meet each stack's singular values; a number passes unchanged."""
+    if rtol is None or isinstance(rtol, (int, float)):
+        return rtol
+    r = _t(rtol)
+    return _gnp.expand_dims(r, -1) if r.ndim else r
 
 
 def cholesky(x, /, *, upper=False):
@@ -111,12 +121,16 @@ def matrix_power(x, n, /):
 
 
 def matrix_rank(x, /, *, rtol=None):
-    """Numerical rank.
+    """Numerical rank (0 for an empty matrix).
 
     >>> matrix_rank(_gnp.eye(2)).item()
     2
     """
-    return _la.matrix_rank(x, rtol=rtol)
+    t = _t(x)
+    if t.ndim >= 2 and 0 in t.shape[-2:]:
+        return _gnp.zeros(t.shape[:-2], dtype="int64", device=t.device)
+    r = _per_matrix(rtol)
+    return _la.matrix_rank(t, rtol=r.data if hasattr(r, "data") else r)
 
 
 def matrix_transpose(x, /):
@@ -141,12 +155,15 @@ def outer(x1, x2, /):
 
 
 def pinv(x, /, *, rtol=None):
-    """Pseudo-inverse.
+    """Pseudo-inverse (the empty transpose for an empty matrix).
 
     >>> pinv(_gnp.eye(2)).tolist()
     [[1.0, 0.0], [0.0, 1.0]]
     """
-    return _la.pinv(x, rtol=rtol)
+    t = _t(x)
+    if t.ndim >= 2 and 0 in t.shape[-2:]:
+        return _gnp.matrix_transpose(t)  # no elements: the graph stays, nothing to compute
+    return _la.pinv(t, rtol=_per_matrix(rtol))
 
 
 def qr(x, /, *, mode="reduced"):
@@ -210,21 +227,24 @@ def trace(x, /, *, offset=0, dtype=None):
     3.0
     """
     t = _t(x)
+    if dtype is not None:  # summed in dtype, as the standard's sum does
+        t = _gnp.astype(t, dtype, copy=False)
     r = _la.trace(t, offset, -2, -1)
     if dtype is not None:
-        return r.astype(dtype)
+        return r if r.dtype == t.dtype else _gnp.astype(r, t.dtype)
     if t.dtype.kind in "biu":
         return r.astype("int64" if t.dtype.kind in "bi" else "uint64")
     return r
 
 
 def vecdot(x1, x2, /, *, axis=-1):
-    """Vector dot product along ``axis``.
+    """Vector dot product along ``axis`` (conjugating ``x1``), in the promoted dtype.
 
     >>> vecdot(_gnp.ones(3), _gnp.ones(3)).item()
     3.0
     """
-    return _la.vecdot(x1, x2, axis=axis)
+    a, b = _t(x1), _t(x2, x1)
+    return _in_result_type(_la.vecdot(a, b, axis=axis), a, b)
 
 
 def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):

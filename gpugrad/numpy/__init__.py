@@ -37,6 +37,7 @@ import numpy as _np
 from .. import dtypes as _dtypes
 from ..tensor import Tensor as ndarray
 from . import _fallback, linalg, random
+from . import fft  # numpy.fft's names, differentiable (gpugrad.fft)
 from ._creation import *  # noqa: F401,F403
 from ._creation import __all__ as _c
 from ._manip import *  # noqa: F401,F403
@@ -84,7 +85,7 @@ def from_dlpack(x, /, *, device=None, copy=None):
 
 
 __all__ = (list(_c) + list(_m) + list(_u) + list(_r) + list(_s) + list(_l) + [
-    "ndarray", "linalg", "random", "float16", "float32", "float64", "int8", "int16", "int32",
+    "ndarray", "linalg", "random", "fft", "float16", "float32", "float64", "int8", "int16", "int32",
     "int64", "uint8", "uint16", "uint32", "uint64", "complex64", "complex128", "bool_", "bool",
     "half", "single", "double", "intp", "int_", "dtype", "finfo", "iinfo", "promote_types",
     "issubdtype", "floating", "integer", "signedinteger", "unsignedinteger", "number",

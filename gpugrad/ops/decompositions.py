@@ -75,7 +75,8 @@ class _Packed(Function):
         outs = self.compute(xp, x, **kw)
         batch = x.shape[:-2]
         self.shapes, self.dtype = [o.shape for o in outs], x.dtype
-        flat = [o.reshape(batch + (-1,)) for o in outs]
+        # the part's size per batch element, named: -1 cannot be inferred for an empty batch
+        flat = [o.reshape(batch + (int(np.prod(o.shape[len(batch):])),)) for o in outs]
         self.sizes = [f.shape[-1] for f in flat]
         packed = xp.concatenate(flat, axis=-1)
         self.saved = (packed,) + ((x,) if self.keep_input else ())
