@@ -57,7 +57,7 @@ def handled_functions() -> dict:
         from . import numpy as gnp
 
         table = {}
-        for mod, ours in ((np, gnp), (np.linalg, gnp.linalg)):
+        for mod, ours in ((np, gnp), (np.linalg, gnp.linalg), (np.fft, gnp.fft)):
             for name in getattr(ours, "__all__", ()):
                 theirs, mine = getattr(mod, name, None), getattr(ours, name, None)
                 if callable(theirs) and callable(mine) and not isinstance(theirs, type) \

@@ -249,8 +249,9 @@ def lstsq(a, b, rcond=None):
     rank = _np.int32((s.numpy() > tol * s.numpy().max(initial=0)).sum())
     if rank == n and m > n:
         r = ops.subtract(B, ops.matmul(A, x))
-        res = ops.sum(ops.multiply(r, r), axis=0)
+        sq = ops.real(ops.multiply(r, ops.conj(r))) if r.dtype.kind == "c" else ops.multiply(r, r)
+        res = ops.sum(sq, axis=0)  # |r|^2 per column: real, as NumPy's
         res = ops.reshape(res, (1,)) if B.ndim == 1 else res
     else:
-        res = C.tensor(_np.empty((0,), A.dtype), A)
+        res = C.tensor(_np.empty((0,), s.dtype), A)  # the real dtype of a complex a
     return x, res, rank, s
