@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import backend, dtypes
+from . import backend, dtypes, validate
 from .backend import is_cupy_array
 from .tensor import Tensor
 
@@ -27,19 +27,21 @@ __all__ = ["DataLoader"]
 
 def _raw(a, name):
     if isinstance(a, Tensor):
-        return a.data
-    if isinstance(a, np.ndarray) or is_cupy_array(a):
-        return a
-    if isinstance(a, (list, tuple)):
-        return np.asarray(a)
-    raise TypeError(f"DataLoader: expected {name} as an array or Tensor, got {type(a).__name__}")
+        a = a.data
+    elif isinstance(a, (list, tuple)):
+        a = np.asarray(a)
+    elif not (isinstance(a, np.ndarray) or is_cupy_array(a)):
+        raise TypeError(f"DataLoader: expected {name} as an array or Tensor, got "
+                        f"{type(a).__name__}")
+    validate.check_dtype(a.dtype, name, "biufc", owner="DataLoader")   # no strings, objects
+    return a
 
 
 class DataLoader:
     """Iterate over (features, labels) minibatches.
 
-    ``features`` / ``labels``: NumPy or CuPy arrays (or tensors) with the same first
-    dimension; ``labels`` may be None (batches are then single tensors).  ``dtype`` casts
+    ``features`` / ``labels``: NumPy or CuPy arrays (or tensors) of numbers or bools with
+    the same first dimension (strings and objects raise TypeError); ``labels`` may be None (batches are then single tensors).  ``dtype`` casts
     floating features once, up front.  ``device``: where batches go (default: the default
     device).  ``seed``: the shuffle generator's seed.
 

@@ -1,5 +1,7 @@
 """Learning-rate schedulers: the same lr sequence as PyTorch's (where installed) and exact
-closed forms otherwise; chaining; state dicts."""
+closed forms otherwise; chaining; state dicts; arguments and restores checked alike (a failed
+load changes nothing)."""
+import copy
 import math
 import warnings
 
@@ -137,3 +139,104 @@ def test_argument_errors():
                                 optim.ExponentialLR(make_opts()[0], 0.9)])
     with pytest.raises(KeyError, match="initial_lr"):
         optim.StepLR(make_opts()[0], 2, last_epoch=3)
+
+
+# ---------------------------------------------------------------- checked arguments and restores
+def _opt():
+    return optim.SGD([{"params": [nn.Parameter(gg.zeros(1))]}, {"params": [nn.Parameter(gg.zeros(1))], "lr": 0.02}],
+                     lr=0.1)
+
+
+SCHEDULERS = {
+    "StepLR": (lambda o, **kw: optim.StepLR(o, **{"step_size": 2, **kw}),
+               {"step_size": [0, 2.0, True], "gamma": [0, -0.5, math.nan, math.inf, "x"]}),
+    "MultiStepLR": (lambda o, **kw: optim.MultiStepLR(o, **{"milestones": [2, 4], **kw}),
+                    {"milestones": [[-1], [1.5], "12", [True]], "gamma": [-1, math.nan]}),
+    "ExponentialLR": (lambda o, **kw: optim.ExponentialLR(o, **{"gamma": 0.9, **kw}),
+                      {"gamma": [0, math.inf, True]}),
+    "CosineAnnealingLR": (lambda o, **kw: optim.CosineAnnealingLR(o, **{"T_max": 5, **kw}),
+                          {"T_max": [0, 2.5, False], "eta_min": [-1, math.nan]}),
+    "LinearLR": (lambda o, **kw: optim.LinearLR(o, **kw),
+                 {"start_factor": [0, 1.5, True, math.nan], "end_factor": [-0.1, 2, math.inf],
+                  "total_iters": [0, 3.0]}),
+}
+
+
+def _sched_cases():
+    for name, (_, bad) in SCHEDULERS.items():
+        for key, values in bad.items():
+            for v in values:
+                yield name, key, v
+        for v in ("x", -2, 1.5, True):
+            yield name, "last_epoch", v
+
+
+@pytest.mark.parametrize("name,key,value", list(_sched_cases()), ids=repr)
+def test_scheduler_constructor_and_restore_refuse_the_same_values(name, key, value):
+    make = SCHEDULERS[name][0]
+    with pytest.raises((TypeError, ValueError), match=key):
+        make(_opt(), **{key: value})
+    opt = _opt()
+    s = make(opt)
+    opt.step()
+    s.step()
+    sd = copy.deepcopy(s.state_dict())
+    if key == "milestones":
+        value = dict.fromkeys(value, 1) if isinstance(value, list) else value
+    sd[key] = value
+    before = copy.deepcopy(s.state_dict())
+    with pytest.raises(nn.StateDictError, match=key):
+        s.load_state_dict(sd)
+    assert s.state_dict() == before
+
+
+@pytest.mark.parametrize("key,value", [("base_lrs", [-1.0, 0.1]), ("base_lrs", [0.1]),
+                                       ("base_lrs", 0.1), ("_last_lr", [0.1, math.nan]),
+                                       ("_step_count", -1), ("_is_initial", "no"),
+                                       ("last_epoch", "x")])
+def test_scheduler_restore_checks_the_stepping_state(key, value):
+    opt = _opt()
+    s = optim.CosineAnnealingLR(opt, T_max=4)
+    sd = copy.deepcopy(s.state_dict())
+    sd[key] = value
+    before = copy.deepcopy(s.state_dict())
+    with pytest.raises(nn.StateDictError, match=key):
+        s.load_state_dict(sd)
+    assert s.state_dict() == before
+
+
+@pytest.mark.parametrize("kind", ["ChainedScheduler", "SequentialLR"])
+def test_composite_restore_checks_every_member_first(kind):
+    def build():
+        opt = _opt()
+        a, b = optim.LinearLR(opt, start_factor=0.5, total_iters=2), optim.StepLR(opt, 1, 0.5)
+        s = (optim.ChainedScheduler([a, b]) if kind == "ChainedScheduler"
+             else optim.SequentialLR(opt, [a, b], milestones=[2]))
+        for _ in range(3):
+            opt.step()
+            s.step()
+        return s
+
+    s = build()
+    good = copy.deepcopy(s.state_dict())
+    fresh = build()
+    fresh.load_state_dict(copy.deepcopy(good))
+    assert fresh.state_dict() == good
+    bad = copy.deepcopy(good)
+    bad["_last_lr"] = [0.3, 0.2]                     # fine, but member 1 is not:
+    bad["_schedulers"][0]["last_epoch"] = 7
+    bad["_schedulers"][1]["gamma"] = -1.0
+    with pytest.raises(nn.StateDictError, match="gamma"):
+        s.load_state_dict(bad)
+    assert s.state_dict() == good
+    if kind == "SequentialLR":
+        for ms in ([-1], [1.5], [2, 3]):
+            bad = copy.deepcopy(good)
+            bad["_milestones"] = ms
+            with pytest.raises(nn.StateDictError, match="milestones"):
+                s.load_state_dict(bad)
+            assert s.state_dict() == good
+        with pytest.raises(ValueError, match="increasing"):
+            opt = _opt()
+            optim.SequentialLR(opt, [optim.StepLR(opt, 1), optim.StepLR(opt, 1),
+                                     optim.StepLR(opt, 1)], milestones=[3, 2])

@@ -18,11 +18,11 @@ MLP(
 from __future__ import annotations
 
 from .. import backend, dtypes
-from .. import creation
+from .. import creation, validate
 from ..kernels import ACTIVATIONS as FUSED_ACTIVATIONS
 from . import functional as F
 from . import init
-from .activation import Dropout, activation as _activation
+from .activation import ACTIVATION_NAMES, Dropout, activation as _activation
 from .containers import Sequential
 from .parameter import Parameter
 from .module import Module
@@ -108,6 +108,9 @@ class MLP(Sequential):
                              f"ints, got {sizes!r}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"MLP: expected dropout in [0, 1), got {dropout!r}")
+        for what, act in (("activation", activation), ("output_activation", output_activation)):
+            if act is not None:           # checked even when no layer uses it
+                validate.check_choice(act, what, ACTIVATION_NAMES, owner="MLP")
         layers = []
         kw = dict(bias=bias, device=device, dtype=dtype)
         for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):

@@ -144,40 +144,90 @@ class FlatBuffer:
         lo, hi = self.span(i)
         return self.state(name)[lo:hi].reshape(self.params[i].shape)
 
-    def sync(self, i):
-        """Make parameter i's data the flat view again if it was rebound; error if it moved."""
+    def check_step(self, idx, describe):
+        """Check parameters ``idx`` for a step, writing nothing: each one's data is still
+        its flat view (or an array of the same shape, dtype and device put in its place),
+        each gradient is None or a floating Tensor of the parameter's shape on its device.
+        Returns ``(members, pending)``: the indices with a gradient, and those whose data
+        or gradient must be copied into the flat buffers first (usually none: the check
+        is two identity tests per parameter).  ``describe(param)`` names a parameter in
+        errors: RuntimeError for a shape or device, TypeError for a type or dtype.
+        """
+        params, views, gviews = self.params, self.views, self.grad_views
+        members, pending = [], []
+        for i in idx:
+            p = params[i]
+            moved = p.data is not views[i]
+            if moved:
+                self._check_data(i, describe)
+            g = p.grad
+            if g is None:
+                if moved:
+                    pending.append(i)
+                continue
+            members.append(i)
+            if moved or getattr(g, "data", None) is not gviews[i]:
+                self._check_grad(i, g, describe)
+                pending.append(i)
+        return members, pending
+
+    def _check_data(self, i, describe):
         p, view = self.params[i], self.views[i]
-        if p.data is view:
-            return
         d = p.data
         if (tuple(d.shape) != tuple(view.shape) or d.dtype != view.dtype
                 or backend.array_device(d) != self.device):
             raise RuntimeError(
-                f"a parameter of shape {tuple(view.shape)} changed to {tuple(d.shape)} "
-                f"{d.dtype} on {backend.array_device(d)} after the optimizer was created (it "
-                f"holds {self.dtype} on {self.device}); create the optimizer after "
-                f"model.to(device/dtype)")
-        self.xp.copyto(view, d)
+                f"{describe(p)}: a parameter of shape {tuple(view.shape)} changed to "
+                f"{tuple(d.shape)} {d.dtype} on {backend.array_device(d)} after the optimizer "
+                f"was created (it holds {self.dtype} on {self.device}); create the optimizer "
+                f"after model.to(device/dtype)")
+
+    def _check_grad(self, i, g, describe):
+        from ..tensor import Tensor
+
+        p, shape = self.params[i], tuple(self.views[i].shape)
+        if not isinstance(g, Tensor):
+            raise TypeError(f"{describe(p)}: expected .grad to be None or a Tensor, got "
+                            f"{type(g).__name__}")
+        d = g.data
+        if d.dtype.kind != "f":
+            raise TypeError(f"{describe(p)}: expected a floating gradient for a {self.dtype} "
+                            f"parameter, got dtype {d.dtype}")
+        if tuple(d.shape) != shape:
+            raise RuntimeError(f"{describe(p)}: a gradient of shape {tuple(d.shape)} was "
+                               f"assigned to a parameter of shape {shape}")
+        if backend.array_device(d) != self.device:
+            raise RuntimeError(f"{describe(p)}: a gradient on {backend.array_device(d)} was "
+                               f"assigned to a parameter on {self.device}; expected the "
+                               f"same device")
+
+    def sync(self, i, describe=None):
+        """Make parameter i's data the flat view again if it was rebound; error if it moved
+        (as :meth:`check_step`)."""
+        p, view = self.params[i], self.views[i]
+        if p.data is view:
+            return
+        self._check_data(i, describe or _shape_of)
+        self.xp.copyto(view, p.data)
         p.data = view
 
-    def take_grad(self, i) -> bool:
-        """Put parameter i's gradient into the flat gradient buffer; False when it has none."""
+    def take_grad(self, i, describe=None) -> bool:
+        """Put parameter i's gradient into the flat gradient buffer; False when it has none.
+        A gradient from outside the buffer is checked as :meth:`check_step` checks it."""
         p = self.params[i]
         g = p.grad
         if g is None:
             return False
-        if g.data is self.grad_views[i]:
+        if getattr(g, "data", None) is self.grad_views[i]:
             return True
-        if tuple(g.shape) != tuple(self.grad_views[i].shape):
-            raise RuntimeError(f"a gradient of shape {tuple(g.shape)} was assigned to a "
-                               f"parameter of shape {tuple(self.grad_views[i].shape)}")
+        self._check_grad(i, g, describe or _shape_of)
         gview = self.grad_views[i]
         ours = 2 if getattr(p, "_grad_view", None) is gview else 1
         if sys.getrefcount(gview) > _NAME_REFS + ours:   # an old gradient array is still out
             del gview
             self._fresh_grad()
             gview = self.grad_views[i]
-        self.xp.copyto(gview, backend.to_device(g.data, self.device), casting="unsafe")
+        self.xp.copyto(gview, g.data, casting="same_kind")
         if hasattr(p, "_grad_view"):
             # a Parameter's .grad now lives in the buffer; its retirement is watched (a
             # plain tensor keeps its own gradient, which is copied in at every step)
@@ -215,6 +265,10 @@ def _name_refs() -> int:
 
 
 _NAME_REFS = _name_refs()
+
+
+def _shape_of(p) -> str:
+    return f"a parameter of shape {tuple(p.shape)}"
 
 
 def _wrap(arr):

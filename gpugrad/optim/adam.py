@@ -9,12 +9,22 @@ run by one fused kernel per flat buffer range.
 """
 from __future__ import annotations
 
-import numbers
-
-from .. import kernels
+from .. import kernels, validate
+from ..validate import boolean, real
 from .optimizer import Optimizer, StateDictError
 
 __all__ = ["Adam", "AdamW"]
+
+
+def _betas(value, name, owner=""):
+    """Adam's ``betas``: two finite numbers in [0, 1), returned as a tuple."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        got = f"{value!r} ({type(value).__name__})"
+        prefix = f"{owner}: " if owner else ""
+        raise (TypeError if not isinstance(value, (tuple, list)) else ValueError)(
+            f"{prefix}expected {name} to be two numbers in [0, 1), got {got}")
+    return tuple(validate.check_real(b, f"{name}[{i}]", low=0, high=1, high_open=True,
+                                     owner=owner) for i, b in enumerate(value))
 
 
 class Adam(Optimizer):
@@ -30,26 +40,17 @@ class Adam(Optimizer):
     """
 
     _array_state = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    _hyper = {**Optimizer._hyper, "betas": _betas, "eps": real(low=0),
+              "weight_decay": real(low=0), "amsgrad": boolean, "maximize": boolean,
+              "decoupled_weight_decay": boolean}
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, amsgrad: bool = False, maximize: bool = False,
                  decoupled_weight_decay: bool = False):
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, maximize=maximize,
                         decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
-
-    def _check_hyper(self, group):
-        super()._check_hyper(group)
-        betas = group["betas"]
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2 or \
-                not all(isinstance(b, numbers.Real) and 0.0 <= b < 1.0 for b in betas):
-            raise ValueError(f"invalid betas: expected two numbers in [0, 1), got {betas!r}")
-        group["betas"] = tuple(betas)
-        for k in ("eps", "weight_decay"):
-            v = group[k]
-            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not v >= 0:
-                raise ValueError(f"invalid {k} value: expected a number >= 0, got {v!r}")
 
     def _update(self, group, flat, lo, hi, members, whole):
         beta1, beta2 = group["betas"]
@@ -88,12 +89,15 @@ class Adam(Optimizer):
 
     def _check_scalar_state(self, key, value, pid):
         if key == "step":
-            v = value.item() if hasattr(value, "item") else value
-            if isinstance(v, bool) or not isinstance(v, numbers.Real) or v < 0 or v != int(v):
-                raise StateDictError(f"cannot load into {type(self).__name__}: expected a "
-                                     f"non-negative integer step for parameter {pid!r}, got "
-                                     f"{value!r}")
-            return int(v)
+            v = value
+            if getattr(value, "shape", None) == ():          # a 0-d array or NumPy scalar
+                v = value.item()
+            if isinstance(v, float) and v.is_integer():
+                v = int(v)                 # PyTorch keeps the step as a float tensor
+            try:
+                return validate.check_int(v, f"step of parameter {pid!r}", low=0)
+            except (TypeError, ValueError) as exc:
+                raise StateDictError(f"cannot load into {type(self).__name__}: {exc}") from None
         return super()._check_scalar_state(key, value, pid)
 
 

@@ -19,98 +19,33 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 
-from ..nn.state_dict import StateDictError
-from .optimizer import Optimizer
+from .. import validate
+from ..validate import integer, real
+from .scheduler_base import LRScheduler
+from .scheduler_chain import ChainedScheduler, SequentialLR
 
 __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
            "LinearLR", "ChainedScheduler", "SequentialLR"]
 
 
-class LRScheduler:
-    """Base class: subclasses define ``get_lr()`` (the chainable, recursive form) and
-    ``_closed_form()`` (used by ``step(epoch)``).
+_GAMMA = real(low=0, low_open=True)
 
-    >>> import gpugrad as gg
-    >>> opt = gg.optim.SGD([gg.nn.Parameter(gg.zeros(1))], lr=0.1)
-    >>> ExponentialLR(opt, gamma=0.9).state_dict()["last_epoch"]
-    0
-    """
 
-    def __init__(self, optimizer, last_epoch: int = -1):
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(self).__name__}: expected a gpugrad Optimizer, got "
-                            f"{type(optimizer).__name__}")
-        self.optimizer = optimizer
-        if last_epoch == -1:
-            for g in optimizer.param_groups:
-                g.setdefault("initial_lr", g["lr"])
-        else:
-            for i, g in enumerate(optimizer.param_groups):
-                if "initial_lr" not in g:
-                    raise KeyError(f"param_groups[{i}] has no 'initial_lr' to resume a "
-                                   f"scheduler at last_epoch={last_epoch}; load the "
-                                   f"optimizer's state dict first")
-        self.base_lrs = [g["initial_lr"] for g in optimizer.param_groups]
-        self.last_epoch = last_epoch
-        self._initial_step()
-
-    def _initial_step(self):
-        self._step_count = 0
-        self._is_initial = True
-        try:
-            self.step()
-        finally:
-            self._is_initial = False
-
-    def get_lr(self):  # pragma: no cover - every scheduler overrides
-        raise NotImplementedError
-
-    def get_last_lr(self) -> list:
-        """The learning rates of the last step, one per parameter group."""
-        return self._last_lr
-
-    def step(self, epoch=None) -> None:
-        """Advance one epoch (or jump to ``epoch`` with the closed form) and set the lrs."""
-        self._step_count += 1
-        self._update_lr(epoch)
-
-    def _update_lr(self, epoch=None):
-        if epoch is None:
-            self.last_epoch += 1
-            values = self.get_lr()
-        else:
-            self.last_epoch = epoch
-            values = self._closed_form() if hasattr(self, "_closed_form") else self.get_lr()
-        for g, lr in zip(self.optimizer.param_groups, values):
-            g["lr"] = lr
-        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
-
-    def _lrs(self):
-        return [g["lr"] for g in self.optimizer.param_groups]
-
-    def state_dict(self) -> dict:
-        """Everything but the optimizer (JSON-friendly values)."""
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()
-                if k != "optimizer"}
-
-    def check_state_dict(self, state_dict) -> None:
-        """Raise :class:`StateDictError` unless ``state_dict`` came from this kind of scheduler."""
-        if not isinstance(state_dict, dict):
-            raise StateDictError(f"cannot load into {type(self).__name__}: expected a dict, "
-                                 f"got {type(state_dict).__name__}")
-        mine, theirs = set(self.state_dict()), set(state_dict)
-        if mine != theirs:
-            raise StateDictError(f"cannot load into {type(self).__name__}: missing "
-                                 f"{sorted(mine - theirs)}, unexpected {sorted(theirs - mine)} "
-                                 f"(a state dict of another scheduler?)")
-
-    def load_state_dict(self, state_dict) -> None:
-        """Restore from :meth:`state_dict` (validated first)."""
-        self.check_state_dict(state_dict)
-        self.__dict__.update(state_dict)
-
-    def __repr__(self):
-        return f"{type(self).__name__}(last_epoch={self.last_epoch}, lr={self._last_lr})"
+def _milestones(value, name, owner=""):
+    """MultiStepLR's milestones: epochs (ints >= 0, repeats allowed), kept as {epoch: count}
+    (its state dict's form, also accepted)."""
+    if isinstance(value, dict):
+        counts = {validate.check_int(m, f"{name} epoch", low=0, owner=owner):
+                  validate.check_int(c, f"{name}[{m!r}] (a count)", low=1, owner=owner)
+                  for m, c in value.items()}
+        return counts
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{owner}: expected {name} to be a list of epochs, got {value!r}")
+    counts = {}
+    for m in value:
+        m = validate.check_int(m, f"each of {name}", low=0, owner=owner)
+        counts[m] = counts.get(m, 0) + 1
+    return counts
 
 
 class StepLR(LRScheduler):
@@ -122,10 +57,10 @@ class StepLR(LRScheduler):
     [0.1]
     """
 
+    _hyper = {"step_size": integer(low=1), "gamma": _GAMMA}
+
     def __init__(self, optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
-        if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
-            raise ValueError(f"StepLR: expected step_size to be an int >= 1, got {step_size!r}")
-        self.step_size, self.gamma = step_size, gamma
+        self._set_hyper(step_size=step_size, gamma=gamma)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -147,13 +82,10 @@ class MultiStepLR(LRScheduler):
     [0.5, 0.5, 0.25, 0.25]
     """
 
+    _hyper = {"milestones": _milestones, "gamma": _GAMMA}
+
     def __init__(self, optimizer, milestones, gamma: float = 0.1, last_epoch: int = -1):
-        counts = {}
-        for m in milestones:
-            if isinstance(m, bool) or not isinstance(m, int):
-                raise ValueError(f"MultiStepLR: expected int milestones, got {milestones!r}")
-            counts[m] = counts.get(m, 0) + 1
-        self.milestones, self.gamma = counts, gamma
+        self._set_hyper(milestones=milestones, gamma=gamma)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -176,8 +108,10 @@ class ExponentialLR(LRScheduler):
     [0.5]
     """
 
+    _hyper = {"gamma": _GAMMA}
+
     def __init__(self, optimizer, gamma: float, last_epoch: int = -1):
-        self.gamma = gamma
+        self._set_hyper(gamma=gamma)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -200,11 +134,10 @@ class CosineAnnealingLR(LRScheduler):
     [0.5, 0.0]
     """
 
+    _hyper = {"T_max": integer(low=1), "eta_min": real(low=0)}
+
     def __init__(self, optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1):
-        if isinstance(T_max, bool) or not isinstance(T_max, int) or T_max < 1:
-            raise ValueError(f"CosineAnnealingLR: expected T_max to be an int >= 1, got "
-                             f"{T_max!r}")
-        self.T_max, self.eta_min = T_max, eta_min
+        self._set_hyper(T_max=T_max, eta_min=eta_min)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -236,16 +169,13 @@ class LinearLR(LRScheduler):
     [0.25, 0.5, 0.75, 1.0]
     """
 
+    _hyper = {"start_factor": real(low=0, low_open=True, high=1),
+              "end_factor": real(low=0, high=1), "total_iters": integer(low=1)}
+
     def __init__(self, optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
                  total_iters: int = 5, last_epoch: int = -1):
-        if not 0 < start_factor <= 1:
-            raise ValueError(f"LinearLR: expected 0 < start_factor <= 1, got {start_factor!r}")
-        if not 0 <= end_factor <= 1:
-            raise ValueError(f"LinearLR: expected 0 <= end_factor <= 1, got {end_factor!r}")
-        if isinstance(total_iters, bool) or not isinstance(total_iters, int) or total_iters < 1:
-            raise ValueError(f"LinearLR: expected total_iters to be an int >= 1, got "
-                             f"{total_iters!r}")
-        self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
+        self._set_hyper(start_factor=start_factor, end_factor=end_factor,
+                        total_iters=total_iters)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -259,111 +189,3 @@ class LinearLR(LRScheduler):
     def _closed_form(self):
         s, f, n = self.start_factor, self.end_factor, self.total_iters
         return [b * (s + (f - s) * min(n, self.last_epoch) / n) for b in self.base_lrs]
-
-
-def _check_members(owner, optimizer, schedulers):
-    if not schedulers:
-        raise ValueError(f"{owner}: expected at least one scheduler")
-    for i, s in enumerate(schedulers):
-        if not isinstance(s, LRScheduler):
-            raise TypeError(f"{owner}: expected schedulers, got {type(s).__name__} at {i}")
-        if s.optimizer is not optimizer:
-            raise ValueError(f"{owner}: scheduler {i} ({type(s).__name__}) belongs to another "
-                             f"optimizer")
-
-
-class _Composite(LRScheduler):
-    def state_dict(self):
-        sd = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
-        sd["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return sd
-
-    def check_state_dict(self, state_dict):
-        super().check_state_dict(state_dict)
-        subs = state_dict["_schedulers"]
-        if not isinstance(subs, list) or len(subs) != len(self._schedulers):
-            raise StateDictError(f"cannot load into {type(self).__name__}: expected "
-                                 f"{len(self._schedulers)} scheduler states, got "
-                                 f"{len(subs) if isinstance(subs, list) else subs!r}")
-        for s, sd in zip(self._schedulers, subs):
-            s.check_state_dict(sd)
-
-    def load_state_dict(self, state_dict):
-        self.check_state_dict(state_dict)
-        self.__dict__.update({k: v for k, v in state_dict.items() if k != "_schedulers"})
-        for s, sd in zip(self._schedulers, state_dict["_schedulers"]):
-            s.load_state_dict(sd)
-
-
-class ChainedScheduler(_Composite):
-    """Step several schedulers together on one optimizer (their factors multiply).
-
-    >>> import gpugrad as gg
-    >>> opt = gg.optim.SGD([gg.nn.Parameter(gg.zeros(1))], lr=1.0)
-    >>> s = ChainedScheduler([ExponentialLR(opt, 0.5), StepLR(opt, 1, 0.1)])
-    >>> opt.step(); s.step(); [round(v, 6) for v in s.get_last_lr()]
-    [0.05]
-    """
-
-    def __init__(self, schedulers, optimizer=None):
-        schedulers = list(schedulers)
-        optimizer = optimizer or (schedulers[0].optimizer if schedulers else None)
-        _check_members("ChainedScheduler", optimizer, schedulers)
-        self._schedulers = schedulers
-        self.optimizer = optimizer
-        self._last_lr = self._lrs()
-
-    def step(self, epoch=None):
-        if epoch is not None:
-            raise ValueError("ChainedScheduler.step() takes no epoch")
-        for s in self._schedulers:
-            s.step()
-        self._last_lr = self._lrs()
-
-    @property
-    def last_epoch(self):
-        return self._schedulers[-1].last_epoch
-
-
-class SequentialLR(_Composite):
-    """Run schedulers one after another, switching at the ``milestones`` epochs: e.g. a
-    LinearLR warm-up for 5 epochs, then cosine decay.
-
-    >>> import gpugrad as gg
-    >>> opt = gg.optim.SGD([gg.nn.Parameter(gg.zeros(1))], lr=1.0)
-    >>> warm = LinearLR(opt, start_factor=0.5, total_iters=2)
-    >>> s = SequentialLR(opt, [warm, CosineAnnealingLR(opt, T_max=2)], milestones=[2])
-    >>> [s.get_last_lr()[0]] + [round((opt.step(), s.step(), s.get_last_lr()[0])[2], 6)
-    ...                         for _ in range(4)]
-    [0.5, 0.75, 1.0, 0.5, 0.0]
-    """
-
-    def __init__(self, optimizer, schedulers, milestones, last_epoch: int = -1):
-        schedulers = list(schedulers)
-        _check_members("SequentialLR", optimizer, schedulers)
-        milestones = list(milestones)
-        if len(milestones) != len(schedulers) - 1:
-            raise ValueError(f"SequentialLR: expected {len(schedulers) - 1} milestones for "
-                             f"{len(schedulers)} schedulers, got {len(milestones)}")
-        self._schedulers, self._milestones = schedulers, milestones
-        self.last_epoch = last_epoch + 1
-        self.optimizer = optimizer
-        for g in optimizer.param_groups:
-            g["lr"] = g["initial_lr"]
-        for s in schedulers:
-            s.last_epoch -= 1
-        idx = bisect_right(milestones, 0)
-        schedulers[idx]._initial_step()
-        self._last_lr = schedulers[idx].get_last_lr()
-
-    def step(self, epoch=None):
-        if epoch is not None:
-            raise ValueError("SequentialLR.step() takes no epoch")
-        self.last_epoch += 1
-        idx = bisect_right(self._milestones, self.last_epoch)
-        s = self._schedulers[idx]
-        if idx > 0 and self._milestones[idx - 1] == self.last_epoch:
-            s._update_lr(0)
-        else:
-            s.step()
-        self._last_lr = s.get_last_lr()

@@ -23,11 +23,10 @@ True
 """
 from __future__ import annotations
 
-import numbers
-
-from .. import backend
+from .. import capture_hooks, validate
 from ..nn.state_dict import StateDictError
 from ..tensor import Tensor
+from . import _restore
 from ._flat import FlatBuffer
 
 __all__ = ["Optimizer", "StateDictError"]
@@ -40,24 +39,43 @@ class _Required:
 
 required = _Required()
 
+_LABELS = {"lr": "lr (the learning rate)"}
+
 
 class Optimizer:
     """Base class: subclasses set ``_array_state`` (names of per-parameter arrays) and
-    implement ``_update(group, flat, lo, hi, members, whole)``, which updates the parameters
+    ``_hyper`` (each hyper-parameter's checker; see :mod:`gpugrad.validate`), and implement
+    ``_update(group, flat, lo, hi, members, whole)``, which updates the parameters
     ``members`` (indices into ``flat``) of one group; ``whole`` says they are all of the
     group's parameters in ``flat``, i.e. exactly the range ``[lo, hi)``.
+
+    Hyper-parameters are checked by the same table wherever they come from: the
+    constructor, a parameter group's own values, :meth:`add_param_group` and
+    :meth:`load_state_dict`.  A wrong type (``lr="fast"``, ``lr=True``) raises TypeError; NaN,
+    infinity or a value out of range raises ValueError; a key that is not a hyper-parameter
+    of this optimizer (nor ``initial_lr``, which schedulers add) raises ValueError.
+
+    :meth:`step` and :meth:`load_state_dict` are all-or-nothing: everything is checked
+    before anything is written, so after an error the parameters, the state and the
+    parameter groups are exactly as they were.
 
     >>> import gpugrad as gg
     >>> p = gg.nn.Parameter(gg.zeros(2))
     >>> opt = gg.optim.SGD([{"params": [p], "lr": 0.5}], lr=0.1)
     >>> opt.param_groups[0]["lr"]
     0.5
+    >>> gg.optim.SGD([p], lr=float("inf"))
+    Traceback (most recent call last):
+    ...
+    ValueError: SGD: expected lr (the learning rate) to be a finite real number >= 0, got inf
     """
 
     _array_state: tuple = ()
+    _hyper: dict = {"lr": validate.real(low=0), "initial_lr": validate.real(low=0)}
 
     def __init__(self, params, defaults: dict):
         self.defaults = dict(defaults)
+        self._check_hyper({k: v for k, v in defaults.items() if v is not required})
         self.param_groups = []
         self.state = {}
         if isinstance(params, Tensor):
@@ -83,6 +101,10 @@ class Optimizer:
         elif params is None:
             raise ValueError("a parameter group needs a 'params' entry")
         params = list(params)
+        where = f"parameter group {len(self.param_groups)}"
+        if not params:
+            raise ValueError(f"{type(self).__name__}: {where} has no parameters; expected at "
+                             f"least one tensor in its 'params'")
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         mine = set()
         for p in params:
@@ -98,20 +120,36 @@ class Optimizer:
                 raise ValueError("some parameters appear more than once (in one group or in "
                                  "several); each parameter may be optimized once")
             mine.add(id(p))
-        group["params"] = params
         for k, v in self.defaults.items():
             if v is required and k not in group:
                 raise ValueError(f"parameter group didn't specify a value of required "
                                  f"optimization parameter {k!r}")
             group.setdefault(k, v)
-        self._check_hyper(group)
-        self.param_groups.append(group)
+        clean = self._check_hyper(group, where)
+        clean["params"] = params
+        self.param_groups.append(clean)
 
-    def _check_hyper(self, group):
-        """Validate one group's hyper-parameters (subclasses extend)."""
-        lr = group.get("lr")
-        if not isinstance(lr, numbers.Real) or not lr >= 0:
-            raise ValueError(f"invalid learning rate: expected a number >= 0, got {lr!r}")
+    def _check_hyper(self, group: dict, where: str = "") -> dict:
+        """The hyper-parameters of ``group`` (its ``params`` left out), each checked by this
+        class's ``_hyper`` table and normalized (``betas`` a tuple); TypeError or ValueError
+        naming the first that does not pass.  Used by the constructor, add_param_group and
+        load_state_dict alike; changes nothing."""
+        owner = f"{type(self).__name__}" + (f" ({where})" if where else "")
+        table = self._hyper
+        clean = {}
+        for k, v in group.items():
+            if k == "params":
+                continue
+            check = table.get(k)
+            if check is None:
+                raise ValueError(f"{owner}: unknown hyper-parameter {k!r}; expected some of "
+                                 f"{', '.join(sorted(table))}")
+            clean[k] = check(v, _LABELS.get(k, k), owner)
+        self._check_combination(clean, owner)
+        return clean
+
+    def _check_combination(self, group: dict, owner: str) -> None:
+        """Checks across one group's (already checked) hyper-parameters; subclasses extend."""
 
     def add_param_group(self, param_group: dict) -> None:
         """Add a group of parameters with its own hyper-parameters (defaults fill the rest).
@@ -165,6 +203,8 @@ class Optimizer:
         >>> p.sum().backward(); opt.zero_grad(); p.grad is None
         True
         """
+        if capture_hooks._on and capture_hooks.active() is not None:  # recording: a replay
+            return capture_hooks.host_call(self.zero_grad, set_to_none)  # calls it again
         if set_to_none:
             for flat in self._flats:                 # a gradient still held keeps its values
                 with flat.device._activated():
@@ -183,30 +223,48 @@ class Optimizer:
         >>> (p * p).sum().backward(); opt.step(); p.tolist()
         [0.0, 0.0]
         """
+        if capture_hooks._on and capture_hooks.active() is not None:  # recording: a replay
+            return capture_hooks.host_call(self.step, closure)  # calls it again
         loss = None
         if closure is not None:
             from ..autograd import enable_grad
 
             with enable_grad():
                 loss = closure()
-        for group, segments in zip(self.param_groups, self._segments):
-            for flat, lo, hi, idx in segments:
-                with flat.device._activated():
-                    self._step_segment(group, flat, lo, hi, idx)
+        # everything is checked before anything is written: a bad gradient in the last
+        # group leaves the first group's parameters where they were
+        plans = [[flat.check_step(idx, self._describe) for flat, _, _, idx in segments]
+                 for segments in self._segments]
+        for group, segments, plan in zip(self.param_groups, self._segments, plans):
+            for (flat, lo, hi, idx), (members, pending) in zip(segments, plan):
+                if members or pending:
+                    with flat.device._activated():
+                        self._step_segment(group, flat, lo, hi, idx, members, pending)
         return loss
 
-    def _step_segment(self, group, flat, lo, hi, idx):
-        """One group's parameters of one flat buffer: gradients in, one fused update."""
-        has = []
-        for i in idx:
+    def _step_segment(self, group, flat, lo, hi, idx, members, pending):
+        """One group's parameters of one flat buffer (checked by ``flat.check_step``):
+        rebound data and outside gradients copied in, then one fused update."""
+        for i in pending:
             flat.sync(i)
-            has.append(flat.take_grad(i))
-        if not any(has):
+            flat.take_grad(i)
+        if not members:
             return
-        members = [i for i, h in zip(idx, has) if h]
         self._update(group, flat, lo, hi, members, len(members) == len(idx))
+        params = flat.params
         for i in members:
-            flat.params[i]._vc[0] += 1
+            params[i]._vc[0] += 1
+
+    def _describe(self, p) -> str:
+        """``p`` as error messages name it: its index in the state dict, its group."""
+        k = 0
+        for gi, g in enumerate(self.param_groups):
+            for j, q in enumerate(g["params"]):
+                if q is p:
+                    return (f"{type(self).__name__} parameter {k} (param_groups[{gi}]"
+                            f"['params'][{j}])")
+                k += 1
+        return f"{type(self).__name__} parameter of shape {tuple(p.shape)}"
 
     def _update(self, group, flat, lo, hi, members, whole):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -254,71 +312,22 @@ class Optimizer:
         >>> opt = gg.optim.SGD([gg.nn.Parameter(gg.zeros(2))], lr=0.1)
         >>> opt.check_state_dict(opt.state_dict())
         """
-        self._resolve(state_dict)
-
-    def _resolve(self, sd):
-        name = type(self).__name__
-        if not isinstance(sd, dict) or "state" not in sd or "param_groups" not in sd:
-            raise StateDictError(f"cannot load into {name}: expected a dict with 'state' and "
-                                 f"'param_groups', got "
-                                 f"{sorted(sd) if isinstance(sd, dict) else type(sd).__name__}")
-        groups = sd["param_groups"]
-        if not isinstance(groups, (list, tuple)) or len(groups) != len(self.param_groups):
-            n = len(groups) if isinstance(groups, (list, tuple)) else groups
-            raise StateDictError(f"cannot load into {name}: the state dict has {n} parameter "
-                                 f"groups, the optimizer has {len(self.param_groups)}")
-        mapping = {}
-        for gi, (saved, mine) in enumerate(zip(groups, self.param_groups)):
-            ids = saved.get("params") if isinstance(saved, dict) else None
-            if not isinstance(ids, (list, tuple)) or len(ids) != len(mine["params"]):
-                got = len(ids) if isinstance(ids, (list, tuple)) else ids
-                raise StateDictError(f"cannot load into {name}: parameter group {gi} has "
-                                     f"{got} parameters in the state dict, "
-                                     f"{len(mine['params'])} in the optimizer")
-            for i, p in zip(ids, mine["params"]):
-                mapping[i] = p
-        state = sd["state"]
-        if not isinstance(state, dict):
-            raise StateDictError(f"cannot load into {name}: expected 'state' to be a dict, got "
-                                 f"{type(state).__name__}")
-        resolved = []
-        for key, entry in state.items():
-            p = mapping.get(key)
-            if p is None:
-                raise StateDictError(f"cannot load into {name}: state for parameter {key!r}, "
-                                     f"which no parameter group lists")
-            if not isinstance(entry, dict):
-                raise StateDictError(f"cannot load into {name}: expected a dict of state for "
-                                     f"parameter {key!r}, got {type(entry).__name__}")
-            clean = {}
-            for k, v in entry.items():
-                if k in self._array_state:
-                    arr = v.data if isinstance(v, Tensor) else v
-                    if not hasattr(arr, "shape") or tuple(arr.shape) != tuple(p.shape):
-                        got = tuple(arr.shape) if hasattr(arr, "shape") else type(v).__name__
-                        raise StateDictError(f"cannot load into {name}: state {k!r} of "
-                                             f"parameter {key!r} has shape {got}, the "
-                                             f"parameter has shape {tuple(p.shape)}")
-                    clean[k] = arr
-                else:
-                    clean[k] = self._check_scalar_state(k, v, key)
-            missing = [k for k in self._required_state(p, entry) if k not in entry]
-            if missing:
-                raise StateDictError(f"cannot load into {name}: state of parameter {key!r} "
-                                     f"lacks {missing}")
-            resolved.append((p, clean))
-        return resolved
+        _restore.stage(self, state_dict)
 
     def _check_scalar_state(self, key, value, pid):
         raise StateDictError(f"cannot load into {type(self).__name__}: unknown state {key!r} "
-                             f"for parameter {pid!r}")
+                             f"for parameter {pid!r}; expected some of "
+                             f"{', '.join(self._array_state)}")
 
     def _required_state(self, p, entry):
         return ()
 
     def load_state_dict(self, state_dict) -> None:
-        """Restore hyper-parameters and state; everything is validated before anything
-        changes.  Arrays are moved to each parameter's device and dtype.
+        """Restore hyper-parameters and state, all or nothing: the hyper-parameters pass
+        the constructor's checks (see :meth:`_check_hyper`), each state array must be a
+        floating array of its parameter's shape with finite values (it is moved to the
+        parameter's device and dtype), and nothing changes unless everything passes
+        (:class:`StateDictError` names what did not).
 
         >>> import gpugrad as gg
         >>> p = gg.nn.Parameter(gg.zeros(2)); opt = gg.optim.Adam([p], lr=0.1)
@@ -326,33 +335,13 @@ class Optimizer:
         >>> opt2 = gg.optim.Adam([p], lr=0.5); opt2.load_state_dict(opt.state_dict())
         >>> opt2.param_groups[0]["lr"], opt2.state[p]["step"]
         (0.1, 1)
+        >>> sd = opt.state_dict(); sd["param_groups"][0]["lr"] = -5
+        >>> opt2.load_state_dict(sd)
+        Traceback (most recent call last):
+        ...
+        gpugrad.nn.state_dict.StateDictError: cannot load into Adam (parameter group 0): ... got -5
         """
-        resolved = self._resolve(state_dict)
-        staged = []
-        for p, clean in resolved:
-            dev = p.device
-            staged.append((p, {k: (backend.to_device(v, dev) if k in self._array_state else v)
-                               for k, v in clean.items()}))
-        for saved, mine in zip(state_dict["param_groups"], self.param_groups):
-            for k, v in saved.items():
-                if k != "params":
-                    mine[k] = list(v) if isinstance(v, tuple) else v
-            for k in ("betas",):
-                if k in mine:
-                    mine[k] = tuple(mine[k])
-        where = {id(p): (flat, i) for flat in self._flats for i, p in enumerate(flat.params)}
-        self.state = {}
-        for p, clean in staged:
-            flat, i = where[id(p)]
-            st = self.state[p] = {}
-            for k, v in clean.items():
-                if k in self._array_state:
-                    view = flat.state_view(k, i)
-                    with flat.device._activated():
-                        flat.xp.copyto(view, backend.to_device(v, flat.device), casting="unsafe")
-                    st[k] = view
-                else:
-                    st[k] = v
+        _restore.apply(self, _restore.stage(self, state_dict))
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]

@@ -9,9 +9,8 @@ PyTorch's ``torch.optim.SGD`` update, run by one fused kernel per flat buffer ra
 """
 from __future__ import annotations
 
-import numbers
-
 from .. import kernels
+from ..validate import boolean, real
 from .optimizer import Optimizer, required
 
 __all__ = ["SGD"]
@@ -33,6 +32,8 @@ class SGD(Optimizer):
     """
 
     _array_state = ("momentum_buffer",)
+    _hyper = {**Optimizer._hyper, "momentum": real(low=0), "dampening": real(low=0),
+              "nesterov": boolean, "weight_decay": real(low=0), "maximize": boolean}
 
     def __init__(self, params, lr=required, momentum: float = 0.0, dampening: float = 0.0,
                  nesterov: bool = False, weight_decay: float = 0.0, maximize: bool = False):
@@ -40,15 +41,11 @@ class SGD(Optimizer):
                         weight_decay=weight_decay, maximize=maximize)
         super().__init__(params, defaults)
 
-    def _check_hyper(self, group):
-        super()._check_hyper(group)
-        for k in ("momentum", "weight_decay", "dampening"):
-            v = group[k]
-            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not v >= 0:
-                raise ValueError(f"invalid {k} value: expected a number >= 0, got {v!r}")
-        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise ValueError(f"Nesterov momentum requires a momentum and zero dampening, got "
-                             f"momentum={group['momentum']}, dampening={group['dampening']}")
+    def _check_combination(self, group, owner):
+        if group.get("nesterov") and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(f"{owner}: Nesterov momentum requires a momentum and zero "
+                             f"dampening, got momentum={group['momentum']}, "
+                             f"dampening={group['dampening']}")
 
     def _update(self, group, flat, lo, hi, members, whole):
         mom = group["momentum"]
