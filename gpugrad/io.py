@@ -24,11 +24,15 @@ Reading one by hand::
     meta = json.loads(str(z["__gpugrad__"]))
     w = z["model/0.weight"]
 
-Writes are atomic: the file is written to a temporary file in the same directory, flushed
-and fsync'ed, then renamed over the target (and the directory fsync'ed), so a crash leaves
-either the old file or the new one.  Loading reads and checks everything (ZIP CRCs,
-metadata, shapes, dtypes, checksum) before it returns anything; a truncated or altered file
-raises :class:`CheckpointError`.
+Writes are atomic (:func:`atomic_write`): the file is written to a hidden temporary file
+``.NAME.XXXXXXXX.tmp`` in the same directory, flushed and fsync'ed, then renamed over the
+target (and the directory fsync'ed), so a crash leaves either the old file or the new one.
+Files get the usual permissions (``0o666`` less the umask).  A temporary file a killed
+process left behind is removed by the next save to the same target; errors name the target,
+not the temporary file.  Trees may nest up to ``MAX_DEPTH`` levels.  Loading reads and
+checks everything (ZIP CRCs, metadata, shapes, dtypes, checksum, nesting) before it returns
+anything; a truncated, altered or foreign file (an image, a pickle, ...) raises
+:class:`CheckpointError` saying what it is.
 
 >>> import gpugrad as gg, tempfile, os
 >>> path = os.path.join(tempfile.mkdtemp(), "ckpt.npz")
@@ -42,19 +46,21 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import zipfile
 
 import numpy as np
 
 from . import backend
+from .atomic_file import atomic_write
 from .backend import is_cupy_array
 from .tensor import Tensor
 
-__all__ = ["save", "load", "CheckpointError", "FORMAT", "VERSION"]
+__all__ = ["save", "load", "atomic_write", "CheckpointError", "FORMAT", "VERSION",
+           "MAX_DEPTH"]
 
 FORMAT = "gpugrad-checkpoint"
 VERSION = 1
+MAX_DEPTH = 256         # nesting levels of dicts/lists/tuples a checkpoint may have
 _META, _SUM = "__gpugrad__", "__sha256__"
 _SAFE = re.compile(r"[^A-Za-z0-9_.\-]")
 
@@ -67,7 +73,7 @@ class CheckpointError(ValueError):
     >>> load(p)
     Traceback (most recent call last):
     ...
-    gpugrad.io.CheckpointError: ... is truncated or corrupted and cannot be read (...)
+    gpugrad.io.CheckpointError: ... is not a gpugrad checkpoint: it does not start as a .npz ...
     """
 
 
@@ -96,6 +102,10 @@ class _Flattener:
         return key, dev
 
     def tree(self, obj, path=()):
+        if len(path) > MAX_DEPTH:
+            raise ValueError(f"save: the object nests deeper than {MAX_DEPTH} levels at "
+                             f"{_where(path[:3])}/...; expected at most {MAX_DEPTH} (does it "
+                             f"contain itself?)")
         if isinstance(obj, Tensor):
             key, dev = self.add(path, obj.data)
             return {"t": "tensor", "key": key, "device": dev,
@@ -140,6 +150,9 @@ def _digest(meta_text, arrays):
 def save(obj, path) -> None:
     """Write ``obj`` to ``path`` atomically in gpugrad's ``.npz`` checkpoint format.
 
+    Raises TypeError for values it cannot store, ValueError for trees nested deeper than
+    ``MAX_DEPTH``, and OSError naming ``path`` when the file cannot be written.
+
     >>> import gpugrad as gg, tempfile, os
     >>> p = os.path.join(tempfile.mkdtemp(), "m.npz")
     >>> save(gg.nn.Linear(2, 2).state_dict(), p); sorted(load(p))
@@ -153,46 +166,19 @@ def save(obj, path) -> None:
                        for k, a in fl.arrays.items()}}
     meta_text = json.dumps(meta, separators=(",", ":"))
     digest = _digest(meta_text, fl.arrays)
-    directory = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise IsADirectoryError(f"save: {path!r} is a directory; expected a file path")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".",
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
-                _write_member(zf, _META, np.asarray(meta_text))
-                _write_member(zf, _SUM, np.asarray(digest))
-                for key, arr in fl.arrays.items():
-                    _write_member(zf, key, arr)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(directory)
+    with atomic_write(path) as f:
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+            _write_member(zf, _META, np.asarray(meta_text))
+            _write_member(zf, _SUM, np.asarray(digest))
+            for key, arr in fl.arrays.items():
+                _write_member(zf, key, arr)
 
 
 def _write_member(zf, name, arr):
     with zf.open(name + ".npy", "w", force_zip64=True) as member:
         np.lib.format.write_array(member, arr, allow_pickle=False)
-
-
-def _fsync_dir(directory):
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # e.g. Windows: directories cannot be opened
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # ---------------------------------------------------------------- load
@@ -214,8 +200,31 @@ def load(path, map_location=None):
         raise FileNotFoundError(f"checkpoint not found: {path}")
     if os.path.isdir(path):
         raise CheckpointError(f"{path} is a directory, not a checkpoint file")
+    _sniff(path)
     meta, arrays = _read(path)
-    return _build(meta["tree"], arrays, target, path)
+    return _build(meta["tree"], arrays, target, path, 0)
+
+
+# the first bytes of files people pass by mistake (a .npz is a ZIP archive: "PK")
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
+          (b"GIF8", "a GIF image"), (b"\x93NUMPY", "a single NumPy array (.npy)"),
+          (b"\x1f\x8b", "a gzip file"), (b"%PDF", "a PDF document"),
+          (b"\x89HDF", "an HDF5 file"), (b"\x80", "a Python pickle"))
+
+
+def _sniff(path):
+    """CheckpointError saying what the file is when it cannot be a .npz at all."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head.startswith(b"PK"):
+        return
+    if not head:
+        raise CheckpointError(f"{path} is not a gpugrad checkpoint: the file is empty")
+    kind = next((what for magic, what in _MAGIC if head.startswith(magic)), None)
+    if kind is None and all(32 <= c < 127 or c in b"\t\r\n" for c in head):
+        kind = "text"
+    raise CheckpointError(f"{path} is not a gpugrad checkpoint: it does not start as a .npz "
+                          f"(ZIP) archive does" + (f"; it looks like {kind}" if kind else ""))
 
 
 def _read(path):
@@ -237,6 +246,9 @@ def _read(path):
         meta = json.loads(meta_text)
     except ValueError as exc:
         raise CheckpointError(f"{path} has unreadable metadata ({exc})") from None
+    except RecursionError:
+        raise CheckpointError(f"{path} has a malformed structure (nested deeper than "
+                              f"{MAX_DEPTH} levels)") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a gpugrad checkpoint (format "
                               f"{meta.get('format') if isinstance(meta, dict) else None!r})")
@@ -267,15 +279,18 @@ def _device_for(saved, target):
     return dev
 
 
-def _build(node, arrays, target, path):
+def _build(node, arrays, target, path, depth):
+    if depth > MAX_DEPTH:
+        raise CheckpointError(f"{path} has a malformed structure (nested deeper than "
+                              f"{MAX_DEPTH} levels)")
     try:
         t = node["t"]
         if t == "value":
             return node["v"]
         if t == "dict":
-            return {k: _build(v, arrays, target, path) for k, v in node["items"]}
+            return {k: _build(v, arrays, target, path, depth + 1) for k, v in node["items"]}
         if t in ("list", "tuple"):
-            items = [_build(v, arrays, target, path) for v in node["items"]]
+            items = [_build(v, arrays, target, path, depth + 1) for v in node["items"]]
             return items if t == "list" else tuple(items)
         if t == "scalar":
             return arrays[node["key"]][()]

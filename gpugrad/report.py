@@ -1,6 +1,6 @@
 """Reporting for training runs: a per-epoch progress bar (tqdm when installed, else a plain
-stderr line), atomic JSON files, loss/accuracy curves and per-layer gradient statistics
-(matplotlib when installed).
+stderr line; shown only when stderr is a terminal, so logs get no frames), atomic JSON
+files, loss/accuracy curves and per-layer gradient statistics (matplotlib when installed).
 
 >>> bar = Progress(total=100, desc="epoch 1/1", enabled=False)
 >>> bar.update(50, loss=0.5); bar.close()
@@ -8,12 +8,28 @@ stderr line), atomic JSON files, loss/accuracy curves and per-layer gradient sta
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 import time
 
-__all__ = ["Progress", "write_json", "plot_curves", "plot_grad_stats"]
+from .atomic_file import atomic_write
+
+__all__ = ["Progress", "stderr_is_terminal", "write_json", "plot_curves", "plot_grad_stats"]
+
+
+def stderr_is_terminal() -> bool:
+    """True when ``sys.stderr`` is an interactive terminal (where a progress bar belongs);
+    False for files, pipes and captured streams.
+
+    >>> import io, contextlib
+    >>> with contextlib.redirect_stderr(io.StringIO()):
+    ...     stderr_is_terminal()
+    False
+    """
+    isatty = getattr(sys.stderr, "isatty", None)
+    try:
+        return bool(isatty()) if callable(isatty) else False
+    except (OSError, ValueError):          # a closed or detached stream
+        return False
 
 
 class Progress:
@@ -66,29 +82,21 @@ class Progress:
 
 
 def write_json(obj, path) -> None:
-    """Write ``obj`` as JSON to ``path`` atomically (temporary file, fsync, rename).
+    """Write ``obj`` as JSON to ``path`` atomically (:func:`gpugrad.io.atomic_write`:
+    temporary file, fsync, rename; the umask's permissions; OSErrors name ``path``).
 
     >>> import tempfile, os
     >>> p = os.path.join(tempfile.mkdtemp(), "m.json"); write_json({"a": 1}, p)
     >>> json.load(open(p))
     {'a': 1}
     """
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".metrics.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, "w") as f:
+        json.dump(obj, f, indent=2)
 
 
 def plot_curves(history, path, task="classification", train_label="train") -> bool:
     """Save loss (and accuracy) curves to ``path``; False when matplotlib is missing.
+    Points carry markers (up to 30 epochs), so a one-epoch run shows its numbers too.
 
     >>> import tempfile, os
     >>> rows = [{"epoch": 1, "train_loss": 1.0, "test_loss": 1.1, "test_accuracy": 0.5},
@@ -103,15 +111,19 @@ def plot_curves(history, path, task="classification", train_label="train") -> bo
     except ImportError:
         return False
     ep = [h["epoch"] for h in history]
+    style = {"marker": "o", "markersize": 4} if len(ep) <= 30 else {}
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    axes[0].plot(ep, [h["train_loss"] for h in history], label=train_label)
-    axes[0].plot(ep, [h["test_loss"] for h in history], label="test")
+    axes[0].plot(ep, [h["train_loss"] for h in history], label=train_label, **style)
+    axes[0].plot(ep, [h["test_loss"] for h in history], label="test", **style)
     axes[0].set(xlabel="epoch", ylabel="loss", title="loss")
     axes[0].legend()
     key, title = ("test_accuracy", "test accuracy") if task == "classification" \
         else ("test_r2", "test R^2")
-    axes[1].plot(ep, [h[key] for h in history], color="C2")
+    axes[1].plot(ep, [h[key] for h in history], color="C2", **style)
     axes[1].set(xlabel="epoch", ylabel=title, title=title)
+    from matplotlib.ticker import MaxNLocator
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -12,7 +12,11 @@ A run resumed from a checkpoint continues bit-for-bit on the CPU: the checkpoint
 model, optimizer, scheduler, epoch, history, gpugrad's CPU RNG state and the loader's shuffle
 state, and the data are regenerated from the recorded configuration.  (On CUDA the GPU
 generator's state cannot be captured, so dropout masks after a resume differ.)  A resumed
-run keeps the schedule it was planned with: resume an interrupted run with its --epochs.
+run keeps the schedule it was planned with; what a resume may change, and how a cosine
+schedule is re-planned for another --epochs (``extend_schedule``), is in
+:mod:`gpugrad.train_resume`.  Each run gets its own folder by default
+(``runs/{dataset}-{time}``); a folder holding another run is refused unless ``overwrite``
+(:mod:`gpugrad.run_folder`).
 
 >>> cfg = TrainConfig(dataset="synthetic", samples=400, features=8, classes=3,
 ...                   hidden=[16], epochs=2, out=None, quiet=True)
@@ -29,15 +33,19 @@ import os
 import sys
 import time
 
-from . import autograd, backend, io, nn
+from . import amp, autograd, backend, io, nn
 from . import random as _random
 from .autograd import no_grad
+from .capture.train_option import compiled_step
 from .data import DataLoader
 from .datasets import DATASETS, load_dataset
+from .distributed.training import training_session
 from .grad_stats import Callback, GradStats
-from .report import Progress, plot_curves, plot_grad_stats, write_json
-from .train_config import (OPTIMIZERS, RUN_FIELDS, SCHEDULERS, TrainConfig, anomaly_api,
+from .report import Progress, plot_curves, plot_grad_stats, stderr_is_terminal, write_json
+from .run_folder import check_out, prepare_out
+from .train_config import (DEFAULT_OUT, OPTIMIZERS, SCHEDULERS, TrainConfig, anomaly_api,
                            build_model, build_optimizer, build_scheduler)
+from .train_resume import adjust_checkpoint, check_resume, resume_config
 
 __all__ = ["TrainConfig", "fit", "check_resume", "resume_config", "add_parser", "run",
            "build_model", "build_optimizer", "build_scheduler", "Callback", "GradStats"]
@@ -85,52 +93,6 @@ def _require_device(spec):
     return dev
 
 
-# ---------------------------------------------------------------- resuming
-_CHECKPOINT_KEYS = ("epoch", "config", "model", "optimizer", "scheduler", "rng", "history", "best")
-
-
-def check_resume(cfg: TrainConfig, ckpt) -> None:
-    """Raise ValueError unless ``cfg`` can continue the run saved in ``ckpt``: every field
-    but the run fields (epochs, out, device, quiet, progress, plot, eval_batch_size, grad_stats,
-    detect_anomaly) must match.
-
-    >>> ck = {"format": "gpugrad-train", "epoch": 1, "config": TrainConfig().to_dict()}
-    >>> ck.update(model={}, optimizer={}, scheduler=None, rng={}, history=[], best=None)
-    >>> check_resume(TrainConfig(epochs=30), ck)
-    >>> check_resume(TrainConfig(hidden=[8]), ck)
-    Traceback (most recent call last):
-    ...
-    ValueError: cannot resume with a different configuration: hidden (checkpoint [256, 256], ...
-    """
-    if not isinstance(ckpt, dict) or ckpt.get("format") != "gpugrad-train":
-        raise ValueError("the --resume file is a checkpoint but not of a `gpugrad train` run")
-    missing = sorted(set(_CHECKPOINT_KEYS) - set(ckpt))
-    if missing:
-        raise ValueError(f"the --resume checkpoint lacks {missing}")
-    saved = TrainConfig.from_dict(ckpt["config"])
-    diffs = [f"{f.name} (checkpoint {getattr(saved, f.name)!r}, now "
-             f"{getattr(cfg, f.name)!r})" for f in dataclasses.fields(cfg)
-             if f.name not in RUN_FIELDS and getattr(saved, f.name) != getattr(cfg, f.name)]
-    if diffs:
-        raise ValueError("cannot resume with a different configuration: " + "; ".join(diffs))
-    if ckpt["epoch"] > cfg.epochs:
-        raise ValueError(f"the checkpoint is at epoch {ckpt['epoch']}, past --epochs "
-                         f"{cfg.epochs}")
-
-
-def resume_config(ckpt, **overrides) -> TrainConfig:
-    """The configuration of a saved run, with run fields (epochs, out, device, ...) replaced.
-
-    >>> resume_config({"format": "gpugrad-train", "config": TrainConfig().to_dict()},
-    ...               epochs=5).epochs
-    5
-    """
-    if not isinstance(ckpt, dict) or ckpt.get("format") != "gpugrad-train" or \
-            not isinstance(ckpt.get("config"), dict):
-        raise ValueError("the --resume file is a checkpoint but not of a `gpugrad train` run")
-    return dataclasses.replace(TrainConfig.from_dict(ckpt["config"]), **overrides)
-
-
 # ---------------------------------------------------------------- the loop
 @contextlib.contextmanager
 def _anomaly_mode(on):
@@ -158,17 +120,25 @@ def fit(config: TrainConfig, checkpoint=None, log=print, on_epoch_end=None,
     hooks, e.g. ``GradStats()``); ``config.grad_stats`` adds a ``GradStats()`` unless one is
     given.  ``config.detect_anomaly`` turns autograd's anomaly mode on for the call.
     """
-    cfg = config.validate()
-    with _anomaly_mode(cfg.detect_anomaly):
-        return _fit(cfg, checkpoint, log, on_epoch_end, callbacks)
+    cfg = config.validate().resolved()
+    prec = amp.precision_setup(cfg.precision, cfg.device.split(":")[0])  # --precision
+    with _anomaly_mode(cfg.detect_anomaly), prec:
+        return _fit(cfg, checkpoint, log, on_epoch_end, callbacks, prec)
 
 
-def _fit(cfg, checkpoint, log, on_epoch_end, callbacks):
+def _fit(cfg, checkpoint, log, on_epoch_end, callbacks, prec):
     dev = _require_device(cfg.device)
+    dd = training_session(cfg)        # None unless started by mpiexec with > 1 rank
+    if dd is not None:                # this rank's device; rank 0 alone writes and logs
+        cfg, log, dev = dd.config(cfg), dd.log(log), dd.device
     if cfg.resume and checkpoint is None:
         checkpoint = io.load(cfg.resume, map_location="cpu")
+    notes = []
     if checkpoint is not None:
         check_resume(cfg, checkpoint)
+        checkpoint, notes = adjust_checkpoint(cfg, checkpoint)
+    if cfg.out:
+        check_out(cfg, checkpoint)          # before any work: never train into another run
     say = (lambda msg: None) if cfg.quiet else log
 
     ds = load_dataset(cfg.dataset, cfg.samples, cfg.features, cfg.classes, cfg.task,
@@ -179,9 +149,12 @@ def _fit(cfg, checkpoint, log, on_epoch_end, callbacks):
     train_loader = DataLoader(ds.X_train, ytr, cfg.resolved_batch_size, shuffle=True,
                               seed=cfg.seed + 1, device=dev)
     test_loader = DataLoader(ds.X_test, yte, cfg.eval_batch_size, device=dev)
+    if dd is not None:                # each rank: its shard of the data
+        train_loader, test_loader = dd.loaders(train_loader, test_loader)
 
     _random.manual_seed(cfg.seed)
     model = build_model(cfg, ds.num_features, ds.num_outputs)
+    net = model if dd is None else dd.wrap(model)     # averages gradients over the ranks
     opt = build_optimizer(cfg, model.parameters())
     sched = build_scheduler(cfg, opt)
     if cfg.task == "classification":
@@ -211,32 +184,42 @@ def _fit(cfg, checkpoint, log, on_epoch_end, callbacks):
         if checkpoint["rng"].get("gpugrad") is not None:
             _random.set_rng_state(checkpoint["rng"]["gpugrad"])
         start, history, best = checkpoint["epoch"], list(checkpoint["history"]), checkpoint["best"]
+        for note in notes:
+            say(f"resuming at epoch {start + 1}: {note}")
 
-    out = cfg.out
-    if out:
-        os.makedirs(out, exist_ok=True)
+    out = prepare_out(cfg, checkpoint) if cfg.out else None
+    if out and out != cfg.out:
+        say(f"writing to {out}")
+    cfg = dataclasses.replace(cfg, out=out)
+    show_progress = cfg.progress and not cfg.quiet and stderr_is_terminal()
     higher_better = cfg.task == "classification"
     score_key = "test_accuracy" if higher_better else "test_r2"
     t_run = time.perf_counter()
     for cb in cbs:
         cb.on_train_begin(model, opt, ds.X_train)
     stats = next((cb for cb in cbs if isinstance(cb, GradStats)), None)
+    compiled = compiled_step(cfg, net, loss_fn, opt, prec, cbs)
     for epoch in range(start, cfg.epochs):
         t0 = time.perf_counter()
         bar = Progress(train_loader.num_samples, f"epoch {epoch + 1}/{cfg.epochs}",
-                       cfg.progress and not cfg.quiet)
+                       show_progress)
         model.train()
         loss_sum, seen, shown = 0.0, 0, time.perf_counter()
         lr = opt.param_groups[0]["lr"]
         for cb in cbs:
             cb.on_epoch_begin(epoch, len(train_loader))
         for step, (xb, yb) in enumerate(train_loader):
-            opt.zero_grad()
-            loss = loss_fn(model(xb), yb)
-            loss.backward()
-            for cb in cbs:
-                cb.on_before_step(step)
-            opt.step()
+            if compiled is not None:          # --compile: the recorded step, replayed
+                loss = compiled(xb, yb)
+            else:
+                opt.zero_grad()
+                with prec.autocast():
+                    loss = loss_fn(net(xb), yb)
+                prec.backward(loss)
+                prec.unscale_(opt)
+                for cb in cbs:
+                    cb.on_before_step(step)
+                prec.step(opt)
             for cb in cbs:
                 cb.on_step_end(step, loss)
             n = xb.shape[0]
@@ -253,8 +236,11 @@ def _fit(cfg, checkpoint, log, on_epoch_end, callbacks):
         if sched is not None:
             sched.step()
         train_loss = float(loss_sum) / max(seen, 1)       # waits for the device's queue
+        if dd is not None:
+            train_loss, seen = dd.mean_loss(loss_sum, seen)
         train_time = time.perf_counter() - t0
-        test_loss, score = _evaluate(model, test_loader, cfg.task)
+        test_loss, score = (_evaluate if dd is None else dd.evaluate)(model, test_loader,
+                                                                       cfg.task)
         row = {"epoch": epoch + 1, "lr": lr, "train_loss": train_loss, "test_loss": test_loss,
                score_key: score, "time_s": time.perf_counter() - t0,
                "samples_per_s": seen / max(train_time, 1e-9)}
@@ -321,11 +307,12 @@ def add_parser(subparsers) -> None:
     """Register ``gpugrad train`` (called by :mod:`gpugrad.cli`)."""
     d = TrainConfig()
     p = subparsers.add_parser(
-        "train", help="train an MLP on digits or a synthetic problem",
+        "train", help="train an MLP on digits, MNIST or a synthetic problem",
         description="Train an MLP of fused layers; writes checkpoints, metrics.json and a "
                     "plot to --out.", argument_default=argparse.SUPPRESS)
     a = p.add_argument
-    a("--dataset", choices=DATASETS, help=f"dataset (default {d.dataset})")
+    a("--dataset", choices=DATASETS, help=f"dataset (default {d.dataset}; mnist needs "
+                                          f"pip install 'gpugrad[mnist]')")
     a("--samples", type=int, help=f"synthetic: number of samples (default {d.samples})")
     a("--features", type=int, help=f"synthetic: number of features (default {d.features})")
     a("--classes", type=int, help=f"synthetic: number of classes (default {d.classes})")
@@ -348,12 +335,25 @@ def add_parser(subparsers) -> None:
     a("--label-smoothing", type=float, help=f"cross-entropy label smoothing (default "
                                           f"{d.label_smoothing})")
     a("--epochs", type=int, help=f"number of epochs (default {d.epochs})")
-    a("--batch-size", type=int, help="minibatch size (default: digits 64, synthetic 256)")
+    a("--batch-size", type=int, help="minibatch size (default: digits and mnist 64, "
+                                     "synthetic 256)")
     a("--device", help="cpu, cuda or cuda:N (default cpu)")
     a("--dtype", choices=("float32", "float64"), help="parameter dtype (default float32)")
+    a("--precision", choices=amp.PRECISIONS,
+      help="fp32 (default); tf32: TF32 products on CUDA; bf16 (CPU, needs ml_dtypes) or fp16: "
+           "autocast with float32 master weights, fp16 with dynamic loss scaling")
     a("--seed", type=int, help=f"random seed (default {d.seed})")
-    a("--out", help=f"output directory (default {d.out})")
-    a("--resume", metavar="CHECKPOINT", help="continue the run saved in CHECKPOINT")
+    a("--out", help=f"output folder; {{dataset}} and {{time}} are filled in, an existing "
+                    f"name gets -2, -3, ... (default {DEFAULT_OUT}: a new "
+                    f"folder per run); a folder holding another run is refused")
+    a("--overwrite", action="store_true",
+      help="replace the run already in --out (its checkpoints, metrics and plots are removed)")
+    a("--resume", metavar="CHECKPOINT",
+      help="continue the run saved in CHECKPOINT (into its folder unless --out is given); "
+           "--epochs, --lr, --weight-decay and --batch-size may change")
+    a("--extend-schedule", action="store_true",
+      help="with --resume and another --epochs: re-plan a cosine schedule for the new "
+           "number of epochs (without it such a resume is refused)")
     a("--quiet", action="store_true", help="no progress bars or per-epoch lines")
     a("--no-progress", dest="progress", action="store_false", help="no progress bars")
     a("--no-plot", dest="plot", action="store_false", help="do not draw curves.png (nor grad_stats.png)")
@@ -361,6 +361,9 @@ def add_parser(subparsers) -> None:
       help="record per-layer gradient norms, update/weight ratios and dead-ReLU fractions "
            "each epoch in metrics.json and draw grad_stats.png (default off; a --resume keeps "
            "the checkpoint's choice unless given)")
+    a("--compile", action="store_true",
+      help="record the training step once per batch shape and replay it (gpugrad.compile: "
+           "same results, less Python per step; not with --detect-anomaly or --grad-stats)")
     a("--detect-anomaly", action=argparse.BooleanOptionalAction,
       help="train with autograd's anomaly mode on (slower): the first NaN/Inf an op makes, "
            "forward or backward, ends the run with a report of that op and where it was "
@@ -376,9 +379,7 @@ def run(args) -> int:
     checkpoint = None
     if given.get("resume"):
         checkpoint = io.load(given["resume"], map_location="cpu")
-        fixed = {k: v for k, v in given.items() if k not in RUN_FIELDS}
-        cfg = resume_config(checkpoint, **{k: v for k, v in given.items() if k in RUN_FIELDS})
-        check_resume(dataclasses.replace(cfg, **fixed), checkpoint)
+        cfg = resume_config(checkpoint, **given)     # fit() refuses changes that break the run
     else:
         cfg = TrainConfig(**given)
     try:

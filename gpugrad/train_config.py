@@ -16,18 +16,27 @@ from . import backend, nn, optim
 from .datasets import DATASETS
 
 __all__ = ["TrainConfig", "build_model", "build_optimizer", "build_scheduler", "OPTIMIZERS",
-           "SCHEDULERS", "DEFAULT_LR", "DEFAULT_BATCH_SIZE", "RUN_FIELDS",
-           "anomaly_api"]
+           "SCHEDULERS", "DEFAULT_LR", "DEFAULT_BATCH_SIZE", "RUN_FIELDS", "RESUME_TUNABLE",
+           "EPOCH_SCHEDULERS", "DEFAULT_OUT", "anomaly_api"]
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULERS = ("none", "step", "multistep", "exponential", "cosine", "warmup-cosine")
 DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3}
-DEFAULT_BATCH_SIZE = {"digits": 64, "synthetic": 256}
+DEFAULT_BATCH_SIZE = {"digits": 64, "mnist": 64, "synthetic": 256}
+# each run gets its own folder by default: {dataset} and {time} (YYYYmmdd-HHMMSS) are filled in
+DEFAULT_OUT = "runs/{dataset}-{time}"
 # fields a resumed run may change; every other field must match the checkpoint's
 # (grad_stats and detect_anomaly only observe the run: turning them on or off at a resume
 # leaves its numbers unchanged, so a run that went wrong can be resumed with them on)
 RUN_FIELDS = ("epochs", "out", "device", "quiet", "progress", "plot", "eval_batch_size",
-              "resume", "grad_stats", "detect_anomaly")
+              "resume", "grad_stats", "detect_anomaly", "overwrite", "extend_schedule",
+              "compile")
+# hyper-parameters a resumed run may change, from the resume on: lr scales the whole
+# learning-rate schedule (every later epoch gets the lr a run started with the new value has),
+# weight_decay and batch_size apply from the next step
+RESUME_TUNABLE = ("lr", "weight_decay", "batch_size")
+# schedules whose shape depends on --epochs (a resume that changes it must say how)
+EPOCH_SCHEDULERS = ("cosine", "warmup-cosine")
 
 
 @dataclass
@@ -35,9 +44,16 @@ class TrainConfig:
     """Everything a training run depends on (the CLI's options, one field each).
 
     ``lr=None`` / ``weight_decay=None`` take the optimizer's default (sgd: 0.05 and 0;
-    adam: 1e-3 and 0; adamw: 1e-3 and 0.01); ``batch_size=None`` the dataset's (digits 64,
-    synthetic 256).  ``grad_stats`` records per-layer gradient statistics each epoch
-    (:mod:`gpugrad.grad_stats`); ``detect_anomaly`` runs with autograd's anomaly mode on.
+    adam: 1e-3 and 0; adamw: 1e-3 and 0.01); ``batch_size=None`` the dataset's (digits and
+    mnist 64, synthetic 256); ``step_size``/``milestones=None`` follow ``epochs``.
+    :meth:`resolved` fills every such default in (checkpoints store that form).
+    ``out``: the run's folder; ``{dataset}`` and ``{time}`` in it are filled in (the default
+    gives every run its own folder), None writes nothing.  A folder that already holds a run
+    is refused unless ``overwrite`` (replace it) or it is the folder of ``resume``.
+    ``extend_schedule``: a resume that changes ``epochs`` re-plans a cosine schedule for the
+    new length (else it is refused).  ``grad_stats`` records per-layer gradient statistics
+    each epoch (:mod:`gpugrad.grad_stats`); ``detect_anomaly`` runs with autograd's anomaly
+    mode on.
 
     >>> TrainConfig().dataset, TrainConfig().hidden, TrainConfig(optimizer="adam").resolved_lr
     ('digits', [256, 256], 0.001)
@@ -67,14 +83,18 @@ class TrainConfig:
     eval_batch_size: int = 4096
     device: str = "cpu"
     dtype: str = "float32"
+    precision: str = "fp32"  # fp32, tf32, bf16, fp16: see gpugrad.amp.precision
     seed: int = 0
-    out: str | None = "runs/train"
+    out: str | None = DEFAULT_OUT
     resume: str | None = None
+    overwrite: bool = False
+    extend_schedule: bool = False
     quiet: bool = False
     progress: bool = True
     plot: bool = True
     grad_stats: bool = False
     detect_anomaly: bool = False
+    compile: bool = False    # replay a recorded step (gpugrad.compile): the same numbers
 
     @property
     def resolved_lr(self) -> float:
@@ -94,6 +114,35 @@ class TrainConfig:
         if self.weight_decay is not None:
             return self.weight_decay
         return 0.01 if self.optimizer == "adamw" else 0.0
+
+    @property
+    def resolved_step_size(self) -> int | None:
+        """The step scheduler's epochs per decay (``step_size`` or a third of ``epochs``)."""
+        if self.step_size is not None or self.scheduler != "step":
+            return self.step_size
+        return max(1, self.epochs // 3)
+
+    @property
+    def resolved_milestones(self) -> list | None:
+        """The multistep scheduler's decay epochs (``milestones`` or 1/2 and 3/4 of epochs)."""
+        if self.milestones is not None or self.scheduler != "multistep":
+            return self.milestones
+        return sorted({max(1, self.epochs // 2), max(1, 3 * self.epochs // 4)})
+
+    def resolved(self) -> "TrainConfig":
+        """A copy with every default that depends on other fields filled in (lr,
+        weight_decay, batch_size, step_size, milestones): what checkpoints store, so a
+        resume neither depends on nor trips over how the defaults were written.
+
+        >>> TrainConfig(dataset="synthetic", scheduler="step", epochs=9).resolved().step_size
+        3
+        >>> TrainConfig().resolved().lr, TrainConfig().resolved().batch_size
+        (0.05, 64)
+        """
+        return dataclasses.replace(
+            self, lr=self.resolved_lr, weight_decay=self.resolved_weight_decay,
+            batch_size=self.resolved_batch_size, step_size=self.resolved_step_size,
+            milestones=self.resolved_milestones)
 
     def to_dict(self) -> dict:
         """All fields as a JSON-friendly dict (stored in checkpoints and metrics.json)."""
@@ -130,6 +179,7 @@ class TrainConfig:
         choice("scheduler", SCHEDULERS)
         choice("activation", nn.ACTIVATION_NAMES)
         choice("dtype", ("float32", "float64"))
+        choice("precision", ("fp32", "tf32", "bf16", "fp16"))  # gpugrad.amp.PRECISIONS
         for name in ("samples", "features", "epochs", "resolved_batch_size", "eval_batch_size"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -153,7 +203,21 @@ class TrainConfig:
         if self.scheduler == "warmup-cosine" and not 0 < self.warmup_epochs < self.epochs:
             raise ValueError(f"invalid warmup_epochs {self.warmup_epochs!r}; expected 0 < "
                              f"warmup_epochs < epochs ({self.epochs})")
-        for name in ("grad_stats", "detect_anomaly"):
+        if self.step_size is not None and (isinstance(self.step_size, bool) or
+                                           not isinstance(self.step_size, int) or
+                                           self.step_size < 1):
+            raise ValueError(f"invalid step_size {self.step_size!r}; expected an int >= 1")
+        if self.milestones is not None and any(isinstance(m, bool) or not isinstance(m, int)
+                                               or m < 1 for m in self.milestones):
+            raise ValueError(f"invalid milestones {self.milestones!r}; expected ints >= 1")
+        if self.out is not None:
+            try:
+                self.out.format(dataset="", time="")
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError(f"invalid out {self.out!r}: the only placeholders are "
+                                 f"{{dataset}} and {{time}} ({type(exc).__name__}: {exc})"
+                                 ) from None
+        for name in ("grad_stats", "detect_anomaly", "overwrite", "extend_schedule", "compile"):
             v = getattr(self, name)
             if not isinstance(v, bool):
                 raise ValueError(f"invalid {name} {v!r}; expected True or False")
@@ -216,17 +280,17 @@ def build_scheduler(cfg: TrainConfig, opt):
     """The per-epoch learning-rate schedule a configuration names (None for "none").
 
     >>> cfg = TrainConfig(scheduler="warmup-cosine", epochs=10)
-    >>> type(build_scheduler(cfg, build_optimizer(cfg, build_model(cfg, 4, 2).parameters())))
-    <class 'gpugrad.optim.lr_scheduler.SequentialLR'>
+    >>> type(build_scheduler(cfg, build_optimizer(cfg, build_model(cfg, 4, 2).parameters()))
+    ...      ).__name__
+    'SequentialLR'
     """
     s, E = cfg.scheduler, cfg.epochs
     if s == "none":
         return None
     if s == "step":
-        return optim.StepLR(opt, step_size=cfg.step_size or max(1, E // 3), gamma=cfg.gamma)
+        return optim.StepLR(opt, step_size=cfg.resolved_step_size, gamma=cfg.gamma)
     if s == "multistep":
-        ms = cfg.milestones or sorted({max(1, E // 2), max(1, 3 * E // 4)})
-        return optim.MultiStepLR(opt, milestones=list(ms), gamma=cfg.gamma)
+        return optim.MultiStepLR(opt, milestones=list(cfg.resolved_milestones), gamma=cfg.gamma)
     if s == "exponential":
         return optim.ExponentialLR(opt, gamma=cfg.gamma)
     if s == "cosine":

@@ -105,7 +105,7 @@ def test_resume_from_the_command_line(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv,fragments", [
-    (["--dataset", "mnist"], ["argument --dataset: invalid choice: 'mnist'"]),
+    (["--dataset", "cifar"], ["argument --dataset: invalid choice: 'cifar'"]),
     (["--optimizer", "lbfgs"], ["invalid choice: 'lbfgs'"]),
     (["--scheduler", "cyclic"], ["invalid choice"]),
     (["--activation", "mish"], ["invalid choice"]),

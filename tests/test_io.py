@@ -170,10 +170,122 @@ def test_other_files_and_missing_files(tmp_path):
     with pytest.raises(CheckpointError, match="not a gpugrad checkpoint"):
         gg.load(tmp_path / "plain.npz")
     (tmp_path / "text.npz").write_text("hello")
-    with pytest.raises(CheckpointError, match="truncated or corrupted"):
+    with pytest.raises(CheckpointError, match="not a gpugrad checkpoint.*looks like text"):
         gg.load(tmp_path / "text.npz")
     with pytest.raises(CheckpointError, match="is a directory"):
         gg.load(tmp_path)
+
+
+@pytest.mark.parametrize("head,kind", [
+    (b"\x89PNG\r\n\x1a\n" + bytes(64), "a PNG image"),
+    (b"\x80\x04\x95" + bytes(64), "a Python pickle"),
+    (b"\x93NUMPY\x01\x00" + bytes(64), "a single NumPy array"),
+    (b"", "the file is empty")], ids=["png", "pickle", "npy", "empty"])
+def test_a_foreign_file_is_named_not_blamed_on_pickling(tmp_path, head, kind):
+    path = tmp_path / "model.npz"
+    path.write_bytes(head)
+    with pytest.raises(CheckpointError) as info:
+        gg.load(path)
+    msg = str(info.value)
+    assert msg.startswith(f"{path} is not a gpugrad checkpoint") and kind in msg
+    assert "pickle" not in msg.replace("a Python pickle", "")    # no advice to unpickle
+
+
+def test_deeply_nested_trees_are_clear_errors(tmp_path):
+    """A crafted checkpoint nested 5,000 levels deep: CheckpointError, not RecursionError;
+    saving something nested too deeply (or containing itself) is a ValueError."""
+    for depth in (5000, io.MAX_DEPTH + 5):
+        path = tmp_path / f"deep{depth}.npz"
+        tree = '{"t":"list","items":[' * depth + '{"t":"value","v":1}' + ']}' * depth
+        text = f'{{"format":"gpugrad-checkpoint","version":1,"arrays":{{}},"tree":{tree}}}'
+        with zipfile.ZipFile(path, "w") as zf:
+            io._write_member(zf, "__gpugrad__", np.asarray(text))
+            io._write_member(zf, "__sha256__", np.asarray(io._digest(text, {})))
+        with pytest.raises(CheckpointError, match=f"nested deeper than {io.MAX_DEPTH} levels"):
+            gg.load(path)
+    ok = [1]
+    for _ in range(io.MAX_DEPTH - 1):
+        ok = [ok]
+    gg.save(ok, tmp_path / "ok.npz")                     # MAX_DEPTH levels load back
+    assert gg.load(tmp_path / "ok.npz") == ok
+    with pytest.raises(ValueError, match="nests deeper than"):
+        gg.save([ok], tmp_path / "ok.npz")
+    loop = []
+    loop.append(loop)
+    with pytest.raises(ValueError, match="nests deeper than"):
+        gg.save(loop, tmp_path / "loop.npz")
+    assert not (tmp_path / "loop.npz").exists()
+
+
+def test_files_get_the_umask_permissions(tmp_path):
+    from gpugrad.report import write_json
+    old = os.umask(0o027)
+    try:
+        gg.save({"a": 1}, tmp_path / "a.npz")
+        write_json({"a": 1}, tmp_path / "m.json")
+    finally:
+        os.umask(old)
+    for name in ("a.npz", "m.json"):
+        assert oct(os.stat(tmp_path / name).st_mode & 0o777) == oct(0o640), name
+    os.umask(0o002)
+    try:
+        gg.save({"a": 1}, tmp_path / "a.npz")
+    finally:
+        os.umask(old)
+    assert oct(os.stat(tmp_path / "a.npz").st_mode & 0o777) == oct(0o664)
+
+
+def test_errors_name_the_target_not_the_temporary_file(tmp_path, monkeypatch):
+    target = tmp_path / "missing" / "ck.npz"
+    with pytest.raises(FileNotFoundError) as info:
+        gg.save({"a": 1}, target)
+    assert info.value.filename == str(target) and ".tmp" not in str(info.value)
+    assert "missing does not exist" in str(info.value)
+    real = io._write_member
+
+    def full(zf, name, arr):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(io, "_write_member", full)
+    with pytest.raises(OSError, match=r"No space left on device: '.*ck\.npz'") as info:
+        gg.save({"a": 1}, tmp_path / "ck.npz")
+    assert info.value.errno == 28 and ".tmp" not in str(info.value)
+    monkeypatch.setattr(io, "_write_member", real)
+    assert os.listdir(tmp_path) == []                   # no file, no temporary file
+
+
+def test_the_next_save_removes_the_temporary_files_of_killed_saves(tmp_path):
+    """A killed save leaves `.NAME.XXXXXXXX.tmp`; the next save to NAME removes those (also
+    the 8-character names of older versions) and nothing else: not other targets' temporary
+    files, not look-alikes, not a live save's file, not one just created."""
+    gg.save({"a": 1}, tmp_path / "last.npz")
+    old = 1_000_000_000
+    orphans = [".last.npz.0123abcd.tmp", ".last.npz.k3x_9q2z.tmp"]
+    keep = [".best.npz.0123abcd.tmp", ".last.npz.tmp", "last.npz.0123abcd.tmp",
+            ".last.npz.0123abcd.tmp.bak", ".last.npz.0123abcde.tmp", "notes.txt"]
+    for name in orphans + keep:
+        (tmp_path / name).write_bytes(b"x" * 100)
+        os.utime(tmp_path / name, (old, old))
+    (tmp_path / ".last.npz.fresh000.tmp").write_bytes(b"being written")   # just now: kept
+    live = tmp_path / ".last.npz.11112222.tmp"
+    live.write_bytes(b"locked by a running save")
+    os.utime(live, (old, old))
+    fcntl = pytest.importorskip("fcntl")
+    with open(live, "rb") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        gg.save({"a": 2}, tmp_path / "last.npz")
+    left = set(os.listdir(tmp_path))
+    assert left == {"last.npz", *keep, ".last.npz.fresh000.tmp", live.name}
+    assert gg.load(tmp_path / "last.npz") == {"a": 2}
+
+
+def test_metrics_json_cleans_its_own_temporary_files(tmp_path):
+    from gpugrad.report import write_json
+    stale = tmp_path / ".metrics.json.deadbeef.tmp"
+    stale.write_text("{")
+    os.utime(stale, (1_000_000_000, 1_000_000_000))
+    write_json({"a": 1}, tmp_path / "metrics.json")
+    assert os.listdir(tmp_path) == ["metrics.json"]
 
 
 def _rewrite_meta(path, edit):

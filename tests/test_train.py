@@ -3,6 +3,7 @@ optional extras (matplotlib, tqdm) missing."""
 import builtins
 import dataclasses
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -118,7 +119,7 @@ def test_resume_refuses_a_different_configuration(tmp_path):
     with pytest.raises(ValueError, match=r"hidden \(checkpoint \[16, 16\], now \[8\]\)"):
         check_resume(dataclasses.replace(cfg, hidden=[8]), ck)
     with pytest.raises(ValueError, match="past --epochs 1"):
-        check_resume(dataclasses.replace(cfg, epochs=1), ck)
+        check_resume(dataclasses.replace(cfg, epochs=1, extend_schedule=True), ck)
     assert resume_config(ck, epochs=7, out="elsewhere").hidden == [16, 16]
     with pytest.raises(ValueError, match="not of a `gpugrad train` run"):
         resume_config({"model": {}})
@@ -172,8 +173,50 @@ def test_without_matplotlib_the_run_works_and_says_so(tmp_path, monkeypatch):
     assert any("plot skipped" in line for line in lines)
 
 
+def _stderr_is_a_terminal(monkeypatch, answer):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: answer, raising=False)
+
+
 def test_without_tqdm_a_plain_progress_line_is_shown(tmp_path, monkeypatch, capsys):
     _block_import(monkeypatch, "tqdm")
+    _stderr_is_a_terminal(monkeypatch, True)
     quiet_fit(TrainConfig(**dict(SMALL, quiet=False), epochs=1, out=None))
     err = capsys.readouterr().err
     assert "epoch 1/1:" in err and "samples/s" in err
+
+
+@pytest.mark.parametrize("tqdm", [True, False], ids=["tqdm", "plain"])
+def test_no_progress_frames_when_stderr_is_not_a_terminal(monkeypatch, capsys, tqdm):
+    """Logs (stderr redirected to a file or pipe) get the per-epoch lines, no bar frames."""
+    if not tqdm:
+        _block_import(monkeypatch, "tqdm")
+    else:
+        pytest.importorskip("tqdm")
+    _stderr_is_a_terminal(monkeypatch, False)
+    _, lines = quiet_fit(TrainConfig(**dict(SMALL, quiet=False), epochs=2, out=None))
+    assert capsys.readouterr().err == "" and len(lines) == 3
+    _stderr_is_a_terminal(monkeypatch, True)
+    quiet_fit(TrainConfig(**dict(SMALL, quiet=False), epochs=1, out=None))
+    assert "epoch 1/1" in capsys.readouterr().err
+
+
+def test_a_one_epoch_curves_png_shows_its_points(tmp_path):
+    """One epoch is one point per curve: it must be drawn (a marker), not an empty axis.
+    The accuracy panel's only colour is C2 (green); count its pixels."""
+    pytest.importorskip("matplotlib")
+    import matplotlib.image
+
+    from gpugrad.report import plot_curves
+    row = {"epoch": 1, "train_loss": 1.0, "test_loss": 1.2, "test_accuracy": 0.8}
+    assert plot_curves([row], str(tmp_path / "c.png"))
+    img = matplotlib.image.imread(str(tmp_path / "c.png"))[..., :3]
+    green = np.abs(img - np.array([0x2C, 0xA0, 0x2C]) / 255).max(axis=-1) < 0.05
+    right = green[:, img.shape[1] // 2:]
+    assert right.sum() >= 10, right.sum()        # none without markers
+    assert fit_curves_files(tmp_path) == ["curves.png"]
+
+
+def fit_curves_files(tmp_path):
+    out = tmp_path / "run"
+    result, _ = quiet_fit(TrainConfig(**dict(SMALL, plot=True), epochs=1, out=str(out)))
+    return [p.rsplit("/", 1)[-1] for p in result["files"] if p.endswith(".png")]
