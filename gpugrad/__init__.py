@@ -20,14 +20,21 @@ from . import ops
 from .ops import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403
 from . import random
+from . import fft  # gg.fft: differentiable numpy.fft / cupy.fft
 from .random import get_rng_state, manual_seed, set_rng_state
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .transforms import grad, hessian, hvp, jacobian, value_and_grad, vjp
 from .interop import from_dlpack
 from . import nn, optim
+from .capture import CaptureError, compile  # noqa: A001 -- gg.compile, as torch.compile
+from . import amp
+from .amp import autocast
+from .dtypes import bfloat16  # None without ml_dtypes (the bf16 extra)
 from . import viz
+from . import onnx  # gg.onnx.export; imports the onnx package only when called
 from .io import load, save
-from .kernels import get_matmul_precision, set_matmul_precision
+from .kernels import get_matmul_precision, matmul_precision, set_matmul_precision
+from .threads import get_num_threads, set_num_threads
 
 bool = bool_  # noqa: A001 -- gg.bool, as in other array libraries
 

@@ -5,6 +5,12 @@ Python floats and lists of them become float32; Python ints int64; bools bool.  
 arrays keep their dtype.  Promotion between tensors follows NumPy (NEP 50: a Python scalar
 is "weak", so ``float32 tensor * 2.0`` stays float32).
 
+``bfloat16`` (8 exponent bits like float32, 8 significant bits) comes from the ``ml_dtypes``
+package, as NumPy has none: ``pip install "gpugrad[bf16]"``.  Without it ``gpugrad.bfloat16``
+is None and asking for the dtype by name is a TypeError that says what to install.  bfloat16
+is a storage and rounding format here: products compute in float32 on rounded inputs (see
+:mod:`gpugrad.amp`); it has no CUDA support, since CuPy has no bfloat16 dtype.
+
 >>> import gpugrad as gg
 >>> gg.float32 == np.float32, as_dtype("float64")
 (True, dtype('float64'))
@@ -25,14 +31,21 @@ uint16, uint32, uint64 = np.dtype("uint16"), np.dtype("uint32"), np.dtype("uint6
 bool_ = np.dtype("bool")
 complex64 = np.dtype("complex64")
 complex128 = np.dtype("complex128")
+try:
+    import ml_dtypes as _ml_dtypes
+    bfloat16 = np.dtype(_ml_dtypes.bfloat16)
+except ImportError:  # the bf16 extra is not installed
+    bfloat16 = None
+_BF16 = () if bfloat16 is None else (bfloat16,)
 
 SUPPORTED = (float16, float32, float64, int8, int16, int32, int64, uint8, uint16, uint32, uint64,
-             bool_, complex64, complex128)
-FLOATING = (float16, float32, float64)
+             bool_, complex64, complex128) + _BF16
+FLOATING = (float16, float32, float64) + _BF16
 DEFAULT_FLOAT = float32
 DEFAULT_INT = int64
 
-__all__ = ["as_dtype", "is_floating", "default_dtype_for", "SUPPORTED", "FLOATING"] + [
+__all__ = ["as_dtype", "is_floating", "is_low_precision", "default_dtype_for", "SUPPORTED",
+           "FLOATING", "bfloat16"] + [
     "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16",
     "uint32", "uint64", "bool_", "complex64", "complex128", "half", "double", "long"]
 
@@ -51,6 +64,11 @@ def as_dtype(spec) -> np.dtype:
         return DEFAULT_INT
     if spec is bool:
         return bool_
+    if bfloat16 is None and isinstance(spec, str) and spec in ("bfloat16", "bf16"):
+        raise TypeError("bfloat16 needs the ml_dtypes package (NumPy has no bfloat16): "
+                        "pip install 'gpugrad[bf16]'")
+    if spec == "bf16":
+        return bfloat16
     try:
         dt = np.dtype(spec)
     except TypeError:
@@ -63,12 +81,22 @@ def as_dtype(spec) -> np.dtype:
 
 
 def is_floating(dt) -> bool:
-    """True for float16/32/64.
+    """True for float16/32/64 and bfloat16.
 
     >>> is_floating(np.float32), is_floating("int64")
     (True, False)
     """
-    return np.dtype(dt).kind == "f"
+    dt = np.dtype(dt)
+    return dt.kind == "f" or (bfloat16 is not None and dt == bfloat16)
+
+
+def is_low_precision(dt) -> bool:
+    """True for the 16-bit floats, float16 and bfloat16 (the dtypes autocast computes in).
+
+    >>> is_low_precision("float16"), is_low_precision("float32")
+    (True, False)
+    """
+    return np.dtype(dt).char in "eE" and is_floating(dt)  # 'E': ml_dtypes' bfloat16
 
 
 def default_dtype_for(data) -> np.dtype | None:

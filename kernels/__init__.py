@@ -12,8 +12,10 @@ neither cupy nor numba.cuda. Inputs are checked here, before anything is written
 >>> y.tolist(), z
 ([[3.0, 3.0], [3.0, 3.0], [3.0, 3.0], [3.0, 3.0]], None)
 """
+import contextlib
 import importlib
 import os
+import threading
 
 # Idle OpenMP workers sleep instead of spinning: Numba's parallel epilogues share the cores with
 # BLAS's own threads, and spinning workers starve BLAS (measured up to 10x slower steps on two
@@ -25,7 +27,7 @@ from .activations import ACTIVATIONS, check_activation, needs_preactivation
 
 __all__ = ["ACTIVATIONS", "needs_preactivation", "linear_act_forward", "linear_act_backward",
            "act_forward", "act_backward", "sgd_update", "adam_update", "set_matmul_precision",
-           "get_matmul_precision"]
+           "get_matmul_precision", "matmul_precision"]
 
 _PRECISIONS = ("highest", "high")
 def _cupy_tf32() -> bool:
@@ -57,13 +59,42 @@ def set_matmul_precision(precision):
     _precision = precision
 
 
+class _Local(threading.local):
+    precision = None          # this thread's matmul_precision() block, if any
+
+
+_local = _Local()
+
+
 def get_matmul_precision():
-    """The current matmul precision, "highest" or "high".
+    """The current matmul precision, "highest" or "high": the calling thread's innermost
+    :func:`matmul_precision` block, else the process-wide :func:`set_matmul_precision`.
 
     >>> get_matmul_precision()
     'highest'
     """
-    return _precision
+    return _local.precision or _precision
+
+
+@contextlib.contextmanager
+def matmul_precision(precision):
+    """Context manager: products computed by the calling thread inside the block use
+    ``precision`` ("highest" or "high"); other threads, and the process-wide setting, are
+    untouched (set_matmul_precision changes that one for every thread).
+
+    >>> with matmul_precision("high"):
+    ...     get_matmul_precision()
+    'high'
+    >>> get_matmul_precision()
+    'highest'
+    """
+    if precision not in _PRECISIONS:
+        raise ValueError(f"matmul precision must be one of {_PRECISIONS}, got {precision!r}")
+    prev, _local.precision = _local.precision, precision
+    try:
+        yield
+    finally:
+        _local.precision = prev
 
 
 # ------------------------------------------------------------------------------- dispatch + checks
@@ -103,7 +134,7 @@ def _check_linear(fn, x, W, b):
     if x.shape[1] != W.shape[0]:
         raise ValueError(f"{fn}: x of shape {tuple(x.shape)} does not match W of shape "
                          f"{tuple(W.shape)}; expected W.shape[0] == x.shape[1] == {x.shape[1]}")
-    if x.dtype.kind != "f":
+    if x.dtype.kind != "f" and x.dtype.char != "E":   # 'E': ml_dtypes' bfloat16
         raise TypeError(f"{fn}: expected a floating dtype, got x of dtype {x.dtype}")
     if x.dtype != W.dtype:
         raise TypeError(f"{fn}: expected x and W of one dtype, got {x.dtype} and {W.dtype}")
@@ -115,6 +146,21 @@ def _check_linear(fn, x, W, b):
 
 
 # ---------------------------------------------------------------------------------- linear layer
+
+def _upcast_on_cpu(*arrays):
+    """For bfloat16 (ml_dtypes') on the CPU: the arrays in float32 (None kept), else None.
+    NumPy has no bfloat16 GEMM, so such a layer runs as the float32 kernels on the rounded
+    inputs -- float32 accumulation -- and its results are rounded back to bfloat16 (float16
+    keeps the reference path: NumPy's float16 matmul accumulates in float32 itself)."""
+    a = arrays[0]
+    if a.dtype.char != "E" or type(a).__module__ != "numpy":
+        return None
+    return tuple(None if v is None else v.astype("float32") for v in arrays)
+
+
+def _round_to(dtype, *arrays):
+    return tuple(None if v is None else v.astype(dtype) for v in arrays)
+
 
 def linear_act_forward(x, W, b, act="identity", negative_slope=0.01):
     """y = act(x @ W + b) in one GEMM and one fused in-place epilogue pass.
@@ -130,8 +176,12 @@ def linear_act_forward(x, W, b, act="identity", negative_slope=0.01):
     check_activation(act, negative_slope)
     _check_linear("linear_act_forward", x, W, b)
     if x.dtype not in reference.FAST_DTYPES:   # float16 and the like, on any device
+        wide = _upcast_on_cpu(x, W, b)
+        if wide is not None:
+            return _round_to(x.dtype, *linear_act_forward(*wide, act, negative_slope))
         return reference.linear_act_forward(x, W, b, act, negative_slope)
-    return _backend(x, W, b).linear_act_forward(x, W, b, act, negative_slope, _precision)
+    return _backend(x, W, b).linear_act_forward(x, W, b, act, negative_slope,
+                                                      get_matmul_precision())
 
 
 def linear_act_backward(dy, x, W, y, z, act="identity", negative_slope=0.01,
@@ -177,12 +227,20 @@ def linear_act_backward(dy, x, W, y, z, act="identity", negative_slope=0.01,
     if not any(needs_input_grad):
         return None, None, None
     if dy.dtype not in reference.FAST_DTYPES:
+        wide = _upcast_on_cpu(dy, x, W, y, z)
+        if wide is not None:
+            grads = _round_to(dy.dtype, *linear_act_backward(
+                *wide, act, negative_slope, needs_input_grad))
+            if dW_out is not None and grads[1] is not None:
+                dW_out[...] = grads[1]
+                grads = (grads[0], dW_out, grads[2])
+            return grads
         return reference.linear_act_backward(dy, x, W, y, z, act, negative_slope,
                                              tuple(bool(f) for f in needs_input_grad),
                                              dW_out=dW_out)
     return _backend(dy, x, W, y, z).linear_act_backward(
         dy, x, W, y, z, act, negative_slope, tuple(bool(f) for f in needs_input_grad),
-        _precision, dW_out)
+        get_matmul_precision(), dW_out)
 
 
 # ----------------------------------------------------------------------------------- activations

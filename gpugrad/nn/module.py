@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from .. import backend, dtypes
+from .. import backend, capture_hooks, dtypes
 from ..tensor import Tensor
 from . import state_dict as _sd
 from .parameter import Parameter
@@ -273,6 +273,8 @@ class Module:
         >>> lin.zero_grad(); lin.weight.grad is None
         True
         """
+        if capture_hooks._on and capture_hooks.active() is not None:  # recording: a replay
+            return capture_hooks.host_call(self.zero_grad, set_to_none)  # calls it again
         for p in self.parameters():
             _zero_grad(p, set_to_none)
 

@@ -263,7 +263,8 @@ def astype(x, dtype):
     """
     x = tensor_arg(x)
     dt = dtypes.as_dtype(dtype)
-    return (Astype if dt.kind in "fc" else _AstypeNoGrad).apply(x, dtype=dt)
+    grad = dt.kind in "fc" or dtypes.is_floating(dt)  # is_floating: bfloat16 too
+    return (Astype if grad else _AstypeNoGrad).apply(x, dtype=dt)
 
 
 class ToDevice(_NoSave):

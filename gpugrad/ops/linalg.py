@@ -28,14 +28,40 @@ from ..tensor import Tensor
 from ._util import xp_of
 
 
-def _blas(xp):
+def _blas(xp, like=None):
     """``xp`` for products, except on CuPy: there gpugrad.kernels' :class:`Blas`, whose matmul,
-    tensordot and einsum follow ``gpugrad.set_matmul_precision`` (TF32 at "high")."""
+    tensordot and einsum follow ``gpugrad.set_matmul_precision`` (TF32 at "high"); and for a
+    bfloat16 NumPy array ``like``, :class:`_Wide16` (float32 accumulation)."""
     if getattr(xp, "__name__", None) != "cupy":
+        if like is not None and xp is np and like.dtype.char == "E":
+            return _Wide16(like.dtype)
         return xp
     from ..kernels.cuda_blas import Blas
     return Blas
 from .shape import _axes, _coerce, _inverse, ravel
+from ..amp.state import _state as _amp, lower as _amp_lower
+
+
+class _Wide16:
+    """NumPy products of bfloat16 (ml_dtypes') as float32 products of the same values,
+    rounded back to ``dtype``: float32 accumulation at BLAS speed (NumPy has no bfloat16
+    einsum, and its bfloat16 matmul is slow and returns float32)."""
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def _call(self, name, *args, **kw):
+        wide = [a.astype(np.float32) if isinstance(a, np.ndarray) else a for a in args]
+        return np.asarray(getattr(np, name)(*wide, **kw)).astype(self.dtype)
+
+    def matmul(self, a, b):
+        return self._call("matmul", a, b)
+
+    def tensordot(self, a, b, axes):
+        return self._call("tensordot", a, b, axes=axes)
+
+    def einsum(self, *args, **kw):
+        return self._call("einsum", *args, **kw)
 
 __all__ = ["matmul", "dot", "inner", "outer", "tensordot", "einsum"]
 
@@ -82,7 +108,7 @@ class MatMul(Function):
         n = self.needs or (False, False)
         self.saved = (a if n[1] else None, b if n[0] else None)
         self.sa, self.sb, self.da, self.db = a.shape, b.shape, a.dtype, b.dtype
-        return _blas(xp_of(a)).matmul(a, b)
+        return _blas(xp_of(a), a).matmul(a, b)
 
     def backward(self, g):
         a, b = self.saved
@@ -100,16 +126,16 @@ class MatMul(Function):
         ga = gb = None
         if self.needs[0]:
             b2 = b[:, None] if b.ndim == 1 else b
-            ga = _blas(xp).matmul(g, _swap(b2))
+            ga = _blas(xp, g).matmul(g, _swap(b2))
             ga = unbroadcast(ga[..., 0, :] if len(sa) == 1 else ga, sa)
             ga = _cast(ga, self.da)
         if self.needs[1]:
             a2 = a[None, :] if a.ndim == 1 else a
             if len(sb) <= 2 and a2.ndim > 2:  # fold a's batch into the GEMM: one (k, m) answer
                 k, m = a2.shape[-1], g.shape[-1]
-                gb = _blas(xp).matmul(a2.reshape(-1, k).T, g.reshape(-1, m))
+                gb = _blas(xp, g).matmul(a2.reshape(-1, k).T, g.reshape(-1, m))
             else:
-                gb = _blas(xp).matmul(_swap(a2), g)
+                gb = _blas(xp, g).matmul(_swap(a2), g)
             gb = unbroadcast(gb[..., 0] if len(sb) == 1 else gb, sb)
             gb = _cast(gb, self.db)
         return ga, gb
@@ -124,6 +150,8 @@ def matmul(a, b):
     (5, 2, 4)
     """
     a, b = _pair(a, b)
+    if _amp.dtype is not None:  # autocast: a lower-precision op
+        a, b = _amp_lower(a, b)
     sa, sb = a.shape, b.shape
     if not sa or not sb:
         raise ValueError(f"matmul: expected tensors with at least one dimension, got shapes "
@@ -153,6 +181,8 @@ def dot(a, b):
                                   f"got shapes {a.shape} and {b.shape}; use matmul or tensordot")
     if a.ndim == 0 or b.ndim == 0:
         return _scale(a, b)
+    if _amp.dtype is not None:
+        a, b = _amp_lower(a, b)
     if a.shape[-1] != b.shape[0]:
         raise ValueError(f"dot: shapes {a.shape} and {b.shape} are not aligned: "
                          f"{a.shape[-1]} (last dim of a) != {b.shape[0]} (first dim of b)")
@@ -203,7 +233,7 @@ class TensorDot(Function):
         n = self.needs or (False, False)
         self.saved = (a if n[1] else None, b if n[0] else None)
         self.axes, self.nda, self.ndb, self.da, self.db = axes, a.ndim, b.ndim, a.dtype, b.dtype
-        return _blas(xp_of(a)).tensordot(a, b, axes=axes)
+        return _blas(xp_of(a), a).tensordot(a, b, axes=axes)
 
     def backward(self, g):
         a, b = self.saved
@@ -215,11 +245,11 @@ class TensorDot(Function):
         xp = xp_of(g)
         ga = gb = None
         if self.needs[0]:  # dims: free_a, then b's contracted axes in b's order
-            r = _blas(xp).tensordot(g, b, axes=(list(range(nfa, g.ndim)), free_b))
+            r = _blas(xp, g).tensordot(g, b, axes=(list(range(nfa, g.ndim)), free_b))
             perm = free_a + [ax_a[ax_b.index(j)] for j in sorted(ax_b)]
             ga = _cast(r.transpose(_inverse(perm)), self.da)
         if self.needs[1]:  # dims: a's contracted axes in a's order, then free_b
-            r = _blas(xp).tensordot(a, g, axes=(free_a, list(range(nfa))))
+            r = _blas(xp, g).tensordot(a, g, axes=(free_a, list(range(nfa))))
             perm = [ax_b[ax_a.index(i)] for i in sorted(ax_a)] + free_b
             gb = _cast(r.transpose(_inverse(perm)), self.db)
         return ga, gb
@@ -234,6 +264,8 @@ def tensordot(a, b, axes=2):
     (2, 5)
     """
     a, b = _pair(a, b)
+    if _amp.dtype is not None:
+        a, b = _amp_lower(a, b)
     sa, sb = a.shape, b.shape
     if isinstance(axes, (numbers.Integral, Tensor)):
         n = operator.index(axes)
@@ -280,7 +312,8 @@ class Einsum(Function):
             self.saved = tuple(o if any(n for j, n in enumerate(needs) if j != i) else None
                                for i, o in enumerate(ops))
         xp = xp_of(ops[0])
-        return _blas(xp).einsum(",".join(subs) + "->" + out, *ops, **_einsum_opts(xp, len(ops)))
+        return _blas(xp, ops[0]).einsum(",".join(subs) + "->" + out, *ops,
+                                        **_einsum_opts(xp, len(ops)))
 
     def backward(self, g):
         xp = xp_of(g)
@@ -294,7 +327,7 @@ class Einsum(Function):
             avail = set(self.out).union(*(s for s, _ in others))
             keep = "".join(c for c in sub if c in avail)
             spec = ",".join([self.out] + [s for s, _ in others]) + "->" + keep
-            r = xp.asarray(_blas(xp).einsum(spec, g, *(o for _, o in others),
+            r = xp.asarray(_blas(xp, g).einsum(spec, g, *(o for _, o in others),
                                      **_einsum_opts(xp, len(others) + 1)))
             # indices only in this operand were summed away: broadcast them back;
             # size-1 dims that the forward broadcast: sum them back
@@ -369,6 +402,8 @@ def einsum(subscripts, *operands):
         raise ValueError("einsum: expected at least one operand")
     like = next((o for o in operands if isinstance(o, Tensor)), None)
     ts = [_coerce(o, like) for o in operands]
+    if _amp.dtype is not None:
+        ts = list(_amp_lower(*ts))
     subs, out = _parse_einsum(subscripts, [t.shape for t in ts])
     return Einsum.apply(*ts, subs=subs, out=out)
 

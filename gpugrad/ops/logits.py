@@ -29,6 +29,7 @@ from ..autograd import Function
 from ..tensor import Tensor
 from ._util import no_complex, normalize_axis, tensor_arg, xp_of
 from .reduce import _count, _Reduce, _wide
+from ..amp.state import _state as _amp, to_float32 as _amp_f32
 
 __all__ = ["logsumexp", "softmax", "log_softmax", "cross_entropy", "nll_loss"]
 
@@ -175,6 +176,8 @@ def logsumexp(x, axis=None, keepdims=False):
     0.6931
     """
     x = _float(x)
+    if _amp.dtype is not None:  # autocast: a float32 op
+        x = _amp_f32(x)
     w = _wide(x)
     if w is not None:
         return logsumexp(w, axis, keepdims).astype(x.dtype)
@@ -193,6 +196,8 @@ def softmax(x, axis=-1):
     [0.5, 0.5]
     """
     x = real_float(x, "softmax")
+    if _amp.dtype is not None:  # autocast: a float32 op
+        x = _amp_f32(x)
     w = _wide(x)
     if w is not None:
         return softmax(w, axis).astype(x.dtype)
@@ -208,6 +213,8 @@ def log_softmax(x, axis=-1):
     -0.6931
     """
     x = real_float(x, "log_softmax")
+    if _amp.dtype is not None:  # autocast: a float32 op
+        x = _amp_f32(x)
     w = _wide(x)
     if w is not None:
         return log_softmax(w, axis).astype(x.dtype)
@@ -354,6 +361,8 @@ def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0, ignore_
     """
     _check_reduction(reduction)
     logits = real_float(logits, "cross_entropy")
+    if _amp.dtype is not None:  # autocast: a float32 op
+        logits = _amp_f32(logits)
     fused = _fused(logits.data, np.dtype(np.float32) if _wide_dtype(logits) else logits.dtype)
     target = _check_targets("cross_entropy", logits, target, ignore_index,
                             not fused or device_checks.sync_checks())
@@ -380,6 +389,8 @@ def nll_loss(log_probs, target, reduction="mean", ignore_index=-100):
 
     _check_reduction(reduction)
     log_probs = real_float(log_probs, "nll_loss")
+    if _amp.dtype is not None:  # autocast: a float32 op
+        log_probs = _amp_f32(log_probs)
     w = _wide(log_probs)
     if w is not None:
         return nll_loss(w, target, reduction, ignore_index).astype(log_probs.dtype)

@@ -22,6 +22,7 @@ from ._util import tensor_arg, xp_of
 from .extra_linalg import DiagEmbed, Diagonal, _embed_diagonal
 from .linalg import _cast, _conj, _pair, _swap
 from .reduce import low_precision
+from ..amp.state import _state as _amp, to_float32 as _amp_f32
 from .shape import _axes, _axis
 
 __all__ = ["trace", "diag", "norm", "inv", "det", "solve"]
@@ -184,6 +185,8 @@ def norm(x, ord=None, axis=None, keepdims=False):
     (5.0, 7.0)
     """
     x = tensor_arg(x)
+    if _amp.dtype is not None:  # autocast: a float32 op
+        x = _amp_f32(x)
     if low_precision(x.dtype):  # float16: computed in float32 (squares overflow past 255)
         return norm(x.astype(np.float32), ord, axis, keepdims).astype(x.dtype)
     axes = _axes(axis, x.ndim)

@@ -27,6 +27,7 @@ from ._util import tensor_arg, xp_of
 from .reduce import _wide, low_precision
 from ._util import no_complex
 from .logits import _check_reduction, real_float
+from ..amp.state import _state as _amp, to_float32 as _amp_f32, lower as _amp_lower
 
 __all__ = ["linear", "mse_loss", "binary_cross_entropy_with_logits", "one_hot", "dropout"]
 
@@ -131,6 +132,8 @@ def linear(x, W, b=None, activation=None, negative_slope=0.01):
         b = tensor_arg(b, "b")
         if b.shape != (W.shape[1],):
             raise ValueError(f"linear: expected b of shape ({W.shape[1]},), got {b.shape}")
+    if _amp.dtype is not None:  # autocast: a lower-precision op
+        x, W, b = _amp_lower(x, W, b)
     if x.ndim == 1:
         return linear(x.reshape(1, -1), W, b, activation, negative_slope).reshape(-1)
     if x.dtype != W.dtype:
@@ -158,6 +161,8 @@ def mse_loss(input, target, reduction="mean"):
     2.0
     """
     input, target = tensor_arg(input, "input"), tensor_arg(target, "target")
+    if _amp.dtype is not None:  # autocast: a float32 op
+        input, target = _amp_f32(input), _amp_f32(target)
     for t in (input, target):
         no_complex(t, "mse_loss")
     if input.shape != target.shape:
@@ -184,6 +189,8 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean", pos_weigh
 
     name = "binary_cross_entropy_with_logits"
     logits, target = real_float(logits, name), no_complex(tensor_arg(target, "target"), name)
+    if _amp.dtype is not None:  # autocast: a float32 op
+        logits = _amp_f32(logits)
     if logits.shape != target.shape:
         raise ValueError(f"binary_cross_entropy_with_logits: expected logits and target of one "
                          f"shape, got {logits.shape} and {target.shape}")

@@ -36,9 +36,9 @@ __all__ = ["sum", "mean", "var", "std", "max", "min", "amax", "amin", "prod", "c
 
 
 def low_precision(dtype) -> bool:
-    """True for float dtypes narrower than float32 (float16): reductions, normalizers and
-    losses compute those in float32 and cast the result back."""
-    return dtype.kind == "f" and dtype.itemsize < 4
+    """True for float dtypes narrower than float32 (float16, bfloat16): reductions,
+    normalizers and losses compute those in float32 and cast the result back."""
+    return dtype.itemsize == 2 and dtype.char in "eE"  # 'E': ml_dtypes' bfloat16
 
 
 def _count(shape, axes):
@@ -256,6 +256,9 @@ def _float64(x):
     return x.astype(np.float64) if x.dtype.kind in "biu" else x
 
 
+from ..amp.state import _state as _amp, to_float32 as _amp_f32
+
+
 def _wide(x):
     """``x`` in float32 when it is float16 (reductions accumulate there), else None."""
     return x.astype(np.float32) if low_precision(x.dtype) else None
@@ -268,7 +271,10 @@ def sum(x, axis=None, keepdims=False, dtype=None):
     >>> gg.sum(gg.tensor([[1.0, 2.0], [3.0, 4.0]]), axis=0).tolist()
     [4.0, 6.0]
     """
-    return Sum.apply(tensor_arg(x), axis=axis, keepdims=keepdims, dtype=dtype)
+    x = tensor_arg(x)
+    if _amp.dtype is not None:  # autocast: a float32 op
+        x = _amp_f32(x)
+    return Sum.apply(x, axis=axis, keepdims=keepdims, dtype=dtype)
 
 
 def mean(x, axis=None, keepdims=False):
@@ -278,7 +284,10 @@ def mean(x, axis=None, keepdims=False):
     >>> gg.mean(gg.tensor([1.0, 2.0, 6.0])).item()
     3.0
     """
-    return Mean.apply(_float64(x), axis=axis, keepdims=keepdims)
+    x = _float64(x)
+    if _amp.dtype is not None:  # autocast: a float32 op
+        x = _amp_f32(x)
+    return Mean.apply(x, axis=axis, keepdims=keepdims)
 
 
 def var(x, axis=None, keepdims=False, ddof=0):
@@ -289,6 +298,8 @@ def var(x, axis=None, keepdims=False, ddof=0):
     1.0
     """
     x = _float64(x)
+    if _amp.dtype is not None:  # autocast: a float32 op
+        x = _amp_f32(x)
     w = _wide(x)
     if w is not None:
         return var(w, axis, keepdims, ddof).astype(x.dtype)
@@ -304,6 +315,8 @@ def std(x, axis=None, keepdims=False, ddof=0):
     1.0
     """
     x = _float64(x)
+    if _amp.dtype is not None:  # autocast: a float32 op
+        x = _amp_f32(x)
     w = _wide(x)
     if w is not None:
         return std(w, axis, keepdims, ddof).astype(x.dtype)
@@ -341,6 +354,8 @@ def prod(x, axis=None, keepdims=False):
     24.0
     """
     x = tensor_arg(x)
+    if _amp.dtype is not None:  # autocast: a float32 op
+        x = _amp_f32(x)
     w = _wide(x)
     if w is not None:
         return prod(w, axis, keepdims).astype(x.dtype)
@@ -355,6 +370,8 @@ def cumsum(x, axis=None):
     [1.0, 3.0, 6.0]
     """
     x = tensor_arg(x)
+    if _amp.dtype is not None:  # autocast: a float32 op
+        x = _amp_f32(x)
     if axis is not None:
         axis = normalize_axis(axis, x.ndim)[0]
     w = _wide(x)

@@ -23,6 +23,7 @@ from ..special import erf as _erf_array  # (the table below defines the op `erf`
 from ..special import normal_cdf as _normal_cdf_array
 from ..tensor import Tensor
 from ._util import _conj, no_complex, operand, xp_of
+from ..amp.state import _state as _amp, to_float32 as _amp_f32
 
 _SQRT_2_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -181,6 +182,9 @@ _ZERO_GRAD = {
 }
 
 
+_AMP_FLOAT32 = ("exp", "log", "log1p", "expm1")  # in gpugrad.amp.state.FLOAT32_OPS
+
+
 def _make_unary(name, fwd, vjp, reads):
     keep_x, keep_ans = reads in ("x", "both"), reads in ("ans", "both")
 
@@ -211,8 +215,14 @@ def _make_unary(name, fwd, vjp, reads):
 
     Op.__name__ = Op.__qualname__ = name.title().replace("_", "")
 
-    def fn(x):
-        return Op.apply(_float_operand(x, name))
+    if name in _AMP_FLOAT32:
+        def fn(x):
+            if _amp.dtype is not None:  # autocast: a float32 op
+                x = _amp_f32(x)
+            return Op.apply(_float_operand(x, name))
+    else:
+        def fn(x):
+            return Op.apply(_float_operand(x, name))
     fn.__name__ = name
     fn.__doc__ = (f"Elementwise {name}(x), differentiable.\n\n>>> import gpugrad as gg\n"
                   f">>> gg.{name}(gg.tensor([{1.5 if name == 'arccosh' else 0.5}])).shape\n(1,)\n")
@@ -246,7 +256,7 @@ def _float_operand(x, name):
     x = operand(x)
     if name in _ORDERED and hasattr(x, "dtype"):
         no_complex(x, name)  # NumPy would order complex numbers lexicographically
-    if hasattr(x, "dtype") and x.dtype.kind not in "fc" and name not in ("negative", "abs",
+    if hasattr(x, "dtype") and x.dtype.kind not in "fcV" and name not in ("negative", "abs",
                                                                           "square", "relu"):
         return x.astype(np.float32) if x.dtype.itemsize <= 4 or x.dtype.kind == "b" \
             else x.astype(np.float64)

@@ -1,0 +1,132 @@
+"""gg.amp.GradScaler: skips exactly the overflowing steps and moves the scale as PyTorch's
+GradScaler does on the same gradient sequence; state_dict; misuse errors; the device path
+(a skipped step undone by a flag, no host read) run on NumPy."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gpugrad as gg
+from gpugrad.amp import GradScaler, grad_scaler
+
+# gradients of the (unscaled) loss at each step: inf/nan at steps 2, 3 and 6
+def _grad_sequence(rng, n=12):
+    seq = []
+    for k in range(n):
+        g = rng.standard_normal(5).astype(np.float32)
+        if k in (2, 6):
+            g[1] = np.inf
+        if k == 3:
+            g[4] = np.nan
+        seq.append(g)
+    return seq
+
+
+def _run_gpugrad(seq, masked=False, **kw):
+    p = gg.nn.Parameter(gg.ones(5))
+    opt = gg.optim.SGD([p], lr=0.1, momentum=0.9)
+    scaler = GradScaler(**kw)
+    scales, results = [], []
+    for g in seq:
+        opt.zero_grad()
+        loss = scaler.scale((p * gg.tensor(g)).sum())   # d loss / d p = scale * g
+        loss.backward()
+        if masked:   # the CUDA path on NumPy arrays: the flag stays on the "device"
+            scaler.unscale_(opt)
+            found = scaler._found[id(opt)][0]
+            scaler._found[id(opt)] = (found, grad_scaler._STEPPED)
+            grad_scaler._masked_step(opt, found)
+            results.append(None)
+        else:
+            results.append(scaler.step(opt))
+        scaler.update()
+        scales.append(scaler.get_scale())
+    return p.numpy(), scales, results, scaler
+
+
+KW = dict(init_scale=2.0 ** 10, growth_interval=3)
+
+
+def test_skips_exactly_the_overflowing_steps(rng):
+    seq = _grad_sequence(rng)
+    p, scales, _, _ = _run_gpugrad(seq, **KW)
+    # the same run by hand: SGD with momentum over the finite steps only, the scale halving
+    # after each overflow and doubling after 3 clean steps in a row
+    w, buf, first = np.ones(5, np.float32), None, True
+    s, clean, want_scales = 2.0 ** 10, 0, []
+    for g in seq:
+        if np.isfinite(g).all():
+            gs = (g * np.float32(s)) * np.float32(1 / s)
+            buf = gs if first else np.float32(0.9) * buf + gs
+            first = False
+            w = w - np.float32(0.1) * buf
+            clean += 1
+            if clean == 3:
+                s, clean = s * 2, 0
+        else:
+            s, clean = s * 0.5, 0
+        want_scales.append(s)
+    assert scales == want_scales
+    np.testing.assert_allclose(p, w, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.torch
+def test_matches_torch_grad_scaler(rng):
+    torch = pytest.importorskip("torch")
+    seq = _grad_sequence(rng)
+    p, scales, results, scaler = _run_gpugrad(seq, **KW)
+    tp = torch.nn.Parameter(torch.ones(5))
+    topt = torch.optim.SGD([tp], lr=0.1, momentum=0.9)
+    ts = torch.amp.GradScaler("cpu", **KW)
+    tscales, tresults = [], []
+    for g in seq:
+        topt.zero_grad()
+        ts.scale((tp * torch.tensor(g)).sum()).backward()
+        tresults.append(ts.step(topt))
+        ts.update()
+        tscales.append(ts.get_scale())
+    assert scales == tscales
+    assert results == tresults          # None on each skipped step, as torch returns
+    np.testing.assert_allclose(p, tp.detach().numpy(), rtol=1e-6)
+    assert scaler.state_dict() == ts.state_dict()
+
+
+def test_device_path_masks_the_skipped_steps(rng):
+    seq = _grad_sequence(rng)
+    p_sync, scales_sync, _, _ = _run_gpugrad(seq, **KW)
+    p_masked, scales_masked, _, _ = _run_gpugrad(seq, masked=True, **KW)
+    assert scales_masked == scales_sync
+    np.testing.assert_allclose(p_masked, p_sync, rtol=1e-6)
+
+
+def test_unscale_then_step_and_misuse_errors():
+    p = gg.nn.Parameter(gg.ones(2))
+    opt = gg.optim.SGD([p], lr=1.0)
+    scaler = GradScaler(init_scale=8.0)
+    scaler.scale((p * 3).sum()).backward()
+    assert p.grad.tolist() == [24.0, 24.0]
+    scaler.unscale_(opt)
+    assert p.grad.tolist() == [3.0, 3.0]
+    with pytest.raises(RuntimeError, match="already been called"):
+        scaler.unscale_(opt)
+    scaler.step(opt)
+    with pytest.raises(RuntimeError, match="already been called"):
+        scaler.step(opt)
+    scaler.update()
+    assert p.tolist() == [-2.0, -2.0]
+    with pytest.raises(RuntimeError, match="Closure"):
+        scaler.step(opt, closure=lambda: None)
+    with pytest.raises(ValueError, match="growth_factor"):
+        GradScaler(growth_factor=1.0)
+
+
+def test_state_dict_round_trip_and_disabled():
+    a = GradScaler(init_scale=32.0, growth_interval=7)
+    a.scale(gg.ones(1))
+    b = GradScaler()
+    b.load_state_dict(a.state_dict())
+    assert b.state_dict() == {"scale": 32.0, "growth_factor": 2.0, "backoff_factor": 0.5,
+                              "growth_interval": 7, "_growth_tracker": 0}
+    off = GradScaler(enabled=False)
+    x = gg.ones(2)
+    assert off.scale(x) is x and off.state_dict() == {} and off.get_scale() == 1.0
