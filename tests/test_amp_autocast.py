@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import gpugrad as gg
-from gpugrad.amp import state as amp_state
+from gpugrad import autocast_state as amp_state
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
 BF16 = np.dtype(ml_dtypes.bfloat16)

@@ -2,16 +2,16 @@
 and :class:`GradScaler` (dynamic loss scaling for float16), plus the settings of
 ``gpugrad train --precision`` (:func:`precision_setup`).
 
-This package imports only the engine (tensor, autograd, dtypes, backend), never ``nn`` or
-``optim``: ops read its per-thread state (:mod:`gpugrad.amp.state`) to cast at their
-boundaries.
+The per-thread autocast state and the op lists live in the engine
+(:mod:`gpugrad.autocast_state`), which ops read to cast at their boundaries; this package,
+a training-layer one, only sets that state and adds the scaler.
 
 >>> import gpugrad as gg
 >>> with gg.autocast(dtype="float16"):
 ...     (gg.ones(2, 3) @ gg.ones(3, 1)).dtype.name
 'float16'
 """
-from .state import FLOAT32_OPS, LOWER_PRECISION_OPS
+from ..autocast_state import FLOAT32_OPS, LOWER_PRECISION_OPS
 from .autocast_mode import autocast, get_autocast_dtype, is_autocast_enabled
 from .grad_scaler import GradScaler
 from .precision import PRECISIONS, precision_setup

@@ -4,13 +4,13 @@ Inside ``with gg.autocast(dtype="bfloat16"):`` (a context manager and a decorato
 to the thread that enters it, as grad mode does):
 
 - ``linear`` (and ``nn.Linear``), ``matmul``/``@``/``dot``, ``einsum``, ``tensordot``
-  (:data:`~gpugrad.amp.state.LOWER_PRECISION_OPS`) cast their float32 operands to the autocast
+  (:data:`~gpugrad.autocast_state.LOWER_PRECISION_OPS`) cast their float32 operands to the autocast
   dtype and return it.  Products accumulate in float32: on the CPU they run as float32 GEMMs
   of the 16-bit-rounded inputs whose result is then rounded (NumPy has no bfloat16 GEMM); on
   CUDA float16 products go through cuBLAS with float32 compute.
 - softmax, log_softmax, logsumexp, cross_entropy, nll_loss, mse_loss,
   binary_cross_entropy_with_logits, norm, the reductions sum/mean/var/std/prod/cumsum and
-  exp/log/log1p/expm1 (:data:`~gpugrad.amp.state.FLOAT32_OPS`) cast 16-bit operands up
+  exp/log/log1p/expm1 (:data:`~gpugrad.autocast_state.FLOAT32_OPS`) cast 16-bit operands up
   and return float32.
 - every other op runs in its inputs' dtype, NumPy's promotion deciding mixed cases
   (bfloat16 + float32 is float32).
@@ -18,7 +18,7 @@ to the thread that enters it, as grad mode does):
 Casts are graph nodes: a gradient leaves each cast in the dtype of the cast's input, so a
 float32 parameter gets a float32 ``.grad`` although its product ran in bfloat16.  A
 parameter's 16-bit copy is made once per change of the parameter (see
-:func:`gpugrad.amp.state.low_copy`).  float64 operands are never cast.  bfloat16 needs
+:func:`gpugrad.autocast_state.low_copy`).  float64 operands are never cast.  bfloat16 needs
 ``ml_dtypes`` and runs on the CPU only (CuPy has no bfloat16); use float16 on CUDA.
 
 Differences from ``torch.autocast`` on the CPU: PyTorch's CPU list leaves softmax,
@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 
 from .. import dtypes
-from .state import _state
+from ..autocast_state import _state
 
 __all__ = ["autocast", "is_autocast_enabled", "get_autocast_dtype"]
 

@@ -123,7 +123,7 @@ def _conj(xp, v):
 # arrays, autocast, gpugrad.compile recording, anomaly detection, an operand that is not a
 # tensor or a plain number -- takes the op's own path, so results and errors stay the op's.
 from .. import anomaly as _anomaly, capture_hooks as _capture, grad_mode as _grad_mode  # noqa: E402
-from ..amp.state import _state as _amp  # noqa: E402
+from ..autocast_state import _state as _amp  # noqa: E402
 
 _gm = _grad_mode._state
 _ndarray = np.ndarray

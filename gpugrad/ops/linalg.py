@@ -39,7 +39,7 @@ def _blas(xp, like=None):
     from ..kernels.cuda_blas import Blas
     return Blas
 from .shape import _axes, _coerce, _inverse, ravel
-from ..amp.state import _state as _amp, lower as _amp_lower
+from ..autocast_state import _state as _amp, lower as _amp_lower
 
 
 class _Wide16:

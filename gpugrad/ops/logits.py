@@ -29,7 +29,7 @@ from ..autograd import Function
 from ..tensor import Tensor
 from ._util import no_complex, normalize_axis, tensor_arg, xp_of
 from .reduce import _count, _Reduce, _wide
-from ..amp.state import _state as _amp, to_float32 as _amp_f32
+from ..autocast_state import _state as _amp, to_float32 as _amp_f32
 
 __all__ = ["logsumexp", "softmax", "log_softmax", "cross_entropy", "nll_loss"]
 

@@ -22,7 +22,7 @@ from ._util import tensor_arg, xp_of
 from .extra_linalg import DiagEmbed, Diagonal, _embed_diagonal
 from .linalg import _cast, _conj, _pair, _swap
 from .reduce import low_precision
-from ..amp.state import _state as _amp, to_float32 as _amp_f32
+from ..autocast_state import _state as _amp, to_float32 as _amp_f32
 from .shape import _axes, _axis
 
 __all__ = ["trace", "diag", "norm", "inv", "det", "solve"]

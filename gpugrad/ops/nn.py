@@ -27,7 +27,7 @@ from ._util import tensor_arg, xp_of
 from .reduce import _wide, low_precision
 from ._util import no_complex
 from .logits import _check_reduction, real_float
-from ..amp.state import _state as _amp, to_float32 as _amp_f32, lower as _amp_lower
+from ..autocast_state import _state as _amp, to_float32 as _amp_f32, lower as _amp_lower
 
 __all__ = ["linear", "mse_loss", "binary_cross_entropy_with_logits", "one_hot", "dropout"]
 

@@ -256,7 +256,7 @@ def _float64(x):
     return x.astype(np.float64) if x.dtype.kind in "biu" else x
 
 
-from ..amp.state import _state as _amp, to_float32 as _amp_f32
+from ..autocast_state import _state as _amp, to_float32 as _amp_f32
 
 
 def _wide(x):

@@ -23,7 +23,7 @@ from ..special import erf as _erf_array  # (the table below defines the op `erf`
 from ..special import normal_cdf as _normal_cdf_array
 from ..tensor import Tensor
 from ._util import _conj, no_complex, operand, xp_of
-from ..amp.state import _state as _amp, to_float32 as _amp_f32
+from ..autocast_state import _state as _amp, to_float32 as _amp_f32
 
 _SQRT_2_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -182,7 +182,7 @@ _ZERO_GRAD = {
 }
 
 
-_AMP_FLOAT32 = ("exp", "log", "log1p", "expm1")  # in gpugrad.amp.state.FLOAT32_OPS
+_AMP_FLOAT32 = ("exp", "log", "log1p", "expm1")  # in gpugrad.autocast_state.FLOAT32_OPS
 
 
 def _make_unary(name, fwd, vjp, reads):

@@ -1,6 +1,6 @@
 """Autocast's per-thread state, its op lists, and the casts ops make at their boundaries.
 
-This module imports only the engine (tensor, autograd, dtypes), so ops consult it: a
+Part of the engine, as grad mode is (:mod:`gpugrad.amp` sets it): a
 matmul-heavy op calls :func:`lower` on its operands and a numerically sensitive one calls
 :func:`to_float32`, each only after one read of the thread-local ``_state.dtype`` (None when
 autocast is off, the whole cost of autocast to code that does not use it).
@@ -20,9 +20,9 @@ import weakref
 
 import numpy as np
 
-from .. import dtypes
-from ..autograd import Function
-from ..tensor import Tensor
+from . import dtypes
+from .autograd import Function
+from .tensor import Tensor
 
 __all__ = ["LOWER_PRECISION_OPS", "FLOAT32_OPS", "lower", "to_float32", "low_copy"]
 
