@@ -47,6 +47,9 @@ TARGETS = [
     ("GPU W1 peak step memory gpugrad <= torch", "cuda", "W1", "memory", 1.0),
     ("GPU layer non-GEMM time fused <= 0.5 x unfused", "cuda", "layer", "non_gemm fused/unfused",
      0.5),
+    ("CPU W2 captured step <= 0.6 x jax.jit", "cpu", "W2", "compiled/jax", 0.6),
+    ("CPU W1 captured step <= 1.03 x GEMM floor", "cpu", "W1", "compiled/gemm", 1.03),
+    ("GPU W4 captured step <= 0.5 x torch eager", "cuda", "W4", "compiled/torch", 0.5),
 ]
 
 
@@ -87,6 +90,10 @@ def _add_arguments(p):
     p.add_argument("--settle", type=int,
                    help="untimed steps of the same implementation right before each timed one "
                         "(absorbs the cost of switching libraries; default: per workload)")
+    p.add_argument("--interleaved", action="store_true",
+                   help="time every implementation interleaved with no settle steps (each "
+                        "timed step pays for switching libraries) and, next to it, alone in a "
+                        "fresh process of its own (see gpugrad.bench_alone)")
     p.add_argument("--gap-ms", type=float, default=0.0,
                    help="idle milliseconds before each timed step (default 0)")
     p.add_argument("--check-steps", type=int, default=3,
@@ -174,6 +181,11 @@ def run(args) -> int:
         print(f"{wl.name} on {dev}{tf32}: {wl.description}; {warmup} warm-up + {steps} timed "
               f"steps ...", flush=True)
         settle = args.settle if args.settle is not None else 0 if args.quick else wl.settle[dev]
+        if getattr(args, "interleaved", False):
+            if args.settle:
+                raise ValueError(f"--interleaved times every step with no settle steps; "
+                                 f"expected no --settle (or 0), got --settle {args.settle}")
+            settle = 0
         check_steps = getattr(args, "check_steps", 3)
         agreement = (check_agreement(wl, dev, args.impls, steps=check_steps, batch=batch)
                      if check_steps else None)
@@ -184,6 +196,10 @@ def run(args) -> int:
         entry["agreement"] = agreement
         report["results"].append(entry)
         print(rep.format_entry(entry), flush=True)
+        if getattr(args, "interleaved", False):
+            from .bench_alone import add_alone, format_alone
+            add_alone(entry, wl, dev, steps, warmup, batch=batch, precision=args.precision)
+            print(format_alone(entry), flush=True)
         if wl.name == "W1" and not args.no_memory:
             report["memory"].append(measure_memory_entry(wl, dev, args.impls))
     report["elapsed_s"] = time.perf_counter() - t_start
@@ -306,8 +322,8 @@ def run_workload(wl, device: str, steps: int, warmup: int, batch=None, gap: floa
              "impls": {n: summarize(t, batch) for n, t in times.items()}}
     med = {n: s["median_s"] for n, s in entry["impls"].items()}
     ratios = {}
-    for a in med:                           # every implementation vs torch and vs the floor
-        for b in ("torch", "gemm"):
+    for a in med:                     # every implementation vs torch, the floor and jax.jit
+        for b in ("torch", "gemm", "jax"):
             if b in med and a != b and med[b] > 0:
                 ratios[f"{a}/{b}"] = med[a] / med[b]
     if "fused" in med and "unfused" in med:

@@ -7,6 +7,7 @@ backward of one 4096x4096 ReLU layer (``fused``: ``gg.linear(..., activation="re
 batch (drawn once with NumPy), so the steps are the same computation:
 
 - ``gpugrad``: ``gg.nn.MLP`` + ``gg.optim.SGD`` + ``gg.nn.functional.cross_entropy``.
+- ``compiled``: the ``gpugrad`` step under ``gg.compile`` (replayed; CUDA graphs on CUDA).
 - ``torch``:   ``torch.nn.Sequential(Linear, ReLU, ...)`` + ``torch.optim.SGD`` (eager).
 - ``jax``:     the whole step under ``jax.jit`` (``bench_jax``), where JAX is installed.
 - ``numpy``:   a hand-written backprop on raw arrays (CuPy on CUDA), in place where natural.
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 LR, MOMENTUM = 0.01, 0.9
-IMPLS = ("gpugrad", "torch", "jax", "numpy", "gemm")
+IMPLS = ("gpugrad", "compiled", "torch", "jax", "numpy", "gemm")
 LAYER_IMPLS = ("fused", "unfused", "torch", "gemm")
 
 
@@ -237,6 +238,26 @@ class GpugradMLP(_FrameworkStep):
         self.ce = nn.functional.cross_entropy
 
 
+class CompiledMLP(GpugradMLP):
+    """The same gpugrad step under ``gg.compile``: recorded once, then replayed (CUDA graphs)."""
+    name = "compiled"
+
+    def __init__(self, wl, device, data):
+        super().__init__(wl, device, data)
+        import gpugrad as gg
+        self._compiled = gg.compile(self._body)
+
+    def _body(self, x, y):
+        loss = self.ce(self.model(x), y)
+        loss.backward()
+        self.opt.step()
+        self.opt.zero_grad()
+        return loss
+
+    def step(self):
+        self._loss = self._compiled(self.x, self.y)
+
+
 class TorchMLP(_FrameworkStep):
     """PyTorch eager: ``nn.Sequential(Linear, ReLU, ...)`` + ``optim.SGD`` (defaults)."""
     name = "torch"
@@ -361,8 +382,8 @@ class GemmFloor(_Impl):
 from .bench_layer import (FusedLayer, GemmLayer, TorchLayer, UnfusedLayer,  # noqa: E402,F401
                           layer_upstream_grad)
 
-_CLASSES = {"mlp": {"gpugrad": GpugradMLP, "torch": TorchMLP, "numpy": NumpyMLP,
-                    "gemm": GemmFloor},
+_CLASSES = {"mlp": {"gpugrad": GpugradMLP, "compiled": CompiledMLP, "torch": TorchMLP,
+                    "numpy": NumpyMLP, "gemm": GemmFloor},
             "layer": {"fused": FusedLayer, "unfused": UnfusedLayer, "torch": TorchLayer,
                       "gemm": GemmLayer}}
 

@@ -384,8 +384,8 @@ class _Formatter:
         self.values, self.grads, self.max, self.p = values, grads, max_elems, precision
 
     def value(self, t, stale=False):
-        if not self.values or t is None:
-            return None
+        if not self.values or t is None or getattr(t, "released", False):
+            return None                 # (a released input: backward let go of its values)
         return "(changed in place)" if stale else self._text(t)
 
     def grad(self, g):

@@ -16,23 +16,28 @@ Activations are evaluated in float64 arithmetic and rounded once on store (the p
 memory- or libm-bound: float32 math measured only ~20% faster for gelu); bias-gradient column
 sums are accumulated in float64 per thread chunk.
 fastmath is limited to ``contract`` (FMA), which keeps NaN/inf semantics and never loses
-accuracy. Work is split into at most ``numba.get_num_threads()`` chunks of >= 32K elements, so
-small arrays don't wake threads they can't use; an array of one chunk runs a single-threaded
-twin of the kernel (compiled without ``parallel``), which skips the thread pool entirely.
+accuracy. Work is split into at most ``gpugrad.get_num_threads()`` chunks of >= 256K elements
+(a pass of ~0.1 ms or more per thread: on a busy machine, waking a thread costs a scheduler time
+slice), so small arrays don't wake threads they can't use; an array of one chunk runs a
+single-threaded twin of the kernel (compiled without ``parallel``), which skips the thread pool
+entirely. GEMMs below ``gpugrad.threads.SMALL_GEMM`` multiply-adds run with BLAS on one thread.
 """
 import functools
+import importlib
 import math
+import threading
 
 import numba
 import numpy as np
 from numba import njit, prange
 
+from .. import threads as _threads
 from . import reference
 from .activations import (CODE, GELU, GELU_TANH, IDENTITY, LEAKY_RELU, RELU, SIGMOID, SILU, TANH)
 
 FAST_DTYPES = reference.FAST_DTYPES
 _FAST = {"contract"}
-_CHUNK = 1 << 15          # elements per thread below which an extra thread isn't worth waking
+_CHUNK = 1 << 18          # elements per thread below which an extra thread isn't worth waking
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -158,7 +163,39 @@ def _epilogues(code, parallel):
 
 
 def _nchunks(rows, size):
-    return max(1, min(numba.get_num_threads(), rows, size // _CHUNK))
+    if size < 2 * _CHUNK:                       # one chunk: no need to ask for the thread count
+        return 1
+    if not (_pool_threadsafe() or threading.current_thread() is threading.main_thread()):
+        return 1                # Numba's workqueue pool: one launching thread only (below)
+    return max(1, min(_threads.get_num_threads(), rows, size // _CHUNK))
+
+
+@functools.lru_cache(maxsize=None)
+def _pool_threadsafe():
+    """True when Numba's threading layer takes parallel launches from several threads at once
+    (omp, tbb); False for workqueue (where Numba has neither), whose concurrent use aborts
+    the process: parallel kernels then launch from the main thread only."""
+    layer = numba.config.THREADING_LAYER
+    if layer in ("omp", "tbb", "threadsafe", "safe"):
+        return True
+    if layer == "workqueue":
+        return False
+    for name in ("tbbpool", "omppool"):
+        try:
+            importlib.import_module("numba.np.ufunc." + name)
+            return True
+        except ImportError:
+            pass
+    return False
+
+
+def _matmul(a, b, out):
+    """``np.matmul(a, b, out=out)``, with BLAS on one thread when the product is small (see
+    :mod:`gpugrad.threads`: waking its pool costs more than it brings on a busy machine)."""
+    if a.shape[0] * a.shape[1] * b.shape[1] >= _threads.SMALL_GEMM:
+        return np.matmul(a, b, out=out)
+    with _threads.sequential_blas():
+        return np.matmul(a, b, out=out)
 
 
 def _as_2d(a):
@@ -220,7 +257,7 @@ def _dz_db(dy2, y, z, dz2, code, slope, want_db):
 def linear_act_forward(x, W, b, act="identity", negative_slope=0.01, precision="highest"):
     # precision: float32 GEMMs are always full precision on CPU
     code = CODE[act]
-    out = np.matmul(_blasable(x), _blasable(W), out=np.empty((x.shape[0], W.shape[1]), x.dtype))
+    out = _matmul(_blasable(x), _blasable(W), np.empty((x.shape[0], W.shape[1]), x.dtype))
     if code in (GELU, GELU_TANH, SILU):                       # keep z = x @ W + b, y = act(z)
         y = np.empty_like(out)
         if out.size:
@@ -247,10 +284,10 @@ def linear_act_backward(dy, x, W, y, z, act="identity", negative_slope=0.01,
             db = _dz_db(dy, y, z, dz, code, negative_slope, need_db)
     if need_db:
         db = np.zeros(dy.shape[1], dy.dtype) if db is None else db.astype(dy.dtype)
-    dx = np.matmul(dz, _blasable(W).T, out=np.empty(x.shape, dy.dtype)) if need_dx else None
+    dx = _matmul(dz, _blasable(W).T, np.empty(x.shape, dy.dtype)) if need_dx else None
     if need_dW:
         dW_out = np.empty(W.shape, dy.dtype) if dW_out is None else dW_out
-    dW = np.matmul(_blasable(x).T, dz, out=dW_out) if need_dW else None
+    dW = _matmul(_blasable(x).T, dz, dW_out) if need_dW else None
     return dx, dW, db
 
 

@@ -16,7 +16,7 @@ from gpugrad import bench, bench_check, bench_workloads as bw
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 W2, LAYER = bw.WORKLOADS["W2"], bw.WORKLOADS["layer"]
-MLP_IMPLS = ["gpugrad", "numpy"] + (["torch"] if HAS_TORCH else []) \
+MLP_IMPLS = ["gpugrad", "compiled", "numpy"] + (["torch"] if HAS_TORCH else []) \
     + (["jax"] if importlib.util.find_spec("jax") is not None else [])
 
 
