@@ -3,6 +3,8 @@
 ``ravel(order=)``, in-place ``sort``/``partition``, ``argsort``, ``argpartition``,
 ``searchsorted``, ``cumprod``, ``diagonal``, ``trace``, ``conj``, ``real``/``imag``,
 ``compress``, ``tobytes``/``tofile``/``dump``/``dumps``, ``strides``, ``flags``.
+Views and copies as NumPy's: ``diagonal`` is a read-only view, ``real`` of a real tensor a
+view, ``copy`` a copy.
 
 Values stay differentiable where NumPy's method computes values (``flat[...]``, ``sort``,
 ``partition``, ``compress``, ``diagonal``, ``trace``, ``real``); indices (``nonzero``,
@@ -25,9 +27,16 @@ from . import ops
 from .backend import is_cupy_array
 
 
+def _raw(a):
+    """A Tensor's array, anything else as it is (a CuPy array's own ``.data`` is a pointer)."""
+    from .tensor import Tensor
+
+    return a.data if isinstance(a, Tensor) else a
+
+
 def _host_key(key):
     """An index as NumPy understands it (tensors and CuPy arrays read back to the host)."""
-    key = getattr(key, "data", key) if not isinstance(key, (slice, np.ndarray)) else key
+    key = _raw(key)
     return key.get() if is_cupy_array(key) else key
 
 
@@ -93,7 +102,8 @@ def _put(self, ind, v, mode="raise"):
     """``a.flat[ind] = v`` with NumPy's ``put`` (``v`` repeats to fit ``ind``)."""
     if mode != "raise":
         raise NotImplementedError(f"Tensor.put: mode={mode!r} is not supported")
-    ind = np.asarray(getattr(ind, "data", ind)).ravel()
+    ind = _raw(ind)
+    ind = np.asarray(ind.get() if is_cupy_array(ind) else ind).ravel()
     if not hasattr(v, "shape") or np.size(v) != ind.size:
         v = np.resize(np.asarray(v), ind.shape) if not hasattr(v, "requires_grad") else \
             ops.reshape(ops.tile(ops.ravel(v), -(-ind.size // max(v.size, 1))), (-1,))[:ind.size]
@@ -146,7 +156,7 @@ def _searchsorted(self, v, side="left", sorter=None):
     """Insertion indices of ``v`` into this sorted 1-D tensor (no gradient)."""
     from .tensor import Tensor
 
-    raw = lambda a: getattr(a, "data", a)  # noqa: E731
+    raw = _raw
     return Tensor._make(self.device.xp.asarray(self.device.xp.searchsorted(
         self.data, raw(v), side=side, sorter=raw(sorter))))
 
@@ -157,7 +167,29 @@ def _cumprod(self, axis=None, dtype=None, out=None):
 
 
 def _diagonal(self, offset=0, axis1=0, axis2=1):
-    return ops.diagonal(self, offset, axis1, axis2)
+    """The diagonal as NumPy's ``a.diagonal`` gives it: a read-only view of ``self``
+    (differentiable), which shows later writes to ``self``; writing into it raises
+    ValueError ("assignment destination is read-only").  A view that changed since an op
+    used it makes that op's backward raise.  On a GPU it is a copy (CuPy's diagonal is a
+    writable view, which the graph could not follow).
+
+    >>> import gpugrad as gg
+    >>> a = gg.tensor([[1.0, 2.0], [3.0, 4.0]]); d = a.diagonal(); a[1, 1] = 9.0; d.tolist()
+    [1.0, 9.0]
+    """
+    r = ops.diagonal(self, offset, axis1, axis2)
+    if type(self.data) is np.ndarray:
+        r.data = np.diagonal(self.data, offset, axis1, axis2)   # NumPy's read-only view
+        r._vc = self._vc                 # a write to self is a write to r
+        if r._node is not None:
+            r._node._out_ver = r._vc[0]
+    return r
+
+
+def _real(self):
+    """The real part: for real dtypes a view of ``self`` (writes go through, as NumPy's
+    ``a.real``); for complex ones a differentiable copy."""
+    return ops.real(self) if self.dtype.kind == "c" else self[...]
 
 
 def _trace(self, offset=0, axis1=0, axis2=1, dtype=None, out=None):
@@ -169,9 +201,8 @@ def _compress(self, condition, axis=None, out=None):
     """Elements (or slices along ``axis``) where ``condition`` is true (differentiable)."""
     from .tensor import Tensor
 
-    cond = np.asarray(getattr(condition, "data", condition)
-                      if not is_cupy_array(getattr(condition, "data", condition))
-                      else condition.data.get(), dtype=bool)
+    cond = _raw(condition)
+    cond = np.asarray(cond.get() if is_cupy_array(cond) else cond, dtype=bool)
     idx = Tensor._make(np.nonzero(cond)[0])
     if self.device.type != "cpu":
         idx = idx.to(self.device)
@@ -218,7 +249,7 @@ METHODS = {"copy": _copy, "fill": _fill, "item": _item, "put": _put, "nonzero": 
            "diagonal": _diagonal, "trace": _trace, "compress": _compress,
            "tobytes": _tobytes, "tofile": _tofile, "dump": _dump, "dumps": _dumps,
            "conj": ops.conj, "conjugate": ops.conj}
-PROPERTIES = {"flat": FlatIter, "real": ops.real, "imag": ops.imag,
+PROPERTIES = {"flat": FlatIter, "real": _real, "imag": ops.imag,
               "strides": lambda t: t.data.strides, "flags": lambda t: t.data.flags}
 
 

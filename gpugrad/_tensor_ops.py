@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from . import ops
+from .ops._fast import fast_matmul, fast_op, fast_sum
 from .tensor import Tensor
 
 
@@ -51,11 +52,48 @@ def _unsqueeze(self, axis):
 
 
 def _pos(self):
-    return self
+    """``+t``: a new tensor (a differentiable copy), as NumPy's ``positive``; NumPy has no
+    bool loop for it, so a bool tensor is a TypeError."""
+    if self.dtype.kind == "b":
+        raise TypeError("unary +: expected a numeric tensor, got dtype bool (NumPy's "
+                        "'positive' has no bool loop); use .copy()")
+    return ops.copy(self)
+
+
+def _flatten(self, start_dim=0, end_dim=-1, order="C"):
+    """A 1-D copy of the elements (NumPy's ``a.flatten(order)``: always a copy), or, given
+    ``start_dim``/``end_dim``, axes merged as PyTorch's ``flatten`` (also a copy here).
+
+    >>> import gpugrad as gg
+    >>> gg.tensor([[1, 2], [3, 4]]).flatten("F").tolist()
+    [1, 3, 2, 4]
+    """
+    if isinstance(start_dim, str):                # NumPy's positional order
+        start_dim, order = 0, start_dim
+    if order not in ("C", "F", "A", "K"):
+        raise ValueError(f"flatten: order must be one of 'C', 'F', 'A', 'K', got {order!r}")
+    x = ops.transpose(self) if order == "F" else self
+    return ops.copy(ops.flatten(x, start_dim, end_dim))
 
 
 def _matmul(a, b):
-    return ops.matmul(a, b)
+    r = fast_matmul(a, b)  # plain NumPy-backed operands: NumPy's matmul directly
+    return ops.matmul(a, b) if r is None else r
+
+
+def fast(name):
+    """``ops.<name>``, with its no-graph fast path for NumPy-backed operands where it has
+    one (:func:`gpugrad.ops._fast.fast_op`).
+
+    >>> fast("add") is not ops.add
+    True
+    """
+    return fast_op(name, getattr(ops, name))
+
+
+def _sum(self, *args, **kwargs):
+    r = None if args or kwargs else fast_sum(self)  # x.sum() of a plain tensor: NumPy's
+    return ops.sum(self, *args, **kwargs) if r is None else r
 
 
 def _split(self, indices_or_sections, axis=0):
@@ -78,25 +116,61 @@ def _invert(self):
     return ops.logical_not(self) if self.dtype.kind == "b" else ops.invert(self)
 
 
+# sequence * 0-d integer tensor is a repeat, as with NumPy's integer scalar: Python falls
+# back to the sequence's own repeat, which takes the count through Tensor.__index__
+_SEQUENCES = (list, tuple, str, bytes, bytearray)
+
+
+def _repeats(a, b):
+    """True when ``a * b`` is a sequence ``b`` repeated by a 0-d integer tensor ``a``."""
+    return isinstance(a, Tensor) and isinstance(b, _SEQUENCES) and a.data.ndim == 0 \
+        and a.data.dtype.kind in "iu"
+
+
+def _multiply(a, b):
+    """``ops.multiply``, or NotImplemented for a sequence times a 0-d integer tensor (the
+    operators' slow path: the fast one takes only tensors and numbers)."""
+    if _repeats(a, b) or _repeats(b, a):
+        return NotImplemented
+    return ops.multiply(a, b)
+
+
+def _compare(fn, fill):
+    """``==``/``!=``; against None, a str or bytes (values no tensor holds) every element
+    compares unequal, as in NumPy 2: an all-``fill`` bool tensor of the tensor's shape."""
+    def f(a, b):
+        if b is None or isinstance(b, (str, bytes)):
+            from .creation import full_like
+
+            return full_like(a, fill, dtype=bool)
+        return fn(a, b)
+    f.__name__, f.__doc__ = fn.__name__, fn.__doc__
+    return f
+
+
 AND = _bitwise("bitwise_and", "logical_and")
 OR = _bitwise("bitwise_or", "logical_or")
 XOR = _bitwise("bitwise_xor", "logical_xor")
 
 BINARY = {
-    "__add__": ops.add, "__sub__": ops.subtract, "__mul__": ops.multiply,
-    "__truediv__": ops.divide, "__pow__": ops.power, "__matmul__": _matmul,
-    "__mod__": ops.remainder, "__floordiv__": ops.floor_divide,
-    "__eq__": ops.equal, "__ne__": ops.not_equal, "__lt__": ops.less, "__le__": ops.less_equal,
-    "__gt__": ops.greater, "__ge__": ops.greater_equal,
+    "__add__": fast("add"), "__sub__": fast("subtract"),
+    "__mul__": fast_op("multiply", _multiply),
+    "__truediv__": fast("divide"), "__pow__": fast("power"), "__matmul__": _matmul,
+    "__mod__": fast("remainder"), "__floordiv__": fast("floor_divide"),
+    "__eq__": fast_op("equal", _compare(ops.equal, False)),
+    "__ne__": fast_op("not_equal", _compare(ops.not_equal, True)),
+    "__lt__": fast("less"),
+    "__le__": fast("less_equal"), "__gt__": fast("greater"), "__ge__": fast("greater_equal"),
     "__and__": AND, "__or__": OR, "__xor__": XOR,
 }
 REFLECTED = {
-    "__radd__": ops.add, "__rsub__": ops.subtract, "__rmul__": ops.multiply,
-    "__rtruediv__": ops.divide, "__rpow__": ops.power, "__rmatmul__": _matmul,
-    "__rmod__": ops.remainder, "__rfloordiv__": ops.floor_divide,
+    "__radd__": fast("add"), "__rsub__": fast("subtract"),
+    "__rmul__": fast_op("multiply", _multiply),
+    "__rtruediv__": fast("divide"), "__rpow__": fast("power"), "__rmatmul__": _matmul,
+    "__rmod__": fast("remainder"), "__rfloordiv__": fast("floor_divide"),
     "__rand__": AND, "__ror__": OR, "__rxor__": XOR,
 }
-UNARY = {"__neg__": ops.negative, "__abs__": ops.abs, "__pos__": _pos,
+UNARY = {"__neg__": fast("negative"), "__abs__": fast("abs"), "__pos__": _pos,
          "__invert__": _invert}
 
 # methods that take the tensor first and forward the rest unchanged
@@ -105,7 +179,7 @@ METHODS = [
     "cos", "tan", "tanh", "sigmoid", "relu", "leaky_relu", "gelu", "silu", "softplus",
     "clip", "maximum", "minimum", "reciprocal", "floor", "ceil", "round", "sum", "mean",
     "var", "std", "max", "min", "prod", "logsumexp", "cumsum", "argmax", "argmin", "all",
-    "any", "squeeze", "flatten", "ravel", "swapaxes", "moveaxis", "broadcast_to",
+    "any", "squeeze", "ravel", "swapaxes", "moveaxis", "broadcast_to",
     "expand_dims", "take", "flip", "roll", "repeat", "tile", "softmax", "log_softmax",
     "dot", "outer", "isnan", "isinf", "isfinite",
 ]
@@ -120,9 +194,8 @@ def install(Tensor):
     for name, fn in UNARY.items():
         setattr(Tensor, name, fn)
     for name in METHODS:
-        fn = getattr(ops, name, None)
-        if fn is not None:
-            setattr(Tensor, name, fn)
+        if getattr(ops, name, None) is not None:
+            setattr(Tensor, name, fast(name))
     Tensor.clamp = ops.clip
     Tensor.T = property(_T)
     Tensor.mT = property(_mT)
@@ -134,6 +207,8 @@ def install(Tensor):
     Tensor.unsqueeze = _unsqueeze
     Tensor.matmul = _matmul
     Tensor.split = _split
+    Tensor.sum = _sum
+    Tensor.flatten = _flatten
     from ._array_methods import install as install_array_methods
 
     install_array_methods(Tensor)  # NumPy's ndarray methods (copy, flat, fill, put, ...)

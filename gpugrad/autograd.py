@@ -24,7 +24,7 @@ import copy
 
 import numpy as np
 
-from . import anomaly, backend, grad_mode
+from . import anomaly, backend, capture_hooks, grad_mode
 from .anomaly import (AnomalyError, detect_anomaly, is_anomaly_check_nan_enabled,  # noqa: F401
                       is_anomaly_enabled, set_detect_anomaly)  # noqa: F401
 from .backend import DeviceMismatchError, array_device, is_cupy_array
@@ -69,7 +69,8 @@ class Function:
     given) and returns one array.  ``backward(self, g)`` returns one gradient per positional
     input (None where ``self.needs[i]`` is False), already reduced to that input's shape.
     Class attributes tune bookkeeping: ``view = True`` when the output shares memory with
-    input 0; ``saves_output = True`` when backward reads the forward's answer.
+    input 0; ``saves_output = True`` when backward reads the forward's answer from elsewhere
+    than ``saved`` (an answer, or a view of it, in ``saved`` is found without the flag).
 
     >>> class Square(Function):
     ...     def forward(self, x):
@@ -128,10 +129,15 @@ class Function:
         return f"<{self.name}Backward>"
 
     def _release(self):
+        """Let go of every array the node holds for its backward: ``saved``, the inputs'
+        arrays, and any array an op kept on ``self`` beside them (a shift, a mask)."""
         self.saved = ()
         self._in_arrays = ()
         self.grad_out = None
         self._freed = True
+        d = self.__dict__
+        for k in [k for k, v in d.items() if _is_array(v)]:
+            del d[k]
 
     @classmethod
     def apply(cls, *args, **kwargs):
@@ -199,10 +205,15 @@ class Function:
             dev = backend.get_default_device()       # values go to the default device
             if dev.type != "cpu":
                 out = backend.to_device(out, dev)
+        if capture_hooks._on:  # gpugrad.compile is recording a step (else one attribute read)
+            capture_hooks.forward(node, args, arrays, kwargs, raw, out, anchored)
         if anomaly._on and _an.enabled:  # detect_anomaly: check the answer, keep where the
             # node was made (off in every thread, this is one module attribute read)
             anomaly.after_forward(node, out, args, kwargs, record)
         t = Tensor._make(out)
+        alias = None if cls.view or getattr(out, "base", None) is None else _aliased(out, args)
+        if alias is not None:  # an answer in an input's memory (einsum's 'ij->ji' is a view):
+            t._vc = alias._vc  # a write into either is a write into both
         if record:
             node.parents = args
             node.pnodes = tuple(pnodes)
@@ -210,7 +221,8 @@ class Function:
                    if isinstance(args[i], Tensor)]
             if cls.view and _is_view_of(out, arrays[0]):  # (a reshape may have had to copy)
                 t._vc = args[0]._vc
-            if cls.saves_output:
+            sv = node.saved
+            if cls.saves_output or (sv and _saves_answer(sv, raw)):  # it reads its answer
                 vcs.append((t._vc, t._vc[0]))
             node._vcs = vcs
             node._out_ver = t._vc[0]
@@ -227,6 +239,11 @@ class Function:
             if not enabled:
                 node._ng_ver = t._vc[0]
         return t
+
+
+def _is_array(v):
+    """True for a NumPy or CuPy array (not a NumPy scalar)."""
+    return type(v) is np.ndarray or hasattr(v, "__cuda_array_interface__")
 
 
 def _distinct_arrays(args, arrays):
@@ -362,6 +379,8 @@ def _seed_grad(t, g, create_graph=False):
                                f"shape {t.shape}: pass gradient= with that shape, or reduce "
                                f"with .sum() first")
         ones = _xp(t.data).ones_like(t.data)
+        if capture_hooks._on:  # gpugrad.compile: a constant the replay makes too
+            capture_hooks.constant(lambda: _xp(ones).ones_like(ones), ones)
         return Tensor._make(ones) if create_graph else ones
     if create_graph and isinstance(g, Tensor) and g.requires_grad:  # d/d(grad_outputs) too
         if g.shape != t.shape:
@@ -438,3 +457,4 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 from .tensor import Tensor  # noqa: E402  (Tensor needs this module's Function)
 from .backward_pass import _run  # noqa: E402  (the pass needs Function and Tensor)
 from .inplace import _view_in_graph  # noqa: E402  (views without a node, and their bases)
+from .old_values import _aliased, _saves_answer  # noqa: E402  (what a node read)

@@ -9,10 +9,11 @@ graph of its own (:func:`_backward_graph`).  The public entry points are
 from __future__ import annotations
 
 import copy
+import weakref
 
 import numpy as np
 
-from . import anomaly, backend
+from . import anomaly, backend, capture_hooks
 from .autograd import _is_stale, _refresh
 from .grad_mode import enable_grad
 from .ops._util import cast_grad
@@ -34,11 +35,15 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=
     summed over the pass, and its hooks run once, on the total.
     """
     check = anomaly._on and _an.enabled  # detect_anomaly: check each node's gradients
+    if capture_hooks._on:  # gpugrad.compile is recording: refuses what it cannot replay
+        capture_hooks.backward_pass(capture, create_graph)
     grads = {}
     deps = {}
     stack = []
     hooked = {}  # id(leaf) -> [leaf, summed gradient] for leaves whose hooks run at the end
     leaf_roots = []
+    # post-accumulate hooks: id(leaf) -> gradients still to come in this pass
+    pending = {} if _post_hooks and accumulate and capture is None else None
     for t, g in roots:
         if _is_stale(t):
             _refresh(t, "backward")
@@ -59,6 +64,8 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=
         n = walk.pop()
         if (n._complex and not n.complex_grad) or (create_graph and not n.twice_differentiable):
             _refuse(n, create_graph)
+        if pending is not None:
+            _count_leaves(n, pending)
         for pn in n.pnodes:
             if pn is not None:
                 deps[pn] = deps.get(pn, 0) + 1
@@ -67,6 +74,8 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=
                     walk.append(pn)
     for t, g in leaf_roots:
         _deliver_leaf(t, g, capture, accumulate, hooked, create_graph)
+        if pending is not None and id(t) in _post_hooks and id(t) not in hooked:
+            _run_post_hooks(t)
     ready = [n for n in stack if not deps.get(n)]
     owned = set()
     while ready:
@@ -102,6 +111,8 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=
                         n.grad_out = _grad_buffers(n)
                     in_grads = n.backward(g)
                     n.grad_out = None  # this call only: a retained node keeps no buffer views
+                    if capture_hooks._on:
+                        capture_hooks.backward(n, g, in_grads, retain_graph)
                 if check:
                     anomaly.after_backward(n, in_grads, g)
             except Exception as e:
@@ -121,32 +132,137 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=
             if pn is None:
                 if pg is not None:
                     _deliver_leaf(p, pg, capture, accumulate, hooked, create_graph)
+                if pending and id(p) in pending:
+                    _leaf_done(p, pending, hooked)
                 continue
             if pg is not None:
                 if pg.shape != p.data.shape:
                     raise RuntimeError(f"internal: {n.name} returned a gradient of shape "
                                        f"{pg.shape} for an input of shape {p.data.shape}")
                 if pg.dtype != p.data.dtype:  # promoted downstream: back to the input's dtype
-                    pg = cast_grad(pg, p.data.dtype)
+                    src, pg = pg, cast_grad(pg, p.data.dtype)
+                    if capture_hooks._on:
+                        capture_hooks.cast(src, pg)
                 cur = grads.get(pn)
                 if cur is None:
                     grads[pn] = pg
                 elif pn in owned:
+                    prev = cur
                     cur += pg
                     grads[pn] = cur  # 0-d math gives immutable NumPy scalars: store it back
+                    if capture_hooks._on:
+                        capture_hooks.add(prev, pg, cur, True)
                 else:
                     grads[pn] = cur + pg
+                    if capture_hooks._on:
+                        capture_hooks.add(cur, pg, grads[pn], False)
                     if not create_graph:  # a recorded sum is never updated in place
                         owned.add(pn)
             deps[pn] -= 1
             if deps[pn] == 0:
                 ready.append(pn)
         if g is not None and not retain_graph:
-            # the graph above n is done with: let go of non-leaf inputs (and their arrays),
-            # so a caller that keeps `loss` does not keep the step's activations alive
-            n.parents = tuple(p if pn is None else None for p, pn in zip(n.parents, n.pnodes))
+            # the graph above n is done with: let go of its inputs' arrays (activations, the
+            # batch), so a caller that keeps `loss` keeps no step's data alive
+            n.parents = tuple(_released_input(p, pn) for p, pn in zip(n.parents, n.pnodes))
     for t, g in hooked.values():  # leaf hooks: once per pass, on the total gradient
         _deliver(t, _call_hooks(t._hooks, g, create_graph), capture, accumulate, create_graph)
+        if pending is not None and id(t) in _post_hooks:
+            _run_post_hooks(t)
+
+
+# ---------------------------------------------------------------- post-accumulate hooks
+_post_hooks = {}  # id(leaf) -> (weakref to the leaf, [hook, ...])
+
+
+def register_post_accumulate_grad_hook(t, hook):
+    """Call ``hook(t)`` in every backward pass that accumulates into leaf ``t``'s ``.grad``,
+    as soon as the pass has added its last gradient to it (while the rest of the pass still
+    runs; PyTorch's ``Tensor.register_post_accumulate_grad_hook``).  Returns a handle with
+    ``remove()``.  Not called by ``gpugrad.grad`` (which leaves ``.grad`` alone)."""
+    if t._node is not None or not t.requires_grad:
+        raise RuntimeError("post-accumulate-grad hooks can only be registered on leaf tensors "
+                           "that require grad")
+    key = id(t)
+    entry = _post_hooks.get(key)
+    if entry is None or entry[0]() is not t:
+        entry = _post_hooks[key] = (weakref.ref(t, lambda _, k=key: _post_hooks.pop(k, None)),
+                                    [])
+    entry[1].append(hook)
+    return _PostHookHandle(key, hook)
+
+
+class _PostHookHandle:
+    def __init__(self, key, hook):
+        self.key, self.hook = key, hook
+
+    def remove(self):
+        entry = _post_hooks.get(self.key)
+        if entry is not None and self.hook in entry[1]:
+            entry[1].remove(self.hook)
+            if not entry[1]:
+                del _post_hooks[self.key]
+
+
+def _count_leaves(n, pending):
+    """Count the gradients node ``n`` will send to leaves that have post-accumulate hooks."""
+    for p, pn, need in zip(n.parents, n.pnodes, n.needs):
+        if pn is None and need and id(p) in _post_hooks:
+            pending[id(p)] = pending.get(id(p), 0) + 1
+
+
+def _leaf_done(t, pending, hooked):
+    """One of leaf ``t``'s gradients of this pass arrived: run its post-accumulate hooks
+    after the last (for a leaf with hooks, after its total is delivered at the end)."""
+    left = pending[id(t)] - 1
+    pending[id(t)] = left
+    if left == 0 and id(t) not in hooked:
+        _run_post_hooks(t)
+
+
+def _run_post_hooks(t):
+    entry = _post_hooks.get(id(t))
+    if entry is not None and entry[0]() is t:
+        for h in list(entry[1]):
+            h(t)
+
+
+class ReleasedInput(Tensor):
+    """What a node keeps, once backward has run, of an input that needs no gradient (a batch,
+    labels): its shape and dtype, on a zero-stride array of one element, so that a kept
+    ``loss`` holds no large arrays while a drawing of its graph still shows the input.  The
+    values are gone (``gpugrad.viz`` shows none for it).
+
+    >>> import gpugrad as gg
+    >>> r = ReleasedInput(gg.ones(1000, 100))
+    >>> r.shape, r.data.base.nbytes
+    ((1000, 100), 4)
+    """
+    __slots__ = ()
+    released = True
+
+    def __new__(cls, t):
+        xp = backend.get_array_module(t.data)
+        return Tensor._make.__func__(cls, xp.broadcast_to(xp.zeros((), t.data.dtype),
+                                                          t.data.shape))
+
+    def __init__(self, t):
+        pass
+
+
+def _released_input(p, pn):
+    """Input ``p`` (``pn`` its node) of a node whose backward has run, as the node keeps it
+    from then on: a leaf that requires grad as it is (its gradient lives there), a computed
+    input as None, a tensor that needs no gradient as a :class:`ReleasedInput`, a constant
+    array of more than one element as a zero-stride array of its shape and dtype."""
+    if pn is not None:
+        return None
+    if isinstance(p, Tensor):
+        return p if p.requires_grad or isinstance(p, ReleasedInput) else ReleasedInput(p)
+    if (type(p) is np.ndarray or hasattr(p, "__cuda_array_interface__")) and p.size > 1:
+        xp = backend.get_array_module(p)
+        return xp.broadcast_to(xp.zeros((), p.dtype), p.shape)
+    return p
 
 
 def _refuse(n, create_graph):
@@ -236,6 +352,8 @@ def _deliver_leaf(t, g, capture, accumulate, hooked, create_graph):
 
 
 def _deliver(t, g, capture, accumulate, create_graph):
+    if capture_hooks._on and capture is None and accumulate and t.requires_grad:
+        capture_hooks.leaf(t, g)
     if g.dtype != t.data.dtype:
         g = cast_grad(g, t.data.dtype)
     if capture is not None and id(t) in capture:

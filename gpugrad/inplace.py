@@ -17,11 +17,13 @@ Two rules keep the gradient right through the write:
   views are recorded as views of it when next used.  A view made under ``no_grad()`` follows
   PyTorch's rules instead: such a write through it, or its use after its base changed while
   its base requires grad, raises.
-* The old value is copied, once, when a node recorded for this write needs it
-  (:mod:`gpugrad.old_values`): the op's own node (``y *= x`` reads the old ``y`` for ``x``'s
-  gradient) or a node of an operand that read it (``s -= s.max(axis=1, keepdims=True)``: Max
-  read ``s``).  No copy when nothing reads it (``+=``, ``-=``, ``/=``, ``fill_``).  Any other
-  node that saved the old value still raises at backward, as in PyTorch.
+* The old value is copied, once, when a recorded node needs it (copy-on-write,
+  :mod:`gpugrad.old_values`): the node that computed it and saved its answer (``p = exp(s);
+  p /= p.sum()``), the op's own node (``y *= x`` reads the old ``y`` for ``x``'s gradient) or
+  a node of an operand that read it (``s -= s.max(axis=1, keepdims=True)``: Max read ``s``).
+  No copy when nothing reads it (``+=``, ``-=``, ``/=`` on a value no node saved).  Any other
+  node that saved the old value (one that is none of these: ``q = p * x; p += 1``) still
+  raises at backward, as in PyTorch, saying what to write instead.
 
 >>> import gpugrad as gg
 >>> x = gg.tensor([1.0, 2.0], requires_grad=True)
@@ -43,6 +45,7 @@ import copy
 import numpy as np
 
 from . import autograd as _autograd
+from . import capture_hooks as _capture
 from . import _tensor_ops as _operators
 from . import ops as _ops
 from .autograd import _view_link
@@ -113,7 +116,7 @@ def _inplace(self, op, *others, direct=None):
         _write(self, res)
         self._node = res._node
         self.requires_grad = res.requires_grad
-    elif direct is not None:
+    elif direct is not None and not _capture._on:  # (gpugrad.compile: through _write)
         direct(self)
     else:
         with _autograd.no_grad():
@@ -326,6 +329,8 @@ def _check_fits(t, res):
 def _write(t, res):
     if res.data is not t.data:
         t.data[...] = res.data
+        if _capture._on:                 # gpugrad.compile records the write (a replay makes it)
+            _capture.write(t, res.data)
 
 
 def _inplace_operator(op):

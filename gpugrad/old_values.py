@@ -1,18 +1,21 @@
 """The old value of memory that an in-place write overwrites, kept for the graph nodes that
-read it.
+read it (copy-on-write of saved values).
 
 An in-place op (:mod:`gpugrad.inplace`) computes its result out of place and writes it back.
-A node recorded for that write -- the op's own (``y *= x`` reads the old ``y`` for ``x``'s
-gradient) or an operand's (``s -= s.max(axis=1, keepdims=True)``: Max read ``s``) -- may
-have saved the very array the write overwrites.  :func:`keep_old_value` finds such nodes
-and swaps, in each, the overwritten array for a private copy of its old value (one copy,
-made on first need, shared by value but not by identity: nodes tell their inputs apart by
-``id``), and drops their version check of it.  Nothing is copied when nothing reads it.
+A node recorded before that write may have saved the very memory the write overwrites: the
+node that computed the value and saved its answer (``p = exp(s); p /= p.sum()``: Exp reads
+``p`` in its backward), a node recorded for the write itself (``y *= x`` reads the old ``y``
+for ``x``'s gradient), or an operand's (``s -= s.max(axis=1, keepdims=True)``: Max read
+``s``).  :func:`keep_old_value` finds such nodes and swaps, in each, every array it holds of
+that memory (the value itself, a view of it, its base) for a copy of its old value (made on
+first need, a new array object per node: nodes tell their inputs apart by ``id``), and drops
+their version check of it.  Nothing is copied when nothing reads it (``+=``, ``-=``).
 
-A node that holds the memory in any other form (a partly overlapping view, something it
-cannot look inside), one recorded before the current value, or the node that computed the
-value and saved its answer (``exp``) is left as it is: its version check raises at backward,
-as in PyTorch -- never a wrong gradient.
+A node that holds the memory in a form that cannot be swapped (inside a Tensor, an object it
+cannot look inside), or that is not found (a node that read the value but is neither the
+value's own node, its bases', nor one reached back from the write's node within the search
+budget) is left as it is: its version check raises at backward, naming the op -- never a
+wrong gradient.
 """
 from __future__ import annotations
 
@@ -48,12 +51,14 @@ def keep_old_value(t, start, limit):
     most ``limit`` nodes are searched: a reader further away keeps its version check, so it
     raises at backward (never a wrong gradient).
 
-    The search stops at ``t``'s node and its bases' (:func:`_family`): what was recorded
-    before them cannot have read the current value, and they themselves (an op that saved
-    its answer, as exp does) keep raising, as in PyTorch."""
+    ``t``'s node and its bases' (:func:`_family`) get the copy when they saved the answer
+    (as exp does); the search stops at them: what was recorded before them cannot have read
+    the current value."""
     vc, ver = t._vc, t._vc[0]
-    seen = _family(t)
-    hits, queue, budget = [], collections.deque([start]), limit
+    family = _family(t)
+    seen = set(family)
+    hits = [n for n in family.values() if not n._freed and _checks(n, vc, ver)]
+    queue, budget = collections.deque([start]), limit
     while queue and budget:
         n = queue.popleft()
         if n is None or id(n) in seen or n._freed:
@@ -78,6 +83,39 @@ def keep_old_value(t, start, limit):
             old.give(n, vc, ver)
 
 
+def _saves_answer(saved, raw):
+    """True when ``saved`` (a node's saved values, tuples looked into once) holds the forward's
+    answer ``raw``, a view of it, or its base: backward then reads memory that an in-place
+    write into the answer changes, so the node needs the answer's version checked (or, at the
+    write, a copy of the old value: :func:`keep_old_value`).  Found from what the node
+    saved, not from a per-op flag, so no op can forget it; a few identity tests per node."""
+    rb = getattr(raw, "base", None)
+    for v in saved:
+        if v is raw:
+            return True
+        b = getattr(v, "base", None)  # (None for numbers and None; an array's owner)
+        if b is not None:
+            if b is raw or b is rb:
+                return True
+        elif rb is not None and v is rb:
+            return True
+        elif (type(v) is tuple or type(v) is list) and _saves_answer(v, raw):
+            return True
+    return False
+
+
+def _aliased(out, args):
+    """The input Tensor whose memory array ``out`` (not a declared view's answer, with a
+    ``base``) lies in, or None."""
+    b = out.base
+    for a in args:
+        if isinstance(a, Tensor):
+            d = a.data
+            if b is d or (d.base is not None and b is d.base):
+                return a
+    return None
+
+
 def _lives_in_older(n, vc, ver):
     """True when node ``n``'s answer lives in the memory counted by ``vc`` (a view of it, or a
     write into it) at a version older than ``ver``: ``n`` was recorded before that value."""
@@ -89,24 +127,32 @@ def _lives_in_older(n, vc, ver):
 
 
 def _family(t):
-    """ids of ``t``'s node and of its bases' current nodes (all computed the memory a write
-    into ``t`` changes)."""
-    out, base, node = set(), t, t._node
-    while node is not None and id(node) not in out:
-        out.add(id(node))
+    """{id: node} for ``t``'s node and its bases' current nodes (all computed the memory a
+    write into ``t`` changes)."""
+    out, base, node, bases = {}, t, t._node, set()
+    while node is not None and id(base) not in bases:
+        bases.add(id(base))
+        out[id(node)] = node
         link = node if node.view else _view_link(node, base)
         if link is None or link.parents[0] is None or link.parents[0]._vc is not t._vc:
             break
         if link.pnodes and link.pnodes[0] is not None:  # (none: a link that recorded none)
-            out.add(id(link.pnodes[0]))
+            out[id(link.pnodes[0])] = link.pnodes[0]
         base = link.parents[0]
         node = base._node
     return out
 
 
+def _checks(n, vc, ver):
+    """True when node ``n`` checks counter ``vc`` at version ``ver`` (it read that value)."""
+    return any(v is vc and w == ver for v, w in n._vcs)
+
+
 class _OldValue:
-    """The value of array ``data`` before a write, copied on first need; each node that
-    read ``data`` gets its own array object of it (nodes tell their inputs apart by id)."""
+    """The value of the memory of array ``data`` before a write, copied on first need: each
+    array a node read of that memory (``data`` itself, a view of it, its base) is swapped for
+    a copy of its own old value, a new array object per node (nodes tell their inputs apart
+    by id)."""
 
     def __init__(self, data):
         self.data, self.copy = data, None
@@ -126,31 +172,38 @@ class _OldValue:
                           and a.dtype == d.dtype and a.strides == d.strides
                           and _ptr(a) == _ptr(d))
 
-    def _fresh(self, avoid, keep):
-        """A new array object holding the old value whose id is not in ``avoid``."""
-        if self.copy is None:
-            self.copy = self.data.copy()
+    def _fresh(self, a, avoid, keep):
+        """A new array object holding ``a``'s old value whose id is not in ``avoid``."""
+        if self._exact(a):
+            if self.copy is None:
+                self.copy = self.data.copy()
+            make = self.copy.view
+        else:                                      # a view of the memory, or its base
+            c = a.copy()
+            make = c.view
         while True:
-            a = self.copy.view()
-            keep.append(a)                         # alive, so the next try gets a new id
-            if id(a) not in avoid:
-                return a
+            b = make()
+            keep.append(b)                         # alive, so the next try gets a new id
+            if id(b) not in avoid:
+                return b
 
     def give(self, n, vc, ver):
-        """Swap, in node ``n``, every array that is ``data`` for the old value (parents too,
-        for create_graph), and drop its check of (``vc``, ``ver``).  Left as it is (so it
-        raises at backward) when it holds any other view of the written buffer."""
-        found = {}                                 # id(array) -> array: what n read of data
+        """Swap, in node ``n``, every array that holds the written memory for a copy of its
+        old value (parents too, for create_graph), and drop its check of (``vc``, ``ver``).
+        Left as it is (so it raises at backward) when it holds the memory in a form that
+        cannot be swapped (inside a Tensor, an object it cannot look inside) or reads it
+        through a leaf that gets a gradient."""
+        found = {}                                 # id(array) -> array: what n read of it
         try:
             for name, v in vars(n).items():
                 if name not in _BOOKKEEPING:
                     self._scan(v, found)
         except _Unkeepable:
             return
-        standins = {}                              # position -> an input that was data
+        standins = {}                              # position -> an input in the memory
         for i, p in enumerate(n.parents):
-            if not (isinstance(p, Tensor) and self._exact(p.data)):
-                continue                           # (a partial view it read stopped the scan)
+            if not (isinstance(p, Tensor) and self._aliases(p.data)):
+                continue
             if n.pnodes[i] is None and n.needs[i]:  # a leaf that gets a gradient stays
                 if id(p.data) in found or (i < len(n._in_arrays)
                                            and id(n._in_arrays[i]) in found):
@@ -158,17 +211,19 @@ class _OldValue:
                 continue
             standins[i] = p
         in_ids = [id(a) for a in n._in_arrays]
-        moved = set(found) | {in_ids[i] for i in standins if i < len(in_ids)}
-        avoid = {k for k in in_ids + [n._out_id] if k not in moved}
+        for i in standins:
+            if i < len(in_ids):
+                found.setdefault(in_ids[i], n._in_arrays[i])
+        avoid = {k for k in in_ids + [n._out_id] if k not in found}
         keep, new = [], {}
-        for k in moved:
-            new[k] = self._fresh(avoid, keep)
+        for k, a in found.items():
+            new[k] = self._fresh(a, avoid, keep)
         for name, v in list(vars(n).items()):
             if name not in _BOOKKEEPING:
                 setattr(n, name, self._swap(v, new))
         parents = list(n.parents)
         for i, p in standins.items():
-            a = new[in_ids[i]] if i < len(in_ids) else self._fresh(avoid, keep)
+            a = new[in_ids[i]] if i < len(in_ids) else self._fresh(p.data, avoid, keep)
             pn = n.pnodes[i]
             s = Tensor._make(a, p.requires_grad)
             s._node = pn
@@ -192,8 +247,6 @@ class _OldValue:
                 raise _Unkeepable
         elif isinstance(v, np.ndarray) or is_cupy_array(v):
             if self._aliases(v):
-                if not self._exact(v):
-                    raise _Unkeepable
                 found[id(v)] = v
         elif not isinstance(v, _PLAIN):
             raise _Unkeepable                      # something we cannot look inside

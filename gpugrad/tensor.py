@@ -12,6 +12,8 @@ forward and backward live side by side.
 """
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from . import backend, device_checks, dtypes
@@ -26,9 +28,21 @@ class Tensor:
     Create tensors with :func:`gpugrad.tensor` or the creation functions; ``Tensor(data)``
     accepts the same arguments.
 
+    ``print(t)``/``str(t)`` show NumPy's text of the values; ``repr(t)`` is the
+    ``tensor(...)`` form.
+
+    Hashing: a 0-d tensor that does not require grad hashes by value (``hash(t.item())``,
+    as NumPy's scalar does), so the 0-d results NumPy gives as scalars work as dict keys and
+    set members alongside Python numbers; it reads a GPU tensor's value to the host.  Like
+    any key, such a tensor must not be changed while it is a key.  Every other tensor, and
+    every :class:`~gpugrad.nn.Parameter` or other subclass, hashes by identity.
+
     >>> t = Tensor([1.0, 2.0], requires_grad=True)
     >>> t.dtype, t.shape, t.device
     (dtype('float32'), (2,), device(type='cpu'))
+    >>> print(t); {1: "one"}[Tensor([3, 1]).min()]
+    [1. 2.]
+    'one'
     """
 
     # _view: for a view made by an op that recorded no node (no gradient was needed, or grad
@@ -127,7 +141,8 @@ class Tensor:
         """
         if not requires_grad and self._node is not None:
             raise RuntimeError("requires_grad can only be turned off on a leaf; use .detach()")
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self.data.dtype.kind not in "fc" and \
+                self.data.dtype.char != "E":  # 'E': ml_dtypes' bfloat16
             raise TypeError(f"only floating-point tensors can require gradients, got dtype "
                             f"{self.data.dtype.name}")
         self.requires_grad = bool(requires_grad)
@@ -184,6 +199,20 @@ class Tensor:
             hooks = self._node._hooks
         hooks.append(hook)
         return _HookHandle(hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` on this leaf once a backward pass has accumulated its last
+        gradient into ``.grad`` (the rest of the pass still runs).  Returns a handle with
+        ``remove()``.
+
+        >>> x = Tensor([1.0], requires_grad=True); seen = []
+        >>> h = x.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.item()))
+        >>> (x * 3).sum().backward(); seen
+        [3.0]
+        """
+        from .backward_pass import register_post_accumulate_grad_hook
+
+        return register_post_accumulate_grad_hook(self, hook)
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this non-leaf tensor after backward.
@@ -326,6 +355,12 @@ class Tensor:
         return a.copy() if copy else a
 
     # ------------------------------------------------------------ Python protocols
+    def __str__(self):
+        if is_cupy_array(self.data):
+            device_checks.raise_pending()
+            return str(self.data.get())
+        return str(self.data)
+
     def __repr__(self):
         if is_cupy_array(self.data):
             device_checks.raise_pending()
@@ -376,7 +411,24 @@ class Tensor:
         return complex(self.item())
 
     def __hash__(self):
-        return id(self)
+        if self.data.ndim or self.requires_grad or type(self) is not Tensor:
+            return id(self)
+        v = self.item()                  # by value: see the class docstring
+        return id(self) if v != v else hash(v)   # NaN: a stable hash, as NumPy's scalar's
+
+    def __round__(self, ndigits=None):
+        """``round(t)``: a Python int; ``round(t, n)``: a 0-d tensor of t's dtype (NumPy's
+        scalar rules; a tensor with dimensions, a bool or a complex one is a TypeError).
+
+        >>> round(Tensor(2.5, dtype="float64")), round(Tensor(2.567, dtype="float64"), 2)
+        (2, tensor(2.57, dtype=float64))
+        """
+        if self.data.ndim or self.data.dtype.kind not in "iuf" and self.data.dtype.char != "E":
+            raise TypeError(f"round() needs a 0-d integer or floating tensor, got dtype "
+                            f"{self.data.dtype.name} shape {self.shape}; use .round(decimals)")
+        if ndigits is None:
+            return round(self.item())
+        return _ops.round(self, operator.index(ndigits))
 
     def __getstate__(self):
         # arrays stay as they are: a pickled or deep-copied GPU tensor stays on its GPU

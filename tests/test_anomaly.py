@@ -275,14 +275,14 @@ def test_other_backward_errors_get_the_creation_line_as_a_note():
         assert "backward of Raises" in notes and f"{HERE}:{line('@raises')}" in notes
     x = gg.tensor([1.0], requires_grad=True)
     with detect_anomaly():
-        e = gg.exp(x)  # @saved_output
-        z = (e * 2).sum()
-        e += 1                                   # Exp's saved answer is overwritten
+        e = gg.exp(x)
+        z = (e * x).sum()  # @saved_input
+        e += 1        # Mul's saved e is overwritten (Exp keeps a copy of its answer; Mul not)
         with pytest.raises(RuntimeError, match="modified by an in-place operation") as info:
             z.backward()
     notes = "\n".join(getattr(info.value, "__notes__", []))
     if hasattr(info.value, "add_note"):
-        assert "backward of Exp" in notes and f"{HERE}:{line('@saved_output')}" in notes
+        assert "backward of Mul" in notes and f"{HERE}:{line('@saved_input')}" in notes
 
 
 def test_a_node_made_before_detection_was_on_says_so():

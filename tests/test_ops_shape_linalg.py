@@ -218,8 +218,10 @@ def test_getitem_matches_numpy_and_gradchecks(key):
 
 def test_getitem_basic_is_a_view_and_0d():
     x = T(rnd(3, 4), grad=True)
-    y = S.getitem(x, (1, 2))
+    y = S.getitem(x, (1, 2, Ellipsis))
     assert y.shape == () and np.shares_memory(y.data, x.data) and y._vc is x._vc
+    e = S.getitem(x, (1, 2))   # one element by integers alone: a copy, as NumPy's scalar is
+    assert e.shape == () and not np.shares_memory(e.data, x.data) and e._vc is not x._vc
     z = S.getitem(x, [0, 1])
     assert not np.shares_memory(z.data, x.data)
     s = T(2.0, grad=True)

@@ -55,7 +55,9 @@ def _index_array(k, x, xp):
 def _prepare_key(key, x):
     """Normalize an index for array ``x``: (key tuple, advanced?, needs scatter-add?).
 
-    Basic keys get a trailing Ellipsis so integer indexing returns a 0-d view, not a scalar.
+    Basic keys get a trailing Ellipsis, so that a partial integer index gives a view -- except
+    a key of only integers, one per dimension: it picks one element, which NumPy returns as a
+    scalar copy (``old = x[i]; x[i] = v`` leaves ``old`` as it was), and so does getitem.
     Advanced keys with integer arrays have their boolean masks turned into integer arrays so
     backward can scatter-add (repeated indices accumulate).
     """
@@ -83,7 +85,8 @@ def _prepare_key(key, x):
             raise IndexError(f"tensor indices must be integers, slices, None, Ellipsis, "
                              f"booleans or integer/boolean tensors, got {type(k).__name__}")
     if not advanced:
-        if not any(k is Ellipsis for k in out):
+        element = len(out) == x.ndim and all(type(k) is int for k in out)
+        if not element and not any(k is Ellipsis for k in out):
             out.append(Ellipsis)
         return tuple(out), False, False
     if int_arrays:
@@ -118,8 +121,9 @@ def _scatter(g, key, shape, accumulate):
 
 
 class GetItemBasic(_NoSave):
-    """Integers, slices, None and Ellipsis: the answer is a view; backward is a :class:`Scatter`
-    (so higher orders alternate slice and scatter)."""
+    """Integers, slices, None and Ellipsis: the answer is a view -- but one element picked by
+    integers alone is a 0-d copy, as NumPy's scalar is; backward is a :class:`Scatter` (so
+    higher orders alternate slice and scatter)."""
     complex_grad = True  # linear in its input: g passes unconjugated
 
     twice_differentiable = True
@@ -127,7 +131,11 @@ class GetItemBasic(_NoSave):
 
     def forward(self, x, key):
         self.in_shape, self.key = x.shape, key
-        return x[key]
+        out = x[key]
+        if (getattr(out, "base", None) is not None and len(key) == x.ndim
+                and all(type(k) is int for k in key)):
+            out = out.copy()  # CuPy's x[i, j] is a 0-d view; NumPy's a scalar
+        return out
 
     def backward(self, g):
         if isinstance(g, Tensor):

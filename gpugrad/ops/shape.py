@@ -60,7 +60,8 @@ def _axes(axis, ndim):
 
 def _ints(args, what):
     """Varargs or one sequence of ints (``f(x, 2, 3)`` or ``f(x, (2, 3))``) as a tuple."""
-    if len(args) == 1 and not isinstance(args[0], (numbers.Integral, Tensor)):
+    if len(args) == 1 and not isinstance(args[0], numbers.Integral) and not (
+            isinstance(args[0], Tensor) and args[0].ndim == 0):  # (a 1-D tensor: a sequence)
         args = args[0]
     try:
         return tuple(operator.index(n) for n in args)

@@ -1,0 +1,241 @@
+"""The no-graph fast path: a call whose operands are NumPy-backed tensors outside any
+recorded graph computes exactly what its op's forward would, and the op's node would be thrown
+away unused, so such calls go straight to NumPy and wrap the answer (``Tensor._make``).
+
+Anything else -- a graph to record (an input requires grad, or is a view of a tensor that
+joined the graph since), CuPy arrays, autocast, ``gpugrad.compile`` recording, anomaly
+detection, an operand that is not a tensor or a plain number, extra arguments -- takes the
+op's own path, so results, dtypes and errors stay the op's.  Used by the Tensor operators and
+by ``gpugrad.numpy``; ``tests/test_dropin_overhead.py`` checks both paths agree.
+
+>>> import gpugrad as gg
+>>> x = gg.tensor([1.0, 2.0], dtype="float64")
+>>> fast_op("add", gg.ops.add)(x, 1.0).tolist()
+[2.0, 3.0]
+"""
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from .. import anomaly as _anomaly, capture_hooks as _capture, grad_mode as _grad_mode
+from ..autocast_state import _state as _amp
+from ..tensor import Tensor
+
+__all__ = ["watched", "plain_data", "fast_unary", "fast_binary", "fast_op", "fast_where",
+           "fast_matmul", "fast_sum", "FAST_UFUNCS"]
+
+_gm = _grad_mode._state
+_ndarray = np.ndarray
+_make = Tensor._make
+# plain numbers an op takes as they are (NumPy's weak/strong scalar promotion applies)
+_NUMBERS = frozenset([int, float, bool, complex] + [np.dtype(c).type for c in "?bhilqBHILQefdFD"])
+
+
+def watched() -> bool:
+    """True while every op call must run through its node: gpugrad.compile is recording,
+    anomaly detection or autocast is on (in any thread for the first two)."""
+    return bool(_capture._on or _anomaly._on or _amp.dtype is not None)
+
+
+def _joins_graph(t):
+    """True when tensor ``t``, which does not require grad, is a view whose base has joined
+    the graph since it was made (``Function.apply``'s own test, so it is recorded the same)."""
+    c = t._view._chain
+    if c is not None and not c[0].requires_grad:
+        return False
+    from ..autograd import _view_in_graph
+
+    return _view_in_graph(t)
+
+
+def plain_data(x, differentiable=True):
+    """The NumPy array of tensor ``x`` when an op on it records nothing (grad mode is off, or
+    ``x`` neither requires grad nor is a view of a tensor that does), else None.
+
+    >>> import gpugrad as gg
+    >>> plain_data(gg.tensor([1.0])) is not None, plain_data(gg.tensor([1.0], requires_grad=True))
+    (True, None)
+    """
+    if type(x) is not Tensor:
+        return None
+    d = x.data
+    if type(d) is not _ndarray:
+        return None
+    if differentiable and _gm.enabled and (x.requires_grad or x._view is not None
+                                           and _joins_graph(x)):
+        return None
+    return d
+
+
+def fast_unary(ufunc, slow, differentiable=True, kinds="f"):
+    """``slow(x)`` (an op), with NumPy's ``ufunc`` called directly when ``x`` is a plain
+    NumPy-backed tensor whose dtype kind is in ``kinds`` (see :func:`plain_data`).  Extra
+    arguments always go to ``slow``.
+
+    >>> import gpugrad as gg, numpy
+    >>> exp = fast_unary(numpy.exp, gg.ops.exp)
+    >>> exp(gg.tensor([0.0], dtype="float64")).tolist()
+    [1.0]
+    """
+    def fn(*args, **kw):
+        if not kw and len(args) == 1 and type(args[0]) is Tensor and not (
+                _capture._on or _anomaly._on or _amp.dtype is not None):
+            d = plain_data(args[0], differentiable)
+            if d is not None and d.dtype.kind in kinds:
+                r = ufunc(d)
+                return _make(r if type(r) is _ndarray else np.asarray(r))
+        return slow(*args, **kw)
+    fn.__name__, fn.__qualname__, fn.__doc__ = slow.__name__, slow.__qualname__, slow.__doc__
+    fn.__wrapped__ = slow
+    return fn
+
+
+def _binary_data(a, b, differentiable):
+    """(a's array or number, b's) for a fast binary call, or None (see :func:`fast_binary`)."""
+    ta, tb = type(a), type(b)
+    if ta is Tensor:
+        da = a.data
+        if type(da) is not _ndarray:
+            return None
+        if tb is Tensor:
+            db = b.data
+            if type(db) is not _ndarray:
+                return None
+            if differentiable and _gm.enabled and (
+                    a.requires_grad or b.requires_grad or a._view is not None
+                    and _joins_graph(a) or b._view is not None and _joins_graph(b)):
+                return None
+            return da, db
+        if tb not in _NUMBERS or da.dtype.char == "E":
+            return None
+        if differentiable and _gm.enabled and (a.requires_grad or a._view is not None
+                                               and _joins_graph(a)):
+            return None
+        return da, b
+    if tb is Tensor and ta in _NUMBERS:
+        db = plain_data(b, differentiable)
+        return None if db is None or db.dtype.char == "E" else (a, db)
+    return None
+
+
+def fast_binary(ufunc, slow, differentiable=True):
+    """``slow(a, b)`` (an op), with NumPy's ``ufunc`` called directly when the operands are
+    plain NumPy-backed tensors (see :func:`plain_data`) or one is a plain number.  Extra
+    arguments always go to ``slow``.
+
+    >>> import gpugrad as gg, numpy
+    >>> add = fast_binary(numpy.add, gg.ops.add)
+    >>> add(gg.tensor([1.0]), 2).tolist()
+    [3.0]
+    """
+    def fn(*args, **kw):
+        if not kw and len(args) == 2 and not (
+                _capture._on or _anomaly._on or _amp.dtype is not None):
+            ab = _binary_data(args[0], args[1], differentiable)
+            if ab is not None:
+                r = ufunc(*ab)
+                return _make(r if type(r) is _ndarray else np.asarray(r))
+        return slow(*args, **kw)
+    fn.__name__, fn.__qualname__, fn.__doc__ = slow.__name__, slow.__qualname__, slow.__doc__
+    fn.__wrapped__ = slow
+    return fn
+
+
+# ops whose forward, for NumPy operands of the dtype kinds named, is this NumPy ufunc:
+# name -> (ufunc, differentiable, kinds; None for a binary op (any dtype but bfloat16 with a
+# number))
+FAST_UFUNCS = {
+    # (the operators, as the ops' forwards use them: ndarray ** 2 is NumPy's square, whose
+    # dtype for bool input is not np.power's)
+    "add": (operator.add, True, None), "subtract": (operator.sub, True, None),
+    "multiply": (operator.mul, True, None), "divide": (operator.truediv, True, None),
+    "power": (operator.pow, True, None), "remainder": (operator.mod, True, None),
+    "maximum": (np.maximum, True, None), "minimum": (np.minimum, True, None),
+    **{n: (getattr(np, n), False, None) for n in (
+        "floor_divide", "equal", "not_equal", "less", "less_equal", "greater",
+        "greater_equal", "logical_and", "logical_or", "logical_xor")},
+    **{n: (getattr(np, n), True, "f") for n in (
+        "exp", "log", "log1p", "expm1", "log2", "log10", "sqrt", "sin", "cos", "tan", "arcsin",
+        "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh",
+        "negative", "abs", "absolute", "floor", "ceil", "trunc", "rint")},
+    **{n: (getattr(np, n), False, "biuf") for n in ("isnan", "isinf", "isfinite")},
+}
+
+
+def fast_op(name, slow):
+    """``slow`` (the op ``name``, or a front-end function computing the same), with the
+    no-graph fast path of :data:`FAST_UFUNCS` when ``name`` has one; else ``slow`` itself.
+
+    >>> import gpugrad as gg
+    >>> fast_op("add", gg.ops.add)(gg.tensor([1.0]), 1.0).tolist()
+    [2.0]
+    """
+    if name not in FAST_UFUNCS:
+        return slow
+    ufunc, diff, kinds = FAST_UFUNCS[name]
+    if kinds is None:
+        return fast_binary(ufunc, slow, diff)
+    return fast_unary(ufunc, slow, diff, kinds)
+
+
+def fast_where(cond, a, b):
+    """``numpy.where(cond, a, b)`` as a tensor when ``ops.where`` would record nothing and
+    compute just that (a plain bool ``cond``, plain tensors or numbers, at least one tensor
+    among ``a``, ``b``); else None, and the caller takes the op.
+
+    >>> import gpugrad as gg
+    >>> fast_where(gg.tensor([True, False]), gg.tensor([1.0, 2.0]), 0.0).tolist()
+    [1.0, 0.0]
+    """
+    if _capture._on or _anomaly._on or _amp.dtype is not None:
+        return None
+    c = plain_data(cond)
+    if c is None or c.dtype.kind != "b":
+        return None
+    ta, tb = type(a), type(b)
+    da = plain_data(a) if ta is Tensor else (a if ta in _NUMBERS else None)
+    db = plain_data(b) if tb is Tensor else (b if tb in _NUMBERS else None)
+    if da is None or db is None or (ta is not Tensor and tb is not Tensor):
+        return None
+    return _make(np.where(c, da, db))
+
+
+def fast_matmul(a, b):
+    """``numpy.matmul(a, b)`` as a tensor when ``ops.matmul`` / ``ops.dot`` would record
+    nothing and compute just that: plain NumPy-backed tensors of 1 or 2 dimensions whose
+    inner sizes agree, not bfloat16 (whose product gpugrad accumulates in float32); else None.
+
+    >>> import gpugrad as gg
+    >>> fast_matmul(gg.ones((2, 3)), gg.ones(3)).tolist()
+    [3.0, 3.0]
+    """
+    if _capture._on or _anomaly._on or _amp.dtype is not None:
+        return None
+    da, db = plain_data(a), plain_data(b)
+    if da is None or db is None:
+        return None
+    na, nb = da.ndim, db.ndim
+    if not (0 < na < 3 and 0 < nb < 3) or da.shape[-1] != db.shape[0 if nb == 1 else -2] \
+            or da.dtype.char == "E" or db.dtype.char == "E":
+        return None
+    r = np.matmul(da, db)
+    return _make(r if type(r) is _ndarray else np.asarray(r))
+
+
+def fast_sum(x):
+    """``x.sum()`` over all elements as a 0-d tensor when ``ops.sum(x)`` would record nothing
+    and compute just that (a plain NumPy-backed tensor, not float16/bfloat16, which sum in
+    float32); else None.
+
+    >>> import gpugrad as gg
+    >>> fast_sum(gg.tensor([1.0, 2.0])).item()
+    3.0
+    """
+    if _capture._on or _anomaly._on or _amp.dtype is not None:
+        return None
+    d = plain_data(x)
+    if d is None or d.dtype.char in "eE":
+        return None
+    return _make(np.asarray(d.sum()))
