@@ -49,6 +49,9 @@ LINALG = {
     "eig": ((B,), np.linalg.eig),
     "eigvals": ((B,), np.linalg.eigvals),
     "lstsq": ((B, V), lambda a, b: np.linalg.lstsq(a, b)),
+    "cond": ((B,), np.linalg.cond),
+    "tensorinv": ((B, 1), np.linalg.tensorinv),
+    "tensorsolve": ((B, V), np.linalg.tensorsolve),
 }
 RAISES = set()  # a name here raises NotImplementedError naming itself, on purpose
 

@@ -39,7 +39,7 @@ def test_fallback_returns_numpys_answer_outside_a_graph(tmp_path):
 def test_fallback_raises_inside_a_graph():
     x = leaf(X)
     for call in (lambda: np.histogram(x), lambda: gnp.bincount(x), lambda: np.save("n", x),
-                 lambda: np.frexp(x), lambda: gnp.linalg.eig(x[:4, :4])):
+                 lambda: np.frexp(x)):
         with pytest.raises(TypeError, match="recorded graph"):
             call()
 

@@ -33,7 +33,7 @@ nested_iters piecewise poly polyadd polyder polydiv polyfit polyint polymul poly
 put put_along_axis putmask resize rollaxis roots sort_complex trapezoid trim_zeros unwrap vander
 vecmat
 """.split())
-LINALG_EXCLUDED = {"cond", "tensorinv", "tensorsolve", "test"}
+LINALG_EXCLUDED = {"test"}
 # ndarray attributes about raw memory or record dtypes, which a Tensor does not expose
 METHOD_EXCLUDED = {"base", "byteswap", "choose", "ctypes", "getfield", "resize", "setfield",
                    "setflags"}

@@ -35,7 +35,6 @@ import types as _types
 import numpy as _np
 
 from .. import dtypes as _dtypes
-from ..tensor import Tensor as ndarray
 from . import _fallback, linalg, random
 from . import fft  # numpy.fft's names, differentiable (gpugrad.fft)
 from ._creation import *  # noqa: F401,F403
@@ -48,6 +47,10 @@ from ._reduce import *  # noqa: F401,F403
 from ._reduce import __all__ as _r
 from ._stats import *  # noqa: F401,F403
 from ._stats import __all__ as _s
+from ._quantile import *  # noqa: F401,F403
+from ._quantile import __all__ as _q
+from ._ndarray import ndarray
+from ._ufunc import ufunc
 from .linalg import TOP as _l
 from .linalg import (cross, diag, dot, einsum, inner, kron, matmul, matrix_transpose,  # noqa: F401
                      outer, tensordot, trace, vdot, vecdot)
@@ -84,13 +87,13 @@ def from_dlpack(x, /, *, device=None, copy=None):
     return f(x, device=device, copy=copy)
 
 
-__all__ = (list(_c) + list(_m) + list(_u) + list(_r) + list(_s) + list(_l) + [
+__all__ = (list(_c) + list(_m) + list(_u) + list(_r) + list(_s) + list(_q) + list(_l) + [
     "ndarray", "linalg", "random", "fft", "float16", "float32", "float64", "int8", "int16", "int32",
     "int64", "uint8", "uint16", "uint32", "uint64", "complex64", "complex128", "bool_", "bool",
     "half", "single", "double", "intp", "int_", "dtype", "finfo", "iinfo", "promote_types",
     "issubdtype", "floating", "integer", "signedinteger", "unsignedinteger", "number",
     "inexact", "complexfloating", "generic", "pi", "e", "inf", "nan", "euler_gamma",
-    "newaxis", "errstate", "seterr", "geterr", "isscalar", "from_dlpack"])
+    "newaxis", "errstate", "seterr", "geterr", "isscalar", "from_dlpack", "ufunc"])
 __all__ = list(dict.fromkeys(__all__))
 
 

@@ -3,6 +3,7 @@ rules, ``out=`` handling, and non-differentiable functions computed on raw array
 from __future__ import annotations
 
 import numbers
+import operator
 
 import numpy as _np
 
@@ -11,6 +12,7 @@ from ..backend import DeviceMismatchError, array_device, is_cupy_array
 from ..tensor import Tensor
 
 _NOVALUE = _np._NoValue
+SUPPORTED = frozenset(dtypes.SUPPORTED)  # (one hash lookup per check)
 
 
 def tensor(x, like=None) -> Tensor:
@@ -20,13 +22,13 @@ def tensor(x, like=None) -> Tensor:
     if isinstance(x, Tensor):
         return x
     if isinstance(x, _np.ndarray) or is_cupy_array(x):
-        if x.dtype not in dtypes.SUPPORTED:
+        if x.dtype not in SUPPORTED:
             raise TypeError(f"unsupported dtype {x.dtype}; expected numbers or bools")
         return Tensor._make(x)
     if isinstance(x, (list, tuple)) and holds_tensor(x):
         return _nested(x, like)
     arr = _np.asarray(x)
-    if arr.dtype not in dtypes.SUPPORTED:
+    if arr.dtype not in SUPPORTED:
         raise TypeError(f"cannot make a tensor from {type(x).__name__} (dtype {arr.dtype}); "
                         f"expected numbers, bools or arrays")
     dev = like.device if isinstance(like, Tensor) else backend.get_default_device()
@@ -34,9 +36,16 @@ def tensor(x, like=None) -> Tensor:
 
 
 def holds_tensor(x) -> bool:
-    """True when list/tuple ``x`` holds a Tensor at any depth."""
-    return any(isinstance(v, Tensor) or (isinstance(v, (list, tuple)) and holds_tensor(v))
-               for v in x)
+    """True when list/tuple ``x`` holds a Tensor at any depth (the element types are
+    looked at in C: a long list of numbers costs a fraction of NumPy's own conversion)."""
+    first = type(x[0]) if len(x) else None
+    if (first is float or first is int) and operator.countOf(map(type, x), first) == len(x):
+        return False  # all Python floats (or all ints): the common long list
+    kinds = set(map(type, x))
+    if any(issubclass(k, Tensor) for k in kinds):
+        return True
+    return any(issubclass(k, (list, tuple)) for k in kinds) and any(
+        holds_tensor(v) for v in x if isinstance(v, (list, tuple)))
 
 
 def traced(*xs) -> bool:
@@ -113,14 +122,17 @@ def dtype(dt):
 
 
 def float_dtype(dt):
-    """The floating dtype NumPy computes a float function in for input dtype ``dt``."""
+    """The dtype NumPy's Python-level float functions (``sinc``, ``linalg``, ``quantile``,
+    ``gradient``) compute in for input dtype ``dt``: float64 for integers and bools (the
+    ufuncs' own loops, float16 for int8, come from :mod:`._ufunc` instead)."""
     dt = _np.dtype(dt)
-    return dt if dt.kind in "fc" else _np.promote_types(dt, _np.float16)
+    return dt if dt.kind in "fc" or dt.char == "E" else _np.dtype(_np.float64)
 
 
 def to_float(x):
-    if isinstance(x, Tensor) and x.dtype.kind not in "fc":
-        return x.astype(float_dtype(x.dtype))
+    """Tensor ``x`` in :func:`float_dtype` of its dtype (float64 for integers and bools)."""
+    if isinstance(x, Tensor) and x.dtype.kind not in "fc" and x.dtype.char != "E":
+        return x.astype(_np.float64)
     return x
 
 
@@ -131,8 +143,10 @@ def unsupported(name, **kw):
             raise NotImplementedError(f"gpugrad.numpy.{name}: {k}={value!r} is not supported")
 
 
-def out(res, out_arg, name):
-    """NumPy's ``out=``: write ``res`` into a Tensor (differentiably) or an ndarray."""
+def out(res, out_arg, name, casting=None):
+    """NumPy's ``out=``: write ``res`` into a Tensor (differentiably) or an ndarray.  With
+    ``casting`` (a ufunc's rule, ``"same_kind"``), a result that cannot be cast so raises
+    NumPy's TypeError instead of being truncated."""
     if out_arg is None:
         return res
     if isinstance(out_arg, tuple):
@@ -141,6 +155,10 @@ def out(res, out_arg, name):
         out_arg = out_arg[0]
         if out_arg is None:
             return res
+    if casting is not None and hasattr(out_arg, "dtype") and \
+            not _np.can_cast(res.dtype, out_arg.dtype, casting):
+        raise TypeError(f"Cannot cast ufunc {name!r} output from {res.dtype!r} to "
+                        f"{out_arg.dtype!r} with casting rule {casting!r}")
     if isinstance(out_arg, Tensor):
         if out_arg.shape != res.shape:
             raise ValueError(f"{name}: out has shape {out_arg.shape}, expected {res.shape}")

@@ -15,6 +15,7 @@ import numpy as _np
 
 from .. import backend, dtypes, ops
 from ..backend import array_device, is_cupy_array
+from ..ops._fast import fast_unary
 from ..tensor import Tensor
 from . import _core as C
 
@@ -23,13 +24,29 @@ __all__ = ["array", "asarray", "asanyarray", "ascontiguousarray", "zeros", "ones
            "logspace", "eye", "identity", "tri"]
 
 
+# a copy of a plain NumPy-backed tensor is NumPy's copy (ops.copy for anything else)
+_copy = fast_unary(_np.ndarray.copy, ops.copy, kinds="biufcV")
+
+
 def _on(fill, device):
-    dev = backend.device(device)
+    dev = backend.get_default_device() if device is None else backend.device(device)
+    if dev.type == "cpu":
+        return Tensor._make(fill(_np))
     with dev._activated():
         return Tensor._make(fill(dev.xp))
 
 
+def _new(name, shape, dtype, device):
+    """``xp.<name>(shape, dtype)`` (float64 by default) on ``device`` or the default device."""
+    shp, dt = _shape(shape), C.dtype(dtype) or dtypes.float64
+    if device is None and backend.get_default_device().type == "cpu":
+        return Tensor._make(getattr(_np, name)(shp, dt))
+    return _on(lambda xp: getattr(xp, name)(shp, dt), device)
+
+
 def _shape(shape):
+    if type(shape) is int:
+        return (shape,)
     return (int(shape),) if isinstance(shape, numbers.Integral) else tuple(int(n) for n in shape)
 
 
@@ -43,6 +60,13 @@ def array(object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0, lik
     (2, 2)
     """
     dt = C.dtype(dtype)
+    if device is None and ndmin == 0:  # the common cases, without the general path's checks
+        if type(object) is Tensor and dt is None:
+            return _copy(object) if copy else object
+        if type(object) is list and not C.holds_tensor(object):
+            arr = _np.array(object, dtype=dt)
+            if arr.dtype in C.SUPPORTED:
+                return Tensor._make(arr)
     if isinstance(object, (list, tuple)) and C.holds_tensor(object):
         t = C.tensor(object)
         copy = False
@@ -74,7 +98,7 @@ def asarray(a, dtype=None, order=None, *, device=None, copy=None, like=None):
     if copy is False:
         ok = isinstance(a, Tensor) or isinstance(a, _np.ndarray) or is_cupy_array(a)
         ok = ok and (dtype is None or C.dtype(dtype) == a.dtype) and (
-            device is None or backend.device(device) == array_device(getattr(a, "data", a)))
+            device is None or backend.device(device) == array_device(a.data if isinstance(a, Tensor) else a))
         if not ok:
             raise ValueError("asarray: copy=False but a copy is needed (the input is not an "
                              "array of the requested dtype and device)")
@@ -102,7 +126,7 @@ def zeros(shape, dtype=float, order="C", *, device=None, like=None):
     >>> gnp.zeros(2).tolist()
     [0.0, 0.0]
     """
-    return _on(lambda xp: xp.zeros(_shape(shape), C.dtype(dtype) or dtypes.float64), device)
+    return _new("zeros", shape, dtype, device)
 
 
 def ones(shape, dtype=None, order="C", *, device=None, like=None):
@@ -112,7 +136,7 @@ def ones(shape, dtype=None, order="C", *, device=None, like=None):
     >>> gnp.ones(2, dtype=int).tolist()
     [1, 1]
     """
-    return _on(lambda xp: xp.ones(_shape(shape), C.dtype(dtype) or dtypes.float64), device)
+    return _new("ones", shape, dtype, device)
 
 
 def empty(shape, dtype=float, order="C", *, device=None, like=None):
@@ -122,7 +146,7 @@ def empty(shape, dtype=float, order="C", *, device=None, like=None):
     >>> gnp.empty((2, 1)).shape
     (2, 1)
     """
-    return _on(lambda xp: xp.empty(_shape(shape), C.dtype(dtype) or dtypes.float64), device)
+    return _new("empty", shape, dtype, device)
 
 
 def full(shape, fill_value, dtype=None, order="C", *, device=None, like=None):

@@ -15,13 +15,17 @@ import numpy as _np
 from .. import ops
 from . import _core as C
 from . import _fallback
+from ..autograd import is_grad_enabled
+from ..ops import eig as _eig
+from ..tensor import Tensor
 
 __all__ = ["slogdet", "cholesky", "eigh", "eigvalsh", "svd", "svdvals", "qr", "pinv",
            "matrix_power", "matrix_rank", "multi_dot", "diagonal", "eig", "eigvals", "lstsq",
-           "SlogdetResult", "EighResult", "SVDResult", "QRResult"]
+           "cond", "SlogdetResult", "EighResult", "SVDResult", "QRResult"]
 
 SlogdetResult = namedtuple("SlogdetResult", "sign logabsdet")
 EighResult = namedtuple("EighResult", "eigenvalues eigenvectors")
+EigResult = namedtuple("EigResult", "eigenvalues eigenvectors")
 SVDResult = namedtuple("SVDResult", "U S Vh")
 QRResult = namedtuple("QRResult", "Q R")
 
@@ -204,25 +208,34 @@ def diagonal(x, /, *, offset=0):
     return ops.diagonal(C.tensor(x), offset, -2, -1)
 
 
+def _in_graph(a):
+    return isinstance(a, Tensor) and a.requires_grad and is_grad_enabled()
+
+
 def eig(a):
-    """Eigenvalues and right eigenvectors of a general matrix (NumPy's ``EigResult``; complex
-    in general).  No gradient: NumPy's answer for inputs outside a recorded graph, a
-    TypeError inside one (use :func:`eigh` for symmetric matrices).
+    """Eigenvalues and right eigenvectors of a general matrix (NumPy's ``EigResult``; real
+    when every eigenvalue is real, complex otherwise).  Inside a recorded graph it is
+    differentiable for real eigenvalues (:func:`gpugrad.ops.eig.eig`; complex ones raise at
+    backward); outside one, NumPy's own answer.
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.linalg.eig(gnp.array([[2.0, 0.0], [0.0, 3.0]])).eigenvalues.tolist()
     [2.0, 3.0]
     """
+    if _in_graph(a):
+        return EigResult(*_eig.eig(_m(a)))
     return _fallback.call(_np.linalg.eig, (a,), {}, "linalg.eig")
 
 
 def eigvals(a):
-    """Eigenvalues of a general matrix (no gradient; see :func:`eig`).
+    """Eigenvalues of a general matrix (see :func:`eig`).
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.linalg.eigvals(gnp.array([[2.0, 0.0], [0.0, 3.0]])).tolist()
     [2.0, 3.0]
     """
+    if _in_graph(a):
+        return _eig.eigvals(_m(a))
     return _fallback.call(_np.linalg.eigvals, (a,), {}, "linalg.eigvals")
 
 
@@ -255,3 +268,24 @@ def lstsq(a, b, rcond=None):
     else:
         res = C.tensor(_np.empty((0,), s.dtype), A)  # the real dtype of a complex a
     return x, res, rank, s
+
+
+def cond(x, p=None):
+    """Condition number of (a stack of) matrices: ``s_max / s_min`` of the singular values
+    for ``p`` None, 2 or -2 (its inverse for -2), else ``norm(x, p) * norm(inv(x), p)``
+    (``p`` 'fro', 'nuc', 1, -1, inf, -inf); differentiable.  Float64 for integer input.
+
+    >>> import gpugrad.numpy as gnp
+    >>> round(gnp.linalg.cond(gnp.array([[2.0, 0.0], [0.0, 0.5]])).item(), 6)
+    4.0
+    """
+    from .linalg import matrix_norm
+
+    t = _m(x)
+    if t.ndim < 2:
+        raise _np.linalg.LinAlgError(f"cond: expected at least 2 dimensions, got {t.ndim}")
+    if p is None or p in (2, -2):
+        s = ops.svdvals(t)
+        big, small = ops.max(s, axis=-1), ops.min(s, axis=-1)
+        return ops.divide(small, big) if p == -2 else ops.divide(big, small)
+    return ops.multiply(matrix_norm(t, ord=p), matrix_norm(ops.inv(t), ord=p))

@@ -57,6 +57,9 @@ def normalize(subscripts, operands):
             c = next(c for c in s if s.count(c) > 1)
             a1 = s.index(c)
             a2 = s.index(c, a1 + 1)
+            if t.shape[a1] != t.shape[a2]:
+                raise ValueError(f"einsum: dimensions in operand {i} for collapsing index "
+                                 f"{c!r} don't match ({t.shape[a1]} != {t.shape[a2]})")
             t = ops.diagonal(t, 0, a1, a2)
             s = s[:a1] + s[a1 + 1:a2] + s[a2 + 1:] + c
         ins[i], ts[i] = s, t

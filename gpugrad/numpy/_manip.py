@@ -57,14 +57,27 @@ def _shares(r, x):
 
 
 def ravel(a, order="C"):
-    """The elements as a 1-D array.
+    """The elements as a 1-D array, read in ``order``: 'C' (rows first), 'F' (columns
+    first), 'A' ('F' for a Fortran-ordered array), 'K' (memory order); differentiable.
 
     >>> import gpugrad.numpy as gnp
-    >>> gnp.ravel([[1, 2], [3, 4]]).tolist()
-    [1, 2, 3, 4]
+    >>> gnp.ravel([[1, 2], [3, 4]]).tolist(), gnp.ravel([[1, 2], [3, 4]], order="F").tolist()
+    ([1, 2, 3, 4], [1, 3, 2, 4])
     """
-    C.unsupported("ravel", order=(order, "C"))
-    return ops.ravel(C.tensor(a))
+    x = C.tensor(a)
+    if order not in ("C", "F", "A", "K"):
+        raise ValueError(f"ravel: order must be one of 'C', 'F', 'A', 'K', got {order!r}")
+    strides = getattr(x.data, "strides", ())
+    c_contig = x.data.flags.c_contiguous
+    if order == "A":
+        order = "F" if x.data.flags.f_contiguous and not c_contig else "C"
+    if order == "K":  # memory order: axes by decreasing stride (NumPy's for positive strides)
+        if c_contig or any(s < 0 for s in strides):
+            order = "C"
+        else:
+            perm = sorted(range(x.ndim), key=lambda i: -strides[i])
+            return ops.ravel(ops.transpose(x, tuple(perm)))
+    return ops.ravel(ops.transpose(x) if order == "F" else x)
 
 
 def transpose(a, axes=None):

@@ -12,29 +12,38 @@ import math
 import numpy as _np
 
 from .. import ops
+from ..ops._fast import fast_binary, fast_unary, fast_where
 from ..tensor import Tensor
-from . import _core as C
+from . import _core as C, _ufunc as U
 
 __all__ = []
 
 
-def _ufunc(name, impl, nin, floats=False, doc_in="[0.5, 0.25]"):
-    def fn(*args, out=None, where=True, dtype=None, casting="same_kind", order="K",
+_SAME_KIND, _K = "same_kind", "K"
+_PLAIN = frozenset([Tensor, int, float, complex, bool])
+
+
+def _ufunc(name, impl, nin, like=None, doc_in="[0.5, 0.25]"):
+    """Make ``gpugrad.numpy.<name>``: NumPy's loop for the operands picks the dtypes (NumPy's
+    ufunc ``name``, or ``like`` for functions NumPy writes in Python over one), the operands
+    are cast to them and ``impl`` (an op) computes."""
+    npf = getattr(_np, like or name)
+
+    def fn(*args, out=None, where=True, dtype=None, casting=_SAME_KIND, order=_K,
            subok=True, signature=None):
         if len(args) != nin:
             raise TypeError(f"gpugrad.numpy.{name}() takes {nin} positional argument(s), got "
                             f"{len(args)}")
-        C.unsupported(name, where=(where, True), casting=(casting, "same_kind"),
-                      order=(order, "K"), signature=(signature, None))
-        xs = C.operands(args)
-        if dtype is not None:
-            dt = C.dtype(dtype)
-            xs = [x.astype(dt) if isinstance(x, Tensor) and x.dtype != dt else x for x in xs]
-        if floats:
-            xs = [C.to_float(x) for x in xs]
-        if not any(isinstance(x, Tensor) for x in xs):
-            xs[0] = C.tensor(xs[0])
-        return C.out(impl(*xs), out, name)
+        if where is not True or order is not _K or signature is not None:
+            C.unsupported(name, where=(where, True), order=(order, "K"),
+                          signature=(signature, None))
+        xs = args if type(args[0]) in _PLAIN and (nin == 1 or type(args[1]) in _PLAIN) \
+            else C.operands(args)  # (tensors and Python numbers pass as they are)
+        xs, lp = U.prepare(npf, xs, dtype, casting)  # NumPy's TypeError where it has no loop
+        r = impl(*xs)
+        if lp is not None and r.dtype != lp[nin]:
+            r = r.astype(lp[nin])
+        return r if out is None else C.out(r, out, name, casting)
     fn.__name__ = fn.__qualname__ = name
     if name in _INTS:
         doc_in = "[1, 2]"
@@ -43,6 +52,11 @@ def _ufunc(name, impl, nin, floats=False, doc_in="[0.5, 0.25]"):
     args = ", ".join(["gnp.array(" + doc_in + ")"] + ["2" if name in _INTS else "0.5"] * (nin - 1))
     fn.__doc__ = (f"NumPy's ``{name}`` elementwise ({'differentiable' if _diff(name) else 'no gradient'}).\n\n"
                   f">>> import gpugrad.numpy as gnp\n>>> gnp.{name}({args}).shape\n(2,)\n")
+    if like is None:  # a ufunc: NumPy's own on plain NumPy-backed tensors, no keywords
+        graph = name not in _NO_NODE  # (a zero gradient, as floor's, is still a node)
+        fn = fast_binary(npf, fn, graph) if nin == 2 else \
+            fast_unary(npf, fn, graph, "biuf" if graph else "biufc")
+        U.make_ufunc(fn, name)
     globals()[name] = fn
     __all__.append(name)
     return fn
@@ -54,6 +68,13 @@ _NOGRAD = {"equal", "not_equal", "less", "less_equal", "greater", "greater_equal
            "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "invert", "left_shift",
            "right_shift", "heaviside", "isneginf", "isposinf", "gcd", "lcm", "spacing",
            "nextafter", "bitwise_invert", "bitwise_left_shift", "bitwise_right_shift"}
+
+
+# functions whose answer never joins a graph (comparisons, logic, integer-only results)
+_NO_NODE = {"equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
+            "logical_and", "logical_or", "logical_xor", "logical_not", "floor_divide",
+            "isfinite", "isinf", "isnan", "signbit", "spacing", "invert", "left_shift",
+            "right_shift", "gcd", "lcm", "bitwise_and", "bitwise_or", "bitwise_xor"}
 
 
 _INTS = {"bitwise_and", "bitwise_or", "bitwise_xor", "invert", "left_shift", "right_shift",
@@ -73,18 +94,20 @@ _DIRECT2 = ["add", "subtract", "multiply", "divide", "power", "maximum", "minimu
             "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
             "logical_and", "logical_or", "logical_xor", "floor_divide", "bitwise_and",
             "bitwise_or", "bitwise_xor"]
-_FLOAT1 = ["exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "cbrt", "sin",
-           "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh",
-           "arccosh", "arctanh"]
-_SAME1 = ["negative", "square", "reciprocal", "sign", "floor", "ceil", "trunc", "rint",
-          "logical_not", "isfinite", "isinf", "isnan", "conj", "real", "imag"]
+_DIRECT1 = ["exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "cbrt", "sin",
+            "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh",
+            "arccosh", "arctanh", "negative", "square", "sign", "floor", "ceil", "trunc",
+            "rint", "logical_not", "isfinite", "isinf", "isnan", "conj"]
 for _n in _DIRECT2:
-    _ufunc(_n, getattr(ops, _n), 2, floats=_n in ("logaddexp", "logaddexp2", "arctan2",
-                                                  "hypot", "copysign"))
-for _n in _FLOAT1:
-    _ufunc(_n, getattr(ops, _n), 1, floats=True)
-for _n in _SAME1:
+    _ufunc(_n, getattr(ops, _n), 2)
+for _n in _DIRECT1:
     _ufunc(_n, getattr(ops, _n), 1)
+
+
+def _reciprocal(x):  # integers: NumPy's integer 1 / x (no gradient: integer results)
+    if x.dtype.kind in "biu":
+        return C.nograd(lambda xp, a: xp.reciprocal(a), x)
+    return ops.reciprocal(x)
 
 
 def _nextafter(x1, x2):
@@ -102,7 +125,7 @@ def _heaviside(x1, x2):
     r = C.nograd(lambda xp, a, b: xp.heaviside(a, b), x1, x2)
     if not C.traced(x2):
         return r
-    return ops.where(ops.equal(C.raw(x1), 0), ops.astype(C.tensor(x2, r), r.dtype), r)
+    return ops.where(ops.equal(C.tensor(x1, r), 0), ops.astype(C.tensor(x2, r), r.dtype), r)
 
 
 for _n in ("left_shift", "right_shift", "gcd", "lcm"):
@@ -111,29 +134,7 @@ _ufunc("nextafter", _nextafter, 2)
 _ufunc("heaviside", _heaviside, 2)
 for _n in ("signbit", "spacing", "invert"):
     _ufunc(_n, _raw(_n), 1)
-
-
-def _absolute(x):
-    return ops.abs(x)
-
-
-def _positive(x):
-    return ops.copy(x)
-
-
-def _float_power(a, b):
-    # float64, or complex128 when either operand is complex (NumPy's float_power)
-    cplx = any(_np.iscomplexobj(v) if not isinstance(v, Tensor) else v.dtype.kind == "c"
-               for v in (a, b))
-    dt = _np.complex128 if cplx else _np.float64
-    a = a.astype(dt) if isinstance(a, Tensor) else a
-    b = b.astype(dt) if isinstance(b, Tensor) else b
-    return ops.power(C.tensor(a) if not isinstance(a, Tensor) and not isinstance(b, Tensor)
-                     else a, b)
-
-
-def _true_divide(a, b):
-    return ops.divide(a, b)
+_ufunc("reciprocal", _reciprocal, 1)
 
 
 def _deg2rad(x):
@@ -141,6 +142,10 @@ def _deg2rad(x):
 
 
 def _rad2deg(x):
+    # NumPy's constant is 180 / pi rounded in the loop's precision (float16 runs in float32)
+    if x.dtype.char in "ef":
+        y = ops.multiply(x.astype(_np.float32), _np.float32(180) / _np.float32(math.pi))
+        return y if x.dtype.char == "f" else y.astype(x.dtype)
     return ops.multiply(x, 180 / math.pi)
 
 
@@ -154,16 +159,6 @@ def _fmin(a, b):
                                                              ops.minimum(a, b)))
 
 
-def _fix(x):
-    return ops.trunc(x)
-
-
-def _sinc(x):
-    px = ops.multiply(x, math.pi)
-    safe = ops.where(ops.equal(x, 0), 1.0, px)
-    return ops.where(ops.equal(x, 0), 1.0, ops.divide(ops.sin(safe), safe))
-
-
 def _isneginf(x):
     return ops.logical_and(ops.isinf(x), ops.less(x, 0))
 
@@ -172,18 +167,56 @@ def _isposinf(x):
     return ops.logical_and(ops.isinf(x), ops.greater(x, 0))
 
 
-for _n, _f, _k, _fl in [("absolute", _absolute, 1, False), ("positive", _positive, 1, False),
-                        ("float_power", _float_power, 2, False),
-                        ("true_divide", _true_divide, 2, False),
-                        ("deg2rad", _deg2rad, 1, True), ("radians", _deg2rad, 1, True),
-                        ("rad2deg", _rad2deg, 1, True), ("degrees", _rad2deg, 1, True),
-                        ("fmax", _fmax, 2, False), ("fmin", _fmin, 2, False),
-                        ("fix", _fix, 1, False), ("sinc", _sinc, 1, True),
-                        ("isneginf", _isneginf, 1, False), ("isposinf", _isposinf, 1, False)]:
-    _ufunc(_n, _f, _k, floats=_fl)
+for _n, _f, _k, _like in [
+        ("absolute", ops.abs, 1, None), ("fabs", ops.abs, 1, None),
+        ("positive", ops.copy, 1, None), ("float_power", ops.power, 2, None),
+        ("true_divide", ops.divide, 2, None), ("deg2rad", _deg2rad, 1, None),
+        ("radians", _deg2rad, 1, None), ("rad2deg", _rad2deg, 1, None),
+        ("degrees", _rad2deg, 1, None), ("fmax", _fmax, 2, None), ("fmin", _fmin, 2, None),
+        # (NumPy writes these in Python over the ufunc named: its dtypes, not its methods)
+        ("fix", ops.trunc, 1, "trunc"), ("isneginf", _isneginf, 1, "signbit"),
+        ("isposinf", _isposinf, 1, "signbit")]:
+    _ufunc(_n, _f, _k, like=_like)
+
+
+def sinc(x):
+    """The normalized sinc, ``sin(pi x) / (pi x)`` (1 at 0), differentiable; integer and bool
+    input computes in float64, as NumPy's.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.sinc(gnp.array([0.0, 0.5])).round(4).tolist()
+    [1.0, 0.6366]
+    """
+    x = C.to_float(C.tensor(x))
+    px = ops.multiply(x, math.pi)
+    safe = ops.where(ops.equal(x, 0), 1.0, px)
+    return ops.where(ops.equal(x, 0), 1.0, ops.divide(ops.sin(safe), safe))
+
+
+def real(val):
+    """The real part (the input itself, as a view, for real input).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.real(gnp.array([1 + 2j])).tolist()
+    [1.0]
+    """
+    return ops.real(C.tensor(val))
+
+
+def imag(val):
+    """The imaginary part (zeros of the input's dtype for real input).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.imag(gnp.array([1 + 2j])).tolist()
+    [2.0]
+    """
+    return ops.imag(C.tensor(val))
+
+
+__all__ += ["sinc", "real", "imag"]
 
 # NumPy's other names for the same functions (NumPy 2 includes the array-API spellings)
-_ALIASES = {"abs": "absolute", "fabs": "absolute", "mod": "remainder", "pow": "power",
+_ALIASES = {"abs": "absolute", "mod": "remainder", "pow": "power",
             "conjugate": "conj", "bitwise_not": "invert", "bitwise_invert": "invert",
             "bitwise_left_shift": "left_shift", "bitwise_right_shift": "right_shift",
             "acos": "arccos", "asin": "arcsin", "atan": "arctan", "acosh": "arccosh",
@@ -200,7 +233,7 @@ def round(a, decimals=0, out=None):
     >>> gnp.round(gnp.array([1.25, 2.5]), 1).tolist()
     [1.2, 2.5]
     """
-    return C.out(ops.round(C.tensor(a), decimals), out, "round")
+    return C.out(ops.round(C.tensor(a), decimals), out, "rint", "same_kind")
 
 
 around = round
@@ -223,13 +256,13 @@ def clip(a, a_min=C._NOVALUE, a_max=C._NOVALUE, out=None, *, min=C._NOVALUE, max
         raise NotImplementedError(f"gpugrad.numpy.clip: {sorted(kwargs)} not supported")
     x = C.tensor(a)
     if lo is None and hi is None:
-        return C.out(ops.copy(x), out, "clip")
+        return C.out(ops.copy(x), out, "clip", "same_kind")
     lo = C.operand(lo, x) if lo is not None else None
     hi = C.operand(hi, x) if hi is not None else None
-    return C.out(ops.clip(x, lo, hi), out, "clip")
+    return C.out(ops.clip(x, lo, hi), out, "clip", "same_kind")
 
 
-def where(condition, x=None, y=None):
+def where(condition, x=C._NOVALUE, y=C._NOVALUE):
     """``x`` where ``condition`` holds, else ``y`` (differentiable in x and y); with only a
     condition, the indices of its nonzero elements (``nonzero``).
 
@@ -237,12 +270,21 @@ def where(condition, x=None, y=None):
     >>> gnp.where(gnp.array([True, False]), gnp.array([1.0, 2.0]), 0.0).tolist()
     [1.0, 0.0]
     """
-    if x is None and y is None:
+    if x is not C._NOVALUE and y is not C._NOVALUE:
+        r = fast_where(condition, x, y)  # plain tensors and numbers: NumPy's where directly
+        if r is not None:
+            return r
+    if x is C._NOVALUE and y is C._NOVALUE:
         from ._manip import nonzero
 
         return nonzero(condition)
-    if x is None or y is None:
+    if x is C._NOVALUE or y is C._NOVALUE:
         raise ValueError("where: either both or neither of x and y should be given")
+    for label, v in (("x", x), ("y", y)):
+        if v is None:  # NumPy would make an object array, which gpugrad has no dtype for
+            raise TypeError(f"where: {label} is None; expected an array or a number "
+                            f"(NumPy would give an object array, which gpugrad does not "
+                            f"support)")
     c, a, b = C.operands([condition, x, y])
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = C.tensor(a, c if isinstance(c, Tensor) else None)

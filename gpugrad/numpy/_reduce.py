@@ -1,5 +1,5 @@
 """Reductions with NumPy's signatures: sum, mean, var, std, prod, max/min, argmax/argmin,
-cumsum/cumprod, all/any, median, average, ptp, nansum/nanmean, count_nonzero, diff, and
+cumsum/cumprod, all/any, average, ptp, nansum/nanmean, count_nonzero, diff, and
 ``logsumexp`` (from SciPy, as a helper).
 
 >>> import gpugrad.numpy as gnp
@@ -9,14 +9,17 @@ cumsum/cumprod, all/any, median, average, ptp, nansum/nanmean, count_nonzero, di
 """
 from __future__ import annotations
 
+import operator
+
 import numpy as _np
 
 from .. import ops
+from ..ops._fast import fast_sum
 from ..tensor import Tensor
 from . import _core as C
 
 __all__ = ["sum", "mean", "var", "std", "prod", "max", "min", "amax", "amin", "argmax",
-           "argmin", "cumsum", "cumprod", "all", "any", "median", "average", "ptp", "nansum",
+           "argmin", "cumsum", "cumprod", "all", "any", "average", "ptp", "nansum",
            "nanmean", "count_nonzero", "diff", "logsumexp", "cumulative_sum", "cumulative_prod"]
 
 _builtin_max, _builtin_min, _builtin_sum = max, min, sum
@@ -27,9 +30,14 @@ def _check(name, where=True, initial=C._NOVALUE):
 
 
 def _axis(axis):
-    if isinstance(axis, list):
-        return tuple(axis)
-    return axis
+    """``axis`` checked as NumPy checks it: None, an integer or a tuple of integers."""
+    if axis is None or isinstance(axis, tuple):
+        return axis
+    try:
+        return operator.index(axis)
+    except TypeError:
+        raise TypeError(f"{type(axis).__name__!r} object cannot be interpreted as an integer; "
+                        f"expected axis as None, an int or a tuple of ints") from None
 
 
 def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=C._NOVALUE, where=True):
@@ -39,6 +47,11 @@ def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=C._NOVALUE, 
     >>> gnp.sum([[1, 2], [3, 4]], axis=1).tolist()
     [3, 7]
     """
+    if axis is None and dtype is None and out is None and not keepdims and where is True \
+            and initial is C._NOVALUE:
+        r = fast_sum(a)  # a plain tensor, summed whole: NumPy's sum directly
+        if r is not None:
+            return r
     _check("sum", where)
     x = C.tensor(a)
     dt = C.dtype(dtype)
@@ -259,31 +272,6 @@ def _logical(name):
 all, any = _logical("all"), _logical("any")
 
 
-def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
-    """Median along ``axis`` via a differentiable sort (the middle pair averages).
-
-    >>> import gpugrad.numpy as gnp
-    >>> gnp.median([3.0, 1.0, 4.0, 2.0]).item()
-    2.5
-    """
-    x = C.tensor(a)
-    if axis is None:
-        x, ax = ops.ravel(x), 0
-    else:
-        ax = axis % x.ndim
-    n = x.shape[ax]
-    s = ops.sort(x, axis=ax)
-    key = (slice(None),) * ax
-    mid = s[key + (slice((n - 1) // 2, n // 2 + 1),)]
-    r = ops.mean(mid if mid.dtype.kind in "fc" else mid.astype(_np.float64), axis=ax,
-                 keepdims=True)
-    if not keepdims:
-        r = ops.squeeze(r, axis=ax)
-    elif axis is None:
-        r = ops.reshape(r, (1,) * C.tensor(a).ndim)
-    return C.out(r, out, "median")
-
-
 def average(a, axis=None, weights=None, returned=False, *, keepdims=False):
     """Weighted mean; differentiable in ``a`` and ``weights``.
 
@@ -306,7 +294,10 @@ def average(a, axis=None, weights=None, returned=False, *, keepdims=False):
             wt = ops.reshape(wt, tuple(shape))
         w = ops.sum(ops.broadcast_to(wt, x.shape), axis=axis, keepdims=keepdims)
         r = ops.divide(ops.sum(ops.multiply(x, wt), axis=axis, keepdims=keepdims), w)
-    return (r, ops.broadcast_to(w, r.shape)) if returned else r
+    if not returned:
+        return r
+    w = w if w.dtype == r.dtype else w.astype(r.dtype)  # NumPy's: the average's dtype
+    return r, ops.broadcast_to(w, r.shape)
 
 
 def ptp(a, axis=None, out=None, keepdims=False):
@@ -370,6 +361,8 @@ def diff(a, n=1, axis=-1, prepend=C._NOVALUE, append=C._NOVALUE):
     from ._manip import concatenate
 
     x = C.tensor(a)
+    if n == 0:
+        return x
     ax = axis % x.ndim
     parts = [x]
     for val, front in ((prepend, True), (append, False)):
@@ -384,7 +377,10 @@ def diff(a, n=1, axis=-1, prepend=C._NOVALUE, append=C._NOVALUE):
         x = concatenate(parts, axis=ax)
     key = (slice(None),) * ax
     for _ in range(n):
-        x = ops.subtract(x[key + (slice(1, None),)], x[key + (slice(None, -1),)])
+        later, earlier = x[key + (slice(1, None),)], x[key + (slice(None, -1),)]
+        # booleans differ where they are unequal (NumPy's not_equal for bool input)
+        x = ops.not_equal(later, earlier) if x.dtype == _np.bool_ else \
+            ops.subtract(later, earlier)
     return x
 
 

@@ -1,13 +1,13 @@
 """Statistics and array-building functions with NumPy's signatures, differentiable:
-``nan_to_num``, ``cov``, ``corrcoef``, ``percentile``, ``quantile``, ``append``, ``gradient``,
+``nan_to_num``, ``cov``, ``corrcoef``, ``append``, ``gradient``,
 ``rot90``, ``select``, ``partition``, ``argpartition``, ``row_stack``, and the index
 builders ``r_`` / ``c_``.  Functions without a derivative (``histogram``, ``bincount``, ...)
 take the non-graph fallback (:mod:`gpugrad.numpy._fallback`).
 
 >>> import gpugrad.numpy as gnp
 >>> x = gnp.array([1.0, 2.0, 4.0, 8.0])
->>> gnp.percentile(x, 50).item(), gnp.cov(x).item(), gnp.r_[x[:2], 0.0, 7].tolist()
-(3.0, 9.583333333333334, [1.0, 2.0, 0.0, 7.0])
+>>> gnp.cov(x).item(), gnp.r_[x[:2], 0.0, 7].tolist()
+(9.583333333333334, [1.0, 2.0, 0.0, 7.0])
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from ..tensor import Tensor
 from . import _core as C
 from ._manip import concatenate, vstack
 
-__all__ = ["nan_to_num", "cov", "corrcoef", "percentile", "quantile", "append", "gradient",
+__all__ = ["nan_to_num", "cov", "corrcoef", "append", "gradient",
            "rot90", "select", "partition", "argpartition", "row_stack", "r_", "c_"]
 
 
@@ -35,6 +35,9 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     t = C.tensor(x)
     if t.dtype.kind not in "fc":
         return ops.copy(t) if copy else t
+    if not copy and isinstance(x, Tensor):  # NumPy's copy=False: x itself is replaced
+        x[...] = nan_to_num(t, True, nan, posinf, neginf)
+        return x
     if t.dtype.kind == "c":
         re = nan_to_num(ops.real(t), nan=nan, posinf=posinf, neginf=neginf)
         im = nan_to_num(ops.imag(t), nan=nan, posinf=posinf, neginf=neginf)
@@ -96,78 +99,6 @@ def corrcoef(x, y=None, rowvar=True, *, dtype=None):
     d = ops.sqrt(ops.real(ops.diagonal(c)) if c.dtype.kind == "c" else ops.diagonal(c))
     c = ops.divide(ops.divide(c, ops.expand_dims(d, 1)), ops.expand_dims(d, 0))
     return ops.clip(c, -1.0, 1.0) if c.dtype.kind != "c" else c
-
-
-_METHODS = ("linear", "lower", "higher", "midpoint", "nearest")
-
-
-def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
-             keepdims=False, *, weights=None, interpolation=None):
-    """The ``q``-th quantiles (``q`` in [0, 1], a number or an array) along ``axis``, with
-    NumPy's methods 'linear' (default), 'lower', 'higher', 'midpoint', 'nearest'; the
-    gradient reaches the one or two elements each quantile interpolates.
-
-    >>> import gpugrad.numpy as gnp
-    >>> gnp.quantile(gnp.array([1.0, 2.0, 3.0, 4.0]), [0.25, 0.5]).tolist()
-    [1.75, 2.5]
-    """
-    method = interpolation or method
-    if method not in _METHODS or weights is not None:
-        return _no_gradient("quantile", a, q, axis=axis, method=method, keepdims=keepdims,
-                            weights=weights)
-    if C.traced(q):
-        raise TypeError("quantile: q has no gradient; pass it as numbers, not a tensor in a "
-                        "recorded graph")
-    qa = _np.asarray(q.numpy() if isinstance(q, Tensor) else q, dtype=_np.float64)
-    if ((qa < 0) | (qa > 1)).any():
-        raise ValueError("Quantiles must be in the range [0, 1]")
-    x = C.to_float(C.tensor(a))
-    ndim = x.ndim
-    if axis is None:
-        s, ax = ops.sort(ops.ravel(x), axis=0), 0
-    else:
-        ax = axis % ndim
-        s = ops.moveaxis(ops.sort(x, axis=ax), ax, 0)
-    n = s.shape[0]
-    pos = qa * (n - 1)
-    lo = _np.floor(pos).astype(_np.int64)
-    hi = _np.minimum(lo + 1, n - 1)
-    frac = pos - lo
-    if method == "lower":
-        frac = _np.zeros_like(frac)
-    elif method == "higher":
-        lo, frac = _np.ceil(pos).astype(_np.int64), _np.zeros_like(frac)
-    elif method == "midpoint":
-        frac = _np.where(hi > lo, 0.5, 0.0)
-    elif method == "nearest":
-        lo, frac = _np.around(pos).astype(_np.int64), _np.zeros_like(frac)
-    va, vb = s[C.tensor(lo, s)], s[C.tensor(hi, s)]
-    t = C.tensor(frac.reshape(frac.shape + (1,) * (s.ndim - 1)).astype(s.dtype), s)
-    diff = ops.subtract(vb, va)  # NumPy's _lerp: exact at both ends
-    r = ops.where(ops.greater_equal(t, 0.5), ops.subtract(vb, ops.multiply(diff, 1 - t)),
-                  ops.add(va, ops.multiply(diff, t)))
-    if keepdims:
-        shape = qa.shape + ((1,) * ndim if axis is None else
-                            x.shape[:ax] + (1,) + x.shape[ax + 1:])
-        r = ops.reshape(r, shape)
-    return C.out(r, out, "quantile")
-
-
-def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
-               keepdims=False, *, weights=None, interpolation=None):
-    """The ``q``-th percentiles (``q`` in [0, 100]); see :func:`quantile`.
-
-    >>> import gpugrad.numpy as gnp
-    >>> gnp.percentile(gnp.array([[1.0, 3.0], [2.0, 8.0]]), 50, axis=1).tolist()
-    [2.0, 5.0]
-    """
-    if C.traced(q):
-        raise TypeError("percentile: q has no gradient; pass it as numbers")
-    qa = _np.true_divide(q.numpy() if isinstance(q, Tensor) else q, 100)
-    if ((qa < 0) | (qa > 1)).any():
-        raise ValueError("Percentiles must be in the range [0, 100]")
-    return quantile(a, qa, axis, out, overwrite_input, method, keepdims, weights=weights,
-                    interpolation=interpolation)
 
 
 def _no_gradient(name, *args, **kwargs):
@@ -276,7 +207,9 @@ def select(condlist, choicelist, default=0):
     like = next((v for v in list(choicelist) + [default] if isinstance(v, Tensor)), None)
     choices = [C.tensor(c, like) for c in choicelist]
     dflt = C.tensor(default, like)
-    dt = _np.result_type(*[c.dtype for c in choices], dflt.dtype)
+    # NumPy's dtype: Python scalars are weak (an int8 choice with default=0 stays int8)
+    dt = _np.result_type(*[v if type(v) in (int, float, complex) else t.dtype
+                           for v, t in zip(list(choicelist) + [default], choices + [dflt])])
     conds = [C.tensor(c, like) for c in condlist]
     for c in conds:
         if c.dtype != _np.bool_:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import numpy as _np
 
 from .. import ops
+from ..ops._fast import fast_matmul
 from . import _core as C
 
 __all__ = ["norm", "inv", "det", "solve", "slogdet", "cholesky", "eigh", "eigvalsh", "svd",
            "svdvals", "qr", "pinv", "matrix_power", "matrix_rank", "multi_dot", "matrix_norm",
            "vector_norm", "matmul", "outer", "tensordot", "trace", "diagonal", "cross",
-           "vecdot", "matrix_transpose", "eig", "eigvals", "lstsq", "LinAlgError"]
+           "vecdot", "matrix_transpose", "eig", "eigvals", "lstsq", "LinAlgError", "cond",
+           "tensorinv", "tensorsolve"]
 TOP = ["dot", "vdot", "matmul", "inner", "outer", "tensordot", "einsum", "trace", "diag",
        "kron", "cross", "vecdot", "matrix_transpose"]
 
@@ -36,6 +38,10 @@ def dot(a, b, out=None):
     >>> gnp.dot([1.0, 2.0], [3.0, 4.0]).item()
     11.0
     """
+    if out is None:
+        r = fast_matmul(a, b)  # plain tensors, 1-D / 2-D: NumPy's product directly
+        if r is not None:
+            return r
     a, b = _pair(a, b)
     if a.ndim > 2 or b.ndim > 2:
         r = ops.tensordot(a, b, axes=([a.ndim - 1], [max(b.ndim - 2, 0)]))
@@ -62,6 +68,10 @@ def matmul(x1, x2, /, out=None, **kwargs):
     >>> gnp.matmul(gnp.ones((2, 3)), gnp.ones(3)).tolist()
     [3.0, 3.0]
     """
+    if out is None and not kwargs:
+        r = fast_matmul(x1, x2)  # plain tensors, 1-D / 2-D: NumPy's product directly
+        if r is not None:
+            return r
     C.unsupported("matmul", **{k: (v, None) for k, v in kwargs.items() if k != "dtype"})
     a, b = _pair(x1, x2)
     dt = kwargs.get("dtype")
@@ -141,19 +151,20 @@ def diag(v, k=0):
 
 
 def kron(a, b):
-    """Kronecker product of two 2-D (or 1-D) arrays.
+    """Kronecker product of arrays of any dimensions (the smaller padded with leading 1s) and
+    numbers, differentiable in both; dtype as NumPy's ``multiply``.
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.kron(gnp.eye(2), gnp.ones((1, 2))).shape
     (2, 4)
     """
     a, b = _pair(a, b)
-    if a.ndim != b.ndim or a.ndim not in (1, 2):
-        raise NotImplementedError("gpugrad.numpy.kron: expected two 1-D or two 2-D arrays")
-    if a.ndim == 1:
-        return ops.ravel(ops.einsum("i,j->ij", a, b))
-    (m, n), (p, q) = a.shape, b.shape
-    return ops.reshape(ops.einsum("ij,kl->ikjl", a, b), (m * p, n * q))
+    nd = max(a.ndim, b.ndim)
+    sa, sb = (1,) * (nd - a.ndim) + a.shape, (1,) * (nd - b.ndim) + b.shape
+    # a's axis i against b's axis i, side by side: (a0, 1, a1, 1, ...) * (1, b0, 1, b1, ...)
+    ar = ops.reshape(a, tuple(v for n in sa for v in (n, 1)))
+    br = ops.reshape(b, tuple(v for n in sb for v in (1, n)))
+    return ops.reshape(ops.multiply(ar, br), tuple(m * n for m, n in zip(sa, sb)))
 
 
 def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
@@ -303,3 +314,4 @@ def solve(a, b):
 
 
 from ._decomp import *  # noqa: E402,F401,F403
+from ._tensorsolve import tensorinv, tensorsolve  # noqa: E402,F401

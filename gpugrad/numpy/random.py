@@ -29,6 +29,7 @@ True
 from __future__ import annotations
 
 import numbers
+import operator
 
 import numpy as _np
 
@@ -50,9 +51,12 @@ PCG64, MT19937 = _np.random.PCG64, _np.random.MT19937
 
 
 def _size(size):
+    """``size`` as a shape tuple (an int, a 0-d array or tensor, or a sequence of them)."""
     if size is None:
         return None
-    return (int(size),) if isinstance(size, numbers.Integral) else tuple(int(n) for n in size)
+    if _np.ndim(C.skeleton(size)) == 0:
+        return (operator.index(size.item() if isinstance(size, Tensor) else size),)
+    return tuple(operator.index(n) for n in _np.asarray(_host(size)).tolist())
 
 
 def _plain(name, args, kwargs):
@@ -69,15 +73,18 @@ def _host(v):
     return v.numpy() if isinstance(v, Tensor) else v
 
 
-def _pick(a, idx, device):
-    """``a[idx]``: a tensor keeps its graph and device; other array-likes come to ``device``."""
+def _pick(a, idx, device, axis=0):
+    """``a``'s entries ``idx`` along ``axis``: a tensor keeps its graph and device; other
+    array-likes come to ``device``."""
+    key = (slice(None),) * (axis % max(_np.ndim(C.skeleton(a)), 1))
     if isinstance(idx, _np.generic) or isinstance(idx, numbers.Integral):
-        return a[int(idx)] if isinstance(a, Tensor) else C.tensor(a)[int(idx)].data[()]
+        key += (int(idx),)
+        return a[key] if isinstance(a, Tensor) else C.tensor(a)[key].data[()]
     idx = C.tensor(idx)
     t = a if isinstance(a, Tensor) else C.tensor(a)
     if t.device != device and not isinstance(a, Tensor):
         t = t.to(device)
-    return t[idx if idx.device == t.device else idx.to(t.device)]
+    return t[key + (idx if idx.device == t.device else idx.to(t.device),)]
 
 
 class _Draws:
@@ -104,33 +111,46 @@ class _Draws:
         u = C.tensor(self._raw(self._unit, shape))
         return ops.add(ops.multiply(u, ops.subtract(high, low)), low)
 
-    def choice(self, a, size=None, replace=True, p=None):
+    def choice(self, a, size=None, replace=True, p=None, **gen):
         """Samples from ``a`` (an int n means ``arange(n)``), optionally weighted by ``p``;
-        picking from a tensor keeps its graph."""
+        picking from a tensor keeps its graph.  Strings and other non-numeric populations
+        give NumPy's answer (a NumPy array or scalar)."""
+        axis = gen.pop("axis", 0)
         if isinstance(a, numbers.Integral) and not isinstance(a, Tensor):
-            n = int(a)
-        else:
-            n = len(a) if not isinstance(a, Tensor) else a.shape[0]
-        idx = self._raw("choice", n, _size(size), replace, None if p is None else _host(p))
-        if isinstance(a, numbers.Integral) and not isinstance(a, Tensor):
-            return idx
-        if not isinstance(a, Tensor) and not hasattr(a, "__array__"):  # a list or range
-            arr = _np.asarray(a)
-            return arr[idx] if not isinstance(idx, Tensor) else _pick(arr, idx, self.device)
-        return _pick(a, idx, self.device)
+            return self._raw("choice", int(a), _size(size), replace,
+                             None if p is None else _host(p), **gen)
+        arr = a if isinstance(a, Tensor) or hasattr(a, "__array__") else _np.asarray(a)
+        shape = _np.shape(C.skeleton(arr)) if isinstance(arr, Tensor) else _np.shape(arr)
+        if not shape:
+            raise ValueError("a must be a positive integer or an array of at least 1 "
+                             "dimension")
+        if len(shape) > 1 and not isinstance(self, Generator):
+            raise ValueError("a must be 1-dimensional")
+        n = shape[axis]
+        idx = self._raw("choice", n, _size(size), replace, None if p is None else _host(p),
+                        **gen)
+        if isinstance(arr, _np.ndarray) and arr.dtype not in C.SUPPORTED:  # strings
+            return arr.take(idx.numpy() if isinstance(idx, Tensor) else idx, axis=axis)
+        return _pick(arr, idx, self.device, axis)
 
-    def permutation(self, x):
-        """A shuffled copy of ``x`` (or of ``arange(x)``), shuffled along axis 0."""
+    def permutation(self, x, **gen):
+        """A shuffled copy of ``x`` (or of ``arange(x)``), shuffled along axis 0
+        (``axis=`` for a :class:`Generator`)."""
         if isinstance(x, numbers.Integral) and not isinstance(x, Tensor):
             return self._raw("permutation", int(x))
-        n = x.shape[0] if isinstance(x, Tensor) else C.tensor(x).shape[0]
-        return _pick(x, self._raw("permutation", n), self.device)
+        axis = gen.get("axis", 0)
+        arr = x if isinstance(x, Tensor) or hasattr(x, "__array__") else _np.asarray(x)
+        if isinstance(arr, _np.ndarray) and arr.dtype not in C.SUPPORTED:
+            return self._raw("permutation", arr, **gen)
+        n = _np.shape(C.skeleton(arr))[axis]
+        return _pick(arr, self._raw("permutation", n), self.device, axis)
 
-    def shuffle(self, x):
-        """Shuffle a tensor (or a NumPy array or list) in place along axis 0."""
+    def shuffle(self, x, **gen):
+        """Shuffle a tensor (or a NumPy array or list) in place along axis 0 (``axis=`` for a
+        :class:`Generator`)."""
         if not isinstance(x, Tensor):
-            return self._raw("shuffle", x)
-        x[...] = self.permutation(x)
+            return self._raw("shuffle", x, **gen)
+        x[...] = self.permutation(x, **gen)
 
 
 class Generator(_Draws):
@@ -163,12 +183,30 @@ class Generator(_Draws):
             raise AttributeError(name)
         if not hasattr(_np.random.Generator, name):
             raise AttributeError(f"'Generator' object has no attribute {name!r}")
+        if not callable(getattr(_np.random.Generator, name)):  # bit_generator: NumPy's own
+            return getattr(self._g, name)
 
         def draw(*args, **kwargs):
             a, k = _plain(name, args, kwargs)
             return self._raw(name, *a, **k)
         draw.__name__ = name
         return draw
+
+    def choice(self, a, size=None, replace=True, p=None, axis=0, shuffle=True):
+        """Samples from ``a`` along ``axis`` (NumPy's Generator.choice; see ``_Draws``).
+
+        >>> Generator(seed=0).choice(Generator(seed=0).random((3, 2)), 2, axis=1).shape
+        (3, 2)
+        """
+        return super().choice(a, size, replace, p, axis=axis, shuffle=shuffle)
+
+    def permutation(self, x, axis=0):
+        """A shuffled copy of ``x`` along ``axis`` (or of ``arange(x)``)."""
+        return super().permutation(x, axis=axis)
+
+    def shuffle(self, x, axis=0):
+        """Shuffle ``x`` in place along ``axis``."""
+        return super().shuffle(x, axis=axis)
 
     def integers(self, low, high=None, size=None, dtype=_np.int64, endpoint=False):
         """Random integers in [low, high) ([low, high] with ``endpoint``)."""
@@ -293,9 +331,11 @@ def shuffle(x):
 
 
 def _make_legacy(name):
+    source = "random_sample" if name in ("ranf", "sample") else name  # NumPy's aliases
+
     def f(*args, **kwargs):
         a, k = _plain(name, args, kwargs)
-        return _legacy._raw(name, *a, **k)
+        return _legacy._raw(source, *a, **k)
     f.__name__ = f.__qualname__ = name
     f.__doc__ = (f"``numpy.random.{name}`` from the shared generator (NumPy's stream on the "
                  f"CPU); arrays as tensors, scalars as NumPy's.\n\n"
