@@ -3,8 +3,9 @@
 While a step is being recorded in this thread, the engine reports each array-level call that
 makes up the step -- a node's forward (``Function.apply``), a node's backward, the sums and
 casts of gradients in the backward pass, a gradient handed to a leaf, and host calls that
-update state (an optimizer's ``step``/``zero_grad``, ``Module.zero_grad``) -- to the
-recorder installed with :func:`recording`.  Outside a recording each hook is one read of the
+update state (an optimizer's ``step``/``zero_grad``, ``Module.zero_grad``, a scheduler's
+``step``, gradient clipping), an in-place write into a tensor's memory, a random draw, and
+each module called -- to the recorder installed with :func:`recording`.  Outside a recording each hook is one read of the
 module attribute ``_on`` (0), so the eager path pays nothing measurable.
 
 >>> _on
@@ -13,12 +14,17 @@ module attribute ``_on`` (0), so the eager path pays nothing measurable.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 
 __all__ = ["CaptureError", "recording", "active"]
 
 _on = 0                      # how many threads are recording now (0: every hook is off)
+_lock = threading.Lock()     # guards _on: threads start and end recordings concurrently
 _state = threading.local()   # .recorder: the recorder of the calling thread, or None
+_modes = itertools.count(1)
+mode_version = 0             # moves on at every Module.train()/eval(): recorded steps look
+#                              at the training flags of the modules they called again
 
 
 class CaptureError(RuntimeError):
@@ -49,11 +55,13 @@ def recording(recorder):
         raise CaptureError("a compiled step called another compiled step while it was being "
                            "recorded; call the inner function uncompiled")
     _state.recorder = recorder
-    _on += 1
+    with _lock:
+        _on += 1
     try:
         yield recorder
     finally:
-        _on -= 1
+        with _lock:
+            _on -= 1
         _state.recorder = None
 
 
@@ -104,12 +112,59 @@ def backward_pass(capture, create_graph):
 def host_call(fn, *args, **kwargs):
     """Record ``fn(*args, **kwargs)``, a call that changes state on the host (an optimizer's
     ``step``), as one entry that a replay makes again as it is; then run it with recording
-    paused, so that its parts are not recorded a second time.  Returns what ``fn`` returns.
-    Call it only while :func:`active` is not None."""
+    paused, so that its parts are not recorded a second time.  Returns what ``fn`` returns
+    (a Tensor or array it returns is the replay's own at each replay).  Call it only while
+    :func:`active` is not None."""
     r = _state.recorder
-    r.host_call(fn, args, kwargs)
     _state.recorder = None
     try:
-        return fn(*args, **kwargs)
+        out = fn(*args, **kwargs)
     finally:
         _state.recorder = r
+    r.host_call(fn, args, kwargs, out)
+    return out
+
+
+def draw(generator, fn, *args):
+    """Record the random draw ``fn(generator, *args)`` (an array) as an entry that draws again
+    from the same generator at each replay -- the default generator of its device as it is
+    then (after ``manual_seed``), or the very ``Generator`` object given -- so a replay takes
+    the same numbers from the same stream as the uncompiled step.  Returns the array.
+    Call it only while :func:`active` is not None."""
+    r = _state.recorder
+    _state.recorder = None
+    try:
+        out = fn(generator, *args)
+    finally:
+        _state.recorder = r
+    r.draw(generator, fn, args, out)
+    return out
+
+
+def constant(make, out):
+    """A creation function (``zeros``, ``full``, ``arange``...) made array ``out`` from static
+    arguments; ``make()`` makes it again (a replay makes a new one, as the step does)."""
+    r = active()
+    if r is not None:
+        r.constant(make, out)
+
+
+def write(t, src):
+    """Tensor ``t``'s memory was overwritten in place with array ``src``
+    (``t.data[...] = src``: an in-place operator or ``x[k] = v``)."""
+    r = active()
+    if r is not None:
+        r.write(t, src)
+
+
+def module_called(module):
+    """``module`` was called (its ``training`` flag may steer what the step does)."""
+    r = active()
+    if r is not None:
+        r.module_called(module)
+
+
+def mode_changed():
+    """A ``Module.train()``/``eval()`` call: recorded steps check their modules' flags again."""
+    global mode_version
+    mode_version = next(_modes)

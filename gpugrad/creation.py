@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import backend, dtypes
+from . import backend, capture_hooks, dtypes
 from . import random as _random
 from .tensor import Tensor
 
@@ -42,7 +42,14 @@ def _make(fill, shape, dtype, device, requires_grad, default=dtypes.float32):
     xp = dev.xp
     with dev._activated():
         arr = fill(xp, shape, dt)
-    return _finish(arr, requires_grad)
+    if capture_hooks._on and capture_hooks.active() is not None:  # gpugrad.compile: a
+        capture_hooks.constant(lambda: _refill(dev, fill, shape, dt), arr)  # replay makes
+    return _finish(arr, requires_grad)                                     # it anew
+
+
+def _refill(dev, fill, shape, dt):
+    with dev._activated():
+        return fill(dev.xp, shape, dt)
 
 
 def zeros(*shape, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -140,7 +147,7 @@ def randn(*shape, dtype=None, device=None, requires_grad=False, generator=None) 
     dt = dtypes.as_dtype(dtype) or dtypes.float32
     _float_only(dt, "randn")
     g = generator or _random.generator(dev)
-    arr = g.normal(_shape(shape), dtype=dt if dt != dtypes.float16 else dtypes.float32)
+    arr = g.normal(_shape(shape), dtype=dt)       # (float16: drawn in float32, rounded)
     return _finish(arr.astype(dt, copy=False), requires_grad)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import backend
+from . import backend, capture_hooks
 
 __all__ = ["manual_seed", "seed", "get_rng_state", "set_rng_state", "generator",
            "bernoulli_mask", "Generator"]
@@ -49,18 +49,29 @@ class Generator:
         return self.device._activated()
 
     def random(self, shape, dtype=np.float32):
+        if capture_hooks._on and capture_hooks.active() is not None:  # gpugrad.compile: a
+            return capture_hooks.draw(self, Generator.random, shape, dtype)  # replay draws too
         with self._on():
             return self._g.random(shape, dtype=dtype)
 
     def normal(self, shape, dtype=np.float32):
+        """Standard normal samples (float16: drawn in float32 and rounded)."""
+        if capture_hooks._on and capture_hooks.active() is not None:
+            return capture_hooks.draw(self, Generator.normal, shape, dtype)
+        half = np.dtype(dtype) == np.float16
         with self._on():
-            return self._g.standard_normal(shape, dtype=dtype)
+            r = self._g.standard_normal(shape, dtype=np.float32 if half else dtype)
+            return r.astype(np.float16) if half else r
 
     def integers(self, low, high, shape, dtype=np.int64):
+        if capture_hooks._on and capture_hooks.active() is not None:
+            return capture_hooks.draw(self, Generator.integers, low, high, shape, dtype)
         with self._on():
             return self._g.integers(low, high, size=shape, dtype=dtype)
 
     def permutation(self, n):
+        if capture_hooks._on and capture_hooks.active() is not None:
+            return capture_hooks.draw(self, Generator.permutation, n)
         with self._on():
             return self._g.permutation(n)
 
@@ -128,6 +139,26 @@ def bernoulli_mask(shape, p_keep, dev=None, generator=None):
     True
     """
     g = generator if generator is not None else globals()["generator"](dev)
+    if capture_hooks._on and capture_hooks.active() is not None:  # gpugrad.compile
+        return capture_hooks.draw(g, _bernoulli, shape, p_keep)
+    return _bernoulli(g, shape, p_keep)
+
+
+def _bernoulli(g, shape, p_keep):
     r = g.random(shape, dtype=np.float32)
     with backend.on_device_of(r):       # the comparison launches on the draw's device
         return r < p_keep
+
+
+def replay_generator(g):
+    """A function giving the generator a replay of a recorded draw from ``g`` uses: the
+    device's default generator as it is then when ``g`` is the default one now (so that
+    ``manual_seed`` between calls is followed), else ``g`` itself.
+
+    >>> replay_generator(generator("cpu"))() is generator("cpu")
+    True
+    """
+    if _generators.get(g.device) is g:
+        dev = g.device
+        return lambda: generator(dev)
+    return lambda: g

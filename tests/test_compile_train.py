@@ -20,6 +20,26 @@ def test_compiled_run_equals_eager_run(tmp_path):
         [[r[k] for k in keys] for r in compiled["epochs"]]
 
 
+@pytest.mark.parametrize("kw", [{"dropout": 0.3}, {"precision": "bf16"}])
+def test_compiled_run_with_dropout_or_bf16_equals_eager_run(tmp_path, kw):
+    if kw.get("precision") == "bf16":
+        pytest.importorskip("ml_dtypes")
+    eager, compiled = _run(tmp_path, "eager", **kw), _run(tmp_path, "compiled", compile=True, **kw)
+    keys = ("train_loss", "test_loss")
+    assert [[r[k] for k in keys] for r in eager["epochs"]] == \
+        [[r[k] for k in keys] for r in compiled["epochs"]]
+
+
+def test_cli_refuses_compile_with_fp16_before_making_the_folder(tmp_path, capsys):
+    from gpugrad.cli import main
+    out = tmp_path / "run"
+    rc = main(["train", "--hidden", "8", "--epochs", "1", "--no-plot", "--precision", "fp16",
+               "--compile", "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and not out.exists()
+    assert len(err) == 1 and "--compile" in err[0] and "fp16" in err[0]
+
+
 def test_compile_refuses_per_step_observers(tmp_path):
-    with pytest.raises(ValueError, match="grad_stats"):
+    with pytest.raises(ValueError, match="grad.stats"):
         _run(tmp_path, "gs", compile=True, grad_stats=True)

@@ -9,16 +9,24 @@ to leaves, and the optimizer's ``step``/``zero_grad``.  Later calls copy their i
 static buffers and replay that tape: on the CPU the same kernels in the same order (so the
 results equal the uncompiled step bit for bit) with no Tensor, graph node or backward walk;
 on CUDA the runs of array calls are captured once as CUDA graphs and launched
-(:mod:`gpugrad.capture.cuda_graph`).  Optimizer calls run live at each replay, so a learning
-rate schedule or Adam's step count is followed.
+(:mod:`gpugrad.capture.cuda_graph`).  Calls that change Python state run live at each replay
+-- the optimizer's ``step``/``zero_grad``, a scheduler's ``step``, gradient clipping, random
+draws (from the same generator, so the numbers equal the uncompiled step's), in-place writes
+into parameters -- so a learning rate schedule or Adam's step count is followed.
 
-The rule, as in ``jax.jit``: Python runs once, at recording.  Control flow that depends on
-values cannot be replayed, so reading a value on the host inside the step -- ``item()``,
-``float(t)``, ``bool(t)`` (an ``if`` on a tensor), ``tolist()``, ``numpy()`` -- raises
-:class:`CaptureError` while recording; so does an array the recorder did not see computed
-(NumPy code on ``.data``, a random mask such as dropout's), a tensor hook, ``gg.grad`` or
-``create_graph``.  Shapes and non-tensor arguments are static: a new signature records again.
-A parameter rebound to a new array (``load_state_dict`` into new memory) records again too.
+The rule, as in ``jax.jit``: Python runs once, at recording.  A replay does exactly what the
+uncompiled step would, or the recording raises :class:`CaptureError`:
+
+* refused: reading a value on the host -- ``item()``, ``float(t)``, ``bool(t)`` (an ``if`` on
+  a tensor), ``tolist()``, ``numpy()`` -- an array that no recorded call made (NumPy code on
+  ``.data`` put into a tensor; see :mod:`gpugrad.capture.tape` for what is read instead), a
+  tensor hook, ``gg.grad`` or ``create_graph``;
+* recorded again: a new signature (shapes and non-tensor arguments are static), a parameter
+  rebound to a new array, a ``Module.train()``/``eval()`` that changed a called module's flag,
+  a global or closure variable the step reads by name rebound (:mod:`gpugrad.capture.closure`);
+* not seen: a decision taken with NumPy on ``.data`` (``if loss.data > 1``) is taken once.
+
+One call at a time per compiled step (a lock: its replays share static input buffers).
 
 >>> import gpugrad as gg
 >>> model = gg.nn.Linear(3, 1); opt = gg.optim.SGD(model.parameters(), lr=0.1)
@@ -35,6 +43,7 @@ True
 from __future__ import annotations
 
 import functools
+import threading
 
 import numpy as np
 
@@ -42,7 +51,7 @@ from .. import backend, capture_hooks
 from ..capture_hooks import CaptureError
 from ..grad_mode import _state as _grad_state
 from ..tensor import Tensor
-from . import host_reads
+from . import closure, host_reads
 from .tape import Recorder, build_output
 
 __all__ = ["compile", "CompiledStep", "CaptureError", "training_step"]
@@ -71,6 +80,11 @@ class CompiledStep:
         self.cuda_graphs = cuda_graphs
         self.recordings = 0
         self._tapes = {}
+        self._lock = threading.RLock()   # one call at a time: replays share static buffers
+        self._bindings = None            # the step's globals/closure cells at recording
+        self._modules = []               # every module a recording called
+        self._mode_seen = None           # capture_hooks.mode_version when _modes was taken
+        self._modes = ()                 # those modules' training flags
         functools.update_wrapper(self, fn, updated=())
 
     # ------------------------------------------------------------ signature and inputs
@@ -99,11 +113,25 @@ class CompiledStep:
         return tuple(key), arrays
 
     def __call__(self, *args, **kwargs):
-        key, arrays = self._split(args, kwargs)
-        entry = self._tapes.get(key)
-        if entry is None or not entry.valid():
-            return self._record(key, args, kwargs, arrays)
-        return entry.run(arrays)
+        with self._lock:
+            if self._bindings is not None and not closure.unchanged(self._bindings):
+                self._tapes.clear()              # a global or closed-over value was rebound
+                self._bindings = None
+            key, arrays = self._split(args, kwargs)
+            entry = self._tapes.get((key, self._training_modes()))
+            if entry is None or not entry.valid():
+                return self._record(key, args, kwargs, arrays)
+            out = entry.run(arrays)
+            _touch_written(entry, args, kwargs)
+            return out
+
+    def _training_modes(self):
+        """The ``training`` flags of the modules the recordings called (looked at again only
+        after a ``Module.train()``/``eval()`` call somewhere): part of a tape's key."""
+        if self._mode_seen != capture_hooks.mode_version:
+            self._mode_seen = capture_hooks.mode_version
+            self._modes = tuple(m.training for m in self._modules)
+        return self._modes
 
     # ------------------------------------------------------------ recording
     def _record(self, key, args, kwargs, arrays):
@@ -122,20 +150,41 @@ class CompiledStep:
             return Tensor._make(buf) if isinstance(a, Tensor) else buf
 
         s_args = [static(a) for a in args]
-        s_kwargs = {k: static(v) for k, v in kwargs.items()}
-        rec = Recorder(bufs)
+        s_kwargs = {k: static(kwargs[k]) for k in sorted(kwargs)}  # _split's order
+        bindings, known = closure.scan(self.fn)
+        rec = Recorder(bufs, known)
         with host_reads.refused(), capture_hooks.recording(rec):
             result = self.fn(*s_args, **s_kwargs)
         spec = rec.output_spec(result)
         tape = rec.tape(spec)
         self.recordings += 1
+        self._bindings = bindings
+        seen = {id(m) for m in self._modules}
+        self._modules += [m for i, m in rec.modules.items() if i not in seen]
+        self._mode_seen = None
         cuda = any(backend.is_cupy_array(b) for b in bufs) or _any_cupy(result)
         if cuda and self.cuda_graphs:
             from .cuda_graph import GraphReplay
-            self._tapes[key] = GraphReplay(tape, bufs, spec)
+            entry = GraphReplay(tape, bufs, spec)
         else:
-            self._tapes[key] = Replay(tape, bufs, spec)
+            entry = Replay(tape, bufs, spec)
+        self._tapes[(key, self._training_modes())] = entry
+        for buf, a in zip(bufs, arrays):     # an input the step wrote into: as eagerly
+            if id(buf) in tape.written:
+                a[...] = buf
+        _touch_written(entry, args, kwargs)
         return result
+
+
+def _touch_written(entry, args, kwargs):
+    """Move the version counter of each input Tensor the step wrote into (its array was
+    written after the replay), as the uncompiled write would."""
+    if entry.tape.written:
+        ins = [a for a in list(args) + [kwargs[k] for k in sorted(kwargs)]
+               if isinstance(a, Tensor) or _is_array(a)]
+        for a, buf in zip(ins, entry.bufs):
+            if id(buf) in entry.tape.written and isinstance(a, Tensor):
+                a._vc[0] += 1
 
 
 def _any_cupy(v):
@@ -167,7 +216,11 @@ class Replay:
 
     def run(self, arrays):
         self.load(arrays)
-        return build_output(self.spec, self.tape.replay())
+        out = build_output(self.spec, self.tape.replay())
+        for buf, a in zip(self.bufs, arrays):     # an input the step wrote into
+            if a is not buf and id(buf) in self.tape.written:
+                a[...] = buf
+        return out
 
 
 def compile(fn=None, *, cuda_graphs=True):

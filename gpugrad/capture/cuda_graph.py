@@ -67,7 +67,8 @@ class GraphReplay:
                     fn(env)
                 plan.append(("host", [fn for fn, _ in run]))
                 continue
-            with cp.cuda.using_allocator(self.pool.malloc):
+            from ..kernels.cublas_capture import capture_blas    # cuBLAS usable in capture
+            with capture_blas(self.stream, cp), cp.cuda.using_allocator(self.pool.malloc):
                 self.stream.begin_capture()
                 try:
                     for fn, _ in run:      # nothing is freed: the graph owns every array
@@ -98,4 +99,7 @@ class GraphReplay:
                         for fn in what:
                             fn(env)
         caller.wait_event(self.stream.record())
+        for buf, a in zip(self.bufs, arrays):     # an input the step wrote into
+            if a is not buf and id(buf) in self.tape.written:
+                a[...] = buf
         return build_output(self.spec, self.env)

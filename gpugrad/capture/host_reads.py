@@ -3,6 +3,10 @@
 :class:`~gpugrad.capture_hooks.CaptureError` in the recording thread (a replay could not
 follow a Python decision taken on a value).  The Tensor methods are wrapped only while some
 thread records, and the wrappers check the calling thread, so other threads are untouched.
+
+While recording, every array put into a tensor (``Tensor(...)``, ``gg.tensor(...)``,
+``t.data = a``) is also reported to the recorder (``Recorder.assigned``), which refuses such an
+array when an op later reads it unless a recorded call made it.
 """
 from __future__ import annotations
 
@@ -18,6 +22,19 @@ _READS = ("item", "tolist", "numpy", "__array__", "__bool__", "__float__", "__in
 _lock = threading.Lock()
 _depth = 0
 _saved = {}
+
+
+def _reporting(slot):
+    """A ``data`` property over the slot descriptor that reports assignments in a recording
+    thread to its recorder."""
+    get, put = slot.__get__, slot.__set__
+
+    def set_data(t, a):
+        put(t, a)
+        r = capture_hooks.active()
+        if r is not None:
+            r.assigned(t, a)
+    return property(lambda t: get(t, Tensor), set_data, slot.__delete__, slot.__doc__)
 
 
 def _refusing(name, orig):
@@ -51,6 +68,8 @@ def refused():
                 if orig is not None:
                     _saved[name] = orig
                     setattr(Tensor, name, _refusing(name, orig))
+            _saved["data"] = Tensor.__dict__["data"]
+            Tensor.data = _reporting(_saved["data"])
         _depth += 1
     try:
         yield

@@ -1,39 +1,74 @@
 """The recorder of a captured step and the tape it leaves: the step's array-level calls in
 order, each reading earlier results by slot number, replayed with no Tensor or graph node made.
 
-A *slot* is an array the step itself computed (a node's output, a gradient, a sum of two);
-any other array a call reads -- a parameter, an input buffer, a constant made by the step --
-is held by reference and read live at replay, so in-place updates (the optimizer's) are seen.
-Entries are "array" calls (a node's forward or backward, a gradient sum or cast) or "host"
-calls that also change Python state (a gradient handed to a leaf, an optimizer's ``step`` or
-``zero_grad``): a CUDA replay captures runs of array calls as graphs and makes host calls
-between them.
+A *slot* is an array a recorded call made: a node's output, a gradient, a sum of two, a random
+draw, a creation function's constant, what a host call (gradient clipping) returned.  Any
+other array a call reads must be one of these, or it is refused with :class:`CaptureError`:
+
+* a static input buffer (the step's Tensor/array arguments, copied in at each call);
+* the array of a tensor that existed before the recording began -- a parameter, a module's
+  buffer, an optimizer's state, a tensor the step closes over -- read by reference, so a
+  replay sees its value then (in-place updates included); a replay checks that each such
+  tensor still holds the recorded array (else the step records again).
+
+An array put into a tensor during the recording by anything else -- ``gg.tensor(x.data * 2)``,
+``Tensor(np_array)``, ``t.data = ...`` -- or handed to an op as a raw array is refused, of any
+size: a replay could only reuse its recorded values.
+
+Entries are "array" calls (a node's forward or backward, a gradient sum or cast, a constant, an
+in-place write into the step's own arrays) or "host" calls that also change Python state or
+draw random numbers (a gradient handed to a leaf, an optimizer's ``step``/``zero_grad``, a
+scheduler's ``step``, gradient clipping, a draw, an in-place write into a parameter, which
+moves its version counter): a CUDA replay captures runs of array calls as graphs and makes
+host calls between them.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .. import backward_pass, capture_hooks
+from .. import backward_pass, random as _random
+from ..autocast_state import _LowCopy, low_copy
+from ..backend import is_cupy_array
 from ..capture_hooks import CaptureError
 from ..ops._util import cast_grad
 from ..tensor import Tensor
+from .outputs import build_output, output_spec, spec_slots
 
-__all__ = ["Recorder", "Tape", "CaptureError"]
+__all__ = ["Recorder", "Tape", "CaptureError", "build_output"]
 
 
 def _is_array(a):
     return type(a) is np.ndarray or hasattr(a, "__cuda_array_interface__")
 
 
+def _holder():
+    """``hold(r)``: ``r`` itself on the CPU; on CUDA the same array at every call (``r`` is
+    copied into the first one), so that CUDA graphs captured to read it read the new value."""
+    box = [None]
+
+    def hold(r):
+        if not is_cupy_array(r):
+            return r
+        b = box[0]
+        if b is None or b.shape != r.shape or b.dtype != r.dtype:
+            box[0] = r
+            return r
+        b[...] = r
+        return b
+    return hold
+
+
 class Tape:
     """A recorded step: ``entries`` [(kind, fn(env), slots to let go of after it)],
-    ``nslots`` slots, and the guards [(tensor, array)] that must still hold
-    (``tensor.data is array``) for a replay."""
+    ``nslots`` slots, the guards [(tensor, array)] that must still hold
+    (``tensor.data is array``) for a replay, and ``written``: the ids of the input buffers
+    the step writes into (copied back to the caller's arrays after a replay)."""
 
-    def __init__(self, entries, nslots, guards):
+    def __init__(self, entries, nslots, guards, written=frozenset()):
         self.entries = entries
         self.nslots = nslots
         self.guards = guards
+        self.written = written
 
     def valid(self) -> bool:
         """True when every tensor the step read by reference still holds the recorded array."""
@@ -54,19 +89,25 @@ class Tape:
 
 class Recorder:
     """Listens to :mod:`gpugrad.capture_hooks` during one eager call of the step and builds
-    its :class:`Tape`.  ``inputs`` are the static input buffers (read by reference)."""
+    its :class:`Tape`.  ``inputs`` are the static input buffers (read by reference);
+    ``known`` arrays of tensors that existed before the call (parameters the step reaches)."""
 
-    def __init__(self, inputs=()):
+    def __init__(self, inputs=(), known=()):
         self.entries = []
         self.reads = []          # per entry: the slots it reads
         self.writer = {}         # slot -> the entry that writes it
         self.slot = {}           # id(array) -> slot
-        self.keep = []           # every array seen: ids stay unique while recording
+        self.keep = list(inputs) + list(known)   # every array seen: ids stay unique
         self.guards = {}         # id(tensor) -> (tensor, array)
         self.static = {id(a) for a in inputs}
+        self.known = {id(a) for a in known}
+        self.made = {}           # id(array) -> array put into a tensor by unrecorded code
+        self.written = set()     # ids of input buffers written in place
+        self.modules = {}        # id(module) -> module, every module called
         self.pending = []        # (leaf, slot) whose .grad array is known after _deliver
+        self.leaves = {}         # id(leaf) -> (leaf, slot of the gradient handed to it)
+        self.grad_objs = {}      # id(a leaf's .grad tensor) -> the slot holding that tensor
         self.nslots = 0
-        self.keep.extend(inputs)
 
     # ------------------------------------------------------------ slots and references
     def _new_slot(self, a):
@@ -81,24 +122,31 @@ class Recorder:
         for t, k in self.pending:
             if t.grad is not None:
                 self.slot[id(t.grad.data)] = k
-                self.keep.append(t.grad.data)
+                self.grad_objs[id(t.grad)] = k + 1      # the .grad tensor itself
+                self.keep += [t.grad.data, t.grad]
         self.pending = []
 
     def _ref(self, a, where, tensor=None):
-        """(slot, None) for an array the step computed, else (-1, value) held by reference."""
-        if _is_array(a):
-            k = self.slot.get(id(a))
-            if k is not None:
-                return k, None
-            if tensor is not None:
-                self.guards.setdefault(id(tensor), (tensor, a))
-            elif id(a) not in self.static and a.size > 1:
+        """(slot, None) for an array the step computed, else (-1, value) held by reference
+        (an input buffer, a tensor from before the call, a non-array value); CaptureError
+        for any other array."""
+        if not _is_array(a):
+            return -1, a
+        k = self.slot.get(id(a))
+        if k is not None:
+            return k, None
+        if id(a) not in self.static:
+            if tensor is None or id(a) in self.made:
                 raise CaptureError(
-                    f"{where} got an array of shape {a.shape} that no recorded gpugrad op "
-                    f"computed (NumPy code on .data, or a random mask such as dropout's): a "
-                    f"replay would reuse its recorded values; compute it with gpugrad ops on "
-                    f"Tensors, or pass it to the compiled step as an input")
-            self.keep.append(a)
+                    f"{where} got an array of shape {a.shape} ({a.dtype}) that no recorded "
+                    f"gpugrad call made (NumPy code on .data, gg.tensor()/Tensor() of NumPy "
+                    f"values made inside the step, or a raw array handed to an op): a replay "
+                    f"would reuse its recorded values. Compute it with gpugrad ops on "
+                    f"Tensors, make it outside the step (a tensor made before the call is "
+                    f"read as it is at each call), or pass it to the compiled step as an input")
+            self.guards.setdefault(id(tensor), (tensor, a))
+            self.known.add(id(a))
+        self.keep.append(a)
         return -1, a
 
     def _append(self, kind, fn, reads):
@@ -106,11 +154,26 @@ class Recorder:
         self.reads.append([k for k in reads if k >= 0])
 
     # ------------------------------------------------------------ hooks (capture_hooks)
+    def assigned(self, t, a):
+        """Array ``a`` was put into tensor ``t`` during the recording (``t.data = a``)."""
+        if _is_array(a):
+            i = id(a)
+            if i not in self.slot and i not in self.static and i not in self.known:
+                self.made[i] = a
+
     def forward(self, node, args, arrays, kwargs, raw, out, anchored):
         self._flush()
-        if not anchored:           # made from numbers only: a constant of the step
+        if not anchored:           # made from numbers only: a constant, made anew each time
+            o = self._new_slot(out)
+            self._append("array", lambda env: env.__setitem__(o, out.copy()), [])
             return
         where = f"{type(node).__name__}.forward"
+        if type(node) is _LowCopy:  # autocast's 16-bit copy of a parameter: refreshed (or
+            w = args[0]             # reused) as the uncompiled step would, at each replay
+            self._ref(w.data, where, w)
+            o, dt, hold = self._new_slot(out), out.dtype, _holder()
+            self._append("host", lambda env: env.__setitem__(o, hold(low_copy(w, dt))), [])
+            return
         spec = [self._ref(a.data, where, a) if isinstance(a, Tensor) else self._ref(a, where)
                 for a in args]
         kw = {k: self._ref(v, where) for k, v in kwargs.items()}
@@ -179,15 +242,17 @@ class Recorder:
             raise CaptureError("a gradient hook on a leaf tensor inside a compiled step: hooks "
                                "are not replayed; remove it, or call the step uncompiled")
         k, v = self._ref(g, "a leaf's gradient")
-        o = self.nslots
-        self.nslots += 1
-        self.writer[o] = len(self.entries)
+        o = self.nslots                     # o: the .grad array, o + 1: the .grad tensor
+        self.nslots += 2
+        self.writer[o] = self.writer[o + 1] = len(self.entries)
         self.pending.append((t, o))
+        self.leaves[id(t)] = (t, o)
         deliver = backward_pass._deliver
 
         def run(env):
             deliver(t, env[k] if k >= 0 else v, None, True, False)
-            env[o] = t.grad.data if t.grad is not None else None
+            g = t.grad
+            env[o], env[o + 1] = (None, None) if g is None else (g.data, g)
         self._append("host", run, [k])
 
     def backward_pass(self, capture, create_graph):
@@ -199,22 +264,100 @@ class Recorder:
             raise CaptureError("backward(create_graph=True) inside a compiled step is not "
                                "supported (higher-order gradients run eagerly)")
 
-    def host_call(self, fn, args, kwargs):
+    def host_call(self, fn, args, kwargs, out):
+        """``fn(*args, **kwargs)`` ran (returning ``out``): a replay calls it again; a Tensor
+        argument the step computed is passed as the replay's, a Tensor or array it returned
+        becomes a slot."""
         self._flush()
-        name = getattr(fn, "__qualname__", repr(fn))
+        name = getattr(fn, "__qualname__", None) or getattr(getattr(fn, "func", None),
+                                                            "__qualname__", repr(fn))
         if any(callable(a) for a in args):
             raise CaptureError(f"{name} with a closure inside a compiled step: call the "
                                f"closure's work inside the step instead")
-        self._append("host", lambda env: fn(*args, **kwargs), [])
+        spec = [self._arg(a) for a in args]
+        kspec = {n: self._arg(a) for n, a in kwargs.items()}
+        data = out.data if isinstance(out, Tensor) else out
+        o = self._new_slot(data) if _is_array(data) else -1
+        hold = _holder()
+
+        def run(env):
+            r = fn(*[Tensor._make(env[k]) if k >= 0 else v for k, v in spec],
+                   **{n: Tensor._make(env[k]) if k >= 0 else v for n, (k, v) in kspec.items()})
+            if o >= 0:
+                env[o] = hold(r.data if isinstance(r, Tensor) else r)
+        self._append("host", run, [k for k, _ in spec] + [k for k, _ in kspec.values()])
+
+    def _arg(self, a):
+        if isinstance(a, Tensor):
+            k = self.slot.get(id(a.data))
+            if k is not None:
+                return k, None
+        return -1, a
+
+    def draw(self, generator, fn, args, out):
+        """A random draw ``fn(generator, *args) -> out``: a replay draws again."""
+        self._flush()
+        o = self._new_slot(out)
+        gen, hold = _random.replay_generator(generator), _holder()
+        self._append("host", lambda env: env.__setitem__(o, hold(fn(gen(), *args))), [])
+
+    def constant(self, make, out):
+        """A creation function's array ``out``: a replay makes it anew with ``make()``."""
+        self._flush()
+        o = self._new_slot(out)
+        self._append("array", lambda env: env.__setitem__(o, make()), [])
+
+    def write(self, t, src):
+        """``t.data[...] = src``: a replay writes too (into a parameter: as a host call that
+        also moves its version counter, as the uncompiled write does)."""
+        self._flush()
+        where = "an in-place write"
+        dk, dv = self._ref(t.data, where, t)
+        sk, sv = self._ref(src, where)
+        if dk < 0 and id(dv) in self.static:
+            self.written.add(id(dv))
+        live = dk < 0 and id(dv) not in self.static
+
+        def run(env):
+            d = env[dk] if dk >= 0 else dv
+            d[...] = env[sk] if sk >= 0 else sv
+            if live:
+                t._vc[0] += 1
+        self._append("host" if live else "array", run, [dk, sk])
+
+    def _epilogue(self):
+        """Entries that leave each leaf's ``.grad`` as the recording left it, where the step
+        rebound it after its backward (``p.grad = None`` by hand): a replay does so too."""
+        for t, o in self.leaves.values():
+            g = t.grad
+            if g is not None and self.slot.get(id(g.data)) == o:
+                continue                                 # the gradient the pass handed over
+            k = -1 if g is None else self.slot.get(id(g.data), -1)
+            if g is not None and k < 0 and id(g.data) in self.made:
+                raise CaptureError("a compiled step set a .grad to a tensor that no recorded "
+                                   "gpugrad call made; compute it with gpugrad ops")
+
+            def run(env, t=t, g=g, k=k):
+                t.grad = Tensor._make(env[k]) if k >= 0 else g
+            self._append("host", run, [k])
+
+    def module_called(self, module):
+        self.modules.setdefault(id(module), module)
 
     # ------------------------------------------------------------ the result
+    def output_spec(self, value):
+        """How to rebuild the step's return value from a replay (:func:`output_spec`)."""
+        self._flush()
+        return output_spec(self, value)
+
     def tape(self, spec) -> Tape:
         """The finished tape for output ``spec`` (:meth:`output_spec`): each slot is let go
         of after its last reader, so a replay holds no more memory than the eager step (and
         no extra view of an optimizer's gradient buffer).  Forgets the recording's arrays."""
         self._flush()
+        self._epilogue()
         last = dict(self.writer)                                    # unread: freed at once
-        last.update((k, len(self.entries)) for k in _spec_slots(spec))   # outputs: kept
+        last.update((k, len(self.entries)) for k in spec_slots(spec))   # outputs: kept
         for i, reads in enumerate(self.reads):
             for k in reads:
                 if last.get(k, -1) < len(self.entries):
@@ -224,47 +367,6 @@ class Recorder:
             if i < len(self.entries):
                 free[i].append(k)
         entries = [(kind, fn, tuple(f)) for (kind, fn), f in zip(self.entries, free)]
-        tape = Tape(entries, self.nslots, list(self.guards.values()))
-        self.keep = []
+        tape = Tape(entries, self.nslots, list(self.guards.values()), frozenset(self.written))
+        self.keep, self.made, self.leaves = [], {}, {}
         return tape
-
-    def output_spec(self, value):
-        """How to rebuild the step's return value from a replay's slots: a Tensor the step
-        computed becomes ``("slot", k)``; containers are walked; anything else is returned
-        as it was recorded (a constant)."""
-        if isinstance(value, Tensor) and _is_array(value.data):
-            k = self.slot.get(id(value.data))
-            return ("slot", k) if k is not None else ("const", value)
-        if isinstance(value, (tuple, list)):
-            return (type(value).__name__, [self.output_spec(v) for v in value])
-        if isinstance(value, dict):
-            return ("dict", {k: self.output_spec(v) for k, v in value.items()})
-        if isinstance(value, (bool, int, float, complex, str, type(None))):
-            return ("const", value)
-        raise CaptureError(f"a compiled step returned a {type(value).__name__}; expected "
-                           f"Tensors, numbers, None, or tuples/lists/dicts of them")
-
-
-def _spec_slots(spec):
-    kind, v = spec
-    if kind == "slot":
-        return [v]
-    if kind == "dict":
-        v = list(v.values())
-    elif kind not in ("tuple", "list"):
-        return []
-    return [k for s in v for k in _spec_slots(s)]
-
-
-def build_output(spec, env):
-    """The step's return value for one replay (fresh Tensors over the replay's arrays)."""
-    kind, v = spec
-    if kind == "slot":
-        return Tensor._make(env[v])
-    if kind == "const":
-        return v
-    if kind == "dict":
-        return {k: build_output(s, env) for k, s in v.items()}
-    items = [build_output(s, env) for s in v]
-    return tuple(items) if kind == "tuple" else items
-

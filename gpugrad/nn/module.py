@@ -146,6 +146,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
+        if capture_hooks._on:  # gpugrad.compile: the step's modes include this module's
+            capture_hooks.module_called(self)
         return self.forward(*args, **kwargs)
 
     # ------------------------------------------------------------ traversal
@@ -254,6 +256,7 @@ class Module:
             raise TypeError(f"train(mode): expected a bool, got {type(mode).__name__}")
         for m in self.modules():
             object.__setattr__(m, "training", mode)
+        capture_hooks.mode_changed()  # compiled steps that called these modules look again
         return self
 
     def eval(self):

@@ -22,6 +22,7 @@ import math
 
 import numpy as np
 
+from .. import capture_hooks
 from ..backend import array_device, get_array_module, on_device_of
 from ..tensor import Tensor
 
@@ -45,6 +46,11 @@ def _grads(parameters):
             g.data = np.array(g.data)
         out.append(g)
     return out
+
+
+def _listed(parameters):
+    """``parameters`` as a list (a generator is read once, at recording)."""
+    return parameters if isinstance(parameters, Tensor) else list(parameters)
 
 
 def _accumulation_dtype(g, dev):
@@ -77,6 +83,9 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     >>> round(clip_grad_norm_(h, 1.0).item(), 2), [round(v, 3) for v in h.grad.tolist()]
     (300.03, [1.0, 0.013])
     """
+    if capture_hooks._on and capture_hooks.active() is not None:  # gpugrad.compile: each
+        return capture_hooks.host_call(clip_grad_norm_, _listed(parameters), max_norm,  # replay
+                                       norm_type, error_if_nonfinite)                   # clips
     if not max_norm >= 0:
         raise ValueError(f"clip_grad_norm_: expected max_norm >= 0, got {max_norm!r}")
     norm_type = float(norm_type)
@@ -146,6 +155,8 @@ def clip_grad_value_(parameters, clip_value: float) -> None:
     >>> clip_grad_value_([p], 1.0); p.grad.tolist()
     [-1.0, 0.5]
     """
+    if capture_hooks._on and capture_hooks.active() is not None:  # gpugrad.compile
+        return capture_hooks.host_call(clip_grad_value_, _listed(parameters), clip_value)
     if not clip_value >= 0:
         raise ValueError(f"clip_grad_value_: expected clip_value >= 0, got {clip_value!r}")
     tensors = _grads(parameters)

@@ -10,12 +10,30 @@ state every scheduler keeps).
 """
 from __future__ import annotations
 
-from .. import validate
+import functools
+
+from .. import capture_hooks, validate
 from ..nn.state_dict import StateDictError
 from ..validate import integer
 from .optimizer import Optimizer
 
 __all__ = ["LRScheduler"]
+
+
+def _replayed(step):
+    """``step`` that, inside a step being recorded by gpugrad.compile, is recorded as a host
+    call: each replay steps the scheduler again, as the uncompiled step would."""
+    if getattr(step, "_replayed", False):
+        return step
+
+    @functools.wraps(step)
+    def replayed(self, *args, **kwargs):
+        if capture_hooks._on and capture_hooks.active() is not None:
+            return capture_hooks.host_call(functools.partial(step, self), *args, **kwargs)
+        return step(self, *args, **kwargs)
+    replayed._replayed = True
+    return replayed
+
 
 
 class LRScheduler:
@@ -33,6 +51,11 @@ class LRScheduler:
     """
 
     _hyper: dict = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:      # every scheduler's step is followed by gpugrad.compile
+            cls.step = _replayed(cls.__dict__["step"])
 
     def __init__(self, optimizer, last_epoch: int = -1):
         if not isinstance(optimizer, Optimizer):
@@ -69,6 +92,7 @@ class LRScheduler:
         """The learning rates of the last step, one per parameter group."""
         return self._last_lr
 
+    @_replayed
     def step(self, epoch=None) -> None:
         """Advance one epoch (or jump to ``epoch`` with the closed form) and set the lrs."""
         self._step_count += 1
