@@ -34,7 +34,7 @@ from . import viz
 from . import onnx  # gg.onnx.export; imports the onnx package only when called
 from .io import load, save
 from .kernels import get_matmul_precision, matmul_precision, set_matmul_precision
-from .threads import get_num_threads, set_num_threads
+from .kernels.threads import get_num_threads, set_num_threads
 
 bool = bool_  # noqa: A001 -- gg.bool, as in other array libraries
 

@@ -6,8 +6,11 @@ matmul-heavy op calls :func:`lower` on its operands and a numerically sensitive 
 autocast is off, the whole cost of autocast to code that does not use it).
 
 Casting a parameter (a leaf that requires grad) reuses a 16-bit copy while the parameter is
-unchanged (same version counter, same array): one cast per optimizer step, however many
-forward passes read it.  The float32 master weights stay in the optimizer's flat buffer.
+unchanged (same version counter, same array), however many forward passes read it.  The
+float32 master weights stay in the optimizer's flat buffer, which keeps their 16-bit copies
+in a flat buffer of its own that the fused optimizer step refreshes in the same pass as the
+weights (see :func:`set_low_home`): no cast at all.  A parameter outside an optimizer, or
+changed other than by its step, is cast once per change.
 
 >>> import gpugrad as gg
 >>> _state.dtype is None
@@ -24,7 +27,8 @@ from . import dtypes
 from .autograd import Function
 from .tensor import Tensor
 
-__all__ = ["LOWER_PRECISION_OPS", "FLOAT32_OPS", "lower", "to_float32", "low_copy"]
+__all__ = ["LOWER_PRECISION_OPS", "FLOAT32_OPS", "lower", "to_float32", "low_copy",
+           "set_low_home"]
 
 # ops that run in the autocast dtype (float32 accumulation): their float32 and 16-bit operands
 # are cast to it.  dot, inner, outer and the nn.Linear layer go through these.
@@ -105,6 +109,25 @@ class _LowCopy(Function):
 
 
 _copies = {}  # id(param) -> [weakref, dtype, version, source array, copy]
+_homes = {}   # id(param) -> (weakref to param, weakref to the owner of its 16-bit copies)
+# whether parameters' 16-bit copies come from their optimizer's flat buffer, written by the fused
+# step (False: a cast on first use after each change, the reference the fused path must match)
+fused_copies = True
+
+
+def set_low_home(p, home) -> None:
+    """Make ``home`` (an optimizer's flat buffer, with ``home.low_view(p, dtype)`` returning
+    ``p``'s current 16-bit copy or None) the source of parameter ``p``'s copies; neither is
+    kept alive by this.
+
+    >>> import gpugrad as gg
+    >>> p = gg.nn.Parameter(gg.ones(2)); opt = gg.optim.SGD([p], lr=0.1)
+    >>> with gg.autocast(dtype="float16"):
+    ...     low_copy(p, gg.float16).base is not None      # a view of the flat 16-bit copy
+    True
+    """
+    key = id(p)
+    _homes[key] = (weakref.ref(p, lambda _, k=key: _homes.pop(k, None)), weakref.ref(home))
 
 
 def low_copy(p, dt):
@@ -117,6 +140,12 @@ def low_copy(p, dt):
     True
     """
     key = id(p)
+    h = _homes.get(key)
+    if h is not None and fused_copies and h[0]() is p:
+        home = h[1]()
+        low = home.low_view(p, dt) if home is not None else None
+        if low is not None:
+            return low
     e = _copies.get(key)
     if e is not None and e[0]() is p and e[1] == dt and e[2] == p._vc[0] and e[3] is p.data:
         return e[4]

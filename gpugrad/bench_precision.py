@@ -2,7 +2,8 @@
 TF32 tensor cores, through its own library's switch, around each of its steps only (so that
 interleaved implementations do not leak the setting into each other):
 
-- gpugrad (``gpugrad``, ``fused``, ``unfused``): ``gpugrad.kernels.set_matmul_precision``.
+- gpugrad (``gpugrad``, ``fused``, ``unfused``): a ``gpugrad.kernels.matmul_precision`` block
+  (the calling thread's setting only).
 - torch: ``torch.backends.cuda.matmul.allow_tf32``.
 - numpy/gemm (CuPy on CUDA): CuPy's float32 compute type (its ``CUPY_TF32`` setting).
 - jax: the ``jax-tf32`` implementation (``precision="high"`` in its matmuls), chosen by
@@ -19,15 +20,9 @@ import numpy as np
 PRECISIONS = ("highest", "high")
 
 
-@contextlib.contextmanager
 def _gpugrad(precision):
     from . import kernels
-    old = kernels.get_matmul_precision()
-    kernels.set_matmul_precision(precision)
-    try:
-        yield
-    finally:
-        kernels.set_matmul_precision(old)
+    return kernels.matmul_precision(precision)   # this thread only, restored on exit
 
 
 @contextlib.contextmanager

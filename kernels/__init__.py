@@ -285,12 +285,17 @@ def act_backward(dy, y, z, act, negative_slope=0.01):
 # ----------------------------------------------------------------------------------- optimizers
 
 def sgd_update(param, grad, momentum_buf, *, lr, momentum=0.0, dampening=0.0, nesterov=False,
-               weight_decay=0.0, maximize=False, first_step=False):
+               weight_decay=0.0, maximize=False, first_step=False, low=None, found_inf=None):
     """One torch.optim.SGD step, in place on ``param`` (and ``momentum_buf``), in one pass.
 
     Meant for flat 1-D buffers holding all parameters of one dtype and device. On the first
     step (``first_step=True``) the buffer is set to the gradient (weight decay included), not
     dampened. ``momentum_buf`` may be None when momentum == 0. ``grad`` is not modified.
+    ``low`` (float16, or bfloat16 on the CPU; param float32): also receives the new weights
+    rounded to it, in the same pass (``param.astype(low.dtype)``, bit for bit).
+    ``found_inf`` (a 1-element bool array on param's device): where set, nothing is written
+    (GradScaler's skipped step, decided on the device); ``first_step`` may then be such an
+    array too.
 
     >>> import numpy as np
     >>> p, g, buf = np.ones(3), np.full(3, 0.5), np.zeros(3)
@@ -308,17 +313,35 @@ def sgd_update(param, grad, momentum_buf, *, lr, momentum=0.0, dampening=0.0, ne
             raise ValueError(f"{fn}: expected {name} >= 0, got {v!r}")
     _check_same(fn, param.shape, param=param, grad=grad,
                 momentum_buf=momentum_buf if momentum != 0 else None)
-    _backend(param, grad, momentum_buf).sgd_update(
+    _check_low(fn, param, low, found_inf)
+    _backend(param, grad, momentum_buf, low, found_inf).sgd_update(
         param, grad, momentum_buf, lr=lr, momentum=momentum, dampening=dampening,
-        nesterov=nesterov, weight_decay=weight_decay, maximize=maximize, first_step=first_step)
+        nesterov=nesterov, weight_decay=weight_decay, maximize=maximize, first_step=first_step,
+        low=low, found_inf=found_inf)
+
+
+def _check_low(fn, param, low, found_inf):
+    """The optimizer kernels' 16-bit copy and found-inf flag, checked before any write."""
+    if low is not None:
+        if tuple(low.shape) != tuple(param.shape):
+            raise ValueError(f"{fn}: expected low of shape {tuple(param.shape)} (like param), "
+                             f"got {tuple(low.shape)}")
+        if param.dtype.name != "float32" or low.dtype.name not in ("float16", "bfloat16"):
+            raise TypeError(f"{fn}: expected a float16 or bfloat16 low copy of float32 "
+                            f"weights, got low {low.dtype} for param {param.dtype}")
+    if found_inf is not None and (tuple(found_inf.shape) != (1,) or found_inf.dtype != bool):
+        raise ValueError(f"{fn}: expected found_inf as a 1-element bool array, got shape "
+                         f"{tuple(found_inf.shape)} dtype {found_inf.dtype}")
 
 
 def adam_update(param, grad, exp_avg, exp_avg_sq, *, step, lr, beta1=0.9, beta2=0.999, eps=1e-8,
                 weight_decay=0.0, decoupled=False, maximize=False, amsgrad=False,
-                max_exp_avg_sq=None):
+                max_exp_avg_sq=None, low=None, found_inf=None):
     """One torch.optim.Adam (``decoupled=False``) or AdamW (``decoupled=True``) step, in place.
 
-    ``step`` is the 1-based step count after increment. Bias corrections follow PyTorch's
+    ``step`` is the 1-based step count after increment: an int, or a 1-element integer array
+    on param's device (a count kept on the device; read there, never on the host).
+    ``low`` and ``found_inf`` as in :func:`sgd_update`. Bias corrections follow PyTorch's
     single-tensor path: denom = sqrt(v) / sqrt(1 - beta2**step) + eps and
     param -= lr / (1 - beta1**step) * m / denom. With ``amsgrad`` the running maximum of v is
     kept in ``max_exp_avg_sq``. ``grad`` is not modified.
@@ -329,8 +352,10 @@ def adam_update(param, grad, exp_avg, exp_avg_sq, *, step, lr, beta1=0.9, beta2=
     array([0.9, 1.1])
     """
     fn = "adam_update"
-    if not (isinstance(step, int) or hasattr(step, "__index__")) or step < 1:
-        raise ValueError(f"{fn}: expected step to be an int >= 1 (after increment), got {step!r}")
+    on_device = getattr(step, "shape", None) == (1,) and step.dtype.kind in "iu"
+    if not on_device and (not (isinstance(step, int) or hasattr(step, "__index__")) or step < 1):
+        raise ValueError(f"{fn}: expected step to be an int >= 1 (after increment) or a "
+                         f"1-element integer array, got {step!r}")
     if amsgrad and max_exp_avg_sq is None:
         raise ValueError(f"{fn}: amsgrad=True needs max_exp_avg_sq, got None")
     for name, v, lo, hi in (("beta1", beta1, 0, 1), ("beta2", beta2, 0, 1)):
@@ -342,7 +367,8 @@ def adam_update(param, grad, exp_avg, exp_avg_sq, *, step, lr, beta1=0.9, beta2=
     vmax = max_exp_avg_sq if amsgrad else None
     _check_same(fn, param.shape, param=param, grad=grad, exp_avg=exp_avg, exp_avg_sq=exp_avg_sq,
                 max_exp_avg_sq=vmax)
-    _backend(param, grad, exp_avg, exp_avg_sq, vmax).adam_update(
-        param, grad, exp_avg, exp_avg_sq, step=int(step), lr=lr, beta1=beta1, beta2=beta2, eps=eps,
-        weight_decay=weight_decay, decoupled=decoupled, maximize=maximize, amsgrad=amsgrad,
-        max_exp_avg_sq=vmax)
+    _check_low(fn, param, low, found_inf)
+    _backend(param, grad, exp_avg, exp_avg_sq, vmax, low, found_inf).adam_update(
+        param, grad, exp_avg, exp_avg_sq, step=step if on_device else int(step), lr=lr,
+        beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, decoupled=decoupled,
+        maximize=maximize, amsgrad=amsgrad, max_exp_avg_sq=vmax, low=low, found_inf=found_inf)

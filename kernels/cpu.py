@@ -31,8 +31,9 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .. import threads as _threads
-from . import reference
+from . import threads as _threads
+from . import half_bits, reference
+from .half_bits import bf16_bits, f16_bits
 from .activations import (CODE, GELU, GELU_TANH, IDENTITY, LEAKY_RELU, RELU, SIGMOID, SILU, TANH)
 
 FAST_DTYPES = reference.FAST_DTYPES
@@ -294,20 +295,25 @@ def linear_act_backward(dy, x, W, y, z, act="identity", negative_slope=0.01,
 # ----------------------------------------------------------------------------------- optimizers
 
 # Chunks are sliced so that the inner loops run from 0: with a computed start, Numba's index
-# wraparound checks keep LLVM from vectorizing them (measured 2x slower).
+# wraparound checks keep LLVM from vectorizing them (measured 2x slower). No FMA contraction
+# here: each variant of a kernel (with or without the 16-bit copy, threaded or not) then
+# rounds every weight exactly alike, as the copies' bit-exactness needs (and the passes are
+# memory-bound: FMA bought no speed).
 
 @functools.lru_cache(maxsize=None)
-def _sgd_kernel(parallel):
-    """SGD over flat buffers; ``parallel=False`` is the single-threaded twin for small buffers."""
+def _sgd_kernel(low_kind, parallel):
+    """SGD over flat buffers; ``parallel=False`` is the single-threaded twin for small buffers;
+    ``low_kind`` (a ``half_bits.LOW_KIND``) also writes each new weight's 16-bit copy."""
 
-    @njit(parallel=parallel, cache=True, fastmath=_FAST)
-    def sgd(param, grad, buf, sign, lr, mu, damp1, wd, momentum, nesterov, first_step, nchunks):
+    @njit(parallel=parallel, cache=True, fastmath=False)
+    def sgd(param, grad, buf, low, sign, lr, mu, damp1, wd, momentum, nesterov, first_step,
+            nchunks):
         # sign = -1 to maximize (exact); the remaining flags are few enough for LLVM to unswitch
         n = param.size
         nchunks = nchunks if parallel else 1
         for t in prange(nchunks):
             lo, hi = t * n // nchunks, (t + 1) * n // nchunks
-            p, gr, bf = param[lo:hi], grad[lo:hi], buf[lo:hi]
+            p, gr, bf, lw = param[lo:hi], grad[lo:hi], buf[lo:hi], low[lo:hi]
             for i in range(hi - lo):
                 g = sign * gr[i]
                 if wd != 0:
@@ -317,19 +323,28 @@ def _sgd_kernel(parallel):
                     bf[i] = m
                     g = g + mu * m if nesterov else m
                 p[i] = p[i] - lr * g
+                _store_low(lw, i, p[i], low_kind)
 
     return sgd
 
 
+@njit(inline="always")
+def _store_low(low, i, x, kind):
+    if kind == 1:
+        low[i] = f16_bits(x)
+    elif kind == 2:
+        low[i] = bf16_bits(x)
+
+
 @functools.lru_cache(maxsize=None)
-def _adam_kernel(decay_mode, amsgrad, parallel):
+def _adam_kernel(decay_mode, amsgrad, low_kind, parallel):
     """Adam over flat buffers for one (decay_mode, amsgrad): 0 no weight decay, 1 L2 added to
     the gradient (Adam), 2 decoupled (AdamW). Constants, because with all flags at run time LLVM
-    stops unswitching and the loop runs scalar (measured 7x slower)."""
+    stops unswitching and the loop runs scalar (measured 7x slower). ``low_kind``: as SGD's."""
 
-    @njit(parallel=parallel, cache=True, fastmath=_FAST)
-    def adam(param, grad, m, v, vmax, sign, step_size, w, beta2, w2, eps, wd, decay, bc2_sqrt,
-             nchunks):
+    @njit(parallel=parallel, cache=True, fastmath=False)
+    def adam(param, grad, m, v, vmax, low, sign, step_size, w, beta2, w2, eps, wd, decay,
+             bc2_sqrt, nchunks):
         # sign = -1 to maximize; w = 1 - beta1 (the lerp weight), w2 = 1 - beta2,
         # decay = 1 - lr * wd
         n = param.size
@@ -337,6 +352,7 @@ def _adam_kernel(decay_mode, amsgrad, parallel):
         for t in prange(nchunks):
             lo, hi = t * n // nchunks, (t + 1) * n // nchunks
             pc, gc, mc, vc, vmc = param[lo:hi], grad[lo:hi], m[lo:hi], v[lo:hi], vmax[lo:hi]
+            lw = low[lo:hi]
             for i in range(hi - lo):
                 g = sign * gc[i]
                 p = pc[i]
@@ -353,48 +369,74 @@ def _adam_kernel(decay_mode, amsgrad, parallel):
                     vi = max(vmc[i], vi)
                     vmc[i] = vi
                 pc[i] = p - step_size * (mi / (math.sqrt(vi) / bc2_sqrt + eps))
+                _store_low(lw, i, pc[i], low_kind)
 
     return adam
 
 
 def _flat_fast(param, *buffers):
-    """True when the fused optimizer kernels apply: fast dtype, all buffers C-contiguous."""
+    """True when the fused optimizer kernels apply: fast dtype, all buffers C-contiguous (a
+    16-bit copy only of float32 weights)."""
+    low = buffers[-1]
+    if low is not None and param.dtype != np.float32:
+        return False
     return param.dtype in FAST_DTYPES and all(a is None or a.flags.c_contiguous
                                               for a in (param,) + buffers)
 
 
+def _write_low(param, low):
+    """The unfused paths' 16-bit copy: a cast after the update."""
+    if low is not None:
+        low[...] = param.astype(low.dtype)
+
+
+def _low_args(param, low):
+    """(kind, uint16 view of ``low`` or a 0-length stand-in) for the kernels."""
+    kind = half_bits.low_kind(low)
+    return kind, (low.reshape(-1).view(np.uint16) if kind else np.empty(param.size, np.uint16))
+
+
 def sgd_update(param, grad, momentum_buf, *, lr, momentum=0.0, dampening=0.0, nesterov=False,
-               weight_decay=0.0, maximize=False, first_step=False):
-    if not _flat_fast(param, momentum_buf):
-        return reference.sgd_update(param, grad, momentum_buf, lr=lr, momentum=momentum,
-                                    dampening=dampening, nesterov=nesterov,
-                                    weight_decay=weight_decay, maximize=maximize,
-                                    first_step=first_step)
+               weight_decay=0.0, maximize=False, first_step=False, low=None, found_inf=None):
+    if found_inf is not None and found_inf[0]:          # a skipped step writes nothing
+        return
+    first_step = bool(first_step[0]) if hasattr(first_step, "shape") else first_step
+    if not _flat_fast(param, momentum_buf, low):
+        reference.sgd_update(param, grad, momentum_buf, lr=lr, momentum=momentum,
+                             dampening=dampening, nesterov=nesterov, weight_decay=weight_decay,
+                             maximize=maximize, first_step=first_step)
+        return _write_low(param, low)
     s = param.dtype.type
     p = param.reshape(-1)
     buf = momentum_buf.reshape(-1) if momentum_buf is not None else p
+    kind, lw = _low_args(p, low)
     nchunks = _nchunks(p.size, p.size)
-    _sgd_kernel(nchunks > 1)(p, np.ascontiguousarray(grad).reshape(-1), buf,
-                             s(-1 if maximize else 1), s(lr), s(momentum), s(1 - dampening),
-                             s(weight_decay), momentum != 0, bool(nesterov), bool(first_step),
-                             nchunks)
+    _sgd_kernel(kind, nchunks > 1)(p, np.ascontiguousarray(grad).reshape(-1), buf, lw,
+                                   s(-1 if maximize else 1), s(lr), s(momentum), s(1 - dampening),
+                                   s(weight_decay), momentum != 0, bool(nesterov),
+                                   bool(first_step), nchunks)
 
 
 def adam_update(param, grad, exp_avg, exp_avg_sq, *, step, lr, beta1=0.9, beta2=0.999, eps=1e-8,
                 weight_decay=0.0, decoupled=False, maximize=False, amsgrad=False,
-                max_exp_avg_sq=None):
-    if not _flat_fast(param, exp_avg, exp_avg_sq, max_exp_avg_sq):
-        return reference.adam_update(param, grad, exp_avg, exp_avg_sq, step=step, lr=lr,
-                                     beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
-                                     decoupled=decoupled, maximize=maximize, amsgrad=amsgrad,
-                                     max_exp_avg_sq=max_exp_avg_sq)
+                max_exp_avg_sq=None, low=None, found_inf=None):
+    if found_inf is not None and found_inf[0]:
+        return
+    step = int(step[0]) if hasattr(step, "shape") else step     # a count held in an array
+    if not _flat_fast(param, exp_avg, exp_avg_sq, max_exp_avg_sq, low):
+        reference.adam_update(param, grad, exp_avg, exp_avg_sq, step=step, lr=lr, beta1=beta1,
+                              beta2=beta2, eps=eps, weight_decay=weight_decay,
+                              decoupled=decoupled, maximize=maximize, amsgrad=amsgrad,
+                              max_exp_avg_sq=max_exp_avg_sq)
+        return _write_low(param, low)
     s = param.dtype.type
     p = param.reshape(-1)
     vmax = max_exp_avg_sq.reshape(-1) if amsgrad else p
     bc1, bc2 = 1 - beta1 ** step, 1 - beta2 ** step
     decay_mode = 0 if weight_decay == 0 else 2 if decoupled else 1
+    kind, lw = _low_args(p, low)
     nchunks = _nchunks(p.size, p.size)
-    adam = _adam_kernel(decay_mode, bool(amsgrad), nchunks > 1)
+    adam = _adam_kernel(decay_mode, bool(amsgrad), kind, nchunks > 1)
     adam(p, np.ascontiguousarray(grad).reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1),
-         vmax, s(-1 if maximize else 1), s(lr / bc1), s(1 - beta1), s(beta2), s(1 - beta2),
+         vmax, lw, s(-1 if maximize else 1), s(lr / bc1), s(1 - beta1), s(beta2), s(1 - beta2),
          s(eps), s(weight_decay), s(1 - lr * weight_decay), s(math.sqrt(bc2)), nchunks)

@@ -2,7 +2,8 @@
 of ``linear_act.cu`` with the epilogue fused into its store, picked per shape by ``choose``),
 fused epilogue kernels
 (bias + activation forward as ``ElementwiseKernel``s; dZ + bias-gradient backward as the
-RawKernel of ``epilogue.cu``) and one-launch optimizer updates.
+RawKernel of ``epilogue.cu``) and one-launch optimizer updates (which can also write the
+weights' float16 copy, and skip themselves under GradScaler's found-inf flag on the device).
 
 Imported by ``gpugrad.kernels`` only when CuPy arrays arrive. Kernels are compiled lazily and
 memoized per (dtype, activation, device); their names start with ``gpugrad_``. float32/float64
@@ -21,8 +22,8 @@ from .cuda_blas import (Blas, _cublas_matmul, _gemm, compute_type,  # noqa: F401
                         on_operands_device)
 from .activations import CODE, GELU, GELU_TANH, IDENTITY, SILU
 from .launch import MAX_GRID_Y, custom_grid, dz_db_grid, shape_bucket
-from .cuda_sources import (ACT_BACKWARD, ADAM, ADAM_AMSGRAD, ADAM_PARAMS, CROSS_ENTROPY_BACKWARD,
-                           FORWARD, SGD, SGD_MOMENTUM, SGD_PARAMS, source)
+from .cuda_sources import (ACT_BACKWARD, ADAM_COEF, CROSS_ENTROPY_BACKWARD, FORWARD,
+                           optimizer_spec, source)
 
 FAST_DTYPES = reference.FAST_DTYPES
 _CTYPE = {numpy.dtype(numpy.float32): "float", numpy.dtype(numpy.float64): "double"}
@@ -274,46 +275,81 @@ def cross_entropy_backward(probs, safe_t, row_weight, label_smoothing):
 # ------------------------------------------------------------------------------------- optimizers
 
 @functools.lru_cache(maxsize=None)
-def _optimizer_kernel(name, variant, dtype, device):
-    """One ElementwiseKernel per optimizer; variant: SGD with momentum, Adam with amsgrad."""
-    if name == "sgd":
-        spec = (SGD_PARAMS, "T param" + (", T buf" if variant else ""),
-                SGD.format(momentum=SGD_MOMENTUM if variant else ""))
-    else:
-        spec = (ADAM_PARAMS, "T param, T m, T v" + (", T vmax" if variant else ""),
-                ADAM.format(amsgrad=ADAM_AMSGRAD if variant else ""))
-    suffix = {"sgd": "_momentum", "adam": "_amsgrad"}[name] if variant else ""
-    return cupy.ElementwiseKernel(*spec, f"gpugrad_{name}{suffix}_{dtype.char}",
+def _optimizer_kernel(name, variant, dtype, device, low=False, flag=False):
+    """One ElementwiseKernel per optimizer; variant: SGD with momentum, Adam with amsgrad;
+    ``low``: also writes the float16 copy; ``flag``: GradScaler's in-kernel skip."""
+    suffix = ({"sgd": "_momentum", "adam": "_amsgrad"}[name] if variant else "") + \
+        ("_low" if low else "") + ("_flag" if flag else "")
+    return cupy.ElementwiseKernel(*optimizer_spec(name, variant, low, flag),
+                                  f"gpugrad_{name}{suffix}_{dtype.char}",
                                   preamble=source("activations.cu"))
+
+
+@functools.lru_cache(maxsize=None)
+def _adam_coef_kernel(dtype, device):
+    return cupy.ElementwiseKernel(*ADAM_COEF, f"gpugrad_adam_coef_{dtype.char}")
+
+
+def _low_out(param, low):
+    if low is not None and low.dtype != numpy.float16:
+        raise TypeError(f"expected a float16 copy on CUDA (CuPy has no bfloat16), got {low.dtype}")
+    return () if low is None else (low,)
 
 
 @on_operands_device
 def sgd_update(param, grad, momentum_buf, *, lr, momentum=0.0, dampening=0.0, nesterov=False,
-               weight_decay=0.0, maximize=False, first_step=False):
+               weight_decay=0.0, maximize=False, first_step=False, low=None, found_inf=None):
+    flag = found_inf is not None
     if param.dtype not in FAST_DTYPES:
-        return reference.sgd_update(param, grad, momentum_buf, lr=lr, momentum=momentum,
-                                    dampening=dampening, nesterov=nesterov,
-                                    weight_decay=weight_decay, maximize=maximize,
-                                    first_step=first_step)
+        if flag:
+            raise TypeError(f"found_inf needs float32/float64 weights, got {param.dtype}")
+        reference.sgd_update(param, grad, momentum_buf, lr=lr, momentum=momentum,
+                             dampening=dampening, nesterov=nesterov, weight_decay=weight_decay,
+                             maximize=maximize, first_step=first_step)
+        if low is not None:
+            low[...] = param.astype(low.dtype)
+        return
     s = param.dtype.type
     buffers = (param, momentum_buf) if momentum != 0 else (param,)
-    _optimizer_kernel("sgd", momentum != 0, param.dtype, _device())(
+    extra = ()
+    if flag:
+        first = first_step if hasattr(first_step, "shape") else cupy.full(1, bool(first_step))
+        extra = (found_inf, first)
+    _optimizer_kernel("sgd", momentum != 0, param.dtype, _device(), low is not None, flag)(
         grad, s(lr), s(momentum), s(1 - dampening), s(weight_decay), bool(nesterov),
-        bool(maximize), bool(first_step), *buffers)
+        bool(maximize), bool(first_step) if not flag else False, *extra, *buffers,
+        *_low_out(param, low))
 
 
 @on_operands_device
 def adam_update(param, grad, exp_avg, exp_avg_sq, *, step, lr, beta1=0.9, beta2=0.999, eps=1e-8,
                 weight_decay=0.0, decoupled=False, maximize=False, amsgrad=False,
-                max_exp_avg_sq=None):
+                max_exp_avg_sq=None, low=None, found_inf=None):
+    device_step = hasattr(step, "shape")
     if param.dtype not in FAST_DTYPES:
-        return reference.adam_update(param, grad, exp_avg, exp_avg_sq, step=step, lr=lr,
-                                     beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
-                                     decoupled=decoupled, maximize=maximize, amsgrad=amsgrad,
-                                     max_exp_avg_sq=max_exp_avg_sq)
+        if device_step or found_inf is not None:
+            raise TypeError(f"a device step count or found_inf needs float32/float64 weights, "
+                            f"got {param.dtype}")
+        reference.adam_update(param, grad, exp_avg, exp_avg_sq, step=step, lr=lr, beta1=beta1,
+                              beta2=beta2, eps=eps, weight_decay=weight_decay,
+                              decoupled=decoupled, maximize=maximize, amsgrad=amsgrad,
+                              max_exp_avg_sq=max_exp_avg_sq)
+        if low is not None:
+            low[...] = param.astype(low.dtype)
+        return
     s = param.dtype.type
-    bc1, bc2 = 1 - beta1 ** step, 1 - beta2 ** step
+    flag = found_inf is not None or device_step
     buffers = (param, exp_avg, exp_avg_sq) + ((max_exp_avg_sq,) if amsgrad else ())
-    _optimizer_kernel("adam", bool(amsgrad), param.dtype, _device())(
-        grad, s(lr / bc1), s(1 - beta1), s(beta2), s(1 - beta2), s(eps), s(weight_decay),
-        s(1 - lr * weight_decay), s(math.sqrt(bc2)), bool(decoupled), bool(maximize), *buffers)
+    if flag:              # bias corrections from the count on the device: no host read
+        coef = _adam_coef_kernel(param.dtype, _device())(
+            step.astype(numpy.int64, copy=False), float(lr), float(beta1), float(beta2),
+            cupy.empty(2, param.dtype))
+        found = found_inf if found_inf is not None else cupy.zeros(1, bool)
+        step_size, bc2_sqrt, extra = s(0), s(1), (found, coef)
+    else:
+        bc1, bc2 = 1 - beta1 ** step, 1 - beta2 ** step
+        step_size, bc2_sqrt, extra = s(lr / bc1), s(math.sqrt(bc2)), ()
+    _optimizer_kernel("adam", bool(amsgrad), param.dtype, _device(), low is not None, flag)(
+        grad, step_size, s(1 - beta1), s(beta2), s(1 - beta2), s(eps), s(weight_decay),
+        s(1 - lr * weight_decay), bc2_sqrt, bool(decoupled), bool(maximize), *extra,
+        *buffers, *_low_out(param, low))

@@ -86,6 +86,47 @@ param = p - step_size * (m / (gpugrad_sqrt(vv) / bc2_sqrt + eps));
 """
 ADAM_AMSGRAD = "vmax = vmax > v ? vmax : v; vv = vmax;"
 
+# The optimizer kernels' options: ``low`` also writes the new weight's float16 copy (an extra
+# output), ``flag`` skips the update where GradScaler's found-inf flag is set and takes the
+# first-step flag (SGD) or the bias corrections (Adam, from the step count on the device) from
+# device arrays.
+LOW_OUT = ", float16 low"
+LOW_WRITE = "low = (float16)param;"
+SGD_FLAG_PARAMS = ", raw bool found, raw bool first"
+ADAM_FLAG_PARAMS = ", raw bool found, raw T coef"
+# Adam's bias corrections from a step count on the device: coef[0] = lr / (1 - beta1^t),
+# coef[1] = sqrt(1 - beta2^t), in double as the host computes them, then rounded to T
+ADAM_COEF = ("raw int64 step, float64 lr, float64 beta1, float64 beta2", "T coef",
+             "const double t = (double)step[0]; "
+             "coef = i == 0 ? (T)(lr / (1.0 - pow(beta1, t))) : (T)sqrt(1.0 - pow(beta2, t))")
+
+
+def optimizer_spec(name, variant, low=False, flag=False):
+    """(in_params, out_params, operation) of one optimizer ElementwiseKernel: ``name`` "sgd"
+    (``variant``: with momentum) or "adam" (``variant``: amsgrad).
+
+    >>> "found[0]" in optimizer_spec("adam", False, low=True, flag=True)[2]
+    True
+    """
+    if name == "sgd":
+        ins, outs = SGD_PARAMS, "T param" + (", T buf" if variant else "")
+        body = SGD.format(momentum=SGD_MOMENTUM if variant else "")
+        if flag:
+            ins, body = ins + SGD_FLAG_PARAMS, body.replace("first_step ?", "first[0] ?")
+    else:
+        ins, outs = ADAM_PARAMS, "T param, T m, T v" + (", T vmax" if variant else "")
+        body = ADAM.format(amsgrad=ADAM_AMSGRAD if variant else "")
+        if flag:
+            ins = ins + ADAM_FLAG_PARAMS
+            body = ("const T step_size_d = coef[0], bc2_sqrt_d = coef[1];" +
+                    body.replace("step_size *", "step_size_d *")
+                    .replace("/ bc2_sqrt", "/ bc2_sqrt_d"))
+    if low:
+        outs, body = outs + LOW_OUT, body + LOW_WRITE
+    if flag:
+        body = "if (!found[0]) {" + body + "}"
+    return ins, outs, body
+
 
 def elementwise_specs():
     """Every ElementwiseKernel cuda.py builds, as (name, in_params, out_params, operation)."""
@@ -96,10 +137,11 @@ def elementwise_specs():
         in_params, out_params, op = ACT_BACKWARD
         specs.append((f"gpugrad_act_backward_{code}", in_params, out_params, op.format(c=code)))
     for variant in (False, True):
-        specs.append((f"gpugrad_sgd_{variant}", SGD_PARAMS, "T param" + (", T buf" if variant else ""),
-                      SGD.format(momentum=SGD_MOMENTUM if variant else "")))
-        specs.append((f"gpugrad_adam_{variant}", ADAM_PARAMS,
-                      "T param, T m, T v" + (", T vmax" if variant else ""),
-                      ADAM.format(amsgrad=ADAM_AMSGRAD if variant else "")))
+        for low in (False, True):
+            for flag in (False, True):
+                for name in ("sgd", "adam"):
+                    specs.append((f"gpugrad_{name}_{variant}_{low}_{flag}",
+                                  *optimizer_spec(name, variant, low, flag)))
+    specs.append(("gpugrad_adam_coef", *ADAM_COEF))
     specs.append(("gpugrad_cross_entropy_bwd", *CROSS_ENTROPY_BACKWARD))
     return specs

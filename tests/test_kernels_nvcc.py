@@ -32,8 +32,9 @@ def elementwise_as_cuda(specs, ctype):
     the __global__ function CuPy generates for it (typedef'd T, inputs by value, outputs by
     reference), after the activations.cu preamble."""
     from gpugrad.kernels.cuda_sources import source
-    parts = [source("activations.cu")]
-    ctypes = {"int64": "long long", "int32": "int"}
+    parts = ["#include <cuda_fp16.h>\ntypedef __half float16;   // CuPy's float16, for nvcc",
+             source("activations.cu")]
+    ctypes = {"int64": "long long", "int32": "int", "float64": "double"}
     for name, in_params, out_params, op in specs:
         ins = [p.split() for p in in_params.split(",")]
         raws = [(ctypes.get(p[1], p[1]), p[2]) for p in ins if p[0] == "raw"]   # raw: pointers

@@ -265,3 +265,72 @@ def test_adam_matches_torch(options, dtype):
     assert_close(p, p_t.detach().numpy())
     assert_close(m, state["exp_avg"].numpy())
     assert_close(v, state["exp_avg_sq"].numpy())
+
+
+# ------------------------------------------ the 16-bit copy, the found-inf flag, device counts
+
+@pytest.mark.parametrize("low_dtype", ["float16", "bfloat16"])
+def test_sgd_and_adam_write_the_16bit_copy_of_the_new_weights(low_dtype):
+    ml = pytest.importorskip("ml_dtypes") if low_dtype == "bfloat16" else None
+    dt = np.dtype(ml.bfloat16) if ml else np.dtype(np.float16)
+    params, grads = problem(np.float32, 1003, seed=4)
+    p, low = params.copy(), np.zeros(1003, dt)
+    plain = params.copy()
+    kernels.sgd_update(p, grads[0], None, lr=0.1, low=low)
+    kernels.sgd_update(plain, grads[0], None, lr=0.1)
+    np.testing.assert_array_equal(p, plain)                 # the weights as without a copy
+    np.testing.assert_array_equal(low.view(np.uint16), p.astype(dt).view(np.uint16))
+    m, v = np.zeros_like(p), np.zeros_like(p)
+    kernels.adam_update(p, grads[1], m, v, step=1, lr=0.01, low=low)
+    np.testing.assert_array_equal(low.view(np.uint16), p.astype(dt).view(np.uint16))
+
+
+def test_found_inf_skips_every_write_and_a_device_step_count_is_read():
+    params, grads = problem(np.float32, 129, seed=5)
+    p, buf, low = params.copy(), np.zeros(129, np.float32), np.zeros(129, np.float16)
+    kernels.sgd_update(p, grads[0], buf, lr=0.1, momentum=0.9, first_step=np.array([True]),
+                       low=low, found_inf=np.array([True]))
+    assert np.array_equal(p, params) and not buf.any() and not low.any()
+    m, v = np.zeros_like(p), np.zeros_like(p)
+    kernels.adam_update(p, grads[0], m, v, step=np.array([3]), lr=0.01,
+                        found_inf=np.array([True]))
+    assert np.array_equal(p, params) and not m.any()
+    ref = [a.copy() for a in (p, m, v)]
+    kernels.adam_update(p, grads[0], m, v, step=np.array([3]), lr=0.01,
+                        found_inf=np.array([False]))
+    kernels.adam_update(ref[0], grads[0], ref[1], ref[2], step=3, lr=0.01)
+    for a, b in zip((p, m, v), ref):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_optimizer_kernels_with_copy_and_flag_compile_with_nvrtc():
+    """The CuPy ElementwiseKernels of the optimizers (every variant: momentum/amsgrad, the
+    float16 copy, the found-inf flag) and Adam's bias-correction kernel, written out as the
+    __global__ functions CuPy generates (its headers for float16), compiled by NVRTC."""
+    nvrtc = pytest.importorskip("test_kernels_nvrtc")     # skips without CuPy or NVRTC
+    from gpugrad.kernels.cuda_sources import elementwise_specs, source
+
+    ctypes = {"int64": "long long", "float64": "double", "float32": "float"}
+    parts = ["#include <cupy/carray.cuh>\n#include <cupy/float16.cuh>", source("activations.cu")]
+    for ctype in ("float", "double"):
+        for name, ins, outs, op in elementwise_specs():
+            if not name.startswith(("gpugrad_sgd", "gpugrad_adam")):
+                continue
+            ins = [p.split() for p in ins.split(",")]
+            raws = [(ctypes.get(p[1], p[1]), p[2]) for p in ins if p[0] == "raw"]
+            ins = [(ctypes.get(p[0], p[0]), p[1]) for p in ins if p[0] != "raw"]
+            outs = [(ctypes.get(t, t), n) for t, n in (p.split() for p in outs.split(","))]
+            args = ", ".join([f"const {t} *_in_{n}" for t, n in ins] +
+                             [f"const {t} *{n}" for t, n in raws] +
+                             [f"{t} *_out_{n}" for t, n in outs])
+            body = "".join([f"const {t} {n} = _in_{n}[i];\n" for t, n in ins] +
+                           [f"{t} &{n} = _out_{n}[i];\n" for t, n in outs])
+            parts.append(f"namespace {ctype}_{name} {{ typedef {ctype} T;\n"
+                         f"__global__ void kernel({args}, int size) {{\n"
+                         f"for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < size; "
+                         f"i += blockDim.x * gridDim.x) {{\n{body}{op};\n}} }} }}\n")
+    ptx, _ = nvrtc._compile("\n".join(parts), [], "80")
+    text = ptx.decode() if isinstance(ptx, bytes) else str(ptx)
+    for name in ("float_gpugrad_adam_True_True_True", "double_gpugrad_sgd_True_True_True",
+                 "float_gpugrad_adam_coef"):
+        assert name in text

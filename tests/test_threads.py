@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import gpugrad as gg
-from gpugrad import kernels, nn, optim, threads
+from gpugrad import kernels, nn, optim
+from gpugrad.kernels import threads
 from gpugrad.kernels import cpu
 
 

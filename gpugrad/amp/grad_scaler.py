@@ -7,11 +7,13 @@ them representable.  Each step: ``scaler.scale(loss).backward()``, then ``scaler
 clean steps in a row).
 
 The scale, the growth counter and the found-inf flag are arrays on the parameters' device.
-On the CPU ``step`` reads the flag (a free "sync"); on CUDA nothing reads it on the host: the
-update runs and a skipped step is undone on the device (every parameter and optimizer buffer
-restored from a copy where the flag is set), so a step never waits for the GPU.  Host-side
-counters, such as Adam's step count, still advance on a skipped CUDA step (PyTorch's
-capturable optimizers count the same way).
+On the CPU ``step`` reads the flag (a free "sync"); on CUDA nothing reads it on the host, so
+a step never waits for the GPU: gpugrad's SGD and Adam(W) hand the flag to their fused
+kernels, which write nothing where it is set, and keep the counts that the update depends on
+on the device (Adam's ``step`` becomes a 0-d device array, as in PyTorch's capturable Adam;
+SGD's first-step flag likewise), so a skipped step changes no weight, buffer or count.  Other
+optimizers' steps run and are undone on the device (every parameter and optimizer buffer
+restored from a copy where the flag is set); their host-side counters do advance.
 
 >>> import gpugrad as gg
 >>> w = gg.nn.Parameter(gg.ones(2)); opt = gg.optim.SGD([w], lr=0.1)
@@ -135,6 +137,12 @@ class GradScaler:
         self._found[id(optimizer)] = (found, _STEPPED)
         if get_array_module(found) is np:      # the CPU: reading the flag costs nothing
             return None if bool(found[0]) else optimizer.step()
+        if getattr(optimizer, "_fused_found_inf", False):   # skipped inside its kernels
+            optimizer._found_inf = found
+            try:
+                return optimizer.step()
+            finally:
+                optimizer._found_inf = None
         return _masked_step(optimizer, found)
 
     def update(self, new_scale=None) -> None:
@@ -230,6 +238,7 @@ def _masked_step(optimizer, found):
     keep = found.reshape(())
     for f, data, states in saved:
         xp.copyto(f.data, data, where=keep)
+        f.low = None           # its 16-bit copies may hold the undone step: made again on use
         for k, buf in f._state.items():
             old = states.get(k)
             xp.copyto(buf, old if old is not None else xp.zeros_like(buf), where=keep)

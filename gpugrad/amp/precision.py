@@ -2,7 +2,8 @@
 
 - ``fp32``: float32 throughout (the default).
 - ``tf32``: float32 weights and activations; CUDA products on TF32 tensor cores
-  (``set_matmul_precision("high")`` for the run); the same as fp32 on the CPU.
+  (a ``matmul_precision("high")`` block of the running thread for the run); the same as fp32
+  on the CPU.
 - ``bf16``: :class:`~gpugrad.amp.autocast` in bfloat16 (CPU only: needs ``ml_dtypes``; CuPy
   has no bfloat16), float32 master weights, no loss scaling (bfloat16 has float32's range).
 - ``fp16``: autocast in float16 with a :class:`~gpugrad.amp.GradScaler`.
@@ -25,8 +26,8 @@ PRECISIONS = ("fp32", "tf32", "bf16", "fp16")
 
 
 class Precision:
-    """One training loop's precision: enter it around the run (``tf32`` sets the matmul
-    precision and restores it on exit); wrap each forward pass in :meth:`autocast`; call
+    """One training loop's precision: enter it around the run (``tf32`` sets the calling
+    thread's matmul precision and restores it on exit); wrap each forward pass in :meth:`autocast`; call
     :meth:`backward` and :meth:`step` in place of ``loss.backward()`` and ``opt.step()``."""
 
     def __init__(self, name, device_type="cpu"):
@@ -39,16 +40,20 @@ class Precision:
         self.dtype = {"bf16": dtypes.as_dtype("bfloat16") if name == "bf16" else None,
                       "fp16": dtypes.float16}.get(name)
         self.scaler = GradScaler() if name == "fp16" else None
-        self._prev = None
+        self._block = None
 
     def __enter__(self):
-        self._prev = kernels.get_matmul_precision()
-        if self.name == "tf32":
-            kernels.set_matmul_precision("high")
+        # tf32: a matmul_precision block of the calling thread (other threads, and the
+        # process-wide setting, keep theirs)
+        self._block = kernels.matmul_precision("high") if self.name == "tf32" else None
+        if self._block is not None:
+            self._block.__enter__()
         return self
 
     def __exit__(self, *exc):
-        kernels.set_matmul_precision(self._prev)
+        block, self._block = self._block, None
+        if block is not None:
+            block.__exit__(*exc)
         return False
 
     def autocast(self):

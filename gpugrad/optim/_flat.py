@@ -16,6 +16,11 @@ its own slice, and if anything else still holds the memory -- the array, a view 
 view of the buffer -- every gradient view moves to a fresh buffer and the old one is left
 to its holders.  Whether anything is held is a reference count, so a step where nothing
 is kept copies nothing.
+
+Under autocast a buffer of float32 weights also keeps their 16-bit copies (:class:`LowMirror`:
+one flat float16 or bfloat16 array in the same layout), which the fused optimizer step
+writes in the same pass as the weights; autocast reads a parameter's copy from it while it is
+current (see :meth:`FlatBuffer.low_view`).
 """
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ import weakref
 
 import numpy as np
 
-from .. import backend
+from .. import autocast_state, backend
 
 __all__ = ["FlatBuffer"]
 
@@ -66,6 +71,11 @@ class FlatBuffer:
                 p.data = view
                 self.views.append(view)
             self._fresh_grad()    # gradients already there are copied in by the first step
+        self.low = None           # the 16-bit copies (a LowMirror), made when autocast asks
+        self._counts = None       # step counts on the device (GradScaler's in-kernel skip)
+        self.count_token = None
+        for p in self.params:
+            autocast_state.set_low_home(p, self)
 
     def _fresh_grad(self):
         """A new zeroed gradient buffer; every parameter's gradient view moves into it."""
@@ -210,6 +220,8 @@ class FlatBuffer:
         self._check_data(i, describe or _shape_of)
         self.xp.copyto(view, p.data)
         p.data = view
+        if self.low is not None:
+            self.low.ver[i] = None            # new values: the 16-bit copy is stale
 
     def take_grad(self, i, describe=None) -> bool:
         """Put parameter i's gradient into the flat gradient buffer; False when it has none.
@@ -233,6 +245,98 @@ class FlatBuffer:
             # plain tensor keeps its own gradient, which is copied in at every step)
             p.grad = _wrap(gview)
         return True
+
+
+    # ------------------------------------------------ 16-bit copies and device step counts
+    def low_view(self, p, dt):
+        """Parameter ``p``'s ``dt`` (float16/bfloat16) copy as a view of the 16-bit mirror,
+        cast into it only when stale (``p`` changed since other than by a fused step: its
+        version counter moved, its data was rebound); None when the mirror cannot serve
+        (``p``'s data is not its flat view, the buffer is not float32, bfloat16 on CUDA)."""
+        i = self.index.get(id(p))
+        dt = np.dtype(dt)
+        if i is None or p.data is not self.views[i] or self.dtype != np.float32 or (
+                dt.name == "bfloat16" and self.device.type != "cpu"):
+            return None
+        low = self.low
+        if low is None or low.dtype != dt:
+            low = self.low = LowMirror(self, dt)
+        low.used = True
+        if not low.current(i, p):
+            if low.held():                    # an old copy is still read: leave it be
+                low = self.low = LowMirror(self, dt)
+                low.used = True
+            with self.device._activated():
+                low.views[i][...] = p.data.astype(dt)
+            low.ver[i] = (p._vc, p._vc[0])
+        return low.views[i]
+
+    def low_for_step(self):
+        """The 16-bit mirror the coming fused step writes, or None: dropped when autocast
+        did not read it since the last step (see :meth:`low_step_done`), moved when an old
+        copy is still held."""
+        low = self.low
+        if low is None:
+            return None
+        if not low.used:
+            self.low = None
+            return None
+        if low.held():
+            low = self.low = LowMirror(self, low.dtype)
+            low.used = True
+        return low
+
+    def low_step_done(self) -> None:
+        """An optimizer step (all its parameter groups) is over: the mirror is kept for the
+        next one only if autocast reads it before."""
+        if self.low is not None:
+            self.low.used = False
+
+    def step_counts(self):
+        """Per-parameter step counts on the device (int64, zeros at first), and
+        ``count_token``: parameters with equal tokens have equal counts."""
+        if self._counts is None:
+            with self.device._activated():
+                self._counts = self.xp.zeros(len(self.params), np.int64)
+            self.count_token = [None] * len(self.params)
+        return self._counts
+
+
+class LowMirror:
+    """16-bit copies (float16, or ml_dtypes' bfloat16 on the CPU) of a float32 flat buffer's
+    weights, in its layout: ``data`` (flat), ``views[i]`` (parameter i's shape), ``ver[i]``
+    (the parameter's (version counter, version) when its copy was last written, or None)."""
+
+    def __init__(self, flat, dtype):
+        self.dtype = np.dtype(dtype)
+        with flat.device._activated():
+            self.data = flat.xp.zeros(flat.data.shape, self.dtype)
+        self.views = [self.data[a:b].reshape(p.shape)
+                      for p, a, b in zip(flat.params, flat.starts, flat.ends)]
+        self.ver = [None] * len(self.views)
+        self.used = False
+        self._refs = sys.getrefcount(self.data)
+
+    def current(self, i, p) -> bool:
+        v = self.ver[i]
+        return v is not None and v[0] is p._vc and v[1] == p._vc[0]
+
+    def written(self, i, p, only_current=False) -> None:
+        """Parameter i's copy was written by a step that moved ``p``'s version by one (with
+        ``only_current``, a step that may have been skipped: a stale copy stays stale)."""
+        v = self.ver[i]
+        if not only_current:
+            self.ver[i] = (p._vc, p._vc[0])
+        elif v is not None and v[0] is p._vc and v[1] == p._vc[0] - 1:
+            self.ver[i] = (p._vc, p._vc[0])
+        else:
+            self.ver[i] = None
+
+    def held(self) -> bool:
+        """Whether anything besides this mirror holds one of its copies (an autocast graph
+        not yet run backward, a tensor kept): then a write in place would change it."""
+        return (any(sys.getrefcount(v) > _NAME_REFS + 1 for v in self.views)
+                or sys.getrefcount(self.data) > self._refs)
 
 
 ALIGN = 256     # bytes

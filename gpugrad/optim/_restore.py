@@ -24,6 +24,7 @@ import numpy as np
 from .. import backend
 from ..nn.state_dict import StateDictError
 from ..tensor import Tensor
+from .param_state import ParamState
 
 __all__ = ["stage", "apply"]
 
@@ -134,7 +135,7 @@ def apply(opt, staged) -> None:
     for mine, clean in zip(opt.param_groups, groups):
         mine.update(clean)
     where = {id(p): (flat, i) for flat in opt._flats for i, p in enumerate(flat.params)}
-    opt.state = {}
+    opt.state = ParamState()
     for p, clean in state:
         flat, i = where[id(p)]
         st = opt.state[p] = {}

@@ -40,6 +40,7 @@ class Adam(Optimizer):
     """
 
     _array_state = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    _fused_found_inf = True     # GradScaler's flag goes into the kernels (see amp)
     _hyper = {**Optimizer._hyper, "betas": _betas, "eps": real(low=0),
               "weight_decay": real(low=0), "amsgrad": boolean, "maximize": boolean,
               "decoupled_weight_decay": boolean}
@@ -72,6 +73,13 @@ class Adam(Optimizer):
                     st[n] = view
             states.append(st)
         bufs = [flat.state(n) for n in names]
+        found = self._found_inf
+        if found is not None or any(not isinstance(st["step"], int) for st in states):
+            self._update_counted(flat, members, whole, states, bufs, ams, kw)
+            return
+        if flat.count_token is not None:           # host counts: device ones restart later
+            for i in members:
+                flat.count_token[i] = None
         steps = {st["step"] for st in states}
         if whole and len(steps) == 1:
             spans = [((lo, hi), steps.pop())]
@@ -79,10 +87,28 @@ class Adam(Optimizer):
             spans = [(flat.span(i), st["step"]) for i, st in zip(members, states)]
         for (a, b), step in spans:
             kernels.adam_update(flat.data[a:b], flat.grad[a:b], bufs[0][a:b], bufs[1][a:b],
-                                step=step + 1,
-                                max_exp_avg_sq=bufs[2][a:b] if ams else None, **kw)
+                                step=step + 1, max_exp_avg_sq=bufs[2][a:b] if ams else None,
+                                low=self._low_part(a, b), **kw)
         for st in states:
             st["step"] += 1
+
+    def _update_counted(self, flat, members, whole, states, bufs, ams, kw):
+        """The step with each parameter's ``step`` count on the device (a 0-d array, as
+        PyTorch's capturable Adam keeps it): GradScaler's found-inf flag, read only there,
+        leaves the counts, the moments and the weights as they were."""
+        counts, tok = flat.step_counts(), flat.count_token
+        host = {}
+        for i, st in zip(members, states):
+            if isinstance(st["step"], int):        # (re)entering: the count starts from here
+                tok[i], host[i] = None, st["step"]
+        for a, b, i, j in self._count_spans(flat, members, whole, host.__getitem__):
+            self._advance_counts(counts[i:j])
+            kernels.adam_update(flat.data[a:b], flat.grad[a:b], bufs[0][a:b], bufs[1][a:b],
+                                step=counts[i:i + 1], max_exp_avg_sq=bufs[2][a:b] if ams
+                                else None, low=self._low_part(a, b),
+                                found_inf=self._found_inf, **kw)
+        for i, st in zip(members, states):
+            st["step"] = counts[i:i + 1].reshape(())
 
     def _required_state(self, p, entry):
         return ("step", "exp_avg", "exp_avg_sq")

@@ -28,6 +28,7 @@ from ..nn.state_dict import StateDictError
 from ..tensor import Tensor
 from . import _restore
 from ._flat import FlatBuffer
+from .param_state import ParamState
 
 __all__ = ["Optimizer", "StateDictError"]
 
@@ -77,7 +78,7 @@ class Optimizer:
         self.defaults = dict(defaults)
         self._check_hyper({k: v for k, v in defaults.items() if v is not required})
         self.param_groups = []
-        self.state = {}
+        self.state = ParamState()  # by identity: see param_state.py
         if isinstance(params, Tensor):
             raise TypeError("params must be an iterable of tensors or of dicts, got a single "
                             "Tensor; wrap it in a list")
@@ -240,6 +241,8 @@ class Optimizer:
                 if members or pending:
                     with flat.device._activated():
                         self._step_segment(group, flat, lo, hi, idx, members, pending)
+        for flat in self._flats:
+            flat.low_step_done()
         return loss
 
     def _step_segment(self, group, flat, lo, hi, idx, members, pending):
@@ -250,10 +253,51 @@ class Optimizer:
             flat.take_grad(i)
         if not members:
             return
-        self._update(group, flat, lo, hi, members, len(members) == len(idx))
+        low = flat.low_for_step()    # 16-bit copies autocast reads: written in the same pass
+        self._low = None if low is None else low.data
+        try:
+            self._update(group, flat, lo, hi, members, len(members) == len(idx))
+        finally:
+            self._low = None
         params = flat.params
         for i in members:
             params[i]._vc[0] += 1
+            if low is not None:
+                low.written(i, params[i], only_current=self._found_inf is not None)
+
+    # set by GradScaler around step() on a device: a 1-element bool array; where it is set
+    # the fused kernels write nothing (the step is skipped without a host read)
+    _found_inf = None
+    _low = None
+
+    def _low_part(self, a, b):
+        """The 16-bit copies of flat range [a, b) for the kernels (None when not kept)."""
+        return None if self._low is None else self._low[a:b]
+
+    def _count_spans(self, flat, members, whole, host_count):
+        """Kernel spans over ``members`` of ``flat`` when step counts live on the device:
+        ``[(a, b, i, j)]``, flat range [a, b) and parameter indices [i, j) sharing one count
+        (the whole range when all counts are known equal, else one per parameter).  A
+        parameter whose count is not on the device yet gets ``host_count(i)`` there."""
+        counts, tok = flat.step_counts(), flat.count_token
+        for i in members:
+            if tok[i] is None:
+                counts[i:i + 1] = host_count(i)
+                tok[i] = ("host", host_count(i))
+        groups = [members] if whole and len({tok[i] for i in members}) == 1 else \
+            [[i] for i in members]
+        out = []
+        for g in groups:
+            shared = object()          # counts of g move together from here on
+            for i in g:
+                tok[i] = shared
+            out.append((flat.span(g[0])[0], flat.span(g[-1])[1], g[0], g[-1] + 1))
+        return out
+
+    def _advance_counts(self, counts):
+        """counts += 1, or += 1 where the found-inf flag is clear (on the device)."""
+        found = self._found_inf
+        counts += 1 if found is None else (~found).astype(counts.dtype)
 
     def _describe(self, p) -> str:
         """``p`` as error messages name it: its index in the state dict, its group."""
@@ -342,6 +386,9 @@ class Optimizer:
         gpugrad.nn.state_dict.StateDictError: cannot load into Adam (parameter group 0): ... got -5
         """
         _restore.apply(self, _restore.stage(self, state_dict))
+        for flat in self._flats:                 # device step counts restart from the state
+            if flat.count_token is not None:
+                flat.count_token = [None] * len(flat.params)
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]

@@ -32,6 +32,7 @@ class SGD(Optimizer):
     """
 
     _array_state = ("momentum_buffer",)
+    _fused_found_inf = True     # GradScaler's flag goes into the kernels (see amp)
     _hyper = {**Optimizer._hyper, "momentum": real(low=0), "dampening": real(low=0),
               "nesterov": boolean, "weight_decay": real(low=0), "maximize": boolean}
 
@@ -51,23 +52,38 @@ class SGD(Optimizer):
         mom = group["momentum"]
         kw = dict(lr=group["lr"], momentum=mom, dampening=group["dampening"],
                   nesterov=group["nesterov"], weight_decay=group["weight_decay"],
-                  maximize=group["maximize"])
+                  maximize=group["maximize"], found_inf=self._found_inf)
         if mom == 0:
             spans = [(lo, hi)] if whole else [flat.span(i) for i in members]
             for a, b in spans:
-                kernels.sgd_update(flat.data[a:b], flat.grad[a:b], None, **kw)
+                kernels.sgd_update(flat.data[a:b], flat.grad[a:b], None,
+                                   low=self._low_part(a, b), **kw)
             return
         buf = flat.state("momentum_buffer")
         params = flat.params
         inited = [("momentum_buffer" in self.state.get(params[i], ())) for i in members]
-        if whole and (all(inited) or not any(inited)):
-            kernels.sgd_update(flat.data[lo:hi], flat.grad[lo:hi], buf[lo:hi],
-                               first_step=not inited[0], **kw)
-        else:
-            for i, ready in zip(members, inited):
-                a, b = flat.span(i)
+        if self._found_inf is not None:
+            # a step GradScaler may skip on the device: whether a momentum buffer holds a
+            # first step is a count there (a skipped first step leaves the next one first)
+            ready = {i for i, r in zip(members, inited) if r}
+            counts = flat.step_counts()
+            for a, b, i, j in self._count_spans(flat, members, whole, lambda k: int(k in ready)):
                 kernels.sgd_update(flat.data[a:b], flat.grad[a:b], buf[a:b],
-                                   first_step=not ready, **kw)
+                                   first_step=counts[i:i + 1] == 0, low=self._low_part(a, b),
+                                   **kw)
+                self._advance_counts(counts[i:j])
+        else:
+            if flat.count_token is not None:       # host-decided steps: counts restart later
+                for i in members:
+                    flat.count_token[i] = None
+            if whole and (all(inited) or not any(inited)):
+                kernels.sgd_update(flat.data[lo:hi], flat.grad[lo:hi], buf[lo:hi],
+                                   first_step=not inited[0], low=self._low_part(lo, hi), **kw)
+            else:
+                for i, ready in zip(members, inited):
+                    a, b = flat.span(i)
+                    kernels.sgd_update(flat.data[a:b], flat.grad[a:b], buf[a:b],
+                                       first_step=not ready, low=self._low_part(a, b), **kw)
         for i, ready in zip(members, inited):
             if not ready:
                 self._param_state(params[i])["momentum_buffer"] = flat.state_view(
