@@ -3,10 +3,13 @@ by the training command's JSON files).
 
 The data go to a hidden temporary file ``.NAME.XXXXXXXX.tmp`` next to the target, are
 flushed and fsync'ed, and the temporary file is renamed over the target (then the folder is
-fsync'ed): a crash leaves the old file or the new one.  The file gets ``0o666`` less the
-umask, like any new file.  While a write runs, its temporary file holds an advisory lock;
-the next write to the same target removes the temporary files of killed writers (unlocked,
-untouched for ``_ORPHAN_AGE_S`` seconds) and nothing else.  OSErrors name the target.
+fsync'ed): a crash leaves the old file or the new one.  A new file gets ``0o666`` less the
+umask; a file that is replaced keeps its mode (a private ``0o600`` checkpoint stays private)
+and, where allowed, its owner and group.  A symlink is written through: its target (the end
+of the chain) is replaced and the link stays, as editors and ``torch.save`` do.  While a
+write runs, its temporary file holds an advisory lock; the next write to the same target
+removes the temporary files of killed writers (unlocked, untouched for ``_ORPHAN_AGE_S``
+seconds) and nothing else.  OSErrors name the target.
 
 >>> import tempfile, os
 >>> d = tempfile.mkdtemp()
@@ -21,9 +24,10 @@ import contextlib
 import os
 import re
 import secrets
+import stat
 import time
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "write_file"]
 
 _ORPHAN_AGE_S = 10.0       # a temporary file untouched this long, and unlocked, is an orphan
 
@@ -81,8 +85,9 @@ def _named(exc, path, directory):
 def atomic_write(path, mode="wb"):
     """Open a temporary file next to ``path`` for writing; when the block ends without an
     error, flush, fsync and rename it over ``path`` (a crash leaves the old file or the new
-    one, never a mix).  The file gets ``0o666`` less the umask; the temporary files of
-    killed earlier writes to ``path`` are removed first; OSErrors name ``path``.
+    one, never a mix).  A new file gets ``0o666`` less the umask, a replaced one keeps its
+    mode (and owner where allowed); a symlink ``path`` is written through to its target; the
+    temporary files of killed earlier writes are removed first; OSErrors name ``path``.
 
     >>> import tempfile, os
     >>> p = os.path.join(tempfile.mkdtemp(), "notes.txt")
@@ -91,9 +96,15 @@ def atomic_write(path, mode="wb"):
     >>> open(p).read(), os.listdir(os.path.dirname(p))
     ('hello', ['notes.txt'])
     """
-    path = os.fspath(path)
+    path = shown = os.fspath(path)
     if os.path.isdir(path):
         raise IsADirectoryError(f"{path!r} is a directory; expected a file path")
+    if os.path.islink(path):
+        path = os.path.realpath(path)     # write through the link (chain) to its target
+    try:
+        old = os.stat(path)               # a file being replaced: keep its mode and owner
+    except OSError:
+        old = None
     directory = os.path.dirname(os.path.abspath(path))
     base = os.path.basename(path)
     _remove_orphans(directory, base)
@@ -106,9 +117,11 @@ def atomic_write(path, mode="wb"):
         except FileExistsError:
             continue
         except OSError as exc:
-            raise _named(exc, path, directory) from None
+            raise _named(exc, shown, directory) from None
     try:
         _try_lock(fd)            # held while writing: tells a concurrent save it is alive
+        if old is not None:
+            _keep_mode(fd, old)
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
@@ -123,9 +136,33 @@ def atomic_write(path, mode="wb"):
         except OSError:
             pass
         if isinstance(exc, OSError) and exc.errno is not None and exc.filename in (tmp, None):
-            raise _named(exc, path, directory) from None
+            raise _named(exc, shown, directory) from None
         raise
     _fsync_dir(directory)
+
+
+def write_file(path, write, mode="wb") -> None:
+    """Call ``write(f)`` on a file opened by :func:`atomic_write` (same guarantees).
+
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "out.csv")
+    >>> write_file(p, lambda f: f.write("a,b\\n"), "w"); open(p).read()
+    'a,b\\n'
+    """
+    with atomic_write(path, mode) as f:
+        write(f)
+
+
+def _keep_mode(fd, old):
+    """Give the new file (``fd``) the replaced file's mode, and its owner and group where
+    this process may (the mode is always kept: a private file stays private)."""
+    if hasattr(os, "fchown") and (old.st_uid, old.st_gid) != os.fstat(fd)[4:6]:
+        try:
+            os.fchown(fd, old.st_uid, old.st_gid)
+        except OSError:
+            pass
+    if hasattr(os, "fchmod"):
+        os.fchmod(fd, stat.S_IMODE(old.st_mode))
 
 
 def _fsync_dir(directory):

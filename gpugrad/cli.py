@@ -109,7 +109,10 @@ def _expected(exc):
 
 def _fail(prog, exc):
     msg = " ".join(str(exc).split()) or type(exc).__name__
-    sys.stderr.write(f"{prog}: error: {msg}\n")
+    dist = sys.modules.get("gpugrad.distributed.process_group")
+    # in a job of several ranks: report once, and never leave the other ranks waiting
+    if dist is None or dist.report_error(f"{prog}: error: {msg}", exc):
+        sys.stderr.write(f"{prog}: error: {msg}\n")
     return 2
 
 

@@ -15,6 +15,10 @@ The format is an ordinary ``.npz`` (a ZIP of ``.npy`` files, readable by ``numpy
   ("gpugrad-checkpoint"), ``version`` (1), ``tree`` (the structure, with every non-array
   value inline and every array as ``{"t": "tensor"|"array"|"scalar", "key": name,
   "device": "cuda:0", ...}``), and ``arrays`` (dtype and shape of every array);
+* arrays of the ml_dtypes types NumPy cannot store (bfloat16, float8_*, int4, ...) are
+  stored as their bits (``uint16``/``uint8``) with ``"dtype": "bfloat16"`` in their tree
+  node, and the file gets ``version`` 2 (so an older reader refuses it rather than return
+  the bits); loading such a file needs ml_dtypes and gives the values back bit for bit;
 * ``__sha256__``: the SHA-256 hex digest of the metadata text followed by, for every array
   in sorted name order, its name, dtype, shape and C-order bytes.
 
@@ -27,7 +31,8 @@ Reading one by hand::
 Writes are atomic (:func:`atomic_write`): the file is written to a hidden temporary file
 ``.NAME.XXXXXXXX.tmp`` in the same directory, flushed and fsync'ed, then renamed over the
 target (and the directory fsync'ed), so a crash leaves either the old file or the new one.
-Files get the usual permissions (``0o666`` less the umask).  A temporary file a killed
+A new file gets the usual permissions (``0o666`` less the umask), a replaced one keeps its
+mode, and saving to a symlink writes through to its target.  A temporary file a killed
 process left behind is removed by the next save to the same target; errors name the target,
 not the temporary file.  Trees may nest up to ``MAX_DEPTH`` levels.  Loading reads and
 checks everything (ZIP CRCs, metadata, shapes, dtypes, checksum, nesting) before it returns
@@ -51,15 +56,15 @@ import zipfile
 import numpy as np
 
 from . import backend
-from .atomic_file import atomic_write
+from .atomic_file import atomic_write, write_file
 from .backend import is_cupy_array
 from .tensor import Tensor
 
-__all__ = ["save", "load", "atomic_write", "CheckpointError", "FORMAT", "VERSION",
+__all__ = ["save", "load", "atomic_write", "write_file", "CheckpointError", "FORMAT", "VERSION",
            "MAX_DEPTH"]
 
 FORMAT = "gpugrad-checkpoint"
-VERSION = 1
+VERSION = 2             # the newest format version this gpugrad reads (2: ml_dtypes arrays)
 MAX_DEPTH = 256         # nesting levels of dicts/lists/tuples a checkpoint may have
 _META, _SUM = "__gpugrad__", "__sha256__"
 _SAFE = re.compile(r"[^A-Za-z0-9_.\-]")
@@ -81,6 +86,7 @@ class CheckpointError(ValueError):
 class _Flattener:
     def __init__(self):
         self.arrays = {}
+        self.extended = False       # an array stored as bits (format version 2)
 
     def name(self, path):
         base = "/".join(_SAFE.sub("_", str(p)) for p in path) or "root"
@@ -91,15 +97,23 @@ class _Flattener:
             name, n = f"{base}~{n}", n + 1
         return name
 
-    def add(self, path, arr):
+    def add(self, path, arr, node):
+        """Store ``arr``; return ``node`` (a tree node) with its key (and dtype name when
+        the array is stored as bits)."""
         dev = str(backend.array_device(arr))
         host = arr.get() if is_cupy_array(arr) else np.asarray(arr)
-        if host.dtype.hasobject or host.dtype.kind not in "biufc":
+        ext = _extended_name(host.dtype)
+        if ext is not None:             # bfloat16 & co.: their bits, and the dtype's name
+            host = host.view(f"u{host.dtype.itemsize}")
+            node["dtype"], self.extended = ext, True
+        elif host.dtype.hasobject or host.dtype.kind not in "biufc":
             raise TypeError(f"save: cannot store an array of dtype {host.dtype} at "
-                            f"{_where(path)}; expected numbers or bools")
-        key = self.name(path)
-        self.arrays[key] = host
-        return key, dev
+                            f"{_where(path)}; expected numbers or bools (or ml_dtypes types)")
+        node["key"] = self.name(path)
+        self.arrays[node["key"]] = host
+        if "device" in node:
+            node["device"] = dev
+        return node
 
     def tree(self, obj, path=()):
         if len(path) > MAX_DEPTH:
@@ -107,15 +121,12 @@ class _Flattener:
                              f"{_where(path[:3])}/...; expected at most {MAX_DEPTH} (does it "
                              f"contain itself?)")
         if isinstance(obj, Tensor):
-            key, dev = self.add(path, obj.data)
-            return {"t": "tensor", "key": key, "device": dev,
-                    "requires_grad": bool(obj.requires_grad)}
+            return self.add(path, obj.data, {"t": "tensor", "device": None,
+                                             "requires_grad": bool(obj.requires_grad)})
         if isinstance(obj, np.ndarray) or is_cupy_array(obj):
-            key, dev = self.add(path, obj)
-            return {"t": "array", "key": key, "device": dev}
+            return self.add(path, obj, {"t": "array", "device": None})
         if isinstance(obj, np.generic):
-            key, _ = self.add(path, np.asarray(obj))
-            return {"t": "scalar", "key": key}
+            return self.add(path, np.asarray(obj), {"t": "scalar"})
         if obj is None or isinstance(obj, (bool, int, float, str)):
             return {"t": "value", "v": obj}
         if isinstance(obj, dict):
@@ -131,6 +142,28 @@ class _Flattener:
                     "items": [self.tree(v, path + (i,)) for i, v in enumerate(obj)]}
         raise TypeError(f"save: cannot store a {type(obj).__name__} at {_where(path)}; expected "
                         f"tensors, arrays, numbers, strings, None, or dicts/lists/tuples of them")
+
+
+def _extended_name(dtype):
+    """The name of an ml_dtypes dtype (``bfloat16``, ``float8_e4m3fn``, ``int4``, ...), else
+    None: NumPy's ``.npy`` format cannot store those, so their bits are stored."""
+    if dtype.kind == "V" and getattr(dtype.type, "__module__", "").startswith("ml_dtypes"):
+        return dtype.name
+    return None
+
+
+def _extended_dtype(name, path):
+    """The ml_dtypes dtype called ``name``; ImportError (how to install it) without it."""
+    try:
+        import ml_dtypes
+    except ImportError:
+        raise ImportError(f"{path} holds {name} arrays, which need the ml_dtypes package to "
+                          f"load: pip install ml_dtypes") from None
+    found = getattr(ml_dtypes, name, None)
+    if not isinstance(found, type) or _extended_name(np.dtype(found)) != name:
+        raise CheckpointError(f"{path} has an array of dtype {name!r}, which this ml_dtypes "
+                              f"{getattr(ml_dtypes, '__version__', '')} does not have")
+    return np.dtype(found)
 
 
 def _where(path):
@@ -161,7 +194,7 @@ def save(obj, path) -> None:
     path = os.fspath(path)
     fl = _Flattener()
     tree = fl.tree(obj)
-    meta = {"format": FORMAT, "version": VERSION, "tree": tree,
+    meta = {"format": FORMAT, "version": 2 if fl.extended else 1, "tree": tree,
             "arrays": {k: {"dtype": a.dtype.str, "shape": list(a.shape)}
                        for k, a in fl.arrays.items()}}
     meta_text = json.dumps(meta, separators=(",", ":"))
@@ -292,14 +325,22 @@ def _build(node, arrays, target, path, depth):
         if t in ("list", "tuple"):
             items = [_build(v, arrays, target, path, depth + 1) for v in node["items"]]
             return items if t == "list" else tuple(items)
+        if t in ("scalar", "tensor", "array"):
+            arr = arrays[node["key"]]
+            if node.get("dtype") is not None:           # stored as bits (bfloat16 & co.)
+                dtype = _extended_dtype(node["dtype"], path)
+                if dtype.itemsize != arr.dtype.itemsize or arr.dtype.kind != "u":
+                    raise ValueError(f"{node['dtype']} stored as {arr.dtype}")
+                arr = arr.view(dtype)
         if t == "scalar":
-            return arrays[node["key"]][()]
+            return arr[()]
         if t in ("tensor", "array"):
-            arr = backend.to_device(arrays[node["key"]], _device_for(node["device"], target))
+            arr = backend.to_device(arr, _device_for(node["device"], target))
             if t == "array":
                 return arr
             out = Tensor._make(arr)
-            if node.get("requires_grad") and arr.dtype.kind in "fc":
+            if node.get("requires_grad") and (arr.dtype.kind in "fc" or
+                                              "float" in str(node.get("dtype"))):
                 out.requires_grad_(True)
             return out
     except (KeyError, TypeError, ValueError) as exc:

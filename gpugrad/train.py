@@ -32,19 +32,24 @@ import dataclasses
 import os
 import sys
 import time
+import warnings
 
 from . import amp, autograd, backend, io, nn
 from . import random as _random
 from .autograd import no_grad
-from .capture.train_option import compiled_step
+from .capture.train_option import check_compile, compiled_step
 from .data import DataLoader
 from .datasets import DATASETS, load_dataset
-from .distributed.training import training_session
+from .distributed.process_group import report_error
+from .distributed.training import agree, check_config, check_processes, training_session
 from .grad_stats import Callback, GradStats
 from .report import Progress, plot_curves, plot_grad_stats, stderr_is_terminal, write_json
-from .run_folder import check_out, prepare_out
+from .run_folder import (RUN_FILES, check_out, claimed_out, copy_checkpoint, describe_written,
+                         find_best)
 from .train_config import (DEFAULT_OUT, OPTIMIZERS, SCHEDULERS, TrainConfig, anomaly_api,
                            build_model, build_optimizer, build_scheduler)
+from .train_checks import (DivergedError, TrainWarning, check_finite, check_options,
+                           compile_errors_named, one_line_warnings)
 from .train_resume import adjust_checkpoint, check_resume, resume_config
 
 __all__ = ["TrainConfig", "fit", "check_resume", "resume_config", "add_parser", "run",
@@ -122,23 +127,32 @@ def fit(config: TrainConfig, checkpoint=None, log=print, on_epoch_end=None,
     """
     cfg = config.validate().resolved()
     prec = amp.precision_setup(cfg.precision, cfg.device.split(":")[0])  # --precision
-    with _anomaly_mode(cfg.detect_anomaly), prec:
-        return _fit(cfg, checkpoint, log, on_epoch_end, callbacks, prec)
+    with _anomaly_mode(cfg.detect_anomaly), prec, contextlib.ExitStack() as run_scope:
+        return _fit(cfg, checkpoint, log, on_epoch_end, callbacks, prec, run_scope)
 
 
-def _fit(cfg, checkpoint, log, on_epoch_end, callbacks, prec):
+def _fit(cfg, checkpoint, log, on_epoch_end, callbacks, prec, run_scope):
     dev = _require_device(cfg.device)
     dd = training_session(cfg)        # None unless started by mpiexec with > 1 rank
     if dd is not None:                # this rank's device; rank 0 alone writes and logs
         cfg, log, dev = dd.config(cfg), dd.log(log), dd.device
-    if cfg.resume and checkpoint is None:
-        checkpoint = io.load(cfg.resume, map_location="cpu")
-    notes = []
-    if checkpoint is not None:
-        check_resume(cfg, checkpoint)
-        checkpoint, notes = adjust_checkpoint(cfg, checkpoint)
-    if cfg.out:
-        check_out(cfg, checkpoint)          # before any work: never train into another run
+    nproc = 1 if dd is None else dd.size
+
+    def prepare(checkpoint):          # every rank: one verdict before any other collective
+        check_config(cfg, nproc)
+        check_compile(cfg)                  # --compile with what a replay cannot follow
+        if cfg.resume and checkpoint is None:
+            checkpoint = io.load(cfg.resume, map_location="cpu")
+        notes = []
+        if checkpoint is not None:
+            check_processes(checkpoint, nproc)
+            check_resume(cfg, checkpoint)
+            checkpoint, notes = adjust_checkpoint(cfg, checkpoint)
+        if cfg.out:
+            check_out(cfg, checkpoint)      # before any work: never train into another run
+        return checkpoint, notes
+
+    checkpoint, notes = agree(prepare, checkpoint)
     say = (lambda msg: None) if cfg.quiet else log
 
     ds = load_dataset(cfg.dataset, cfg.samples, cfg.features, cfg.classes, cfg.task,
@@ -187,10 +201,16 @@ def _fit(cfg, checkpoint, log, on_epoch_end, callbacks, prec):
         for note in notes:
             say(f"resuming at epoch {start + 1}: {note}")
 
-    out = prepare_out(cfg, checkpoint) if cfg.out else None
+    # every check before the folder exists; a run that fails before writing removes it
+    compiled = compile_errors_named(compiled_step(cfg, net, loss_fn, opt, prec, cbs), cfg)
+    out = run_scope.enter_context(claimed_out(cfg, checkpoint)) if cfg.out else None
     if out and out != cfg.out:
         say(f"writing to {out}")
     cfg = dataclasses.replace(cfg, out=out)
+    best_source, problem = find_best(cfg, checkpoint, out)   # a resume into a new folder
+    if problem:
+        warnings.warn(problem, TrainWarning)
+    written, copied_from = set(), None
     show_progress = cfg.progress and not cfg.quiet and stderr_is_terminal()
     higher_better = cfg.task == "classification"
     score_key = "test_accuracy" if higher_better else "test_r2"
@@ -198,7 +218,6 @@ def _fit(cfg, checkpoint, log, on_epoch_end, callbacks, prec):
     for cb in cbs:
         cb.on_train_begin(model, opt, ds.X_train)
     stats = next((cb for cb in cbs if isinstance(cb, GradStats)), None)
-    compiled = compiled_step(cfg, net, loss_fn, opt, prec, cbs)
     for epoch in range(start, cfg.epochs):
         t0 = time.perf_counter()
         bar = Progress(train_loader.num_samples, f"epoch {epoch + 1}/{cfg.epochs}",
@@ -241,6 +260,9 @@ def _fit(cfg, checkpoint, log, on_epoch_end, callbacks, prec):
         train_time = time.perf_counter() - t0
         test_loss, score = (_evaluate if dd is None else dd.evaluate)(model, test_loader,
                                                                        cfg.task)
+        kept = os.path.join(out, "last.npz") if out else None    # diverged: stop here
+        check_finite(epoch + 1, train_loss, test_loss, lr,
+                     kept if kept and os.path.exists(kept) else cfg.resume)
         row = {"epoch": epoch + 1, "lr": lr, "train_loss": train_loss, "test_loss": test_loss,
                score_key: score, "time_s": time.perf_counter() - t0,
                "samples_per_s": seen / max(train_time, 1e-9)}
@@ -265,6 +287,13 @@ def _fit(cfg, checkpoint, log, on_epoch_end, callbacks, prec):
             io.save(state, os.path.join(out, "last.npz"))
             if improved:
                 io.save(state, os.path.join(out, "best.npz"))
+                copied_from = None
+            elif best_source and "best.npz" not in written:     # the run's best, carried over
+                copy_checkpoint(best_source, os.path.join(out, "best.npz"))
+                copied_from = os.path.dirname(best_source) or os.curdir
+            written.update(("last.npz", "metrics.json"))
+            if improved or copied_from:
+                written.add("best.npz")
             write_json(_metrics(cfg, history, best, dev, model, t_run, False, stats),
                        os.path.join(out, "metrics.json"))
         if on_epoch_end is not None:
@@ -273,23 +302,24 @@ def _fit(cfg, checkpoint, log, on_epoch_end, callbacks, prec):
     files = []
     if out:
         write_json(result, os.path.join(out, "metrics.json"))
-        files = ["last.npz", "best.npz", "metrics.json"]
+        written.add("metrics.json")
         if cfg.plot:
             label = ("train (label-smoothed)" if cfg.task == "classification" and
                      cfg.label_smoothing else "train")
             if plot_curves(history, os.path.join(out, "curves.png"), cfg.task, label):
-                files.append("curves.png")
+                written.add("curves.png")
                 if any("grad_stats" in r for r in history) and \
                         plot_grad_stats(history, os.path.join(out, "grad_stats.png")):
-                    files.append("grad_stats.png")
+                    written.add("grad_stats.png")
             else:
                 say("plot skipped: matplotlib is not installed (pip install 'gpugrad[train]')")
-    result["files"] = [os.path.join(out, f) for f in files] if out else []
+        files = [f for f in RUN_FILES if f in written]
+    result["files"] = [os.path.join(out, f) for f in files]
     if best is not None:
         what = (f"best test accuracy {100 * best[score_key]:.2f}%" if higher_better
                 else f"best test R^2 {best[score_key]:.4f}")
-        log(f"{what} (epoch {best['epoch']})" + (f"; wrote {', '.join(files)} to {out}"
-                                                  if out else ""))
+        log(f"{what} (epoch {best['epoch']})" + (
+            "; " + describe_written(out, written, copied_from, best["epoch"]) if out else ""))
     return result
 
 
@@ -375,22 +405,33 @@ def run(args) -> int:
     """Run ``gpugrad train`` from parsed arguments; returns the exit status."""
     given = {k.replace("-", "_"): v for k, v in vars(args).items()
              if k not in ("command", "run")}
-    _require_device(given.get("device", "cpu"))
-    checkpoint = None
-    if given.get("resume"):
-        checkpoint = io.load(given["resume"], map_location="cpu")
-        cfg = resume_config(checkpoint, **given)     # fit() refuses changes that break the run
-    else:
-        cfg = TrainConfig(**given)
-    try:
-        fit(cfg, checkpoint=checkpoint)
-    except Exception as exc:
-        # --detect-anomaly found a NaN/Inf: its report (the op, its inputs, where it was called)
-        # is the useful part, not this loop's own traceback
-        anomaly_error = getattr(autograd, "AnomalyError", None)
-        if anomaly_error is None or not isinstance(exc, anomaly_error) or \
-                os.environ.get("GPUGRAD_DEBUG"):
-            raise
-        sys.stderr.write(f"gpugrad train: {exc}\n")
-        return 1
+
+    def prepare():
+        _require_device(given.get("device", "cpu"))
+        if given.get("resume"):
+            try:
+                checkpoint = io.load(given["resume"], map_location="cpu")
+            except (OSError, ValueError) as exc:       # missing, unreadable, not a checkpoint
+                raise type(exc)(f"--resume: {exc}") from None
+            cfg = resume_config(checkpoint, **given)   # fit() refuses changes that break it
+        else:
+            cfg, checkpoint = TrainConfig(**given), None
+        check_options(given, cfg)                      # options that cannot apply: refused
+        return cfg, checkpoint
+
+    with one_line_warnings():         # TrainWarning: "gpugrad train: warning: ..."
+        # under mpiexec every rank joins the job first: an error on any rank then ends them all
+        cfg, checkpoint = agree(prepare)
+        try:
+            fit(cfg, checkpoint=checkpoint)
+        except Exception as exc:
+            # a diverged run (NaN/Inf epoch loss), or --detect-anomaly's report of the op that
+            # made a NaN/Inf: one line, exit status 1, not this loop's own traceback
+            anomaly_error = getattr(autograd, "AnomalyError", None)
+            stops = (DivergedError,) + ((anomaly_error,) if anomaly_error else ())
+            if not isinstance(exc, stops) or os.environ.get("GPUGRAD_DEBUG"):
+                raise
+            if report_error(f"gpugrad train: {exc}", exc):      # in a job: aborts every rank
+                sys.stderr.write(f"gpugrad train: {exc}\n")
+            return 1
     return 0

@@ -17,7 +17,7 @@ from .datasets import DATASETS
 
 __all__ = ["TrainConfig", "build_model", "build_optimizer", "build_scheduler", "OPTIMIZERS",
            "SCHEDULERS", "DEFAULT_LR", "DEFAULT_BATCH_SIZE", "RUN_FIELDS", "RESUME_TUNABLE",
-           "EPOCH_SCHEDULERS", "DEFAULT_OUT", "anomaly_api"]
+           "EPOCH_SCHEDULERS", "DEFAULT_OUT", "anomaly_api", "option"]
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULERS = ("none", "step", "multistep", "exponential", "cosine", "warmup-cosine")
@@ -162,17 +162,19 @@ class TrainConfig:
         return cls(**d)
 
     def validate(self) -> "TrainConfig":
-        """Raise ValueError naming the first bad field; return self.
+        """Raise ValueError naming the first bad field by its command-line option
+        (``--test-size`` for ``test_size``); return self.
 
         >>> TrainConfig(dropout=2.0).validate()
         Traceback (most recent call last):
         ...
-        ValueError: invalid dropout 2.0; expected a value in [0, 1)
+        ValueError: invalid --dropout 2.0; expected a value in [0, 1)
         """
         def choice(name, options):
             v = getattr(self, name)
             if v not in options:
-                raise ValueError(f"invalid {name} {v!r}; expected one of {', '.join(options)}")
+                raise ValueError(f"invalid {option(name)} {v!r}; expected one of "
+                                 f"{', '.join(options)}")
         choice("dataset", DATASETS)
         choice("task", ("classification", "regression"))
         choice("optimizer", OPTIMIZERS)
@@ -182,49 +184,87 @@ class TrainConfig:
         choice("precision", ("fp32", "tf32", "bf16", "fp16"))  # gpugrad.amp.PRECISIONS
         for name in ("samples", "features", "epochs", "resolved_batch_size", "eval_batch_size"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"invalid {name.replace('resolved_', '')} {v!r}; expected an "
-                                 f"int >= 1")
-        if self.task == "classification" and (not isinstance(self.classes, int) or
-                                              self.classes < 2):
-            raise ValueError(f"invalid classes {self.classes!r}; expected an int >= 2")
-        if any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.hidden):
-            raise ValueError(f"invalid hidden sizes {self.hidden!r}; expected ints >= 1")
+            if not _is_int(v, 1):
+                raise ValueError(f"invalid {option(name)} {v!r}; expected an int >= 1")
+        if not _is_int(self.seed, 0):
+            raise ValueError(f"invalid {option('seed')} {self.seed!r}; expected an int >= 0")
+        if self.task == "classification" and not _is_int(self.classes, 2):
+            raise ValueError(f"invalid {option('classes')} {self.classes!r}; expected an "
+                             f"int >= 2")
+        if any(not _is_int(h, 1) for h in self.hidden):
+            raise ValueError(f"invalid {option('hidden')} sizes {self.hidden!r}; expected "
+                             f"ints >= 1")
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"invalid dropout {self.dropout!r}; expected a value in [0, 1)")
+            raise ValueError(f"invalid {option('dropout')} {self.dropout!r}; expected a value "
+                             f"in [0, 1)")
         if not 0.0 < self.test_size < 1.0:
-            raise ValueError(f"invalid test_size {self.test_size!r}; expected a value in (0, 1)")
-        for name in ("resolved_lr", "momentum", "resolved_weight_decay", "label_smoothing"):
+            raise ValueError(f"invalid {option('test_size')} {self.test_size!r}; expected a "
+                             f"value in (0, 1)")
+        if self.dataset == "synthetic" and \
+                max(1, round(self.samples * self.test_size)) >= self.samples:
+            raise ValueError(f"invalid {option('test_size')} {self.test_size!r} with "
+                             f"{option('samples')} {self.samples}: it leaves no training samples")
+        for name in ("resolved_lr", "momentum", "resolved_weight_decay", "label_smoothing",
+                     "gamma"):
             v = getattr(self, name)
             if not v >= 0:
-                raise ValueError(f"invalid {name.replace('resolved_', '')} {v!r}; expected >= 0")
+                raise ValueError(f"invalid {option(name)} {v!r}; expected >= 0")
+        if not self.label_smoothing <= 1:
+            raise ValueError(f"invalid {option('label_smoothing')} {self.label_smoothing!r}; "
+                             f"expected a value in [0, 1]")
         if self.nesterov and (self.optimizer != "sgd" or self.momentum <= 0):
-            raise ValueError("nesterov needs --optimizer sgd with a momentum > 0")
+            raise ValueError("--nesterov needs --optimizer sgd with a --momentum > 0")
         if self.scheduler == "warmup-cosine" and not 0 < self.warmup_epochs < self.epochs:
-            raise ValueError(f"invalid warmup_epochs {self.warmup_epochs!r}; expected 0 < "
-                             f"warmup_epochs < epochs ({self.epochs})")
-        if self.step_size is not None and (isinstance(self.step_size, bool) or
-                                           not isinstance(self.step_size, int) or
-                                           self.step_size < 1):
-            raise ValueError(f"invalid step_size {self.step_size!r}; expected an int >= 1")
-        if self.milestones is not None and any(isinstance(m, bool) or not isinstance(m, int)
-                                               or m < 1 for m in self.milestones):
-            raise ValueError(f"invalid milestones {self.milestones!r}; expected ints >= 1")
+            raise ValueError(f"invalid {option('warmup_epochs')} {self.warmup_epochs!r}; "
+                             f"expected 0 < --warmup-epochs < --epochs ({self.epochs})")
+        if self.step_size is not None and not _is_int(self.step_size, 1):
+            raise ValueError(f"invalid {option('step_size')} {self.step_size!r}; expected an "
+                             f"int >= 1")
+        if self.milestones is not None and any(not _is_int(m, 1) for m in self.milestones):
+            raise ValueError(f"invalid {option('milestones')} {self.milestones!r}; expected "
+                             f"ints >= 1")
         if self.out is not None:
             try:
                 self.out.format(dataset="", time="")
             except (KeyError, IndexError, ValueError) as exc:
-                raise ValueError(f"invalid out {self.out!r}: the only placeholders are "
-                                 f"{{dataset}} and {{time}} ({type(exc).__name__}: {exc})"
+                raise ValueError(f"invalid {option('out')} {self.out!r}: the only placeholders "
+                                 f"are {{dataset}} and {{time}} ({type(exc).__name__}: {exc})"
                                  ) from None
         for name in ("grad_stats", "detect_anomaly", "overwrite", "extend_schedule", "compile"):
             v = getattr(self, name)
-            if not isinstance(v, bool):
+            if not isinstance(v, bool):      # (the command line only ever gives bools)
                 raise ValueError(f"invalid {name} {v!r}; expected True or False")
+        for name in ("grad_stats", "detect_anomaly"):
+            if self.compile and getattr(self, name):
+                raise ValueError(f"--compile cannot be combined with {option(name)}: a "
+                                 f"recorded step is replayed, not run op by op; drop one")
         if self.detect_anomaly:
             anomaly_api()
-        backend.device(self.device)
+        try:
+            dev = backend.device(self.device)
+        except ValueError as exc:
+            raise ValueError(f"invalid {option('device')} {self.device!r}: {exc}") from None
+        if self.precision == "bf16" and dev.type == "cuda":
+            raise ValueError("--precision bf16 runs on the CPU only (CuPy has no bfloat16); "
+                             "use --precision fp16 or tf32 with --device cuda")
         return self
+
+
+def option(name: str) -> str:
+    """The command-line option of a :class:`TrainConfig` field, for messages.
+
+    >>> option("test_size"), option("resolved_lr"), option("eval_batch_size")
+    ('--test-size', '--lr', 'eval_batch_size')
+    """
+    name = name.replace("resolved_", "")
+    return name if name in _NOT_OPTIONS else "--" + name.replace("_", "-")
+
+
+_NOT_OPTIONS = ("eval_batch_size",)     # fields without a command-line option
+
+
+def _is_int(v, minimum):
+    return not isinstance(v, bool) and isinstance(v, int) and v >= minimum
 
 
 def anomaly_api():

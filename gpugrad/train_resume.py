@@ -25,7 +25,9 @@ import copy
 import dataclasses
 import math
 
-from .train_config import EPOCH_SCHEDULERS, RESUME_TUNABLE, RUN_FIELDS, TrainConfig
+import os
+
+from .train_config import EPOCH_SCHEDULERS, RESUME_TUNABLE, RUN_FIELDS, TrainConfig, option
 
 __all__ = ["check_resume", "resume_config", "adjust_checkpoint"]
 
@@ -43,6 +45,9 @@ def _saved_config(ckpt) -> TrainConfig:
 def resume_config(ckpt, **overrides) -> TrainConfig:
     """The (resolved) configuration of a saved run with ``overrides`` applied;
     ``overwrite`` and ``extend_schedule`` start off (they are choices of one invocation).
+    Without an ``out`` override, a resume (``resume=PATH``) writes into the folder holding
+    PATH -- never into the ``out`` the checkpoint recorded, which was relative to wherever
+    that run was started and may name another run's folder from here.
     :func:`check_resume` refuses overrides that would change the run.
 
     >>> from gpugrad.train_config import TrainConfig
@@ -51,6 +56,8 @@ def resume_config(ckpt, **overrides) -> TrainConfig:
     5
     """
     saved = dataclasses.replace(_saved_config(ckpt), overwrite=False, extend_schedule=False)
+    if "out" not in overrides and overrides.get("resume"):
+        overrides = dict(overrides, out=os.path.dirname(overrides["resume"]) or os.curdir)
     return dataclasses.replace(saved, **overrides)
 
 
@@ -75,7 +82,7 @@ def check_resume(cfg: TrainConfig, ckpt) -> None:
     >>> check_resume(TrainConfig(hidden=[8]), ck)
     Traceback (most recent call last):
     ...
-    ValueError: cannot resume with a different configuration: hidden (checkpoint [256, 256], ...
+    ValueError: cannot resume with a different configuration: --hidden (checkpoint [256, 256], ...
     >>> check_resume(TrainConfig(epochs=30), ck)
     Traceback (most recent call last):
     ...
@@ -86,7 +93,7 @@ def check_resume(cfg: TrainConfig, ckpt) -> None:
     if missing:
         raise ValueError(f"the --resume checkpoint lacks {missing}")
     cfg = cfg.resolved()
-    diffs = [f"{f.name} (checkpoint {getattr(saved, f.name)!r}, now "
+    diffs = [f"{option(f.name)} (checkpoint {getattr(saved, f.name)!r}, now "
              f"{getattr(cfg, f.name)!r})" for f in dataclasses.fields(cfg)
              if f.name not in RUN_FIELDS + RESUME_TUNABLE and
              getattr(saved, f.name) != getattr(cfg, f.name)]

@@ -111,10 +111,10 @@ def test_resume_from_the_command_line(tmp_path, capsys):
     (["--activation", "mish"], ["invalid choice"]),
     (["--epochs", "ten"], ["argument --epochs: invalid int value: 'ten'"]),
     (["--bogus"], ["unrecognized arguments: --bogus"]),
-    (["--dropout", "1.5"], ["invalid dropout 1.5"]),
-    (["--epochs", "0"], ["invalid epochs 0"]),
+    (["--dropout", "1.5"], ["invalid --dropout 1.5"]),
+    (["--epochs", "0"], ["invalid --epochs 0"]),
     (["--device", "tpu"], ["expected a device like 'cpu', 'cuda' or 'cuda:0', got 'tpu'"]),
-    (["--nesterov", "--momentum", "0"], ["nesterov needs"]),
+    (["--nesterov", "--momentum", "0"], ["--nesterov needs"]),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) and v and v[0].startswith("--") else None)
 def test_bad_options_are_one_line_errors(capsys, argv, fragments, tmp_path):
     code, _, err = run_cli(capsys, "train", *argv, "--out", str(tmp_path))
@@ -177,7 +177,7 @@ def test_python_dash_m_entry_point(tmp_path):
                            str(tmp_path / "missing.npz")], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 2
-    assert proc.stderr.strip() == (f"gpugrad train: error: checkpoint not found: "
+    assert proc.stderr.strip() == (f"gpugrad train: error: --resume: checkpoint not found: "
                                    f"{tmp_path / 'missing.npz'}")
 
 

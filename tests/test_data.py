@@ -226,5 +226,5 @@ def test_load_dataset():
     assert ds.X_train.shape == (800, 6) and ds.X_test.shape == (200, 6) and ds.num_outputs == 3
     np.testing.assert_allclose(ds.X_train.mean(axis=0), 0, atol=1e-5)
     np.testing.assert_allclose(ds.X_train.std(axis=0), 1, atol=1e-4)
-    with pytest.raises(ValueError, match="unknown dataset 'mnist'"):
-        load_dataset("mnist")
+    with pytest.raises(ValueError, match="unknown dataset 'cifar10'"):
+        load_dataset("cifar10")

@@ -222,24 +222,24 @@ def test_cli_flags_parse_and_resume_keeps_them(tmp_path, capsys):
     ckpt = str(tmp_path / "run" / "last.npz")
     assert gg.load(ckpt)["config"]["grad_stats"] is True
     # a resume without the flag keeps the checkpoint's choice
-    code, _, err = run_cli(capsys, "train", "--resume", ckpt, "--epochs", "2", "--quiet")
+    code, _, err = run_cli(capsys, "train", "--resume", ckpt, "--extend-schedule", "--epochs", "2", "--quiet")
     assert code == 0, err
     rows = json.loads((tmp_path / "run" / "metrics.json").read_text())["epochs"]
     assert [("grad_stats" in r) for r in rows] == [True, True]
     # --no-grad-stats turns it off for the resumed epochs; the rest must still match
-    code, _, err = run_cli(capsys, "train", "--resume", ckpt, "--epochs", "3", "--quiet",
+    code, _, err = run_cli(capsys, "train", "--resume", ckpt, "--extend-schedule", "--epochs", "3", "--quiet",
                            "--no-grad-stats")
     assert code == 0, err
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert [("grad_stats" in r) for r in metrics["epochs"]] == [True, True, False]
     assert metrics["config"]["grad_stats"] is False
     # and a run without it can be resumed with it
-    code, _, err = run_cli(capsys, "train", "--resume", ckpt, "--epochs", "4", "--quiet",
+    code, _, err = run_cli(capsys, "train", "--resume", ckpt, "--extend-schedule", "--epochs", "4", "--quiet",
                            "--grad-stats", "--no-plot")
     assert code == 0, err
     rows = json.loads((tmp_path / "run" / "metrics.json").read_text())["epochs"]
     assert [("grad_stats" in r) for r in rows] == [True, True, False, True]
-    code, _, err = run_cli(capsys, "train", "--resume", ckpt, "--epochs", "5", "--hidden", "9",
+    code, _, err = run_cli(capsys, "train", "--resume", ckpt, "--extend-schedule", "--epochs", "5", "--hidden", "9",
                            "--grad-stats")
     assert code == 2 and "hidden (checkpoint [8], now [9])" in err
 
@@ -310,10 +310,10 @@ def test_detect_anomaly_through_the_cli_and_resume(fake_anomaly, tmp_path, capsy
     assert fake_anomaly.calls == [True, False]
     ckpt = str(tmp_path / "last.npz")
     assert gg.load(ckpt)["config"]["detect_anomaly"] is True
-    code, _, err = run_cli(capsys, "train", "--resume", ckpt, "--epochs", "2", "--quiet")
+    code, _, err = run_cli(capsys, "train", "--resume", ckpt, "--extend-schedule", "--epochs", "2", "--quiet")
     assert code == 0, err
     assert fake_anomaly.calls == [True, False, True, False]
-    code, _, err = run_cli(capsys, "train", "--resume", ckpt, "--epochs", "3", "--quiet",
+    code, _, err = run_cli(capsys, "train", "--resume", ckpt, "--extend-schedule", "--epochs", "3", "--quiet",
                            "--no-detect-anomaly")
     assert code == 0, err
     assert fake_anomaly.calls == [True, False, True, False]

@@ -229,10 +229,10 @@ def test_files_get_the_umask_permissions(tmp_path):
         assert oct(os.stat(tmp_path / name).st_mode & 0o777) == oct(0o640), name
     os.umask(0o002)
     try:
-        gg.save({"a": 1}, tmp_path / "a.npz")
+        gg.save({"a": 1}, tmp_path / "b.npz")
     finally:
         os.umask(old)
-    assert oct(os.stat(tmp_path / "a.npz").st_mode & 0o777) == oct(0o664)
+    assert oct(os.stat(tmp_path / "b.npz").st_mode & 0o777) == oct(0o664)
 
 
 def test_errors_name_the_target_not_the_temporary_file(tmp_path, monkeypatch):
@@ -345,3 +345,66 @@ def test_save_on_gpu_load_anywhere(tmp_path):
     cpu = gg.load(tmp_path / "g.npz", map_location="cpu")
     np.testing.assert_array_equal(cpu["weight"].numpy(), model.weight.numpy())
     nn.Linear(4, 3).load_state_dict(back)          # GPU state into a CPU model
+
+
+# ---------------------------------------------------------------- bfloat16, modes, symlinks
+def test_bfloat16_round_trips_bit_exact(tmp_path):
+    """ml_dtypes bfloat16 tensors, arrays and scalars (every bit pattern, NaN and -0 too):
+    stored as uint16 bits with the dtype name in the metadata, back bit for bit."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    bits = np.arange(2 ** 16, dtype=np.uint16)
+    arr = bits.view(ml_dtypes.bfloat16).reshape(256, 256)
+    t = gg.ones(3, dtype="bfloat16")
+    t.requires_grad_(True)
+    gg.save({"t": t, "a": arr, "s": arr[0, 5], "f": np.float32(1)}, tmp_path / "b.npz")
+    back = gg.load(tmp_path / "b.npz")
+    assert back["a"].dtype == arr.dtype and np.array_equal(back["a"].view(np.uint16),
+                                                           arr.view(np.uint16))
+    assert back["t"].dtype == t.dtype and back["t"].requires_grad
+    assert np.array_equal(back["t"].numpy().view(np.uint16), t.numpy().view(np.uint16))
+    assert type(back["s"]) is type(arr[0, 5]) and back["s"].view(np.uint16) == bits[5]
+    meta = json.loads(str(np.load(tmp_path / "b.npz")["__gpugrad__"]))
+    assert meta["arrays"]["a"]["dtype"] == "<u2" and meta["version"] == 2
+
+
+def test_bfloat16_load_without_ml_dtypes_is_a_clear_error(tmp_path, monkeypatch):
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    gg.save({"a": np.zeros(2, ml_dtypes.bfloat16)}, tmp_path / "b.npz")
+    monkeypatch.setitem(__import__("sys").modules, "ml_dtypes", None)   # import fails
+    with pytest.raises(ImportError, match=r"b\.npz holds bfloat16 arrays.*pip install "
+                                          r"ml_dtypes"):
+        gg.load(tmp_path / "b.npz")
+
+
+def test_plain_checkpoints_stay_format_version_1(tmp_path):
+    gg.save({"a": np.zeros(2, np.float16)}, tmp_path / "p.npz")      # older readers read it
+    assert json.loads(str(np.load(tmp_path / "p.npz")["__gpugrad__"]))["version"] == 1
+
+
+def test_replacing_a_file_keeps_its_mode(tmp_path):
+    """A private (0600) checkpoint stays private when saved over; new files get the umask."""
+    path = tmp_path / "private.npz"
+    gg.save({"a": 1}, path)
+    os.chmod(path, 0o600)
+    gg.save({"a": 2}, path)
+    assert oct(os.stat(path).st_mode & 0o777) == oct(0o600) and gg.load(path) == {"a": 2}
+    os.chmod(path, 0o640)
+    with io.atomic_write(path, "w") as f:
+        f.write("x")
+    assert oct(os.stat(path).st_mode & 0o777) == oct(0o640)
+
+
+def test_saving_to_a_symlink_writes_through_to_its_target(tmp_path):
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "target.npz"
+    gg.save({"a": 1}, target)
+    os.symlink(target, tmp_path / "link.npz")
+    os.symlink(tmp_path / "link.npz", tmp_path / "link2.npz")          # a chain of links
+    gg.save({"a": 2}, tmp_path / "link2.npz")
+    assert os.path.islink(tmp_path / "link.npz") and os.path.islink(tmp_path / "link2.npz")
+    assert gg.load(target) == {"a": 2} and gg.load(tmp_path / "link.npz") == {"a": 2}
+    assert sorted(os.listdir(tmp_path)) == ["link.npz", "link2.npz", "real"]
+    assert os.listdir(tmp_path / "real") == ["target.npz"]              # no temporary file
+    os.symlink(tmp_path / "real" / "new.npz", tmp_path / "dangling.npz")
+    gg.save({"a": 3}, tmp_path / "dangling.npz")                      # creates the target
+    assert gg.load(tmp_path / "real" / "new.npz") == {"a": 3}

@@ -81,4 +81,4 @@ def test_placeholders(tmp_path, capsys):
     assert expand_out("x/{dataset}", "mnist") == "x/mnist"
     assert len(expand_out("{time}", "d", now=0.0)) == len("19700101-000000")
     code = main([*TINY, "--out", str(tmp_path / "{nope}")])
-    one_line_error(capsys, code, "invalid out", "{dataset} and {time}")
+    one_line_error(capsys, code, "invalid --out", "{dataset} and {time}")

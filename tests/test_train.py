@@ -140,13 +140,13 @@ def test_regression_task(tmp_path):
 
 
 def test_config_validation():
-    for bad, msg in [(dict(optimizer="lbfgs"), "invalid optimizer"),
-                     (dict(hidden=[0]), "invalid hidden sizes"),
-                     (dict(dropout=1.0), "invalid dropout"),
-                     (dict(epochs=0), "invalid epochs"),
-                     (dict(lr=-1.0), "invalid lr"),
-                     (dict(nesterov=True, momentum=0.0), "nesterov needs"),
-                     (dict(scheduler="warmup-cosine", warmup_epochs=5, epochs=5), "warmup_epochs"),
+    for bad, msg in [(dict(optimizer="lbfgs"), "invalid --optimizer"),
+                     (dict(hidden=[0]), "invalid --hidden sizes"),
+                     (dict(dropout=1.0), "invalid --dropout"),
+                     (dict(epochs=0), "invalid --epochs"),
+                     (dict(lr=-1.0), "invalid --lr"),
+                     (dict(nesterov=True, momentum=0.0), "--nesterov needs"),
+                     (dict(scheduler="warmup-cosine", warmup_epochs=5, epochs=5), "--warmup-epochs"),
                      (dict(device="tpu"), "expected a device")]:
         with pytest.raises(ValueError, match=msg):
             TrainConfig(**bad).validate()
