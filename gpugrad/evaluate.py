@@ -6,7 +6,9 @@ the model's state and the training split's feature means and stds; :func:`load_r
 one back into a model in eval mode.  Feature files are ``.csv`` (numbers separated by
 commas, an optional header line) or ``.npz`` (an array ``X``, and ``y`` for labels) or
 ``.npy`` (features only); for ``gpugrad eval`` a ``.csv`` holds the label in its last
-column.  Features are raw, as the dataset gives them: the run's standardizer is applied here.
+column.  How a ``.csv`` is read -- its header line (``--header auto|yes|no``), a UTF-8
+byte-order mark, comment lines -- is in :mod:`gpugrad.feature_files`.  Features are raw, as
+the dataset gives them: the run's standardizer is applied here.
 
 >>> import gpugrad as gg, tempfile, os
 >>> from gpugrad.train import TrainConfig, fit
@@ -23,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -31,6 +32,7 @@ import numpy as np
 from . import backend, io, nn
 from .autograd import no_grad
 from .datasets import Standardizer, load_dataset
+from .feature_files import HEADER_CHOICES, read_features
 from .tensor import Tensor
 from .train_config import TrainConfig, build_model
 
@@ -113,79 +115,6 @@ def _host(a):
                       (a.get() if backend.is_cupy_array(a) else a))
 
 
-# ---------------------------------------------------------------- reading inputs
-def read_features(path, num_features: int, labels: bool = False):
-    """``(X, y)`` from a ``.csv``/``.npz``/``.npy`` file: X float64 of shape (N, num_features),
-    y (N,) or (N, k) when ``labels`` (else None).  Raises FileNotFoundError or ValueError
-    (wrong feature count, no labels, non-numbers, NaN/Inf) naming the file.
-    """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"input not found: {path}")
-    ext = os.path.splitext(path)[1].lower()
-    y = None
-    if ext == ".csv":
-        data = _read_csv(path)
-        if labels:
-            data, y = data[:, :-1], data[:, -1]
-        X = data
-    elif ext in (".npz", ".npy"):
-        X, y = _read_numpy(path, ext, labels)
-    else:
-        raise ValueError(f"{path}: expected a .csv, .npz or .npy file")
-    if X.ndim != 2 or X.shape[1] != num_features:
-        extra = " (the last .csv column holds the label)" if labels and ext == ".csv" else ""
-        raise ValueError(f"{path} has {X.shape[1] if X.ndim == 2 else X.shape} feature "
-                         f"columns; the model takes {num_features}{extra}")
-    if X.shape[0] == 0:
-        raise ValueError(f"{path} holds no samples")
-    bad = np.argwhere(~np.isfinite(X))
-    if bad.size:
-        raise ValueError(f"{path}: feature {bad[0][1]} of sample {bad[0][0]} is "
-                         f"{X[tuple(bad[0])]}; expected finite numbers")
-    if y is not None and y.shape[0] != X.shape[0]:
-        raise ValueError(f"{path} has {X.shape[0]} samples but {y.shape[0]} labels")
-    return X, y
-
-
-def _read_csv(path):
-    with open(path) as f:
-        first = f.readline()
-    try:
-        [float(v) for v in first.split(",")]
-        skip = 0
-    except ValueError:
-        skip = 1                                       # a header line
-    try:
-        data = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2, dtype=np.float64)
-    except ValueError as exc:
-        raise ValueError(f"{path}: expected numbers separated by commas ({exc})") from None
-    return data
-
-
-def _read_numpy(path, ext, labels):
-    try:
-        z = np.load(path, allow_pickle=False)
-    except Exception as exc:
-        raise ValueError(f"{path} cannot be read as {ext} ({type(exc).__name__}: {exc})") \
-            from None
-    if ext == ".npy":
-        if labels:
-            raise ValueError(f"{path}: a .npy file holds features only; give labels as y in "
-                             f"a .npz or as the last .csv column")
-        return np.asarray(z, dtype=np.float64), None
-    with z:
-        if "X" not in z.files:
-            raise ValueError(f"{path}: expected an array 'X' (and 'y' for labels), found "
-                             f"{sorted(z.files)}")
-        if labels and "y" not in z.files:
-            raise ValueError(f"{path}: expected labels as an array 'y', found {sorted(z.files)}")
-        X = z["X"]
-        if X.dtype.kind not in "biuf":
-            raise ValueError(f"{path}: 'X' holds {X.dtype}; expected numbers")
-        return X.astype(np.float64), (z["y"] if labels else None)
-
-
 # ---------------------------------------------------------------- running the model
 def predict(run: Run, X, batch_size: int = 4096, standardized: bool = False) -> np.ndarray:
     """The model's raw outputs (logits for classification), a NumPy array (N, num_outputs),
@@ -247,6 +176,10 @@ def add_parser(subparsers):
                        help="a gpugrad train checkpoint (runs/x/best.npz)")
         p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
         p.add_argument("--batch-size", type=int, default=4096, help="rows per forward pass")
+        p.add_argument("--header", choices=HEADER_CHOICES, default="auto",
+                       help="is the first line of a .csv --input a header? auto (default): "
+                            "yes when it holds a non-number, or is exactly 0,1,...,n-1 "
+                            "(pandas' default column names, reported on stderr)")
 
     p = subparsers.add_parser(
         "eval", help="metrics of a trained model on its test split or a labelled file",
@@ -279,14 +212,19 @@ def run_eval(args) -> int:
     _check_batch(args)
     run = load_run(args.checkpoint, args.device)
     if args.input:
-        X, y = read_features(args.input, run.num_features, labels=True)
+        X, y = read_features(args.input, run.num_features, labels=True, header=args.header,
+                             note=_note)
         data = args.input
     else:
         X, y = run_test_split(run)
         data = f"test split of the run ({run.config.dataset})"
     m = evaluate(run, X, y, args.batch_size, standardized=not args.input)
     if args.json:
-        print(json.dumps({"checkpoint": run.path, "epoch": run.epoch, "data": data, **m}))
+        # strict JSON: a non-finite metric (a model that overflows) is null, not NaN
+        m = {k: (v if not isinstance(v, float) or np.isfinite(v) else None)
+             for k, v in m.items()}
+        print(json.dumps({"checkpoint": run.path, "epoch": run.epoch, "data": data, **m},
+                         allow_nan=False))
         return 0
     score = (f"accuracy {100 * m['accuracy']:.2f}%" if "accuracy" in m
              else f"R^2 {m['r2']:.4f}")
@@ -302,7 +240,7 @@ def run_predict(args) -> int:
     if args.output and ext not in (".csv", ".npz"):
         raise ValueError(f"--output {args.output}: expected a .csv or .npz file name")
     run = load_run(args.checkpoint, args.device)
-    X, _ = read_features(args.input, run.num_features)
+    X, _ = read_features(args.input, run.num_features, header=args.header, note=_note)
     out = predict(run, X, args.batch_size)
     if run.task == "classification":
         cols = {"prediction": out.argmax(axis=1), "probabilities": _softmax(out)}
@@ -323,22 +261,20 @@ def run_predict(args) -> int:
         np.savetxt(f, table, delimiter=",", fmt=fmt, header=",".join(header), comments="")
     if args.output:
         _atomic(args.output, write)
-    else:
+        return 0
+    try:
         write(sys.stdout)
+        sys.stdout.flush()
+    except BrokenPipeError:      # `gpugrad predict ... | head`: the reader left; end quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())     # so the interpreter's final flush is quiet
+        return 128 + 13                           # as a tool killed by SIGPIPE
     return 0
 
 
-def _atomic(path, write):
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".",
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w" if path.lower().endswith(".csv") else "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+def _note(message):
+    sys.stderr.write(f"note: {message}\n")
+
+
+def _atomic(path, write):       # atomic_file's writer: its errors name path, not a temp file
+    io.write_file(path, write, "w" if path.lower().endswith(".csv") else "wb")

@@ -48,6 +48,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+import warnings
 
 import numpy as np
 
@@ -251,6 +252,11 @@ def export(model, path, *, opset: int = DEFAULT_OPSET, dtype=None, standardizer=
     if not isinstance(model, nn.Module):
         raise TypeError(f"gg.onnx.export: expected a gpugrad nn.Module, got "
                         f"{type(model).__name__}")
+    active = [m for m in model.modules() if isinstance(m, nn.Dropout) and m.training and m.p > 0]
+    if active:                # the exported graph is the eval one: say so, not silently
+        warnings.warn(f"gg.onnx.export: the model is in training mode with {len(active)} active "
+                      f"Dropout layer(s); the ONNX model is the eval-mode graph (no dropout): "
+                      f"call model.eval() before exporting", UserWarning, stacklevel=2)
     layers = list(_layers(model))
     linears = [m for _, m in layers if isinstance(m, nn.Linear)]
     if not linears:

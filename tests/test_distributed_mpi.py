@@ -1,5 +1,7 @@
 """gpugrad.distributed under ``mpiexec -n 2`` (the mpich and mpi4py wheels of the dev extra):
-data-parallel SGD against one process, a rank that fails, ``gpugrad train`` with --resume.
+data-parallel SGD against one process, a rank that fails (during training, before init(),
+on a command-line error), models that differ, ``gpugrad train`` with --resume and its
+refusals (an existing --out, another number of processes, --compile).
 Skipped where mpi4py or mpiexec is missing; every launch has a timeout, so a hang fails."""
 import json
 import os
@@ -78,3 +80,59 @@ def test_train_command_runs_on_two_ranks_and_resumes(tmp_path):
     assert [[r[k] for k in keys] for r in a["epochs"]] == \
         [[r[k] for k in keys] for r in b["epochs"]]
     assert sorted(os.listdir(tmp_path)) == ["a", "b"]
+
+
+@pytest.mark.parametrize("mode,expect,code", [
+    ("mismatch", "rank 1: DistributedDataParallel: the ranks hold different models: parameter "
+                 "0 is '0.weight' of shape (6, 16) float64 on rank 0 but '0.weight' of shape "
+                 "(6, 17) float64 on rank 1", 0),
+    ("hang_before_init", "rank 0 waited 3.0 s for every rank to reach "
+                         "gpugrad.distributed.init()", None),
+    ("raise_before_init", "rank 1 raised RuntimeError; aborting every rank", None),
+    ("cli_error", "gpugrad predict: error: checkpoint not found: missing.npz", 2),
+])
+def test_start_up_failures_end_the_job_at_once(mode, expect, code):
+    rc, out, seconds = launch([os.path.join(SCRIPTS, "startup.py"), mode],
+                              env={"GPUGRAD_DIST_TIMEOUT": "3"}, limit=60)
+    assert expect in out, out
+    assert seconds < 45
+    if code == 0:
+        assert rc == 0 and "rank 0 finished" in out and "rank 1 finished" in out, out
+        assert "parameter 0 is '0.weight' of shape (6, 6) float32 on rank 0" in out, out
+    else:
+        assert rc != 0 and "finished" not in out and "went on" not in out, out
+        assert code is None or rc == code, (rc, out)
+        if mode == "cli_error":
+            assert out.count("error:") == 1, out
+
+
+def test_train_refusals_are_one_line_on_every_rank_count(tmp_path, capsys):
+    from gpugrad.cli import main
+
+    common = ["train", "--dataset", "synthetic", "--samples", "200", "--features", "4",
+              "--hidden", "8", "--epochs", "1", "--no-progress", "--no-plot", "--quiet"]
+    one = tmp_path / "one"
+    assert main(common + ["--out", str(one)]) == 0          # a 1-process run, in-process
+    capsys.readouterr()
+    env = {"GPUGRAD_DIST_TIMEOUT": "60"}
+    cases = [(["--out", str(one)], "already holds a training run"),
+             (["--out", str(tmp_path / "two"), "--resume", str(one / "last.npz"), "--epochs",
+               "2"], "the checkpoint is from a 1-process run; this run has 2 processes: "
+                     "resume it with one process"),
+             (["--out", str(tmp_path / "three"), "--compile"],
+              "--compile cannot be used in a data-parallel run")]
+    for extra, fragment in cases:
+        rc, out, seconds = launch(["-m", "gpugrad"] + common + extra, env=env, limit=120)
+        errors = [line for line in out.splitlines() if "error:" in line]
+        assert rc == 2 and len(errors) == 1, (extra, rc, out)
+        assert errors[0].startswith("gpugrad train: error: ") and fragment in errors[0], out
+        assert seconds < 40, (extra, seconds)          # no rank waits out the timeout
+    assert not (tmp_path / "two").exists() and not (tmp_path / "three").exists()
+    # a 2-process checkpoint resumed by one process
+    rc, out, _ = launch(["-m", "gpugrad"] + common + ["--out", str(tmp_path / "two")],
+                        env=env, limit=120)
+    assert rc == 0, out
+    code = main(common + ["--resume", str(tmp_path / "two" / "last.npz"), "--epochs", "2"])
+    err = capsys.readouterr().err
+    assert code == 2 and "from a 2-process run (mpiexec -n 2); this run has 1 process: " \
+        "resume it with mpiexec -n 2" in err, err

@@ -166,3 +166,76 @@ def test_bad_input_is_one_line_and_status_2(runs, tmp_path, capsys):
         assert fragment in lines[0], (fragment, lines[0])
         assert out == ""
     assert not (tmp_path / "p.txt").exists()
+
+
+def test_csv_headers_bom_and_comments_keep_every_sample(runs, tmp_path, capsys):
+    """pandas' default header (0,1,...), Excel's UTF-8 byte-order mark and numpy.savetxt's
+    '#' header never turn a sample into a header or drop one: as many rows as samples."""
+    X, _ = features(9, seed=3)
+    ckpt = runs["cls"] / "best.npz"
+    want = by_hand(ckpt, X).argmax(1)
+    rows = "\n".join(",".join(repr(float(v)) for v in r) for r in X) + "\n"
+    files = {"pandas.csv": ("0,1,2,3,4,5\n" + rows, "utf-8"),
+             "bom.csv": (rows, "utf-8-sig"),
+             "bom_named.csv": ("a,b,c,d,e,f\n" + rows, "utf-8-sig"),
+             "comment.csv": ("# a,b,c,d,e,f\n\n" + rows, "utf-8")}
+    for name, (text, encoding) in files.items():
+        (tmp_path / name).write_text(text, encoding=encoding)
+        code, out, err = cli(capsys, "predict", "--checkpoint", ckpt, "--input",
+                             tmp_path / name)
+        assert code == 0, (name, err)
+        got = np.loadtxt(out.splitlines()[1:], delimiter=",")[:, 0]
+        np.testing.assert_array_equal(got, want, err_msg=name)
+        assert ("pandas' default column names" in err) == (name == "pandas.csv"), (name, err)
+    # --header no: the numbers of line 1 are a sample; --header yes: line 1 is a header
+    code, out, err = cli(capsys, "predict", "--checkpoint", ckpt, "--input",
+                         tmp_path / "pandas.csv", "--header", "no")
+    assert code == 0 and len(out.splitlines()) == 1 + 10 and err == "", err
+    extra = by_hand(ckpt, np.arange(6.0)[None]).argmax(1)
+    np.testing.assert_array_equal(np.loadtxt(out.splitlines()[1:], delimiter=",")[:, 0],
+                                  np.concatenate([extra, want]))
+    code, out, _ = cli(capsys, "predict", "--checkpoint", ckpt, "--input",
+                       tmp_path / "bom.csv", "--header", "yes")
+    assert code == 0 and len(out.splitlines()) == 1 + 8
+    # a labelled file with pandas' header, for eval: all 9 samples count
+    y = want % 3
+    (tmp_path / "lab.csv").write_text(
+        "0,1,2,3,4,5,6\n" + "\n".join(",".join(map(repr, [*map(float, r), float(t)]))
+                                      for r, t in zip(X, y)), encoding="utf-8-sig")
+    code, out, err = cli(capsys, "eval", "--checkpoint", ckpt, "--input", tmp_path / "lab.csv",
+                         "--json")
+    assert code == 0 and json.loads(out)["samples"] == 9 and json.loads(out)["accuracy"] == 1.0
+
+
+def test_bad_labels_and_ragged_csv_are_one_line(runs, tmp_path, capsys):
+    X, y = features(4)
+    ckpt = runs["reg"] / "best.npz"
+    yn = y.astype(float)
+    yn[2] = np.nan
+    np.savetxt(tmp_path / "nan_label.csv", np.column_stack([X, yn]), delimiter=",")
+    (tmp_path / "ragged.csv").write_text("1,2,3,4,5,6\n1,2,3,4,5\n")
+    (tmp_path / "semi.csv").write_text("f0;f1\n1;2\n")
+    for argv, fragment in [
+            (["eval", "--input", tmp_path / "nan_label.csv"],
+             "the label of sample 2 is nan; expected finite numbers"),
+            (["predict", "--input", tmp_path / "ragged.csv"],
+             "line 2 has 5 fields, the first sample line 6"),
+            (["predict", "--input", tmp_path / "semi.csv"], "seems to use ';' separators")]:
+        code, out, err = cli(capsys, *argv[:1], "--checkpoint", ckpt, *argv[1:])
+        assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+        assert fragment in err, (fragment, err)
+
+
+def test_predict_into_a_closed_pipe_ends_quietly(runs, tmp_path):
+    import subprocess
+    import sys
+
+    X, _ = features(3000, seed=2)                 # more output than a pipe holds
+    np.save(tmp_path / "x.npy", X)
+    p = subprocess.Popen([sys.executable, "-m", "gpugrad", "predict", "--checkpoint",
+                          str(runs["cls"] / "best.npz"), "--input", str(tmp_path / "x.npy")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.stdout.readline().startswith(b"prediction")      # `| head -1`
+    p.stdout.close()
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=120) == 141 and err == "", err

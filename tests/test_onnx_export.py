@@ -182,3 +182,16 @@ def test_cli_export(tmp_path, capsys):
     assert main(["export", "--checkpoint", ckpt, "--output", str(tmp_path / "m.txt")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("gpugrad export: error: --output") and ".onnx, .pt or .pth" in err
+
+
+def test_training_mode_dropout_warns_that_the_eval_graph_is_exported(tmp_path):
+    model = nn.MLP([4, 8, 3], dropout=0.5)              # a new module is in training mode
+    with pytest.warns(UserWarning, match=r"training mode with 1 active Dropout.*model\.eval"):
+        gg.onnx.export(model, tmp_path / "m.onnx")
+    x = inputs(5, 4, "float32")
+    np.testing.assert_allclose(run_onnx(tmp_path / "m.onnx", x), reference(model, x), rtol=1e-5,
+                               atol=1e-6)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                  # eval mode: nothing to say
+        gg.onnx.export(model.eval(), tmp_path / "e.onnx")

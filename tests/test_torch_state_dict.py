@@ -119,3 +119,45 @@ def test_bad_input_types():
         to_torch_state_dict({"weight": "x"}, numpy=True)
     with pytest.raises(StateDictError, match="expected a state dict"):
         from_torch_state_dict(3)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("tie", ["module", "parameter"])
+def test_shared_modules_and_tied_weights_list_every_key(torch, tie):
+    """A Linear reused in a Sequential (or a weight tied between two) has one PyTorch key per
+    place, as PyTorch lists them; coming back, the copies must agree."""
+    tnn = torch.nn
+    if tie == "module":
+        lin = nn.Linear(4, 4, dtype="float64")
+        model = nn.Sequential(lin, nn.ReLU(), lin)
+        tl = tnn.Linear(4, 4, dtype=torch.float64)
+        tmodel = tnn.Sequential(tl, tnn.ReLU(), tl)
+    else:
+        model = nn.Sequential(nn.Linear(4, 4, dtype="float64"), nn.ReLU(),
+                              nn.Linear(4, 4, dtype="float64"))
+        model[2].weight = model[0].weight
+        tmodel = tnn.Sequential(tnn.Linear(4, 4, dtype=torch.float64), tnn.ReLU(),
+                                tnn.Linear(4, 4, dtype=torch.float64))
+        tmodel[2].weight = tmodel[0].weight
+    sd = to_torch_state_dict(model)
+    assert list(sd) == list(tmodel.state_dict()) == ["0.weight", "0.bias", "2.weight",
+                                                     "2.bias"]
+    tmodel.load_state_dict(sd, strict=True)
+    x = x_data(f=4)
+    with torch.no_grad():
+        want = tmodel(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(model(gg.tensor(x)).numpy(), want, rtol=1e-12, atol=1e-12)
+
+    fresh = nn.Linear(4, 4, dtype="float64")
+    back = nn.Sequential(fresh, nn.ReLU(), fresh) if tie == "module" else \
+        nn.Sequential(nn.Linear(4, 4, dtype="float64"), nn.ReLU(),
+                      nn.Linear(4, 4, dtype="float64"))
+    if tie == "parameter":
+        back[2].weight = back[0].weight
+    back.load_state_dict(from_torch_state_dict(tmodel.state_dict(), back))
+    np.testing.assert_allclose(back(gg.tensor(x)).numpy(), want, rtol=1e-12, atol=1e-12)
+    differing = {k: v.clone() for k, v in tmodel.state_dict().items()}
+    differing["2.weight"] += 1.0
+    with pytest.raises(StateDictError, match=r"'0.weight' and '2.weight' are one shared "
+                                             r"tensor .* hold different values"):
+        from_torch_state_dict(differing, back)

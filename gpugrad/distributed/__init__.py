@@ -14,17 +14,20 @@ Launch every rank with the MPI launcher, call :func:`init`, wrap the model::
 
 ``mpiexec -n 4 gpugrad train ...`` does the same for the training command.  Collectives wait
 at most ``GPUGRAD_DIST_TIMEOUT`` seconds (default 300) and then abort every rank; an uncaught
-exception on one rank aborts them all at once.
+exception on one rank aborts them all at once.  ``DistributedDataParallel`` checks that every
+rank holds the same parameters (names, shapes, dtypes, order) before the first collective.
 """
 from .comm import DEFAULT_TIMEOUT, TIMEOUT_ENV, MPIComm, NCCLComm, Work, timeout
 from .ddp import DistributedDataParallel, average_gradients
-from .process_group import (BACKENDS, all_reduce, barrier, broadcast, communicator,
-                            default_device, get_local_rank, get_rank, get_world_size, init,
-                            is_initialized, launched_by_mpi)
+from .process_group import (BACKENDS, all_gather, all_reduce, barrier, broadcast,
+                            communicator, default_device, get_local_rank, get_rank,
+                            get_world_size, init, is_initialized, launched_by_mpi,
+                            report_error)
 from .sampler import DistributedDataLoader, DistributedSampler
 
 __all__ = ["init", "is_initialized", "launched_by_mpi", "get_rank", "get_world_size",
            "get_local_rank", "default_device", "communicator", "all_reduce", "broadcast",
-           "barrier", "DistributedDataParallel", "average_gradients", "DistributedSampler",
+           "barrier", "all_gather", "report_error", "DistributedDataParallel",
+           "average_gradients", "DistributedSampler",
            "DistributedDataLoader", "MPIComm", "NCCLComm", "Work", "timeout",
            "DEFAULT_TIMEOUT", "TIMEOUT_ENV", "BACKENDS"]

@@ -50,12 +50,22 @@ def timeout() -> float:
 
 
 def abort(message: str, code: int = 1):
-    """Print ``message`` on stderr and end every rank of the job (``MPI_Abort``)."""
-    sys.stderr.write(message.rstrip() + "\n")
-    sys.stderr.flush()
-    from mpi4py import MPI
+    """Print ``message`` on stderr and end every rank of the job (``MPI_Abort``); never
+    returns.  MPI does not promise that ``MPI_Abort`` ends the calling process before it
+    returns, so this process then ends itself (``os._exit(code)``): nothing after an abort --
+    an optimizer step on un-averaged gradients, a checkpoint -- can run."""
+    try:
+        sys.stderr.write(message.rstrip() + "\n")
+        sys.stderr.flush()
+        sys.stdout.flush()
+    except Exception:                       # a closed stream must not stop the abort
+        pass
+    try:
+        from mpi4py import MPI
 
-    MPI.COMM_WORLD.Abort(code)
+        MPI.COMM_WORLD.Abort(code)
+    finally:
+        os._exit(code)
 
 
 class Work:
@@ -87,7 +97,7 @@ class Work:
                 abort(f"gpugrad.distributed: rank {self.rank} waited {waited:.1f} s for "
                       f"{self.what} and gave up: another rank died, raised or hangs.  "
                       f"Aborting every rank ({TIMEOUT_ENV}={self.limit:g} s sets this limit).")
-                return
+                return                      # not reached: abort() ends the process
             if nap:
                 time.sleep(nap)
             nap = min(max(nap * 2, 2e-5), 1e-3)
@@ -136,6 +146,16 @@ class MPIComm:
     def barrier(self, what="a barrier") -> None:
         """Wait (at most the timeout) until every rank has reached this call."""
         Work(self.comm.Ibarrier(), what, self.rank).wait()
+
+    def all_gather(self, a, out, what="an all-gather") -> Work:
+        """Every rank's C-contiguous ``a`` into ``out`` (shape ``(size, *a.shape)``, the
+        dtype of ``a``), in rank order (``MPI_Iallgather``); returns a :class:`Work`."""
+        self._check(a, "all_gather")
+        self._check(out, "all_gather")
+        if out.shape != (self.size,) + a.shape or out.dtype != a.dtype:
+            raise ValueError(f"all_gather: expected out of shape {(self.size,) + a.shape} and "
+                             f"dtype {a.dtype}, got {out.shape} {out.dtype}")
+        return Work(self.comm.Iallgather(a, out), what, self.rank)
 
 
 _NCCL_TYPES = {"float16": "NCCL_FLOAT16", "float32": "NCCL_FLOAT32", "float64": "NCCL_FLOAT64",

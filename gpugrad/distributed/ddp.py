@@ -28,12 +28,14 @@ import weakref
 
 import numpy as np
 
-from .. import backend
+from .. import backend, capture_hooks
+from ..capture_hooks import CaptureError
 from ..grad_mode import is_grad_enabled
 from ..nn.module import Module
 from ..tensor import Tensor
 from . import process_group as pg
 from .comm import MPIComm
+from .model_check import check_same_model
 
 __all__ = ["DistributedDataParallel", "average_gradients"]
 
@@ -46,7 +48,10 @@ class DistributedDataParallel(Module):
     not reach as done (with zero gradient).  ``broadcast_buffers``: also copy rank 0's
     buffers at construction.  ``module`` is reachable as ``.module``; ``state_dict`` keys get
     a ``module.`` prefix (as PyTorch); save ``ddp.module.state_dict()`` for plain keys.
-    RuntimeError when :func:`gpugrad.distributed.init` has not run.
+    RuntimeError when :func:`gpugrad.distributed.init` has not run, or when the ranks' models
+    differ (names, shapes, dtypes or order of the parameters: checked before the first
+    broadcast, the message names the first difference).  A step through it cannot be
+    recorded by ``gg.compile`` (CaptureError): the averaging runs in backward hooks.
 
     >>> ddp = DistributedDataParallel(gg.nn.Linear(4, 2))    # doctest: +SKIP
     >>> with ddp.no_sync():                                  # doctest: +SKIP
@@ -66,7 +71,9 @@ class DistributedDataParallel(Module):
                              f"{bucket_cap_mb!r}")
         self.module = module
         params = [p for p in module.parameters() if p.requires_grad]
-        for t in params + (list(module.buffers()) if broadcast_buffers else []):
+        buffers = list(module.buffers()) if broadcast_buffers else []
+        check_same_model(module, params, buffers)     # one line, not an MPI error, if not
+        for t in params + buffers:
             _broadcast_inplace(t.data)
         reducer = _Reducer(params, int(bucket_cap_mb * 2 ** 20))
         ref = weakref.ref(reducer)
@@ -84,6 +91,11 @@ class DistributedDataParallel(Module):
 
     def forward(self, *args, **kwargs):
         """``module(*args, **kwargs)``; arms the gradient averaging of the coming backward."""
+        if capture_hooks.active() is not None:
+            raise CaptureError(
+                "gg.compile cannot record a step of a DistributedDataParallel model: its "
+                "gradient averaging runs in backward hooks and MPI/NCCL calls, which a replay "
+                "would skip; run the data-parallel step uncompiled")
         armed = self._sync and is_grad_enabled()
         if armed:
             self.reducer.prepare()

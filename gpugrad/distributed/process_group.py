@@ -7,8 +7,12 @@ one.  Backends: ``"mpi"`` (host arrays) and ``"nccl"`` (CuPy arrays); by default
 gets its natural one (cpu -> mpi, cuda -> nccl), ``backend=`` or ``GPUGRAD_DIST_BACKEND``
 overrides it ("mpi" on CUDA stages through host memory).
 
-After ``init()`` an uncaught exception on any rank prints its traceback and aborts the whole
-job (``MPI_Abort``), so the other ranks stop at once instead of waiting for it.
+Under an MPI launcher an uncaught exception on any rank, once MPI is initialized (``init()``
+or a plain ``from mpi4py import MPI``), prints its traceback and aborts the whole job
+(``MPI_Abort``), so the other ranks stop at once instead of waiting for it.  ``init()``
+waits at most ``GPUGRAD_DIST_TIMEOUT`` seconds for every rank to join.  A rank that ends
+before it initializes MPI at all cannot be noticed by the others (they wait inside MPI's
+own start-up): the README's "Data-parallel training" says how the launcher bounds that.
 """
 from __future__ import annotations
 
@@ -18,16 +22,19 @@ import sys
 import numpy as np
 
 from .. import backend as _backend
-from .comm import MPIComm, NCCLComm
+from .comm import MPIComm, NCCLComm, Work, timeout
+from ..tensor import Tensor
 
 __all__ = ["init", "is_initialized", "launched_by_mpi", "get_rank", "get_world_size",
            "get_local_rank", "default_device", "communicator", "all_reduce", "broadcast",
-           "barrier", "BACKENDS"]
+           "barrier", "all_gather", "report_error", "BACKENDS"]
 
 BACKENDS = ("mpi", "nccl")
 BACKEND_ENV = "GPUGRAD_DIST_BACKEND"
 # set by MPICH/Hydra (PMI_SIZE), Open MPI (OMPI_COMM_WORLD_SIZE) and PMIx launchers
 _SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS")
+# the rank among the node's processes, as MPICH/Hydra and Open MPI set it
+_LOCAL_RANK_VARS = ("MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK")
 
 
 class _State:
@@ -54,11 +61,14 @@ def launched_by_mpi() -> bool:
 
 def init(backend: str | None = None) -> None:
     """Join the job: read rank and size from mpi4py (``MPI.COMM_WORLD``) and the local rank
-    (the rank among this node's processes).  Idempotent.
+    (the rank among this node's processes).  Idempotent.  Waits at most
+    ``GPUGRAD_DIST_TIMEOUT`` seconds for every rank to get here, then aborts the job naming
+    what it waited for.
 
     ``backend``: None (per device: mpi for cpu, nccl for cuda), "mpi" or "nccl" (all
     devices); ``GPUGRAD_DIST_BACKEND`` is read when it is None.  ImportError with the install
-    line when mpi4py is missing; ValueError for an unknown backend.
+    line when mpi4py is missing; ValueError for an unknown backend or a bad
+    ``GPUGRAD_DIST_TIMEOUT`` (before any communication).
 
     >>> import gpugrad.distributed as dist
     >>> dist.init(); dist.get_world_size() >= 1      # doctest: +SKIP
@@ -68,6 +78,7 @@ def init(backend: str | None = None) -> None:
     if backend is not None and backend not in BACKENDS:
         raise ValueError(f"gpugrad.distributed.init: expected backend None, 'mpi' or 'nccl', "
                          f"got {backend!r}")
+    limit = timeout()                 # a bad GPUGRAD_DIST_TIMEOUT: an error on every rank
     _s.backend = backend
     if _s.world is not None:
         return
@@ -76,24 +87,72 @@ def init(backend: str | None = None) -> None:
     except ImportError as exc:
         raise ImportError("gpugrad.distributed needs mpi4py and an MPI runtime: pip install "
                           "'gpugrad[dist]' (mpi4py and the mpich wheels)") from exc
-    _s.world = MPIComm(MPI.COMM_WORLD)
-    _s.rank, _s.size = _s.world.rank, _s.world.size
-    _s.local_rank = MPI.COMM_WORLD.Split_type(MPI.COMM_TYPE_SHARED).Get_rank()
-    if _s.size > 1:
+    world = MPIComm(MPI.COMM_WORLD)
+    if world.size > 1:
         _abort_on_uncaught()
+        # a bounded wait for every rank: a blocking collective here would wait forever for
+        # a rank that raised between MPI's start-up and this call
+        Work(MPI.COMM_WORLD.Ibarrier(), "every rank to reach gpugrad.distributed.init()",
+             world.rank, limit).wait()
+    local = _local_rank_from_env()
+    if local is None:
+        local = MPI.COMM_WORLD.Split_type(MPI.COMM_TYPE_SHARED).Get_rank()
+    _s.rank, _s.size, _s.local_rank = world.rank, world.size, local
+    _s.world = world
+
+
+def _local_rank_from_env():
+    for var in _LOCAL_RANK_VARS:
+        try:
+            return int(os.environ[var])
+        except (KeyError, ValueError):
+            continue
+    return None
+
+
+_hooked = []
 
 
 def _abort_on_uncaught():
+    """An uncaught exception, once MPI runs, ends every rank (installed once)."""
+    if _hooked:
+        return
     previous = sys.excepthook
 
     def hook(kind, value, tb):
         previous(kind, value, tb)
+        MPI = sys.modules.get("mpi4py.MPI")
+        if MPI is None or not MPI.Is_initialized() or MPI.Is_finalized():
+            return                       # MPI never started: this rank just ends
         from .comm import abort
 
-        abort(f"gpugrad.distributed: rank {_s.rank} raised {kind.__name__}; aborting every "
-              f"rank")
+        abort(f"gpugrad.distributed: rank {MPI.COMM_WORLD.Get_rank()} raised "
+              f"{kind.__name__}; aborting every rank")
 
     sys.excepthook = hook
+    _hooked.append(hook)
+
+
+def report_error(message: str, exc: BaseException) -> bool:
+    """For a command line's error handler: whether this process should print ``message``
+    for ``exc`` and exit.  True outside a job of several ranks.  In one, an error that every
+    rank raised together (it carries ``reported_by_rank``, see
+    :func:`gpugrad.distributed.training.agree`) is printed by that rank alone, and every rank
+    exits; any other error is this rank's alone, so ``message`` is printed and the whole job
+    aborted at once (``MPI_Abort``, exit status 2): the other ranks never wait for it.
+
+    >>> report_error("gpugrad train: error: x", ValueError("x"))   # not in a job
+    True
+    """
+    if _s.world is None or _s.size < 2:
+        return True
+    reporter = getattr(exc, "reported_by_rank", None)
+    if reporter is not None:
+        return reporter == _s.rank
+    from .comm import abort
+
+    abort(message, 2)
+    return False                         # not reached: abort ends the process
 
 
 def is_initialized() -> bool:
@@ -181,7 +240,7 @@ def all_reduce(a, op: str = "sum"):
     """
     if op not in ("sum", "mean"):
         raise ValueError(f"all_reduce: expected op 'sum' or 'mean', got {op!r}")
-    arr = getattr(a, "data", a) if not isinstance(a, np.ndarray) else a
+    arr = a.data if isinstance(a, Tensor) else a   # (a CuPy array's .data is its pointer)
     comm = communicator(arr)
 
     def run(buf):
@@ -198,7 +257,7 @@ def all_reduce(a, op: str = "sum"):
 
 def broadcast(a, root: int = 0):
     """Copy rank ``root``'s array (or Tensor) ``a`` into every rank's ``a``; returns ``a``."""
-    arr = getattr(a, "data", a) if not isinstance(a, np.ndarray) else a
+    arr = a.data if isinstance(a, Tensor) else a   # (a CuPy array's .data is its pointer)
     comm = communicator(arr)
 
     def run(buf):
@@ -211,7 +270,26 @@ def broadcast(a, root: int = 0):
     return a
 
 
+def all_gather(a) -> np.ndarray:
+    """Every rank's host array ``a`` (the same shape and dtype on every rank) stacked in rank
+    order: shape ``(world_size, *a.shape)``.  Blocks (at most the timeout).
+
+    >>> import numpy as np, gpugrad.distributed as dist
+    >>> dist.init(); dist.all_gather(np.array([dist.get_rank()]))   # doctest: +SKIP
+    array([[0], [1]])
+    """
+    _require_init("gpugrad.distributed.all_gather")
+    a = np.ascontiguousarray(a)
+    out = np.empty((_s.size,) + a.shape, a.dtype)
+    _s.world.all_gather(a, out, "gpugrad.distributed.all_gather").wait()
+    return out
+
+
 def barrier() -> None:
     """Wait until every rank gets here (at most the timeout)."""
     _require_init("gpugrad.distributed.barrier")
     _s.world.barrier("gpugrad.distributed.barrier")
+
+
+if launched_by_mpi():           # also covers a rank that fails after MPI starts, before init()
+    _abort_on_uncaught()

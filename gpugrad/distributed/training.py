@@ -8,6 +8,13 @@ is per rank) and the test set (contiguous, disjoint slices), wraps the model in
 evaluation metrics over the ranks, and leaves checkpoints, metrics, the plot and the log to
 rank 0.  Every rank reads the ``--resume`` checkpoint (it must be on a path all ranks see).
 
+Checks that can fail on one rank (a ``--resume`` file one rank cannot read, an ``--out``
+folder rank 0 refuses) run through :func:`agree`: every rank learns the verdict before any
+other collective, the failing rank alone reports it, and every rank ends.  A checkpoint
+records how many processes wrote it (its loader state); resuming it with another number is
+refused (:func:`check_processes`), as is ``--compile`` (a replayed step skips the gradient
+averaging hooks).
+
 >>> training_session(TrainConfig()) is None     # doctest: +SKIP
 True
 """
@@ -24,7 +31,81 @@ from . import process_group as pg
 from .ddp import DistributedDataParallel
 from .sampler import DistributedDataLoader
 
-__all__ = ["TrainingSession", "training_session"]
+__all__ = ["TrainingSession", "training_session", "agree", "RankError", "check_processes",
+           "check_config"]
+
+
+class RankError(ValueError):
+    """Raised by :func:`agree` on the ranks where its check passed, when it failed on another
+    (``reported_by_rank``: the rank that reports the error)."""
+
+
+def agree(check, *args):
+    """``check(*args)`` on every rank, with one verdict: under an MPI launcher with several
+    ranks (the job is joined first, :func:`~gpugrad.distributed.init`), if it raises on any
+    rank, every rank raises -- the lowest failing rank its own exception, the others a
+    :class:`RankError` with its message -- each carrying ``reported_by_rank`` (so a command
+    line prints it once, :func:`~gpugrad.distributed.report_error`).  Returns what ``check``
+    returned.  Outside such a job it just calls ``check``.
+
+    >>> agree(lambda x: x + 1, 1)
+    2
+    """
+    if pg.launched_by_mpi():
+        pg.init()
+    if pg.get_world_size() < 2:
+        return check(*args)
+    try:
+        result, error = check(*args), None
+    except Exception as exc:           # noqa: BLE001 -- every failure must reach the others
+        result, error = None, exc
+    failed = pg.all_gather(np.array([error is not None], dtype=np.int8))[:, 0]
+    if not failed.any():
+        return result
+    who = int(np.flatnonzero(failed)[0])
+    text = np.zeros(0, np.uint8)
+    if error is not None and who == pg.get_rank():
+        text = np.frombuffer(" ".join(str(error).split()).encode()[:4000], np.uint8)
+    size = pg.broadcast(np.array([text.size], np.int64), root=who)
+    buf = text.copy() if who == pg.get_rank() else np.zeros(int(size[0]), np.uint8)
+    message = pg.broadcast(buf, root=who).tobytes().decode(errors="replace")
+    if who == pg.get_rank():
+        error.reported_by_rank = who
+        raise error
+    exc = RankError(f"rank {who}: {message}")
+    exc.reported_by_rank = who
+    raise exc
+
+
+def check_processes(checkpoint, size: int) -> None:
+    """ValueError unless ``checkpoint`` (a ``gpugrad train`` one) was written by a run of
+    ``size`` processes: its data order (each rank's shard, the per-rank batch size) is tied
+    to that number.
+
+    >>> check_processes({"rng": {"loader": {"epoch": 3, "num_replicas": 2}}}, 1)
+    Traceback (most recent call last):
+    ...
+    ValueError: --resume: the checkpoint is from a 2-process run (mpiexec -n 2); this run has
+    1 process: resume it with mpiexec -n 2
+    """
+    loader = (checkpoint.get("rng") or {}).get("loader") if isinstance(checkpoint, dict) \
+        else None
+    if not isinstance(loader, dict):
+        return                          # not a training checkpoint: check_resume says so
+    saved = int(loader.get("num_replicas", 1)) if "generator" not in loader else 1
+    if saved != size:
+        how = "mpiexec -n {}".format(saved) if saved > 1 else "one process (no mpiexec)"
+        raise ValueError(f"--resume: the checkpoint is from a {saved}-process run"
+                         f"{f' (mpiexec -n {saved})' if saved > 1 else ''}; this run has "
+                         f"{size} process{'es' if size != 1 else ''}: resume it with {how}")
+
+
+def check_config(cfg, size: int) -> None:
+    """ValueError for what a data-parallel run of ``size`` > 1 processes cannot do."""
+    if size > 1 and getattr(cfg, "compile", False):
+        raise ValueError(f"--compile cannot be used in a data-parallel run ({size} "
+                         f"processes): a recorded step skips the hooks that average the "
+                         f"gradients over the ranks; train without --compile")
 
 
 def training_session(cfg):

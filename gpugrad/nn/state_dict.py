@@ -121,9 +121,11 @@ def _host(value):
 
 
 def _torch_layout(module, prefix="", torch_prefix=""):
-    """``(gpugrad key, PyTorch key, is a Linear weight)`` for every entry of ``module``'s
-    state dict, in order.  In a Sequential whose children are numbered 0, 1, ..., a Linear
-    with a fused activation takes two PyTorch slots (``nn.Linear`` then the activation)."""
+    """``(gpugrad key, PyTorch key, is a Linear weight, tensor)`` for every entry of
+    ``module``'s state dict, in order, as PyTorch lists them: a module reused in several
+    places (``Sequential(lin, ReLU(), lin)``) appears under each of its names.  In a
+    Sequential whose children are numbered 0, 1, ..., a Linear with a fused activation takes
+    two PyTorch slots (``nn.Linear`` then the activation)."""
     from .containers import Sequential
     from .linear import Linear
 
@@ -131,7 +133,7 @@ def _torch_layout(module, prefix="", torch_prefix=""):
         for name, t in store.items():
             if t is not None and name not in skip:
                 yield (prefix + name, torch_prefix + name,
-                       isinstance(module, Linear) and name == "weight")
+                       isinstance(module, Linear) and name == "weight", t)
     children = list(module._modules.items())
     numbered = isinstance(module, Sequential) and \
         [name for name, _ in children] == [str(i) for i in range(len(children))]
@@ -145,8 +147,8 @@ def _torch_layout(module, prefix="", torch_prefix=""):
 
 
 def _heuristic_layout(state):
-    return [(k, k, (k == "weight" or k.endswith(".weight")) and len(getattr(v, "shape", ())) == 2)
-            for k, v in state.items()]
+    return [(k, k, (k == "weight" or k.endswith(".weight")) and len(getattr(v, "shape", ())) == 2,
+             v) for k, v in state.items()]
 
 
 def to_torch_state_dict(model_or_state, numpy: bool = False) -> OrderedDict:
@@ -174,16 +176,15 @@ def to_torch_state_dict(model_or_state, numpy: bool = False) -> OrderedDict:
     from .module import Module
 
     if isinstance(model_or_state, Module):
-        layout, state = list(_torch_layout(model_or_state)), model_or_state.state_dict()
+        layout = list(_torch_layout(model_or_state))
     elif hasattr(model_or_state, "items"):
-        state = model_or_state
-        layout = _heuristic_layout(state)
+        layout = _heuristic_layout(model_or_state)
     else:
         raise TypeError(f"to_torch_state_dict: expected a gpugrad Module or a state dict, got "
                         f"{type(model_or_state).__name__}")
     out = OrderedDict()
-    for key, torch_key, is_weight in layout:
-        arr = _host(state[key])
+    for _, torch_key, is_weight, value in layout:
+        arr = _host(value)
         out[torch_key] = arr.T.copy() if is_weight else arr
     if numpy:
         return out
@@ -204,10 +205,12 @@ def from_torch_state_dict(state, model=None) -> OrderedDict:
     follow the same renaming as :func:`to_torch_state_dict` (PyTorch's ``2.weight`` of
     ``Sequential(Linear, ReLU, Linear)`` is gpugrad's ``1.weight`` of ``MLP([...])``), and
     the result is checked against ``model``; without it, keys are kept and every 2-D
-    ``weight`` entry is transposed.
+    ``weight`` entry is transposed.  A tensor the model shares between several places (a
+    module reused in a Sequential, a tied weight) has one PyTorch key per place, as PyTorch
+    lists them; all of them must hold the same values.
 
-    Raises StateDictError naming every missing or unexpected PyTorch key and every shape that
-    does not fit ``model``.
+    Raises StateDictError naming every missing or unexpected PyTorch key, every shape that
+    does not fit ``model``, and the keys of a shared tensor that hold different values.
 
     >>> import gpugrad as gg
     >>> sd = to_torch_state_dict(gg.nn.MLP([4, 16, 3]), numpy=True)
@@ -222,8 +225,9 @@ def from_torch_state_dict(state, model=None) -> OrderedDict:
                              f"names to tensors), got {type(state).__name__}")
     if model is None:
         return OrderedDict((k, _host(state[k]).T.copy() if is_weight else _host(state[k]))
-                           for k, _, is_weight in _heuristic_layout(state))
-    layout = {torch_key: (key, is_weight) for key, torch_key, is_weight in _torch_layout(model)}
+                           for k, _, is_weight, _ in _heuristic_layout(state))
+    entries = list(_torch_layout(model))
+    layout = {torch_key: (key, is_weight) for key, torch_key, is_weight, _ in entries}
     missing = [k for k in layout if k not in state]
     unexpected = [k for k in state if k not in layout]
     if missing or unexpected:
@@ -232,12 +236,28 @@ def from_torch_state_dict(state, model=None) -> OrderedDict:
         raise StateDictError(f"cannot convert the PyTorch state dict for "
                              f"{type(model).__name__}: {'; '.join(parts)} (expected PyTorch "
                              f"keys {list(layout)})")
-    out = OrderedDict()
-    for torch_key, (key, is_weight) in layout.items():
+    values, source = {}, {}                 # by tensor: a shared one is reached repeatedly
+    for key, torch_key, is_weight, t in entries:
         arr = _host(state[torch_key])
         if is_weight and arr.ndim != 2:
             raise StateDictError(f"from_torch_state_dict: {torch_key!r} is a Linear weight; "
                                  f"expected 2 dimensions, got shape {arr.shape}")
-        out[key] = arr.T.copy() if is_weight else arr
+        arr = arr.T.copy() if is_weight else arr
+        seen = values.get(id(t))
+        if seen is not None and (seen.shape != arr.shape or not _same_values(seen, arr)):
+            raise StateDictError(
+                f"from_torch_state_dict: {source[id(t)]!r} and {torch_key!r} are one shared "
+                f"tensor of the {type(model).__name__} but hold different values in the "
+                f"PyTorch state dict; expected equal tensors")
+        values.setdefault(id(t), arr)
+        source.setdefault(id(t), torch_key)
+    out = OrderedDict((key, values[id(t)]) for key, t in state_targets(model).items()
+                      if id(t) in values)
     check_state_dict(model, out)
     return out
+
+
+def _same_values(a, b):
+    import numpy as np
+
+    return bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f" and b.dtype.kind == "f"))
