@@ -62,6 +62,8 @@ def test_every_product_follows_the_precision_forward_and_backward(name):
         gg.set_matmul_precision("highest")
         linalg.set_compute_type(np.dtype(np.float32), old)
     assert max(errs["highest"]) < 1e-5          # full float32 despite CuPy's global TF32
-    assert 1e-5 < errs["high"][0] < 5e-3         # TF32: visibly coarser, still close
+    assert errs["high"][0] < 5e-3                # "high" allows TF32, still close
+    if name != "einsum":  # CuPy 14's einsum may contract without TF32 even when allowed
+        assert 1e-5 < errs["high"][0]            # TF32 used: visibly coarser (H200, run b)
     assert linalg.get_compute_type(np.dtype(np.float32)) == old
     del cupy

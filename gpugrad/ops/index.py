@@ -233,10 +233,9 @@ class SetItem(_NoSave):
                 pos[key] = ids                    # raises IndexError before anything changes
                 src = pos[key]                    # for each write, the one that survives
             else:                                 # the largest id: NumPy's last write
-                import cupyx
                 at = xp.arange(x.size, dtype=np.int64).reshape(x.shape)[key]   # IndexError
                 pos = xp.full(x.size, -1, itype)     # int32 (atomicMax) unless n >= 2**31
-                cupyx.scatter_max(pos, at.reshape(-1), ids.reshape(-1))
+                _scatter_max(xp, pos, at.reshape(-1), ids.reshape(-1))
                 src = pos[at]
             win = src == ids
             if getattr(value, "size", 1) > 1:     # repeats of one position get its winner
@@ -348,3 +347,14 @@ def take_along_axis(x, indices, axis):
     return GetItemAdvanced.apply(x, key=key, accumulate=True)
 
 
+
+
+def _scatter_max(xp, a, idx, values):
+    """a[idx] = max(a[idx], values) with repeated indices (CuPy's maximum.at where it has it;
+    cupyx.scatter_max, deprecated since, otherwise)."""
+    at = getattr(xp.maximum, "at", None)
+    if at is not None:
+        at(a, idx, values)
+    else:
+        import cupyx
+        cupyx.scatter_max(a, idx, values)
