@@ -273,7 +273,7 @@ phase_bench() {
     [ $QUICK = 1 ] && args+=(--quick)
     local bad=0
     step 150 "$PY" "${args[@]}" --name fp32 || bad=1
-    if grep -q -- '"--precision"' gpugrad/bench.py; then
+    if grep -q -- '"--precision"' gpugrad/tools/bench/__init__.py; then
         step 150 "$PY" "${args[@]}" --precision high --name tf32 || bad=1
     elif [ $DRY = 1 ]; then
         echo "    (TF32: not measured, gpugrad bench has no precision flag)"
@@ -284,7 +284,7 @@ phase_bench() {
     grep -q "disagrees" "$LOG" && DETAIL="$DETAIL; an implementation DISAGREES (see bench.log)"
     while IFS= read -r line; do detail "$line"; done \
         < <("$PY" -c "$(py_bench_summary)" "$OUT/bench" 2>&1 | head -n 12)
-    grep -q -- '"--precision"' gpugrad/bench.py \
+    grep -q -- '"--precision"' gpugrad/tools/bench/__init__.py \
         || detail "TF32: not measured (gpugrad bench has no precision flag)"
 }
 

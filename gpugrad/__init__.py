@@ -24,14 +24,16 @@ from . import fft  # gg.fft: differentiable numpy.fft / cupy.fft
 from .random import get_rng_state, manual_seed, set_rng_state
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .transforms import grad, hessian, hvp, jacobian, value_and_grad, vjp
-from .interop import from_dlpack
+from .interop import from_dlpack, install as _install_interop
+
+_install_interop(Tensor)  # NumPy protocols, DLPack, array API methods (the front-end layer)
 from . import nn, optim
 from .capture import CaptureError, compile  # noqa: A001 -- gg.compile, as torch.compile
 from . import amp
 from .amp import autocast
 from .dtypes import bfloat16  # None without ml_dtypes (the bf16 extra)
 from . import viz
-from . import onnx  # gg.onnx.export; imports the onnx package only when called
+from .tools import onnx  # gg.onnx.export; imports the onnx package only when called
 from .io import load, save
 from .kernels import get_matmul_precision, matmul_precision, set_matmul_precision
 from .kernels.threads import get_num_threads, set_num_threads

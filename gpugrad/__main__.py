@@ -1,6 +1,6 @@
 """``python -m gpugrad <command>``: the same as the ``gpugrad`` console script."""
 import sys
 
-from .cli import main
+from .tools.cli import main
 
 sys.exit(main())

@@ -16,7 +16,7 @@ While it is on:
   not reported in the forward pass, and a NaN made while detection was off is not pinned on a
   later op.
 * every recorded node remembers the traceback of its creation: the innermost frames outside
-  gpugrad's library modules (``gpugrad train``'s own loop counts as user code).
+  gpugrad's library modules (the tools, such as ``gpugrad train``'s loop, count as user code).
 * after each node's backward (``Tensor.backward``, ``gpugrad.autograd.grad``, ``gpugrad.grad``
   and the other transforms, ``create_graph`` and higher orders included), every gradient it
   returns is checked; NaN or Inf raises, naming the op, its inputs, the index of the bad
@@ -227,7 +227,7 @@ def _inputs(args, kwargs=None) -> str:
 _MAX_FRAMES = 10   # user frames kept per node (the innermost ones)
 _WALK = 96         # frames looked at, at most
 _FALLBACK = 6      # library frames kept when no user frame is found
-_APP = ("cli.py", "__main__.py", "train.py")  # gpugrad's programs: their frames are user code
+_APP = ("__main__.py",)  # gpugrad's programs (this and gpugrad/tools/): their frames are user code
 _library = {}      # filename -> True for gpugrad's library modules
 _roots = None
 
@@ -245,8 +245,9 @@ def _is_library(filename) -> bool:
     path = os.path.abspath(filename)
     if not path.startswith(roots):
         return False
-    return not (os.path.dirname(path) + os.sep == pkg and (
-        os.path.basename(path) in _APP or os.path.basename(path).startswith("bench")))
+    if path.startswith(pkg + "tools" + os.sep):   # the tools layer: gpugrad's own programs
+        return False
+    return not (os.path.dirname(path) + os.sep == pkg and os.path.basename(path) in _APP)
 
 
 def _stack(skip=2):

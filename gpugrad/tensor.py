@@ -479,6 +479,5 @@ _install(Tensor)
 from .inplace import install as _install_inplace  # noqa: E402
 
 _install_inplace(Tensor)
-from .interop import install as _install_interop  # noqa: E402
-
-_install_interop(Tensor)  # NumPy protocols, DLPack, array API methods
+# NumPy's protocols (__array_function__, __array_ufunc__), DLPack and the array API methods
+# come from the front-end layer, which installs them when gpugrad is imported (interop.py).

@@ -65,8 +65,8 @@ def test_tf32_sets_and_restores_the_matmul_precision():
 
 
 def test_train_cli_precision_bf16(tmp_path):
-    from gpugrad.train import fit
-    from gpugrad.train_config import TrainConfig
+    from gpugrad.tools.train import fit
+    from gpugrad.tools.train.config import TrainConfig
 
     cfg = TrainConfig(precision="bf16", epochs=1, hidden=[32], quiet=True, plot=False,
                       out=str(tmp_path))

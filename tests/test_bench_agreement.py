@@ -12,7 +12,11 @@ import json
 import numpy as np
 import pytest
 
-from gpugrad import bench, bench_check, bench_workloads as bw
+from gpugrad.tools import bench as bench
+
+from gpugrad.tools.bench import check as bench_check
+
+from gpugrad.tools.bench import workloads as bw
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 W2, LAYER = bw.WORKLOADS["W2"], bw.WORKLOADS["layer"]

@@ -10,7 +10,9 @@ import math
 import numpy as np
 import pytest
 
-from gpugrad import bench, bench_workloads
+from gpugrad.tools import bench as bench
+
+from gpugrad.tools.bench import workloads as bench_workloads
 
 HAS_MPL = importlib.util.find_spec("matplotlib") is not None
 HAS_TORCH = importlib.util.find_spec("torch") is not None
@@ -42,7 +44,7 @@ def test_quick_run_writes_the_json_report(quick_run):
     [entry] = report["results"]
     assert (entry["workload"], entry["device"], entry["batch"]) == ("W2", "cpu", 64)
     assert entry["sizes"] == [64, 256, 256, 10] and entry["steps"] == 3
-    from gpugrad.bench_jax import jax_available
+    from gpugrad.tools.bench.jax_peer import jax_available
     expected = {"gpugrad", "compiled", "numpy", "gemm"} | ({"torch"} if HAS_TORCH else set()) \
         | ({"jax"} if jax_available("cpu") else set())
     assert set(entry["impls"]) == expected
@@ -144,7 +146,7 @@ def test_workloads_are_the_issue_s():
 
 
 def test_memory_probe_runs_in_a_fresh_process():
-    from gpugrad import bench_memory
+    from gpugrad.tools.bench import memory as bench_memory
     r = bench_memory.measure_memory("W2", "numpy", "cpu", timeout=120)
     assert "error" not in r, r
     assert r["peak_mib"] >= r["state_mib"] >= 0 and r["transient_mib"] >= 0
@@ -153,7 +155,7 @@ def test_memory_probe_runs_in_a_fresh_process():
 
 def test_targets_are_read_at_their_own_precision():
     """The float32 and TF32 targets of W3 are each read from the entry of that precision."""
-    from gpugrad import bench
+    from gpugrad.tools import bench as bench
 
     def entry(precision, ratio):
         return {"workload": "W3", "device": "cuda", "precision": precision,
@@ -168,7 +170,9 @@ def test_targets_are_read_at_their_own_precision():
 
 
 def test_precision_switch_restores_the_setting_and_rejects_unknown_values():
-    from gpugrad import bench, bench_precision, kernels
+    from gpugrad import kernels
+    from gpugrad.tools import bench as bench
+    from gpugrad.tools.bench import precision as bench_precision
     with bench_precision._gpugrad("high"):
         assert kernels.get_matmul_precision() == "high"
     assert kernels.get_matmul_precision() == "highest"
@@ -179,8 +183,8 @@ def test_precision_switch_restores_the_setting_and_rejects_unknown_values():
 
 def test_cpu_entries_are_float32_whatever_precision_is_asked():
     """TF32 does not exist on the CPU: its entries say "highest", so its targets still count."""
-    from gpugrad import bench
-    from gpugrad import bench_workloads as bw
+    from gpugrad.tools import bench as bench
+    from gpugrad.tools.bench import workloads as bw
     e = bench.run_workload(bw.WORKLOADS["W2"], "cpu", steps=1, warmup=0, impls=["numpy", "gemm"],
                            precision="high")
     assert e["precision"] == "highest"

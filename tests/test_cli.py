@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import gpugrad as gg
-from gpugrad.cli import main
+from gpugrad.tools.cli import main
 
 TINY = ["train", "--dataset", "synthetic", "--samples", "300", "--features", "6",
         "--classes", "3", "--hidden", "8", "--epochs", "2", "--batch-size", "50", "--quiet",

@@ -1,8 +1,8 @@
 """gpugrad train --compile: the same run, number for number, as without it (on the CPU)."""
 import pytest
 
-from gpugrad.train import fit
-from gpugrad.train_config import TrainConfig
+from gpugrad.tools.train import fit
+from gpugrad.tools.train.config import TrainConfig
 
 
 def _run(tmp_path, name, **kw):
@@ -31,7 +31,7 @@ def test_compiled_run_with_dropout_or_bf16_equals_eager_run(tmp_path, kw):
 
 
 def test_cli_refuses_compile_with_fp16_before_making_the_folder(tmp_path, capsys):
-    from gpugrad.cli import main
+    from gpugrad.tools.cli import main
     out = tmp_path / "run"
     rc = main(["train", "--hidden", "8", "--epochs", "1", "--no-plot", "--precision", "fp16",
                "--compile", "--out", str(out)])

@@ -123,7 +123,7 @@ def test_agree_outside_a_job_just_checks(monkeypatch):
 
 def test_resume_with_another_number_of_processes_is_refused():
     from gpugrad.distributed.training import check_config, check_processes
-    from gpugrad.train_config import TrainConfig
+    from gpugrad.tools.train.config import TrainConfig
 
     two = {"rng": {"loader": {"epoch": 2, "seed": 1, "num_replicas": 2}}}
     one = {"rng": {"loader": {"generator": {}, "seed": 1}}}

@@ -107,7 +107,7 @@ def test_start_up_failures_end_the_job_at_once(mode, expect, code):
 
 
 def test_train_refusals_are_one_line_on_every_rank_count(tmp_path, capsys):
-    from gpugrad.cli import main
+    from gpugrad.tools.cli import main
 
     common = ["train", "--dataset", "synthetic", "--samples", "200", "--features", "4",
               "--hidden", "8", "--epochs", "1", "--no-progress", "--no-plot", "--quiet"]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import gpugrad as gg
-from gpugrad.cli import main
+from gpugrad.tools.cli import main
 from gpugrad.datasets import make_synthetic
 
 TRAIN = ["train", "--dataset", "synthetic", "--samples", "300", "--features", "6",
@@ -30,7 +30,7 @@ def cli(capsys, *argv):
 
 
 def by_hand(ckpt_path, X):
-    """The checkpoint's outputs for raw X, rebuilt without gpugrad.evaluate."""
+    """The checkpoint's outputs for raw X, rebuilt without gpugrad.tools.evaluate."""
     ck = gg.load(ckpt_path)
     cfg = ck["config"]
     w = [v for k, v in ck["model"].items() if k.endswith("weight")]

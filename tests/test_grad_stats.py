@@ -1,4 +1,4 @@
-"""Per-layer gradient statistics (gpugrad.grad_stats, `gpugrad train --grad-stats`) and
+"""Per-layer gradient statistics (gpugrad.tools.train.grad_stats, `gpugrad train --grad-stats`) and
 `gpugrad train --detect-anomaly`: the numbers against a NumPy re-derivation, what lands in
 metrics.json and grad_stats.png, the flags through the CLI, validation and --resume."""
 import dataclasses
@@ -9,9 +9,9 @@ import pytest
 
 import gpugrad as gg
 from gpugrad import autograd
-from gpugrad.cli import main
-from gpugrad.grad_stats import Callback, GradStats
-from gpugrad.train import TrainConfig, fit
+from gpugrad.tools.cli import main
+from gpugrad.tools.train.grad_stats import Callback, GradStats
+from gpugrad.tools.train import TrainConfig, fit
 
 SMALL = dict(dataset="synthetic", samples=300, features=6, classes=3, hidden=[8, 8],
              batch_size=50, quiet=True, plot=False)
@@ -360,7 +360,7 @@ def test_an_anomaly_ends_the_cli_run_with_its_report(tmp_path, capsys):
                            "--scheduler", "none", "--detect-anomaly", "--out", str(tmp_path))
     assert code == 1 and err.startswith("gpugrad train: ") and "Traceback (most recent" \
         not in err.split("\n")[0]
-    assert "inf" in err and "train.py" in err
+    assert "inf" in err and "tools/train" in err     # the training loop's line
     assert not autograd.is_anomaly_enabled()
 
 

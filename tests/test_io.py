@@ -218,7 +218,7 @@ def test_deeply_nested_trees_are_clear_errors(tmp_path):
 
 
 def test_files_get_the_umask_permissions(tmp_path):
-    from gpugrad.report import write_json
+    from gpugrad.tools.train.report import write_json
     old = os.umask(0o027)
     try:
         gg.save({"a": 1}, tmp_path / "a.npz")
@@ -280,7 +280,7 @@ def test_the_next_save_removes_the_temporary_files_of_killed_saves(tmp_path):
 
 
 def test_metrics_json_cleans_its_own_temporary_files(tmp_path):
-    from gpugrad.report import write_json
+    from gpugrad.tools.train.report import write_json
     stale = tmp_path / ".metrics.json.deadbeef.tmp"
     stale.write_text("{")
     os.utime(stale, (1_000_000_000, 1_000_000_000))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from gpugrad import datasets
-from gpugrad.cli import main
+from gpugrad.tools.cli import main
 
 
 def test_load_mnist_reads_the_shipped_sample():

@@ -163,8 +163,8 @@ def test_bad_arguments(tmp_path):
 
 
 def test_cli_export(tmp_path, capsys):
-    from gpugrad.cli import main
-    from gpugrad.evaluate import load_run, predict
+    from gpugrad.tools.cli import main
+    from gpugrad.tools.evaluate import load_run, predict
 
     run_dir = tmp_path / "run"
     assert main(["train", "--dataset", "synthetic", "--samples", "200", "--features", "5",

@@ -7,9 +7,9 @@ import re
 import pytest
 
 import gpugrad as gg
-from gpugrad.cli import main
-from gpugrad.run_folder import RUN_FILES, expand_out
-from gpugrad.train import TrainConfig, fit
+from gpugrad.tools.cli import main
+from gpugrad.tools.train.run_folder import RUN_FILES, expand_out
+from gpugrad.tools.train import TrainConfig, fit
 
 TINY = ["train", "--dataset", "synthetic", "--samples", "200", "--features", "4", "--classes",
         "2", "--hidden", "4", "--epochs", "1", "--quiet", "--no-plot"]

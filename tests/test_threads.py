@@ -229,7 +229,7 @@ def test_sequential_blas_from_many_threads_puts_the_count_back():
 
 
 def test_bench_times_an_implementation_alone_in_its_own_process():
-    from gpugrad.bench_alone import alone_times, format_alone
+    from gpugrad.tools.bench.alone import alone_times, format_alone
     times = alone_times("W2", "cpu", "numpy", steps=2, warmup=0)
     assert len(times) == 2 and all(t > 0 for t in times)
     with pytest.raises(RuntimeError, match="timing nope alone on W2/cpu failed"):

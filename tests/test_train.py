@@ -1,4 +1,4 @@
-"""The training loop (gpugrad.train.fit): outputs, bit-for-bit resume, the digits target,
+"""The training loop (gpugrad.tools.train.fit): outputs, bit-for-bit resume, the digits target,
 optional extras (matplotlib, tqdm) missing."""
 import builtins
 import dataclasses
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import gpugrad as gg
-from gpugrad.train import TrainConfig, check_resume, fit, resume_config
+from gpugrad.tools.train import TrainConfig, check_resume, fit, resume_config
 
 SMALL = dict(dataset="synthetic", samples=600, features=12, classes=3, hidden=[16, 16],
              batch_size=32, quiet=True, plot=False)
@@ -206,7 +206,7 @@ def test_a_one_epoch_curves_png_shows_its_points(tmp_path):
     pytest.importorskip("matplotlib")
     import matplotlib.image
 
-    from gpugrad.report import plot_curves
+    from gpugrad.tools.train.report import plot_curves
     row = {"epoch": 1, "train_loss": 1.0, "test_loss": 1.2, "test_accuracy": 0.8}
     assert plot_curves([row], str(tmp_path / "c.png"))
     img = matplotlib.image.imread(str(tmp_path / "c.png"))[..., :3]

@@ -7,8 +7,8 @@ import json
 import pytest
 
 import gpugrad as gg
-from gpugrad.train import TrainConfig, check_resume, fit, resume_config
-from gpugrad.train_config import EPOCH_SCHEDULERS, SCHEDULERS
+from gpugrad.tools.train import TrainConfig, check_resume, fit, resume_config
+from gpugrad.tools.train.config import EPOCH_SCHEDULERS, SCHEDULERS
 
 SMALL = dict(dataset="synthetic", samples=200, features=6, classes=3, hidden=[8],
              batch_size=50, quiet=True, plot=False)
@@ -124,7 +124,7 @@ def test_an_old_checkpoint_with_null_defaults_resumes_with_explicit_values(tmp_p
 
 
 def test_the_cli_resume_with_lr(tmp_path, capsys):
-    from gpugrad.cli import main
+    from gpugrad.tools.cli import main
     tiny = ["train", "--dataset", "synthetic", "--samples", "200", "--features", "4",
             "--classes", "2", "--hidden", "4", "--quiet", "--no-plot"]
     assert main([*tiny, "--epochs", "2", "--out", str(tmp_path)]) == 0

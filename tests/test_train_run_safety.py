@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import gpugrad as gg
-from gpugrad.cli import main
-from gpugrad.grad_stats import Callback
-from gpugrad.train import TrainConfig, fit
+from gpugrad.tools.cli import main
+from gpugrad.tools.train.grad_stats import Callback
+from gpugrad.tools.train import TrainConfig, fit
 
 TINY = ["train", "--dataset", "synthetic", "--samples", "200", "--features", "4", "--classes",
         "2", "--hidden", "4", "--scheduler", "none", "--quiet", "--no-plot"]
@@ -205,7 +205,7 @@ def test_a_diverging_cli_run_is_one_line_exit_1(tmp_path, capsys):
 
 def test_a_step_compile_cannot_record_is_a_refusal_naming_compile():
     from gpugrad.capture_hooks import CaptureError
-    from gpugrad.train_checks import compile_errors_named
+    from gpugrad.tools.train.checks import compile_errors_named
 
     def step(x, y):
         raise CaptureError("Dropout.forward got an array no recorded op computed")

@@ -110,7 +110,7 @@ def check_config(cfg, size: int) -> None:
 
 def training_session(cfg):
     """A :class:`TrainingSession` when launched by an MPI launcher with more than one rank,
-    else None (``cfg``: a :class:`~gpugrad.train_config.TrainConfig`)."""
+    else None (``cfg``: a :class:`~gpugrad.tools.train.config.TrainConfig`)."""
     if not pg.launched_by_mpi():
         return None
     pg.init()

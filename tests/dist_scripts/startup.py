@@ -33,7 +33,7 @@ def main(mode):
             except RuntimeError as exc:
                 print(f"rank {r}: {exc}", flush=True)
     if mode == "cli_error" and dist.get_rank() == 1:
-        from gpugrad.cli import main as cli
+        from gpugrad.tools.cli import main as cli
 
         cli(["predict", "--checkpoint", "missing.npz", "--input", "missing.csv"])
         print("rank 1 went on after the error", flush=True)

@@ -21,7 +21,7 @@ PRECISIONS = ("highest", "high")
 
 
 def _gpugrad(precision):
-    from . import kernels
+    from gpugrad import kernels
     return kernels.matmul_precision(precision)   # this thread only, restored on exit
 
 

@@ -16,7 +16,7 @@ import shlex
 import socket
 import sys
 
-from . import bench_workloads as bw
+from gpugrad.tools.bench import workloads as bw
 
 __all__ = ["system_info", "load_average", "default_stem", "format_entry", "format_footer",
            "format_markdown", "plot"]
@@ -56,7 +56,7 @@ def _version(dist):
 
 
 def _gpu_names():
-    from . import backend, cuda
+    from gpugrad import backend, cuda
     if not cuda.is_available():
         return []
     cp = backend.device("cuda").xp
@@ -96,13 +96,13 @@ def system_info(args=None) -> dict:
     'gpugrad-bench/1'
     """
     import numpy
-    from . import __version__, get_matmul_precision
+    from gpugrad import __version__, get_matmul_precision
     gpus = _gpu_names()
     cpu = _cpu_model()
     ncpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     cupy = None
     if gpus:
-        from . import backend
+        from gpugrad import backend
         cupy = backend.device("cuda").xp.__version__
     else:
         cupy = _version("cupy-cuda12x") or _version("cupy-cuda13x") or _version("cupy")

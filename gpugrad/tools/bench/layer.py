@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .bench_workloads import GemmFloor, TorchMLP, _Impl, to_numpy
+from gpugrad.tools.bench.workloads import GemmFloor, TorchMLP, _Impl, to_numpy
 
 def layer_upstream_grad(n: int, m: int) -> np.ndarray:
     """The fixed upstream gradient (n, m) of the ``layer`` workload's backward pass.

@@ -1,7 +1,7 @@
 """``gpugrad train --compile``: the training loop's step as a captured step."""
 from __future__ import annotations
 
-from . import training_step
+from gpugrad.capture import training_step
 
 __all__ = ["compiled_step", "check_compile"]
 
@@ -44,7 +44,7 @@ def compiled_step(cfg, model, loss_fn, optimizer, precision, callbacks=()):
     if not getattr(cfg, "compile", False):
         return None
     check_compile(cfg)
-    from ..grad_stats import Callback
+    from gpugrad.tools.train.grad_stats import Callback
     for cb in callbacks:
         if type(cb).on_before_step is not Callback.on_before_step:
             raise ValueError(f"compile=True: callback {type(cb).__name__} has an "

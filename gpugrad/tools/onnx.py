@@ -52,8 +52,8 @@ import warnings
 
 import numpy as np
 
-from . import nn
-from .tensor import Tensor
+from gpugrad import nn
+from gpugrad.tensor import Tensor
 
 __all__ = ["export", "DEFAULT_OPSET", "MIN_OPSET", "SUPPORTED_LAYERS"]
 
@@ -293,7 +293,7 @@ def export(model, path, *, opset: int = DEFAULT_OPSET, dtype=None, standardizer=
         [onnx.helper.make_tensor_value_info(input_name, elem, ["batch", n_in])],
         [onnx.helper.make_tensor_value_info(output_name, elem, ["batch", n_out])],
         initializer=g.initializers)
-    from . import __version__
+    from gpugrad import __version__
     proto = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)],
                                    producer_name="gpugrad", producer_version=__version__)
     proto.ir_version = min(proto.ir_version, _ir_version_for(onnx, opset))

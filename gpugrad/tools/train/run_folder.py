@@ -18,7 +18,7 @@ the run starts):
   the new folder is a complete run.
 
 >>> import tempfile, os
->>> from gpugrad.train_config import TrainConfig
+>>> from gpugrad.tools.train.config import TrainConfig
 >>> root = tempfile.mkdtemp()
 >>> a = prepare_out(TrainConfig(out=os.path.join(root, "r-{dataset}")))
 >>> os.path.basename(a), os.listdir(a)
@@ -99,7 +99,7 @@ def check_out(cfg, checkpoint=None) -> None:
     a literal ``cfg.out`` already holds another run's files; ``checkpoint``: the one resumed.
 
     >>> import tempfile, os
-    >>> from gpugrad.train_config import TrainConfig
+    >>> from gpugrad.tools.train.config import TrainConfig
     >>> d = tempfile.mkdtemp(); _ = open(os.path.join(d, "last.npz"), "w")
     >>> check_out(TrainConfig(out=d))    # doctest: +ELLIPSIS
     Traceback (most recent call last):
@@ -198,7 +198,7 @@ def claimed_out(cfg, checkpoint=None):
     and any parents) are removed, so a failed start leaves nothing behind.
 
     >>> import tempfile, os
-    >>> from gpugrad.train_config import TrainConfig
+    >>> from gpugrad.tools.train.config import TrainConfig
     >>> root = tempfile.mkdtemp()
     >>> try:
     ...     with claimed_out(TrainConfig(out=os.path.join(root, "a", "b"))) as out:
@@ -225,7 +225,7 @@ def find_best(cfg, checkpoint, out):
     ``problem`` says why, in one line.  A candidate counts only if it is a checkpoint of the
     same run at the best epoch (its ``epoch`` and ``best`` match).
     """
-    from .io import load
+    from gpugrad.io import load
 
     best = checkpoint.get("best") if isinstance(checkpoint, dict) else None
     if not best or not out or _own_folder(cfg, checkpoint):
@@ -251,7 +251,7 @@ def find_best(cfg, checkpoint, out):
 
 def copy_checkpoint(source, dest) -> None:
     """Copy the file ``source`` to ``dest`` atomically (a crash leaves no partial ``dest``)."""
-    from .atomic_file import atomic_write
+    from gpugrad.atomic_file import atomic_write
 
     with open(source, "rb") as src, atomic_write(dest) as dst:
         while True:

@@ -4,7 +4,7 @@
   steps, so every timed step pays for switching libraries (another OpenMP pool still awake,
   caches taken by the other library) -- what a script that alternates them sees;
 - *alone*: the same steps in a fresh process that runs only that implementation (``python -m
-  gpugrad.bench_alone``), so nothing else competes for its threads in the process.
+  gpugrad.tools.bench.alone``), so nothing else competes for its threads in the process.
 
 The difference between the two columns is the cost of sharing the process (and, on a busy
 machine, of sharing the cores).
@@ -32,7 +32,7 @@ def alone_times(workload: str, device: str, impl: str, steps: int, warmup: int,
     Traceback (most recent call last):
     RuntimeError: ...
     """
-    cmd = [sys.executable, "-m", "gpugrad.bench_alone", workload, device, impl, str(steps),
+    cmd = [sys.executable, "-m", "gpugrad.tools.bench.alone", workload, device, impl, str(steps),
            str(warmup), str(batch or 0), precision]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("[")]
@@ -46,8 +46,8 @@ def alone_times(workload: str, device: str, impl: str, steps: int, warmup: int,
 def add_alone(entry: dict, wl, device: str, steps: int, warmup: int, batch=None,
               precision: str = "highest") -> dict:
     """Add ``entry["alone"]`` ({impl: summary}) and ``entry["ratios_alone"]`` (each
-    implementation alone vs torch alone) to a :func:`gpugrad.bench.run_workload` entry."""
-    from .bench import summarize
+    implementation alone vs torch alone) to a :func:`gpugrad.tools.bench.run_workload` entry."""
+    from gpugrad.tools.bench import summarize
     alone = {}
     for name in entry["impls"]:
         t = alone_times(wl.name, device, name, steps, warmup, batch, precision)
@@ -78,8 +78,8 @@ def format_alone(entry: dict) -> str:
 
 def _worker(argv):
     """The child process: time one implementation alone; prints the step times as JSON."""
-    from . import bench_workloads as bw
-    from .bench import time_interleaved
+    from gpugrad.tools.bench import workloads as bw
+    from gpugrad.tools.bench import time_interleaved
     workload, device, impl, steps, warmup, batch, precision = argv
     wl = bw.WORKLOADS[workload]
     impls = bw.make_impls(wl, device, [impl], batch=int(batch) or None, precision=precision)

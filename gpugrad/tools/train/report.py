@@ -11,7 +11,7 @@ import json
 import sys
 import time
 
-from .atomic_file import atomic_write
+from gpugrad.atomic_file import atomic_write
 
 __all__ = ["Progress", "stderr_is_terminal", "write_json", "plot_curves", "plot_grad_stats"]
 
@@ -131,7 +131,7 @@ def plot_curves(history, path, task="classification", train_label="train") -> bo
 
 
 def plot_grad_stats(history, path) -> bool:
-    """Save the rows' ``grad_stats`` (:mod:`gpugrad.grad_stats`) to ``path`` as three panels
+    """Save the rows' ``grad_stats`` (:mod:`gpugrad.tools.train.grad_stats`) to ``path`` as three panels
     over epochs, one line per parameter: the mean gradient norm (log scale), the
     update-to-weight ratio (log scale, with the 1e-3 rule-of-thumb line) and the fraction of
     dead ReLU units (ReLU-family layers only).  Epochs without statistics (a run resumed with

@@ -1,5 +1,5 @@
 """``gpugrad export``: a trained run's model as ONNX (``.onnx``, through
-:func:`gpugrad.onnx.export`) or as a PyTorch state dict (``.pt``/``.pth``, in
+:func:`gpugrad.tools.onnx.export`) or as a PyTorch state dict (``.pt``/``.pth``, in
 ``torch.nn.Sequential(nn.Linear, activation, ...)``'s layout, through
 :func:`gpugrad.nn.state_dict.to_torch_state_dict`).
 
@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import os
 
-from . import onnx as _onnx
-from .evaluate import load_run
-from .nn.state_dict import to_torch_state_dict
+from gpugrad.tools import onnx as _onnx
+from gpugrad.tools.evaluate import load_run
+from gpugrad.nn.state_dict import to_torch_state_dict
 
 __all__ = ["add_parser", "run"]
 

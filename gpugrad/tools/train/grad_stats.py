@@ -1,6 +1,6 @@
 """Per-layer training diagnostics: gradient norms, update-to-weight ratios and dead ReLUs.
 
-``GradStats`` is a :class:`Callback` for :func:`gpugrad.train.fit` (``gpugrad train
+``GradStats`` is a :class:`Callback` for :func:`gpugrad.tools.train.fit` (``gpugrad train
 --grad-stats`` adds one; from Python pass ``fit(cfg, callbacks=[GradStats()])``).  Each
 epoch it adds to the epoch's row in ``metrics.json`` a ``"grad_stats"`` entry keyed by
 parameter name (``"0.weight"``, ``"0.bias"``, ... as ``model.named_parameters()`` names them)::
@@ -38,7 +38,7 @@ are NaN or infinite give NaN/Infinity, written to ``metrics.json`` as the losses
 means nothing was measured (an epoch without steps).
 
 >>> import gpugrad as gg
->>> from gpugrad.train import TrainConfig, fit
+>>> from gpugrad.tools.train import TrainConfig, fit
 >>> cfg = TrainConfig(dataset="synthetic", samples=200, features=4, classes=2, hidden=[8],
 ...                   epochs=2, out=None, quiet=True)
 >>> rows = fit(cfg, log=lambda line: None, callbacks=[GradStats()])["epochs"]
@@ -51,9 +51,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import backend
-from .autograd import no_grad
-from .tensor import Tensor
+from gpugrad import backend
+from gpugrad.autograd import no_grad
+from gpugrad.tensor import Tensor
 
 __all__ = ["Callback", "GradStats", "RELU_FAMILY"]
 
@@ -61,7 +61,7 @@ RELU_FAMILY = ("relu", "leaky_relu")
 
 
 class Callback:
-    """Hooks :func:`gpugrad.train.fit` calls during a run; override any of them.
+    """Hooks :func:`gpugrad.tools.train.fit` calls during a run; override any of them.
 
     Order: ``on_train_begin`` once, then per epoch ``on_epoch_begin``, per step
     ``on_before_step`` (after ``backward()``, before ``optimizer.step()``) and
@@ -230,7 +230,7 @@ def _num(v):
 
 
 def _walkable(model) -> bool:
-    from .nn import Sequential
+    from gpugrad.nn import Sequential
     return isinstance(model, Sequential)
 
 
@@ -243,7 +243,7 @@ def _dead(out, xp):
 
 def _walk(seq, x, prefix, dead, xp, last=None):
     """Run ``x`` through a Sequential child by child, recording dead fractions."""
-    from .nn import Dropout, Identity, LeakyReLU, Linear, ReLU, Sequential
+    from gpugrad.nn import Dropout, Identity, LeakyReLU, Linear, ReLU, Sequential
     for name, child in seq.named_children():
         full = f"{prefix}.{name}" if prefix else name
         if isinstance(child, Sequential):

@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from .bench_workloads import LR, MOMENTUM, _Impl
+from gpugrad.tools.bench.workloads import LR, MOMENTUM, _Impl
 
 
 def jax_available(device: str) -> bool:

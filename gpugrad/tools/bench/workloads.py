@@ -9,7 +9,7 @@ batch (drawn once with NumPy), so the steps are the same computation:
 - ``gpugrad``: ``gg.nn.MLP`` + ``gg.optim.SGD`` + ``gg.nn.functional.cross_entropy``.
 - ``compiled``: the ``gpugrad`` step under ``gg.compile`` (replayed; CUDA graphs on CUDA).
 - ``torch``:   ``torch.nn.Sequential(Linear, ReLU, ...)`` + ``torch.optim.SGD`` (eager).
-- ``jax``:     the whole step under ``jax.jit`` (``bench_jax``), where JAX is installed.
+- ``jax``:     the whole step under ``jax.jit`` (``tools.bench.jax_peer``), where JAX is installed.
 - ``numpy``:   a hand-written backprop on raw arrays (CuPy on CUDA), in place where natural.
 - ``gemm``:    only the GEMMs the step needs, into preallocated buffers (the floor).
 
@@ -121,7 +121,7 @@ def impl_names(wl: Workload, device: str) -> list:
     has_torch = torch_cuda_available() if device == "cuda" else torch_available()
     out = [n for n in names if n != "torch" or has_torch]
     if "jax" in out:
-        from .bench_jax import jax_available
+        from gpugrad.tools.bench.jax_peer import jax_available
         out = [n for n in out if n != "jax" or jax_available(device)]
     return out
 
@@ -155,12 +155,12 @@ def xp_for(device: str):
     >>> xp_for("cpu").__name__
     'numpy'
     """
-    from . import backend
+    from gpugrad import backend
     return backend.device(device).xp
 
 
 def _cuda_sync():
-    from . import cuda
+    from gpugrad import cuda
     cuda.synchronize()
 
 
@@ -188,7 +188,7 @@ def to_numpy(a) -> np.ndarray:
     """
     if hasattr(a, "detach"):                            # torch
         return a.detach().cpu().numpy().copy()
-    from . import backend
+    from gpugrad import backend
     if not (isinstance(a, np.ndarray) or backend.is_cupy_array(a)):
         a = a.data                                      # gpugrad Tensor
     return np.array(backend.to_device(a, "cpu"), copy=True)
@@ -378,9 +378,9 @@ class GemmFloor(_Impl):
                 mm(self.grads[i], self.Ws[i].T, out=self.grads[i - 1])
 
 
-# the layer workload's implementations live in bench_layer (re-exported here)
-from .bench_layer import (FusedLayer, GemmLayer, TorchLayer, UnfusedLayer,  # noqa: E402,F401
-                          layer_upstream_grad)
+# the layer workload's implementations live in tools.bench.layer (re-exported here)
+from gpugrad.tools.bench.layer import (FusedLayer, GemmLayer, TorchLayer,  # noqa: E402,F401
+                                       UnfusedLayer, layer_upstream_grad)  # noqa: F401
 
 _CLASSES = {"mlp": {"gpugrad": GpugradMLP, "compiled": CompiledMLP, "torch": TorchMLP,
                     "numpy": NumpyMLP, "gemm": GemmFloor},
@@ -391,7 +391,7 @@ _CLASSES = {"mlp": {"gpugrad": GpugradMLP, "compiled": CompiledMLP, "torch": Tor
 def make_impls(wl: Workload, device: str, names=None, seed: int = 0, batch: int | None = None,
                precision: str = "highest"):
     """{name: implementation} for ``wl`` on ``device``, all from the same data and weights;
-    ``precision="high"`` runs their float32 GEMMs in TF32 on CUDA (:mod:`bench_precision`).
+    ``precision="high"`` runs their float32 GEMMs in TF32 on CUDA (:mod:`gpugrad.tools.bench.precision`).
 
     >>> sorted(make_impls(WORKLOADS["W2"], "cpu", names=["gemm", "numpy"]))
     ['gemm', 'numpy']
@@ -399,7 +399,7 @@ def make_impls(wl: Workload, device: str, names=None, seed: int = 0, batch: int 
     classes = dict(_CLASSES[wl.kind])
     names = list(names) if names is not None else impl_names(wl, device)
     if wl.kind == "mlp" and any(n.startswith("jax") for n in names):
-        from .bench_jax import JaxMLP, JaxMLPTF32
+        from gpugrad.tools.bench.jax_peer import JaxMLP, JaxMLPTF32
         classes.update({"jax": JaxMLPTF32 if precision == "high" and device == "cuda"
                         else JaxMLP, "jax-tf32": JaxMLPTF32})
     bad = [n for n in names if n not in classes]
@@ -407,5 +407,5 @@ def make_impls(wl: Workload, device: str, names=None, seed: int = 0, batch: int 
         raise ValueError(f"unknown implementation(s) {bad} for {wl.name}; expected some of "
                          f"{sorted(classes)}")
     data = make_data(wl, device, seed, batch)
-    from .bench_precision import at_precision
+    from gpugrad.tools.bench.precision import at_precision
     return at_precision({n: classes[n](wl, device, data) for n in names}, device, precision)

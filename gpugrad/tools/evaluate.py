@@ -7,11 +7,11 @@ one back into a model in eval mode.  Feature files are ``.csv`` (numbers separat
 commas, an optional header line) or ``.npz`` (an array ``X``, and ``y`` for labels) or
 ``.npy`` (features only); for ``gpugrad eval`` a ``.csv`` holds the label in its last
 column.  How a ``.csv`` is read -- its header line (``--header auto|yes|no``), a UTF-8
-byte-order mark, comment lines -- is in :mod:`gpugrad.feature_files`.  Features are raw, as
+byte-order mark, comment lines -- is in :mod:`gpugrad.tools.feature_files`.  Features are raw, as
 the dataset gives them: the run's standardizer is applied here.
 
 >>> import gpugrad as gg, tempfile, os
->>> from gpugrad.train import TrainConfig, fit
+>>> from gpugrad.tools.train import TrainConfig, fit
 >>> out = tempfile.mkdtemp()
 >>> _ = fit(TrainConfig(dataset="synthetic", samples=200, features=4, classes=3, hidden=[8],
 ...                     epochs=1, out=out, quiet=True, plot=False), log=lambda s: None)
@@ -29,12 +29,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import backend, io, nn
-from .autograd import no_grad
-from .datasets import Standardizer, load_dataset
-from .feature_files import HEADER_CHOICES, read_features
-from .tensor import Tensor
-from .train_config import TrainConfig, build_model
+from gpugrad import backend, io, nn
+from gpugrad.autograd import no_grad
+from gpugrad.datasets import Standardizer, load_dataset
+from gpugrad.tools.feature_files import HEADER_CHOICES, read_features
+from gpugrad.tensor import Tensor
+from gpugrad.tools.train.config import TrainConfig, build_model
 
 __all__ = ["Run", "load_run", "run_test_split", "read_features", "predict", "evaluate",
            "add_parser"]

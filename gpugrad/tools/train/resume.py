@@ -1,6 +1,6 @@
 """Resuming a ``gpugrad train`` run from its checkpoint: what may change, and how.
 
-* Run fields (:data:`~gpugrad.train_config.RUN_FIELDS`: epochs, out, device, quiet, ...)
+* Run fields (:data:`~gpugrad.tools.train.config.RUN_FIELDS`: epochs, out, device, quiet, ...)
   may change freely, except that a schedule shaped by ``epochs`` (cosine, warmup-cosine)
   is never silently stretched: another ``--epochs`` is refused unless ``extend_schedule``
   is set, which re-plans it for the new length -- from the resume on, every epoch gets the
@@ -8,13 +8,13 @@
   down, at the resume; it then anneals to 0 at the new last epoch).  Step, multistep and
   exponential schedules do not depend on ``epochs`` (step size and milestones are stored
   resolved) and simply continue.
-* ``lr``, ``weight_decay`` and ``batch_size`` (:data:`~gpugrad.train_config.RESUME_TUNABLE`)
+* ``lr``, ``weight_decay`` and ``batch_size`` (:data:`~gpugrad.tools.train.config.RESUME_TUNABLE`)
   may change: a new ``lr`` scales the whole schedule from the resume on (each later epoch
   gets the rate a run started with that lr has), the others apply from the next step.
 * Everything else must match the checkpoint (compared after defaults are resolved, so
   ``--lr 0.05`` matches a run that used the default 0.05).
 
->>> from gpugrad.train_config import TrainConfig
+>>> from gpugrad.tools.train.config import TrainConfig
 >>> ck = {"format": "gpugrad-train", "epoch": 1, "config": TrainConfig().to_dict()}
 >>> resume_config(ck, lr=0.01).lr, resume_config(ck).batch_size
 (0.01, 64)
@@ -27,7 +27,7 @@ import math
 
 import os
 
-from .train_config import EPOCH_SCHEDULERS, RESUME_TUNABLE, RUN_FIELDS, TrainConfig, option
+from gpugrad.tools.train.config import EPOCH_SCHEDULERS, RESUME_TUNABLE, RUN_FIELDS, TrainConfig, option
 
 __all__ = ["check_resume", "resume_config", "adjust_checkpoint"]
 
@@ -50,7 +50,7 @@ def resume_config(ckpt, **overrides) -> TrainConfig:
     that run was started and may name another run's folder from here.
     :func:`check_resume` refuses overrides that would change the run.
 
-    >>> from gpugrad.train_config import TrainConfig
+    >>> from gpugrad.tools.train.config import TrainConfig
     >>> resume_config({"format": "gpugrad-train", "config": TrainConfig().to_dict()},
     ...               epochs=5).epochs
     5
@@ -75,7 +75,7 @@ def check_resume(cfg: TrainConfig, ckpt) -> None:
     """Raise ValueError unless ``cfg`` can continue the run saved in ``ckpt`` (the rules in
     this module's docstring).
 
-    >>> from gpugrad.train_config import TrainConfig
+    >>> from gpugrad.tools.train.config import TrainConfig
     >>> ck = {"format": "gpugrad-train", "epoch": 1, "config": TrainConfig().to_dict()}
     >>> ck.update(model={}, optimizer={}, scheduler=None, rng={}, history=[], best=None)
     >>> check_resume(TrainConfig(epochs=20, lr=0.01), ck)
@@ -146,7 +146,7 @@ def adjust_checkpoint(cfg: TrainConfig, ckpt):
     changed as ``cfg`` asks (lr, weight_decay, a re-planned schedule), and one line per
     change for the log.  ``ckpt`` itself is left as it is; call :func:`check_resume` first.
 
-    >>> from gpugrad.train_config import TrainConfig
+    >>> from gpugrad.tools.train.config import TrainConfig
     >>> ck = {"format": "gpugrad-train",
     ...       "config": TrainConfig(dataset="synthetic", scheduler="none").to_dict(),
     ...       "optimizer": {"state": {}, "param_groups": [{"lr": 0.05, "params": [0]}]},

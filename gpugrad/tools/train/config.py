@@ -1,5 +1,5 @@
 """``TrainConfig`` -- every option of a training run -- and the builders that turn one into a
-model, an optimizer and a learning-rate schedule (used by :mod:`gpugrad.train`).
+model, an optimizer and a learning-rate schedule (used by :mod:`gpugrad.tools.train`).
 
 >>> cfg = TrainConfig(hidden=[32], optimizer="adam", scheduler="warmup-cosine", epochs=10)
 >>> model = build_model(cfg, 64, 10)
@@ -12,8 +12,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from . import backend, nn, optim
-from .datasets import DATASETS
+from gpugrad import backend, nn, optim
+from gpugrad.datasets import DATASETS
 
 __all__ = ["TrainConfig", "build_model", "build_optimizer", "build_scheduler", "OPTIMIZERS",
            "SCHEDULERS", "DEFAULT_LR", "DEFAULT_BATCH_SIZE", "RUN_FIELDS", "RESUME_TUNABLE",
@@ -52,7 +52,7 @@ class TrainConfig:
     is refused unless ``overwrite`` (replace it) or it is the folder of ``resume``.
     ``extend_schedule``: a resume that changes ``epochs`` re-plans a cosine schedule for the
     new length (else it is refused).  ``grad_stats`` records per-layer gradient statistics
-    each epoch (:mod:`gpugrad.grad_stats`); ``detect_anomaly`` runs with autograd's anomaly
+    each epoch (:mod:`gpugrad.tools.train.grad_stats`); ``detect_anomaly`` runs with autograd's anomaly
     mode on.
 
     >>> TrainConfig().dataset, TrainConfig().hidden, TrainConfig(optimizer="adam").resolved_lr
@@ -273,7 +273,7 @@ def anomaly_api():
     """
     import importlib
 
-    from . import autograd
+    from gpugrad import autograd
 
     setter = getattr(autograd, "set_detect_anomaly", None)
     if not callable(setter):

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from . import bench_workloads as bw
+from gpugrad.tools.bench import workloads as bw
 
 __all__ = ["check_agreement", "LOSS_RTOL", "UPDATE_RTOL", "LAYER_RTOL"]
 

@@ -20,9 +20,9 @@ import sys
 __all__ = ["main", "SUBCOMMANDS", "UsageError", "build_parser"]
 
 SUBCOMMANDS = [
-    "gpugrad.train",
-    "gpugrad.bench",
-    "gpugrad.evaluate", "gpugrad.export",      # eval, predict; export
+    "gpugrad.tools.train",
+    "gpugrad.tools.bench",
+    "gpugrad.tools.evaluate", "gpugrad.tools.export",      # eval, predict; export
 ]
 
 
@@ -58,7 +58,7 @@ def build_parser():
     >>> build_parser().parse_args(["train", "--epochs", "3"]).epochs
     3
     """
-    from . import __version__
+    from gpugrad import __version__
 
     parser = _Parser(prog="gpugrad", description="gpugrad: GPU-accelerated autodiff and MLPs")
     parser.add_argument("--version", action="version", version=f"gpugrad {__version__}")
@@ -99,9 +99,9 @@ def main(argv=None) -> int:
 
 
 def _expected(exc):
-    from .backend import CudaUnavailableError
-    from .io import CheckpointError
-    from .nn.state_dict import StateDictError
+    from gpugrad.backend import CudaUnavailableError
+    from gpugrad.io import CheckpointError
+    from gpugrad.nn.state_dict import StateDictError
 
     return isinstance(exc, (UsageError, CheckpointError, StateDictError, CudaUnavailableError,
                             ValueError, OSError, ImportError))

@@ -7,7 +7,7 @@ True
 """
 from __future__ import annotations
 
-from . import bench_workloads as bw
+from gpugrad.tools.bench import workloads as bw
 
 __all__ = ["memory_probe", "measure_memory", "MEMORY_METHOD"]
 
@@ -175,7 +175,7 @@ def measure_memory(workload: str, impl: str, device: str = "cpu", timeout: float
     import json
     import subprocess
     import sys
-    code = (f"import json, gpugrad.bench_memory as b; r = b.memory_probe({workload!r}, "
+    code = (f"import json, gpugrad.tools.bench.memory as b; r = b.memory_probe({workload!r}, "
             f"{impl!r}, {device!r}); print({_MARK!r} + json.dumps(r))")
     try:
         p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -3,7 +3,7 @@ NumPy/CuPy backprop and the GEMM-only floor, interleaved in one run, on every av
 
 Writes ``<out>/<device-or-cpu>-<date>.json`` (every raw timing, medians, ratios, targets, the
 machine and library versions) and a PNG of samples/s per workload and device, and prints a
-table. The workloads and implementations live in :mod:`gpugrad.bench_workloads`.
+table. The workloads and implementations live in :mod:`gpugrad.tools.bench.workloads`.
 
 Before timing a workload, fresh copies of its implementations run a few steps from the same
 start and must agree (:func:`check_agreement`): losses and parameters for an MLP, output and
@@ -26,10 +26,10 @@ import time
 
 import numpy as np
 
-from . import bench_memory as mem
-from .bench_check import check_agreement
-from . import bench_report as rep
-from . import bench_workloads as bw
+from gpugrad.tools.bench import memory as mem
+from gpugrad.tools.bench.check import check_agreement
+from gpugrad.tools.bench import report as rep
+from gpugrad.tools.bench import workloads as bw
 
 __all__ = ["add_parser", "run", "main", "time_interleaved", "summarize", "run_workload",
            "check_agreement", "evaluate_targets", "TARGETS"]
@@ -93,7 +93,7 @@ def _add_arguments(p):
     p.add_argument("--interleaved", action="store_true",
                    help="time every implementation interleaved with no settle steps (each "
                         "timed step pays for switching libraries) and, next to it, alone in a "
-                        "fresh process of its own (see gpugrad.bench_alone)")
+                        "fresh process of its own (see gpugrad.tools.bench.alone)")
     p.add_argument("--gap-ms", type=float, default=0.0,
                    help="idle milliseconds before each timed step (default 0)")
     p.add_argument("--check-steps", type=int, default=3,
@@ -113,20 +113,20 @@ def _add_arguments(p):
 
 
 def main(argv=None) -> int:
-    """``gpugrad bench [options]`` (also ``python -m gpugrad.bench``); returns the exit status:
+    """``gpugrad bench [options]`` (also ``python -m gpugrad.tools.bench``); returns the exit status:
     0; 1 when an implementation disagreed with the reference (one ``gpugrad bench: error: ...``
     line each); 2 with one ``gpugrad bench: error: ...`` line for bad input.
 
     >>> main(["--steps", "0"])                                 # doctest: +SKIP
     2
     """
-    from .cli import main as cli_main
+    from gpugrad.tools.cli import main as cli_main
     return cli_main(["bench"] + list(sys.argv[1:] if argv is None else argv))
 
 
 def _plan(args):
     """[(workload, device)] to run, and messages about what was skipped."""
-    from .backend import CudaUnavailableError, cuda
+    from gpugrad.backend import CudaUnavailableError, cuda
     notes = []
     has_cuda = cuda.is_available()
     if args.devices:
@@ -197,7 +197,7 @@ def run(args) -> int:
         report["results"].append(entry)
         print(rep.format_entry(entry), flush=True)
         if getattr(args, "interleaved", False):
-            from .bench_alone import add_alone, format_alone
+            from gpugrad.tools.bench.alone import add_alone, format_alone
             add_alone(entry, wl, dev, steps, warmup, batch=batch, precision=args.precision)
             print(format_alone(entry), flush=True)
         if wl.name == "W1" and not args.no_memory:

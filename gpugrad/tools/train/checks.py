@@ -2,7 +2,7 @@
 run (refused, or a warning where they merely have no effect), a diverging run (stopped at
 its first non-finite epoch loss), and a ``--compile`` that cannot record the run's step.
 
->>> from gpugrad.train_config import TrainConfig
+>>> from gpugrad.tools.train.config import TrainConfig
 >>> check_options({"samples": 500}, TrainConfig(dataset="digits"))
 Traceback (most recent call last):
 ...
@@ -29,7 +29,7 @@ class DivergedError(FloatingPointError):
     >>> check_finite(3, float("nan"), 1.0, 0.5, None)
     Traceback (most recent call last):
     ...
-    gpugrad.train_checks.DivergedError: epoch 3: the training loss is nan: the run ...
+    gpugrad.tools.train.checks.DivergedError: epoch 3: the training loss is nan: the run ...
     """
 
 
@@ -64,20 +64,20 @@ def check_options(given, cfg) -> None:
     """Refuse command-line options that would not change the run ``cfg`` describes.
 
     ``given``: the options given on the command line (field name -> value); ``cfg``: the
-    run's :class:`~gpugrad.train_config.TrainConfig` (for a resume, the checkpoint's with
+    run's :class:`~gpugrad.tools.train.config.TrainConfig` (for a resume, the checkpoint's with
     ``given`` applied).  Raises ValueError (one line naming the option and what it needs)
     for an option a user gives expecting an effect it cannot have (``--samples`` with
     digits, ``--momentum`` with adam, ``--gamma`` with a cosine schedule, ...); warns
     (:class:`TrainWarning`) for ``--extend-schedule`` where it has nothing to re-plan.
 
-    >>> from gpugrad.train_config import TrainConfig
+    >>> from gpugrad.tools.train.config import TrainConfig
     >>> check_options({"momentum": 0.5}, TrainConfig(optimizer="sgd"))
     """
     for name, applies, why in _RULES:
         if name in given and not applies(cfg):
             raise ValueError(why.format(**vars(cfg)))
     if given.get("extend_schedule"):
-        from .train_config import EPOCH_SCHEDULERS
+        from gpugrad.tools.train.config import EPOCH_SCHEDULERS
         if not cfg.resume:
             _warn("--extend-schedule has no effect without --resume (it re-plans a resumed "
                   "run's cosine schedule for another --epochs)")
@@ -128,7 +128,7 @@ def compile_errors_named(step, cfg):
     may be why (a command-line refusal: one line, exit status 2)."""
     if step is None:
         return None
-    from .capture_hooks import CaptureError
+    from gpugrad.capture_hooks import CaptureError
 
     suspects = []
     if cfg.dropout:
