@@ -84,7 +84,7 @@ else:
     from cupy._core import _routines_linalg as linalg
 
 import gpugrad as gg                                                  # noqa: E402
-from gpugrad import kernels                                           # noqa: E402
+from gpugrad import kernels  # noqa: E402
 from gpugrad.kernels import reference as ref                          # noqa: E402
 from gpugrad.kernels.activations import ACTIVATIONS, CODE                        # noqa: E402
 

@@ -23,7 +23,7 @@ import cupy as cp
 
 cp.cuda.set_allocator(None)                 # before any allocation: no pool, exact-size buffers
 
-from gpugrad import kernels                                     # noqa: E402
+from gpugrad import kernels  # noqa: E402
 from gpugrad.kernels import cuda as kc                          # noqa: E402
 from gpugrad.kernels.activations import ACTIVATIONS, CODE, needs_preactivation   # noqa: E402
 

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from gpugrad import bench_workloads as bw
+from gpugrad.tools.bench import workloads as bw
 
 
 def main(argv=None):

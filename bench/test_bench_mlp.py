@@ -14,7 +14,7 @@ import importlib.util
 
 import pytest
 
-from gpugrad import bench_workloads as bw
+from gpugrad.tools.bench import workloads as bw
 from gpugrad import cuda
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
