@@ -41,6 +41,7 @@ Two rules keep the gradient right through the write:
 from __future__ import annotations
 
 import copy
+import numbers
 
 import numpy as np
 
@@ -49,6 +50,7 @@ from . import capture_hooks as _capture
 from . import _tensor_ops as _operators
 from . import ops as _ops
 from .autograd import _view_link
+from .ops import index as _index
 from .old_values import keep_old_value
 from .tensor import Tensor, as_tensor
 
@@ -186,7 +188,18 @@ def clamp_(self, min=None, max=None):
 
 def __setitem__(self, key, value):
     self._check_inplace()
-    self._inplace(lambda a, v: _ops.setitem(a, key, v), value)
+    direct = None
+    if type(self.data) is np.ndarray:   # no graph, on the CPU: NumPy's own assignment, O(key)
+        def direct(t):                  # (the op path copies the whole array: O(size))
+            k = _index._prepare_key(key, t.data)[0]
+            v = value
+            if isinstance(v, Tensor):
+                _autograd._check_devices((t, v))
+                v = v.data
+            elif not isinstance(v, (numbers.Number, np.generic)):
+                v = _index._coerce(v, t).data
+            t.data[k] = v               # NumPy's last write wins, as SetItem's answer
+    self._inplace(lambda a, v: _ops.setitem(a, key, v), value, direct=direct)
 
 
 def _commit_to_bases(t, old):

@@ -220,3 +220,27 @@ def test_holds_tensor_finds_tensors_at_any_depth():
     w = gg.tensor(2.0, dtype="float64", requires_grad=True)
     r = gnp.array([[1.0, w], [w, 3.0]])
     assert r.requires_grad and r.shape == (2, 2)
+
+
+@pytest.mark.parametrize("key,value", [
+    (5, 2.0), (slice(1, 4), [1.0, 2.0, 3.0]), ([0, 0, 3], np.array([1.7, 2.0, 3.0])),
+    (np.arange(10) > 6, 0.0), ((Ellipsis,), gnp.asarray(np.full(10, 4.0)))])
+def test_setitem_without_a_graph_writes_in_place_as_numpy(applies, key, value):
+    """x[key] = v on a plain CPU tensor is NumPy's own assignment into x's memory (no copy of
+    the whole array, no node), with NumPy's answer (last write wins on repeated indices)."""
+    for dtype in (np.float64, np.int64):
+        ref = np.arange(10).astype(dtype)
+        x = gnp.asarray(ref.copy())
+        before = x.data
+        x[key] = value
+        ref[key] = value.numpy() if isinstance(value, gg.Tensor) else value
+        assert applies == [] and x.data is before and x.dtype == ref.dtype
+        np.testing.assert_array_equal(x.numpy(), ref)
+
+
+def test_setitem_in_a_graph_still_records():
+    w = gg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = w * 1
+    y[1] = 5.0
+    y.sum().backward()
+    assert w.grad.tolist() == [1.0, 0.0, 1.0]
