@@ -31,9 +31,17 @@ uint16, uint32, uint64 = np.dtype("uint16"), np.dtype("uint32"), np.dtype("uint6
 bool_ = np.dtype("bool")
 complex64 = np.dtype("complex64")
 complex128 = np.dtype("complex128")
+_BF16_MISSING = ("bfloat16 needs the ml_dtypes package (NumPy has no bfloat16): "
+                 "pip install 'gpugrad[bf16]'")
 try:
     import ml_dtypes as _ml_dtypes
     bfloat16 = np.dtype(_ml_dtypes.bfloat16)
+    if np.maximum(np.ones(1, bfloat16), 0).dtype != bfloat16:
+        # NumPy 2.0 promotes bfloat16 with a Python number to float32, which would change the
+        # dtype of every formula with a constant in it: refused rather than quietly widened
+        _BF16_MISSING = (f"bfloat16 needs NumPy >= 2.1 (NumPy {np.__version__} promotes "
+                         f"bfloat16 with Python numbers to float32): pip install 'numpy>=2.1'")
+        bfloat16 = None
 except ImportError:  # the bf16 extra is not installed
     bfloat16 = None
 _BF16 = () if bfloat16 is None else (bfloat16,)
@@ -65,8 +73,7 @@ def as_dtype(spec) -> np.dtype:
     if spec is bool:
         return bool_
     if bfloat16 is None and isinstance(spec, str) and spec in ("bfloat16", "bf16"):
-        raise TypeError("bfloat16 needs the ml_dtypes package (NumPy has no bfloat16): "
-                        "pip install 'gpugrad[bf16]'")
+        raise TypeError(_BF16_MISSING)
     if spec == "bf16":
         return bfloat16
     try:

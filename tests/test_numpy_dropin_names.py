@@ -23,7 +23,8 @@ real_if_close require save savetxt savez savez_compressed set_printoptions setbu
 seterrcall setxor1d shares_memory show_config show_runtime test tril_indices tril_indices_from
 triu_indices triu_indices_from typename union1d unique_all unique_counts unique_inverse
 unique_values unpackbits unravel_index bartlett blackman hamming hanning kaiser
-""".split())
+in1d
+""".split())  # (in1d, trapz and the 2.0-only methods below: NumPy 2.0 has them, later NumPy not)
 # a derivative exists but gpugrad.numpy has no differentiable version yet (fallback only)
 NOT_YET_DIFFERENTIABLE = set("""
 angle apply_along_axis apply_over_axes block choose compress convolve correlate delete diagflat
@@ -31,12 +32,12 @@ dsplit ediff1d extract fill_diagonal fromfunction geomspace i0 insert interp lde
 nancumprod nancumsum nanmax nanmedian nanmin nanpercentile nanprod nanquantile nanstd nanvar
 nested_iters piecewise poly polyadd polyder polydiv polyfit polyint polymul polysub polyval
 put put_along_axis putmask resize rollaxis roots sort_complex trapezoid trim_zeros unwrap vander
-vecmat
+vecmat trapz
 """.split())
 LINALG_EXCLUDED = {"test"}
 # ndarray attributes about raw memory or record dtypes, which a Tensor does not expose
 METHOD_EXCLUDED = {"base", "byteswap", "choose", "ctypes", "getfield", "resize", "setfield",
-                   "setflags"}
+                   "setflags", "itemset", "newbyteorder", "ptp", "tostring"}
 
 
 def _functions(mod):
