@@ -149,6 +149,22 @@ def constant(make, out):
         r.constant(make, out)
 
 
+def derived(fn, args, outs):
+    """Arrays ``outs`` (a tuple) were computed as ``fn(*args)`` from arrays ``args`` outside
+    any op (a boolean mask's expansion into index arrays): a replay computes them again."""
+    r = active()
+    if r is not None:
+        r.derived(fn, args, outs)
+
+
+def old_value(data, nodes):
+    """Before an in-place write into array ``data``, graph ``nodes`` that read its value got
+    a private copy of it (:func:`gpugrad.old_values.keep_old_value`)."""
+    r = active()
+    if r is not None:
+        r.old_value(data, nodes)
+
+
 def write(t, src):
     """Tensor ``t``'s memory was overwritten in place with array ``src``
     (``t.data[...] = src``: an in-place operator or ``x[k] = v``)."""

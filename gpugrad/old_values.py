@@ -25,11 +25,12 @@ import numbers
 import numpy as np
 
 from . import autograd as _autograd
+from . import capture_hooks as _capture
 from .autograd import _view_link
 from .backend import get_array_module, is_cupy_array
 from .tensor import Tensor
 
-__all__ = ["keep_old_value"]
+__all__ = ["keep_old_value", "renew_old_value"]
 
 
 class _Unkeepable(Exception):
@@ -79,8 +80,25 @@ def keep_old_value(t, start, limit):
             queue.extend(n.pnodes)
     if hits:
         old = _OldValue(t.data)
-        for n in hits:
-            old.give(n, vc, ver)
+        given = [n for n in hits if old.give(n, vc, ver)]
+        if _capture._on and given:   # gpugrad.compile: a replay copies its own old value
+            _capture.old_value(t.data, given)
+
+
+def renew_old_value(data, nodes):
+    """A captured step's replay of :func:`keep_old_value`: before array ``data`` is written
+    again, swap in each of ``nodes`` (those given a copy at recording, whose forwards ran
+    again since) every array it holds of ``data``'s memory for a copy of its value now."""
+    old = _OldValue(data)
+    for n in nodes:
+        found, keep = {}, []
+        for name, v in vars(n).items():
+            if name not in _BOOKKEEPING:
+                old._scan(v, found)
+        new = {k: old._fresh(a, (), keep) for k, a in found.items()}
+        for name, v in list(vars(n).items()):
+            if name not in _BOOKKEEPING:
+                setattr(n, name, old._swap(v, new))
 
 
 def _saves_answer(saved, raw):
@@ -192,14 +210,14 @@ class _OldValue:
         old value (parents too, for create_graph), and drop its check of (``vc``, ``ver``).
         Left as it is (so it raises at backward) when it holds the memory in a form that
         cannot be swapped (inside a Tensor, an object it cannot look inside) or reads it
-        through a leaf that gets a gradient."""
+        through a leaf that gets a gradient.  True when it was swapped."""
         found = {}                                 # id(array) -> array: what n read of it
         try:
             for name, v in vars(n).items():
                 if name not in _BOOKKEEPING:
                     self._scan(v, found)
         except _Unkeepable:
-            return
+            return False
         standins = {}                              # position -> an input in the memory
         for i, p in enumerate(n.parents):
             if not (isinstance(p, Tensor) and self._aliases(p.data)):
@@ -207,7 +225,7 @@ class _OldValue:
             if n.pnodes[i] is None and n.needs[i]:  # a leaf that gets a gradient stays
                 if id(p.data) in found or (i < len(n._in_arrays)
                                            and id(n._in_arrays[i]) in found):
-                    return
+                    return False
                 continue
             standins[i] = p
         in_ids = [id(a) for a in n._in_arrays]
@@ -234,6 +252,7 @@ class _OldValue:
         if n._out_id in new:
             n._out_id = id(new[n._out_id])
         n._vcs = [(v, w) for v, w in n._vcs if not (v is vc and w == ver)]
+        return True
 
     def _scan(self, v, found):
         if isinstance(v, (tuple, list)):

@@ -28,6 +28,7 @@ import numbers
 
 import numpy as np
 
+from .. import capture_hooks
 from ..backend import get_array_module
 from ..tensor import Tensor
 
@@ -86,6 +87,7 @@ class GradScaler:
         """
         if not self._enabled:
             return outputs
+        _refuse_in_capture("scale")
         if isinstance(outputs, Tensor):
             self._lazy_init(get_array_module(outputs.data))
             return outputs * Tensor._make(self._scale.reshape(()))
@@ -102,6 +104,7 @@ class GradScaler:
         record whether any is inf/NaN.  At most once per optimizer between updates."""
         if not self._enabled:
             return
+        _refuse_in_capture("unscale_")
         stage = self._found.get(id(optimizer), (None, _READY))[1]
         if stage == _UNSCALED:
             raise RuntimeError("unscale_() has already been called on this optimizer since "
@@ -125,6 +128,7 @@ class GradScaler:
         gradient is inf/NaN; returns its result, or None when the step was skipped."""
         if not self._enabled:
             return optimizer.step(*args, **kwargs)
+        _refuse_in_capture("step")
         if "closure" in kwargs or args:
             raise RuntimeError("Closure use is not currently supported if GradScaler is "
                                "enabled.")
@@ -243,3 +247,15 @@ def _masked_step(optimizer, found):
             old = states.get(k)
             xp.copyto(buf, old if old is not None else xp.zeros_like(buf), where=keep)
     return out
+
+
+def _refuse_in_capture(method):
+    """A clear refusal inside a step that gpugrad.compile records: dynamic loss scaling
+    decides each step on values (the found-inf flag, the growth counter)."""
+    if capture_hooks._on and capture_hooks.active() is not None:
+        raise capture_hooks.CaptureError(
+            f"GradScaler.{method}() inside a compiled step (gpugrad.compile): dynamic loss "
+            f"scaling (float16) skips steps and changes its scale from values that a replay "
+            f"cannot follow. Inside a compiled step train in float32 or bfloat16 (autocast "
+            f"dtype='bfloat16', or --precision bf16, needs no scaler), or run the float16 "
+            f"step with its GradScaler uncompiled")

@@ -24,7 +24,15 @@ uncompiled step would, or the recording raises :class:`CaptureError`:
 * recorded again: a new signature (shapes and non-tensor arguments are static), a parameter
   rebound to a new array, a ``Module.train()``/``eval()`` that changed a called module's flag,
   a global or closure variable the step reads by name rebound (:mod:`gpugrad.capture.closure`);
-* not seen: a decision taken with NumPy on ``.data`` (``if loss.data > 1``) is taken once.
+* not seen: a decision taken with NumPy on ``.data`` (``if loss.data > 1``) is taken once;
+  a tensor the step stores outside itself (``store["loss"] = loss``) is the recording's and
+  keeps its value -- only what the step returns (and the parameters' ``.grad``) is each call's.
+
+An in-place write whose key the step computed (``h[h > 0] *= 10``, an ``argmax`` index) reads
+the replay's key, in its forward and its gradient (:mod:`gpugrad.capture.keys`), and the copy
+of an overwritten value that the graph still needs (``np.maximum(h, 0, out=h)``) is made again
+at each replay.  A boolean mask makes shapes depend on values: on CUDA such a tape replays
+call by call instead of as graphs.  ``GradScaler`` (dynamic loss scaling) is refused.
 
 One call at a time per compiled step (a lock: its replays share static input buffers).
 
@@ -163,7 +171,7 @@ class CompiledStep:
         self._modules += [m for i, m in rec.modules.items() if i not in seen]
         self._mode_seen = None
         cuda = any(backend.is_cupy_array(b) for b in bufs) or _any_cupy(result)
-        if cuda and self.cuda_graphs:
+        if cuda and self.cuda_graphs and not tape.dynamic:   # (a boolean mask: call by call)
             from .cuda_graph import GraphReplay
             entry = GraphReplay(tape, bufs, spec)
         else:

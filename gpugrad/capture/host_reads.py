@@ -6,7 +6,9 @@ thread records, and the wrappers check the calling thread, so other threads are 
 
 While recording, every array put into a tensor (``Tensor(...)``, ``gg.tensor(...)``,
 ``t.data = a``) is also reported to the recorder (``Recorder.assigned``), which refuses such an
-array when an op later reads it unless a recorded call made it.
+array when an op later reads it unless a recorded call made it; and every ``t.grad = g``
+(``Recorder.grad_set``, before and after), so that the gradient the backward pass handed to
+a leaf is known before the step rebinds ``p.grad``.
 """
 from __future__ import annotations
 
@@ -35,6 +37,22 @@ def _reporting(slot):
         if r is not None:
             r.assigned(t, a)
     return property(lambda t: get(t, Tensor), set_data, slot.__delete__, slot.__doc__)
+
+
+def _reporting_grad(slot):
+    """A ``grad`` property over the slot descriptor that tells the recorder of the calling
+    thread before and after each assignment, so that a leaf's gradient handed over by the
+    backward pass is known even when the step sets ``p.grad = None`` right after."""
+    get, put = slot.__get__, slot.__set__
+
+    def set_grad(t, g):
+        r = capture_hooks.active()
+        if r is not None:
+            r.grad_set(t)
+        put(t, g)
+        if r is not None:
+            r.grad_set(t)
+    return property(lambda t: get(t, Tensor), set_grad, slot.__delete__, slot.__doc__)
 
 
 def _refusing(name, orig):
@@ -70,6 +88,8 @@ def refused():
                     setattr(Tensor, name, _refusing(name, orig))
             _saved["data"] = Tensor.__dict__["data"]
             Tensor.data = _reporting(_saved["data"])
+            _saved["grad"] = Tensor.__dict__["grad"]
+            Tensor.grad = _reporting_grad(_saved["grad"])
         _depth += 1
     try:
         yield

@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backward_pass, random as _random
+from .. import backward_pass, old_values, random as _random
 from ..autocast_state import _LowCopy, low_copy
 from ..backend import is_cupy_array
 from ..capture_hooks import CaptureError
 from ..ops._util import cast_grad
 from ..tensor import Tensor
+from .keys import dynamic, key_ref, key_value
 from .outputs import build_output, output_spec, spec_slots
 
 __all__ = ["Recorder", "Tape", "CaptureError", "build_output"]
@@ -64,11 +65,12 @@ class Tape:
     (``tensor.data is array``) for a replay, and ``written``: the ids of the input buffers
     the step writes into (copied back to the caller's arrays after a replay)."""
 
-    def __init__(self, entries, nslots, guards, written=frozenset()):
+    def __init__(self, entries, nslots, guards, written=frozenset(), dynamic=False):
         self.entries = entries
         self.nslots = nslots
         self.guards = guards
         self.written = written
+        self.dynamic = dynamic   # shapes depend on values: replayed call by call on CUDA
 
     def valid(self) -> bool:
         """True when every tensor the step read by reference still holds the recorded array."""
@@ -108,6 +110,7 @@ class Recorder:
         self.leaves = {}         # id(leaf) -> (leaf, slot of the gradient handed to it)
         self.grad_objs = {}      # id(a leaf's .grad tensor) -> the slot holding that tensor
         self.nslots = 0
+        self.dynamic = False     # shapes depend on values (a boolean mask): no CUDA graphs
 
     # ------------------------------------------------------------ slots and references
     def _new_slot(self, a):
@@ -125,6 +128,11 @@ class Recorder:
                 self.grad_objs[id(t.grad)] = k + 1      # the .grad tensor itself
                 self.keep += [t.grad.data, t.grad]
         self.pending = []
+
+    def grad_set(self, t):
+        """``t.grad`` is about to be, or was just, assigned: note a gradient handed to it."""
+        if any(p is t for p, _ in self.pending) and t.grad is not None:
+            self._flush()
 
     def _ref(self, a, where, tensor=None):
         """(slot, None) for an array the step computed, else (-1, value) held by reference
@@ -176,16 +184,18 @@ class Recorder:
             return
         spec = [self._ref(a.data, where, a) if isinstance(a, Tensor) else self._ref(a, where)
                 for a in args]
-        kw = {k: self._ref(v, where) for k, v in kwargs.items()}
+        kw = {k: key_ref(self, v, where) for k, v in kwargs.items()}
+        self.dynamic = self.dynamic or dynamic(kwargs.get("key"))
         o = self._new_slot(out)
         convert = out is not raw
         fwd = node.forward
 
         def run(env):
             r = fwd(*[env[k] if k >= 0 else v for k, v in spec],
-                    **{n: env[k] if k >= 0 else v for n, (k, v) in kw.items()})
+                    **{n: key_value(env, k, v) for n, (k, v) in kw.items()})
             env[o] = np.asarray(r) if convert else r
-        self._append("array", run, [k for k, _ in spec] + [k for k, _ in kw.values()])
+        self._append("array", run, [k for k, _ in spec]
+                     + [s for k, v in kw.values() for s in (v[1] if k == -2 else [k])])
 
     def backward(self, node, g, in_grads, retain):
         self._flush()
@@ -307,6 +317,28 @@ class Recorder:
         o = self._new_slot(out)
         self._append("array", lambda env: env.__setitem__(o, make()), [])
 
+    def derived(self, fn, args, outs):
+        """Arrays ``outs`` = ``fn(*args)`` (an index key's expansion): made again by a replay."""
+        self._flush()
+        spec = [self._ref(a, "an index key") for a in args]
+        slots = [self._new_slot(a) for a in outs]
+        self.dynamic = True
+
+        def run(env):
+            for k, r in zip(slots, fn(*[env[k] if k >= 0 else v for k, v in spec])):
+                env[k] = r
+        self._append("array", run, [k for k, _ in spec])
+
+    def old_value(self, data, nodes):
+        """``nodes`` got a copy of ``data``'s old value before a write: so at each replay."""
+        self._flush()
+        k, v = self._ref(data, "an in-place write's old value")
+        renew = old_values.renew_old_value
+
+        def run(env):
+            renew(env[k] if k >= 0 else v, nodes)
+        self._append("array", run, [k])
+
     def write(self, t, src):
         """``t.data[...] = src``: a replay writes too (into a parameter: as a host call that
         also moves its version counter, as the uncompiled write does)."""
@@ -367,6 +399,7 @@ class Recorder:
             if i < len(self.entries):
                 free[i].append(k)
         entries = [(kind, fn, tuple(f)) for (kind, fn), f in zip(self.entries, free)]
-        tape = Tape(entries, self.nslots, list(self.guards.values()), frozenset(self.written))
+        tape = Tape(entries, self.nslots, list(self.guards.values()), frozenset(self.written),
+                    self.dynamic)
         self.keep, self.made, self.leaves = [], {}, {}
         return tape

@@ -18,7 +18,7 @@ import numbers
 
 import numpy as np
 
-from .. import backend
+from .. import backend, capture_hooks as _capture
 from ..autograd import unbroadcast
 from ..backend import DeviceMismatchError, array_device, is_cupy_array
 from ..tensor import Tensor
@@ -41,7 +41,7 @@ def _index_array(k, x, xp):
     elif isinstance(k, np.ndarray) or is_cupy_array(k):
         arr = k
     else:
-        arr = np.asarray(k) if len(k) else np.zeros(0, np.intp)
+        arr = _list_index(k)
     if arr.dtype.kind not in "iub":
         raise IndexError(f"tensor indices must be integers or booleans, got {arr.dtype.name}")
     if xp is not np and isinstance(arr, np.ndarray) and not isinstance(k, Tensor):
@@ -49,7 +49,15 @@ def _index_array(k, x, xp):
     elif is_cupy_array(arr) != is_cupy_array(x) or (xp is not np and arr.device != x.device):
         raise DeviceMismatchError(f"expected the index on {array_device(x)}, got it on "
                                   f"{array_device(arr)}")
+    if _capture._on and isinstance(k, (list, tuple)):  # gpugrad.compile: a constant key
+        dev = array_device(x) if xp is not np else None
+        _capture.constant(lambda: _list_index(k) if dev is None
+                          else backend.to_device(_list_index(k), dev), arr)
     return arr
+
+
+def _list_index(k):
+    return np.asarray(k) if len(k) else np.zeros(0, np.intp)
 
 
 def _prepare_key(key, x):
@@ -93,7 +101,10 @@ def _prepare_key(key, x):
         expanded = []
         for k in out:
             if hasattr(k, "dtype") and k.dtype.kind == "b" and k.ndim:
-                expanded.extend(k.nonzero())
+                rows = k.nonzero()
+                if _capture._on:  # gpugrad.compile: a replay expands its own mask
+                    _capture.derived(lambda m: m.nonzero(), (k,), rows)
+                expanded.extend(rows)
             else:
                 expanded.append(k)
         out = expanded
@@ -341,9 +352,13 @@ def take_along_axis(x, indices, axis):
         raise ValueError(f"take_along_axis: indices and tensor must have the same number of "
                          f"dimensions, got {idx.ndim} and {x.ndim}")
     ax = _axis(axis, x.ndim)
-    key = tuple(idx if d == ax else
-                xp.arange(n).reshape(tuple(-1 if e == d else 1 for e in range(x.ndim)))
-                for d, n in enumerate(x.shape))
+
+    def ramp(d, n):
+        r = xp.arange(n).reshape(tuple(-1 if e == d else 1 for e in range(x.ndim)))
+        if _capture._on:  # gpugrad.compile: a constant the replay makes too
+            _capture.constant(lambda: xp.arange(n).reshape(r.shape), r)
+        return r
+    key = tuple(idx if d == ax else ramp(d, n) for d, n in enumerate(x.shape))
     return GetItemAdvanced.apply(x, key=key, accumulate=True)
 
 
