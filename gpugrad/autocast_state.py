@@ -5,15 +5,23 @@ matmul-heavy op calls :func:`lower` on its operands and a numerically sensitive 
 :func:`to_float32`, each only after one read of the thread-local ``_state.dtype`` (None when
 autocast is off, the whole cost of autocast to code that does not use it).
 
-Casting a parameter (a leaf that requires grad) reuses a 16-bit copy while the parameter is
-unchanged (same version counter, same array), however many forward passes read it.  The
-float32 master weights stay in the optimizer's flat buffer, which keeps their 16-bit copies
-in a flat buffer of its own that the fused optimizer step refreshes in the same pass as the
-weights (see :func:`set_low_home`): no cast at all.  A parameter outside an optimizer, or
-changed other than by its step, is cast once per change.
+Casting a parameter (a leaf that requires grad) reuses its 16-bit copy only inside one
+outermost autocast region (PyTorch's rule): the copies are made on first use in the region,
+reused while the parameter's version counter and array stay the same, and dropped when the
+outermost region exits.  A later region casts again, so a raw write into a weight's memory
+between regions (``p.data[...] = v``, ``p.numpy()[...] = v``, a NumPy ufunc with ``out=``),
+which moves no version counter, is always seen.  A raw write *inside* a region, after the
+weight was read there, is not seen by later reads in that region (as in PyTorch).
+
+Opt-in, :data:`fused_copies`: the fused optimizer step can keep the 16-bit copies of the
+float32 master weights in a flat buffer of its own, refreshed in the same pass as the weights
+(see :func:`set_low_home`), and autocast then reads them across regions with no cast at all.
+That is only right when nothing but gpugrad's ops and the optimizer writes the weights (a raw
+write moves no version counter), so it is off by default; the recast it saves costs about a
+cast of each weight per step (a few milliseconds per 2048x2048 layer on a CPU).
 
 >>> import gpugrad as gg
->>> _state.dtype is None
+>>> _state.dtype is None and _state.copies is None
 True
 """
 from __future__ import annotations
@@ -28,7 +36,7 @@ from .autograd import Function
 from .tensor import Tensor
 
 __all__ = ["LOWER_PRECISION_OPS", "FLOAT32_OPS", "lower", "to_float32", "low_copy",
-           "set_low_home"]
+           "set_low_home", "enter_region", "exit_region"]
 
 # ops that run in the autocast dtype (float32 accumulation): their float32 and 16-bit operands
 # are cast to it.  dot, inner, outer and the nn.Linear layer go through these.
@@ -42,10 +50,29 @@ FLOAT32_OPS = ("softmax", "log_softmax", "logsumexp", "cross_entropy", "nll_loss
 
 
 class _State(threading.local):
-    dtype = None  # the autocast dtype of this thread (float16 or bfloat16), None when off
+    dtype = None   # the autocast dtype of this thread (float16 or bfloat16), None when off
+    depth = 0      # how many autocast regions (enabled or not) this thread is inside
+    copies = None  # parameters' 16-bit copies made in the current outermost region, or None
 
 
 _state = _State()
+
+
+def enter_region() -> None:
+    """An autocast region (enabled or not) begins in this thread: the outermost one starts
+    an empty cache of parameters' 16-bit copies (see :func:`low_copy`)."""
+    if _state.depth == 0:
+        _state.copies = {}
+    _state.depth += 1
+
+
+def exit_region() -> None:
+    """An autocast region ends: the outermost one drops the cache of 16-bit copies, so the
+    next region casts every parameter again."""
+    _state.depth -= 1
+    if _state.depth <= 0:
+        _state.depth = 0
+        _state.copies = None
 
 
 def _eligible(t):
@@ -108,22 +135,23 @@ class _LowCopy(Function):
         return (g.astype(self.in_dtype), None)
 
 
-_copies = {}  # id(param) -> [weakref, dtype, version, source array, copy]
 _homes = {}   # id(param) -> (weakref to param, weakref to the owner of its 16-bit copies)
-# whether parameters' 16-bit copies come from their optimizer's flat buffer, written by the fused
-# step (False: a cast on first use after each change, the reference the fused path must match)
-fused_copies = True
+# opt-in: parameters' 16-bit copies come from their optimizer's flat buffer, written by the
+# fused step and reused across autocast regions.  Set it only when nothing but gpugrad's ops
+# and optimizers writes the weights: a raw write (``p.data[...] = v``) is not seen.  False:
+# a cast on first use in each outermost region (the reference the fused path must match).
+fused_copies = False
 
 
 def set_low_home(p, home) -> None:
     """Make ``home`` (an optimizer's flat buffer, with ``home.low_view(p, dtype)`` returning
-    ``p``'s current 16-bit copy or None) the source of parameter ``p``'s copies; neither is
-    kept alive by this.
+    ``p``'s current 16-bit copy or None) the source of parameter ``p``'s copies when
+    :data:`fused_copies` is on; neither is kept alive by this.
 
     >>> import gpugrad as gg
     >>> p = gg.nn.Parameter(gg.ones(2)); opt = gg.optim.SGD([p], lr=0.1)
     >>> with gg.autocast(dtype="float16"):
-    ...     low_copy(p, gg.float16).base is not None      # a view of the flat 16-bit copy
+    ...     low_copy(p, gg.float16).base is None      # off by default: a cast of its own
     True
     """
     key = id(p)
@@ -131,28 +159,35 @@ def set_low_home(p, home) -> None:
 
 
 def low_copy(p, dt):
-    """The ``dt`` copy of parameter ``p``'s data, cast again only when ``p`` changed since
-    (its version counter moved -- an optimizer step -- or its array was replaced).
+    """The ``dt`` copy of parameter ``p``'s data.  Inside an autocast region it is cast on
+    first use and reused until the outermost region exits, unless ``p`` changed in between
+    (its version counter moved -- an in-place op -- or its array was replaced); outside any
+    region it is a fresh cast.  With :data:`fused_copies` on, the copy comes from ``p``'s
+    optimizer's 16-bit mirror when that can serve.
 
     >>> import gpugrad as gg
     >>> p = gg.ones(3, requires_grad=True)
-    >>> low_copy(p, gg.float16) is low_copy(p, gg.float16)
+    >>> with gg.autocast(dtype="float16"):
+    ...     low_copy(p, gg.float16) is low_copy(p, gg.float16)
     True
+    >>> low_copy(p, gg.float16) is low_copy(p, gg.float16)     # outside: cast each time
+    False
     """
-    key = id(p)
-    h = _homes.get(key)
-    if h is not None and fused_copies and h[0]() is p:
-        home = h[1]()
-        low = home.low_view(p, dt) if home is not None else None
-        if low is not None:
-            return low
-    e = _copies.get(key)
-    if e is not None and e[0]() is p and e[1] == dt and e[2] == p._vc[0] and e[3] is p.data:
+    if fused_copies:
+        h = _homes.get(id(p))
+        if h is not None and h[0]() is p:
+            home = h[1]()
+            low = home.low_view(p, dt) if home is not None else None
+            if low is not None:
+                return low
+    copies = _state.copies
+    if copies is None:
+        return p.data.astype(dt)
+    dt = np.dtype(dt)
+    key = (id(p), dt)
+    e = copies.get(key)
+    if e is not None and e[0] is p and e[1] is p._vc and e[2] == p._vc[0] and e[3] is p.data:
         return e[4]
     arr = p.data.astype(dt)
-    if e is None or e[0]() is not p:
-        ref = weakref.ref(p, lambda _, k=key: _copies.pop(k, None))
-    else:
-        ref = e[0]
-    _copies[key] = [ref, np.dtype(dt), p._vc[0], p.data, arr]
+    copies[key] = (p, p._vc, p._vc[0], p.data, arr)   # p held: its id is not reused meanwhile
     return arr

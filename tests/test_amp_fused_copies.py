@@ -1,7 +1,8 @@
-"""The 16-bit copies of weights that the fused optimizer step writes under autocast: bit for
-bit the casts NumPy and ml_dtypes make (NaN, inf, subnormals, ties), and training through
-them bit-identical to casting each weight on first use after each step; any other write to
-a weight makes its copy stale; a copy an old graph still reads is never overwritten."""
+"""The 16-bit copies of weights that the fused optimizer step writes under autocast (opt-in:
+``autocast_state.fused_copies``): bit for bit the casts NumPy and ml_dtypes make (NaN, inf,
+subnormals, ties), and training through them bit-identical to casting each weight on first
+use in each region; any other gpugrad write to a weight makes its copy stale; a copy an old
+graph still reads is never overwritten."""
 from __future__ import annotations
 
 import numpy as np
@@ -15,6 +16,11 @@ ml_dtypes = pytest.importorskip("ml_dtypes")
 numba = pytest.importorskip("numba")
 
 DTYPES = ["bfloat16", "float16"]
+
+
+@pytest.fixture(autouse=True)
+def _fused_copies_on(monkeypatch):
+    monkeypatch.setattr(autocast_state, "fused_copies", True)
 SPECIAL = np.array([0x00000000, 0x80000000, 0x00000001, 0x807FFFFF, 0x00400000,   # zeros, subnormals
                     0x3F808000, 0x3F818000, 0x3F800FFF, 0x3F801000, 0x3F803000,   # ties, near ties
                     0x7F7FFFFF, 0xFF7FFFFF, 0x477FF000, 0x477FEFFF, 0x387FC000,   # overflow edges

@@ -17,7 +17,9 @@ to the thread that enters it, as grad mode does):
 
 Casts are graph nodes: a gradient leaves each cast in the dtype of the cast's input, so a
 float32 parameter gets a float32 ``.grad`` although its product ran in bfloat16.  A
-parameter's 16-bit copy is made once per change of the parameter (see
+parameter's 16-bit copy is made on its first use in the outermost autocast region and reused
+until that region exits (or the parameter changes in place), so a write into a weight
+between regions, even a raw NumPy write into ``p.data``, is always seen (see
 :func:`gpugrad.autocast_state.low_copy`).  float64 operands are never cast.  bfloat16 needs
 ``ml_dtypes`` and runs on the CPU only (CuPy has no bfloat16); use float16 on CUDA.
 
@@ -30,7 +32,7 @@ from __future__ import annotations
 import functools
 
 from .. import dtypes
-from ..autocast_state import _state
+from ..autocast_state import _state, enter_region, exit_region
 
 __all__ = ["autocast", "is_autocast_enabled", "get_autocast_dtype"]
 
@@ -75,11 +77,13 @@ class autocast:
 
     def __enter__(self):
         self.prev = _state.dtype
+        enter_region()
         _state.dtype = self.dtype if self.enabled else None   # enabled=False: off inside
         return self
 
     def __exit__(self, *exc):
         _state.dtype = self.prev
+        exit_region()
         return False
 
     def __call__(self, fn):

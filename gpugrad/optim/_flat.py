@@ -17,10 +17,12 @@ view of the buffer -- every gradient view moves to a fresh buffer and the old on
 to its holders.  Whether anything is held is a reference count, so a step where nothing
 is kept copies nothing.
 
-Under autocast a buffer of float32 weights also keeps their 16-bit copies (:class:`LowMirror`:
-one flat float16 or bfloat16 array in the same layout), which the fused optimizer step
-writes in the same pass as the weights; autocast reads a parameter's copy from it while it is
-current (see :meth:`FlatBuffer.low_view`).
+With ``gpugrad.autocast_state.fused_copies = True`` (off by default: it trusts that only
+gpugrad writes the weights), a buffer of float32 weights under autocast also keeps their
+16-bit copies (:class:`LowMirror`: one flat float16 or bfloat16 array in the same layout),
+which the fused optimizer step writes in the same pass as the weights; autocast then reads a
+parameter's copy from it while it is current (see :meth:`FlatBuffer.low_view`).  By default
+autocast casts each parameter once per autocast region, as PyTorch does.
 """
 from __future__ import annotations
 
