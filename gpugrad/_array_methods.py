@@ -2,7 +2,8 @@
 ``copy``, ``fill``, ``flat`` (read and assign), ``item(i)``, ``put``, ``nonzero``,
 ``ravel(order=)``, in-place ``sort``/``partition``, ``argsort``, ``argpartition``,
 ``searchsorted``, ``cumprod``, ``diagonal``, ``trace``, ``conj``, ``real``/``imag``,
-``compress``, ``tobytes``/``tofile``/``dump``/``dumps``, ``strides``, ``flags``.
+``compress``, ``tobytes``/``tofile``/``dump``/``dumps``, ``strides``, ``flags``, and
+``astype`` to a non-numeric dtype (NumPy's array of strings, objects, ...).
 Views and copies as NumPy's: ``diagonal`` is a read-only view, ``real`` of a real tensor a
 view, ``copy`` a copy.
 
@@ -81,6 +82,33 @@ class FlatIter:
 def _copy(self, order="C"):
     """A differentiable copy (NumPy's ``a.copy()``)."""
     return ops.copy(self)
+
+
+def _astype(self, dtype, copy=True):
+    """Cast to ``dtype`` (see :meth:`gpugrad.Tensor.astype`).  A non-numeric ``dtype``
+    (``str``, ``bytes``, ``object``, datetimes: no tensor holds them, no gradient exists)
+    gives NumPy's own array, as ``ndarray.astype`` does; TypeError for a tensor in a
+    recorded graph.
+
+    >>> import gpugrad as gg
+    >>> gg.tensor([1, 2]).astype(str)
+    array(['1', '2'], dtype='<U21')
+    """
+    try:
+        return _tensor_astype(self, dtype, copy)
+    except TypeError:
+        try:
+            kind = np.dtype(dtype).kind
+        except TypeError:
+            kind = None
+        if kind is None or kind not in "USOMVT":
+            raise
+    from .grad_mode import is_grad_enabled
+
+    if self.requires_grad and is_grad_enabled():
+        raise TypeError(f"astype({dtype!r}): a non-numeric dtype has no gradient; the tensor "
+                        f"is in a recorded graph -- use .detach().astype(...)") from None
+    return np.asarray(self.data.get() if is_cupy_array(self.data) else self.data).astype(dtype)
 
 
 def _fill(self, value):
@@ -242,8 +270,9 @@ class _nullctx:
 
 
 _item_one = None
+_tensor_astype = None
 
-METHODS = {"copy": _copy, "fill": _fill, "item": _item, "put": _put, "nonzero": _nonzero,
+METHODS = {"copy": _copy, "astype": _astype, "fill": _fill, "item": _item, "put": _put, "nonzero": _nonzero,
            "ravel": _ravel, "sort": _sort, "argsort": _argsort, "argpartition": _argpartition,
            "partition": _partition, "searchsorted": _searchsorted, "cumprod": _cumprod,
            "diagonal": _diagonal, "trace": _trace, "compress": _compress,
@@ -255,11 +284,11 @@ PROPERTIES = {"flat": FlatIter, "real": _real, "imag": ops.imag,
 
 def install(Tensor):
     """Attach the NumPy methods to ``Tensor`` (names it already defines are kept, except
-    ``item`` and ``ravel``, which gain NumPy's arguments)."""
-    global _item_one
-    _item_one = Tensor.item
+    ``item``, ``ravel`` and ``astype``, which gain NumPy's arguments and dtypes)."""
+    global _item_one, _tensor_astype
+    _item_one, _tensor_astype = Tensor.item, Tensor.astype
     for name, fn in METHODS.items():
-        if name in ("item", "ravel") or not hasattr(Tensor, name):
+        if name in ("item", "ravel", "astype") or not hasattr(Tensor, name):
             setattr(Tensor, name, fn)
     for name, fn in PROPERTIES.items():
         if not hasattr(Tensor, name):

@@ -117,14 +117,24 @@ def _invert(self):
 
 
 # sequence * 0-d integer tensor is a repeat, as with NumPy's integer scalar: Python falls
-# back to the sequence's own repeat, which takes the count through Tensor.__index__
+# back to the sequence's own repeat, which takes the count through Tensor.__index__; any other
+# 0-d tensor (bool, float, complex) times a sequence is NumPy's scalar's TypeError (a 0-d
+# tensor plays NumPy's scalar here, as its integer repeat does; a tensor with dimensions
+# times a list stays elementwise)
 _SEQUENCES = (list, tuple, str, bytes, bytearray)
 
 
 def _repeats(a, b):
-    """True when ``a * b`` is a sequence ``b`` repeated by a 0-d integer tensor ``a``."""
-    return isinstance(a, Tensor) and isinstance(b, _SEQUENCES) and a.data.ndim == 0 \
-        and a.data.dtype.kind in "iu"
+    """True when ``a * b`` is a sequence ``b`` repeated by a 0-d integer tensor ``a``;
+    TypeError for a 0-d tensor of another dtype."""
+    if not (isinstance(a, Tensor) and isinstance(b, _SEQUENCES) and a.data.ndim == 0):
+        return False
+    if a.data.dtype.kind not in "iu":
+        raise TypeError(f"can't multiply sequence by non-int of type 'Tensor' (0-d, dtype "
+                        f"{a.data.dtype.name}), as with NumPy's scalars: only a 0-d integer "
+                        f"tensor repeats a sequence; for elementwise products make the "
+                        f"sequence an array first (gpugrad.numpy.asarray(seq))")
+    return True
 
 
 def _multiply(a, b):
@@ -133,6 +143,16 @@ def _multiply(a, b):
     if _repeats(a, b) or _repeats(b, a):
         return NotImplemented
     return ops.multiply(a, b)
+
+
+def _divmod(a, b):
+    """``divmod(a, b)``: ``(a // b, a % b)``, as NumPy's ``divmod``.
+
+    >>> import gpugrad as gg
+    >>> [t.tolist() for t in divmod(gg.tensor([5.0, -5.0]), 3)]
+    [[1.0, -2.0], [2.0, 1.0]]
+    """
+    return BINARY["__floordiv__"](a, b), BINARY["__mod__"](a, b)
 
 
 def _compare(fn, fill):
@@ -157,6 +177,7 @@ BINARY = {
     "__mul__": fast_op("multiply", _multiply),
     "__truediv__": fast("divide"), "__pow__": fast("power"), "__matmul__": _matmul,
     "__mod__": fast("remainder"), "__floordiv__": fast("floor_divide"),
+    "__divmod__": _divmod,
     "__eq__": fast_op("equal", _compare(ops.equal, False)),
     "__ne__": fast_op("not_equal", _compare(ops.not_equal, True)),
     "__lt__": fast("less"),
@@ -168,6 +189,7 @@ REFLECTED = {
     "__rmul__": fast_op("multiply", _multiply),
     "__rtruediv__": fast("divide"), "__rpow__": fast("power"), "__rmatmul__": _matmul,
     "__rmod__": fast("remainder"), "__rfloordiv__": fast("floor_divide"),
+    "__rdivmod__": _divmod,
     "__rand__": AND, "__ror__": OR, "__rxor__": XOR,
 }
 UNARY = {"__neg__": fast("negative"), "__abs__": fast("abs"), "__pos__": _pos,

@@ -329,10 +329,15 @@ def _record_view(v):
 _SEARCH_LIMIT = 1024
 
 
+class InplaceShapeError(ValueError, RuntimeError):
+    """An in-place result that does not fit its tensor's shape: a ValueError, as NumPy raises
+    (``a += b`` with ``b`` not broadcastable to ``a``), and a RuntimeError, as PyTorch does."""
+
+
 def _check_fits(t, res):
     if res.data.shape != t.data.shape:
-        raise RuntimeError(f"in-place result of shape {res.shape} cannot be written into a "
-                           f"tensor of shape {t.shape}")
+        raise InplaceShapeError(f"in-place result of shape {res.shape} cannot be written into "
+                                f"a tensor of shape {t.shape}")
     if res.data.dtype != t.data.dtype and not np.can_cast(res.data.dtype, t.data.dtype,
                                                           "same_kind"):
         raise TypeError(f"in-place result of dtype {res.dtype.name} cannot be cast to the "

@@ -430,6 +430,30 @@ class Tensor:
             return round(self.item())
         return _ops.round(self, operator.index(ndigits))
 
+    def __contains__(self, value):
+        """``value in t``: True when any element equals ``value`` (NumPy's rule,
+        ``(t == value).any()``, broadcasting a tensor ``value``).
+
+        >>> 2.0 in Tensor([[1.0, 2.0], [3.0, 4.0]]), 5 in Tensor([1, 2])
+        (True, False)
+        """
+        return bool((self == value).any())
+
+    def __copy__(self):
+        """``copy.copy(t)``: a tensor with a copy of ``t``'s data, as NumPy's
+        ``ndarray.__copy__`` copies (sharing memory would let a write to one change the
+        other).  Like ``copy.deepcopy(t)``: same type, device and ``requires_grad``, its own
+        copy of ``.grad``, a leaf outside any graph.  For a copy that stays in the graph use
+        ``t.copy()`` or ``t.clone()``.
+
+        >>> import copy
+        >>> a = Tensor([1.0, 2.0]); b = copy.copy(a); b[0] = 5.0; a.tolist()
+        [1.0, 2.0]
+        """
+        import copy
+
+        return copy.deepcopy(self)
+
     def __getstate__(self):
         # arrays stay as they are: a pickled or deep-copied GPU tensor stays on its GPU
         return {"data": self.data, "requires_grad": self.requires_grad,

@@ -449,3 +449,12 @@ def test_a_reader_beyond_the_search_limit_keeps_raising(monkeypatch):
     s -= s.max()               # Max, one node further, keeps its version check
     with pytest.raises(RuntimeError, match="gradient of Max was modified by an in-place"):
         s.sum().backward()
+
+
+def test_an_inplace_result_that_does_not_fit_raises_numpys_valueerror():
+    """zeros(3) += ones((2, 3)): NumPy raises ValueError, PyTorch RuntimeError; both catch it."""
+    a = gg.zeros(3)
+    for kind in (ValueError, RuntimeError):
+        with pytest.raises(kind, match="cannot be written into"):
+            a += gg.ones((2, 3))
+    assert a.tolist() == [0.0, 0.0, 0.0]

@@ -103,7 +103,9 @@ def test_a_0d_integer_repeats_sequences():
 
 def test_a_1d_tensor_times_a_list_is_still_elementwise():
     assert (gnp.array([1, 2]) * [3, 4]).tolist() == (numpy.array([1, 2]) * [3, 4]).tolist()
-    assert (gnp.array(2.0) * [1.0]).tolist() == [2.0]   # a float 0-d keeps array arithmetic
+    assert (gnp.array([2.0]) * [1.0]).tolist() == [2.0]
+    with pytest.raises(TypeError, match="sequence by non-int"):   # 0-d: NumPy's scalar's rule
+        gnp.array(2.0) * [1.0]
 
 
 @pytest.mark.parametrize("code", [

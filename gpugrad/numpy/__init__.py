@@ -20,6 +20,19 @@ draws (``random.choice(range(2), p=p)``, ``random.randn()``) -- are NumPy's own 
 the CPU, so they also work as dict keys; on a GPU they are 0-d tensors (as CuPy's 0-d
 arrays).  ``gpugrad.numpy.random`` gives NumPy's streams on the CPU (see its docstring).
 
+Strings, bytes, objects, datetimes and records: a function given or asked to produce such a
+non-numeric dtype (``array(words)``, ``unique`` of a string array, ``where(m, 'x', '.')``,
+``zeros(2, dtype='U3')``, ``astype(x, str)``) has no gradient to offer, so it answers with
+NumPy's own result -- a plain NumPy array -- as the non-graph fallback does (and raises
+TypeError the same way when a tensor in a recorded graph is among its inputs).
+
+Names NumPy has and gpugrad does not: its submodules and objects that hold no arrays are
+NumPy's own (``exceptions``, ``dtypes``, ``typing``, ``testing``, ``ma``, ``lib``, ``char``,
+``strings``, ``rec``, ``version``, ``__version__``, scalar types, constants, classes), so
+``except np.exceptions.AxisError`` and ``isinstance(d, np.dtypes.Float64DType)`` work;
+other functions are placeholders that take the fallback above.  A name NumPy lacks raises
+AttributeError, at any depth (``np.modf.nout`` is NumPy's ``2``; ``np.modf.spam`` raises).
+
 >>> import gpugrad
 >>> import gpugrad.numpy as np
 >>> def loss(w):
@@ -73,6 +86,7 @@ generic = _np.generic
 pi, e, inf, nan, euler_gamma, newaxis = _np.pi, _np.e, _np.inf, _np.nan, _np.euler_gamma, None
 errstate, seterr, geterr = _np.errstate, _np.seterr, _np.geterr
 isscalar = _np.isscalar
+__version__ = _np.__version__
 
 
 def from_dlpack(x, /, *, device=None, copy=None):
@@ -97,13 +111,28 @@ __all__ = (list(_c) + list(_m) + list(_u) + list(_r) + list(_s) + list(_q) + lis
 __all__ = list(dict.fromkeys(__all__))
 
 
+# NumPy's submodules that are NumPy's own here: no array math to differentiate (errors,
+# dtype classes, type hints, test helpers) or their own array types (masked, records, strings)
+_NUMPY_OWN = frozenset({"exceptions", "dtypes", "typing", "testing", "ma", "lib", "char",
+                        "strings", "rec", "version", "ctypeslib"})
+
+
+def _own(obj) -> bool:
+    """True for NumPy objects served as they are: classes (scalar types, exceptions, dtype
+    classes) and values that are neither callable nor a module (constants)."""
+    return isinstance(obj, type) or not (callable(obj) or isinstance(obj, _types.ModuleType))
+
+
 class _Missing:
-    """Stands for a NumPy function gpugrad has no differentiable version of: calling it (or
-    anything under it) runs NumPy's on the raw arrays when no input is in a recorded graph
-    (see :mod:`gpugrad.numpy._fallback`), and raises TypeError naming it inside one."""
+    """Stands for a NumPy function (or submodule) gpugrad has no differentiable version of:
+    calling it (or a function under it) runs NumPy's on the raw arrays when no input is in a
+    recorded graph (see :mod:`gpugrad.numpy._fallback`), and raises TypeError naming it
+    inside one.  Attributes are NumPy's: data and classes as they are, functions as
+    placeholders, and AttributeError for a name NumPy's object lacks."""
 
     def __init__(self, name):
         self._name = name
+        self.__name__ = name.rpartition(".")[2]
 
     def __call__(self, *args, **kwargs):
         if not callable(_fallback.numpy_function(self._name)):
@@ -111,19 +140,40 @@ class _Missing:
         return _fallback.call_named(self._name, args, kwargs)
 
     def __getattr__(self, attr):
-        if attr.startswith("__"):
-            raise AttributeError(attr)
-        return _Missing(f"{self._name}.{attr}")
+        base = _fallback.numpy_function(self._name)
+        obj = getattr(base, attr, _NOTHING)
+        if obj is _NOTHING or attr.startswith("__") and callable(obj):
+            raise AttributeError(f"gpugrad.numpy.{self._name} (NumPy's {type(base).__name__} "
+                                 f"{self._name!r}) has no attribute {attr!r}")
+        return obj if _own(obj) else _Missing(f"{self._name}.{attr}")
 
     def __repr__(self):
         return f"<gpugrad.numpy: {self._name} not implemented>"
 
 
+_NOTHING = object()
+
+
 def __getattr__(name):
     if not name.startswith("_") and hasattr(_np, name):
         obj = getattr(_np, name)
-        if isinstance(obj, type) and issubclass(obj, _np.generic) or not (
-                callable(obj) or isinstance(obj, _types.ModuleType)):
-            return obj  # scalar types and constants hold no arrays: NumPy's own
+        if name in _NUMPY_OWN or isinstance(obj, type) and issubclass(
+                obj, (_np.generic, BaseException)) or _own(obj) and not isinstance(obj, type):
+            return obj  # scalar types, exceptions, constants, safe submodules: NumPy's own
         return _Missing(name)
     raise AttributeError(f"module 'gpugrad.numpy' has no attribute {name!r}")
+
+
+def _install_non_numeric():
+    """Give each function NumPy also has NumPy's answer for non-numeric arguments and
+    dtypes (:func:`gpugrad.numpy._fallback.for_non_numeric`; the ufuncs have it already,
+    below their fast path)."""
+    g = globals()
+    for name in __all__:
+        fn, numpy_fn = g.get(name), getattr(_np, name, None)
+        if isinstance(fn, _types.FunctionType) and callable(numpy_fn) and \
+                not isinstance(numpy_fn, type) and not getattr(fn, "_non_numeric", False):
+            g[name] = _fallback.for_non_numeric(fn, numpy_fn, name)
+
+
+_install_non_numeric()

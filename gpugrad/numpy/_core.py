@@ -13,6 +13,29 @@ from ..tensor import Tensor
 
 _NOVALUE = _np._NoValue
 SUPPORTED = frozenset(dtypes.SUPPORTED)  # (one hash lookup per check)
+_NON_NUMERIC_KINDS = "USOMVT"  # str, bytes, object, datetime, timedelta, record, StringDType
+
+
+class NonNumericError(TypeError):
+    """A value or dtype with no numbers in it (strings, bytes, objects, datetimes, records):
+    no tensor can hold it and no gradient exists.  The ``gpugrad.numpy`` functions answer
+    such calls with NumPy's own result (see :mod:`gpugrad.numpy`)."""
+
+
+def non_numeric(dt) -> bool:
+    """True for a dtype of strings, bytes, objects, datetimes/timedeltas or records.
+
+    >>> non_numeric(str), non_numeric("datetime64[D]"), non_numeric("float32")
+    (True, True, False)
+    """
+    try:
+        return _np.dtype(dt).kind in _NON_NUMERIC_KINDS
+    except TypeError:
+        return False
+
+
+def _unsupported(dt, message):
+    return (NonNumericError if dt.kind in _NON_NUMERIC_KINDS else TypeError)(message)
 
 
 def tensor(x, like=None) -> Tensor:
@@ -23,14 +46,14 @@ def tensor(x, like=None) -> Tensor:
         return x
     if isinstance(x, _np.ndarray) or is_cupy_array(x):
         if x.dtype not in SUPPORTED:
-            raise TypeError(f"unsupported dtype {x.dtype}; expected numbers or bools")
+            raise _unsupported(x.dtype, f"unsupported dtype {x.dtype}; expected numbers or bools")
         return Tensor._make(x)
     if isinstance(x, (list, tuple)) and holds_tensor(x):
         return _nested(x, like)
     arr = _np.asarray(x)
     if arr.dtype not in SUPPORTED:
-        raise TypeError(f"cannot make a tensor from {type(x).__name__} (dtype {arr.dtype}); "
-                        f"expected numbers, bools or arrays")
+        raise _unsupported(arr.dtype, f"cannot make a tensor from {type(x).__name__} (dtype "
+                                      f"{arr.dtype}); expected numbers, bools or arrays")
     dev = like.device if isinstance(like, Tensor) else backend.get_default_device()
     return Tensor._make(arr if dev.type == "cpu" else backend.to_device(arr, dev))
 
@@ -75,8 +98,9 @@ def _nested(x, like):
 
     ref = _np.array(skeleton(x))  # NumPy's shape check and dtype for this nesting
     if ref.dtype not in dtypes.SUPPORTED:
-        raise TypeError(f"cannot make a tensor from a {type(x).__name__} of dtype {ref.dtype}; "
-                        f"expected numbers, bools, arrays or tensors")
+        raise _unsupported(ref.dtype, f"cannot make a tensor from a {type(x).__name__} of "
+                                      f"dtype {ref.dtype}; expected numbers, bools, arrays "
+                                      f"or tensors")
     like = like if isinstance(like, Tensor) else _first_tensor(x)
 
     def build(v):
@@ -118,7 +142,12 @@ def dtype(dt):
         return None
     if dt is float:
         return dtypes.float64
-    return dtypes.as_dtype(dt)
+    try:
+        return dtypes.as_dtype(dt)
+    except TypeError as exc:
+        if non_numeric(dt):
+            raise NonNumericError(str(exc)) from None
+        raise
 
 
 def float_dtype(dt):

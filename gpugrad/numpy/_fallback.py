@@ -23,7 +23,8 @@ from .. import backend, dtypes, grad_mode
 from ..backend import is_cupy_array
 from ..tensor import Tensor
 
-__all__ = ["call", "call_named", "numpy_function", "wrap_result", "tensors_in", "unwrap"]
+__all__ = ["call", "call_named", "numpy_function", "wrap_result", "tensors_in", "unwrap",
+           "for_non_numeric"]
 
 
 def tensors_in(obj):
@@ -124,3 +125,27 @@ def call_named(name, args, kwargs):
     if func is None or not callable(func):
         raise AttributeError(f"numpy has no function {name!r}")
     return call(func, args, kwargs, name)
+
+
+def for_non_numeric(fn, numpy_fn, name):
+    """``fn`` (a ``gpugrad.numpy`` function), answering with NumPy's ``numpy_fn`` through
+    :func:`call` when ``fn`` meets a non-numeric value or dtype (strings, objects, datetimes:
+    :class:`~gpugrad.numpy._core.NonNumericError`).  The result is marked ``_non_numeric``.
+
+    >>> import numpy
+    >>> from gpugrad.numpy import _math
+    >>> f = for_non_numeric(_math.add.__wrapped__, numpy.add, "add")
+    >>> f(numpy.array(["a"]), "b")
+    array(['ab'], dtype='<U2')
+    """
+    from ._core import NonNumericError
+
+    def f(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except NonNumericError:
+            return call(numpy_fn, args, kwargs, name)
+    f.__name__, f.__qualname__, f.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
+    f.__module__, f.__wrapped__, f._non_numeric = fn.__module__, fn, True
+    f.__dict__.update({k: v for k, v in fn.__dict__.items() if k not in f.__dict__})
+    return f

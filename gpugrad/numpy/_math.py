@@ -15,6 +15,7 @@ from .. import ops
 from ..ops._fast import fast_binary, fast_unary, fast_where
 from ..tensor import Tensor
 from . import _core as C, _ufunc as U
+from ._fallback import for_non_numeric
 
 __all__ = []
 
@@ -54,8 +55,10 @@ def _ufunc(name, impl, nin, like=None, doc_in="[0.5, 0.25]"):
                   f">>> import gpugrad.numpy as gnp\n>>> gnp.{name}({args}).shape\n(2,)\n")
     if like is None:  # a ufunc: NumPy's own on plain NumPy-backed tensors, no keywords
         graph = name not in _NO_NODE  # (a zero gradient, as floor's, is still a node)
+        fn = for_non_numeric(fn, npf, name)   # strings, objects, ...: NumPy's own answer
         fn = fast_binary(npf, fn, graph) if nin == 2 else \
             fast_unary(npf, fn, graph, "biuf" if graph else "biufc")
+        fn._non_numeric = True                # (the fast path takes numbers and tensors only)
         U.make_ufunc(fn, name)
     globals()[name] = fn
     __all__.append(name)

@@ -281,13 +281,14 @@ def triu(m, k=0):
 
 
 def diagonal(a, offset=0, axis1=0, axis2=1):
-    """The diagonal of two axes, as the last axis.
+    """The diagonal of two axes, as the last axis: as NumPy's, a read-only view of ``a``
+    (differentiable; a copy on a GPU), the same as the method ``a.diagonal()``.
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.diagonal(gnp.array([[1, 2], [3, 4]])).tolist()
     [1, 4]
     """
-    return ops.diagonal(C.tensor(a), offset, axis1, axis2)
+    return C.tensor(a).diagonal(offset, axis1, axis2)
 
 
 def copy(a, order="K", subok=False):

@@ -51,14 +51,24 @@ def dot(a, b, out=None):
 
 
 def vdot(a, b):
-    """Dot product of the flattened (conjugated first) arguments.
+    """Dot product of the flattened arguments, the first conjugated: a 0-d tensor (NumPy's
+    dtype promotion), differentiable.  It runs as a dot product of the flattened vectors
+    (BLAS's, as NumPy's ``vdot``), so the result matches NumPy's bit for bit.
+
+    Errors: ValueError when the sizes differ.
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.vdot([[1.0, 2.0]], [[3.0, 4.0]]).item()
     11.0
+    >>> gnp.vdot([1j, 2.0], [1j, 1.0]).item()
+    (3+0j)
     """
     a, b = _pair(a, b)
-    return ops.sum(ops.multiply(ops.conj(ops.ravel(a)), ops.ravel(b)))
+    if a.size != b.size:
+        raise ValueError(f"vdot: expected arguments with the same number of elements, got "
+                         f"shapes {a.shape} and {b.shape}")
+    a = ops.ravel(a)
+    return ops.dot(ops.conj(a) if a.dtype.kind == "c" else a, ops.ravel(b))
 
 
 def matmul(x1, x2, /, out=None, **kwargs):
@@ -141,13 +151,16 @@ def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
 
 
 def diag(v, k=0):
-    """Diagonal of a 2-D array, or a 2-D array with ``v`` on its diagonal.
+    """Diagonal of a 2-D array -- as NumPy's, a read-only view of it (the method
+    ``v.diagonal(k)``; a copy on a GPU) -- or a new 2-D array with 1-D ``v`` on its
+    diagonal.  Differentiable.
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.diag(gnp.array([1, 2])).tolist()
     [[1, 0], [0, 2]]
     """
-    return ops.diag(C.tensor(v), k)
+    t = C.tensor(v)
+    return t.diagonal(k) if t.ndim == 2 else ops.diag(t, k)
 
 
 def kron(a, b):
