@@ -84,7 +84,7 @@ def precision_setup(name="fp32", device_type="cpu") -> Precision:
     """The :class:`Precision` for ``name`` (one of :data:`PRECISIONS`) on ``device_type``.
     ValueError for an unknown name, or bf16 on CUDA.
 
-    >>> precision_setup("bf16").autocast()
-    autocast(dtype='bfloat16', enabled=True)
+    >>> precision_setup("fp16").autocast()
+    autocast(dtype='float16', enabled=True)
     """
     return Precision(name, device_type)
