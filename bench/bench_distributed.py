@@ -106,7 +106,7 @@ def launch(args, n):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--device", default="cpu", help="cpu, or cuda (one GPU per rank)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[1024, 2048, 2048, 10],

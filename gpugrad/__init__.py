@@ -34,7 +34,7 @@ from .amp import autocast
 from .dtypes import bfloat16  # None without ml_dtypes (the bf16 extra)
 from . import viz
 from .tools import onnx  # gg.onnx.export; imports the onnx package only when called
-from .io import load, save
+from .io import CheckpointError, load, save
 from .kernels import get_matmul_precision, matmul_precision, set_matmul_precision
 from .kernels.threads import get_num_threads, set_num_threads
 

@@ -343,6 +343,8 @@ def _build(node, arrays, target, path, depth):
                                               "float" in str(node.get("dtype"))):
                 out.requires_grad_(True)
             return out
+    except CheckpointError:
+        raise                   # (from a deeper level: said once, not wrapped at every level)
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path} has a malformed structure ({type(exc).__name__}: "
                               f"{exc})") from None

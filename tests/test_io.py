@@ -408,3 +408,26 @@ def test_saving_to_a_symlink_writes_through_to_its_target(tmp_path):
     os.symlink(tmp_path / "real" / "new.npz", tmp_path / "dangling.npz")
     gg.save({"a": 3}, tmp_path / "dangling.npz")                      # creates the target
     assert gg.load(tmp_path / "real" / "new.npz") == {"a": 3}
+
+
+def test_a_malformed_nested_structure_is_named_once(tmp_path):
+    """A bad node deep in a checkpoint's structure gives one short CheckpointError, not one
+    wrapped inside another at every level (a valid file, digest included, of a 100-level
+    dict whose innermost node lacks its type)."""
+    import json
+    import zipfile
+    from gpugrad import io
+
+    tree = {}
+    for _ in range(100):
+        tree = {"t": "dict", "items": [["a", tree]]}
+    text = json.dumps({"format": io.FORMAT, "version": 1, "tree": tree, "arrays": {}},
+                      separators=(",", ":"))
+    bad = tmp_path / "bad.npz"
+    with zipfile.ZipFile(bad, "w") as zf:
+        for name, a in ((io._META, np.asarray(text)), (io._SUM, np.asarray(io._digest(text, {})))):
+            with zf.open(name + ".npy", "w") as m:
+                np.lib.format.write_array(m, a, allow_pickle=False)
+    with pytest.raises(gg.CheckpointError) as info:
+        gg.load(bad)
+    assert "malformed structure" in str(info.value) and len(str(info.value)) < 300

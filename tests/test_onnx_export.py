@@ -195,3 +195,14 @@ def test_training_mode_dropout_warns_that_the_eval_graph_is_exported(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")                  # eval mode: nothing to say
         gg.onnx.export(model.eval(), tmp_path / "e.onnx")
+
+
+def test_exported_file_respects_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "m.onnx"
+        gg.onnx.export(gg.nn.MLP([4, 8, 3]), str(path))
+    finally:
+        os.umask(old)
+    assert (path.stat().st_mode & 0o777) == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"]     # no temporary file left

@@ -340,3 +340,18 @@ def test_validate_rules():
         validate.check_choice([1], "act", ("relu",))
     with pytest.raises(ValueError, match="unknown act"):
         validate.check_choice("gelu", "act", ("relu",))
+
+
+def test_unknown_top_level_keys_are_refused_and_change_nothing():
+    p = gg.nn.Parameter(gg.ones(2))
+    opt = gg.optim.SGD([p], lr=0.1, momentum=0.9)
+    (p * 1).sum().backward()
+    opt.step()
+    sd = opt.state_dict()
+    sd["extra"] = 1
+    before = opt.state_dict()
+    with pytest.raises(gg.nn.StateDictError, match="unknown key.*extra"):
+        opt.load_state_dict(sd)
+    after = opt.state_dict()
+    assert after["param_groups"] == before["param_groups"]
+    assert np.array_equal(after["state"][0]["momentum_buffer"], before["state"][0]["momentum_buffer"])

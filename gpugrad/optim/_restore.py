@@ -39,6 +39,10 @@ def stage(opt, sd):
         raise StateDictError(f"cannot load into {name}: expected a dict with 'state' and "
                              f"'param_groups', got "
                              f"{sorted(sd) if isinstance(sd, dict) else type(sd).__name__}")
+    extra = sorted(str(k) for k in sd if k not in ("state", "param_groups"))
+    if extra:  # (PyTorch ignores them; here a key this optimizer never writes is a mistake)
+        raise StateDictError(f"cannot load into {name}: unknown key(s) {', '.join(extra)}; "
+                             f"expected only 'state' and 'param_groups'")
     groups = _stage_groups(opt, sd["param_groups"], name)
     mapping = {}
     for gi, (saved, mine) in enumerate(zip(sd["param_groups"], opt.param_groups)):

@@ -47,12 +47,12 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import warnings
 
 import numpy as np
 
 from gpugrad import nn
+from gpugrad.atomic_file import write_file
 from gpugrad.tensor import Tensor
 
 __all__ = ["export", "DEFAULT_OPSET", "MIN_OPSET", "SUPPORTED_LAYERS"]
@@ -311,20 +311,7 @@ def _ir_version_for(onnx, opset):
 
 
 def _write(data, path):
-    directory = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise IsADirectoryError(f"gg.onnx.export: {path!r} is a directory; expected a file path")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".",
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    # atomically, with the umask (or a replaced file's mode) as every gpugrad file is written
+    write_file(path, lambda f: f.write(data))
