@@ -51,6 +51,7 @@ FLOAT32_OPS = ("softmax", "log_softmax", "logsumexp", "cross_entropy", "nll_loss
 
 class _State(threading.local):
     dtype = None   # the autocast dtype of this thread (float16 or bfloat16), None when off
+    prev_stack = None  # the modes to restore, one per active autocast entry (autocast_mode)
     depth = 0      # how many autocast regions (enabled or not) this thread is inside
     copies = None  # parameters' 16-bit copies made in the current outermost region, or None
 

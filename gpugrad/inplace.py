@@ -197,7 +197,7 @@ def __setitem__(self, key, value):
                 _autograd._check_devices((t, v))
                 v = v.data
             elif not isinstance(v, (numbers.Number, np.generic)):
-                v = _index._coerce(v, t).data
+                v = _index.setitem_value(v, t).data
             t.data[k] = v               # NumPy's last write wins, as SetItem's answer
     self._inplace(lambda a, v: _ops.setitem(a, key, v), value, direct=direct)
 
@@ -213,6 +213,15 @@ def _commit_to_bases(t, old):
     of its base again, re-derived from it when next used."""
     link = _view_link(old, t)
     if link is None:
+        return
+    if not _autograd.is_grad_enabled():
+        # a write under no_grad changes the memory, not the graph (PyTorch's rule): each base
+        # keeps its node, which now stands for the current values
+        while link is not None and link.parents[0] is not None and link.parents[0]._vc is t._vc:
+            base = link.parents[0]
+            if base._node is not None:
+                base._node._out_ver = base._vc[0]
+            link = _view_link(base._node, base)
         return
     first, view = link, t
     if t._node is not None and link is not t._view:

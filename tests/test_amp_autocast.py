@@ -184,3 +184,38 @@ def test_bfloat16_without_ml_dtypes_names_the_package(monkeypatch):
     monkeypatch.setattr(dtypes, "bfloat16", None)
     with pytest.raises(TypeError, match="ml_dtypes"):
         dtypes.as_dtype("bfloat16")
+
+
+def test_one_autocast_object_entered_twice_restores_each_entry():
+    from gpugrad import autocast_state
+    ac = gg.autocast(dtype="float16")
+    with ac:
+        with ac:
+            pass
+        assert autocast_state._state.dtype == np.float16     # the outer entry is still on
+    assert autocast_state._state.dtype is None
+
+
+def test_one_autocast_object_shared_by_two_threads_leaks_nothing():
+    import threading
+    from gpugrad import autocast_state
+    ac = gg.autocast(dtype="float16")
+    inside, leave, seen = threading.Event(), threading.Event(), {}
+
+    def a():
+        with ac:
+            inside.set()
+            leave.wait(5)
+        seen["a"] = autocast_state._state.dtype
+
+    def b():
+        inside.wait(5)
+        with gg.autocast(dtype="bfloat16" if gg.bfloat16 is not None else "float16"):
+            with ac:
+                leave.set()
+        seen["b"] = autocast_state._state.dtype
+
+    ts = [threading.Thread(target=a), threading.Thread(target=b)]
+    [t.start() for t in ts]
+    [t.join(10) for t in ts]
+    assert seen == {"a": None, "b": None}

@@ -458,3 +458,26 @@ def test_an_inplace_result_that_does_not_fit_raises_numpys_valueerror():
         with pytest.raises(kind, match="cannot be written into"):
             a += gg.ones((2, 3))
     assert a.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_a_no_grad_write_through_a_view_changes_values_not_the_graph():
+    """PyTorch's rule: under no_grad a write into a view of a graph tensor changes its memory;
+    the base keeps its node (no crash, no cut from its inputs)."""
+    w = gg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = w * 1
+    with gg.no_grad():
+        v = y[:2]
+        v += 1
+    assert y.tolist() == [2.0, 3.0, 3.0] and y.requires_grad
+    (y * y).sum().backward()
+    assert w.grad.tolist() == [4.0, 6.0, 6.0]        # torch gives the same
+
+
+def test_a_no_grad_write_after_a_node_saved_the_base_still_refuses():
+    w = gg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = w * 1
+    z = (y * w).sum()                                 # Mul saved y (for w's gradient)
+    with gg.no_grad():
+        y[:2][0] = 5.0
+    with pytest.raises(RuntimeError, match="in-place"):
+        z.backward()

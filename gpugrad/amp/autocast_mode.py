@@ -76,13 +76,17 @@ class autocast:
         self.enabled = bool(enabled)
 
     def __enter__(self):
-        self.prev = _state.dtype
+        # the mode to restore is kept per thread and per entry, so one autocast object may
+        # be entered again while active (nested, or from another thread)
+        if _state.prev_stack is None:
+            _state.prev_stack = []
+        _state.prev_stack.append(_state.dtype)
         enter_region()
         _state.dtype = self.dtype if self.enabled else None   # enabled=False: off inside
         return self
 
     def __exit__(self, *exc):
-        _state.dtype = self.prev
+        _state.dtype = _state.prev_stack.pop()
         exit_region()
         return False
 

@@ -313,8 +313,24 @@ def setitem(x, key, value):
     x = tensor_arg(x)
     key, _, repeats = _prepare_key(key, x.data)
     if not isinstance(value, (numbers.Number, np.generic)):
-        value = _coerce(value, x)
+        value = setitem_value(value, x)
     return SetItem.apply(x, value, key=key, repeats=repeats)
+
+
+def _holds_tensor(v):
+    return isinstance(v, Tensor) or (isinstance(v, (list, tuple))
+                                     and any(_holds_tensor(e) for e in v))
+
+
+def setitem_value(value, x):
+    """The Tensor ``x[key] = value`` writes: a list or tuple of numbers is converted as NumPy
+    converts it for the assignment, each number straight to ``x``'s dtype (so ``[0.1]`` into
+    float64 stays 0.1, ``[2**40]`` into int32 raises OverflowError, never a detour through
+    float32); tensors and arrays are taken as they are."""
+    if isinstance(value, (list, tuple)) and not _holds_tensor(value):
+        arr = np.asarray(value, dtype=x.dtype)
+        return Tensor._make(arr if x.device.type == "cpu" else backend.to_device(arr, x.device))
+    return _coerce(value, x)
 
 
 def take(x, indices, axis=None):
