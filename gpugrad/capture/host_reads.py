@@ -7,8 +7,9 @@ thread records, and the wrappers check the calling thread, so other threads are 
 While recording, every array put into a tensor (``Tensor(...)``, ``gg.tensor(...)``,
 ``t.data = a``) is also reported to the recorder (``Recorder.assigned``), which refuses such an
 array when an op later reads it unless a recorded call made it; and every ``t.grad = g``
-(``Recorder.grad_set``, before and after), so that the gradient the backward pass handed to
-a leaf is known before the step rebinds ``p.grad``.
+(``Recorder.grad_set`` before, ``Recorder.grad_assigned`` after), so that the gradient the
+backward pass handed to a leaf is known before the step rebinds ``p.grad``, and the step's own
+assignments are replayed (:mod:`gpugrad.capture.grads`).
 """
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def _reporting_grad(slot):
             r.grad_set(t)
         put(t, g)
         if r is not None:
-            r.grad_set(t)
+            r.grad_assigned(t)
     return property(lambda t: get(t, Tensor), set_grad, slot.__delete__, slot.__doc__)
 
 

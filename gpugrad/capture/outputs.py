@@ -4,14 +4,27 @@ A Tensor the step computed (a slot) becomes a fresh Tensor over the replay's arr
 ``.grad`` the replay's ``.grad`` tensor; a tensor
 that existed before the step (a parameter) is returned itself, as the uncompiled step would;
 a copy of an input is made for an input returned as it is; numbers, strings and None are
-returned as recorded.  Containers (tuple, list, dict) are walked.
+returned as recorded (a NumPy scalar or float that a recorded call returned is the
+replay's).  Containers (tuple, list, dict) are walked.
 """
 from __future__ import annotations
+
+import numpy as np
 
 from ..capture_hooks import CaptureError
 from ..tensor import Tensor
 
 __all__ = ["output_spec", "spec_slots", "build_output"]
+
+
+def _is_value(a):
+    """True for a computed value that is not an array: a NumPy scalar (what a full reduction
+    of a 0-d gradient gives) or a Python float/complex.  Such a value that a recorded call
+    returned is a slot like an array (never frozen as a constant); one no recorded call made
+    is a constant.  Booleans and ints are left out: they are shared objects (np.True_, small
+    ints), never gradients."""
+    return (isinstance(a, (np.generic, float, complex))
+            and not isinstance(a, (np.bool_, np.integer)))
 
 
 def output_spec(rec, value):
@@ -40,6 +53,9 @@ def output_spec(rec, value):
         return (type(value).__name__, [output_spec(rec, v) for v in value])
     if isinstance(value, dict):
         return ("dict", {k: output_spec(rec, v) for k, v in value.items()})
+    k = rec.slot.get(id(value)) if rec is not None and _is_value(value) else None
+    if k is not None:                    # a NumPy scalar or float a recorded call returned
+        return ("value", k)
     if isinstance(value, (bool, int, float, complex, str, type(None))):
         return ("const", value)
     raise CaptureError(f"a compiled step returned a {type(value).__name__}; expected "
@@ -53,7 +69,7 @@ def spec_slots(spec):
     [3]
     """
     kind, v = spec
-    if kind in ("slot", "object"):
+    if kind in ("slot", "object", "value"):
         return [v]
     if kind == "dict":
         v = list(v.values())
@@ -72,7 +88,7 @@ def build_output(spec, env):
     kind, v = spec
     if kind == "slot":
         return Tensor._make(env[v])
-    if kind == "object":
+    if kind in ("object", "value"):
         return env[v]
     if kind == "const":
         return v

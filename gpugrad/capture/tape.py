@@ -32,8 +32,9 @@ from ..backend import is_cupy_array
 from ..capture_hooks import CaptureError
 from ..ops._util import cast_grad
 from ..tensor import Tensor
+from .grads import GradAssignments
 from .keys import dynamic, key_ref, key_value
-from .outputs import build_output, output_spec, spec_slots
+from .outputs import _is_value, build_output, output_spec, spec_slots
 
 __all__ = ["Recorder", "Tape", "CaptureError", "build_output"]
 
@@ -89,7 +90,7 @@ class Tape:
         return env
 
 
-class Recorder:
+class Recorder(GradAssignments):
     """Listens to :mod:`gpugrad.capture_hooks` during one eager call of the step and builds
     its :class:`Tape`.  ``inputs`` are the static input buffers (read by reference);
     ``known`` arrays of tensors that existed before the call (parameters the step reaches)."""
@@ -107,10 +108,10 @@ class Recorder:
         self.written = set()     # ids of input buffers written in place
         self.modules = {}        # id(module) -> module, every module called
         self.pending = []        # (leaf, slot) whose .grad array is known after _deliver
-        self.leaves = {}         # id(leaf) -> (leaf, slot of the gradient handed to it)
         self.grad_objs = {}      # id(a leaf's .grad tensor) -> the slot holding that tensor
         self.nslots = 0
         self.dynamic = False     # shapes depend on values (a boolean mask): no CUDA graphs
+        self._init_grads()       # .grad assignments (gpugrad.capture.grads)
 
     # ------------------------------------------------------------ slots and references
     def _new_slot(self, a):
@@ -129,17 +130,13 @@ class Recorder:
                 self.keep += [t.grad.data, t.grad]
         self.pending = []
 
-    def grad_set(self, t):
-        """``t.grad`` is about to be, or was just, assigned: note a gradient handed to it."""
-        if any(p is t for p, _ in self.pending) and t.grad is not None:
-            self._flush()
-
     def _ref(self, a, where, tensor=None):
         """(slot, None) for an array the step computed, else (-1, value) held by reference
         (an input buffer, a tensor from before the call, a non-array value); CaptureError
         for any other array."""
         if not _is_array(a):
-            return -1, a
+            k = self.slot.get(id(a)) if _is_value(a) else None
+            return (k, None) if k is not None else (-1, a)
         k = self.slot.get(id(a))
         if k is not None:
             return k, None
@@ -204,8 +201,7 @@ class Recorder:
                                f"inside a compiled step: hooks are not replayed; register "
                                f"them outside, or call the step uncompiled")
         gk, gv = self._ref(g, f"{node.name}.backward")
-        outs = [self._new_slot(r) if _is_array(r) or isinstance(r, np.generic) else -1
-                for r in in_grads]
+        outs = [self._new_slot(r) if _is_array(r) or _is_value(r) else -1 for r in in_grads]
         into = bool(node.grad_into)
         grad_buffers = backward_pass._grad_buffers
 
@@ -256,10 +252,12 @@ class Recorder:
         self.nslots += 2
         self.writer[o] = self.writer[o + 1] = len(self.entries)
         self.pending.append((t, o))
-        self.leaves[id(t)] = (t, o)
+        reset = self._delivery_starts(t)    # a tensor made in the step: from None each time
         deliver = backward_pass._deliver
 
         def run(env):
+            if reset:
+                t.grad = None
             deliver(t, env[k] if k >= 0 else v, None, True, False)
             g = t.grad
             env[o], env[o + 1] = (None, None) if g is None else (g.data, g)
@@ -287,7 +285,7 @@ class Recorder:
         spec = [self._arg(a) for a in args]
         kspec = {n: self._arg(a) for n, a in kwargs.items()}
         data = out.data if isinstance(out, Tensor) else out
-        o = self._new_slot(data) if _is_array(data) else -1
+        o = self._new_slot(data) if _is_array(data) or _is_value(data) else -1
         hold = _holder()
 
         def run(env):
@@ -357,22 +355,6 @@ class Recorder:
                 t._vc[0] += 1
         self._append("host" if live else "array", run, [dk, sk])
 
-    def _epilogue(self):
-        """Entries that leave each leaf's ``.grad`` as the recording left it, where the step
-        rebound it after its backward (``p.grad = None`` by hand): a replay does so too."""
-        for t, o in self.leaves.values():
-            g = t.grad
-            if g is not None and self.slot.get(id(g.data)) == o:
-                continue                                 # the gradient the pass handed over
-            k = -1 if g is None else self.slot.get(id(g.data), -1)
-            if g is not None and k < 0 and id(g.data) in self.made:
-                raise CaptureError("a compiled step set a .grad to a tensor that no recorded "
-                                   "gpugrad call made; compute it with gpugrad ops")
-
-            def run(env, t=t, g=g, k=k):
-                t.grad = Tensor._make(env[k]) if k >= 0 else g
-            self._append("host", run, [k])
-
     def module_called(self, module):
         self.modules.setdefault(id(module), module)
 
@@ -387,7 +369,6 @@ class Recorder:
         of after its last reader, so a replay holds no more memory than the eager step (and
         no extra view of an optimizer's gradient buffer).  Forgets the recording's arrays."""
         self._flush()
-        self._epilogue()
         last = dict(self.writer)                                    # unread: freed at once
         last.update((k, len(self.entries)) for k in spec_slots(spec))   # outputs: kept
         for i, reads in enumerate(self.reads):
@@ -401,5 +382,5 @@ class Recorder:
         entries = [(kind, fn, tuple(f)) for (kind, fn), f in zip(self.entries, free)]
         tape = Tape(entries, self.nslots, list(self.guards.values()), frozenset(self.written),
                     self.dynamic)
-        self.keep, self.made, self.leaves = [], {}, {}
+        self.keep, self.made, self.fresh = [], {}, set()
         return tape
