@@ -12,7 +12,6 @@ forward and backward live side by side.
 """
 from __future__ import annotations
 
-import operator
 
 import numpy as np
 
@@ -378,82 +377,6 @@ class Tensor:
             extras.append("requires_grad=True")
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
-    def __len__(self):
-        if self.data.ndim == 0:
-            raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
-
-    def __iter__(self):
-        if self.data.ndim == 0:
-            raise TypeError("iteration over a 0-d tensor")
-        for i in range(self.data.shape[0]):
-            yield self[i]
-
-    def __bool__(self):
-        if self.data.size != 1:
-            raise ValueError(f"the truth value of a tensor with {self.data.size} elements is "
-                             f"ambiguous; use .any() or .all()")
-        return bool(self.item())
-
-    def __float__(self):
-        return float(self.item())
-
-    def __int__(self):
-        return int(self.item())
-
-    def __index__(self):
-        if self.data.dtype.kind not in "iu" or self.data.size != 1:
-            raise TypeError(f"only one-element integer tensors can be used as an index, got "
-                            f"dtype {self.data.dtype.name} shape {self.shape}")
-        return int(self.item())
-
-    def __complex__(self):
-        return complex(self.item())
-
-    def __hash__(self):
-        if self.data.ndim or self.requires_grad or type(self) is not Tensor:
-            return id(self)
-        v = self.item()                  # by value: see the class docstring
-        return id(self) if v != v else hash(v)   # NaN: a stable hash, as NumPy's scalar's
-
-    def __round__(self, ndigits=None):
-        """``round(t)``: a Python int; ``round(t, n)``: a 0-d tensor of t's dtype (NumPy's
-        scalar rules; a tensor with dimensions, a bool or a complex one is a TypeError).
-
-        >>> round(Tensor(2.5, dtype="float64")), round(Tensor(2.567, dtype="float64"), 2)
-        (2, tensor(2.57, dtype=float64))
-        """
-        if self.data.ndim or self.data.dtype.kind not in "iuf" and self.data.dtype.char != "E":
-            raise TypeError(f"round() needs a 0-d integer or floating tensor, got dtype "
-                            f"{self.data.dtype.name} shape {self.shape}; use .round(decimals)")
-        if ndigits is None:
-            return round(self.item())
-        return _ops.round(self, operator.index(ndigits))
-
-    def __contains__(self, value):
-        """``value in t``: True when any element equals ``value`` (NumPy's rule,
-        ``(t == value).any()``, broadcasting a tensor ``value``).
-
-        >>> 2.0 in Tensor([[1.0, 2.0], [3.0, 4.0]]), 5 in Tensor([1, 2])
-        (True, False)
-        """
-        return bool((self == value).any())
-
-    def __copy__(self):
-        """``copy.copy(t)``: a tensor with a copy of ``t``'s data, as NumPy's
-        ``ndarray.__copy__`` copies (sharing memory would let a write to one change the
-        other).  Like ``copy.deepcopy(t)``: same type, device and ``requires_grad``, its own
-        copy of ``.grad``, a leaf outside any graph.  For a copy that stays in the graph use
-        ``t.copy()`` or ``t.clone()``.
-
-        >>> import copy
-        >>> a = Tensor([1.0, 2.0]); b = copy.copy(a); b[0] = 5.0; a.tolist()
-        [1.0, 2.0]
-        """
-        import copy
-
-        return copy.deepcopy(self)
-
     def __getstate__(self):
         # arrays stay as they are: a pickled or deep-copied GPU tensor stays on its GPU
         return {"data": self.data, "requires_grad": self.requires_grad,
@@ -500,6 +423,9 @@ from . import ops as _ops  # noqa: E402
 from ._tensor_ops import install as _install  # noqa: E402
 
 _install(Tensor)
+from ._tensor_protocols import install as _install_protocols  # noqa: E402
+
+_install_protocols(Tensor)  # len, iter, bool, int/float, hash, round, in, copy
 from .inplace import install as _install_inplace  # noqa: E402
 
 _install_inplace(Tensor)
