@@ -90,7 +90,7 @@ def test_train_command_runs_on_two_ranks_and_resumes(tmp_path):
                          "gpugrad.distributed.init()", None),
     # (the job's abort may cut off the "aborting every rank" line on a loaded machine; the
     # error itself is printed first, and the job must still end at once, non-zero)
-    ("raise_before_init", "RuntimeError: rank 1 could not read its data file", None),
+    ("raise_before_init", "rank 1 could not read its data file", None),
     ("cli_error", "gpugrad predict: error: checkpoint not found: missing.npz", 2),
 ])
 def test_start_up_failures_end_the_job_at_once(mode, expect, code):

@@ -58,7 +58,8 @@ def abort(message: str, code: int = 1):
         sys.stderr.write(message.rstrip() + "\n")
         sys.stderr.flush()
         sys.stdout.flush()
-    except Exception:                       # a closed stream must not stop the abort
+        time.sleep(0.5)   # let the launcher forward what was printed: the abort tears down
+    except Exception:     # its output streams too (a closed stream must not stop the abort)
         pass
     try:
         from mpi4py import MPI
