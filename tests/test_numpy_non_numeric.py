@@ -59,3 +59,13 @@ def test_numeric_but_unsupported_dtypes_still_raise():
         gnp.zeros(2, dtype=np.longdouble)
     with pytest.raises(TypeError, match="unsupported dtype"):
         gg.tensor([1.0]).astype(np.longdouble)
+
+
+def test_timedeltas_get_numpys_answer():
+    """timedelta64 (dtype kind 'm', apart from datetime64's 'M') is non-numeric here too."""
+    a = np.array([1, 2, 6], "timedelta64[s]")
+    for fn in ("mean", "sum", "max", "cumsum", "sort"):
+        got, want = getattr(gnp, fn)(a), getattr(np, fn)(a)
+        assert type(got) is type(want) and np.array_equal(got, want), fn
+    got = gnp.array([1, 2], dtype="timedelta64[s]")
+    assert isinstance(got, np.ndarray) and got.dtype == np.dtype("timedelta64[s]")

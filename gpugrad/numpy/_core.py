@@ -13,7 +13,7 @@ from ..tensor import Tensor
 
 _NOVALUE = _np._NoValue
 SUPPORTED = frozenset(dtypes.SUPPORTED)  # (one hash lookup per check)
-_NON_NUMERIC_KINDS = "USOMVT"  # str, bytes, object, datetime, timedelta, record, StringDType
+_NON_NUMERIC_KINDS = "USOMmVT"  # str, bytes, object, datetime, timedelta, record, StringDType
 
 
 class NonNumericError(TypeError):
