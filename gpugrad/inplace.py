@@ -188,18 +188,23 @@ def clamp_(self, min=None, max=None):
 
 def __setitem__(self, key, value):
     self._check_inplace()
-    direct = None
-    if type(self.data) is np.ndarray:   # no graph, on the CPU: NumPy's own assignment, O(key)
-        def direct(t):                  # (the op path copies the whole array: O(size))
-            k = _index._prepare_key(key, t.data)[0]
-            v = value
-            if isinstance(v, Tensor):
-                _autograd._check_devices((t, v))
-                v = v.data
-            elif not isinstance(v, (numbers.Number, np.generic)):
-                v = _index.setitem_value(v, t).data
-            t.data[k] = v               # NumPy's last write wins, as SetItem's answer
+    direct = _numpy_write(key, value) if type(self.data) is np.ndarray else None
     self._inplace(lambda a, v: _ops.setitem(a, key, v), value, direct=direct)
+
+
+def _numpy_write(key, value):
+    """``x[key] = value`` with no graph on the CPU: NumPy's own assignment into x's memory,
+    O(key) (the op path copies the whole array), with setitem's key and value rules; NumPy's
+    last write wins on repeated indices, as SetItem's answer."""
+    def write(t):
+        k = _index._prepare_key(key, t.data)[0]
+        v = value
+        if not isinstance(v, (numbers.Number, np.generic)):
+            v = _index.setitem_value(v, t)
+            _autograd._check_devices((t, v))
+            v = v.data
+        t.data[k] = v
+    return write
 
 
 def _commit_to_bases(t, old):

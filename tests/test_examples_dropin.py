@@ -58,13 +58,6 @@ def assert_same(a, b, where="result"):
         numpy.testing.assert_array_equal(u, v, err_msg=where, strict=True)
 
 
-def xfail_for(stems, known):
-    """``stems`` with the known gpugrad failures ({stem: (exception, reason)}) marked."""
-    return [pytest.param(s, marks=pytest.mark.xfail(strict=True, raises=known[s][0],
-                                                    reason=known[s][1]))
-            if s in known else s for s in stems]
-
-
 # ================================================================ the import swap
 @pytest.mark.parametrize("stem", STEMS)
 def test_program_imports_numpy_in_one_line_and_nothing_else(stem):
