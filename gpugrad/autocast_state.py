@@ -16,9 +16,11 @@ weight was read there, is not seen by later reads in that region (as in PyTorch)
 Opt-in, :data:`fused_copies`: the fused optimizer step can keep the 16-bit copies of the
 float32 master weights in a flat buffer of its own, refreshed in the same pass as the weights
 (see :func:`set_low_home`), and autocast then reads them across regions with no cast at all.
-That is only right when nothing but gpugrad's ops and the optimizer writes the weights (a raw
-write moves no version counter), so it is off by default; the recast it saves costs about a
-cast of each weight per step (a few milliseconds per 2048x2048 layer on a CPU).
+(Not for autocast bfloat16 on CUDA, whose parameters' copies are bfloat16 bits made by
+``kernels.cublas_bf16.to_bf16_bits``: those are always cast per region.)  That is only right
+when nothing but gpugrad's ops and the optimizer writes the weights (a raw write moves no
+version counter), so it is off by default; the recast it saves costs about a cast of each
+weight per step (a few milliseconds per 2048x2048 layer on a CPU).
 
 >>> import gpugrad as gg
 >>> _state.dtype is None and _state.copies is None
@@ -36,10 +38,11 @@ from .autograd import Function
 from .tensor import Tensor
 
 __all__ = ["LOWER_PRECISION_OPS", "FLOAT32_OPS", "lower", "to_float32", "low_copy",
-           "set_low_home", "enter_region", "exit_region"]
+           "set_low_home", "enter_region", "exit_region", "cuda_bf16"]
 
 # ops that run in the autocast dtype (float32 accumulation): their float32 and 16-bit operands
-# are cast to it.  dot, inner, outer and the nn.Linear layer go through these.
+# are cast to it.  dot (through matmul), outer (through einsum) and the nn.Linear layer go
+# through these; inner does not (it runs in its inputs' dtype).
 LOWER_PRECISION_OPS = ("linear", "matmul", "einsum", "tensordot")
 # ops that run in float32: their 16-bit operands are cast up, their results stay float32
 FLOAT32_OPS = ("softmax", "log_softmax", "logsumexp", "cross_entropy", "nll_loss", "mse_loss",
@@ -94,9 +97,26 @@ def lower(*tensors):
     >>> _state.dtype = None
     """
     dt = _state.dtype
-    if any(t is not None and not _eligible(t) for t in tensors):
+    if any(t is not None and not _eligible(t) for t in tensors) or cuda_bf16(*tensors):
         return tensors
     return tuple(t if t is None or t.dtype == dt else _cast(t, dt) for t in tensors)
+
+
+def cuda_bf16(*tensors) -> bool:
+    """True when autocast is bfloat16 and the (non-None) operands are float CUDA tensors
+    that autocast may cast: CuPy has no bfloat16 dtype, so :func:`lower` leaves them in
+    float32 and the op computes through ``gpugrad.ops.bf16_cuda`` (bfloat16 GEMMs on the
+    operands' bfloat16 bits, float32 results).
+
+    >>> import gpugrad as gg
+    >>> cuda_bf16(gg.ones(2))
+    False
+    """
+    dt = _state.dtype
+    if dt is None or dt.char != "E":
+        return False
+    given = [t for t in tensors if t is not None]
+    return bool(given) and all(_eligible(t) and t.device.type == "cuda" for t in given)
 
 
 def to_float32(t):
@@ -159,12 +179,14 @@ def set_low_home(p, home) -> None:
     _homes[key] = (weakref.ref(p, lambda _, k=key: _homes.pop(k, None)), weakref.ref(home))
 
 
-def low_copy(p, dt):
+def low_copy(p, dt, make=None):
     """The ``dt`` copy of parameter ``p``'s data.  Inside an autocast region it is cast on
     first use and reused until the outermost region exits, unless ``p`` changed in between
     (its version counter moved -- an in-place op -- or its array was replaced); outside any
     region it is a fresh cast.  With :data:`fused_copies` on, the copy comes from ``p``'s
-    optimizer's 16-bit mirror when that can serve.
+    optimizer's 16-bit mirror when that can serve.  ``make``: how to build the copy from
+    ``p.data`` in place of ``astype(dt)`` (the bfloat16 bits of a CUDA parameter, a uint16
+    array: ``kernels.cublas_bf16.to_bf16_bits``); such copies are cached under ``(dt, make)``.
 
     >>> import gpugrad as gg
     >>> p = gg.ones(3, requires_grad=True)
@@ -174,7 +196,7 @@ def low_copy(p, dt):
     >>> low_copy(p, gg.float16) is low_copy(p, gg.float16)     # outside: cast each time
     False
     """
-    if fused_copies:
+    if fused_copies and make is None:
         h = _homes.get(id(p))
         if h is not None and h[0]() is p:
             home = h[1]()
@@ -183,12 +205,12 @@ def low_copy(p, dt):
                 return low
     copies = _state.copies
     if copies is None:
-        return p.data.astype(dt)
+        return p.data.astype(dt) if make is None else make(p.data)
     dt = np.dtype(dt)
-    key = (id(p), dt)
+    key = (id(p), dt) if make is None else (id(p), dt, make)
     e = copies.get(key)
     if e is not None and e[0] is p and e[1] is p._vc and e[2] == p._vc[0] and e[3] is p.data:
         return e[4]
-    arr = p.data.astype(dt)
+    arr = p.data.astype(dt) if make is None else make(p.data)
     copies[key] = (p, p._vc, p._vc[0], p.data, arr)   # p held: its id is not reused meanwhile
     return arr

@@ -9,7 +9,9 @@ is "weak", so ``float32 tensor * 2.0`` stays float32).
 package, as NumPy has none: ``pip install "gpugrad[bf16]"``.  Without it ``gpugrad.bfloat16``
 is None and asking for the dtype by name is a TypeError that says what to install.  bfloat16
 is a storage and rounding format here: products compute in float32 on rounded inputs (see
-:mod:`gpugrad.amp`); it has no CUDA support, since CuPy has no bfloat16 dtype.
+:mod:`gpugrad.amp`).  CuPy has no bfloat16 dtype, so there are no bfloat16 CUDA tensors;
+autocast bfloat16 on CUDA runs cuBLAS's bfloat16 GEMMs on the operands' bits and returns
+float32 (:mod:`gpugrad.amp.autocast_mode`).
 
 >>> import gpugrad as gg
 >>> gg.float32 == np.float32, as_dtype("float64")

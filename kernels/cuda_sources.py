@@ -25,6 +25,7 @@ RAW_KERNELS = {
     "linear_act.cu": {"gpugrad_linear_act": True},
     "epilogue.cu": {"gpugrad_dz_db": True, "gpugrad_sum_partials": False},
     "cross_entropy.cu": {"gpugrad_cross_entropy_fwd": False},
+    "bf16_cast.cu": {"gpugrad_bf16_cast": False},      # built by cublas_bf16.py
 }
 
 

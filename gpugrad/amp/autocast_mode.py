@@ -3,11 +3,29 @@
 Inside ``with gg.autocast(dtype="bfloat16"):`` (a context manager and a decorator; it belongs
 to the thread that enters it, as grad mode does):
 
-- ``linear`` (and ``nn.Linear``), ``matmul``/``@``/``dot``, ``einsum``, ``tensordot``
-  (:data:`~gpugrad.autocast_state.LOWER_PRECISION_OPS`) cast their float32 operands to the autocast
-  dtype and return it.  Products accumulate in float32: on the CPU they run as float32 GEMMs
-  of the 16-bit-rounded inputs whose result is then rounded (NumPy has no bfloat16 GEMM); on
-  CUDA float16 products go through cuBLAS with float32 compute.
+- ``linear`` (and ``nn.Linear``), ``matmul``/``@``/``dot``, ``einsum`` (and ``outer``),
+  ``tensordot`` (:data:`~gpugrad.autocast_state.LOWER_PRECISION_OPS`; not ``inner``) cast their
+  float32 and 16-bit operands to the autocast dtype and return it.  Products accumulate in
+  float32: on the CPU they run as float32 GEMMs of the 16-bit-rounded inputs whose result is
+  then rounded (NumPy has no bfloat16 GEMM); on CUDA float16 products go through cuBLAS with
+  float32 compute.
+- bfloat16 on CUDA returns **float32**, not bfloat16: CuPy has no bfloat16 dtype
+  (cupy/cupy#7527), so ``linear``, ``matmul``/``dot`` and ``tensordot`` round their operands
+  to bfloat16 (held as raw bits) and multiply them with cuBLAS's bfloat16 GEMM
+  (``cublasGemmEx``, float32 compute) into a float32 result: the float32 sums of products of
+  the bfloat16-rounded inputs, which is what cuBLAS computes anyway before rounding a
+  bfloat16 output (so the values are those of the CPU's result before its final rounding).
+  float16 operands are rounded to bfloat16 straight from float16.  Backward rounds the
+  gradient to bfloat16 for the same GEMMs; gradients come back in the operands' dtypes
+  (float32 for float32 parameters).  ``einsum`` runs in float32 on the bfloat16-rounded
+  operands.  The first such product on each GPU checks the casts bit for bit and cuBLAS's
+  products (every N/T layout, strided and broadcast batches) against float64 products of
+  the same rounded inputs on the host, and raises RuntimeError on a mismatch (see
+  :mod:`gpugrad.kernels.cublas_bf16`).  Two differences from the CPU: the bfloat16 GEMMs
+  record no graph, so ``create_graph=True`` through them raises RuntimeError (wrap the part
+  that needs higher-order gradients in ``gg.autocast(enabled=False)``); and a step using them
+  cannot be recorded by ``gpugrad.compile`` yet (CaptureError: use float16 autocast, or run
+  the step uncompiled).
 - softmax, log_softmax, logsumexp, cross_entropy, nll_loss, mse_loss,
   binary_cross_entropy_with_logits, norm, the reductions sum/mean/var/std/prod/cumsum and
   exp/log/log1p/expm1 (:data:`~gpugrad.autocast_state.FLOAT32_OPS`) cast 16-bit operands up
@@ -21,7 +39,7 @@ parameter's 16-bit copy is made on its first use in the outermost autocast regio
 until that region exits (or the parameter changes in place), so a write into a weight
 between regions, even a raw NumPy write into ``p.data``, is always seen (see
 :func:`gpugrad.autocast_state.low_copy`).  float64 operands are never cast.  bfloat16 needs
-``ml_dtypes`` and runs on the CPU only (CuPy has no bfloat16); use float16 on CUDA.
+``ml_dtypes`` (for the dtype object, on CUDA too).
 
 Differences from ``torch.autocast`` on the CPU: PyTorch's CPU list leaves softmax,
 log_softmax and the reductions to their input dtype; here they run in float32 (PyTorch's
@@ -59,6 +77,10 @@ class autocast:
     exit.
 
     Errors: ValueError for any other dtype; TypeError for bfloat16 without ml_dtypes.
+    On CUDA, bfloat16 products return float32 (CuPy has no bfloat16; see the module's
+    documentation); RuntimeError comes from the first one when the bfloat16 cast or GEMM
+    fails its self-check on that GPU, and from ``backward(create_graph=True)`` through one;
+    CaptureError from one inside a step ``gpugrad.compile`` records.
 
     >>> import gpugrad as gg
     >>> x, w = gg.ones(4, 3), gg.ones(3, 2, requires_grad=True)

@@ -4,8 +4,11 @@
 - ``tf32``: float32 weights and activations; CUDA products on TF32 tensor cores
   (a ``matmul_precision("high")`` block of the running thread for the run); the same as fp32
   on the CPU.
-- ``bf16``: :class:`~gpugrad.amp.autocast` in bfloat16 (CPU only: needs ``ml_dtypes``; CuPy
-  has no bfloat16), float32 master weights, no loss scaling (bfloat16 has float32's range).
+- ``bf16``: :class:`~gpugrad.amp.autocast` in bfloat16 (needs ``ml_dtypes``), float32 master
+  weights, no loss scaling (bfloat16 has float32's range).  On CUDA the products are cuBLAS
+  bfloat16 GEMMs whose results stay float32 (CuPy has no bfloat16 dtype: float32 sums of
+  products of the bfloat16-rounded inputs; see :class:`~gpugrad.amp.autocast`); such a step
+  cannot be captured by ``gpugrad.compile`` yet (``gpugrad train`` refuses ``--compile``).
 - ``fp16``: autocast in float16 with a :class:`~gpugrad.amp.GradScaler`.
 
 >>> p = precision_setup("fp16")
@@ -33,9 +36,6 @@ class Precision:
     def __init__(self, name, device_type="cpu"):
         if name not in PRECISIONS:
             raise ValueError(f"precision: expected one of {PRECISIONS}, got {name!r}")
-        if name == "bf16" and device_type == "cuda":
-            raise ValueError("precision bf16 runs on the CPU only (CuPy has no bfloat16 "
-                             "dtype); use fp16 or tf32 on CUDA")
         self.name = name
         self.dtype = {"bf16": dtypes.as_dtype("bfloat16") if name == "bf16" else None,
                       "fp16": dtypes.float16}.get(name)
@@ -82,7 +82,7 @@ class Precision:
 
 def precision_setup(name="fp32", device_type="cpu") -> Precision:
     """The :class:`Precision` for ``name`` (one of :data:`PRECISIONS`) on ``device_type``.
-    ValueError for an unknown name, or bf16 on CUDA.
+    ValueError for an unknown name; TypeError for bf16 without ml_dtypes.
 
     >>> precision_setup("fp16").autocast()
     autocast(dtype='float16', enabled=True)

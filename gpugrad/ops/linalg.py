@@ -39,7 +39,7 @@ def _blas(xp, like=None):
     from ..kernels.cuda_blas import Blas
     return Blas
 from .shape import _axes, _coerce, _inverse, ravel
-from ..autocast_state import _state as _amp, lower as _amp_lower
+from ..autocast_state import _state as _amp, lower as _amp_lower, cuda_bf16 as _amp_cuda_bf16
 
 
 class _Wide16:
@@ -165,6 +165,9 @@ def matmul(a, b):
     except ValueError:
         raise ValueError(f"matmul: batch dimensions {sa[:-2]} and {sb[:-2]} do not broadcast "
                          f"(shapes {sa} and {sb})") from None
+    if _amp.dtype is not None and _amp_cuda_bf16(a, b):  # autocast bfloat16 on CUDA
+        from . import bf16_cuda
+        return bf16_cuda.matmul(a, b)
     return MatMul.apply(a, b)
 
 
@@ -186,6 +189,9 @@ def dot(a, b):
     if a.shape[-1] != b.shape[0]:
         raise ValueError(f"dot: shapes {a.shape} and {b.shape} are not aligned: "
                          f"{a.shape[-1]} (last dim of a) != {b.shape[0]} (first dim of b)")
+    if _amp.dtype is not None and _amp_cuda_bf16(a, b):  # autocast bfloat16 on CUDA
+        from . import bf16_cuda
+        return bf16_cuda.matmul(a, b)
     return MatMul.apply(a, b)
 
 
@@ -286,6 +292,9 @@ def tensordot(a, b, axes=2):
         if sa[i] != sb[j]:
             raise ValueError(f"tensordot: shape mismatch for sum: a has size {sa[i]} on axis "
                              f"{i} but b has size {sb[j]} on axis {j} (shapes {sa} and {sb})")
+    if _amp.dtype is not None and _amp_cuda_bf16(a, b):  # autocast bfloat16 on CUDA
+        from . import bf16_cuda
+        return bf16_cuda.tensordot(a, b, tuple(ax_a), tuple(ax_b))
     return TensorDot.apply(a, b, axes=(tuple(ax_a), tuple(ax_b)))
 
 
@@ -404,6 +413,9 @@ def einsum(subscripts, *operands):
     ts = [_coerce(o, like) for o in operands]
     if _amp.dtype is not None:
         ts = list(_amp_lower(*ts))
+        if _amp_cuda_bf16(*ts):  # autocast bfloat16 on CUDA: bfloat16-rounded operands
+            from . import bf16_cuda
+            ts = list(bf16_cuda.round_operands(*ts))
     subs, out = _parse_einsum(subscripts, [t.shape for t in ts])
     return Einsum.apply(*ts, subs=subs, out=out)
 

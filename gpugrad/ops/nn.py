@@ -28,6 +28,7 @@ from .reduce import _wide, low_precision
 from ._util import no_complex
 from .logits import _check_reduction, real_float
 from ..autocast_state import _state as _amp, to_float32 as _amp_f32, lower as _amp_lower
+from ..autocast_state import cuda_bf16 as _amp_cuda_bf16
 
 __all__ = ["linear", "mse_loss", "binary_cross_entropy_with_logits", "one_hot", "dropout"]
 
@@ -133,6 +134,9 @@ def linear(x, W, b=None, activation=None, negative_slope=0.01):
         if b.shape != (W.shape[1],):
             raise ValueError(f"linear: expected b of shape ({W.shape[1]},), got {b.shape}")
     if _amp.dtype is not None:  # autocast: a lower-precision op
+        if _amp_cuda_bf16(x, W):  # bfloat16 on CUDA: a bfloat16 GEMM, float32 out
+            from . import bf16_cuda
+            return bf16_cuda.linear(x, W, b, act, negative_slope)
         x, W, b = _amp_lower(x, W, b)
     if x.ndim == 1:
         return linear(x.reshape(1, -1), W, b, activation, negative_slope).reshape(-1)

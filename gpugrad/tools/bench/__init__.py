@@ -50,6 +50,8 @@ TARGETS = [
     ("CPU W2 captured step <= 0.6 x jax.jit", "cpu", "W2", "compiled/jax", 0.6),
     ("CPU W1 captured step <= 1.03 x GEMM floor", "cpu", "W1", "compiled/gemm", 1.03),
     ("GPU W4 captured step <= 0.5 x torch eager", "cuda", "W4", "compiled/torch", 0.5),
+    ("GPU W3 gpugrad-bf16 <= 0.9 x torch-bf16 (both under autocast)", "cuda", "W3",
+     "gpugrad-bf16/torch-bf16", 0.9),
 ]
 
 
@@ -77,7 +79,7 @@ def _add_arguments(p):
     p.add_argument("--devices", nargs="+", metavar="D", choices=["cpu", "cuda"],
                    help="devices (default: cpu, plus cuda when a GPU is available)")
     p.add_argument("--impls", nargs="+", metavar="I",
-                   choices=sorted(set(bw.IMPLS) | set(bw.LAYER_IMPLS)),
+                   choices=sorted(set(bw.IMPLS) | set(bw.LAYER_IMPLS) | set(bw.AUTOCAST_IMPLS)),
                    help="implementations to time (default: all available: gpugrad torch numpy "
                         "gemm; for the layer: fused unfused torch gemm)")
     p.add_argument("--steps", type=int, help="timed steps per workload (default: per workload)")
@@ -307,7 +309,7 @@ def run_workload(wl, device: str, steps: int, warmup: int, batch=None, gap: floa
     >>> e["ratios"]["gpugrad/torch"] > 0                                     # doctest: +SKIP
     True
     """
-    names = [n for n in bw.impl_names(wl, device) if impls is None or n in impls]
+    names = [n for n in bw.impl_names(wl, device, impls) if impls is None or n in impls]
     if not names:
         raise ValueError(f"none of the implementations {impls} runs {wl.name} on {device}; "
                          f"expected some of {bw.impl_names(wl, device)}")
@@ -326,6 +328,8 @@ def run_workload(wl, device: str, steps: int, warmup: int, batch=None, gap: floa
         for b in ("torch", "gemm", "jax"):
             if b in med and a != b and med[b] > 0:
                 ratios[f"{a}/{b}"] = med[a] / med[b]
+    from gpugrad.tools.bench.autocast_impls import peer_ratios
+    ratios.update(peer_ratios(med))   # gpugrad-bf16/torch-bf16, gpugrad-fp16/torch-fp16
     if "fused" in med and "unfused" in med:
         ratios["fused/unfused"] = med["fused"] / med["unfused"]
     if wl.kind == "layer" and "gemm" in med:

@@ -54,7 +54,8 @@ def check_agreement(wl, device: str, impls=None, steps: int = 3, batch=None) -> 
     >>> r["agree"], r["disagreements"]                                          # doctest: +SKIP
     (True, [])
     """
-    names = [n for n in bw.impl_names(wl, device) if n != "gemm" and (not impls or n in impls)]
+    names = [n for n in bw.impl_names(wl, device, impls)
+             if n != "gemm" and (not impls or n in impls)]
     where = f"{wl.name} ({device})"
     if wl.kind == "layer":
         if not names:
@@ -82,7 +83,11 @@ def check_agreement(wl, device: str, impls=None, steps: int = 3, batch=None) -> 
         out["disagreements"].append(
             f"numpy (the reference) is broken on {where}: after {steps} steps, parameters "
             f"{[_param_name(i) for i in bad_ref]} did not change; losses {losses['numpy']}")
+    from gpugrad.tools.bench.autocast_impls import MIN_DIFFERENCE, ran_in_16_bits, tolerances
     for n in names:
+        loss_tol, upd_tol = tolerances(n, LOSS_RTOL, UPDATE_RTOL)   # 16-bit ones: looser
+        if (loss_tol, upd_tol) != (LOSS_RTOL, UPDATE_RTOL):
+            out["tolerances"][n] = {"loss": loss_tol, "update": upd_tol}
         loss_err = [_nan_inf(abs(a - r) / max(abs(r), 1e-30))
                     for a, r in zip(losses[n], losses["numpy"])]
         upd_err = [_rel(a - p0, r - p0) if a.shape == r.shape else math.inf
@@ -92,14 +97,18 @@ def check_agreement(wl, device: str, impls=None, steps: int = 3, batch=None) -> 
         errs = {"loss": max(loss_err, default=0.0), "update": max(upd_err, default=0.0)}
         out["errors"][n] = errs
         why = []
-        if not errs["loss"] <= LOSS_RTOL:
+        if not errs["loss"] <= loss_tol:
             i = int(np.argmax(loss_err))
             why.append(f"loss of step {i + 1} {losses[n][i]:.7g}, expected {losses['numpy'][i]:.7g}"
-                       f" (relative error {loss_err[i]:.1e} > {LOSS_RTOL:g})")
-        if not errs["update"] <= UPDATE_RTOL:
+                       f" (relative error {loss_err[i]:.1e} > {loss_tol:g})")
+        if not errs["update"] <= upd_tol:
             i = int(np.argmax(upd_err))
             why.append(f"update of {_param_name(i)} after {steps} steps off by {upd_err[i]:.1e} "
-                       f"of its norm (> {UPDATE_RTOL:g})")
+                       f"of its norm (> {upd_tol:g})")
+        if not ran_in_16_bits(n, errs["loss"], errs["update"]):   # autocast did nothing
+            why.append(f"losses and updates within float32 rounding of the reference ("
+                       f"{errs['loss']:.1e} <= {MIN_DIFFERENCE[0]:g}, {errs['update']:.1e} <= "
+                       f"{MIN_DIFFERENCE[1]:g}): its products did not run in 16 bits")
         if why:
             out["disagreements"].append(f"{n} disagrees with numpy on {where}: " + "; ".join(why))
     out["agree"] = not out["disagreements"]

@@ -12,6 +12,8 @@ batch (drawn once with NumPy), so the steps are the same computation:
 - ``jax``:     the whole step under ``jax.jit`` (``tools.bench.jax_peer``), where JAX is installed.
 - ``numpy``:   a hand-written backprop on raw arrays (CuPy on CUDA), in place where natural.
 - ``gemm``:    only the GEMMs the step needs, into preallocated buffers (the floor).
+- ``gpugrad-bf16``, ``torch-bf16``, ``gpugrad-fp16``, ``torch-fp16``: the gpugrad and torch
+  steps under autocast (:mod:`gpugrad.tools.bench.autocast_impls`), only when named.
 
 An implementation is an object with ``step()`` (one step, asynchronous on a GPU), ``sync()``
 (wait for the device) and ``loss()`` (the last loss as a float); an MLP one (but ``gemm``) also
@@ -32,6 +34,8 @@ import numpy as np
 
 LR, MOMENTUM = 0.01, 0.9
 IMPLS = ("gpugrad", "compiled", "torch", "jax", "numpy", "gemm")
+# mixed precision (tools.bench.autocast_impls): MLP workloads, run only when asked for by name
+AUTOCAST_IMPLS = ("gpugrad-bf16", "torch-bf16", "gpugrad-fp16", "torch-fp16")
 LAYER_IMPLS = ("fused", "unfused", "torch", "gemm")
 
 
@@ -111,15 +115,20 @@ def torch_cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
-def impl_names(wl: Workload, device: str) -> list:
-    """The implementations that can run ``wl`` on ``device`` here (torch only where present).
+def impl_names(wl: Workload, device: str, asked=None) -> list:
+    """The implementations that can run ``wl`` on ``device`` here (torch only where present);
+    the mixed-precision ones (:data:`AUTOCAST_IMPLS`) only when named in ``asked``.
 
     >>> "numpy" in impl_names(WORKLOADS["W2"], "cpu")
     True
+    >>> "gpugrad-bf16" in impl_names(WORKLOADS["W2"], "cpu", ["gpugrad-bf16"])
+    True
     """
     names = LAYER_IMPLS if wl.kind == "layer" else IMPLS
+    if wl.kind == "mlp" and asked:
+        names = names + tuple(n for n in AUTOCAST_IMPLS if n in asked)
     has_torch = torch_cuda_available() if device == "cuda" else torch_available()
-    out = [n for n in names if n != "torch" or has_torch]
+    out = [n for n in names if not n.startswith("torch") or has_torch]
     if "jax" in out:
         from gpugrad.tools.bench.jax_peer import jax_available
         out = [n for n in out if n != "jax" or jax_available(device)]
@@ -398,6 +407,9 @@ def make_impls(wl: Workload, device: str, names=None, seed: int = 0, batch: int 
     """
     classes = dict(_CLASSES[wl.kind])
     names = list(names) if names is not None else impl_names(wl, device)
+    if wl.kind == "mlp" and any(n in AUTOCAST_IMPLS for n in names):
+        from gpugrad.tools.bench.autocast_impls import CLASSES
+        classes.update(CLASSES)
     if wl.kind == "mlp" and any(n.startswith("jax") for n in names):
         from gpugrad.tools.bench.jax_peer import JaxMLP, JaxMLPTF32
         classes.update({"jax": JaxMLPTF32 if precision == "high" and device == "cuda"
