@@ -25,6 +25,9 @@ _state = threading.local()   # .recorder: the recorder of the calling thread, or
 _modes = itertools.count(1)
 mode_version = 0             # moves on at every Module.train()/eval(): recorded steps look
 #                              at the training flags of the modules they called again
+_trees = itertools.count(1)
+tree_version = 0             # moves on at every change of a module's children, parameters or
+#                              buffers: recorded steps look at their modules' trees again
 
 
 class CaptureError(RuntimeError):
@@ -157,6 +160,14 @@ def derived(fn, args, outs):
         r.derived(fn, args, outs)
 
 
+def value_shaped():
+    """The node just recorded made an array whose shape depends on values (``nonzero``,
+    ``unique``): a replay on CUDA runs call by call, as for a boolean mask."""
+    r = active()
+    if r is not None:
+        r.dynamic = True
+
+
 def old_value(data, nodes):
     """Before an in-place write into array ``data``, graph ``nodes`` that read its value got
     a private copy of it (:func:`gpugrad.old_values.keep_old_value`)."""
@@ -184,3 +195,10 @@ def mode_changed():
     """A ``Module.train()``/``eval()`` call: recorded steps check their modules' flags again."""
     global mode_version
     mode_version = next(_modes)
+
+
+def structure_changed():
+    """A module's child modules, parameters or buffers were set, replaced or deleted:
+    recorded steps check the module trees they depend on again."""
+    global tree_version
+    tree_version = next(_trees)

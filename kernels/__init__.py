@@ -103,13 +103,26 @@ def _is_cupy(a):
     return type(a).__module__.startswith("cupy")
 
 
+_modules = {}   # ".cpu"/".cuda" -> the kernel module, imported on first use
+
+
 def _backend(*arrays):
     """The kernel module for these arrays: ``cpu`` for NumPy, ``cuda`` for CuPy; mixing is an error."""
+    if all(a is None or type(a).__module__ == "numpy" for a in arrays):   # the common case
+        mod = _modules.get(".cpu")
+        return mod if mod is not None else _import(".cpu")
     kinds = {_is_cupy(a) for a in arrays if a is not None}
     if len(kinds) > 1:
         names = ", ".join(type(a).__module__.split(".")[0] for a in arrays if a is not None)
         raise TypeError(f"arrays on different devices (got {names}); move them to one device first")
-    return importlib.import_module(".cuda" if kinds == {True} else ".cpu", __name__)
+    name = ".cuda" if kinds == {True} else ".cpu"
+    mod = _modules.get(name)
+    return mod if mod is not None else _import(name)
+
+
+def _import(name):
+    mod = _modules[name] = importlib.import_module(name, __name__)
+    return mod
 
 
 def _check_same(fn, expected_shape, **arrays):

@@ -34,94 +34,12 @@ from numba import njit, prange
 from . import threads as _threads
 from . import half_bits, reference
 from .half_bits import bf16_bits, f16_bits
-from .activations import (CODE, GELU, GELU_TANH, IDENTITY, LEAKY_RELU, RELU, SIGMOID, SILU, TANH)
+from .activations import CODE, GELU, GELU_TANH, IDENTITY, SILU
+from .cpu_act import _act, _dact  # (the scalar math; cuda_numba compiles its source too)
 
 FAST_DTYPES = reference.FAST_DTYPES
 _FAST = {"contract"}
 _CHUNK = 1 << 18          # elements per thread below which an extra thread isn't worth waking
-
-_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-# gelu's Phi(v) = erfc(-v / sqrt 2) / 2 to full relative precision down to its underflow: the
-# argument carried as two doubles, t + e (1/sqrt 2 = _SQRT_HALF_HI + _SQRT_HALF_LO, with _HI of
-# 24 bits; v rounded to a multiple of 2**-20 by adding and taking off _ROUND20 gives a head of
-# <= 26 bits, whose product with _HI is exact), then erfc(t + e) = erfc(t) - e 2/sqrt(pi) e^-t^2.
-# Plain erfc(-v * 0.7071...) is off by ~v^2 ulps (2e-13 relative at v = -37).
-_SQRT_HALF_HI = 0.7071067690849304              # float32(1 / sqrt 2), exactly
-_SQRT_HALF_LO = 1.210161710447897e-08           # 1 / sqrt 2 - _SQRT_HALF_HI
-_ROUND20 = 6442450944.0                         # 1.5 * 2**32: its ulp is 2**-20
-_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
-_GELU_TAIL = 64.0   # |v| beyond: Phi(v) is exactly 0 or 1 in float64, the pdf terms exactly 0
-_K2 = 2.0 * _SQRT_2_OVER_PI                     # gelu_tanh: 2u = _K2 * (v + 0.044715 v^3)
-
-
-# --------------------------------------------------------------- scalar activations (code-folded)
-
-# Plain math only (no calls to other jitted functions): cuda_numba compiles the same Python
-# functions (``_act.py_func``) as CUDA device functions.
-@njit(inline="always")
-def _act(v, code, slope):
-    if code == RELU:
-        return 0.0 if v < 0 else v
-    if code == LEAKY_RELU:
-        return v * slope if v < 0 else v
-    if code == GELU:                 # v Phi(v), Phi as explained at _SQRT_HALF_HI
-        if v < -_GELU_TAIL:          # (the limit -0 at -inf too, where v * 0 is nan)
-            return -0.0
-        if v > _GELU_TAIL:
-            return v + 0.0
-        h = (v + _ROUND20) - _ROUND20
-        p = h * -_SQRT_HALF_HI
-        q = (v - h) * -_SQRT_HALF_HI - v * _SQRT_HALF_LO
-        t = p + q
-        return 0.5 * v * (math.erfc(t) - ((p - t) + q) * _TWO_OVER_SQRT_PI * math.exp(-t * t))
-    if code == GELU_TANH:            # v (1 + tanh u) / 2 = v sigmoid(2u): no 1 + tanh to cancel
-        w = _K2 * (v + 0.044715 * v * v * v)
-        e = math.exp(-abs(w))        # sigmoid(w) = 1 / (1 + e) or e / (1 + e): nothing overflows
-        s = 1.0 / (1.0 + e) if w >= 0 else e / (1.0 + e)
-        return -0.0 if s == 0.0 else v * s   # s == 0: gelu(v) below 1e-308, or v = -inf
-    if code == SILU:
-        return v / (1.0 + math.exp(-v))
-    if code == SIGMOID:
-        return 1.0 / (1.0 + math.exp(-v))
-    if code == TANH:
-        return math.tanh(v)
-    return v + 0.0
-
-
-@njit(inline="always")
-def _dact(y, z, code, slope):
-    """act'(.) from the output y (relu, leaky_relu, sigmoid, tanh) or pre-activation z."""
-    if code == RELU:
-        return 1.0 if y > 0 else 0.0
-    if code == LEAKY_RELU:
-        return 1.0 if y > 0 else slope
-    if code == SIGMOID:
-        return y * (1.0 - y)
-    if code == TANH:
-        return 1.0 - y * y
-    if code == GELU:                 # Phi(z) + z phi(z), Phi as in _act
-        if z < -_GELU_TAIL:
-            return 0.0
-        if z > _GELU_TAIL:
-            return 1.0
-        h = (z + _ROUND20) - _ROUND20
-        p = h * -_SQRT_HALF_HI
-        q = (z - h) * -_SQRT_HALF_HI - z * _SQRT_HALF_LO
-        t = p + q
-        return (0.5 * (math.erfc(t) - ((p - t) + q) * _TWO_OVER_SQRT_PI * math.exp(-t * t))
-                + z * _INV_SQRT_2PI * math.exp(-0.5 * z * z))
-    if code == GELU_TANH:            # s + 2 z s (1 - s) u', s = sigmoid(2u), 1 - s = sigmoid(-2u)
-        w = _K2 * (z + 0.044715 * z * z * z)
-        e = math.exp(-abs(w))
-        d = 1.0 / (1.0 + e)
-        s = d if w >= 0 else e * d
-        r = e * d * d                # s (1 - s) = (1 - tanh(u)^2) / 4, either sign of w
-        return s if r == 0.0 else s + z * r * _K2 * (1.0 + 0.134145 * z * z)
-    if code == SILU:
-        s = 1.0 / (1.0 + math.exp(-z))
-        return s * (1.0 + z * (1.0 - s))
-    return 1.0
 
 
 # ------------------------------------------------------------ epilogue kernels, one per activation
@@ -163,12 +81,27 @@ def _epilogues(code, parallel):
     return forward, backward
 
 
-def _nchunks(rows, size):
+def _nchunks(rows, size, nthreads=None):
+    """Chunks of a pass over ``size`` elements in ``rows`` rows; ``nthreads``: what
+    :func:`parallel_threads` says now (asked when None)."""
     if size < 2 * _CHUNK:                       # one chunk: no need to ask for the thread count
         return 1
+    if nthreads is None:
+        nthreads = parallel_threads()
+    return max(1, min(nthreads, rows, size // _CHUNK))
+
+
+def parallel_threads():
+    """Threads a parallel kernel launched from the calling thread uses now (1 where Numba's
+    pool takes launches from the main thread only).  A captured step's replay asks once and
+    hands the answer to each kernel (``nthreads=``), as each eager call would ask.
+
+    >>> parallel_threads() >= 1
+    True
+    """
     if not (_pool_threadsafe() or threading.current_thread() is threading.main_thread()):
         return 1                # Numba's workqueue pool: one launching thread only (below)
-    return max(1, min(_threads.get_num_threads(), rows, size // _CHUNK))
+    return _threads.get_num_threads()
 
 
 @functools.lru_cache(maxsize=None)
@@ -190,10 +123,21 @@ def _pool_threadsafe():
     return False
 
 
-def _matmul(a, b, out):
+def is_small_gemm(m, k, n):
+    """True when an (m, k) @ (k, n) product runs with BLAS on one thread (see :func:`_matmul`).
+
+    >>> is_small_gemm(64, 256, 256), is_small_gemm(4096, 4096, 4096)
+    (True, False)
+    """
+    return m * k * n < _threads.SMALL_GEMM
+
+
+def _matmul(a, b, out, blas_set=False):
     """``np.matmul(a, b, out=out)``, with BLAS on one thread when the product is small (see
-    :mod:`gpugrad.threads`: waking its pool costs more than it brings on a busy machine)."""
-    if a.shape[0] * a.shape[1] * b.shape[1] >= _threads.SMALL_GEMM:
+    :mod:`gpugrad.threads`: waking its pool costs more than it brings on a busy machine).
+    ``blas_set``: the caller already holds BLAS at the thread count this product takes (a
+    replay inside one :class:`~gpugrad.threads.sequential_blas` block)."""
+    if blas_set or not is_small_gemm(a.shape[0], a.shape[1], b.shape[1]):
         return np.matmul(a, b, out=out)
     with _threads.sequential_blas():
         return np.matmul(a, b, out=out)
@@ -211,10 +155,18 @@ def _blasable(a):
     return a if a.flags.c_contiguous or a.flags.f_contiguous else np.ascontiguousarray(a)
 
 
-def _bias_act(src, b, dst, code, slope, write_src):
+_NO_BIAS = {}   # dtype -> the empty stand-in for a missing bias
+
+
+def _bias_act(src, b, dst, code, slope, write_src, nthreads=None):
     has_bias = b is not None
-    b = np.ascontiguousarray(b) if has_bias else np.empty(0, src.dtype)
-    nchunks = _nchunks(src.shape[0], src.size)
+    if has_bias:
+        b = np.ascontiguousarray(b)
+    else:
+        b = _NO_BIAS.get(src.dtype)
+        if b is None:
+            b = _NO_BIAS.setdefault(src.dtype, np.empty(0, src.dtype))
+    nchunks = _nchunks(src.shape[0], src.size, nthreads)
     forward, _ = _epilogues(code, nchunks > 1)
     forward(src, b, dst, has_bias, write_src, float(slope), nchunks)
 
@@ -241,13 +193,13 @@ def act_backward(dy, y, z, act, negative_slope=0.01):
     return dz
 
 
-def _dz_db(dy2, y, z, dz2, code, slope, want_db):
+def _dz_db(dy2, y, z, dz2, code, slope, want_db, nthreads=None):
     """Fill dz2 = dy2 * act'(.) (unless it is None) and return the float64 column sums (or None)."""
     src = y if y is not None else z if z is not None else dy2      # identity reads neither
     y2 = _as_2d(src).reshape(dy2.shape)
     z2 = _as_2d(z).reshape(dy2.shape) if z is not None else y2
     n, m = dy2.shape
-    nchunks = _nchunks(n, dy2.size)
+    nchunks = _nchunks(n, dy2.size, nthreads)
     partial = np.zeros((nchunks, m) if want_db else (1, 1), np.float64)
     write_dz = dz2 is not None
     _, backward = _epilogues(code, nchunks > 1)
@@ -255,22 +207,37 @@ def _dz_db(dy2, y, z, dz2, code, slope, want_db):
     return partial.sum(axis=0) if want_db else None
 
 
-def linear_act_forward(x, W, b, act="identity", negative_slope=0.01, precision="highest"):
+def linear_act_forward(x, W, b, act="identity", negative_slope=0.01, precision="highest", *,
+                       out=None, z_out=None, nthreads=None, blas_set=False):
+    """(y, z) as the package's ``linear_act_forward``, unchecked.  ``out`` (and ``z_out``, for
+    an activation that keeps z), C-contiguous (N, out) arrays of x's dtype, receive y (and z)
+    instead of new arrays -- the same values bit for bit.  ``nthreads``: as :func:`_nchunks`;
+    ``blas_set``: as :func:`_matmul` (a captured step's replay sets both once)."""
     # precision: float32 GEMMs are always full precision on CPU
     code = CODE[act]
-    out = _matmul(_blasable(x), _blasable(W), np.empty((x.shape[0], W.shape[1]), x.dtype))
-    if code in (GELU, GELU_TANH, SILU):                       # keep z = x @ W + b, y = act(z)
-        y = np.empty_like(out)
-        if out.size:
-            _bias_act(out, b, y, code, negative_slope, write_src=True)
-        return y, out
-    if out.size and (b is not None or code != IDENTITY):      # y = act(x @ W + b), in place
-        _bias_act(out, b, out, code, negative_slope, write_src=False)
-    return out, None
+    keep_z = code in (GELU, GELU_TANH, SILU)
+    dst = z_out if keep_z else out                            # where the GEMM writes
+    if dst is None:
+        dst = np.empty((x.shape[0], W.shape[1]), x.dtype)
+    dst = _matmul(_blasable(x), _blasable(W), dst, blas_set)
+    if keep_z:                                                # keep z = x @ W + b, y = act(z)
+        y = np.empty_like(dst) if out is None else out
+        if dst.size:
+            _bias_act(dst, b, y, code, negative_slope, True, nthreads)
+        return y, dst
+    if dst.size and (b is not None or code != IDENTITY):      # y = act(x @ W + b), in place
+        _bias_act(dst, b, dst, code, negative_slope, False, nthreads)
+    return dst, None
 
 
 def linear_act_backward(dy, x, W, y, z, act="identity", negative_slope=0.01,
-                        needs_input_grad=(True, True, True), precision="highest", dW_out=None):
+                        needs_input_grad=(True, True, True), precision="highest", dW_out=None,
+                        *, dx_out=None, dz_out=None, db_out=None, nthreads=None,
+                        blas_set=False):
+    """(dx, dW, db) as the package's ``linear_act_backward``, unchecked.  ``dx_out``,
+    ``db_out`` and ``dz_out`` (the (N, out) scratch of dZ), C-contiguous arrays of dy's
+    dtype, are written instead of new arrays -- the same values bit for bit;
+    ``nthreads``/``blas_set`` as in :func:`linear_act_forward`."""
     need_dx, need_dW, need_db = needs_input_grad
     code = CODE[act]
     dy = np.ascontiguousarray(dy)
@@ -278,17 +245,25 @@ def linear_act_backward(dy, x, W, y, z, act="identity", negative_slope=0.01,
     if code == IDENTITY:                                      # dZ is dy itself: only sum it
         dz = dy
         if need_db and dy.size:
-            db = _dz_db(dy, dy, None, None, code, 0.0, True)
+            db = _dz_db(dy, dy, None, None, code, 0.0, True, nthreads)
     else:
-        dz = np.empty(dy.shape, dy.dtype)
+        dz = np.empty(dy.shape, dy.dtype) if dz_out is None else dz_out
         if dy.size:
-            db = _dz_db(dy, y, z, dz, code, negative_slope, need_db)
+            db = _dz_db(dy, y, z, dz, code, negative_slope, need_db, nthreads)
     if need_db:
-        db = np.zeros(dy.shape[1], dy.dtype) if db is None else db.astype(dy.dtype)
-    dx = _matmul(dz, _blasable(W).T, np.empty(x.shape, dy.dtype)) if need_dx else None
+        if db_out is None:
+            db = np.zeros(dy.shape[1], dy.dtype) if db is None else db.astype(dy.dtype)
+        else:
+            db_out[...] = 0 if db is None else db            # the same rounding as astype
+            db = db_out
+    if need_dx:
+        dx = _matmul(dz, _blasable(W).T,
+                     np.empty(x.shape, dy.dtype) if dx_out is None else dx_out, blas_set)
+    else:
+        dx = None
     if need_dW:
         dW_out = np.empty(W.shape, dy.dtype) if dW_out is None else dW_out
-    dW = _matmul(_blasable(x).T, dz, dW_out) if need_dW else None
+    dW = _matmul(_blasable(x).T, dz, dW_out, blas_set) if need_dW else None
     return dx, dW, db
 
 
@@ -390,10 +365,13 @@ def _write_low(param, low):
         low[...] = param.astype(low.dtype)
 
 
+_NO_LOW = np.empty(0, np.uint16)   # (never indexed: kind 0 stores nothing)
+
+
 def _low_args(param, low):
     """(kind, uint16 view of ``low`` or a 0-length stand-in) for the kernels."""
     kind = half_bits.low_kind(low)
-    return kind, (low.reshape(-1).view(np.uint16) if kind else np.empty(param.size, np.uint16))
+    return kind, (low.reshape(-1).view(np.uint16) if kind else _NO_LOW)
 
 
 def sgd_update(param, grad, momentum_buf, *, lr, momentum=0.0, dampening=0.0, nesterov=False,

@@ -7,12 +7,14 @@ the engine reports every array-level call it makes (:mod:`gpugrad.capture_hooks`
 forward and backward, the gradient sums and casts of the backward pass, the gradients handed
 to leaves, and the optimizer's ``step``/``zero_grad``.  Later calls copy their inputs into the
 static buffers and replay that tape: on the CPU the same kernels in the same order (so the
-results equal the uncompiled step bit for bit) with no Tensor, graph node or backward walk;
-on CUDA the runs of array calls are captured once as CUDA graphs and launched
-(:mod:`gpugrad.capture.cuda_graph`).  Calls that change Python state run live at each replay
--- the optimizer's ``step``/``zero_grad``, a scheduler's ``step``, gradient clipping, random
-draws (from the same generator, so the numbers equal the uncompiled step's), in-place writes
-into parameters -- so a learning rate schedule or Adam's step count is followed.
+results equal the uncompiled step bit for bit) with no Tensor, graph node or backward walk --
+fused linear layers and cross-entropy as prebound kernel calls on buffers made once per tape
+(:mod:`gpugrad.capture.cpu_plan`); on CUDA the runs of array calls are captured once as CUDA
+graphs and launched (:mod:`gpugrad.capture.cuda_graph`).  Calls that change Python state run
+live at each replay -- the optimizer's ``step``/``zero_grad``, a scheduler's ``step``,
+gradient clipping, random draws (from the same generator, so the numbers equal the
+uncompiled step's), in-place writes into parameters -- so a learning rate schedule or Adam's
+step count is followed.
 
 The rule, as in ``jax.jit``: Python runs once, at recording.  A replay does exactly what the
 uncompiled step would, or the recording raises :class:`CaptureError`:
@@ -20,13 +22,29 @@ uncompiled step would, or the recording raises :class:`CaptureError`:
 * refused: reading a value on the host -- ``item()``, ``float(t)``, ``bool(t)`` (an ``if`` on
   a tensor), ``tolist()``, ``numpy()`` -- an array that no recorded call made (NumPy code on
   ``.data`` put into a tensor; see :mod:`gpugrad.capture.tape` for what is read instead), a
-  tensor hook, ``gg.grad`` or ``create_graph``;
-* recorded again: a new signature (shapes and non-tensor arguments are static), a parameter
-  rebound to a new array, a ``Module.train()``/``eval()`` that changed a called module's flag,
-  a global or closure variable the step reads by name rebound (:mod:`gpugrad.capture.closure`);
+  tensor hook, ``gg.grad`` or ``create_graph``; a gradient hook (``register_hook``,
+  ``register_post_accumulate_grad_hook``) added after the recording to a leaf the step hands
+  gradients to raises at the next call, before anything runs (remove it and the tape
+  replays again);
+* recorded again (:mod:`gpugrad.capture.guards`): a new signature (shapes and non-tensor
+  arguments are static), a parameter rebound to a new array, a ``requires_grad`` changed on a
+  tensor the step read (a layer frozen or unfrozen), a ``Module.train()``/``eval()`` that
+  changed a called module's flag, a change in the module tree of a module the step called or
+  reaches by name (a child module, parameter or buffer set, replaced or deleted, a
+  ``ModuleList`` item replaced: every tape is dropped), autocast entered or left around the
+  call, a global or closure variable the step reads by name rebound
+  (:mod:`gpugrad.capture.closure`);
+* run uncompiled: a call with anomaly detection on (``detect_anomaly()``) or gradients off
+  (``no_grad()``) in the calling thread runs the step as written, op by op -- anomaly checks
+  included -- and records nothing; later calls replay as before;
+* kept: the tapes of the ``max_recordings`` (8) most recently used signatures; an older one
+  is dropped with its buffers, and records again if its signature comes back;
 * not seen: a decision taken with NumPy on ``.data`` (``if loss.data > 1``) is taken once;
   a tensor the step stores outside itself (``store["loss"] = loss``) is the recording's and
-  keeps its value -- only what the step returns (and the parameters' ``.grad``) is each call's.
+  keeps its value -- only what the step returns (and the parameters' ``.grad``) is each call's;
+  a module held in a Python list or by an object that is not a Module (not a child module
+  or a ``ModuleList`` item) and replaced there, or a direct write into a module's
+  ``_modules``/``_parameters``/``_buffers`` dicts.
 
 An in-place write whose key the step computed (``h[h > 0] *= 10``, an ``argmax`` index) reads
 the replay's key, in its forward and its gradient (:mod:`gpugrad.capture.keys`), and the copy
@@ -52,14 +70,15 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections import OrderedDict
 
 import numpy as np
 
 from .. import backend, capture_hooks
+from ..autocast_state import _state as _amp_state
 from ..capture_hooks import CaptureError
-from ..grad_mode import _state as _grad_state
 from ..tensor import Tensor
-from . import closure, host_reads
+from . import closure, guards, host_reads
 from .tape import Recorder, build_output
 
 __all__ = ["compile", "CompiledStep", "CaptureError", "training_step"]
@@ -73,7 +92,8 @@ class CompiledStep:
     """A step function with recorded tapes, one per input signature (see :func:`compile`).
 
     ``recordings`` counts how many times the step was recorded; ``cuda_graphs`` says whether
-    replays on CUDA launch graphs (else they make the recorded calls one by one).
+    replays on CUDA launch graphs (else they make the recorded calls one by one);
+    ``max_recordings`` how many tapes are kept (the least recently used one is dropped).
 
     >>> import gpugrad as gg
     >>> step = CompiledStep(lambda x: (x * 2).sum())
@@ -81,18 +101,26 @@ class CompiledStep:
     (6.0, 6.0, 1)
     """
 
-    def __init__(self, fn, cuda_graphs=True):
+    def __init__(self, fn, cuda_graphs=True, max_recordings=8):
         if not callable(fn):
             raise TypeError(f"gpugrad.compile expects a callable step, got {type(fn).__name__}")
+        if max_recordings is not None and (not isinstance(max_recordings, int) or isinstance(
+                max_recordings, bool) or max_recordings < 1):
+            raise ValueError(f"gpugrad.compile: max_recordings must be an int >= 1 or None "
+                             f"(no limit), got {max_recordings!r}")
         self.fn = fn
         self.cuda_graphs = cuda_graphs
+        self.max_recordings = max_recordings
         self.recordings = 0
-        self._tapes = {}
+        self._tapes = OrderedDict()      # key -> replay, least recently used first
         self._lock = threading.RLock()   # one call at a time: replays share static buffers
         self._bindings = None            # the step's globals/closure cells at recording
         self._modules = []               # every module a recording called
         self._mode_seen = None           # capture_hooks.mode_version when _modes was taken
         self._modes = ()                 # those modules' training flags
+        self._roots = []                 # modules called or reached by name: trees guarded
+        self._tree = None                # guards.module_tree(self._roots) when last checked
+        self._tree_seen = None           # capture_hooks.tree_version then
         functools.update_wrapper(self, fn, updated=())
 
     # ------------------------------------------------------------ signature and inputs
@@ -107,8 +135,8 @@ class CompiledStep:
                     raise CaptureError(f"input {name!r} of a compiled step requires grad; "
                                        f"inputs are data (gradients go to the tensors the step "
                                        f"closes over, such as a model's parameters)")
-                key.append((name, type(a).__name__, d.shape, str(d.dtype),
-                            str(backend.array_device(d))))
+                key.append((name, type(a).__name__, d.shape, d.dtype,   # (NumPy: the CPU)
+                            "cpu" if type(d) is np.ndarray else str(backend.array_device(d))))
                 arrays.append(d)
             else:
                 try:
@@ -122,16 +150,36 @@ class CompiledStep:
 
     def __call__(self, *args, **kwargs):
         with self._lock:
+            if guards.run_eagerly():             # anomaly detection on, or no_grad()
+                return self.fn(*args, **kwargs)
             if self._bindings is not None and not closure.unchanged(self._bindings):
-                self._tapes.clear()              # a global or closed-over value was rebound
-                self._bindings = None
+                self._forget()                   # a global or closed-over value was rebound
+            if self._tree_seen != capture_hooks.tree_version:
+                self._check_tree()               # a module's children/parameters changed
             key, arrays = self._split(args, kwargs)
-            entry = self._tapes.get((key, self._training_modes()))
+            key = (key, self._training_modes(), _amp_state.dtype)
+            entry = self._tapes.get(key)
             if entry is None or not entry.valid():
                 return self._record(key, args, kwargs, arrays)
+            self._tapes.move_to_end(key)
             out = entry.run(arrays)
             _touch_written(entry, args, kwargs)
             return out
+
+    def _forget(self):
+        """Drop every tape (what they depend on changed); the next call records again."""
+        self._tapes.clear()
+        self._bindings, self._modules, self._mode_seen, self._roots = None, [], None, []
+        self._tree = None
+
+    def _check_tree(self):
+        """Take the module trees again; drop every tape if they changed."""
+        seen = capture_hooks.tree_version
+        tree = guards.module_tree(self._roots)
+        if self._tree is not None and not guards.same_tree(tree, self._tree):
+            self._forget()
+            tree = guards.module_tree(())
+        self._tree, self._tree_seen = tree, seen
 
     def _training_modes(self):
         """The ``training`` flags of the modules the recordings called (looked at again only
@@ -143,9 +191,6 @@ class CompiledStep:
 
     # ------------------------------------------------------------ recording
     def _record(self, key, args, kwargs, arrays):
-        if not _grad_state.enabled:
-            raise CaptureError("gpugrad.compile records a training step with gradients on; "
-                               "it was called under no_grad()")
         bufs = []
 
         def static(a):
@@ -161,8 +206,13 @@ class CompiledStep:
         s_kwargs = {k: static(kwargs[k]) for k in sorted(kwargs)}  # _split's order
         bindings, known = closure.scan(self.fn)
         rec = Recorder(bufs, known)
+        roots = list(self._roots)
         with host_reads.refused(), capture_hooks.recording(rec):
             result = self.fn(*s_args, **s_kwargs)
+        if self._tree is not None and not guards.same_tree(guards.module_tree(roots),
+                                                           self._tree):
+            self._tapes.clear()                  # the step changed a module tree: the other
+            #                                      tapes read the old one
         spec = rec.output_spec(result)
         tape = rec.tape(spec)
         self.recordings += 1
@@ -170,13 +220,23 @@ class CompiledStep:
         seen = {id(m) for m in self._modules}
         self._modules += [m for i, m in rec.modules.items() if i not in seen]
         self._mode_seen = None
+        reached = guards.modules_in([v for _, _, v in bindings] + closure.bound_objects(self.fn))
+        seen = {id(m) for m in self._roots}
+        self._roots += [m for m in self._modules + reached
+                        if id(m) not in seen and not seen.add(id(m))]
+        self._tree_seen = capture_hooks.tree_version
+        self._tree = guards.module_tree(self._roots)
         cuda = any(backend.is_cupy_array(b) for b in bufs) or _any_cupy(result)
         if cuda and self.cuda_graphs and not tape.dynamic:   # (a boolean mask: call by call)
             from .cuda_graph import GraphReplay
             entry = GraphReplay(tape, bufs, spec)
         else:
             entry = Replay(tape, bufs, spec)
-        self._tapes[(key, self._training_modes())] = entry
+        key = (key[0], self._training_modes(), key[2])
+        self._tapes[key] = entry
+        self._tapes.move_to_end(key)
+        if self.max_recordings is not None and len(self._tapes) > self.max_recordings:
+            self._tapes.popitem(last=False)  # the least recently used tape and its buffers
         for buf, a in zip(bufs, arrays):     # an input the step wrote into: as eagerly
             if id(buf) in tape.written:
                 a[...] = buf
@@ -231,7 +291,7 @@ class Replay:
         return out
 
 
-def compile(fn=None, *, cuda_graphs=True):
+def compile(fn=None, *, cuda_graphs=True, max_recordings=8):
     """Record one call of ``fn`` (a whole training step) and replay it on later calls.
 
     ``fn`` takes Tensors/arrays (data, copied into static buffers at each call) and hashable
@@ -240,7 +300,10 @@ def compile(fn=None, *, cuda_graphs=True):
     -- on CUDA graphs, static arrays that the next call overwrites.  Raises
     :class:`CaptureError` when the step reads a value on the host or uses what a replay
     cannot follow (see the module docstring).  ``cuda_graphs=False`` replays CUDA steps
-    call by call instead of as graphs.  Usable as a decorator.
+    call by call instead of as graphs.  ``max_recordings`` (an int >= 1, or None for no
+    limit; ValueError otherwise) caps the tapes kept, one per input signature: a new one
+    beyond it drops the least recently used (its buffers freed; that signature records
+    again when it comes back).  Usable as a decorator.
 
     >>> import gpugrad as gg
     >>> @gg.compile
@@ -250,8 +313,8 @@ def compile(fn=None, *, cuda_graphs=True):
     (4.0, 12.0)
     """
     if fn is None:
-        return lambda f: CompiledStep(f, cuda_graphs=cuda_graphs)
-    return CompiledStep(fn, cuda_graphs=cuda_graphs)
+        return lambda f: CompiledStep(f, cuda_graphs=cuda_graphs, max_recordings=max_recordings)
+    return CompiledStep(fn, cuda_graphs=cuda_graphs, max_recordings=max_recordings)
 
 
 def training_step(model, loss_fn, optimizer, precision=None):

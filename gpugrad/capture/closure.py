@@ -26,7 +26,7 @@ import types
 
 from ..tensor import Tensor
 
-__all__ = ["scan", "unchanged"]
+__all__ = ["scan", "unchanged", "bound_objects"]
 
 _MISSING = object()
 
@@ -107,6 +107,17 @@ def scan(fn):
     for v in (func.__defaults__ or ()) + tuple((func.__kwdefaults__ or {}).values()):
         _arrays(v, arrays)
     return checks, arrays
+
+
+def bound_objects(fn):
+    """The objects bound to step ``fn``: a method's ``self``, a partial's arguments, a
+    callable object itself.
+
+    >>> import functools
+    >>> bound_objects(functools.partial(lambda a, b: a + b, 3))
+    [3]
+    """
+    return _function(fn)[1]
 
 
 def unchanged(checks) -> bool:

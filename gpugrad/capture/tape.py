@@ -32,7 +32,9 @@ from ..backend import is_cupy_array
 from ..capture_hooks import CaptureError
 from ..ops._util import cast_grad
 from ..tensor import Tensor
+from . import cpu_plan
 from .grads import GradAssignments
+from .guards import TensorGuards
 from .keys import dynamic, key_ref, key_value
 from .outputs import _is_value, build_output, output_spec, spec_slots
 
@@ -62,28 +64,32 @@ def _holder():
 
 class Tape:
     """A recorded step: ``entries`` [(kind, fn(env), slots to let go of after it)],
-    ``nslots`` slots, the guards [(tensor, array)] that must still hold
-    (``tensor.data is array``) for a replay, and ``written``: the ids of the input buffers
+    ``nslots`` slots, the guards that must still hold for a replay (each tensor read by
+    reference holds its array and ``requires_grad``; no new gradient hook: a
+    :class:`~gpugrad.capture.guards.TensorGuards`), and ``written``: the ids of the input buffers
     the step writes into (copied back to the caller's arrays after a replay)."""
 
-    def __init__(self, entries, nslots, guards, written=frozenset(), dynamic=False):
+    def __init__(self, entries, nslots, guards, written=frozenset(), dynamic=False, steps=None):
         self.entries = entries
         self.nslots = nslots
-        self.guards = guards
+        self.guards = guards if isinstance(guards, TensorGuards) else TensorGuards(guards)
         self.written = written
         self.dynamic = dynamic   # shapes depend on values: replayed call by call on CUDA
+        self.steps = steps       # the CPU replay's prebound calls [(fn(env), free)], or None
 
     def valid(self) -> bool:
-        """True when every tensor the step read by reference still holds the recorded array."""
-        for t, a in self.guards:
-            if t.data is not a:
-                return False
-        return True
+        """True when every tensor the step read by reference still holds the recorded array
+        and ``requires_grad``; CaptureError for a gradient hook added since the recording."""
+        return self.guards.check()
 
     def replay(self):
-        """Run every entry once; returns the slot values (``env``)."""
+        """Run every entry once (the prebound ``steps`` where the tape has them: the same
+        calls, see :mod:`gpugrad.capture.cpu_plan`); returns the slot values (``env``)."""
         env = [None] * self.nslots
-        for _, fn, free in self.entries:
+        steps = self.steps
+        if steps is None:
+            steps = [(fn, free) for _, fn, free in self.entries]
+        for fn, free in steps:
             fn(env)
             for k in free:           # its last reader ran: free the memory, drop the view
                 env[k] = None
@@ -101,7 +107,8 @@ class Recorder(GradAssignments):
         self.writer = {}         # slot -> the entry that writes it
         self.slot = {}           # id(array) -> slot
         self.keep = list(inputs) + list(known)   # every array seen: ids stay unique
-        self.guards = {}         # id(tensor) -> (tensor, array)
+        self.guards = {}         # id(tensor) -> (tensor, array, requires_grad at first read)
+        self.leaves = {}         # id(leaf) -> leaf, every leaf handed a gradient
         self.static = {id(a) for a in inputs}
         self.known = {id(a) for a in known}
         self.made = {}           # id(array) -> array put into a tensor by unrecorded code
@@ -111,6 +118,8 @@ class Recorder(GradAssignments):
         self.grad_objs = {}      # id(a leaf's .grad tensor) -> the slot holding that tensor
         self.nslots = 0
         self.dynamic = False     # shapes depend on values (a boolean mask): no CUDA graphs
+        self.meta = []           # per entry: what it is, for the CPU plan (cpu_plan), or None
+        self.arrays = {}         # slot -> the array the recording made for it
         self._init_grads()       # .grad assignments (gpugrad.capture.grads)
 
     # ------------------------------------------------------------ slots and references
@@ -119,6 +128,7 @@ class Recorder(GradAssignments):
         self.nslots += 1
         self.writer[k] = len(self.entries)       # the entry about to be appended
         self.slot[id(a)] = k
+        self.arrays[k] = a
         self.keep.append(a)
         return k
 
@@ -149,14 +159,15 @@ class Recorder(GradAssignments):
                     f"would reuse its recorded values. Compute it with gpugrad ops on "
                     f"Tensors, make it outside the step (a tensor made before the call is "
                     f"read as it is at each call), or pass it to the compiled step as an input")
-            self.guards.setdefault(id(tensor), (tensor, a))
+            self.guards.setdefault(id(tensor), (tensor, a, tensor.requires_grad))
             self.known.add(id(a))
         self.keep.append(a)
         return -1, a
 
-    def _append(self, kind, fn, reads):
+    def _append(self, kind, fn, reads, meta=None):
         self.entries.append((kind, fn))
         self.reads.append([k for k in reads if k >= 0])
+        self.meta.append(meta)
 
     # ------------------------------------------------------------ hooks (capture_hooks)
     def assigned(self, t, a):
@@ -192,7 +203,8 @@ class Recorder(GradAssignments):
                     **{n: key_value(env, k, v) for n, (k, v) in kw.items()})
             env[o] = np.asarray(r) if convert else r
         self._append("array", run, [k for k, _ in spec]
-                     + [s for k, v in kw.values() for s in (v[1] if k == -2 else [k])])
+                     + [s for k, v in kw.values() for s in (v[1] if k == -2 else [k])],
+                     ("forward", node, spec, o, kwargs))
 
     def backward(self, node, g, in_grads, retain):
         self._flush()
@@ -215,7 +227,7 @@ class Recorder(GradAssignments):
             for k, r in zip(outs, res):
                 if k >= 0:
                     env[k] = r
-        self._append("array", run, [gk])
+        self._append("array", run, [gk], ("backward", node, gk, gv, outs, retain))
 
     def add(self, a, b, out, inplace):
         self._flush()
@@ -230,7 +242,7 @@ class Recorder(GradAssignments):
                 env[o] = x
             else:
                 env[o] = x + y
-        self._append("array", run, [ka, kb])
+        self._append("array", run, [ka, kb], ("add",))
 
     def cast(self, g, out):
         self._flush()
@@ -240,7 +252,7 @@ class Recorder(GradAssignments):
 
         def run(env):
             env[o] = cast_grad(env[k] if k >= 0 else v, dtype)
-        self._append("array", run, [k])
+        self._append("array", run, [k], ("cast",))
 
     def leaf(self, t, g):
         self._flush()
@@ -252,6 +264,7 @@ class Recorder(GradAssignments):
         self.nslots += 2
         self.writer[o] = self.writer[o + 1] = len(self.entries)
         self.pending.append((t, o))
+        self.leaves[id(t)] = t
         reset = self._delivery_starts(t)    # a tensor made in the step: from None each time
         deliver = backward_pass._deliver
 
@@ -261,7 +274,7 @@ class Recorder(GradAssignments):
             deliver(t, env[k] if k >= 0 else v, None, True, False)
             g = t.grad
             env[o], env[o + 1] = (None, None) if g is None else (g.data, g)
-        self._append("host", run, [k])
+        self._append("host", run, [k], ("leaf",))
 
     def backward_pass(self, capture, create_graph):
         self._flush()
@@ -313,7 +326,7 @@ class Recorder(GradAssignments):
         """A creation function's array ``out``: a replay makes it anew with ``make()``."""
         self._flush()
         o = self._new_slot(out)
-        self._append("array", lambda env: env.__setitem__(o, make()), [])
+        self._append("array", lambda env: env.__setitem__(o, make()), [], ("constant",))
 
     def derived(self, fn, args, outs):
         """Arrays ``outs`` = ``fn(*args)`` (an index key's expansion): made again by a replay."""
@@ -335,7 +348,7 @@ class Recorder(GradAssignments):
 
         def run(env):
             renew(env[k] if k >= 0 else v, nodes)
-        self._append("array", run, [k])
+        self._append("array", run, [k], ("old_value", nodes))
 
     def write(self, t, src):
         """``t.data[...] = src``: a replay writes too (into a parameter: as a host call that
@@ -380,7 +393,8 @@ class Recorder(GradAssignments):
             if i < len(self.entries):
                 free[i].append(k)
         entries = [(kind, fn, tuple(f)) for (kind, fn), f in zip(self.entries, free)]
-        tape = Tape(entries, self.nslots, list(self.guards.values()), frozenset(self.written),
-                    self.dynamic)
-        self.keep, self.made, self.fresh = [], {}, set()
+        steps = None if self.dynamic else cpu_plan.build(self, entries, set(spec_slots(spec)))
+        tape = Tape(entries, self.nslots, TensorGuards.of(self.guards, self.leaves),
+                    frozenset(self.written), self.dynamic, steps)
+        self.keep, self.made, self.fresh, self.arrays, self.meta = [], {}, set(), {}, []
         return tape

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from .. import capture_hooks
 from .module import Module
 
 __all__ = ["Sequential", "ModuleList"]
@@ -97,6 +98,7 @@ class ModuleList(Module):
     def __setitem__(self, idx, module):
         key = list(self._modules)[_index(idx, len(self._modules))]
         self._modules[key] = _module_arg(module, idx)
+        capture_hooks.structure_changed()   # compiled steps look at their module trees again
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList has no forward(); iterate over its modules")

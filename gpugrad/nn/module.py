@@ -56,6 +56,9 @@ class Module:
             raise AttributeError(f"cannot assign {name!r} before Module.__init__() is called; "
                                  f"call super().__init__() first in {type(self).__name__}")
         params, buffers, modules = d["_parameters"], d["_buffers"], d["_modules"]
+        if name in params or name in buffers or name in modules or isinstance(
+                value, (Parameter, Module)):
+            capture_hooks.structure_changed()   # compiled steps look at their trees again
         if isinstance(value, Parameter):
             d.pop(name, None)
             buffers.pop(name, None)
@@ -80,6 +83,8 @@ class Module:
         else:
             modules.pop(name, None)
             object.__setattr__(self, name, value)
+            if name == "training":            # as train()/eval(): compiled steps look again
+                capture_hooks.mode_changed()
 
     def __getattr__(self, name):
         d = self.__dict__
@@ -92,6 +97,7 @@ class Module:
         for store in (self._parameters, self._buffers, self._modules):
             if name in store:
                 del store[name]
+                capture_hooks.structure_changed()
                 return
         object.__delattr__(self, name)
 
@@ -107,6 +113,7 @@ class Module:
                             f"got {type(param).__name__}")
         self.__dict__.pop(name, None)
         self._parameters[name] = param
+        capture_hooks.structure_changed()
 
     def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
         """Add a non-trained tensor that moves with the module and (when persistent) is saved.
@@ -121,6 +128,7 @@ class Module:
                             f"{type(tensor).__name__}")
         self.__dict__.pop(name, None)
         self._buffers[name] = tensor
+        capture_hooks.structure_changed()
         if persistent:
             self._non_persistent.discard(name)
         else:
@@ -139,6 +147,7 @@ class Module:
                             f"{type(module).__name__}")
         self.__dict__.pop(name, None)
         self._modules[name] = module
+        capture_hooks.structure_changed()
 
     # ------------------------------------------------------------ forward
     def forward(self, *args, **kwargs):
