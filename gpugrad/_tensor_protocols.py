@@ -1,5 +1,5 @@
 """Tensor's Python protocols -- len, iteration, truth, number conversions, hashing,
-round, ``in``, ``copy.copy`` -- with the meaning NumPy's arrays and scalars give them (a 0-d
+round, ``in``, ``copy.copy``, pickle -- with the meaning NumPy's arrays and scalars give them (a 0-d
 tensor stands where NumPy returns a scalar: it hashes by value, rounds, converts).
 :func:`install` puts them on :class:`gpugrad.Tensor`.
 """
@@ -41,6 +41,13 @@ def __index__(self):
                         f"dtype {self.data.dtype.name} shape {self.shape}")
     return int(self.item())
 
+def __trunc__(self):
+    """``math.trunc(t)`` of a 0-d real tensor: a Python int, as of NumPy's scalars."""
+    if self.data.ndim or self.data.dtype.kind == "c":
+        raise TypeError(f"math.trunc() needs a 0-d real tensor, got dtype "
+                        f"{self.data.dtype.name} shape {self.shape}; use trunc(t)")
+    return int(self.item())
+
 def __complex__(self):
     return complex(self.item())
 
@@ -80,7 +87,9 @@ def __copy__(self):
     ``ndarray.__copy__`` copies (sharing memory would let a write to one change the
     other).  Like ``copy.deepcopy(t)``: same type, device and ``requires_grad``, its own
     copy of ``.grad``, a leaf outside any graph.  For a copy that stays in the graph use
-    ``t.copy()`` or ``t.clone()``.
+    ``t.copy()`` or ``t.clone()``.  Refused (RuntimeError), as ``copy.deepcopy`` and pickle
+    are, for a tensor computed in a graph (not a leaf, requires grad): the copy would be a
+    leaf that no backward pass connects to the tensor's inputs.
 
     >>> import copy
     >>> import gpugrad as gg
@@ -90,6 +99,37 @@ def __copy__(self):
     import copy
 
     return copy.deepcopy(self)
+
+
+def __getstate__(self):
+    """What pickle and ``copy.deepcopy`` keep of a tensor: its array as it is (a GPU tensor
+    stays on its GPU), ``requires_grad`` and ``.grad``'s array.  Refused (RuntimeError) for a
+    tensor computed in a graph: its copy would be a leaf that no backward pass connects to
+    the tensor's inputs (PyTorch refuses ``deepcopy`` of such a tensor too).
+
+    >>> import copy, gpugrad as gg
+    >>> x = gg.tensor([1.0, 2.0], requires_grad=True)
+    >>> copy.deepcopy(x).requires_grad
+    True
+    >>> copy.deepcopy(x * 2)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    RuntimeError: only tensors created by the user (graph leaves) support pickle, ...
+    """
+    if self._node is not None:
+        raise RuntimeError(
+            f"only tensors created by the user (graph leaves) support pickle, copy.copy and "
+            f"copy.deepcopy: this one was computed by {self._node.name} and requires grad, "
+            f"and a copy cannot stay in its graph; use t.detach() for its values (then "
+            f".requires_grad_() for a new leaf), or t.clone() for a copy in the graph")
+    return {"data": self.data, "requires_grad": self.requires_grad,
+            "grad": None if self.grad is None else self.grad.data}
+
+def __setstate__(self, state):
+    self.data = state["data"]
+    self.requires_grad = state["requires_grad"]
+    self.grad = None if state["grad"] is None else _Tensor._make(state["grad"])
+    self._node, self._vc, self._hooks = None, [0], None
 
 
 def install(Tensor):
@@ -103,7 +143,10 @@ def install(Tensor):
     Tensor.__int__ = __int__
     Tensor.__index__ = __index__
     Tensor.__complex__ = __complex__
+    Tensor.__trunc__ = __trunc__
     Tensor.__hash__ = __hash__
     Tensor.__round__ = __round__
     Tensor.__contains__ = __contains__
     Tensor.__copy__ = __copy__
+    Tensor.__getstate__ = __getstate__
+    Tensor.__setstate__ = __setstate__

@@ -20,8 +20,6 @@ tensor([2., 4.])
 """
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 
 from . import anomaly, backend, capture_hooks, grad_mode
@@ -29,6 +27,10 @@ from .anomaly import (AnomalyError, detect_anomaly, is_anomaly_check_nan_enabled
                       is_anomaly_enabled, set_detect_anomaly)  # noqa: F401
 from .backend import DeviceMismatchError, array_device, is_cupy_array
 from .backend import get_array_module as _xp
+from .node_record import distinct_arrays as _distinct_arrays, is_stale as _is_stale
+from .node_record import is_view_of as _is_view_of, refresh as _refresh, release_arrays
+from .node_record import NOT_ARRAY_TYPES
+from .node_record import view_link as _view_link  # noqa: F401  (inplace, old_values import it)
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
 
 __all__ = [
@@ -39,6 +41,9 @@ __all__ = [
 
 _gm = grad_mode._state  # the recording flag of the calling thread: _gm.enabled
 _an = anomaly._state    # anomaly detection in the calling thread: _an.enabled
+_ndarray = np.ndarray
+_new = object.__new__
+_NO_NEEDS = ((), (False,), (False, False), (False, False, False))  # a node recording nothing
 
 
 # ---------------------------------------------------------------- broadcasting
@@ -133,39 +138,36 @@ class Function:
         arrays, and any array an op kept on ``self`` beside them (a shift, a mask)."""
         self.saved = ()
         self._in_arrays = ()
-        self.grad_out = None
+        if self.grad_out is not None:  # (left by a backward that raised)
+            self.grad_out = None
         self._freed = True
-        d = self.__dict__
-        for k in [k for k, v in d.items() if _is_array(v)]:
-            del d[k]
+        release_arrays(self.__dict__)
 
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run ``forward`` on the inputs' arrays and link the result into the graph."""
+        enabled = _gm.enabled
+        tracked = enabled and cls.differentiable  # (a graph can be recorded at all)
         arrays = []
         needs = []
         pnodes = []
-        any_needs = False
-        devs = None
-        anchored = False  # an input that has a device (a Tensor or an array)
-        stale = None
-        cplx = False
-        enabled = _gm.enabled
+        any_needs = devs = anchored = stale = cplx = False  # anchored: an input has a device
         for a in args:
             if isinstance(a, Tensor):
                 anchored = True
                 d = a.data
                 arrays.append(d)
                 r = a.requires_grad
-                if not r and a._view is not None and enabled and cls.differentiable:
+                if not r and tracked and a._view is not None:
                     c = a._view._chain  # (its root, ...) once known: see gpugrad.inplace
                     if c is None or c[0].requires_grad:
                         r = _view_in_graph(a)  # its base may have joined the graph since
                 needs.append(r)
-                any_needs = any_needs or r
-                if r and d.dtype.kind == "c":
-                    cplx = d.dtype
-                if type(d) is not np.ndarray:
+                if r:
+                    any_needs = True
+                    if d.dtype.kind == "c":
+                        cplx = d.dtype
+                if type(d) is not _ndarray:
                     devs = True
                 pn = a._node
                 pnodes.append(pn)
@@ -175,7 +177,9 @@ class Function:
                 arrays.append(a)
                 needs.append(False)
                 pnodes.append(None)
-                if hasattr(a, "__cuda_array_interface__") or (type(a) is np.ndarray):
+                if type(a) is _ndarray:
+                    anchored = True
+                elif type(a) not in NOT_ARRAY_TYPES and hasattr(a, "__cuda_array_interface__"):
                     devs = devs or is_cupy_array(a)
                     anchored = True
         node = cls()
@@ -185,23 +189,28 @@ class Function:
             if dev is not None and dev.type == "cuda":
                 node._cuda_index = dev.index
                 guard = backend.cuda_guard(dev.index)
-        record = any_needs and enabled and cls.differentiable
-        if record and stale:
-            for a in args:
-                if isinstance(a, Tensor) and _is_stale(a):
-                    _refresh(a, cls.__name__)
-            pnodes = [a._node if isinstance(a, Tensor) else None for a in args]
-        node.needs = tuple(needs) if record else (False,) * len(needs)
-        if record and len(arrays) > 1 and (len(arrays) > 2 or arrays[0] is arrays[1]):
-            _distinct_arrays(args, arrays)
-        if guard is None:
-            out = raw = node.forward(*arrays, **kwargs)
-        else:                                 # another device is current: run on the operands'
+        record = any_needs and tracked
+        if record:
+            if stale:
+                for a in args:
+                    if isinstance(a, Tensor) and _is_stale(a):
+                        _refresh(a, cls.__name__)
+                pnodes = [a._node if isinstance(a, Tensor) else None for a in args]
+            node.needs = tuple(needs)
+            if len(arrays) > 1 and (len(arrays) > 2 or arrays[0] is arrays[1]):
+                _distinct_arrays(args, arrays)
+        else:
+            node.needs = _NO_NEEDS[len(needs)] if len(needs) < 4 else (False,) * len(needs)
+        if guard is not None:  # another device is current: run on the operands'
             with guard:
                 out = raw = node.forward(*arrays, **kwargs)
-        if not hasattr(out, "shape") or isinstance(out, np.generic):
+        elif kwargs:
+            out = raw = node.forward(*arrays, **kwargs)
+        else:
+            out = raw = node.forward(*arrays)
+        if type(out) is not _ndarray and (not hasattr(out, "shape") or isinstance(out, np.generic)):
             out = np.asarray(out)
-        if not anchored and type(out) is np.ndarray:  # numbers only: a new value, and new
+        if not anchored and type(out) is _ndarray:  # numbers only: a new value, and new
             dev = backend.get_default_device()       # values go to the default device
             if dev.type != "cpu":
                 out = backend.to_device(out, dev)
@@ -210,108 +219,49 @@ class Function:
         if anomaly._on and _an.enabled:  # detect_anomaly: check the answer, keep where the
             # node was made (off in every thread, this is one module attribute read)
             anomaly.after_forward(node, out, args, kwargs, record)
-        t = Tensor._make(out)
-        alias = None if cls.view or getattr(out, "base", None) is None else _aliased(out, args)
-        if alias is not None:  # an answer in an input's memory (einsum's 'ij->ji' is a view):
-            t._vc = alias._vc  # a write into either is a write into both
+        t = _new(Tensor)  # Tensor._make(out), inline
+        t.data = out
+        t.grad = t._hooks = t._view = None
+        view = cls.view and out.base is not None and isinstance(args[0], Tensor) \
+            and _is_view_of(out, arrays[0])  # (a reshape may have had to copy)
+        if view:
+            vc = args[0]._vc
+        elif not cls.view and getattr(out, "base", None) is not None and \
+                (alias := _aliased(out, args)) is not None:
+            vc = alias._vc  # an answer in an input's memory (einsum's 'ij->ji' is a view):
+        else:              # a write into either is a write into both
+            vc = [0]
+        t._vc = vc
         if record:
             node.parents = args
             node.pnodes = tuple(pnodes)
-            vcs = [(args[i]._vc, args[i]._vc[0]) for i in node.saved_inputs(needs)
-                   if isinstance(args[i], Tensor)]
-            if cls.view and _is_view_of(out, arrays[0]):  # (a reshape may have had to copy)
-                t._vc = args[0]._vc
+            vcs = []  # (counter, version) of each input whose data backward reads
+            for i in node.saved_inputs(needs):
+                a = args[i]
+                if isinstance(a, Tensor):
+                    vcs.append((a._vc, a._vc[0]))
             sv = node.saved
             if cls.saves_output or (sv and _saves_answer(sv, raw)):  # it reads its answer
-                vcs.append((t._vc, t._vc[0]))
-            node._vcs = vcs
-            node._out_ver = t._vc[0]
-            node._complex = cplx
+                vcs.append((vc, vc[0]))
+            if vcs:
+                node._vcs = vcs
+            node._out_ver = vc[0]
+            if cplx is not False:
+                node._complex = cplx
             node._in_arrays = arrays  # which saved array is which input (create_graph)
             node._out_id = id(raw)  # what forward returned (and may have saved): a
             # NumPy scalar for 0-d math, whose id is valid while `saved` holds it
             t._node = node
             t.requires_grad = True
-        elif cls.view and isinstance(args[0], Tensor) and _is_view_of(out, arrays[0]):
-            t._vc = args[0]._vc
-            node.parents = args  # the link to the base, should a write through t need it
-            t._view = node
-            if not enabled:
-                node._ng_ver = t._vc[0]
+        else:
+            t._node = None
+            t.requires_grad = False
+            if view:
+                node.parents = args  # the link to the base, should a write through t need it
+                t._view = node
+                if not enabled:
+                    node._ng_ver = vc[0]
         return t
-
-
-def _is_array(v):
-    """True for a NumPy or CuPy array (not a NumPy scalar)."""
-    return type(v) is np.ndarray or hasattr(v, "__cuda_array_interface__")
-
-
-def _distinct_arrays(args, arrays):
-    """Give each distinct input Tensor its own array object: two Tensors that share one array
-    (``x`` and ``x.detach()``, a Parameter made from a tensor) reach forward as separate
-    views, so that create_graph can tell which saved array is which input."""
-    if len(arrays) == 2:
-        if arrays[0] is arrays[1] and args[0] is not args[1] and isinstance(args[1], Tensor):
-            arrays[1] = arrays[1].view()
-        return
-    seen = {}
-    for i, a in enumerate(args):
-        if isinstance(a, Tensor):
-            other = seen.setdefault(id(arrays[i]), a)
-            if other is not a:
-                arrays[i] = arrays[i].view()
-
-
-def _is_view_of(out, a):
-    """True when array ``out`` shares ``a``'s memory as a view (NumPy and CuPy keep the owner,
-    or ``a`` itself, in ``.base``); False for a copy, as a reshape sometimes must make."""
-    b = out.base
-    return b is not None and (b is a or b is a.base)
-
-
-def _is_stale(t):
-    """True when ``t``'s memory was written in place (through a view of it, its base, or a
-    detached alias) after its node computed it."""
-    n = t._node
-    return n is not None and n._out_ver is not None and n._out_ver != t._vc[0]
-
-
-def _refresh(t, user):
-    """Re-link stale tensor ``t`` before it is used: a view is re-derived from its base's
-    current node (as NumPy semantics say its value now is); anything else is an error."""
-    n = t._node
-    if not n.view:
-        raise RuntimeError(
-            f"an input of {user} (computed by {n.name}) shares memory with a tensor that was "
-            f"modified by an in-place operation after it was computed (a view of it, or its "
-            f"base); its gradient can no longer be tracked: clone() the tensor before "
-            f"modifying it, or use out-of-place operations")
-    base = n.parents[0]
-    if base is None:  # the view's graph was freed by backward: nothing to re-derive it from
-        raise RuntimeError(
-            f"an input of {user} is a view of a tensor that was modified in place after a "
-            f"backward pass freed its graph; clone() the view, or recompute it")
-    if _is_stale(base):
-        _refresh(base, user)
-    fresh = copy.copy(n)  # view nodes keep only shapes/keys: a shallow copy is a new node
-    fresh.pnodes = (base._node,) + tuple(n.pnodes[1:])
-    fresh._out_ver, fresh._freed = t._vc[0], False
-    t._node = fresh
-
-
-_WRITABLE_VIEWS = frozenset(("GetItemBasic", "Transpose", "Reshape", "Flip"))
-
-
-def _view_link(node, t=None):
-    """The view node (basic index, transpose, reshape, flip) whose base tensor ``t`` (computed
-    by ``node``) lives in: ``node``, ``node._view_link`` (kept across in-place rewiring), or
-    ``t._view``, the link a view op that recorded no node left (on the tensor: no cycle)."""
-    if node is not None and type(node).__name__ in _WRITABLE_VIEWS:
-        return node
-    link = getattr(node, "_view_link", None)
-    if link is None and t is not None and type(t._view).__name__ in _WRITABLE_VIEWS:
-        return t._view
-    return link
 
 
 def _check_devices(args):
@@ -378,7 +328,12 @@ def _seed_grad(t, g, create_graph=False):
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs; got "
                                f"shape {t.shape}: pass gradient= with that shape, or reduce "
                                f"with .sum() first")
-        ones = _xp(t.data).ones_like(t.data)
+        d = t.data
+        if type(d) is _ndarray:  # (NumPy's ones_like is several times slower for one element)
+            ones = np.empty(d.shape, d.dtype)
+            ones.fill(1)
+        else:
+            ones = _xp(d).ones_like(d)
         if capture_hooks._on:  # gpugrad.compile: a constant the replay makes too
             capture_hooks.constant(lambda: _xp(ones).ones_like(ones), ones)
         return Tensor._make(ones) if create_graph else ones

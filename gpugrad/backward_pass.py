@@ -2,8 +2,9 @@
 
 Iterative (no recursion: graphs of any depth), each node's gradient summed before its
 backward runs, saved arrays freed once used (unless ``retain_graph``), leaf gradients
-accumulated in place.  With ``create_graph`` every backward runs on Tensors and records a
-graph of its own (:func:`_backward_graph`).  The public entry points are
+accumulated in place, one thread at a time (:mod:`gpugrad.leaf_grads`).  With
+``create_graph`` every backward runs on Tensors and records a graph of its own
+(:func:`_backward_graph`).  The public entry points are
 :func:`gpugrad.autograd.backward` and :func:`gpugrad.autograd.grad`.
 """
 from __future__ import annotations
@@ -16,10 +17,15 @@ import numpy as np
 from . import anomaly, backend, capture_hooks
 from .autograd import _is_stale, _refresh
 from .grad_mode import enable_grad
+from .leaf_grads import _accumulate, _first_grad, _grad_buffers, _unclaim  # noqa: F401
+from .leaf_grads import leaf_lock
 from .ops._util import cast_grad
+from .released_inputs import ReleasedInput, _released_input  # noqa: F401  (its old home)
 from .tensor import Tensor
 
 _an = anomaly._state  # anomaly detection in the calling thread: _an.enabled
+_ndarray = np.ndarray
+_lock, _unlock = leaf_lock.acquire, leaf_lock.release
 
 _FREED_MSG = ("trying to backward through the graph a second time (or to use saved values "
               "after they were freed); call backward(retain_graph=True) the first time")
@@ -35,8 +41,11 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=
     summed over the pass, and its hooks run once, on the total.
     """
     check = anomaly._on and _an.enabled  # detect_anomaly: check each node's gradients
-    if capture_hooks._on:  # gpugrad.compile is recording: refuses what it cannot replay
+    recording = capture_hooks._on  # gpugrad.compile (only this thread's recorder listens,
+    if recording:                  # and it starts before the pass or not at all)
         capture_hooks.backward_pass(capture, create_graph)
+    # a NumPy gradient for a CPU leaf without hooks is added right here (see _deliver_leaf)
+    plain = capture is None and accumulate and not create_graph and not recording
     grads = {}
     deps = {}
     stack = []
@@ -76,12 +85,16 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=
         _deliver_leaf(t, g, capture, accumulate, hooked, create_graph)
         if pending is not None and id(t) in _post_hooks and id(t) not in hooked:
             _run_post_hooks(t)
-    ready = [n for n in stack if not deps.get(n)]
+    ready = []
+    for n in stack:
+        if not deps.get(n):
+            ready.append(n)
     owned = set()
     while ready:
         n = ready.pop()
         g = grads.pop(n, None)
         owned.discard(n)
+        claims = None
         if g is not None:
             if n._freed:
                 raise RuntimeError(_FREED_MSG)
@@ -93,7 +106,8 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=
                     _accumulate(rt, g, create_graph)
             if capture is not None and id(n) in capture:
                 capture[id(n)] = g if capture[id(n)] is None else capture[id(n)] + g
-            guard = backend.cuda_guard(n._cuda_index)  # None on the CPU or when current
+            # None on the CPU, or when the node's CUDA device is current
+            guard = None if n._cuda_index is None else backend.cuda_guard(n._cuda_index)
             if guard is not None:
                 guard.__enter__()
             try:
@@ -106,16 +120,19 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=
                             f"instead")
                 if create_graph:
                     in_grads = _backward_graph(n, g, check)
-                else:
-                    if n.grad_into and accumulate and capture is None:
-                        n.grad_out = _grad_buffers(n)
+                elif n.grad_into and accumulate and capture is None:
+                    n.grad_out = claims = _grad_buffers(n, True)
                     in_grads = n.backward(g)
                     n.grad_out = None  # this call only: a retained node keeps no buffer views
-                    if capture_hooks._on:
-                        capture_hooks.backward(n, g, in_grads, retain_graph)
+                else:
+                    in_grads = n.backward(g)
+                if recording and not create_graph:
+                    capture_hooks.backward(n, g, in_grads, retain_graph)
                 if check:
                     anomaly.after_backward(n, in_grads, g)
             except Exception as e:
+                if claims:
+                    _unclaim(n, claims)
                 if check:
                     anomaly.note_backward_error(e, n)  # where n was created
                 raise
@@ -131,7 +148,22 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=
                 continue
             if pn is None:
                 if pg is not None:
-                    _deliver_leaf(p, pg, capture, accumulate, hooked, create_graph)
+                    if (plain and type(pg) is _ndarray and not p._hooks and p.requires_grad
+                            and type(p.data) is _ndarray and pg.dtype == p.data.dtype
+                            and (p._grad is None or not p._grad.requires_grad)):
+                        _lock()  # what _deliver_leaf does here, without its calls (and
+                        try:     # without .grad's assignment check: pg is the leaf's own)
+                            pgrad = p._grad
+                            if pgrad is None:
+                                p._grad = _first_grad(p, pg)
+                            elif not pgrad.requires_grad:
+                                pgrad.data += pg
+                            else:  # (another thread kept a gradient with a graph meanwhile)
+                                _deliver_leaf(p, pg, capture, accumulate, hooked, create_graph)
+                        finally:
+                            _unlock()
+                    else:
+                        _deliver_leaf(p, pg, capture, accumulate, hooked, create_graph)
                 if pending and id(p) in pending:
                     _leaf_done(p, pending, hooked)
                 continue
@@ -141,7 +173,7 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=
                                        f"{pg.shape} for an input of shape {p.data.shape}")
                 if pg.dtype != p.data.dtype:  # promoted downstream: back to the input's dtype
                     src, pg = pg, cast_grad(pg, p.data.dtype)
-                    if capture_hooks._on:
+                    if recording:
                         capture_hooks.cast(src, pg)
                 cur = grads.get(pn)
                 if cur is None:
@@ -150,21 +182,24 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=
                     prev = cur
                     cur += pg
                     grads[pn] = cur  # 0-d math gives immutable NumPy scalars: store it back
-                    if capture_hooks._on:
+                    if recording:
                         capture_hooks.add(prev, pg, cur, True)
                 else:
                     grads[pn] = cur + pg
-                    if capture_hooks._on:
+                    if recording:
                         capture_hooks.add(cur, pg, grads[pn], False)
                     if not create_graph:  # a recorded sum is never updated in place
                         owned.add(pn)
-            deps[pn] -= 1
-            if deps[pn] == 0:
+            left = deps[pn] - 1
+            deps[pn] = left
+            if left == 0:
                 ready.append(pn)
+        if claims:
+            _unclaim(n, claims)
         if g is not None and not retain_graph:
             # the graph above n is done with: let go of its inputs' arrays (activations, the
             # batch), so a caller that keeps `loss` keeps no step's data alive
-            n.parents = tuple(_released_input(p, pn) for p, pn in zip(n.parents, n.pnodes))
+            n.parents = tuple(map(_released_input, n.parents, n.pnodes))
     for t, g in hooked.values():  # leaf hooks: once per pass, on the total gradient
         _deliver(t, _call_hooks(t._hooks, g, create_graph), capture, accumulate, create_graph)
         if pending is not None and id(t) in _post_hooks:
@@ -227,44 +262,6 @@ def _run_post_hooks(t):
             h(t)
 
 
-class ReleasedInput(Tensor):
-    """What a node keeps, once backward has run, of an input that needs no gradient (a batch,
-    labels): its shape and dtype, on a zero-stride array of one element, so that a kept
-    ``loss`` holds no large arrays while a drawing of its graph still shows the input.  The
-    values are gone (``gpugrad.viz`` shows none for it).
-
-    >>> import gpugrad as gg
-    >>> r = ReleasedInput(gg.ones(1000, 100))
-    >>> r.shape, r.data.base.nbytes
-    ((1000, 100), 4)
-    """
-    __slots__ = ()
-    released = True
-
-    def __new__(cls, t):
-        xp = backend.get_array_module(t.data)
-        return Tensor._make.__func__(cls, xp.broadcast_to(xp.zeros((), t.data.dtype),
-                                                          t.data.shape))
-
-    def __init__(self, t):
-        pass
-
-
-def _released_input(p, pn):
-    """Input ``p`` (``pn`` its node) of a node whose backward has run, as the node keeps it
-    from then on: a leaf that requires grad as it is (its gradient lives there), a computed
-    input as None, a tensor that needs no gradient as a :class:`ReleasedInput`, a constant
-    array of more than one element as a zero-stride array of its shape and dtype."""
-    if pn is not None:
-        return None
-    if isinstance(p, Tensor):
-        return p if p.requires_grad or isinstance(p, ReleasedInput) else ReleasedInput(p)
-    if (type(p) is np.ndarray or hasattr(p, "__cuda_array_interface__")) and p.size > 1:
-        xp = backend.get_array_module(p)
-        return xp.broadcast_to(xp.zeros((), p.dtype), p.shape)
-    return p
-
-
 def _refuse(n, create_graph):
     """Raise, naming the op: node ``n``'s backward cannot give a right answer here."""
     if n._complex and not n.complex_grad:
@@ -276,7 +273,7 @@ def _refuse(n, create_graph):
         raise RuntimeError(
             f"the backward of {n.name} is not differentiable: it cannot run with "
             f"create_graph=True, so higher-order gradients through {n.name} are not "
-            f"available")
+            f"available" + getattr(n, "create_graph_advice", ""))  # an op's own advice
 
 
 def _backward_graph(n, g, check=False):
@@ -324,19 +321,6 @@ def _backward_graph(n, g, check=False):
     return tuple(r if r is None or isinstance(r, Tensor) else Tensor._make(r) for r in out)
 
 
-def _grad_buffers(n):
-    """{input index: array} for leaf inputs of ``n`` whose first gradient of this pass can be
-    computed straight into the optimizer's flat-buffer view (no hooks, no gradient yet)."""
-    out = {}
-    for i in n.grad_into:
-        p = n.parents[i]
-        if n.needs[i] and n.pnodes[i] is None and p.grad is None and not p._hooks:
-            view = getattr(p, "_grad_view", None)
-            if view is not None and view.shape == p.data.shape and type(view) is type(p.data):
-                out[i] = view
-    return out
-
-
 def _deliver_leaf(t, g, capture, accumulate, hooked, create_graph):
     """Hand leaf ``t`` its gradient ``g``, or, when ``t`` has hooks, add ``g`` to its total
     for the pass (the hooks see the total, once)."""
@@ -373,35 +357,3 @@ def _call_hooks(hooks, g, create_graph=False):
             else:
                 g = r.data if isinstance(r, Tensor) else r
     return g
-
-
-def _accumulate(t, g, create_graph=False):
-    if isinstance(g, Tensor):
-        if not g.requires_grad:  # nothing recorded: the plain path (and its flat buffers)
-            g = g.data
-        else:  # a gradient with a graph (create_graph): kept as it is, as PyTorch does
-            t.grad = g if t.grad is None else t.grad + g
-            return
-    if g.dtype != t.data.dtype:
-        g = cast_grad(g, t.data.dtype)
-    leaf = t.data
-    if isinstance(g, np.generic):  # a NumPy scalar from a 0-d op: the leaf's 0-d array
-        g = np.asarray(g)
-    if type(g) is np.ndarray and type(leaf) is np.ndarray:  # the CPU: no device to mind
-        _add_to_grad(t, g)
-        return
-    if type(g) is not type(leaf) or (type(g) is not np.ndarray and g.device != leaf.device):
-        g = backend.to_device(g, backend.array_device(leaf))  # the leaf's device, as PyTorch
-    with backend.on_device_of(leaf):
-        _add_to_grad(t, g)
-
-
-def _add_to_grad(t, g):
-    if t.grad is None:
-        t.grad = t._new_grad(g)
-    elif t.grad.requires_grad:  # the kept gradient records a graph: add, never overwrite
-        t.grad = t.grad + Tensor._make(g)
-    else:
-        t.grad.data += g
-
-

@@ -32,6 +32,8 @@ from .tensor import Tensor
 
 __all__ = ["keep_old_value", "renew_old_value"]
 
+_ndarray = np.ndarray
+
 
 class _Unkeepable(Exception):
     """A node holds the written memory in a form that cannot be swapped for a copy."""
@@ -107,11 +109,14 @@ def _saves_answer(saved, raw):
     write into the answer changes, so the node needs the answer's version checked (or, at the
     write, a copy of the old value: :func:`keep_old_value`).  Found from what the node
     saved, not from a per-op flag, so no op can forget it; a few identity tests per node."""
-    rb = getattr(raw, "base", None)
+    rb = raw.base if type(raw) is _ndarray else getattr(raw, "base", None)
     for v in saved:
         if v is raw:
             return True
-        b = getattr(v, "base", None)  # (None for numbers and None; an array's owner)
+        if v is None:
+            continue
+        # an array's owner (None for numbers, and for an array that owns its memory)
+        b = v.base if type(v) is _ndarray else getattr(v, "base", None)
         if b is not None:
             if b is raw or b is rb:
                 return True

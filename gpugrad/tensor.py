@@ -46,7 +46,8 @@ class Tensor:
 
     # _view: for a view made by an op that recorded no node (no gradient was needed, or grad
     # mode was off), that op's node, whose parents[0] is the base: see gpugrad.inplace
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_vc", "_hooks", "_view",
+    # _grad: what the checked ``grad`` property reads and writes (see _tensor_grad.py)
+    __slots__ = ("data", "_grad", "requires_grad", "_node", "_vc", "_hooks", "_view",
                  "__weakref__")
     __array_priority__ = 1000  # NumPy defers binary operators to us
 
@@ -67,7 +68,9 @@ class Tensor:
 
     @classmethod
     def _make(cls, data, requires_grad=False):
-        """Wrap an array without copying or checking (internal fast path)."""
+        """Wrap an array without copying or checking (internal fast path).  Every slot is set
+        here, ``grad`` first (gpugrad.compile's recorder tells a tensor being made by its unset
+        ``_vc``); ``Function.apply`` makes its answers the same way, inline: keep the two alike."""
         t = object.__new__(cls)
         t.data = data
         t.grad = None
@@ -377,19 +380,10 @@ class Tensor:
             extras.append("requires_grad=True")
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
-    def __getstate__(self):
-        # arrays stay as they are: a pickled or deep-copied GPU tensor stays on its GPU
-        return {"data": self.data, "requires_grad": self.requires_grad,
-                "grad": None if self.grad is None else self.grad.data}
+    # pickle and copy (__getstate__, __setstate__, __copy__): _tensor_protocols.py
 
-    def __setstate__(self, state):
-        self.data = state["data"]
-        self.requires_grad = state["requires_grad"]
-        self.grad = None if state["grad"] is None else Tensor._make(state["grad"])
-        self._node, self._vc, self._hooks = None, [0], None
-
-    def __getitem__(self, key):
-        return _ops.getitem(self, key)
+    # __getitem__: gpugrad.ops.fast_index.tensor_getitem, set below (ops.getitem with its no-graph
+    # fast path)
 
 
 _IMPLICIT = (
@@ -420,9 +414,15 @@ from .conversion import _to_array, as_tensor, from_numpy, tensor  # noqa: E402,F
 from . import autograd as _autograd  # noqa: E402
 from . import grad_mode as _grad_mode  # noqa: E402
 from . import ops as _ops  # noqa: E402
+from .ops.fast_index import tensor_getitem as _tensor_getitem  # noqa: E402
+
+Tensor.__getitem__ = _tensor_getitem
 from ._tensor_ops import install as _install  # noqa: E402
 
 _install(Tensor)
+from ._tensor_grad import install as _install_grad  # noqa: E402
+
+_install_grad(Tensor)  # .grad, checked when assigned
 from ._tensor_protocols import install as _install_protocols  # noqa: E402
 
 _install_protocols(Tensor)  # len, iter, bool, int/float, hash, round, in, copy

@@ -27,7 +27,9 @@ def test_copies_own_their_data_and_keep_requires_grad(how):
     p = gg.nn.Parameter(gg.ones(2))
     q = how(p)
     assert type(q) is gg.nn.Parameter and not np.shares_memory(q.numpy(), p.numpy())
-    nonleaf = how(a * 2)                                   # a leaf outside any graph
+    with pytest.raises(RuntimeError, match="graph leaves"):  # (a leaf outside the graph
+        how(a * 2)                                           # would get no gradient)
+    nonleaf = how((a * 2).detach())
     assert nonleaf._node is None and nonleaf.tolist() == [2.0, 4.0]
 
 

@@ -8,12 +8,14 @@ import numpy as np
 from ..backend import get_array_module, is_cupy_array
 from ..tensor import Tensor, as_tensor
 
+_ndarray = np.ndarray
+
 
 def xp_of(a):
     """numpy or cupy for array ``a`` (fast path for NumPy); for a Tensor, the Tensor
     namespace (:mod:`gpugrad.ops._txp`), so a backward formula written on ``xp`` records a
     graph when the engine runs it on Tensors (``create_graph=True``)."""
-    if type(a) is np.ndarray:
+    if type(a) is _ndarray:
         return np
     if isinstance(a, Tensor):
         from . import _txp
@@ -24,7 +26,7 @@ def xp_of(a):
 
 def shape_of(a):
     """Shape of an array or () for a Python scalar."""
-    return getattr(a, "shape", ())
+    return a.shape if type(a) is _ndarray else getattr(a, "shape", ())
 
 
 def is_scalar(x) -> bool:
@@ -61,21 +63,7 @@ def tensor_arg(x, name="x"):
     raise TypeError(f"{name}: expected a Tensor or array-like, got {type(x).__name__}")
 
 
-def normalize_axis(axis, ndim):
-    """Axis (int, tuple or None) as a tuple of non-negative ints, validated."""
-    if axis is None:
-        return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    out = []
-    for a in axes:
-        a = int(a)
-        if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
-            raise np.exceptions.AxisError(
-                f"axis {a} is out of bounds for a tensor of dimension {ndim}")
-        out.append(a % ndim if ndim else 0)
-    if len(set(out)) != len(out):
-        raise ValueError(f"repeated axis in {axis}")
-    return tuple(out)
+from ._axis_args import normalize_axis  # noqa: E402,F401 (one rule for every op's axes)
 
 
 def expand_reduced(g, shape, axes, keepdims):
