@@ -25,7 +25,10 @@ import pickle
 import numpy as np
 
 from . import ops
+from ._flat_iter import FlatIter, set_flat
 from .backend import is_cupy_array
+from .ops import search, sorting
+from .ops.sorting import sort_kind
 
 
 def _raw(a):
@@ -33,50 +36,6 @@ def _raw(a):
     from .tensor import Tensor
 
     return a.data if isinstance(a, Tensor) else a
-
-
-def _host_key(key):
-    """An index as NumPy understands it (tensors and CuPy arrays read back to the host)."""
-    key = _raw(key)
-    return key.get() if is_cupy_array(key) else key
-
-
-def _flat_index(t, key):
-    """The per-axis index arrays of the flat positions ``key`` of tensor ``t``."""
-    pos = np.arange(t.size)[_host_key(key)]
-    idx = np.unravel_index(pos, t.shape)
-    if t.device.type != "cpu":
-        idx = tuple(t.device.xp.asarray(i) for i in idx)
-    return idx
-
-
-class FlatIter:
-    """``t.flat``: the elements in C order; indexing reads (differentiably) and assigns
-    into ``t`` (in place, recorded like ``t[...] = v``).
-
-    >>> import gpugrad as gg
-    >>> t = gg.zeros((2, 2)); t.flat[3] = 1.0; t.flat[:].tolist()
-    [0.0, 0.0, 0.0, 1.0]
-    """
-
-    def __init__(self, base):
-        self.base = base
-
-    def __len__(self):
-        return self.base.size
-
-    def __iter__(self):
-        flat = ops.ravel(self.base)
-        return (flat[i] for i in range(self.base.size))
-
-    def __getitem__(self, key):
-        return ops.ravel(self.base)[key]
-
-    def __setitem__(self, key, value):
-        self.base[_flat_index(self.base, key)] = value
-
-    def __array__(self, dtype=None, copy=None):
-        return np.asarray(ops.ravel(self.base), dtype=dtype)
 
 
 def _copy(self, order="C"):
@@ -127,57 +86,55 @@ def _item(self, *args):
 
 
 def _put(self, ind, v, mode="raise"):
-    """``a.flat[ind] = v`` with NumPy's ``put`` (``v`` repeats to fit ``ind``)."""
+    """``a.flat[ind] = v`` with NumPy's ``put`` (``v`` repeats to fit ``ind``); a tensor
+    ``ind`` computed in a step :func:`gpugrad.compile` records is followed by each replay."""
+    from .tensor import Tensor
+
     if mode != "raise":
         raise NotImplementedError(f"Tensor.put: mode={mode!r} is not supported")
-    ind = _raw(ind)
-    ind = np.asarray(ind.get() if is_cupy_array(ind) else ind).ravel()
-    if not hasattr(v, "shape") or np.size(v) != ind.size:
-        v = np.resize(np.asarray(v), ind.shape) if not hasattr(v, "requires_grad") else \
-            ops.reshape(ops.tile(ops.ravel(v), -(-ind.size // max(v.size, 1))), (-1,))[:ind.size]
+    ind = ops.ravel(ind) if isinstance(ind, Tensor) else \
+        np.asarray(ind.get() if is_cupy_array(ind) else ind).ravel()
     self.flat[ind] = v
 
 
 def _nonzero(self):
     """Index arrays of the nonzero elements, one per axis (no gradient)."""
-    from .tensor import Tensor
-
-    if self.ndim == 0:
-        raise ValueError("nonzero: calling nonzero on 0d arrays is not allowed; use "
-                         "atleast_1d(x).nonzero()")
-    return tuple(Tensor._make(i) for i in self.device.xp.nonzero(self.data))
+    return search.nonzero(self)
 
 
 def _ravel(self, order="C"):
-    """The elements as 1-D, in C order (``'F'``: column-major; ``'A'``/``'K'``: C here)."""
-    if order not in ("C", "F", "A", "K"):
-        raise ValueError(f"ravel: order must be one of 'C', 'F', 'A', 'K', got {order!r}")
-    return ops.ravel(ops.transpose(self) if order == "F" else self)
+    """The elements as 1-D, read in ``order`` (see :func:`gpugrad.ops.ravel`: NumPy's
+    orders, and a view only where NumPy's ravel gives one)."""
+    return ops.ravel(self, order)
 
 
 def _sort(self, axis=-1, kind=None, order=None, *, stable=None, descending=False):
     """Sort in place along ``axis`` (NumPy's ``a.sort``; differentiable); returns None."""
     if order is not None:
         raise NotImplementedError("Tensor.sort: order= is not supported")
-    self[...] = ops.sort(self, axis=axis, descending=descending)
+    if axis is None:  # (in place: NumPy's a.sort has no flattened form)
+        raise TypeError("Tensor.sort: axis must be an integer, got None")
+    self[...] = ops.sort(self, axis=axis, descending=descending,
+                         kind=None if descending else sort_kind(kind, stable) or "quicksort")
 
 
 def _argsort(self, axis=-1, kind=None, order=None, *, stable=None, descending=False):
-    """Indices that sort along ``axis`` (no gradient)."""
-    return ops.argsort(self, axis=axis, descending=descending)
+    """Indices that sort along ``axis`` (no gradient): NumPy's answer for ``kind``/``stable``
+    on the CPU (the default kind, NumPy's introsort, does not keep ties in input order)."""
+    if descending:
+        return ops.argsort(self, axis=axis, descending=True)
+    x = ops.reshape(self, (1,)) if self.ndim == 0 else self
+    return ops.argsort(x, axis=axis, kind=sort_kind(kind, stable) or "quicksort")
 
 
 def _argpartition(self, kth, axis=-1, kind="introselect", order=None):
     """NumPy's ``argpartition`` indices (no gradient)."""
-    from .tensor import Tensor
-
-    return Tensor._make(self.device.xp.argpartition(self.data, kth, axis=axis))
+    return sorting.argpartition(self, kth, axis)
 
 
 def _partition(self, kth, axis=-1, kind="introselect", order=None):
     """Partition in place around ``kth`` (NumPy's arrangement; differentiable)."""
-    idx = _argpartition(self, kth, axis)
-    self[...] = ops.take_along_axis(self, idx, axis if axis is not None else -1)
+    self[...] = sorting.partition(self, kth, axis)
 
 
 def _searchsorted(self, v, side="left", sorter=None):
@@ -211,7 +168,25 @@ def _diagonal(self, offset=0, axis1=0, axis2=1):
         r._vc = self._vc                 # a write to self is a write to r
         if r._node is not None:
             r._node._out_ver = r._vc[0]
+        else:                            # the link to its base, as a view op's (so r joins
+            r._view = _view_link_node(r, self, offset, axis1, axis2)  # the graph with it)
     return r
+
+
+def _view_link_node(r, base, offset, axis1, axis2):
+    """The unrecorded ``Diagonal`` node kept as ``r._view``, the link from a diagonal view
+    that recorded no node to its base: once the base joins the graph (``base += w``), the
+    view is recorded as the base's diagonal (see :mod:`gpugrad.inplace`)."""
+    from .grad_mode import is_grad_enabled
+    from .ops.extra_linalg import Diagonal
+
+    a1, a2 = (a % base.ndim for a in (axis1, axis2))
+    n = object.__new__(Diagonal)
+    n.__dict__ = {"shape": base.shape, "args": (int(offset), a1, a2), "needs": (False,),
+                  "parents": (base,)}
+    if not is_grad_enabled():
+        n._ng_ver = r._vc[0]             # made under no_grad (PyTorch's rules then apply)
+    return n
 
 
 def _real(self):
@@ -229,12 +204,12 @@ def _compress(self, condition, axis=None, out=None):
     """Elements (or slices along ``axis``) where ``condition`` is true (differentiable)."""
     from .tensor import Tensor
 
-    cond = _raw(condition)
-    cond = np.asarray(cond.get() if is_cupy_array(cond) else cond, dtype=bool)
-    idx = Tensor._make(np.nonzero(cond)[0])
-    if self.device.type != "cpu":
-        idx = idx.to(self.device)
-    return ops.take(self, idx, axis=axis)
+    cond = condition if isinstance(condition, Tensor) else Tensor._make(np.asarray(condition))
+    if cond.ndim != 1:
+        raise ValueError("condition must be a 1-d array")
+    cond = cond if cond.device == self.device else cond.to(self.device)
+    x = ops.ravel(self) if axis is None else self
+    return ops.take(x, search.flatnonzero(cond), axis=0 if axis is None else axis)
 
 
 def _host(self):
@@ -292,4 +267,4 @@ def install(Tensor):
             setattr(Tensor, name, fn)
     for name, fn in PROPERTIES.items():
         if not hasattr(Tensor, name):
-            setattr(Tensor, name, property(fn))
+            setattr(Tensor, name, property(fn, set_flat if name == "flat" else None))

@@ -23,8 +23,8 @@ def _mT(self):
     return ops.swapaxes(self, -1, -2)
 
 
-def _reshape(self, *shape):
-    return ops.reshape(self, *shape)
+def _reshape(self, *shape, order="C"):
+    return ops.reshape(self, *shape, order=order) if order != "C" else ops.reshape(self, *shape)
 
 
 def _view(self, *shape):
@@ -72,6 +72,8 @@ def _flatten(self, start_dim=0, end_dim=-1, order="C"):
         start_dim, order = 0, start_dim
     if order not in ("C", "F", "A", "K"):
         raise ValueError(f"flatten: order must be one of 'C', 'F', 'A', 'K', got {order!r}")
+    if start_dim == 0 and end_dim == -1:           # NumPy's flatten: its ravel, copied
+        return ops.copy(ops.ravel(self, order)) if self.ndim else ops.reshape(self, (1,))
     x = ops.transpose(self) if order == "F" else self
     return ops.copy(ops.flatten(x, start_dim, end_dim))
 

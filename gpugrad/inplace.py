@@ -52,7 +52,13 @@ from . import ops as _ops
 from .autograd import _view_link
 from .ops import index as _index
 from .old_values import keep_old_value
+from .ops._fast import _NUMBERS, _joins_graph, in_graph
+from .ops.fast_index import plain_key
+from .ops.setitem_rules import holds_array as _holds_array
 from .tensor import Tensor, as_tensor
+
+_ndarray = np.ndarray
+_gm = _autograd._gm  # the calling thread's grad mode: _gm.enabled
 
 __all__ = ["install"]
 
@@ -101,7 +107,7 @@ def _inplace(self, op, *others, direct=None):
     """``self = op(self, *others)`` written into self's memory; the graph is rewired.
 
     ``direct(self)``, when given, does the write itself where no graph is recorded."""
-    others_grad = any(isinstance(o, Tensor) and o.requires_grad for o in others)
+    others_grad = any(in_graph(o) for o in others)
     self._check_inplace(others_grad)
     old = None
     grad = _autograd.is_grad_enabled()
@@ -187,9 +193,45 @@ def clamp_(self, min=None, max=None):
     return self._inplace(_ops.clip, min, max)
 
 def __setitem__(self, key, value):
+    d = self.data
+    if type(d) is _ndarray and self._node is None and not self.requires_grad and \
+            type(self) is Tensor and not _capture._on:
+        k = plain_key(key)
+        if k is not None:        # NumPy's own write where _inplace would make just it
+            tv = type(value)
+            if tv in _NUMBERS:
+                v = value
+            elif tv is Tensor and type(value.data) is _ndarray and not (
+                    _gm.enabled and (value.requires_grad or value._view is not None
+                                     and _joins_graph(value))):
+                v = value.data
+            elif tv is _ndarray or tv in _SEQ and not _holds_array(value):
+                v = value        # (a list: NumPy's own assignment converts it, once)
+            else:
+                v = None
+            if v is not None and (self._view is None or _constant_view(self)):
+                d[k] = v
+                self._vc[0] += 1
+                if self._view is not None:
+                    _commit_to_bases(self, None)
+                return
     self._check_inplace()
     direct = _numpy_write(key, value) if type(self.data) is np.ndarray else None
     self._inplace(lambda a, v: _ops.setitem(a, key, v), value, direct=direct)
+
+
+_SEQ = (list, tuple)
+
+
+def _constant_view(t):
+    """True when a write of a constant into ``t``, a view that recorded no node, is a write
+    into memory only, as ``__setitem__``'s own path finds: grad mode is off, or nothing up
+    its chain of views is in a graph (its root does not require grad, and the base it was
+    taken from has no node)."""
+    if not _gm.enabled:
+        return True
+    root, _ = _view_root(t._view)
+    return not root.requires_grad and root._node is None and t._view.parents[0]._node is None
 
 
 def _numpy_write(key, value):
@@ -199,8 +241,11 @@ def _numpy_write(key, value):
     def write(t):
         k = _index._prepare_key(key, t.data)[0]
         v = value
+        if type(v) in _SEQ and not _holds_array(v):  # NumPy's own assignment: its checks,
+            t.data[k] = v                            # one conversion, its warnings
+            return
         if not isinstance(v, (numbers.Number, np.generic)):
-            v = _index.setitem_value(v, t)
+            v = _index.setitem_value(_index.numpy_value(t.data, k, v), t)  # (setitem_rules)
             _autograd._check_devices((t, v))
             v = v.data
         t.data[k] = v
@@ -266,7 +311,7 @@ def _put_back(link, prior, value):
     if kind == "Transpose":
         value = _ops.transpose(value, tuple(int(i) for i in np.argsort(link.axes)))
     elif kind == "Reshape":
-        value = _ops.reshape(value, link.in_shape)
+        value = _ops.reshape(value, link.in_shape, order=link.order)
     else:  # Flip: its own inverse
         value = _ops.flip(value, link.axis)
     return _ops.setitem(prior, Ellipsis, value)

@@ -66,6 +66,10 @@ def _install_fake_cuda():
         return real_backend(*arrays)
 
     kernels._backend = _backend
+    # autocast bfloat16's GEMMs (kernels/cublas_bf16.py): the NumPy reference of its device
+    # calls, which reads the fake arrays' memory by pointer as cuBLAS would
+    from gpugrad.kernels import bf16_host, cublas_bf16
+    cublas_bf16.use_device_ops(bf16_host.HostDevice(fake_cupy))
     # cross_entropy's fused CUDA kernels (kernels/cross_entropy.cu) need a real GPU: its array
     # path runs instead
     from gpugrad.ops import logits
@@ -159,6 +163,31 @@ def _seed_and_restore():
     yield
     gg.set_grad_enabled(was_enabled)
     gg.set_default_device(default)
+
+
+@pytest.fixture
+def applies(monkeypatch):
+    """A list that gets one entry per graph-node call (``Function.apply``)."""
+    calls = []
+    orig = gg.autograd.Function.apply.__func__
+
+    def counting(cls, *args, **kwargs):
+        calls.append(cls.__name__)
+        return orig(cls, *args, **kwargs)
+    monkeypatch.setattr(gg.autograd.Function, "apply", classmethod(counting))
+    return calls
+
+
+@pytest.fixture
+def host():
+    """The NumPy reference of autocast bfloat16's CUDA calls (kernels/bf16_host.py) installed
+    as the device calls, on plain NumPy arrays."""
+    from gpugrad.kernels import cublas_bf16 as kb
+    from gpugrad.kernels.bf16_host import HostDevice
+    dev = HostDevice(np)
+    prev = kb.use_device_ops(dev)
+    yield dev
+    kb.use_device_ops(prev)
 
 
 @pytest.fixture

@@ -15,19 +15,6 @@ from gpugrad.numpy import _core
 from gpugrad.ops import _fast
 
 
-@pytest.fixture
-def applies(monkeypatch):
-    """A list that gets one entry per graph-node call (``Function.apply``)."""
-    calls = []
-    orig = autograd.Function.apply.__func__
-
-    def counting(cls, *args, **kwargs):
-        calls.append(cls.__name__)
-        return orig(cls, *args, **kwargs)
-    monkeypatch.setattr(autograd.Function, "apply", classmethod(counting))
-    return calls
-
-
 def _plain(*shape, dtype=np.float64, seed=0):
     return gnp.asarray(np.random.default_rng(seed).random(shape).astype(dtype) + 0.5)
 

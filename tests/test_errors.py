@@ -65,7 +65,7 @@ BAD_INPUTS = {
              r"axis 2 is out of bounds for a tensor of dimension 2"),
     "axis_neg": (lambda: gg.mean(X, axis=-3), np.exceptions.AxisError,
                  r"axis -3 is out of bounds for a tensor of dimension 2"),
-    "axis_repeated": (lambda: gg.sum(X, axis=(0, 0)), ValueError, r"repeated axis in (0, 0)"),
+    "axis_repeated": (lambda: gg.sum(X, axis=(0, 0)), ValueError, r"repeated axis in axis (0, 0)"),
     "softmax_axis": (lambda: gg.softmax(X, axis=3), np.exceptions.AxisError,
                      r"axis 3 is out of bounds"),
     "max_empty": (lambda: gg.max(ones(0)), ValueError, r"max of an empty tensor"),

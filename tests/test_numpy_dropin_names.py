@@ -17,7 +17,7 @@ copyto datetime_as_string datetime_data diag_indices diag_indices_from digitize 
 format_float_positional format_float_scientific frexp frombuffer fromfile fromiter frompyfunc
 fromregex fromstring genfromtxt get_include get_printoptions getbufsize geterrcall histogram
 histogram2d histogram_bin_edges histogramdd indices info intersect1d is_busday iscomplex isdtype
-isfortran isnat isreal iterable ix_ lexsort load loadtxt mask_indices may_share_memory
+isfortran isnat isreal iterable ix_ load loadtxt mask_indices may_share_memory
 min_scalar_type mintypecode nanargmax nanargmin packbits place printoptions ravel_multi_index
 real_if_close require save savetxt savez savez_compressed set_printoptions setbufsize setdiff1d
 seterrcall setxor1d shares_memory show_config show_runtime test tril_indices tril_indices_from
@@ -27,8 +27,8 @@ in1d
 """.split())  # (in1d, trapz and the 2.0-only methods below: NumPy 2.0 has them, later NumPy not)
 # a derivative exists but gpugrad.numpy has no differentiable version yet (fallback only)
 NOT_YET_DIFFERENTIABLE = set("""
-angle apply_along_axis apply_over_axes block choose compress convolve correlate delete diagflat
-dsplit ediff1d extract fill_diagonal fromfunction geomspace i0 insert interp ldexp matvec modf
+angle apply_along_axis apply_over_axes block choose convolve correlate delete diagflat
+dsplit ediff1d fill_diagonal fromfunction geomspace i0 insert interp ldexp matvec modf
 nancumprod nancumsum nanmax nanmedian nanmin nanpercentile nanprod nanquantile nanstd nanvar
 nested_iters piecewise poly polyadd polyder polydiv polyfit polyint polymul polysub polyval
 put put_along_axis putmask resize rollaxis roots sort_complex trapezoid trim_zeros unwrap vander

@@ -139,9 +139,6 @@ def test_reshape_takes_a_1d_integer_tensor_as_shape():
     assert gnp.arange(6).reshape(gnp.array([2, 3])[0], 3).shape == (2, 3)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="gpugrad.numpy's creation functions do not yet take a 0-d integer "
-                          "tensor as a shape (gpugrad/numpy/_creation.py _shape)")
 def test_creation_takes_a_0d_integer_tensor_as_shape():
     for np in (numpy, gnp):
         a = np.array([[1, 2], [3, 4]])

@@ -23,6 +23,7 @@ import numpy as _np
 from .. import dtypes as _d
 from .. import numpy as _gnp
 from .. import ops as _ops
+from ..ops import _axis_args
 from ..tensor import Tensor as _Tensor
 from . import fft, linalg
 from ._creation import *  # noqa: F401,F403
@@ -40,6 +41,11 @@ float32, float64, complex64, complex128 = _d.float32, _d.float64, _d.complex64, 
 e, inf, nan, pi, newaxis = _np.e, _np.inf, _np.nan, _np.pi, None
 
 _t = _gnp._core.tensor
+_axes = _axis_args.axis_arg  # the standard's integer arguments: booleans and floats refused
+
+
+def _int(v, what):
+    return None if v is None else _axis_args.axis_index(v, None, what)
 
 
 def _dt(x):
@@ -111,7 +117,7 @@ def expand_dims(x, /, axis=0):
     >>> expand_dims(zeros(3), axis=-1).shape
     (3, 1)
     """
-    return _gnp.expand_dims(x, axis)
+    return _gnp.expand_dims(x, _int(axis, "expand_dims: axis"))
 
 
 def flip(x, /, *, axis=None):
@@ -120,7 +126,7 @@ def flip(x, /, *, axis=None):
     >>> flip(arange(3)).tolist()
     [2, 1, 0]
     """
-    return _gnp.flip(x, axis)
+    return _gnp.flip(x, _axes(axis, "flip: axis"))
 
 
 def moveaxis(x, source, destination, /):
@@ -129,7 +135,8 @@ def moveaxis(x, source, destination, /):
     >>> moveaxis(zeros((2, 3, 4)), 0, -1).shape
     (3, 4, 2)
     """
-    return _gnp.moveaxis(x, source, destination)
+    return _gnp.moveaxis(x, _axes(source, "moveaxis: source"),
+                         _axes(destination, "moveaxis: destination"))
 
 
 def permute_dims(x, /, axes):
@@ -138,7 +145,7 @@ def permute_dims(x, /, axes):
     >>> permute_dims(zeros((2, 3)), (1, 0)).shape
     (3, 2)
     """
-    return _gnp.transpose(x, axes)
+    return _gnp.transpose(x, _axes(axes, "permute_dims: axes"))
 
 
 def repeat(x, repeats, /, *, axis=None):
@@ -147,7 +154,9 @@ def repeat(x, repeats, /, *, axis=None):
     >>> repeat(arange(2), 2).tolist()
     [0, 0, 1, 1]
     """
-    return _gnp.repeat(x, repeats, axis)
+    if not hasattr(repeats, "ndim") or isinstance(repeats, _np.generic):  # (else an array)
+        repeats = _int(repeats, "repeat: repeats")
+    return _gnp.repeat(x, repeats, _int(axis, "repeat: axis"))
 
 
 def reshape(x, /, shape, *, copy=None):
@@ -165,7 +174,7 @@ def roll(x, /, shift, *, axis=None):
     >>> roll(arange(3), 1).tolist()
     [2, 0, 1]
     """
-    return _gnp.roll(x, shift, axis)
+    return _gnp.roll(x, _axes(shift, "roll: shift"), _axes(axis, "roll: axis"))
 
 
 def squeeze(x, /, axis):
@@ -183,7 +192,7 @@ def stack(arrays, /, *, axis=0):
     >>> stack([zeros(2), ones(2)]).shape
     (2, 2)
     """
-    return _gnp.stack(list(arrays), axis=axis)
+    return _gnp.stack(list(arrays), axis=_int(axis, "stack: axis"))
 
 
 def tile(x, repetitions, /):
@@ -201,7 +210,7 @@ def unstack(x, /, *, axis=0):
     >>> len(unstack(zeros((3, 2))))
     3
     """
-    return _gnp.unstack(x, axis=axis)
+    return _gnp.unstack(x, axis=_int(axis, "unstack: axis"))
 
 
 # ================================================================ indexing, searching, sorting
@@ -267,7 +276,7 @@ def sort(x, /, *, axis=-1, descending=False, stable=True):
     >>> sort(asarray([3, 1, 2]), descending=True).tolist()
     [3, 2, 1]
     """
-    return _ops.sort(_t(x), axis=axis, descending=descending)
+    return _ops.sort(_t(x), axis=_int(axis, "sort: axis"), descending=descending)
 
 
 def argsort(x, /, *, axis=-1, descending=False, stable=True):

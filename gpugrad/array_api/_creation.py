@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .. import numpy as _gnp
 from ..interop import from_dlpack as _from_dlpack
+from ..ops._axis_args import axis_index
 
 __all__ = ["arange", "asarray", "empty", "empty_like", "eye", "from_dlpack", "full",
            "full_like", "linspace", "meshgrid", "ones", "ones_like", "tril", "triu", "zeros",
@@ -55,6 +56,7 @@ def eye(n_rows, n_cols=None, /, *, k=0, dtype=None, device=None):
     >>> eye(2, 3, k=1).tolist()
     [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
     """
+    k = axis_index(k, None, "eye: k")  # (the standard's ints: booleans and floats refused)
     return _gnp.eye(n_rows, n_cols, k, dtype=dtype or float, device=device)
 
 
@@ -92,6 +94,7 @@ def linspace(start, stop, /, num, *, dtype=None, device=None, endpoint=True):
     >>> linspace(0, 1, 3).tolist()
     [0.0, 0.5, 1.0]
     """
+    num = axis_index(num, None, "linspace: num")
     return _gnp.linspace(start, stop, num, endpoint=endpoint, dtype=dtype, device=device)
 
 
@@ -128,7 +131,7 @@ def tril(x, /, *, k=0):
     >>> tril(ones((2, 2))).tolist()
     [[1.0, 0.0], [1.0, 1.0]]
     """
-    return _gnp.tril(x, k)
+    return _gnp.tril(x, axis_index(k, None, "tril: k"))
 
 
 def triu(x, /, *, k=0):
@@ -137,7 +140,7 @@ def triu(x, /, *, k=0):
     >>> triu(ones((2, 2))).tolist()
     [[1.0, 1.0], [0.0, 1.0]]
     """
-    return _gnp.triu(x, k)
+    return _gnp.triu(x, axis_index(k, None, "triu: k"))
 
 
 def zeros(shape, *, dtype=None, device=None):

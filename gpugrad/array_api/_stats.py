@@ -12,6 +12,7 @@ import numpy as _np
 
 from .. import numpy as _gnp
 from .. import ops as _ops
+from ..ops._axis_args import axis_index, normalize_axis
 
 __all__ = ["cumulative_sum", "max", "mean", "min", "prod", "std", "sum", "var", "all", "any",
            "matmul", "matrix_transpose", "tensordot", "vecdot"]
@@ -37,8 +38,7 @@ def _spread(var_or_std, x, axis, correction, keepdims):
     """var/std with ``correction``: NaN (keeping the graph) where ``N - correction <= 0``, as
     the standard requires (NumPy's ``ddof`` would give inf or a negative value)."""
     t = _t(x)
-    axes = range(t.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
-    n = math.prod(t.shape[a] for a in axes)
+    n = math.prod(t.shape[a] for a in normalize_axis(axis, t.ndim))
     if n - correction > 0:
         return var_or_std(t, axis=axis, ddof=correction, keepdims=keepdims)
     r = var_or_std(t, axis=axis, keepdims=keepdims) if n else _gnp.sum(
@@ -188,6 +188,8 @@ def tensordot(x1, x2, /, *, axes=2):
     >>> xp.tensordot(xp.ones((2, 3)), xp.ones((3, 2)), axes=1).shape
     (2, 2)
     """
+    if not isinstance(axes, (tuple, list)):
+        axes = axis_index(axes, None, "tensordot: axes")  # (the standard: an int or 2 lists)
     return _gnp.tensordot(x1, x2, axes)
 
 

@@ -7,7 +7,7 @@ import operator
 
 import numpy as _np
 
-from .. import backend, dtypes
+from .. import backend, capture_hooks, dtypes
 from ..backend import DeviceMismatchError, array_device, is_cupy_array
 from ..tensor import Tensor
 
@@ -55,7 +55,7 @@ def tensor(x, like=None) -> Tensor:
         raise _unsupported(arr.dtype, f"cannot make a tensor from {type(x).__name__} (dtype "
                                       f"{arr.dtype}); expected numbers, bools or arrays")
     dev = like.device if isinstance(like, Tensor) else backend.get_default_device()
-    return Tensor._make(arr if dev.type == "cpu" else backend.to_device(arr, dev))
+    return const(arr if dev.type == "cpu" else backend.to_device(arr, dev))  # (static values)
 
 
 def holds_tensor(x) -> bool:
@@ -72,12 +72,42 @@ def holds_tensor(x) -> bool:
 
 
 def traced(*xs) -> bool:
-    """True when one of ``xs`` is a tensor in a graph being recorded (it requires grad while
-    grad mode is on): values taken from it must keep the graph."""
-    from .. import grad_mode
+    """True when one of ``xs`` is a tensor in a graph being recorded (grad mode is on and it
+    requires grad, or is a view whose base joined the graph since: see
+    :func:`gpugrad.ops._fast.in_graph`): values taken from it must keep the graph."""
+    from ..ops._fast import in_graph
 
-    return grad_mode.is_grad_enabled() and any(isinstance(x, Tensor) and x.requires_grad
-                                               for x in xs)
+    return any(in_graph(x) for x in xs)
+
+
+def index(v, what="an integer argument"):
+    """``v`` as a Python int, as NumPy takes integer arguments (axes, counts, offsets): an
+    int, a NumPy integer or anything with ``__index__``; TypeError naming ``what`` for a
+    float, a bool (NumPy refuses booleans there) or anything else.
+
+    >>> index(_np.int64(2), "k")
+    2
+    """
+    if isinstance(v, (bool, _np.bool_)):
+        raise TypeError(f"{what}: expected an integer, got a boolean ({v!r})")
+    try:
+        return operator.index(v)
+    except TypeError:
+        raise TypeError(f"{what}: expected an integer, got {type(v).__name__} ({v!r})") from None
+
+
+def const(arr) -> Tensor:
+    """A tensor of array ``arr``, which the calling function made from static values
+    (numbers, shapes, slices): while ``gpugrad.compile`` records a step, a constant a replay
+    makes anew from a copy of its values now.
+
+    >>> const(_np.arange(2.0)).tolist()
+    [0.0, 1.0]
+    """
+    if capture_hooks._on and capture_hooks.active() is not None:
+        kept = arr.copy()
+        capture_hooks.constant(kept.copy, arr)
+    return Tensor._make(arr)
 
 
 def skeleton(x):
@@ -216,8 +246,35 @@ def nograd(fn, *args, **kw):
     devs = {array_device(a) for a in arrs if hasattr(a, "shape") and not isinstance(a, _np.generic)}
     if len(devs) > 1:
         raise DeviceMismatchError(f"expected all tensors on one device, got {sorted(map(str, devs))}")
+    if capture_hooks._on and capture_hooks.active() is not None:  # gpugrad.compile records:
+        return _recorded(fn, args, arrs, kw)                       # computed again at replay
     xp = backend.get_array_module(*arrs)
     return wrap(fn(xp, *arrs, **kw))
+
+
+def _recorded(fn, args, arrs, kw):
+    """:func:`nograd` as graph nodes a captured step's replay computes again: tensors and
+    arrays go in as operands, other values (lists, numbers) as constants converted inside."""
+    from ..ops.search import values_call
+
+    ins = [a if isinstance(a, Tensor) or a is None or isinstance(a, (numbers.Number, _np.generic))
+           or hasattr(a, "shape") else _Const(v) for a, v in zip(args, arrs)]
+
+    def call(xp, *vs):
+        return fn(xp, *[v.get(xp) if isinstance(v, _Const) else v for v in vs], **kw)
+    return values_call(call, *ins)
+
+
+class _Const:
+    """A value made from Python numbers inside a recorded step: the same each replay."""
+
+    __slots__ = ("host",)
+
+    def __init__(self, v):
+        self.host = v.get() if is_cupy_array(v) else v
+
+    def get(self, xp):
+        return xp.asarray(self.host)
 
 
 def wrap(r):

@@ -13,8 +13,9 @@ import operator
 
 import numpy as _np
 
-from .. import backend, dtypes, ops
+from .. import backend, capture_hooks, dtypes, ops
 from ..backend import array_device, is_cupy_array
+from ..ops._axis_args import axis_index
 from ..ops._fast import fast_unary
 from ..tensor import Tensor
 from . import _core as C
@@ -28,26 +29,49 @@ __all__ = ["array", "asarray", "asanyarray", "ascontiguousarray", "zeros", "ones
 _copy = fast_unary(_np.ndarray.copy, ops.copy, kinds="biufcV")
 
 
+_made = C.const  # a new tensor from static values (a constant of a captured step)
+
+
 def _on(fill, device):
     dev = backend.get_default_device() if device is None else backend.device(device)
     if dev.type == "cpu":
-        return Tensor._make(fill(_np))
+        return _made(fill(_np))
     with dev._activated():
-        return Tensor._make(fill(dev.xp))
+        return _made(fill(dev.xp))
 
 
 def _new(name, shape, dtype, device):
     """``xp.<name>(shape, dtype)`` (float64 by default) on ``device`` or the default device."""
+    cpu = device is None and backend.get_default_device().type == "cpu"
+    if cpu and (dtype is float or dtype is None) and (type(shape) is int or type(
+            shape) is tuple and all(type(n) is int for n in shape)):
+        return _made(_NEW[name](shape))  # (NumPy's float64 default: the common call)
     shp, dt = _shape(shape), C.dtype(dtype) or dtypes.float64
-    if device is None and backend.get_default_device().type == "cpu":
-        return Tensor._make(getattr(_np, name)(shp, dt))
+    if cpu:
+        return _made(getattr(_np, name)(shp, dt))
     return _on(lambda xp: getattr(xp, name)(shp, dt), device)
+
+
+def _no_host_array(obj, name):
+    """CaptureError while a step is recorded for a NumPy array handed to creation function
+    ``name``: its values are host data a replay could not read again."""
+    if capture_hooks._on and capture_hooks.active() is not None and (
+            isinstance(obj, _np.ndarray) or is_cupy_array(obj)):
+        raise capture_hooks.CaptureError(
+            f"gpugrad.numpy.{name} got a {type(obj).__name__} inside a step gpugrad.compile "
+            f"is recording: a replay would reuse the values it has now; pass it to the "
+            f"compiled step as an input, or make the tensor outside the step")
+
+
+_NEW = {"zeros": _np.zeros, "ones": _np.ones, "empty": _np.empty}
 
 
 def _shape(shape):
     if type(shape) is int:
         return (shape,)
-    return (int(shape),) if isinstance(shape, numbers.Integral) else tuple(int(n) for n in shape)
+    if isinstance(shape, (numbers.Integral, _np.integer)) or hasattr(shape, "__index__"):
+        return (C.index(shape, "shape"),)
+    return tuple(C.index(n, "shape") for n in shape)
 
 
 def array(object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0, like=None,
@@ -66,15 +90,18 @@ def array(object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0, lik
         if type(object) is list and not C.holds_tensor(object):
             arr = _np.array(object, dtype=dt)
             if arr.dtype in C.SUPPORTED:
-                return Tensor._make(arr)
+                return _made(arr)
     if isinstance(object, (list, tuple)) and C.holds_tensor(object):
         t = C.tensor(object)
         copy = False
     elif isinstance(object, Tensor) or isinstance(object, _np.ndarray) or is_cupy_array(object):
+        _no_host_array(object, "array")
         t = C.tensor(object)
     else:
         arr = _np.array(object, dtype=dt)
-        t = C.tensor(arr if device is None else backend.to_device(arr, device))
+        if arr.dtype in C.SUPPORTED:
+            arr = _made(arr if device is None else backend.to_device(arr, device)).data
+        t = C.tensor(arr)
         copy = False
     if device is not None and t.device != backend.device(device):
         t, copy = ops.to_device(t, device), False
@@ -82,7 +109,7 @@ def array(object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0, lik
         t, copy = ops.astype(t, dt), False
     if copy:
         t = ops.copy(t)
-    if ndmin > t.ndim:
+    if axis_index(ndmin, None, "array: ndmin", strict=False) > t.ndim:
         t = ops.reshape(t, (1,) * (ndmin - t.ndim) + t.shape)
     return t
 
@@ -231,13 +258,18 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     >>> gnp.linspace(0, 1, 3).tolist()
     [0.0, 0.5, 1.0]
     """
-    if axis != 0:
-        raise NotImplementedError("gpugrad.numpy.linspace: axis= is not supported")
     dt = C.dtype(dtype)
-    if _has_tensor(start) or _has_tensor(stop):
-        return _linspace_tensors(start, stop, operator.index(num), endpoint, retstep, dt, device)
-    t = _on(lambda xp: xp.linspace(_num(start), _num(stop), int(num), endpoint=endpoint,
+    if _has_tensor(start) or _has_tensor(stop) or _np.ndim(start) or _np.ndim(stop):
+        r = _linspace_tensors(start, stop, operator.index(num), endpoint, retstep, dt, device)
+        if axis != 0:  # (NumPy's test: an axis equal to 0, whatever its type, stays)
+            y = ops.moveaxis(r[0] if retstep else r, 0, axis)
+            return (y, r[1]) if retstep else y
+        return r
+    num = operator.index(num)  # (NumPy: a float is a TypeError, a bool passes)
+    t = _on(lambda xp: xp.linspace(_num(start), _num(stop), num, endpoint=endpoint,
                                    dtype=dt), device)
+    if axis != 0:
+        t = ops.moveaxis(t, 0, axis)
     if retstep:
         div = (num - 1) if endpoint else num
         return t, (_num(stop) - _num(start)) / div if div > 0 else float("nan")
@@ -262,7 +294,7 @@ def _linspace_tensors(start, stop, num, endpoint, retstep, dt, device):
     nd = builtins.max(a.ndim, b.ndim)
     xp = a.device.xp
     with a.device._activated():
-        i = C.tensor(xp.arange(num, dtype=ct).reshape((-1,) + (1,) * nd), a)
+        i = _made(xp.arange(num, dtype=ct).reshape((-1,) + (1,) * nd))
     div = num - 1 if endpoint else num
     delta = ops.subtract(b, a)
     if div > 0:
@@ -289,7 +321,7 @@ def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0, 
     >>> gnp.logspace(0, 2, 3).tolist()
     [1.0, 10.0, 100.0]
     """
-    t = ops.power(base, linspace(start, stop, num, endpoint, device=device))
+    t = ops.power(base, linspace(start, stop, num, endpoint, axis=axis, device=device))
     return t.astype(C.dtype(dtype)) if dtype is not None else t
 
 
@@ -300,7 +332,8 @@ def eye(N, M=None, k=0, dtype=float, order="C", *, device=None, like=None):
     >>> gnp.eye(2).tolist()
     [[1.0, 0.0], [0.0, 1.0]]
     """
-    return _on(lambda xp: xp.eye(int(N), None if M is None else int(M), int(k),
+    N, M, k = C.index(N, "eye: N"), None if M is None else C.index(M, "eye: M"), operator.index(k)
+    return _on(lambda xp: xp.eye(N, M, k,
                                  dtype=C.dtype(dtype) or dtypes.float64), device)
 
 
@@ -321,5 +354,7 @@ def tri(N, M=None, k=0, dtype=float, *, like=None, device=None):
     >>> gnp.tri(2).tolist()
     [[1.0, 0.0], [1.0, 1.0]]
     """
-    return _on(lambda xp: xp.tri(int(N), None if M is None else int(M), int(k),
-                                 dtype=C.dtype(dtype) or dtypes.float64), device)
+    # NumPy's own tri computes with N, M and k (1.0 and True are 1; -k refuses numpy.True_
+    # and strings): they go to it as they are, tensors as Python ints
+    N, M, k = (operator.index(v) if isinstance(v, Tensor) else v for v in (N, M, k))
+    return _on(lambda xp: xp.tri(N, M, k, dtype=C.dtype(dtype) or dtypes.float64), device)

@@ -15,9 +15,8 @@ import numpy as _np
 from .. import ops
 from . import _core as C
 from . import _fallback
-from ..autograd import is_grad_enabled
+from ..ops._fast import in_graph
 from ..ops import eig as _eig
-from ..tensor import Tensor
 
 __all__ = ["slogdet", "cholesky", "eigh", "eigvalsh", "svd", "svdvals", "qr", "pinv",
            "matrix_power", "matrix_rank", "multi_dot", "diagonal", "eig", "eigvals", "lstsq",
@@ -209,7 +208,7 @@ def diagonal(x, /, *, offset=0):
 
 
 def _in_graph(a):
-    return isinstance(a, Tensor) and a.requires_grad and is_grad_enabled()
+    return in_graph(a)  # (a view whose base joined the graph since is in it too)
 
 
 def eig(a):
@@ -241,8 +240,9 @@ def eigvals(a):
 
 def lstsq(a, b, rcond=None):
     """Least-squares solution of ``a @ x = b``: ``(x, residuals, rank, s)`` as NumPy's,
-    with ``x`` = ``pinv(a) @ b`` (singular values below ``rcond * max(s)`` dropped; by
-    default ``rcond`` = eps * max(M, N)); ``x``, the residuals and ``s`` are differentiable.
+    with ``x`` = ``pinv(a) @ b`` in a graph (singular values below ``rcond * max(s)``
+    dropped; by default ``rcond`` = eps * max(M, N)); ``x``, the residuals and ``s`` are
+    differentiable.  Outside a graph it is NumPy's own (LAPACK gelsd) answer.
 
     >>> import gpugrad.numpy as gnp
     >>> a = gnp.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
@@ -250,6 +250,8 @@ def lstsq(a, b, rcond=None):
     >>> x.round(6).tolist(), res.round(6).tolist(), int(rank)
     ([1.333333, 1.333333], [0.333333], 2)
     """
+    if not (_in_graph(a) or _in_graph(b)):  # no gradient wanted: LAPACK's gelsd, NumPy's answer bit for bit
+        return _fallback.call(_np.linalg.lstsq, (a, b), {"rcond": rcond}, "linalg.lstsq")
     A = _m(a)
     B = C.to_float(C.tensor(b, A))
     if A.ndim != 2 or B.ndim not in (1, 2) or B.shape[0] != A.shape[0]:

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import numpy as _np
 
-from .. import backend, dtypes, grad_mode
+from .. import backend, capture_hooks, dtypes
+from ..ops._fast import in_graph
 from ..backend import is_cupy_array
 from ..tensor import Tensor
 
@@ -95,14 +96,76 @@ def call(func, args, kwargs, name):
     """
     ts = list(tensors_in((args, kwargs)))
     shown = f"numpy.{name}"
-    if grad_mode.is_grad_enabled() and any(t.requires_grad for t in ts):
+    if any(in_graph(t) for t in ts):
         raise _graph_error(shown)
     if any(is_cupy_array(t.data) for t in ts):
         func = _cupy_version(name)
         if func is None:
             raise TypeError(f"{shown} has no CuPy version for tensors on a GPU; move them "
                             f"with .cpu() first")
+    if capture_hooks._on and capture_hooks.active() is not None:
+        if ts:
+            return _recorded(func, args, kwargs, ts)
+        return _constant(func, args, kwargs, shown)
     return wrap_result(func(*unwrap(args), **unwrap(kwargs)))
+
+
+# functions that read files: a replay of a captured step could not read them again
+_READS_FILES = frozenset(("loadtxt", "genfromtxt", "fromfile", "load", "fromregex", "memmap"))
+
+
+def _constant(func, args, kwargs, shown):
+    """:func:`call` without tensors in a step ``gpugrad.compile`` records: an answer made
+    from static values (numbers, lists, bytes) is a constant a replay makes anew; host
+    arrays (mutable data) and files refuse with a CaptureError naming the function."""
+    if shown.rsplit(".", 1)[-1] in _READS_FILES or any(
+            isinstance(a, _np.ndarray) or is_cupy_array(a) for a in _leaves((args, kwargs))):
+        raise capture_hooks.CaptureError(
+            f"{shown} reads host data (a NumPy array or a file) inside a step gpugrad.compile "
+            f"is recording: a replay would reuse the values it read now; call it outside the "
+            f"step and pass the result to the compiled step as an input")
+    r = wrap_result(func(*args, **kwargs))
+    for t in r if isinstance(r, (tuple, list)) else (r,):
+        if isinstance(t, Tensor):
+            kept = t.data.copy()
+            capture_hooks.constant(kept.copy, t.data)
+    return r
+
+
+def _leaves(obj):
+    """The values inside nested lists, tuples and dicts ``obj``."""
+    if isinstance(obj, (list, tuple)):
+        for v in obj:
+            yield from _leaves(v)
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            yield from _leaves(v)
+    else:
+        yield obj
+
+
+def _recorded(func, args, kwargs, ts):
+    """:func:`call` in a step ``gpugrad.compile`` records: graph nodes (no gradient) that a
+    replay computes again from its own tensors; scalar answers come back as 0-d tensors."""
+    from ..ops.search import values_call
+
+    slot = {id(t): i for i, t in enumerate(ts)}
+
+    def put(obj, arrays):
+        if isinstance(obj, Tensor):
+            return arrays[slot[id(obj)]]
+        if isinstance(obj, list):
+            return [put(v, arrays) for v in obj]
+        if isinstance(obj, tuple) and not hasattr(obj, "_fields"):
+            return tuple(put(v, arrays) for v in obj)
+        if isinstance(obj, dict):
+            return {k: put(v, arrays) for k, v in obj.items()}
+        return obj
+
+    def fn(xp, *arrays):
+        r = func(*put(args, arrays), **put(kwargs, arrays))
+        return tuple(r) if isinstance(r, (tuple, list)) else r
+    return values_call(fn, *ts)
 
 
 def numpy_function(name):

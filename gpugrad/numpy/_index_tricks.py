@@ -17,7 +17,7 @@ import numpy as _np
 from .. import ops
 from . import _core as C
 
-__all__ = ["r_", "c_"]
+__all__ = ["r_", "c_", "mgrid", "ogrid"]
 
 
 def _slice(s):
@@ -45,23 +45,22 @@ class _Concatenator:
         pieces, weak = [], []
         for it in items:
             if isinstance(it, slice):
-                pieces.append(C.tensor(_slice(it)))
+                pieces.append(C.const(_slice(it)))
             elif isinstance(it, numbers.Number) and not isinstance(it, _np.ndarray):
                 weak.append(it)
                 pieces.append(it)
             else:
                 pieces.append(C.tensor(it))
-        like = next((p for p in pieces if hasattr(p, "dtype") and hasattr(p, "data")), None)
         dts = [p.dtype for p in pieces if p is not None and hasattr(p, "dtype") and
                not isinstance(p, (numbers.Number, _np.generic))]
         dt = _np.result_type(*dts, *weak) if dts or weak else _np.float64
         out = []
         for p in pieces:
-            t = C.tensor(_np.asarray(p, dtype=dt), like) if isinstance(
+            t = C.const(_np.asarray(p, dtype=dt)) if isinstance(
                 p, (numbers.Number, _np.generic)) else (p if p.dtype == dt else ops.astype(p, dt))
             out.append(self._shape(t, ndmin, trans1d))
         if not out:
-            return C.tensor(_np.array([]))
+            return C.const(_np.array([]))
         return ops.concatenate(out, axis=axis)
 
     @staticmethod
@@ -83,3 +82,23 @@ class _Concatenator:
 
 r_ = _Concatenator(0, 1, -1)
 c_ = _Concatenator(-1, 2, 0)
+
+
+class _Grid:
+    """``mgrid`` / ``ogrid``: NumPy's grids of slices (``mgrid[0:2, 0:3]``), as tensors
+    (constants of a captured step).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.mgrid[0:2, 0:2].tolist(), [t.shape for t in gnp.ogrid[0:2, 0:3]]
+    ([[[0, 0], [1, 1]], [[0, 1], [0, 1]]], [(2, 1), (1, 3)])
+    """
+
+    def __init__(self, grid):
+        self._grid = grid
+
+    def __getitem__(self, key):
+        r = self._grid[key]
+        return [C.const(a) for a in r] if isinstance(r, (list, tuple)) else C.const(r)
+
+
+mgrid, ogrid = _Grid(_np.mgrid), _Grid(_np.ogrid)

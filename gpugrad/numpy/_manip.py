@@ -12,6 +12,7 @@ import numbers
 import numpy as _np
 
 from .. import ops
+from ..ops._axis_args import axis_index
 from ..tensor import Tensor
 from . import _core as C
 
@@ -22,7 +23,8 @@ __all__ = ["reshape", "ravel", "transpose", "permute_dims", "moveaxis", "swapaxe
            "broadcast_arrays", "pad", "atleast_1d", "atleast_2d", "atleast_3d", "copy",
            "sort", "argsort", "take", "take_along_axis", "nonzero", "argwhere", "flatnonzero",
            "searchsorted", "unique", "isin", "shape", "ndim", "size", "result_type", "can_cast",
-           "iscomplexobj", "isrealobj", "meshgrid", "tril", "triu", "diagonal", "astype"]
+           "iscomplexobj", "isrealobj", "meshgrid", "tril", "triu", "diagonal", "astype",
+           "compress", "extract", "lexsort"]
 
 
 def _list(arrays, name):
@@ -35,17 +37,19 @@ def _list(arrays, name):
 
 
 def reshape(a, /, shape=None, order="C", *, newshape=None, copy=None):
-    """New shape, same data (one dimension may be -1).
+    """New shape, same data (one dimension may be -1), the elements read and placed in
+    ``order`` ('C', 'F' or 'A', as NumPy); a view where NumPy gives one; differentiable.
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.reshape(gnp.arange(6), (2, -1)).shape
     (2, 3)
+    >>> gnp.reshape(gnp.arange(6), (2, 3), order="F").tolist()
+    [[0, 2, 4], [1, 3, 5]]
     """
-    C.unsupported("reshape", order=(order, "C"))
     shape = newshape if shape is None else shape
     x = C.tensor(a)
     shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
-    r = ops.reshape(x, shape)
+    r = ops.reshape(x, shape, order=order) if order != "C" else ops.reshape(x, shape)
     if copy is False and not _shares(r, x):
         raise ValueError("reshape: copy=False but the new shape needs a copy")
     return ops.copy(r) if copy else r
@@ -64,20 +68,7 @@ def ravel(a, order="C"):
     >>> gnp.ravel([[1, 2], [3, 4]]).tolist(), gnp.ravel([[1, 2], [3, 4]], order="F").tolist()
     ([1, 2, 3, 4], [1, 3, 2, 4])
     """
-    x = C.tensor(a)
-    if order not in ("C", "F", "A", "K"):
-        raise ValueError(f"ravel: order must be one of 'C', 'F', 'A', 'K', got {order!r}")
-    strides = getattr(x.data, "strides", ())
-    c_contig = x.data.flags.c_contiguous
-    if order == "A":
-        order = "F" if x.data.flags.f_contiguous and not c_contig else "C"
-    if order == "K":  # memory order: axes by decreasing stride (NumPy's for positive strides)
-        if c_contig or any(s < 0 for s in strides):
-            order = "C"
-        else:
-            perm = sorted(range(x.ndim), key=lambda i: -strides[i])
-            return ops.ravel(ops.transpose(x, tuple(perm)))
-    return ops.ravel(ops.transpose(x) if order == "F" else x)
+    return ops.ravel(C.tensor(a), order)
 
 
 def transpose(a, axes=None):
@@ -265,7 +256,7 @@ def unstack(x, /, *, axis=0):
     3
     """
     t = C.tensor(x)
-    ax = axis % t.ndim
+    ax = axis_index(axis, t.ndim, strict=False)
     return tuple(t[(slice(None),) * ax + (i,)] for i in range(t.shape[ax]))
 
 

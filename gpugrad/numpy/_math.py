@@ -8,6 +8,7 @@ where NumPy's are; float functions of integer input compute in NumPy's float dty
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as _np
 
@@ -197,13 +198,16 @@ def sinc(x):
 
 
 def real(val):
-    """The real part (the input itself, as a view, for real input).
+    """The real part: for real input a view of it (writes go through either way, as
+    NumPy's); for complex input a differentiable copy (NumPy's is a writable view).
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.real(gnp.array([1 + 2j])).tolist()
     [1.0]
+    >>> b = gnp.zeros(2); r = gnp.real(b); b += 1; r.tolist()
+    [1.0, 1.0]
     """
-    return ops.real(C.tensor(val))
+    return C.tensor(val).real
 
 
 def imag(val):
@@ -236,6 +240,7 @@ def round(a, decimals=0, out=None):
     >>> gnp.round(gnp.array([1.25, 2.5]), 1).tolist()
     [1.2, 2.5]
     """
+    decimals = operator.index(decimals)  # (NumPy: a float is a TypeError, a bool passes)
     return C.out(ops.round(C.tensor(a), decimals), out, "rint", "same_kind")
 
 

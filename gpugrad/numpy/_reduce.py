@@ -14,9 +14,11 @@ import operator
 import numpy as _np
 
 from .. import ops
+from ..ops._axis_args import axis_arg, axis_index
 from ..ops._fast import fast_sum
 from ..tensor import Tensor
 from . import _core as C
+from ._reduce_axis import reduce_axis as _axis
 
 __all__ = ["sum", "mean", "var", "std", "prod", "max", "min", "amax", "amin", "argmax",
            "argmin", "cumsum", "cumprod", "all", "any", "average", "ptp", "nansum",
@@ -27,17 +29,6 @@ _builtin_max, _builtin_min, _builtin_sum = max, min, sum
 
 def _check(name, where=True, initial=C._NOVALUE):
     C.unsupported(name, where=(where, True))
-
-
-def _axis(axis):
-    """``axis`` checked as NumPy checks it: None, an integer or a tuple of integers."""
-    if axis is None or isinstance(axis, tuple):
-        return axis
-    try:
-        return operator.index(axis)
-    except TypeError:
-        raise TypeError(f"{type(axis).__name__!r} object cannot be interpreted as an integer; "
-                        f"expected axis as None, an int or a tuple of ints") from None
 
 
 def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=C._NOVALUE, where=True):
@@ -57,7 +48,7 @@ def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=C._NOVALUE, 
     dt = C.dtype(dtype)
     if dt is not None and dt.kind in "fc" and x.dtype != dt:
         x, dt = x.astype(dt), None
-    r = ops.sum(x, axis=_axis(axis), keepdims=keepdims, dtype=dt)
+    r = ops.sum(x, axis=_axis(axis, x), keepdims=keepdims, dtype=dt)
     if initial is not C._NOVALUE:
         r = ops.add(r, initial)
     return C.out(r, out, "sum")
@@ -81,7 +72,8 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
     3.0
     """
     _check("mean", where)
-    return C.out(ops.mean(_floated(a, dtype), axis=_axis(axis), keepdims=keepdims), out, "mean")
+    x = _floated(a, dtype)
+    return C.out(ops.mean(x, axis=_axis(axis, x, False), keepdims=keepdims), out, "mean")
 
 
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True,
@@ -98,7 +90,8 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Tru
         raise NotImplementedError("gpugrad.numpy.var: mean= is not supported")
     if correction is not C._NOVALUE:
         ddof = correction
-    x, ax = _floated(a, dtype), _axis(axis)
+    x = _floated(a, dtype)
+    ax = _axis(axis, x, False)
     if x.dtype.kind == "c":  # the mean squared modulus: var(real) + var(imag), real-valued
         r = ops.add(ops.var(ops.real(x), axis=ax, keepdims=keepdims, ddof=ddof),
                     ops.var(ops.imag(x), axis=ax, keepdims=keepdims, ddof=ddof))
@@ -121,7 +114,8 @@ def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Tru
         raise NotImplementedError("gpugrad.numpy.std: mean= is not supported")
     if correction is not C._NOVALUE:
         ddof = correction
-    r = ops.std(_floated(a, dtype), axis=_axis(axis), keepdims=keepdims, ddof=ddof)
+    x = _floated(a, dtype)
+    r = ops.std(x, axis=_axis(axis, x, False), keepdims=keepdims, ddof=ddof)
     return C.out(r, out, "std")
 
 
@@ -141,7 +135,7 @@ def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=C._NOVALUE,
         x = x.astype(_np.int64)
     elif x.dtype.kind == "u":
         x = x.astype(_np.uint64)
-    r = ops.prod(x, axis=_axis(axis), keepdims=keepdims)
+    r = ops.prod(x, axis=_axis(axis, x), keepdims=keepdims)
     if initial is not C._NOVALUE:
         r = ops.multiply(r, initial)
     return C.out(r, out, "prod")
@@ -156,7 +150,7 @@ def _extreme(name, fn, combine):
         if x.size == 0:
             raise ValueError(f"zero-size array to reduction operation {name} which has no "
                              f"identity")
-        r = fn(x, axis=_axis(axis), keepdims=keepdims)
+        r = fn(x, axis=_axis(axis, x), keepdims=keepdims)
         if initial is not C._NOVALUE:
             r = combine(r, initial)
         return C.out(r, out, name)
@@ -174,7 +168,8 @@ min = amin = _extreme("min", ops.min, ops.minimum)
 def _arg(name):
     def f(a, axis=None, out=None, *, keepdims=False):
         x = C.tensor(a)
-        return C.out(getattr(ops, name)(x, axis=axis, keepdims=keepdims), out, name)
+        ax = axis if x.ndim else _axis(axis, x, one=True)
+        return C.out(getattr(ops, name)(x, axis=ax, keepdims=keepdims), out, name)
     f.__name__ = f.__qualname__ = name
     f.__doc__ = (f"Index of the {name[3:]}imum along ``axis`` (flattened when None).\n\n"
                  f">>> import gpugrad.numpy as gnp\n>>> gnp.{name}([1.0, 9.0, -3.0]).item()\n"
@@ -204,7 +199,8 @@ def cumsum(a, axis=None, dtype=None, out=None):
     [1, 3, 6]
     """
     x = _accumulator(a, dtype)
-    return C.out(ops.cumsum(x, axis=axis), out, "cumsum")
+    ax = axis if x.ndim else _axis(axis, x, one=True)
+    return C.out(ops.cumsum(x, axis=ax), out, "cumsum")
 
 
 def cumprod(a, axis=None, dtype=None, out=None):
@@ -215,7 +211,8 @@ def cumprod(a, axis=None, dtype=None, out=None):
     [1.0, 2.0, 6.0]
     """
     x = _accumulator(a, dtype)
-    return C.out(ops.cumprod(x, axis=axis), out, "cumprod")
+    ax = axis if x.ndim else _axis(axis, x, one=True)
+    return C.out(ops.cumprod(x, axis=ax), out, "cumprod")
 
 
 def _cumulative(fn, a, axis, dtype, include_initial, identity):
@@ -260,8 +257,8 @@ def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False):
 def _logical(name):
     def f(a, axis=None, out=None, keepdims=False, *, where=True):
         _check(name, where)
-        return C.out(getattr(ops, name)(C.tensor(a), axis=_axis(axis), keepdims=keepdims),
-                     out, name)
+        x = C.tensor(a)
+        return C.out(getattr(ops, name)(x, axis=_axis(axis, x), keepdims=keepdims), out, name)
     f.__name__ = f.__qualname__ = name
     f.__doc__ = (f"True where {'every' if name == 'all' else 'some'} element along ``axis`` is "
                  f"true.\n\n>>> import gpugrad.numpy as gnp\n>>> gnp.{name}([1, 0]).item()\n"
@@ -280,6 +277,9 @@ def average(a, axis=None, weights=None, returned=False, *, keepdims=False):
     1.5
     """
     x = _floated(a, None)
+    axis = axis_arg(axis, strict=False)  # (NumPy's average: True is axis 1)
+    if not x.ndim:
+        axis = _axis(axis, x, False)
     if weights is None:
         r = ops.mean(x, axis=axis, keepdims=keepdims)
         w = ops.sum(ops.add(ops.multiply(x.detach(), 0.0), 1.0), axis=axis, keepdims=keepdims)
@@ -308,6 +308,7 @@ def ptp(a, axis=None, out=None, keepdims=False):
     5.0
     """
     x = C.tensor(a)
+    axis = _axis(axis, x)
     return C.out(ops.subtract(ops.max(x, axis, keepdims), ops.min(x, axis, keepdims)), out, "ptp")
 
 
@@ -334,8 +335,9 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
     x = _floated(a, dtype)
     w = x.astype(_np.float32) if x.dtype == _np.float16 else x
     ok = ops.logical_not(ops.isnan(w))
-    total = ops.sum(ops.where(ok, w, 0.0), axis=_axis(axis), keepdims=keepdims)
-    count = ops.sum(ok, axis=_axis(axis), keepdims=keepdims)
+    ax = _axis(axis, x)
+    total = ops.sum(ops.where(ok, w, 0.0), axis=ax, keepdims=keepdims)
+    count = ops.sum(ok, axis=ax, keepdims=keepdims)
     r = ops.divide(total, count.astype(_np.finfo(total.dtype).dtype))
     return C.out(r.astype(x.dtype) if w is not x else r, out, "nanmean")
 
@@ -363,7 +365,7 @@ def diff(a, n=1, axis=-1, prepend=C._NOVALUE, append=C._NOVALUE):
     x = C.tensor(a)
     if n == 0:
         return x
-    ax = axis % x.ndim
+    ax = axis_index(axis, x.ndim, strict=False)
     parts = [x]
     for val, front in ((prepend, True), (append, False)):
         if val is not C._NOVALUE:

@@ -6,45 +6,52 @@
 """
 from __future__ import annotations
 
+import math
+import operator
+
 import numpy as _np
 
 from .. import ops
 from ..tensor import Tensor
+from ..ops import search
+from ..ops.sorting import sort_kind
 from . import _core as C
 
 __all__ = ["sort", "argsort", "take", "take_along_axis", "nonzero", "argwhere", "flatnonzero",
            "searchsorted", "unique", "isin", "shape", "ndim", "size", "result_type", "can_cast",
            "iscomplexobj", "isrealobj", "meshgrid", "tril", "triu", "diagonal", "copy",
-           "astype"]
-
-
-def _kind(kind, stable):
-    if kind not in (None, "quicksort", "mergesort", "heapsort", "stable"):
-        raise ValueError(f"sort: unknown kind {kind!r}")
+           "astype", "compress", "extract", "lexsort"]
 
 
 def sort(a, axis=-1, kind=None, order=None, *, stable=None):
     """Sorted copy along ``axis`` (flattened when None); the gradient is un-permuted.
+    ``kind``/``stable`` as NumPy's: on the CPU the answer is NumPy's, bit for bit (its
+    default introsort places ties, -0.0/0.0 and NaNs its own way); CuPy sorts stably.
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.sort(gnp.array([[3.0, 1.0], [0.0, 2.0]]), axis=0).tolist()
     [[0.0, 1.0], [3.0, 2.0]]
     """
-    _kind(kind, stable)
+    k = sort_kind(kind, stable) or "quicksort"
     C.unsupported("sort", order=(order, None))
-    return ops.sort(C.tensor(a), axis=axis)
+    return ops.sort(C.tensor(a), axis=axis, kind=k)
 
 
 def argsort(a, axis=-1, kind=None, order=None, *, stable=None):
-    """Indices that sort ``a`` (stable; no gradient).
+    """Indices (int64) that sort ``a`` (no gradient): NumPy's exact answer on the CPU for
+    every ``kind`` and ``stable`` (the default kind is NumPy's introsort: ties do not keep
+    their input order); CuPy's order is always the stable one.  A 0-d ``a`` gives ``[0]``.
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.argsort(gnp.array([3.0, 1.0, 2.0])).tolist()
     [1, 2, 0]
+    >>> gnp.argsort(gnp.array([1, 0, 1, 0]), stable=True).tolist()
+    [1, 3, 0, 2]
     """
-    _kind(kind, stable)
+    k = sort_kind(kind, stable) or "quicksort"
     C.unsupported("argsort", order=(order, None))
-    return ops.argsort(C.tensor(a), axis=axis)
+    x = C.tensor(a)
+    return ops.argsort(ops.reshape(x, (1,)) if x.ndim == 0 else x, axis=axis, kind=k)
 
 
 def take(a, indices, axis=None, out=None, mode="raise"):
@@ -72,27 +79,24 @@ def take_along_axis(arr, indices, axis=-1):
 
 
 def nonzero(a):
-    """Indices of the nonzero elements, one index array per dimension (no gradient).
+    """Indices (int64) of the nonzero elements, one index array per dimension, in C order
+    (no gradient; replayed by a captured step).  ValueError for a 0-d ``a``.
 
     >>> import gpugrad.numpy as gnp
     >>> [t.tolist() for t in gnp.nonzero(gnp.array([0, 3, 0, 4]))]
     [[1, 3]]
     """
-    x = C.tensor(a)
-    if x.ndim == 0:
-        raise ValueError("nonzero: calling nonzero on 0d arrays is not allowed; use "
-                         "atleast_1d(x).nonzero()")
-    return C.nograd(lambda xp, v: tuple(xp.nonzero(v)), x)
+    return search.nonzero(C.tensor(a))
 
 
 def argwhere(a):
-    """Indices of nonzero elements, one row per element.
+    """Indices of nonzero elements, one row per element (shape ``(n, a.ndim)``).
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.argwhere(gnp.array([[0, 1], [1, 0]])).tolist()
     [[0, 1], [1, 0]]
     """
-    return C.nograd(lambda xp, v: xp.argwhere(v), C.tensor(a))
+    return search.argwhere(C.tensor(a))
 
 
 def flatnonzero(a):
@@ -102,7 +106,7 @@ def flatnonzero(a):
     >>> gnp.flatnonzero(gnp.array([0, 2, 3])).tolist()
     [1, 2]
     """
-    return C.nograd(lambda xp, v: xp.flatnonzero(v), C.tensor(a))
+    return search.flatnonzero(C.tensor(a))
 
 
 def searchsorted(a, v, side="left", sorter=None):
@@ -125,20 +129,20 @@ def unique(ar, return_index=False, return_inverse=False, return_counts=False, ax
     >>> gnp.unique(gnp.array([3, 1, 3])).tolist()
     [1, 3]
     """
-    if axis is not None:
-        raise NotImplementedError("gpugrad.numpy.unique: axis= is not supported")
     x = C.tensor(ar)
     gather = C.traced(x)  # the values are x's own: take them from x, in the graph
 
     def f(xp, v):
         kw = {"equal_nan": equal_nan} if xp is _np else {}
-        r = xp.unique(v, return_index=return_index or gather, return_inverse=return_inverse,
-                      return_counts=return_counts, **kw)
-        return r if isinstance(r, tuple) else r
+        if not sorted:
+            kw["sorted"] = False
+        return xp.unique(v, return_index=return_index or gather, return_inverse=return_inverse,
+                         return_counts=return_counts, axis=axis, **kw)
     r = C.nograd(f, x)
     if not gather:
         return r
-    values = ops.getitem(ops.ravel(x), r[1])
+    values = (ops.getitem(ops.ravel(x), r[1]) if axis is None
+              else ops.take(x, r[1], axis=axis))
     rest = r[1:] if return_index else r[2:]
     return (values,) + tuple(rest) if rest else values
 
@@ -150,8 +154,13 @@ def isin(element, test_elements, assume_unique=False, invert=False, *, kind=None
     >>> gnp.isin(gnp.array([1, 2, 3]), [2]).tolist()
     [False, True, False]
     """
-    return C.nograd(lambda xp, e, t: xp.isin(e, t, invert=invert), C.tensor(element),
-                    C.tensor(test_elements, element if isinstance(element, Tensor) else None))
+    e = C.tensor(element)
+    t = test_elements if isinstance(test_elements, (Tensor, list, tuple)) else C.tensor(
+        test_elements, e)
+    return C.nograd(lambda xp, e, t: xp.isin(e, t, invert=invert), e, t)
+
+
+from ._search import compress, extract, lexsort  # noqa: E402,F401
 
 
 def _plain(a):
@@ -267,7 +276,17 @@ def tril(m, k=0):
     >>> gnp.tril(gnp.ones((2, 2))).tolist()
     [[1.0, 0.0], [1.0, 1.0]]
     """
-    return ops.tril(C.tensor(m), k)
+    return ops.tril(C.tensor(m), _tri_k(k, 0))
+
+
+def _tri_k(k, shift):
+    """A diagonal offset as NumPy's tril (``shift`` 0) and triu (``shift`` -1) take it: they
+    compute ``tri(..., k + shift)`` with it, so a float counts by its floor, ``True`` is 1,
+    and what that arithmetic refuses (a string; ``numpy.True_`` in tril) is a TypeError."""
+    if isinstance(k, Tensor):
+        return operator.index(k)
+    _np.tri(1, 1, k + shift if shift else k)  # (NumPy's own checks, on a 1x1 answer)
+    return math.floor(k)
 
 
 def triu(m, k=0):
@@ -277,7 +296,7 @@ def triu(m, k=0):
     >>> gnp.triu(gnp.ones((2, 2))).tolist()
     [[1.0, 1.0], [0.0, 1.0]]
     """
-    return ops.triu(C.tensor(m), k)
+    return ops.triu(C.tensor(m), _tri_k(k, -1))
 
 
 def diagonal(a, offset=0, axis1=0, axis2=1):

@@ -11,17 +11,18 @@ take the non-graph fallback (:mod:`gpugrad.numpy._fallback`).
 """
 from __future__ import annotations
 
-import numbers
 
 import numpy as _np
 
 from .. import ops
+from ..ops import sorting
+from ..ops._axis_args import axis_index, normalize_axis
 from ..tensor import Tensor
 from . import _core as C
 from ._manip import concatenate, vstack
 
 __all__ = ["nan_to_num", "cov", "corrcoef", "append", "gradient",
-           "rot90", "select", "partition", "argpartition", "row_stack", "r_", "c_"]
+           "rot90", "select", "partition", "argpartition", "row_stack", "r_", "c_", "mgrid", "ogrid"]
 
 
 def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
@@ -79,6 +80,8 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
         if not rowvar and yt.shape[0] != 1:
             yt = ops.transpose(yt)
         x = concatenate([x, yt], axis=0)
+    if ddof is not None and ddof != int(ddof):  # (NumPy's check: a whole number)
+        raise ValueError(f"cov: ddof must be an integer, got {ddof!r}")
     ddof = (0 if bias else 1) if ddof is None else ddof
     xc = ops.subtract(x, ops.mean(x, axis=1, keepdims=True))
     xh = ops.conj(xc) if xc.dtype.kind == "c" else xc
@@ -131,9 +134,7 @@ def gradient(f, *varargs, axis=None, edge_order=1):
     [1.0, 1.5, 2.5, 3.0]
     """
     x = C.to_float(C.tensor(f))
-    axes = tuple(range(x.ndim)) if axis is None else (
-        (axis,) if isinstance(axis, numbers.Integral) else tuple(axis))
-    axes = tuple(a % x.ndim for a in axes)
+    axes = normalize_axis(axis, x.ndim, strict=False)
     if len(varargs) == 0:
         dxs = [1.0] * len(axes)
     elif len(varargs) == 1 and _np.ndim(varargs[0]) == 0:
@@ -176,10 +177,20 @@ def rot90(m, k=1, axes=(0, 1)):
     [[2, 4], [1, 3]]
     """
     t = C.tensor(m)
-    a0, a1 = (a % t.ndim for a in axes)
-    if len(axes) != 2 or a0 == a1:
-        raise ValueError("rot90: axes must be two different axes")
+    axes = tuple(axes)  # NumPy's checks, in NumPy's order (so its exception types)
+    if len(axes) != 2:
+        raise ValueError(f"rot90: len(axes) must be 2, got {axes!r}")
+    if axes[0] == axes[1] or abs(axes[0] - axes[1]) == t.ndim:
+        raise ValueError(f"rot90: axes must be different, got {axes!r}")
+    if not all(-t.ndim <= a < t.ndim for a in axes):
+        raise ValueError(f"rot90: axes={axes!r} out of range for a tensor of dimension {t.ndim}")
     k %= 4
+    if k not in (0, 2):  # (NumPy indexes a list of axes with them here)
+        if any(isinstance(a, (bool, _np.bool_)) for a in axes):
+            raise ValueError(f"rot90: axes must be integers, got booleans in {axes!r}")
+        if not all(hasattr(a, "__index__") for a in axes):
+            raise IndexError(f"rot90: axes must be integers, got {axes!r}")
+    a0, a1 = (axis_index(a, t.ndim, "rot90: axes", strict=False) for a in axes)
     if k == 0:
         return t[...]
     if k == 2:
@@ -223,26 +234,34 @@ def select(condlist, choicelist, default=0):
 
 
 def argpartition(a, kth, axis=-1, kind="introselect", order=None):
-    """NumPy's ``argpartition`` indices (no gradient).
+    """NumPy's ``argpartition`` indices (int64; no gradient): NumPy's exact arrangement on
+    the CPU, CuPy's on CUDA.
 
     >>> import gpugrad.numpy as gnp
     >>> int(gnp.argpartition(gnp.array([3, 1, 2]), 0)[0])
     1
     """
-    return C.nograd(lambda xp, v: xp.argpartition(v, kth, axis=axis), C.tensor(a))
+    _introselect(kind, order, "argpartition")
+    return sorting.argpartition(C.tensor(a), kth, axis)
 
 
 def partition(a, kth, axis=-1, kind="introselect", order=None):
     """A copy partitioned around ``kth`` in NumPy's arrangement (differentiable values).
+    NumPy's ``partition`` arranges elements differently from ``argpartition``; each
+    gives NumPy's own answer here.
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.partition(gnp.array([3.0, 1.0, 2.0]), 1)[1].item()
     2.0
     """
-    x = C.tensor(a)
-    if axis is None:
-        x, axis = ops.ravel(x), -1
-    return ops.take_along_axis(x, argpartition(x, kth, axis), axis)
+    _introselect(kind, order, "partition")
+    return sorting.partition(C.tensor(a), kth, axis)
+
+
+def _introselect(kind, order, name):
+    if kind != "introselect":
+        raise ValueError(f"select kind must be 'introselect' (got {kind!r})")
+    C.unsupported(name, order=(order, None))
 
 
 def row_stack(tup, *, dtype=None, casting="same_kind"):
@@ -255,4 +274,4 @@ def row_stack(tup, *, dtype=None, casting="same_kind"):
     return vstack(tup, dtype=dtype)
 
 
-from ._index_tricks import c_, r_  # noqa: E402,F401
+from ._index_tricks import c_, mgrid, ogrid, r_  # noqa: E402,F401

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as _np
 
 from .. import ops
+from ..ops._axis_args import axis_index
 from ..ops._fast import fast_matmul
 from . import _core as C
 
@@ -117,6 +118,10 @@ def tensordot(a, b, axes=2):
     >>> gnp.tensordot(gnp.ones((2, 3)), gnp.ones((3, 4)), 1).shape
     (2, 4)
     """
+    try:
+        iter(axes)
+    except TypeError:  # a number of axes: an integer (NumPy computes range(axes) with it)
+        axes = axis_index(axes, None, "tensordot: axes", strict=False)
     return ops.tensordot(*_pair(a, b), axes=axes)
 
 

@@ -33,10 +33,12 @@ import operator
 
 import numpy as _np
 
-from .. import backend, ops
+from .. import backend, capture_hooks, ops
 from ..tensor import Tensor
 from . import _core as C
 from . import _fallback as F
+from ._random_capture import RecordedBitGenerator as _RecordedBitGenerator
+from ._random_capture import recording as _recording
 
 _LEGACY = [n for n in _np.random.__all__ if n[0].islower() and n not in (
     "seed", "get_state", "set_state", "default_rng", "shuffle", "permutation", "choice",
@@ -168,15 +170,28 @@ class Generator(_Draws):
         self.device = backend.device(device)
         with self.device._activated():
             self._g = self.device.xp.random.default_rng(seed)
+        # made inside a step gpugrad.compile records: a replay would not make it again
+        self._in_step = bool(capture_hooks._on and capture_hooks.active() is not None)
 
     def __repr__(self):
         return f"Generator(device='{self.device}')"
 
+    @property
+    def bit_generator(self):
+        """NumPy's (or CuPy's) bit generator behind the stream; inside a step
+        ``gpugrad.compile`` records, setting its ``state`` or calling ``advance`` is replayed
+        in order with the draws."""
+        bg = self._g.bit_generator
+        return _RecordedBitGenerator(bg) if _recording() else bg
+
     def _raw(self, name, *args, **kwargs):
+        return _drawn(self, name, args, kwargs)
+
+    def _answer(self, name, args, kwargs):
         if self.device.type != "cpu" and not hasattr(self._g, name):
             return _gpu_state(self.device, name, args, kwargs)
         with self.device._activated():
-            return F.wrap_result(getattr(self._g, name)(*args, **kwargs))
+            return getattr(self._g, name)(*args, **kwargs)
 
     def __getattr__(self, name):
         if name.startswith("_"):
@@ -225,7 +240,38 @@ def _gpu_state(device, name, args, kwargs):
         if fn is None:
             raise NotImplementedError(f"gpugrad.numpy.random.{name} has no CuPy version for "
                                       f"the GPU; draw on the CPU (device='cpu')")
-        return F.wrap_result(fn(*args, **kwargs))
+        return fn(*args, **kwargs)
+
+
+def _drawn(src, name, args, kwargs):
+    """``src._answer(name, args, kwargs)`` (NumPy's or CuPy's draw) as tensors; while
+    ``gpugrad.compile`` records a step, a recorded draw that each replay draws again from
+    ``src``'s stream as it is then (CaptureError for a draw a replay could not make again:
+    one from host arrays, or a scalar: pass ``size=``)."""
+    if not (capture_hooks._on and capture_hooks.active() is not None):
+        return F.wrap_result(src._answer(name, args, kwargs))
+    where = f"gpugrad.numpy.random.{name}"
+    if getattr(src, "_in_step", False):
+        raise capture_hooks.CaptureError(
+            f"{where} draws from a Generator made inside a step gpugrad.compile is recording "
+            f"(default_rng(...) in the step): a replay would go on drawing from the one made "
+            f"at recording; make the Generator outside the step")
+    if any(isinstance(a, _np.ndarray) or backend.is_cupy_array(a)
+           for a in F._leaves((args, kwargs))):
+        raise capture_hooks.CaptureError(
+            f"{where} got an array argument inside a step gpugrad.compile is recording; "
+            f"draw standard values with size= and scale them with tensor ops "
+            f"(loc + scale * standard_normal(size))")
+    out = capture_hooks.draw(src, _draw_again, name, args, kwargs)
+    if not hasattr(out, "shape") or isinstance(out, _np.generic):
+        raise capture_hooks.CaptureError(
+            f"{where} drew a scalar inside a step gpugrad.compile is recording, which a replay "
+            f"cannot draw again; pass size= for an array")
+    return F.wrap_result(out)
+
+
+def _draw_again(src, name, args, kwargs):
+    return src._answer(name, args, kwargs)
 
 
 def default_rng(seed=None, *, device=None):
@@ -252,10 +298,13 @@ class _Legacy(_Draws):
         return backend.get_default_device()
 
     def _raw(self, name, *args, **kwargs):
+        return _drawn(self, name, args, kwargs)
+
+    def _answer(self, name, args, kwargs):
         dev = self.device
         if dev.type != "cpu":
             return _gpu_state(dev, name, args, kwargs)
-        return F.wrap_result(getattr(_global["state"], name)(*args, **kwargs))
+        return getattr(_global["state"], name)(*args, **kwargs)
 
 
 _legacy = _Legacy()
@@ -268,6 +317,8 @@ def seed(seed=None):
     >>> seed(0); a = rand(2); seed(0); bool((a == rand(2)).all())
     True
     """
+    if _recording():  # gpugrad.compile: each replay reseeds at the same point of the step
+        return capture_hooks.host_call(seed_fn, seed)
     _global["state"].seed(seed)
     _global["seed"] = seed
     _global["gpu"].clear()
@@ -279,8 +330,14 @@ def get_state(legacy=True):
 
 
 def set_state(state):
-    """Restore a state from :func:`get_state` (``numpy.random.set_state``)."""
+    """Restore a state from :func:`get_state` (``numpy.random.set_state``); replayed in order
+    inside a step ``gpugrad.compile`` records."""
+    if _recording():
+        return capture_hooks.host_call(set_state, state)
     _global["state"].set_state(state)
+
+
+seed_fn = seed
 
 
 def normal(loc=0.0, scale=1.0, size=None):

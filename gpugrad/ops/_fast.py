@@ -23,12 +23,13 @@ from .. import anomaly as _anomaly, capture_hooks as _capture, grad_mode as _gra
 from ..autocast_state import _state as _amp
 from ..tensor import Tensor
 
-__all__ = ["watched", "plain_data", "fast_unary", "fast_binary", "fast_op", "fast_where",
-           "fast_matmul", "fast_sum", "FAST_UFUNCS"]
+__all__ = ["watched", "in_graph", "plain_data", "plain_operand", "plain_view", "fast_unary", "fast_binary",
+           "fast_op", "fast_where", "fast_matmul", "fast_sum", "FAST_UFUNCS"]
 
 _gm = _grad_mode._state
 _ndarray = np.ndarray
 _make = Tensor._make
+_new = object.__new__
 # plain numbers an op takes as they are (NumPy's weak/strong scalar promotion applies)
 _NUMBERS = frozenset([int, float, bool, complex] + [np.dtype(c).type for c in "?bhilqBHILQefdFD"])
 
@@ -50,6 +51,21 @@ def _joins_graph(t):
     return _view_in_graph(t)
 
 
+def in_graph(t) -> bool:
+    """True when ``t`` is a tensor an op would record a graph for now: grad mode is on and
+    it requires grad, or it is a view whose base has joined the graph since it was made
+    (then recorded as that view, as ``Function.apply`` does).  The one test every "graph or
+    no graph?" choice outside the engine makes.
+
+    >>> import gpugrad as gg
+    >>> w = gg.zeros(4); v = w[1:]; _ = w.requires_grad_()
+    >>> in_graph(v), in_graph(gg.zeros(1)), in_graph(1.0)
+    (True, False, False)
+    """
+    return isinstance(t, Tensor) and _gm.enabled and (
+        t.requires_grad or t._view is not None and _joins_graph(t))
+
+
 def plain_data(x, differentiable=True):
     """The NumPy array of tensor ``x`` when an op on it records nothing (grad mode is off, or
     ``x`` neither requires grad nor is a view of a tensor that does), else None.
@@ -67,6 +83,46 @@ def plain_data(x, differentiable=True):
                                            and _joins_graph(x)):
         return None
     return d
+
+
+def plain_operand(x):
+    """:func:`plain_data` of ``x`` when nothing watches op calls either (see :func:`watched`):
+    the array a no-graph fast path may compute on directly, else None."""
+    d = x.data if type(x) is Tensor else None   # (plain_data(x), inline: a call less)
+    if type(d) is not _ndarray or _capture._on or _anomaly._on or _amp.dtype is not None or (
+            _gm.enabled and (x.requires_grad or x._view is not None and _joins_graph(x))):
+        return None
+    return d
+
+
+def plain_view(x, d, out, cls, attrs):
+    """The tensor ``cls.apply(x, ...)`` returns when it records no node, for ``out``, which
+    view op ``cls`` (a ``Function`` with ``view = True`` whose forward sets ``attrs`` on its
+    node) computed from ``d = plain_operand(x)``: a NumPy scalar as a 0-d tensor of its own;
+    a view of ``d`` sharing ``x``'s version counter, with the op's node kept as the link to
+    its base (``Tensor._view``: see :mod:`gpugrad.inplace`); a copy as a tensor of its own.
+    ``attrs`` (a fresh dict) becomes the node's ``__dict__``.
+
+    >>> import gpugrad as gg
+    >>> from gpugrad.ops.shape import Reshape
+    >>> x = gg.zeros(4)
+    >>> v = plain_view(x, x.data, x.data.reshape(2, 2), Reshape, {"in_shape": (4,)})
+    >>> v._vc is x._vc, type(v._view).__name__, v._view.parents[0] is x
+    (True, 'Reshape', True)
+    """
+    if type(out) is not _ndarray:
+        return _make(np.asarray(out))
+    t = _make(out)
+    b = out.base
+    if b is not None and (b is d or b is d.base):
+        vc = t._vc = x._vc
+        attrs["needs"], attrs["parents"] = (False,), (x,)
+        if not _gm.enabled:
+            attrs["_ng_ver"] = vc[0]   # made under no_grad (PyTorch's rules then apply)
+        n = _new(cls)
+        n.__dict__ = attrs
+        t._view = n
+    return t
 
 
 def fast_unary(ufunc, slow, differentiable=True, kinds="f"):

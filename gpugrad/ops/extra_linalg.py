@@ -133,5 +133,5 @@ def diagonal(x, offset=0, axis1=0, axis2=1):
     x = tensor_arg(x)
     if x.ndim < 2:
         raise ValueError(f"diagonal: expected at least 2 dimensions, got shape {x.shape}")
-    a1, a2 = normalize_axis((axis1, axis2), x.ndim)
+    a1, a2 = normalize_axis((axis1, axis2), x.ndim, strict=False)  # (NumPy's: True is 1)
     return Diagonal.apply(x, offset=int(offset), axis1=a1, axis2=a2)

@@ -22,6 +22,7 @@ from .. import backend, capture_hooks as _capture
 from ..autograd import unbroadcast
 from ..backend import DeviceMismatchError, array_device, is_cupy_array
 from ..tensor import Tensor
+from .setitem_rules import numpy_value
 from ._util import tensor_arg, xp_of
 from .shape import (
     _axis,
@@ -313,7 +314,7 @@ def setitem(x, key, value):
     x = tensor_arg(x)
     key, _, repeats = _prepare_key(key, x.data)
     if not isinstance(value, (numbers.Number, np.generic)):
-        value = setitem_value(value, x)
+        value = setitem_value(numpy_value(x.data, key, value), x)  # (setitem_rules.py)
     return SetItem.apply(x, value, key=key, repeats=repeats)
 
 
@@ -346,7 +347,7 @@ def take(x, indices, axis=None):
         raise IndexError(f"take: indices must be integers, got {indices.dtype.name}")
     if axis is None:
         return getitem(ravel(x), indices)
-    return getitem(x, (slice(None),) * _axis(axis, x.ndim) + (indices,))
+    return getitem(x, (slice(None),) * _axis(axis, x.ndim, strict=True) + (indices,))
 
 
 def take_along_axis(x, indices, axis):

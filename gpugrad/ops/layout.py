@@ -9,19 +9,18 @@
 from __future__ import annotations
 
 import numbers
-import operator
 
 import numpy as np
 
 from .. import backend, dtypes
-from ..backend import array_device, is_cupy_array
+from ..backend import array_device
 from ..tensor import Tensor
+from ._axis_args import axis_index, int_cast, is_sequence, repeat_counts
 from ._util import cast_grad, tensor_arg, xp_of
 from .index import take
 from .shape import (
     _axes,
     _axis,
-    _ints,
     _NoSave,
     ravel,
 )
@@ -131,10 +130,11 @@ def roll(x, shift, axis=None):
     """
     x = tensor_arg(x)
     if axis is not None:
-        axis = _axis(axis, x.ndim) if isinstance(axis, numbers.Integral) else tuple(
-            _axis(a, x.ndim) for a in axis)
-    shift = operator.index(shift) if isinstance(shift, (numbers.Integral, Tensor)) else \
-        _ints((shift,), "roll")
+        axis = tuple(_axis(a, x.ndim) for a in axis) if is_sequence(axis) else \
+            _axis(axis, x.ndim)
+    # NumPy computes with int(shift): 1.0, True and '1' shift by one, None is refused
+    shift = tuple(int_cast(s, "roll: shift") for s in shift) if is_sequence(shift) else \
+        int_cast(shift, "roll: shift")
     if isinstance(shift, tuple) and isinstance(axis, tuple) and len(shift) != len(axis) \
             and len(shift) != 1 and len(axis) != 1:
         raise ValueError(f"roll: shift {shift} and axis {axis} must have the same length")
@@ -165,8 +165,12 @@ def tile(x, reps):
     [1, 2, 1, 2]
     """
     x = tensor_arg(x)
-    reps = _ints((reps,) if isinstance(reps, (numbers.Integral, Tensor)) else (tuple(reps),),
-                 "tile")
+    reps = tuple(reps) if is_sequence(reps) else (reps,)
+    if all(isinstance(r, (numbers.Number, np.generic)) and r == 1 for r in reps):
+        reps = (1,) * len(reps)  # (NumPy's shortcut: any reps equal to 1, 1.0 or True)
+    else:  # (booleans count, as NumPy multiplies the shape by them)
+        reps = tuple(int(r) if isinstance(r, (bool, np.bool_)) else
+                     axis_index(r, None, "tile: reps") for r in reps)
     if any(r < 0 for r in reps):
         raise ValueError(f"tile: reps must be non-negative, got {reps}")
     return Tile.apply(x, reps=reps)
@@ -197,11 +201,10 @@ def repeat(x, repeats, axis=None):
     x = tensor_arg(x)
     if axis is None:
         x, axis = ravel(x), 0
-    ax = _axis(axis, x.ndim)
+    ax = _axis(axis, x.ndim, strict=True)
     n = x.shape[ax]
-    reps = repeats.data if isinstance(repeats, Tensor) else repeats
-    reps = np.asarray(backend.to_device(reps, "cpu") if is_cupy_array(reps) else reps)
-    if reps.dtype.kind not in "iu" or reps.ndim > 1:
+    reps = repeat_counts(repeats)
+    if reps.ndim > 1:
         raise TypeError(f"repeat: repeats must be an int or a 1-D sequence of ints, got "
                         f"{repeats!r}")
     if (reps < 0).any():

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
+from ._axis_args import axis_arg, axis_index
 from ._util import expand_reduced, normalize_axis, tensor_arg, xp_of
 
 __all__ = ["sum", "mean", "var", "std", "max", "min", "amax", "amin", "prod", "cumsum",
@@ -54,6 +55,8 @@ class _Reduce(Function):
     def _setup(self, x, axis, keepdims):
         self.shape = x.shape
         self.axes = normalize_axis(axis, x.ndim)
+        if not x.ndim:  # a 0-d tensor's axis 0 (or -1) is no axis to reduce (as PyTorch)
+            self.axes = ()
         self.keepdims = keepdims
         self.in_dtype = x.dtype
         return self.axes if axis is not None else None
@@ -373,7 +376,7 @@ def cumsum(x, axis=None):
     if _amp.dtype is not None:  # autocast: a float32 op
         x = _amp_f32(x)
     if axis is not None:
-        axis = normalize_axis(axis, x.ndim)[0]
+        axis = axis_index(axis, x.ndim)
     w = _wide(x)
     if w is not None:
         return CumSum.apply(w, axis=axis).astype(x.dtype)
@@ -398,7 +401,7 @@ def argmax(x, axis=None, keepdims=False):
     """
     x = tensor_arg(x)
     if axis is not None:
-        normalize_axis(axis, x.ndim)
+        axis = axis_index(axis, x.ndim)
     return _NoGrad.apply(x, axis=axis, keepdims=keepdims, pick="argmax")
 
 
@@ -411,7 +414,7 @@ def argmin(x, axis=None, keepdims=False):
     """
     x = tensor_arg(x)
     if axis is not None:
-        normalize_axis(axis, x.ndim)
+        axis = axis_index(axis, x.ndim)
     return _NoGrad.apply(x, axis=axis, keepdims=keepdims, pick="argmin")
 
 
@@ -422,7 +425,7 @@ def all(x, axis=None, keepdims=False):
     >>> gg.all(gg.tensor([1, 0])).item()
     False
     """
-    return _NoGrad.apply(tensor_arg(x), axis=axis, keepdims=keepdims, pick="all")
+    return _NoGrad.apply(tensor_arg(x), axis=axis_arg(axis), keepdims=keepdims, pick="all")
 
 
 def any(x, axis=None, keepdims=False):
@@ -432,4 +435,4 @@ def any(x, axis=None, keepdims=False):
     >>> gg.any(gg.tensor([1, 0])).item()
     True
     """
-    return _NoGrad.apply(tensor_arg(x), axis=axis, keepdims=keepdims, pick="any")
+    return _NoGrad.apply(tensor_arg(x), axis=axis_arg(axis), keepdims=keepdims, pick="any")

@@ -1,5 +1,6 @@
-"""Shape ops: reshape, transpose, broadcast, join and split (indexing is in index.py,
-pad/flip/tile/casts in layout.py).
+"""Shape ops: reshape, transpose, broadcast (ravel, flatten and the column-major reshape are
+in ravel.py, join and split in join.py, indexing in index.py, pad/flip/tile/casts in
+layout.py).
 
 Each op's forward and backward sit side by side.  Ops whose answer is a view of their input
 (reshape, transpose, basic slicing, flip, broadcast_to) set ``view = True`` so the version
@@ -24,7 +25,9 @@ import numpy as np
 from ..autograd import Function, unbroadcast
 from ..backend import is_cupy_array
 from ..tensor import Tensor, as_tensor
-from ._util import cast_grad, tensor_arg, xp_of
+from ._axis_args import axis_index, is_one_axis, normalize_axis
+from ._fast import plain_operand, plain_view
+from ._util import tensor_arg, xp_of
 
 __all__ = ["reshape", "squeeze", "expand_dims", "flatten", "ravel", "transpose", "permute", "swapaxes", "moveaxis", "broadcast_to", "expand", "concatenate", "stack", "split", "cat", "unsqueeze"]
 
@@ -39,23 +42,16 @@ def _coerce(v, like=None):
     return as_tensor(v, device=like.device if isinstance(like, Tensor) else None)
 
 
-def _axis(a, ndim):
-    """One axis as a non-negative int, validated against ``ndim``."""
-    a = operator.index(a)
-    if not -ndim <= a < ndim:
-        raise np.exceptions.AxisError(f"axis {a} is out of bounds for a tensor of dimension {ndim}")
-    return a % ndim
+def _axis(a, ndim, strict=False):
+    """One axis as a non-negative int, validated against ``ndim`` (:mod:`._axis_args`;
+    ``strict``: a boolean is refused, else Python's True is axis 1 as in NumPy's Python
+    functions)."""
+    return axis_index(a, ndim, strict=strict)
 
 
-def _axes(axis, ndim):
+def _axes(axis, ndim, strict=False):
     """An int, a sequence of ints or None (all axes) as a tuple of distinct axes."""
-    if axis is None:
-        return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (numbers.Integral, Tensor)) else tuple(axis)
-    out = tuple(_axis(a, ndim) for a in axes)
-    if len(set(out)) != len(out):
-        raise ValueError(f"repeated axis in {axis!r}")
-    return out
+    return normalize_axis(axis, ndim, strict=strict)
 
 
 def _ints(args, what):
@@ -64,7 +60,10 @@ def _ints(args, what):
             isinstance(args[0], Tensor) and args[0].ndim == 0):  # (a 1-D tensor: a sequence)
         args = args[0]
     try:
-        return tuple(operator.index(n) for n in args)
+        out = tuple(operator.index(n) for n in args)
+        if any(isinstance(n, (bool, np.bool_)) for n in args):
+            raise TypeError  # (NumPy refuses booleans as sizes and axes)
+        return out
     except TypeError:
         raise TypeError(f"{what}: expected integers, got {args!r}") from None
 
@@ -102,23 +101,64 @@ class Reshape(_NoSave):
     twice_differentiable = True
     view = True
 
-    def forward(self, x, shape):
+    order = "C"  # the index order the elements are read and placed in ('F': column-major)
+
+    def forward(self, x, shape, order="C", ravel=False):
+        # ravel: NumPy's ravel, a view only of a C-contiguous input (else a copy)
         self.in_shape = x.shape
-        return x.reshape(shape)
+        if ravel and not x.flags.c_contiguous:
+            return x.flatten()
+        if order == "C":
+            return x.reshape(shape)
+        self.order = order
+        return x.reshape(shape, order=order)
 
     def backward(self, g):
-        return (g.reshape(self.in_shape),)
+        if self.order == "C":
+            return (g.reshape(self.in_shape),)
+        return (g.reshape(self.in_shape, order=self.order),)
 
 
-def reshape(x, *shape):
-    """Give ``x`` a new shape with the same number of elements; one size may be -1.
+def reshape(x, *shape, order="C"):
+    """Give ``x`` a new shape with the same number of elements; one size may be -1.  The
+    elements are read and placed in ``order``: 'C' (row-major), 'F' (column-major) or 'A'
+    ('F' when ``x`` is Fortran-contiguous and not C-contiguous).  A view of ``x`` where
+    NumPy's reshape gives one, else a copy.  TypeError for a size that is not an integer
+    (a float, a bool), ValueError when the sizes cannot match.
 
     >>> import gpugrad as gg
     >>> reshape(gg.arange(6.0), 2, -1).shape
     (2, 3)
+    >>> reshape(gg.arange(6.0), (3, 2), order="F").tolist()
+    [[0.0, 3.0], [1.0, 4.0], [2.0, 5.0]]
     """
+    if order != "C":
+        return _reshape_order(x, shape, order)
+    d = plain_operand(x)
+    if d is not None:  # no graph: NumPy's reshape (anything it refuses takes the op's path)
+        s = shape[0] if len(shape) == 1 and type(shape[0]) is tuple else shape
+        if _all_ints(s):
+            try:
+                out = d.reshape(s)
+            except (ValueError, TypeError):
+                out = None
+            if out is not None:
+                return plain_view(x, d, out, Reshape, {"in_shape": d.shape})
     x = tensor_arg(x)
     return Reshape.apply(x, shape=_resolve_shape(_ints(shape, "reshape"), x.shape))
+
+
+def _all_ints(s):
+    """True when every entry of tuple ``s`` is a Python int (the fast paths' shapes)."""
+    for n in s:
+        if type(n) is not int:
+            return False
+    return True
+
+
+def _reshaped(x, d, shape):
+    """The no-graph answer of ``Reshape.apply(x, shape=shape)`` (``d``: x's plain array)."""
+    return plain_view(x, d, d.reshape(shape), Reshape, {"in_shape": d.shape})
 
 
 def squeeze(x, axis=None):
@@ -128,10 +168,23 @@ def squeeze(x, axis=None):
     >>> squeeze(gg.zeros((1, 3, 1)), axis=0).shape
     (3, 1)
     """
+    d = plain_operand(x)
+    if d is not None:
+        if axis is None:
+            return _reshaped(x, d, tuple([n for n in d.shape if n != 1]))
+        if type(axis) is int and -d.ndim <= axis < d.ndim and d.shape[axis] == 1:
+            a = axis % d.ndim
+            return _reshaped(x, d, d.shape[:a] + d.shape[a + 1:])
     x = tensor_arg(x)
     if axis is None:
         return Reshape.apply(x, shape=tuple(n for n in x.shape if n != 1))
-    axes = _axes(axis, x.ndim)
+    if not x.ndim:  # NumPy's 0-d rule: axis 0 or -1 (as one int), or ()
+        if is_one_axis(axis):
+            axis_index(axis, 0)
+        elif len(tuple(axis)):
+            raise np.exceptions.AxisError(tuple(axis)[0], 0)
+        return Reshape.apply(x, shape=())
+    axes = _axes(axis, x.ndim, strict=True)
     for a in axes:
         if x.shape[a] != 1:
             raise ValueError(f"cannot squeeze axis {a} of size {x.shape[a]} (tensor of shape "
@@ -146,6 +199,10 @@ def expand_dims(x, axis):
     >>> expand_dims(gg.zeros(3), -1).shape
     (3, 1)
     """
+    d = plain_operand(x)
+    if d is not None and type(axis) is int and -d.ndim - 1 <= axis <= d.ndim:
+        a = axis % (d.ndim + 1)
+        return _reshaped(x, d, d.shape[:a] + (1,) + d.shape[a:])
     x = tensor_arg(x)
     n = 1 if isinstance(axis, (numbers.Integral, Tensor)) else len(tuple(axis))
     axes = _axes(axis, x.ndim + n)
@@ -155,35 +212,6 @@ def expand_dims(x, axis):
 
 
 unsqueeze = expand_dims
-
-
-def flatten(x, start_dim=0, end_dim=-1):
-    """Merge axes ``start_dim..end_dim`` (inclusive) into one; a 0-d tensor becomes 1-D.
-
-    >>> import gpugrad as gg
-    >>> flatten(gg.zeros((2, 3, 4)), 1).shape
-    (2, 12)
-    """
-    x = tensor_arg(x)
-    if x.ndim == 0:
-        return Reshape.apply(x, shape=(1,))
-    s, e = _axis(start_dim, x.ndim), _axis(end_dim, x.ndim)
-    if s > e:
-        raise ValueError(f"flatten: start_dim ({start_dim}) must not come after end_dim "
-                         f"({end_dim}) for a tensor of shape {x.shape}")
-    shape = x.shape[:s] + (math.prod(x.shape[s:e + 1]),) + x.shape[e + 1:]
-    return Reshape.apply(x, shape=shape)
-
-
-def ravel(x):
-    """The elements of ``x`` as a 1-D tensor (row-major order).
-
-    >>> import gpugrad as gg
-    >>> ravel(gg.tensor([[1, 2], [3, 4]])).tolist()
-    [1, 2, 3, 4]
-    """
-    x = tensor_arg(x)
-    return Reshape.apply(x, shape=(x.size,))
 
 
 # ================================================================ axis permutations
@@ -200,13 +228,19 @@ class Transpose(_NoSave):
         return (g.transpose(_inverse(self.axes)),)
 
 
+_REVERSED = [tuple(range(n - 1, -1, -1)) for n in range(33)]  # (the default permutations)
+_RANGES = [list(range(n)) for n in range(65)]
+
+
 def _perm(axes, shape, what):
     nd = len(shape)
-    try:
-        ax = tuple(operator.index(a) for a in axes)
-    except TypeError:
-        raise TypeError(f"{what}: expected integer axes, got {axes!r}") from None
+    ax = tuple(axis_index(a, None, f"{what}: axes") for a in axes)  # (NumPy refuses bools)
     norm = [a + nd if a < 0 else a for a in ax]
+    bad = [a for a in ax if not -nd <= a < nd]
+    if bad and len(ax) == nd:  # (NumPy's error for an axis out of range: AxisError)
+        raise np.exceptions.AxisError(
+            f"{what}: axes {ax} are not a permutation of the {nd} dimensions of a tensor of "
+            f"shape {tuple(shape)}: axis {bad[0]} is out of bounds")
     if sorted(norm) != list(range(nd)):
         raise ValueError(f"{what}: axes {ax} are not a permutation of the {nd} dimensions of a "
                          f"tensor of shape {tuple(shape)}")
@@ -220,6 +254,15 @@ def transpose(x, axes=None, *more):
     >>> transpose(gg.zeros((2, 3, 4)), (1, 0, 2)).shape
     (3, 2, 4)
     """
+    d = plain_operand(x)
+    if d is not None and not more:
+        if axes is None:
+            nd = d.ndim
+            perm = _REVERSED[nd] if nd < len(_REVERSED) else tuple(range(nd - 1, -1, -1))
+            return plain_view(x, d, d.transpose(), Transpose, {"axes": perm})
+        if type(axes) is tuple and len(axes) == d.ndim and _all_ints(axes) and \
+                sorted(axes) == _RANGES[d.ndim]:
+            return plain_view(x, d, d.transpose(axes), Transpose, {"axes": axes})
     x = tensor_arg(x)
     if more:
         axes = (axes,) + more
@@ -248,6 +291,14 @@ def swapaxes(x, axis1, axis2):
     >>> swapaxes(gg.zeros((2, 3, 4)), 0, -1).shape
     (4, 3, 2)
     """
+    d = plain_operand(x)
+    if d is not None and type(axis1) is int and type(axis2) is int and \
+            -d.ndim <= axis1 < d.ndim and -d.ndim <= axis2 < d.ndim:
+        a, b = axis1 % d.ndim, axis2 % d.ndim
+        perm = list(range(d.ndim))
+        perm[a], perm[b] = perm[b], perm[a]
+        perm = tuple(perm)
+        return plain_view(x, d, d.transpose(perm), Transpose, {"axes": perm})
     x = tensor_arg(x)
     a, b = _axis(axis1, x.ndim), _axis(axis2, x.ndim)
     perm = list(range(x.ndim))
@@ -263,6 +314,9 @@ def moveaxis(x, source, destination):
     (3, 4, 2)
     """
     x = tensor_arg(x)
+    if source is None or destination is None:
+        raise TypeError(f"moveaxis: expected integer axes, got source={source!r} and "
+                        f"destination={destination!r}")
     src, dst = _axes(source, x.ndim), _axes(destination, x.ndim)
     if len(src) != len(dst):
         raise ValueError(f"moveaxis: source and destination must name the same number of axes, "
@@ -322,116 +376,8 @@ def expand(x, *sizes):
     return broadcast_to(x, shape)
 
 
-# ================================================================ joining and splitting
-def _tensor_list(tensors, what):
-    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
-        raise TypeError(f"{what}: expected a list or tuple of tensors, got "
-                        f"{type(tensors).__name__}")
-    if not tensors:
-        raise ValueError(f"{what}: expected a non-empty sequence of tensors, got none")
-    like = next((t for t in tensors if isinstance(t, Tensor)), None)
-    return [_coerce(t, like) for t in tensors]
+# ravel, flatten and reshape's 'F'/'A' orders live in ravel.py (re-exported here)
+from .ravel import _reshape_order, flatten, ravel  # noqa: E402,F401
 
-
-class Concatenate(_NoSave):
-    complex_grad = True  # linear in its input: g passes unconjugated
-    twice_differentiable = True
-
-    def forward(self, *arrays, axis):
-        self.axis = axis
-        self.sizes = [a.shape[axis] for a in arrays]
-        self.dtypes = [a.dtype for a in arrays]
-        return xp_of(arrays[0]).concatenate(arrays, axis=axis)
-
-    def backward(self, g):
-        out, start, key = [], 0, [slice(None)] * g.ndim
-        for n, need, dt in zip(self.sizes, self.needs, self.dtypes):
-            key[self.axis] = slice(start, start + n)
-            out.append(cast_grad(g[tuple(key)], dt) if need else None)
-            start += n
-        return tuple(out)
-
-
-def concatenate(tensors, axis=0):
-    """Join tensors along an existing axis (``axis=None`` flattens them first).
-
-    >>> import gpugrad as gg
-    >>> concatenate([gg.zeros((2, 3)), gg.ones((1, 3))]).shape
-    (3, 3)
-    """
-    ts = _tensor_list(tensors, "concatenate")
-    if axis is None:
-        ts, axis = [ravel(t) for t in ts], 0
-    if any(t.ndim == 0 for t in ts):
-        raise ValueError("concatenate: zero-dimensional tensors cannot be concatenated; use "
-                         "stack")
-    ax = _axis(axis, ts[0].ndim)
-    for t in ts[1:]:
-        if t.ndim != ts[0].ndim or any(m != n for i, (m, n) in enumerate(zip(t.shape, ts[0].shape))
-                                       if i != ax):
-            raise ValueError(f"concatenate: all tensors must have the same shape except along "
-                             f"axis {ax}, got {ts[0].shape} and {t.shape}")
-    return Concatenate.apply(*ts, axis=ax)
-
-
-cat = concatenate
-
-
-class Stack(_NoSave):
-    complex_grad = True  # linear in its input: g passes unconjugated
-    twice_differentiable = True
-
-    def forward(self, *arrays, axis):
-        self.axis = axis
-        self.dtypes = [a.dtype for a in arrays]
-        return xp_of(arrays[0]).stack(arrays, axis=axis)
-
-    def backward(self, g):
-        key = [slice(None)] * g.ndim
-        out = []
-        for i, (need, dt) in enumerate(zip(self.needs, self.dtypes)):
-            key[self.axis] = i
-            out.append(cast_grad(g[tuple(key)], dt) if need else None)
-        return tuple(out)
-
-
-def stack(tensors, axis=0):
-    """Join same-shaped tensors along a new axis.
-
-    >>> import gpugrad as gg
-    >>> stack([gg.zeros(3), gg.ones(3)], axis=1).shape
-    (3, 2)
-    """
-    ts = _tensor_list(tensors, "stack")
-    for t in ts[1:]:
-        if t.shape != ts[0].shape:
-            raise ValueError(f"stack: all tensors must have the same shape, got {ts[0].shape} "
-                             f"and {t.shape}")
-    return Stack.apply(*ts, axis=_axis(axis, ts[0].ndim + 1))
-
-
-def split(x, indices_or_sections, axis=0):
-    """Split into a list of views: N equal sections, or at the given indices (NumPy's split).
-
-    >>> import gpugrad as gg
-    >>> [p.shape for p in split(gg.zeros((5, 2)), [1, 3])]
-    [(1, 2), (2, 2), (2, 2)]
-    """
-    x = tensor_arg(x)
-    ax = _axis(axis, x.ndim)
-    n = x.shape[ax]
-    if isinstance(indices_or_sections, (numbers.Integral, Tensor)):
-        k = operator.index(indices_or_sections)
-        if k <= 0:
-            raise ValueError(f"split: the number of sections must be positive, got {k}")
-        if n % k:
-            raise ValueError(f"split: axis {ax} of size {n} cannot be split into {k} equal "
-                             f"sections (tensor of shape {x.shape})")
-        bounds = [i * (n // k) for i in range(k + 1)]
-    else:
-        bounds = [0] + list(_ints((indices_or_sections,), "split")) + [n]
-    from .index import GetItemBasic
-
-    head = (slice(None),) * ax
-    return [GetItemBasic.apply(x, key=head + (slice(s, e), Ellipsis))
-            for s, e in zip(bounds[:-1], bounds[1:])]
+# joining and splitting live in join.py (re-exported here, their first home)
+from .join import Concatenate, Stack, cat, concatenate, split, stack  # noqa: E402,F401

@@ -1,0 +1,159 @@
+"""``Tensor.flat``: NumPy's ``flatiter`` over a tensor -- the elements in C order, read
+differentiably and assigned in place (recorded like ``t[...] = v``).
+
+Assignments follow NumPy's flat rules: the values are read flat and repeat cyclically to
+fill the positions (``t.flat[:4] = [9, 8]`` writes 9, 8, 9, 8; ``t.flat = 3`` fills ``t``;
+extra values are ignored).  A tensor key computed in a step :func:`gpugrad.compile` records
+(``t.flat[argmax(x)] = v``) is turned into per-axis indices with tensor ops, so each replay
+follows the key of that call.
+
+>>> import gpugrad as gg
+>>> t = gg.zeros((2, 3)); t.flat[:4] = [9.0, 8.0]; t.tolist()
+[[9.0, 8.0, 9.0], [8.0, 0.0, 0.0]]
+>>> it = t.flat; next(it).tolist(), it.index, it.coords
+(9.0, 1, (0, 1))
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import capture_hooks, ops
+from .backend import is_cupy_array
+
+__all__ = ["FlatIter", "set_flat"]
+
+
+def _recording():
+    return bool(capture_hooks._on) and capture_hooks.active() is not None
+
+
+def _host_key(key):
+    """A key as NumPy understands it (tensors and CuPy arrays read back to the host)."""
+    from .tensor import Tensor
+
+    key = key.data if isinstance(key, Tensor) else key
+    return key.get() if is_cupy_array(key) else key
+
+
+def _key_ops(t, key):
+    """Per-axis index tensors for the flat positions held in integer tensor ``key``, made with
+    tensor ops (so a recorded step follows the key).  An out-of-range position becomes
+    index ``shape[0]`` on axis 0, so the write raises IndexError as NumPy's does."""
+    size = t.size
+    neg = ops.less(key, 0)
+    bad = ops.logical_or(ops.less(key, -size), ops.greater_equal(key, size))
+    k = ops.where(neg, ops.add(key, size), key)
+    idx, stride = [], size
+    for axis, n in enumerate(t.shape):
+        stride //= n if n else 1
+        q = ops.floor_divide(k, stride) if stride != 1 else k
+        idx.append(ops.where(bad, t.shape[0], q) if axis == 0 else ops.remainder(q, n))
+    return tuple(idx)
+
+
+def _positions(t, key):
+    """``(index, count, shape)``: the key into ``t`` that selects its flat positions ``key``,
+    how many there are, and the shape of the selection (None where values decide)."""
+    from .tensor import Tensor
+
+    if isinstance(key, Tensor) and t.ndim and _recording():
+        if key.dtype == np.bool_:
+            if key.shape != (t.size,):
+                raise IndexError(f"flat: a boolean key must have shape ({t.size},), got "
+                                 f"shape {key.shape}")
+            return (ops.reshape(key, t.shape),), None, None
+        if key.dtype.kind not in "iu":
+            raise IndexError(f"flat: only integers, slices and integer or boolean arrays are "
+                             f"valid indices, got a tensor of dtype {key.dtype}")
+        return _key_ops(t, key), key.size, key.shape
+    pos = np.arange(t.size)[_host_key(key)]
+    idx = np.unravel_index(pos, t.shape)
+    if t.device.type != "cpu":
+        idx = tuple(t.device.xp.asarray(i) for i in idx)
+    return idx, pos.size, pos.shape
+
+
+def _cycled(value, count, shape):
+    """``value`` read flat and repeated cyclically to ``count`` elements in ``shape`` (NumPy's
+    flat assignment); a single value is left to broadcast."""
+    from .tensor import Tensor
+
+    if isinstance(value, Tensor):
+        if value.ndim == 0 or (value.size == count and value.shape == shape):
+            return value
+        if count is None:
+            raise capture_hooks.CaptureError(
+                "t.flat[mask] = values with a boolean tensor mask inside a step "
+                "gpugrad.compile records: how the values repeat depends on the mask's "
+                "count; assign a single value or use t[mask] = values")
+        if value.size == 0:
+            raise ValueError(f"flat: cannot assign {count} elements from an empty tensor")
+        flat = ops.ravel(value)
+        if flat.size != count:
+            flat = ops.tile(flat, -(-count // flat.size))[:count]
+        return ops.reshape(flat, shape)
+    arr = np.asarray(value)
+    if arr.ndim == 0 or count is None and arr.size == 1:
+        return value
+    if count is None:
+        raise capture_hooks.CaptureError(
+            "t.flat[mask] = values with a boolean tensor mask inside a step gpugrad.compile "
+            "records: how the values repeat depends on the mask's count; assign a single "
+            "value or use t[mask] = values")
+    if arr.size == 0:
+        raise ValueError(f"flat: cannot assign {count} elements from an empty sequence")
+    return np.resize(arr.ravel(), count).reshape(shape)
+
+
+class FlatIter:
+    """``t.flat``: the elements in C order; indexing reads (differentiably, always a copy as
+    NumPy's) and assigns into ``t`` in place (values repeat cyclically, as NumPy's).
+    Iterating steps through the elements (``index``: the next flat position, ``coords``:
+    its per-axis index).
+
+    >>> import gpugrad as gg
+    >>> t = gg.zeros((2, 2)); t.flat[3] = 1.0; t.flat[:].tolist()
+    [0.0, 0.0, 0.0, 1.0]
+    """
+
+    def __init__(self, base):
+        self.base = base
+        self.index = 0
+
+    @property
+    def coords(self):
+        """The per-axis index of position :attr:`index`."""
+        return tuple(int(i) for i in np.unravel_index(self.index, self.base.shape))
+
+    def __len__(self):
+        return self.base.size
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self.index >= self.base.size:
+            raise StopIteration
+        r = self.base[self.coords]
+        self.index += 1
+        return r
+
+    def __getitem__(self, key):
+        r = ops.ravel(self.base)[key]
+        return ops.copy(r) if r._vc is self.base._vc else r  # (NumPy's: always a copy)
+
+    def __setitem__(self, key, value):
+        idx, count, shape = _positions(self.base, key)
+        self.base[idx] = _cycled(value, count, shape)
+
+    def copy(self):
+        """A 1-D copy of the elements (NumPy's ``flatiter.copy``)."""
+        return ops.copy(ops.ravel(self.base))
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(ops.ravel(self.base), dtype=dtype)
+
+
+def set_flat(t, value):
+    """``t.flat = value``: every element, from ``value`` read flat and repeated cyclically."""
+    FlatIter(t)[...] = value
