@@ -61,6 +61,7 @@ def test_bench_autocast_impls_run_a_step_on_the_cpu(monkeypatch):
 
 
 def test_check_agreement_refuses_a_mixed_precision_step_that_ran_in_float32(monkeypatch):
+    pytest.importorskip("ml_dtypes")
     from gpugrad.tools.bench import autocast_impls as ai
     from gpugrad.tools.bench import workloads as bw
     from gpugrad.tools.bench.check import check_agreement
@@ -84,6 +85,7 @@ def test_check_agreement_refuses_a_mixed_precision_step_that_ran_in_float32(monk
 
 @pytest.mark.cuda
 def test_bench_bf16_step_on_cuda_runs_bf16_gemms(monkeypatch):
+    pytest.importorskip("ml_dtypes")
     from gpugrad.ops import bf16_cuda
     from gpugrad.tools.bench import workloads as bw
     ran = []

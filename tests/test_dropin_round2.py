@@ -127,7 +127,9 @@ def _flat_mask(x):
 def test_flat_write_follows_the_key_of_each_call(f):
     eager, got = _eager_and_compiled(f)
     assert got == eager
-    # eager is NumPy's answer
+    # eager is NumPy's answer (NumPy 2.0's flat iterator takes no 0-d or 2-D array keys)
+    if onp.lib.NumpyVersion(onp.__version__) < "2.1.0":
+        return
     for v, e in zip(XS, eager):
         assert e == onp.asarray(f(v)).tolist()
 
@@ -172,6 +174,8 @@ def _coef(v):
 
 @pytest.mark.parametrize("name", list(VIEWS))
 def test_view_made_before_base_joins_graph_keeps_gradient(name):
+    if name == "unstack" and not hasattr(onp, "unstack"):
+        pytest.skip("NumPy < 2.1 has no unstack to compare with")
     f = VIEWS[name]
     w = gg.tensor(W, requires_grad=True)
     b = gnp.zeros((2, 3, 4))
@@ -312,6 +316,8 @@ def test_squeeze_0d_axis():
                                   "x.flat[x.ravel() > -1] = [5, 6]", "x.flat[x > -1] = 1",
                                   "x.put([5, 0], [1, 2, 3])", "x.flat[[6]] = 1"])
 def test_flat_assignment_forms_as_numpy(stmt):
+    if stmt == "x.flat[x > -1] = 1" and onp.lib.NumpyVersion(onp.__version__) < "2.1.0":
+        pytest.skip("NumPy 2.0's flat iterator refuses a 2-D boolean key that later NumPy takes")
     _same_as_numpy(stmt)
 
 
