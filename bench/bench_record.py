@@ -41,6 +41,7 @@ CASES = {
     "x[1:3]": ("x[1:3]", "xn[1:3]"),
     "X.reshape(-1)": ("X.reshape(-1)", "Xn.reshape(-1)"),
     "gg.relu(x)": ("gg.relu(x)", "numpy.maximum(xn, 0)"),
+    "x * 2.0": ("x * 2.0", "xn * 2.0"),
 }
 CHAIN_NODES = 41  # chain(): 20 multiplies, 20 adds, one sum
 

@@ -221,13 +221,14 @@ class Function:
             anomaly.after_forward(node, out, args, kwargs, record)
         t = _new(Tensor)  # Tensor._make(out), inline
         t.data = out
-        t.grad = t._hooks = t._view = None
-        view = cls.view and out.base is not None and isinstance(args[0], Tensor) \
+        t._grad = t._hooks = t._view = None  # (the slot: no check for a new tensor's None)
+        base = out.base if type(out) is _ndarray else getattr(out, "base", None)
+        is_view = cls.view
+        view = is_view and base is not None and isinstance(args[0], Tensor) \
             and _is_view_of(out, arrays[0])  # (a reshape may have had to copy)
         if view:
             vc = args[0]._vc
-        elif not cls.view and getattr(out, "base", None) is not None and \
-                (alias := _aliased(out, args)) is not None:
+        elif not is_view and base is not None and (alias := _aliased(out, args)) is not None:
             vc = alias._vc  # an answer in an input's memory (einsum's 'ij->ji' is a view):
         else:              # a write into either is a write into both
             vc = [0]

@@ -58,7 +58,7 @@ class Tensor:
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
         self.data = _to_array(data, dtype, device)
-        self.grad = None
+        self._grad = None
         self._node = None
         self._vc = [0]
         self._hooks = None
@@ -69,11 +69,12 @@ class Tensor:
     @classmethod
     def _make(cls, data, requires_grad=False):
         """Wrap an array without copying or checking (internal fast path).  Every slot is set
-        here, ``grad`` first (gpugrad.compile's recorder tells a tensor being made by its unset
-        ``_vc``); ``Function.apply`` makes its answers the same way, inline: keep the two alike."""
+        here, ``data`` first (gpugrad.compile's recorder tells a tensor being made by its unset
+        ``_vc`` when ``data`` is assigned); ``Function.apply`` makes its answers the same way,
+        inline: keep the two alike."""
         t = object.__new__(cls)
         t.data = data
-        t.grad = None
+        t._grad = None
         t.requires_grad = requires_grad
         t._node = None
         t._vc = [0]

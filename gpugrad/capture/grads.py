@@ -9,7 +9,8 @@ moment, what it was in the uncompiled step.  Three things set it:
   replay's array of a tensor the step computed, to a leaf's replayed ``.grad`` tensor, or to a
   tensor from before the call; a tensor made from NumPy values in the step, or an input of
   the step, is refused with :class:`CaptureError`;
-* a tensor made in the step (which starts with no gradient): its first delivery starts from
+* a tensor made in the step (which starts with no gradient; its constructor's ``data``
+  assignment reports it: :meth:`GradAssignments.tensor_made`): its first delivery starts from
   None at each replay too (the recorded tensor object is the one a replay hands gradients to);
 * a host call (``zero_grad``), replayed as it is, and the delivery itself: nothing to add.
 
@@ -42,6 +43,11 @@ class GradAssignments:
         self.delivering = None    # the leaf the backward pass is handing a gradient to
         self.by_deliver = False   # the assignment under way is the delivery's own
 
+    def tensor_made(self, t):
+        """``t`` is being made during the recording (its constructor just set ``data``; its
+        ``.grad`` slot starts as None without an assignment to report)."""
+        self.fresh.add(id(t))
+
     def grad_set(self, t):
         """``t.grad`` is about to be assigned: note a gradient handed to it before."""
         if _being_made(t):
@@ -54,7 +60,7 @@ class GradAssignments:
     def grad_assigned(self, t):
         """``t.grad`` was just assigned: by a tensor's constructor (noted as made in the
         step), by the backward pass (its leaf entry replays it), or by the step (recorded)."""
-        if _being_made(t):                # Tensor.__init__/_make: a tensor made in the step
+        if _being_made(t):                # a constructor that assigns grad (Parameter's)
             self.fresh.add(id(t))
             return
         if self.by_deliver:
@@ -96,7 +102,8 @@ class GradAssignments:
 
 
 def _being_made(t):
-    """True while ``t``'s constructor runs (it sets ``grad`` before its version counter)."""
+    """True while ``t``'s constructor runs (it sets ``data`` and ``grad`` before its version
+    counter)."""
     try:
         t._vc
     except AttributeError:

@@ -6,7 +6,9 @@ thread records, and the wrappers check the calling thread, so other threads are 
 
 While recording, every array put into a tensor (``Tensor(...)``, ``gg.tensor(...)``,
 ``t.data = a``) is also reported to the recorder (``Recorder.assigned``), which refuses such an
-array when an op later reads it unless a recorded call made it; and every ``t.grad = g``
+array when an op later reads it unless a recorded call made it -- a tensor's constructor puts
+its array first, so this is also how the recorder learns of each tensor made in the step
+(``Recorder.tensor_made``: its ``.grad`` starts as None); and every ``t.grad = g``
 (``Recorder.grad_set`` before, ``Recorder.grad_assigned`` after), so that the gradient the
 backward pass handed to a leaf is known before the step rebinds ``p.grad``, and the step's own
 assignments are replayed (:mod:`gpugrad.capture.grads`).
@@ -19,6 +21,7 @@ import threading
 from .. import capture_hooks
 from ..capture_hooks import CaptureError
 from ..tensor import Tensor
+from .grads import _being_made
 
 _READS = ("item", "tolist", "numpy", "__array__", "__bool__", "__float__", "__int__",
           "__index__", "__complex__")
@@ -36,6 +39,8 @@ def _reporting(slot):
         put(t, a)
         r = capture_hooks.active()
         if r is not None:
+            if _being_made(t):  # a constructor (Tensor(), _make, Function.apply) sets data first
+                r.tensor_made(t)
             r.assigned(t, a)
     return property(lambda t: get(t, Tensor), set_data, slot.__delete__, slot.__doc__)
 

@@ -9,6 +9,7 @@ from ..backend import get_array_module, is_cupy_array
 from ..tensor import Tensor, as_tensor
 
 _ndarray = np.ndarray
+_PY_NUMBERS = (float, int)  # exact types, for fast paths (bool and subclasses go the long way)
 
 
 def xp_of(a):
@@ -26,11 +27,34 @@ def xp_of(a):
 
 def shape_of(a):
     """Shape of an array or () for a Python scalar."""
-    return a.shape if type(a) is _ndarray else getattr(a, "shape", ())
+    if type(a) is _ndarray:
+        return a.shape
+    return () if type(a) in _PY_NUMBERS else getattr(a, "shape", ())
 
 
 def is_scalar(x) -> bool:
+    """True for a Python or NumPy number (not a 0-d array).
+
+    >>> is_scalar(2.0), is_scalar(np.float32(1)), is_scalar(np.zeros(()))
+    (True, True, False)
+    """
+    tx = type(x)
+    if tx is float or tx is int:  # (the ABC test below costs several times this)
+        return True
     return isinstance(x, (numbers.Number, np.generic)) and not isinstance(x, np.ndarray)
+
+
+def cross_saved(needs):
+    """``saved_inputs`` of a bilinear op (multiply, matmul): input 0 is read for input 1's
+    gradient and input 1 for input 0's.
+
+    >>> cross_saved((True, False)), cross_saved([True, True]), cross_saved((False, False))
+    ((1,), (0, 1), ())
+    """
+    n0, n1 = needs
+    if n0:
+        return (0, 1) if n1 else (1,)
+    return (0,) if n1 else ()
 
 
 def operand(x, like=None):
@@ -38,6 +62,9 @@ def operand(x, like=None):
     become tensors (lists on ``like``'s device)."""
     if isinstance(x, Tensor):
         return x
+    if type(x) in _PY_NUMBERS:  # a Python float or int: kept, except beside bfloat16
+        return like.dtype.type(x) if isinstance(like, Tensor) and like.data.dtype.char == "E" \
+            else x
     if is_scalar(x):
         if isinstance(x, (int, float)) and isinstance(like, Tensor) and like.dtype.char == "E":
             return like.dtype.type(x)  # weak, as NEP 50 makes it for NumPy's own floats:

@@ -18,19 +18,23 @@ import math
 import numpy as np
 
 from ..autograd import Function, unbroadcast
-from ._util import _conj, is_scalar, operand, shape_of, xp_of
+from ..tensor import Tensor
+from ._util import _conj, cross_saved, is_scalar, operand, shape_of, xp_of
 from .unary import *  # noqa: F401,F403  (re-exported: the unary ops' old home)
 from .unary import __all__ as _unary_all
 from .unary import (  # noqa: F401  (private names other modules imported from here)
     _OPS, Exp, Log, Relu, Sigmoid, Tanh, _float_operand, _sig, _sigmoid, gelu)
+
+_ndarray = np.ndarray
 
 
 # ================================================================ binary arithmetic
 class _Binary(Function):
     twice_differentiable = True
 
-    def _shapes(self, a, b):
-        self.sa, self.sb = shape_of(a), shape_of(b)
+    def _shapes(self, a, b):  # (shape_of, inline for NumPy arrays: this runs on every call)
+        self.sa = a.shape if type(a) is _ndarray else shape_of(a)
+        self.sb = b.shape if type(b) is _ndarray else shape_of(b)
 
     def _out(self, ga, gb):
         n0, n1 = self.needs
@@ -69,8 +73,7 @@ class Subtract(_Binary):
 class Multiply(_Binary):
     complex_grad = True  # g * conj(b), g * conj(a)
 
-    def saved_inputs(self, needs):  # a is read only for b's gradient, and vice versa
-        return tuple(i for i, other in ((0, 1), (1, 0)) if needs[other])
+    saved_inputs = staticmethod(cross_saved)  # a is read only for b's gradient, and vice versa
 
     def forward(self, a, b):
         self._shapes(a, b)
@@ -233,9 +236,10 @@ class Where(Function):
 
 def _binary(cls, doc_name):
     def fn(a, b):
+        if isinstance(a, Tensor):  # (operand(a, b) would return it)
+            return cls.apply(a, b if isinstance(b, Tensor) else operand(b, a))
         a = operand(a, b)
-        b = operand(b, a)
-        return cls.apply(a, b)
+        return cls.apply(a, operand(b, a))
     fn.__name__ = doc_name
     return fn
 

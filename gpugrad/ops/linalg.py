@@ -25,16 +25,16 @@ import numpy as np
 
 from ..autograd import Function, unbroadcast
 from ..tensor import Tensor
-from ._util import xp_of
+from ._util import cross_saved, xp_of
 
 
 def _blas(xp, like=None):
     """``xp`` for products, except on CuPy: there gpugrad.kernels' :class:`Blas`, whose matmul,
     tensordot and einsum follow ``gpugrad.set_matmul_precision`` (TF32 at "high"); and for a
     bfloat16 NumPy array ``like``, :class:`_Wide16` (float32 accumulation)."""
+    if xp is np:
+        return _Wide16(like.dtype) if like is not None and like.dtype.char == "E" else np
     if getattr(xp, "__name__", None) != "cupy":
-        if like is not None and xp is np and like.dtype.char == "E":
-            return _Wide16(like.dtype)
         return xp
     from ..kernels.cuda_blas import Blas
     return Blas
@@ -93,9 +93,7 @@ def _conj(x):
     return xp_of(x).conj(x)
 
 
-def _cross_saved(needs):
-    """Inputs read by backward in a bilinear op: a for b's gradient and b for a's."""
-    return tuple(i for i, other in ((0, 1), (1, 0)) if needs[other])
+_cross_saved = cross_saved  # inputs read by backward in a bilinear op: a for b's gradient
 
 
 # ================================================================ matmul
@@ -149,10 +147,11 @@ def matmul(a, b):
     >>> matmul(gg.ones((5, 2, 3)), gg.ones((3, 4))).shape
     (5, 2, 4)
     """
-    a, b = _pair(a, b)
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):  # (_pair would pass both)
+        a, b = _pair(a, b)
     if _amp.dtype is not None:  # autocast: a lower-precision op
         a, b = _amp_lower(a, b)
-    sa, sb = a.shape, b.shape
+    sa, sb = a.data.shape, b.data.shape
     if not sa or not sb:
         raise ValueError(f"matmul: expected tensors with at least one dimension, got shapes "
                          f"{sa} and {sb}; use multiply for scalars")
@@ -161,7 +160,8 @@ def matmul(a, b):
         raise ValueError(f"matmul: expected a (..., n, k) @ (..., k, m) shapes, got {sa} and "
                          f"{sb} (k = {k1} vs {k2})")
     try:
-        np.broadcast_shapes(sa[:-2], sb[:-2])
+        if len(sa) > 2 and len(sb) > 2:  # (batch dimensions on one side only always broadcast)
+            np.broadcast_shapes(sa[:-2], sb[:-2])
     except ValueError:
         raise ValueError(f"matmul: batch dimensions {sa[:-2]} and {sb[:-2]} do not broadcast "
                          f"(shapes {sa} and {sb})") from None

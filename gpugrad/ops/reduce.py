@@ -43,10 +43,7 @@ def low_precision(dtype) -> bool:
 
 
 def _count(shape, axes):
-    n = 1
-    for i in axes:
-        n *= shape[i]
-    return n
+    return math.prod(shape[i] for i in axes)
 
 
 class _Reduce(Function):
@@ -54,7 +51,7 @@ class _Reduce(Function):
 
     def _setup(self, x, axis, keepdims):
         self.shape = x.shape
-        self.axes = normalize_axis(axis, x.ndim)
+        self.axes = tuple(range(x.ndim)) if axis is None else normalize_axis(axis, x.ndim)
         if not x.ndim:  # a 0-d tensor's axis 0 (or -1) is no axis to reduce (as PyTorch)
             self.axes = ()
         self.keepdims = keepdims
@@ -277,6 +274,8 @@ def sum(x, axis=None, keepdims=False, dtype=None):
     x = tensor_arg(x)
     if _amp.dtype is not None:  # autocast: a float32 op
         x = _amp_f32(x)
+    if axis is None and keepdims is False and dtype is None:  # forward's defaults: no kwargs
+        return Sum.apply(x)
     return Sum.apply(x, axis=axis, keepdims=keepdims, dtype=dtype)
 
 

@@ -215,13 +215,18 @@ def _make_unary(name, fwd, vjp, reads):
 
     Op.__name__ = Op.__qualname__ = name.title().replace("_", "")
 
+    # a float tensor is its own operand (_float_operand would return it): no call for it
     if name in _AMP_FLOAT32:
         def fn(x):
             if _amp.dtype is not None:  # autocast: a float32 op
                 x = _amp_f32(x)
+            if isinstance(x, Tensor) and x.data.dtype.kind == "f":
+                return Op.apply(x)
             return Op.apply(_float_operand(x, name))
     else:
         def fn(x):
+            if isinstance(x, Tensor) and x.data.dtype.kind == "f":
+                return Op.apply(x)
             return Op.apply(_float_operand(x, name))
     fn.__name__ = name
     fn.__doc__ = (f"Elementwise {name}(x), differentiable.\n\n>>> import gpugrad as gg\n"
