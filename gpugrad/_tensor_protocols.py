@@ -1,7 +1,7 @@
 """Tensor's Python protocols -- len, iteration, truth, number conversions, hashing,
-round, ``in``, ``copy.copy``, pickle -- with the meaning NumPy's arrays and scalars give them (a 0-d
-tensor stands where NumPy returns a scalar: it hashes by value, rounds, converts).
-:func:`install` puts them on :class:`gpugrad.Tensor`.
+round, ``in``, ``copy.copy``, ``copy.deepcopy``, pickle -- with the meaning NumPy's arrays and
+scalars give them (a 0-d tensor stands where NumPy returns a scalar: it hashes by value,
+rounds, converts).  :func:`install` puts them on :class:`gpugrad.Tensor`.
 """
 from __future__ import annotations
 
@@ -85,27 +85,33 @@ def __contains__(self, value):
 def __copy__(self):
     """``copy.copy(t)``: a tensor with a copy of ``t``'s data, as NumPy's
     ``ndarray.__copy__`` copies (sharing memory would let a write to one change the
-    other).  Like ``copy.deepcopy(t)``: same type, device and ``requires_grad``, its own
-    copy of ``.grad``, a leaf outside any graph.  For a copy that stays in the graph use
-    ``t.copy()`` or ``t.clone()``.  Refused (RuntimeError), as ``copy.deepcopy`` and pickle
-    are, for a tensor computed in a graph (not a leaf, requires grad): the copy would be a
-    leaf that no backward pass connects to the tensor's inputs.
+    other): same type, device and ``requires_grad``, a leaf outside any graph.  A leaf's copy
+    gets its own copy of ``.grad``; a tensor computed in a graph gives, as in PyTorch, a new
+    leaf with ``requires_grad`` True, no ``grad_fn`` and no ``.grad`` (no backward pass
+    reaches it from the tensor's inputs).  For a copy that stays in the graph use
+    ``t.copy()`` or ``t.clone()``.
 
     >>> import copy
     >>> import gpugrad as gg
     >>> a = gg.tensor([1.0, 2.0]); b = copy.copy(a); b[0] = 5.0; a.tolist()
     [1.0, 2.0]
+    >>> x = gg.tensor([1.0], requires_grad=True); c = copy.copy(x * 2)
+    >>> c.is_leaf, c.requires_grad, c.grad_fn is None
+    (True, True, True)
     """
     import copy
 
-    return copy.deepcopy(self)
+    if self._node is None:
+        return copy.deepcopy(self)
+    new = type(self).__new__(type(self))
+    new.__setstate__(copy.deepcopy(__getstate__(self)))
+    return new
 
 
-def __getstate__(self):
-    """What pickle and ``copy.deepcopy`` keep of a tensor: its array as it is (a GPU tensor
-    stays on its GPU), ``requires_grad`` and ``.grad``'s array.  Refused (RuntimeError) for a
-    tensor computed in a graph: its copy would be a leaf that no backward pass connects to
-    the tensor's inputs (PyTorch refuses ``deepcopy`` of such a tensor too).
+def __deepcopy__(self, memo):
+    """``copy.deepcopy(t)``: a leaf with its own copy of the data, ``requires_grad`` and
+    ``.grad``.  Refused (RuntimeError), as by PyTorch, for a tensor computed in a graph: the
+    copy would be a leaf that no backward pass connects to the tensor's inputs.
 
     >>> import copy, gpugrad as gg
     >>> x = gg.tensor([1.0, 2.0], requires_grad=True)
@@ -114,16 +120,41 @@ def __getstate__(self):
     >>> copy.deepcopy(x * 2)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    RuntimeError: only tensors created by the user (graph leaves) support pickle, ...
+    RuntimeError: only tensors created by the user (graph leaves) support copy.deepcopy, ...
     """
+    import copy
+
     if self._node is not None:
         raise RuntimeError(
-            f"only tensors created by the user (graph leaves) support pickle, copy.copy and "
-            f"copy.deepcopy: this one was computed by {self._node.name} and requires grad, "
-            f"and a copy cannot stay in its graph; use t.detach() for its values (then "
-            f".requires_grad_() for a new leaf), or t.clone() for a copy in the graph")
+            f"only tensors created by the user (graph leaves) support copy.deepcopy, as in "
+            f"PyTorch: this one was computed by {self._node.name} and requires grad, and a "
+            f"copy cannot stay in its graph; use t.detach() for its values (then "
+            f".requires_grad_() for a new leaf), t.clone() for a copy in the graph, or "
+            f"copy.copy(t)/pickle for a new leaf that requires grad")
+    func, args, *rest = self.__reduce_ex__(4)
+    new = func(*copy.deepcopy(args, memo))
+    memo[id(self)] = new
+    state = rest[0] if rest else None
+    if state is not None:
+        new.__setstate__(copy.deepcopy(state, memo))
+    return new
+
+
+def __getstate__(self):
+    """What pickle (and ``copy.copy``/``copy.deepcopy``) keep of a tensor: its array as it
+    is (a GPU tensor stays on its GPU), ``requires_grad``, and for a leaf ``.grad``'s array.
+    A tensor computed in a graph comes back, as in PyTorch, as a leaf that requires grad
+    with no ``grad_fn`` and no ``.grad``.
+
+    >>> import pickle, gpugrad as gg
+    >>> x = gg.tensor([1.0, 2.0], requires_grad=True)
+    >>> y = pickle.loads(pickle.dumps(x * 2))
+    >>> y.tolist(), y.is_leaf, y.requires_grad, y.grad is None
+    ([2.0, 4.0], True, True, True)
+    """
+    leaf = self._node is None
     return {"data": self.data, "requires_grad": self.requires_grad,
-            "grad": None if self.grad is None else self.grad.data}
+            "grad": None if not leaf or self.grad is None else self.grad.data}
 
 def __setstate__(self, state):
     self.data = state["data"]
@@ -148,5 +179,6 @@ def install(Tensor):
     Tensor.__round__ = __round__
     Tensor.__contains__ = __contains__
     Tensor.__copy__ = __copy__
+    Tensor.__deepcopy__ = __deepcopy__
     Tensor.__getstate__ = __getstate__
     Tensor.__setstate__ = __setstate__

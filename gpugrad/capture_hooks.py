@@ -25,9 +25,12 @@ _state = threading.local()   # .recorder: the recorder of the calling thread, or
 _modes = itertools.count(1)
 mode_version = 0             # moves on at every Module.train()/eval(): recorded steps look
 #                              at the training flags of the modules they called again
-_trees = itertools.count(1)
-tree_version = 0             # moves on at every change of a module's children, parameters or
-#                              buffers: recorded steps look at their modules' trees again
+_tree_lock = threading.Lock()  # guards the three below
+tree_version = 0             # moves on as each change of a module's children, parameters,
+#                              buffers or tensor attributes starts and as it ends: recorded
+#                              steps look at their modules' trees again
+anonymous_version = 0        # tree_version at the last change that named no module
+_changing = 0                # changes under way (started, not ended)
 
 
 class CaptureError(RuntimeError):
@@ -197,8 +200,81 @@ def mode_changed():
     mode_version = next(_modes)
 
 
-def structure_changed():
-    """A module's child modules, parameters or buffers were set, replaced or deleted:
-    recorded steps check the module trees they depend on again."""
-    global tree_version
-    tree_version = next(_trees)
+def structure_changing(module=None):
+    """``module``'s child modules, parameters, buffers or tensor attributes are about to be
+    set, replaced or deleted; :func:`structure_changed` follows (in a ``finally``).  A
+    recording that overlaps a change made by another thread is not trusted
+    (:func:`changed_elsewhere`)."""
+    global tree_version, _changing
+    with _tree_lock:
+        tree_version += 1
+        _changing += 1
+        if module is not None:
+            module.__dict__["_tree_version"] = (tree_version, threading.get_ident())
+    _state.changes = getattr(_state, "changes", 0) + 1
+
+
+def structure_changed(module=None, *, begun=False):
+    """``module``'s (None: some module's) child modules, parameters, buffers or tensor
+    attributes were set, replaced or deleted: recorded steps check the module trees they
+    depend on again -- each module in them by its own version (``module.__dict__
+    ["_tree_version"]``: the :data:`tree_version` of its last change and the thread that made
+    it), or every tree again after a change that named no module.  ``begun``:
+    :func:`structure_changing` was called before the change (else this marks a change
+    already made)."""
+    global tree_version, anonymous_version, _changing
+    with _tree_lock:
+        tree_version += 1
+        if begun:
+            _changing -= 1
+        if module is None:
+            anonymous_version = tree_version
+        else:
+            module.__dict__["_tree_version"] = (tree_version, threading.get_ident())
+    _state.changes = getattr(_state, "changes", 0) + 1
+
+
+class structure_change:
+    """``with structure_change(module):`` around a change of ``module``'s tree:
+    :func:`structure_changing` before it, :func:`structure_changed` after (also when the
+    change raises)."""
+    __slots__ = ("module",)
+
+    def __init__(self, module):
+        self.module = module
+
+    def __enter__(self):
+        structure_changing(self.module)
+
+    def __exit__(self, *exc):
+        structure_changed(self.module, begun=True)
+        return False
+
+
+def changes_mark():
+    """A mark for :func:`changed_elsewhere`: (:data:`tree_version`, this thread's changes)."""
+    return tree_version, getattr(_state, "changes", 0)
+
+
+def changed_elsewhere(mark, modules=None) -> bool:
+    """True when another thread changed the structure of one of ``modules`` (None: of any
+    module) since ``mark`` was taken (by :func:`changes_mark` in this thread), or is
+    changing a module's structure now.
+
+    >>> m = changes_mark(); structure_changing(); structure_changed(begun=True)
+    >>> changed_elsewhere(m)
+    False
+    """
+    version, own = mark
+    with _tree_lock:
+        moved, under_way, anonymous = tree_version - version, _changing, anonymous_version
+    if under_way > 0:
+        return True
+    if modules is None or anonymous > version:     # (a change that named no module)
+        return moved > getattr(_state, "changes", 0) - own
+    me = threading.get_ident()
+    for m in modules:
+        v = m.__dict__.get("_tree_version")
+        if v is not None and v[0] > version and v[1] != me:
+            return True
+    return False

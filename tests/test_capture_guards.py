@@ -282,7 +282,8 @@ def test_max_recordings_keeps_the_most_recently_used_tapes():
     gc.collect()
     assert all(r() is None for r in refs)     # the dropped tape's buffers are freed
     assert fc(xs[1]).item() == 3.0 and fc.recordings == 3     # kept
-    assert fc(xs[2]).item() == 6.0 and fc.recordings == 4     # dropped: recorded again
+    with pytest.warns(RuntimeWarning, match="max_recordings=2"):
+        assert fc(xs[2]).item() == 6.0 and fc.recordings == 4     # dropped: recorded again
     for n in (1, 2, 3):
         assert fc(xs[n] * n).item() == 3.0 * n * n
 
@@ -296,3 +297,142 @@ def test_max_recordings_is_checked():
         step(gg.ones(n))
     assert len(step._tapes) == 10
     assert len(gg.compile(lambda x: x.sum())._tapes) == 0
+
+
+# ------------------------------------------------------------------ tensor attributes
+class _Shifted(nn.Module):
+    """A layer plus a plain Tensor attribute (not a buffer) read in forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(3, 2)
+        self.shift = gg.zeros(2)
+
+    def forward(self, x):
+        return self.lin(x) + self.shift
+
+
+def test_a_tensor_attribute_rebound_after_recording_is_used():
+    me, fe, mc, fc = _twins(_Shifted, lambda m, o: _twins_plain_step(m))
+    _same_run(me, fe, mc, fc, calls=2)
+    for i, shift in enumerate((gg.ones(2), gg.full((2,), -3.0))):
+        for m in (me, mc):
+            m.shift = shift * 1
+        _same_run(me, fe, mc, fc, calls=2, seed=10 * (i + 1))
+        assert fc.recordings == 2 + i
+    del mc.shift, me.shift                    # deleted: the step fails as written
+    with pytest.raises(AttributeError, match="shift"):
+        fc(*_batch(0))
+
+
+class _Caching(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(3, 2)
+        self.last = None
+
+    def forward(self, x):
+        self.last = self.lin(x)               # the step rebinds it itself, at each call
+        return self.last
+
+
+def test_a_tensor_attribute_the_step_sets_itself_records_once_per_signature():
+    m = _Caching()
+    fc = gg.compile(lambda x: m(x).sum())
+    for _ in range(3):
+        for rows in (2, 3):
+            x = gg.full((rows, 3), float(rows))
+            with gg.no_grad():                # (uncompiled: as written, m.last set again)
+                want = (x @ m.lin.weight + m.lin.bias).sum().item()
+            assert fc(x).item() == pytest.approx(want)
+    assert fc.recordings == 2                 # the tapes do not drop each other
+    m.last = None                             # rebound from outside: recorded again
+    fc(gg.ones(2, 3))
+    assert fc.recordings == 3
+
+
+# ------------------------------------------------------------------ a change during recording
+def test_a_module_replaced_by_another_thread_while_recording_records_again():
+    import threading
+    started, swapped = threading.Event(), threading.Event()
+
+    class Gate(nn.Module):
+        def forward(self, h):
+            started.set()
+            assert swapped.wait(10)
+            return h
+
+    gg.manual_seed(0)
+    m = nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 1), Gate())
+    step = lambda x: m(x).sum()               # noqa: E731
+    fc = gg.compile(step)
+
+    def swap():
+        started.wait(10)
+        setattr(m, "0", nn.Linear(3, 3))      # after the step read layer 0
+        swapped.set()
+    th = threading.Thread(target=swap)
+    th.start()
+    x = gg.ones(4, 3)
+    fc(x)
+    th.join()
+    started.clear(); swapped.set()            # (the gate opens from now on)
+    for _ in range(2):
+        assert fc(x).item() == step(x).item()
+    assert fc.recordings == 2
+
+
+def test_changed_elsewhere_counts_only_other_threads():
+    import threading
+    from gpugrad import capture_hooks as ch
+    mark = ch.changes_mark()
+    nn.Linear(2, 2)                           # this thread's own changes
+    assert not ch.changed_elsewhere(mark)
+    mine, other = nn.Linear(2, 2), nn.Linear(2, 2)
+    mark = ch.changes_mark()
+    mine.bias = None                          # this thread
+    th = threading.Thread(target=lambda: setattr(other, "bias", None))
+    th.start(); th.join()
+    assert ch.changed_elsewhere(mark)         # any module
+    assert not ch.changed_elsewhere(mark, [mine])
+    assert ch.changed_elsewhere(mark, [mine, other])
+    ch.structure_changing()                   # a change under way
+    assert ch.changed_elsewhere(ch.changes_mark())
+    ch.structure_changed(begun=True)
+
+
+# ------------------------------------------------------------------ the cost of the guards
+def test_an_unrelated_module_does_not_make_the_step_walk_its_tree(monkeypatch):
+    from gpugrad.capture import guards
+    me, fe, mc, fc = _twins(_mlp)
+    _same_run(me, fe, mc, fc, calls=1)
+    walks = []
+    real = guards.module_tree
+    monkeypatch.setattr(guards, "module_tree", lambda roots: walks.append(1) or real(roots))
+    nn.Linear(2, 2)                           # a structure change elsewhere
+    _same_run(me, fe, mc, fc, calls=1, seed=10)
+    assert walks == []
+    for m in (me, mc):
+        gg.manual_seed(3)
+        setattr(m, "1", nn.Linear(8, 2))      # one in the step's tree: walked, recorded
+    _same_run(me, fe, mc, fc, calls=2, seed=20)
+    assert len(walks) >= 1 and fc.recordings == 2
+
+
+# ------------------------------------------------------------------ more signatures than kept
+def test_cycling_more_signatures_than_max_recordings_warns_once():
+    import warnings
+    w = nn.Parameter(gg.ones(3))
+    fc = gg.compile(lambda x: (x * w).sum(), max_recordings=2)
+    xs = [gg.ones(n, 3) for n in (1, 2, 3)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")        # 3 new signatures: no warning yet
+        for x in xs:
+            fc(x)
+    assert fc.evictions == 1 and fc.recordings == 3
+    with pytest.warns(RuntimeWarning, match=r"max_recordings=2 .*3 signatures seen") as rec:
+        for _ in range(3):
+            for n, x in zip((1, 2, 3), xs):
+                assert fc(x).item() == 3.0 * n
+    assert len([r for r in rec if issubclass(r.category, RuntimeWarning)]) == 1
+    assert fc.evictions == 1 + 9 and fc.recordings == 3 + 9

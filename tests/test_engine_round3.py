@@ -1,6 +1,6 @@
 """Engine edge cases: released inputs cannot be written, leaf gradients add up exactly when
-threads share a leaf, ``.grad`` is checked when assigned, and only graph leaves are copied or
-pickled."""
+threads share a leaf, ``.grad`` is checked when assigned, and copies follow PyTorch: only graph
+leaves are deep-copied, a computed tensor copies or pickles as a new leaf."""
 import copy
 import pickle
 import threading
@@ -245,16 +245,69 @@ def test_optimizer_buffer_grads_still_assign_and_step():
 
 
 # ---------------------------------------------------------------- copy and pickle
-@pytest.mark.parametrize("how", ["deepcopy", "copy", "pickle"])
-def test_a_computed_tensor_that_requires_grad_is_not_copied_out_of_its_graph(how):
+def test_deepcopy_of_a_computed_tensor_that_requires_grad_is_refused():
     x = gg.tensor([1.0, 2.0], requires_grad=True)
     y = (x * x).sum()
-    do = {"deepcopy": copy.deepcopy, "copy": copy.copy,
-          "pickle": lambda t: pickle.loads(pickle.dumps(t))}[how]
     with pytest.raises(RuntimeError, match=r"graph leaves.*computed by Sum.*t\.detach\(\)"):
-        do(y)
+        copy.deepcopy(y)
     y.backward()                                           # the graph is untouched
     assert x.grad.tolist() == [2.0, 4.0]
+
+
+def _torch_copy_flags(how):
+    """(requires_grad, is_leaf, grad_fn is None, grad is None) of torch's copy of x * 2."""
+    torch = pytest.importorskip("torch")
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y.retain_grad()
+    (y * 1).sum().backward()
+    c = copy.copy(y) if how == "copy" else pickle.loads(pickle.dumps(y))
+    return c.requires_grad, c.is_leaf, c.grad_fn is None, c.grad is None
+
+
+@pytest.mark.parametrize("how", ["copy", "pickle"])
+def test_copy_and_pickle_of_a_computed_tensor_give_a_new_leaf_as_in_pytorch(how):
+    do = copy.copy if how == "copy" else (lambda t: pickle.loads(pickle.dumps(t)))
+    x = gg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y.retain_grad()
+    (y * 1).sum().backward()
+    assert y.grad is not None
+    c = do(y)
+    assert (c.requires_grad, c.is_leaf, c.grad_fn is None, c.grad is None) == \
+        (True, True, True, True)
+    assert c.tolist() == [2.0, 4.0] and not np.shares_memory(c.numpy(), y.numpy())
+    (c * 3).sum().backward()                               # a leaf of its own
+    assert c.grad.tolist() == [3.0, 3.0] and x.grad.tolist() == [2.0, 2.0]
+    try:
+        want = _torch_copy_flags(how)
+    except pytest.skip.Exception:
+        return
+    assert (c.requires_grad, c.is_leaf, c.grad_fn is None, True) == want
+
+
+class _Caching(gg.nn.Module):
+    """A model that keeps its last activation (a tensor computed in a graph)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = gg.nn.Linear(3, 2)
+        self.cache = None
+
+    def forward(self, x):
+        self.cache = self.lin(x)
+        return self.cache
+
+
+def test_a_model_caching_an_activation_pickles():
+    n = _Caching()
+    n(gg.ones(4, 3)).sum().backward()
+    n2 = pickle.loads(pickle.dumps(n))
+    np.testing.assert_array_equal(n2.cache.numpy(), n.cache.numpy())
+    assert n2.cache.is_leaf and n2.cache.requires_grad
+    np.testing.assert_array_equal(n2.lin.weight.grad.numpy(), n.lin.weight.grad.numpy())
+    with pytest.raises(RuntimeError, match="deepcopy"):
+        copy.deepcopy(n)                                   # as PyTorch: a non-leaf inside
 
 
 @pytest.mark.parametrize("how", ["deepcopy", "pickle"])

@@ -27,8 +27,12 @@ def test_copies_own_their_data_and_keep_requires_grad(how):
     p = gg.nn.Parameter(gg.ones(2))
     q = how(p)
     assert type(q) is gg.nn.Parameter and not np.shares_memory(q.numpy(), p.numpy())
-    with pytest.raises(RuntimeError, match="graph leaves"):  # (a leaf outside the graph
-        how(a * 2)                                           # would get no gradient)
+    if how is copy.deepcopy:
+        with pytest.raises(RuntimeError, match="graph leaves"):  # (as PyTorch's deepcopy)
+            how(a * 2)
+    else:                                     # copy.copy: a new leaf, as PyTorch's
+        c = how(a * 2)
+        assert c.is_leaf and c.requires_grad and c.grad is None and c.tolist() == [2.0, 4.0]
     nonleaf = how((a * 2).detach())
     assert nonleaf._node is None and nonleaf.tolist() == [2.0, 4.0]
 

@@ -30,16 +30,22 @@ uncompiled step would, or the recording raises :class:`CaptureError`:
   arguments are static), a parameter rebound to a new array, a ``requires_grad`` changed on a
   tensor the step read (a layer frozen or unfrozen), a ``Module.train()``/``eval()`` that
   changed a called module's flag, a change in the module tree of a module the step called or
-  reaches by name (a child module, parameter or buffer set, replaced or deleted, a
-  ``ModuleList`` item replaced: every tape is dropped), autocast entered or left around the
-  call, a global or closure variable the step reads by name rebound
+  reaches by name (a child module, parameter, buffer or Tensor-valued attribute set,
+  replaced or deleted, a ``ModuleList`` item replaced: every tape is dropped; one made by
+  another thread while the step records leaves that recording unkept), autocast entered or
+  left around the call, a global or closure variable the step reads by name rebound
   (:mod:`gpugrad.capture.closure`);
 * run uncompiled: a call with anomaly detection on (``detect_anomaly()``) or gradients off
   (``no_grad()``) in the calling thread runs the step as written, op by op -- anomaly checks
   included -- and records nothing; later calls replay as before;
 * kept: the tapes of the ``max_recordings`` (8) most recently used signatures; an older one
-  is dropped with its buffers, and records again if its signature comes back;
-* not seen: a decision taken with NumPy on ``.data`` (``if loss.data > 1``) is taken once;
+  is dropped with its buffers (``evictions`` counts them), and records again if its signature
+  comes back -- the first time, with a ``RuntimeWarning``: cycling through more signatures
+  than ``max_recordings`` records at every call;
+* not seen: a module attribute that is not a Tensor (``self.scale = 2.0``, a flag, a list)
+  and any value reached through an attribute of a non-module (``cfg.lr``) is read once, at
+  recording -- rebinding it later is not seen (make it a buffer or a step argument);
+  a decision taken with NumPy on ``.data`` (``if loss.data > 1``) is taken once;
   a tensor the step stores outside itself (``store["loss"] = loss``) is the recording's and
   keeps its value -- only what the step returns (and the parameters' ``.grad``) is each call's;
   a module held in a Python list or by an object that is not a Module (not a child module
@@ -70,6 +76,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import warnings
 from collections import OrderedDict
 
 import numpy as np
@@ -93,7 +100,8 @@ class CompiledStep:
 
     ``recordings`` counts how many times the step was recorded; ``cuda_graphs`` says whether
     replays on CUDA launch graphs (else they make the recorded calls one by one);
-    ``max_recordings`` how many tapes are kept (the least recently used one is dropped).
+    ``max_recordings`` how many tapes are kept (the least recently used one is dropped);
+    ``evictions`` how many were dropped to keep that cap.
 
     >>> import gpugrad as gg
     >>> step = CompiledStep(lambda x: (x * 2).sum())
@@ -121,6 +129,10 @@ class CompiledStep:
         self._roots = []                 # modules called or reached by name: trees guarded
         self._tree = None                # guards.module_tree(self._roots) when last checked
         self._tree_seen = None           # capture_hooks.tree_version then
+        self.evictions = 0               # tapes dropped to keep max_recordings
+        self._evicted = OrderedDict()    # the keys of those tapes (the newest _EVICTED_KEPT)
+        self._signatures = set()         # hashes of the keys recorded
+        self._warned = False             # the thrash warning was given
         functools.update_wrapper(self, fn, updated=())
 
     # ------------------------------------------------------------ signature and inputs
@@ -171,10 +183,15 @@ class CompiledStep:
         self._tapes.clear()
         self._bindings, self._modules, self._mode_seen, self._roots = None, [], None, []
         self._tree = None
+        self._evicted.clear()
 
     def _check_tree(self):
-        """Take the module trees again; drop every tape if they changed."""
+        """Look at the module trees again (by each module's version; taken again only when
+        one moved); drop every tape if they changed."""
         seen = capture_hooks.tree_version
+        if self._tree is not None and self._tree.unchanged():
+            self._tree_seen = seen
+            return
         tree = guards.module_tree(self._roots)
         if self._tree is not None and not guards.same_tree(tree, self._tree):
             self._forget()
@@ -207,10 +224,11 @@ class CompiledStep:
         bindings, known = closure.scan(self.fn)
         rec = Recorder(bufs, known)
         roots = list(self._roots)
+        mark = capture_hooks.changes_mark()
         with host_reads.refused(), capture_hooks.recording(rec):
             result = self.fn(*s_args, **s_kwargs)
         if self._tree is not None and not guards.same_tree(guards.module_tree(roots),
-                                                           self._tree):
+                                                           self._tree, attributes=False):
             self._tapes.clear()                  # the step changed a module tree: the other
             #                                      tapes read the old one
         spec = rec.output_spec(result)
@@ -226,6 +244,9 @@ class CompiledStep:
                         if id(m) not in seen and not seen.add(id(m))]
         self._tree_seen = capture_hooks.tree_version
         self._tree = guards.module_tree(self._roots)
+        # another thread changed a module while the step ran (or before the snapshot was
+        # taken): the tape may hold the old one and the snapshot the new -- record again
+        trusted = not capture_hooks.changed_elsewhere(mark, self._tree.modules)
         cuda = any(backend.is_cupy_array(b) for b in bufs) or _any_cupy(result)
         if cuda and self.cuda_graphs and not tape.dynamic:   # (a boolean mask: call by call)
             from .cuda_graph import GraphReplay
@@ -233,15 +254,41 @@ class CompiledStep:
         else:
             entry = Replay(tape, bufs, spec)
         key = (key[0], self._training_modes(), key[2])
-        self._tapes[key] = entry
-        self._tapes.move_to_end(key)
-        if self.max_recordings is not None and len(self._tapes) > self.max_recordings:
-            self._tapes.popitem(last=False)  # the least recently used tape and its buffers
+        if trusted:
+            self._keep(key, entry)
+        else:
+            self._forget()
         for buf, a in zip(bufs, arrays):     # an input the step wrote into: as eagerly
             if id(buf) in tape.written:
                 a[...] = buf
         _touch_written(entry, args, kwargs)
         return result
+
+    def _keep(self, key, entry):
+        """Keep ``entry`` for ``key``; drop the least recently used tape beyond
+        ``max_recordings``; warn (once) when a signature whose tape was dropped came back."""
+        self._signatures.add(hash(key))
+        if self._evicted.pop(key, None) is not None and not self._warned:
+            self._warned = True
+            warnings.warn(
+                f"gpugrad.compile: {getattr(self.fn, '__qualname__', 'the step')} recorded "
+                f"again an input signature whose tape was dropped to keep max_recordings="
+                f"{self.max_recordings} tapes ({len(self._signatures)} signatures seen so "
+                f"far): calls that cycle through more signatures than max_recordings record "
+                f"at every call, several times slower than a replay.  Raise max_recordings "
+                f"(None: no limit) or call with fewer shapes (pad the batch); "
+                f"step.evictions counts the dropped tapes", RuntimeWarning, stacklevel=4)
+        self._tapes[key] = entry
+        self._tapes.move_to_end(key)
+        if self.max_recordings is not None and len(self._tapes) > self.max_recordings:
+            old, _ = self._tapes.popitem(last=False)  # the least recently used, its buffers
+            self.evictions += 1
+            self._evicted[old] = True
+            if len(self._evicted) > _EVICTED_KEPT:
+                self._evicted.popitem(last=False)
+
+
+_EVICTED_KEPT = 4096   # keys of dropped tapes remembered (to tell a cycle of signatures)
 
 
 def _touch_written(entry, args, kwargs):

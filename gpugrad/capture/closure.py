@@ -6,7 +6,9 @@ binding (``name -> object``); :func:`unchanged` checks at each call that every n
 bound to the same object (identity, so ``lr = lr / 2`` counts as a change), and the step
 records again when one is not.  Only the step function's own code (and functions and
 comprehensions defined in it) is looked at: a value reached through an attribute
-(``self.scale``, ``cfg.lr``) or a helper function's globals is read once, at recording.
+(``self.scale``, ``cfg.lr``) or a helper function's globals is read once, at recording --
+except a Tensor held by an attribute of a module in the step's module trees
+(:func:`gpugrad.capture.guards.module_tree`: rebinding it records again).
 
 :func:`scan` also lists the arrays of the tensors the step can reach this way (a module's
 parameters and buffers, an optimizer's parameters, a tensor): tensors from before the call,

@@ -9,10 +9,13 @@ the recording depended on.
   refused at recording, and one registered later raises :class:`CaptureError` before the
   replay changes anything.  One loop over a few tensors per replay.
 * :func:`module_tree` -- per compiled step, the module tree of every module the recordings
-  called or the step reaches by name: each module's child modules, parameters and buffers
-  (names and objects).  :mod:`gpugrad.capture_hooks` counts structural changes
-  (``Module.__setattr__``, ``del``, ``register_*``, ``add_module``, ``ModuleList[i] = m``);
-  after one the tree is taken again and, if it differs, every tape is dropped.
+  called or the step reaches by name: each module's child modules, parameters, buffers and
+  Tensor-valued attributes (names and objects).  :mod:`gpugrad.capture_hooks` counts
+  structural changes (``Module.__setattr__`` of a module, parameter, buffer or Tensor,
+  ``del``, ``register_*``, ``add_module``, ``ModuleList[i] = m``) and gives each module the
+  version of its last one; after a change anywhere, the step compares the versions of the
+  modules in its snapshot (:meth:`ModuleTree.unchanged`), takes the trees again only when
+  one moved, and drops every tape if they differ.
 * :func:`run_eagerly` -- anomaly detection on, or gradients off, in the calling thread: the
   call runs the step uncompiled (a replay would skip the per-op checks).
 
@@ -27,11 +30,12 @@ False
 """
 from __future__ import annotations
 
-from .. import anomaly, backward_pass
+from .. import anomaly, backward_pass, capture_hooks
 from ..capture_hooks import CaptureError
 from ..grad_mode import _state as _grad_state
+from ..tensor import Tensor
 
-__all__ = ["TensorGuards", "module_tree", "same_tree", "modules_in", "run_eagerly"]
+__all__ = ["TensorGuards", "ModuleTree", "module_tree", "same_tree", "modules_in", "run_eagerly"]
 
 _an = anomaly._state
 
@@ -128,28 +132,72 @@ def modules_in(values):
     return out
 
 
+class ModuleTree:
+    """A snapshot of the module trees under some roots (see :func:`module_tree`).
+
+    ``names``: per module, the names in its ``_modules``/``_parameters``/``_buffers`` and of
+    its Tensor-valued attributes; ``ids``: the ids of those objects (held in ``objs``, so the
+    ids stay theirs while the snapshot lives); ``modules``/``versions``: each module and its
+    structure version (``__dict__["_tree_version"]``) as read before its members;
+    ``anonymous``: :data:`gpugrad.capture_hooks.anonymous_version` then.
+    """
+
+    __slots__ = ("names", "ids", "objs", "modules", "versions", "anonymous", "n_structure")
+
+    def unchanged(self) -> bool:
+        """True when no module in the snapshot changed since (each module's own version, a
+        few microseconds for a hundred modules): the trees are the same without a walk."""
+        if capture_hooks.anonymous_version != self.anonymous:
+            return False
+        return [m.__dict__.get("_tree_version") for m in self.modules] == self.versions
+
+
 def module_tree(roots):
-    """A snapshot of the trees under ``roots``: (names, ids, objects).  The objects are held,
-    so the ids stay theirs while the snapshot lives; compare with :func:`same_tree`."""
-    names, objs, seen = [], [], set()
+    """A :class:`ModuleTree` of the trees under ``roots``: each module's child modules,
+    parameters and buffers, and its attributes that hold a Tensor (``self.shift = t``: read
+    by reference in a replay, so rebinding one records again); compare with
+    :func:`same_tree`."""
+    snap = ModuleTree()
+    snap.anonymous = capture_hooks.anonymous_version
+    names, objs, attrs, attr_objs, mods, versions, seen = [], [], [], [], [], [], set()
     stack = list(roots)
     while stack:
         m = stack.pop()
         if id(m) in seen:
             continue
         seen.add(id(m))
-        objs.append(m)
         d = m.__dict__
+        mods.append(m)
+        versions.append(d.get("_tree_version"))        # before the members: a change after
+        objs.append(m)                                 # this read moves it
         for store in (d.get("_modules"), d.get("_parameters"), d.get("_buffers")):
             if store is None:
                 names.append(None)
-                continue
-            names.append(tuple(store))
-            objs.extend(store.values())
-        stack.extend(c for c in d.get("_modules", {}).values() if c is not None)
-    return tuple(names), tuple(map(id, objs)), objs
+            else:
+                names.append(tuple(store))
+                objs.extend(store.values())
+        for k, v in list(d.items()):                   # (a copy: another thread may set one)
+            if isinstance(v, Tensor):
+                attrs.append(k)
+                attr_objs.append(v)
+        attrs.append(None)                             # (this module's end)
+        children = d.get("_modules")
+        if children:
+            stack.extend([c for c in children.values() if c is not None])
+    snap.n_structure = len(names), len(objs)
+    names.append(tuple(attrs))
+    snap.names = tuple(names)
+    snap.objs = objs + attr_objs
+    snap.ids = tuple(map(id, snap.objs))
+    snap.modules, snap.versions = tuple(mods), versions
+    return snap
 
 
-def same_tree(a, b) -> bool:
-    """True when two :func:`module_tree` snapshots hold the same names and objects."""
-    return a[0] == b[0] and a[1] == b[1]
+def same_tree(a, b, attributes=True) -> bool:
+    """True when two :func:`module_tree` snapshots hold the same names and objects
+    (``attributes=False``: child modules, parameters and buffers only, not the modules'
+    Tensor attributes)."""
+    if attributes:
+        return a.names == b.names and a.ids == b.ids
+    (na, oa), (nb, ob) = a.n_structure, b.n_structure
+    return a.names[:na] == b.names[:nb] and a.ids[:oa] == b.ids[:ob]

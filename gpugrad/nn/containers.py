@@ -97,8 +97,9 @@ class ModuleList(Module):
 
     def __setitem__(self, idx, module):
         key = list(self._modules)[_index(idx, len(self._modules))]
-        self._modules[key] = _module_arg(module, idx)
-        capture_hooks.structure_changed()   # compiled steps look at their module trees again
+        module = _module_arg(module, idx)
+        with capture_hooks.structure_change(self):  # compiled steps look at their trees again
+            self._modules[key] = module
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList has no forward(); iterate over its modules")

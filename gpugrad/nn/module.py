@@ -26,6 +26,7 @@ from collections import OrderedDict
 from .. import backend, capture_hooks, dtypes
 from ..tensor import Tensor
 from . import state_dict as _sd
+from ._module_util import _check_name, _init_stores, _zero_grad
 from .parameter import Parameter
 from .state_dict import IncompatibleKeys, StateDictError
 
@@ -43,11 +44,11 @@ class Module:
     """
 
     def __init__(self):
-        object.__setattr__(self, "_parameters", OrderedDict())
-        object.__setattr__(self, "_buffers", OrderedDict())
-        object.__setattr__(self, "_non_persistent", set())
-        object.__setattr__(self, "_modules", OrderedDict())
-        object.__setattr__(self, "training", True)
+        if "_parameters" in self.__dict__:         # __init__ called again: a new empty tree
+            with capture_hooks.structure_change(self):
+                _init_stores(self)
+        else:
+            _init_stores(self)
 
     # ------------------------------------------------------------ attribute plumbing
     def __setattr__(self, name, value):
@@ -56,35 +57,12 @@ class Module:
             raise AttributeError(f"cannot assign {name!r} before Module.__init__() is called; "
                                  f"call super().__init__() first in {type(self).__name__}")
         params, buffers, modules = d["_parameters"], d["_buffers"], d["_modules"]
-        if name in params or name in buffers or name in modules or isinstance(
-                value, (Parameter, Module)):
-            capture_hooks.structure_changed()   # compiled steps look at their trees again
-        if isinstance(value, Parameter):
-            d.pop(name, None)
-            buffers.pop(name, None)
-            modules.pop(name, None)
-            params[name] = value
-        elif name in params:
-            if value is not None:
-                raise TypeError(f"cannot assign a {type(value).__name__} to parameter {name!r} "
-                                f"of {type(self).__name__}: expected a Parameter or None")
-            params[name] = None
-        elif isinstance(value, Module):
-            d.pop(name, None)
-            buffers.pop(name, None)
-            modules[name] = value
-        elif name in modules and value is None:
-            modules[name] = None
-        elif name in buffers:
-            if value is not None and not isinstance(value, Tensor):
-                raise TypeError(f"cannot assign a {type(value).__name__} to buffer {name!r}: "
-                                f"expected a Tensor or None")
-            buffers[name] = value
+        if (name in params or name in buffers or name in modules or isinstance(
+                value, (Tensor, Module)) or isinstance(d.get(name), Tensor)):
+            with capture_hooks.structure_change(self):  # compiled steps look at their trees again
+                _set_member(self, d, params, buffers, modules, name, value)
         else:
-            modules.pop(name, None)
-            object.__setattr__(self, name, value)
-            if name == "training":            # as train()/eval(): compiled steps look again
-                capture_hooks.mode_changed()
+            _set_member(self, d, params, buffers, modules, name, value)
 
     def __getattr__(self, name):
         d = self.__dict__
@@ -94,12 +72,15 @@ class Module:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __delattr__(self, name):
-        for store in (self._parameters, self._buffers, self._modules):
-            if name in store:
-                del store[name]
-                capture_hooks.structure_changed()
-                return
-        object.__delattr__(self, name)
+        stores = (self._parameters, self._buffers, self._modules)
+        if not (any(name in st for st in stores) or isinstance(self.__dict__.get(name), Tensor)):
+            return object.__delattr__(self, name)
+        with capture_hooks.structure_change(self):
+            for store in stores:
+                if name in store:
+                    del store[name]
+                    return
+            object.__delattr__(self, name)          # a tensor attribute
 
     def register_parameter(self, name: str, param) -> None:
         """Add a parameter (or None, a declared but absent one, like a disabled bias).
@@ -111,9 +92,9 @@ class Module:
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: expected a Parameter or None for {name!r}, "
                             f"got {type(param).__name__}")
-        self.__dict__.pop(name, None)
-        self._parameters[name] = param
-        capture_hooks.structure_changed()
+        with capture_hooks.structure_change(self):
+            self.__dict__.pop(name, None)
+            self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
         """Add a non-trained tensor that moves with the module and (when persistent) is saved.
@@ -126,9 +107,9 @@ class Module:
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"register_buffer: expected a Tensor or None for {name!r}, got "
                             f"{type(tensor).__name__}")
-        self.__dict__.pop(name, None)
-        self._buffers[name] = tensor
-        capture_hooks.structure_changed()
+        with capture_hooks.structure_change(self):
+            self.__dict__.pop(name, None)
+            self._buffers[name] = tensor
         if persistent:
             self._non_persistent.discard(name)
         else:
@@ -145,9 +126,9 @@ class Module:
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: expected a Module for {name!r}, got "
                             f"{type(module).__name__}")
-        self.__dict__.pop(name, None)
-        self._modules[name] = module
-        capture_hooks.structure_changed()
+        with capture_hooks.structure_change(self):
+            self.__dict__.pop(name, None)
+            self._modules[name] = module
 
     # ------------------------------------------------------------ forward
     def forward(self, *args, **kwargs):
@@ -423,17 +404,31 @@ class Module:
                       | set(self._buffers))
 
 
-def _check_name(name, module):
-    if not isinstance(name, str) or not name or "." in name:
-        raise KeyError(f"expected a non-empty name without '.', got {name!r}")
-    if hasattr(type(module), name):
-        raise KeyError(f"{name!r} clashes with an attribute of {type(module).__name__}")
-
-
-def _zero_grad(p, set_to_none):
-    if p.grad is None:
-        return
-    if set_to_none:
-        p.grad = None
+def _set_member(self, d, params, buffers, modules, name, value):
+    """Module.__setattr__'s work: put ``value`` in the store its kind and ``name`` say."""
+    if isinstance(value, Parameter):
+        d.pop(name, None)
+        buffers.pop(name, None)
+        modules.pop(name, None)
+        params[name] = value
+    elif name in params:
+        if value is not None:
+            raise TypeError(f"cannot assign a {type(value).__name__} to parameter {name!r} "
+                            f"of {type(self).__name__}: expected a Parameter or None")
+        params[name] = None
+    elif isinstance(value, Module):
+        d.pop(name, None)
+        buffers.pop(name, None)
+        modules[name] = value
+    elif name in modules and value is None:
+        modules[name] = None
+    elif name in buffers:
+        if value is not None and not isinstance(value, Tensor):
+            raise TypeError(f"cannot assign a {type(value).__name__} to buffer {name!r}: "
+                            f"expected a Tensor or None")
+        buffers[name] = value
     else:
-        p.grad.data[...] = 0
+        modules.pop(name, None)
+        object.__setattr__(self, name, value)
+        if name == "training":            # as train()/eval(): compiled steps look again
+            capture_hooks.mode_changed()
