@@ -336,7 +336,10 @@ def get_array_module(*xs):
     True
     """
     for x in xs:
-        data = getattr(x, "data", None) if not isinstance(x, np.ndarray) else x
+        if isinstance(x, (np.ndarray, np.generic, int, float, complex)):
+            continue  # NumPy arrays and scalars, Python numbers (``getattr(x, "data")`` on an
+            # ml_dtypes scalar raises TypeError, not AttributeError)
+        data = getattr(x, "data", None)
         if data is not None and is_cupy_array(data):
             return _import_cupy()
         if is_cupy_array(x):

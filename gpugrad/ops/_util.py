@@ -66,7 +66,9 @@ def operand(x, like=None):
         return like.dtype.type(x) if isinstance(like, Tensor) and like.data.dtype.char == "E" \
             else x
     if is_scalar(x):
-        if isinstance(x, (int, float)) and isinstance(like, Tensor) and like.dtype.char == "E":
+        # only an exact Python bool is weak here (NEP 50): NumPy scalars (np.float64 subclasses
+        # float) and user subclasses of int/float are strong, so they pass to NumPy's promotion
+        if type(x) is bool and isinstance(like, Tensor) and like.dtype.char == "E":
             return like.dtype.type(x)  # weak, as NEP 50 makes it for NumPy's own floats:
         return x                       # bfloat16 (ml_dtypes') * 2.0 stays bfloat16
     if isinstance(x, np.ndarray) or is_cupy_array(x):

@@ -18,6 +18,7 @@ one operand carries the conjugate of the others (``ga = g @ b^H``, ``gb = a^H @ 
 """
 from __future__ import annotations
 
+import functools
 import numbers
 import operator
 
@@ -28,12 +29,16 @@ from ..tensor import Tensor
 from ._util import cross_saved, xp_of
 
 
-def _blas(xp, like=None):
-    """``xp`` for products, except on CuPy: there gpugrad.kernels' :class:`Blas`, whose matmul,
-    tensordot and einsum follow ``gpugrad.set_matmul_precision`` (TF32 at "high"); and for a
-    bfloat16 NumPy array ``like``, :class:`_Wide16` (float32 accumulation)."""
+def _blas(xp, *arrays):
+    """``xp`` for products of ``arrays``, except on CuPy: there gpugrad.kernels' :class:`Blas`,
+    whose matmul, tensordot and einsum follow ``gpugrad.set_matmul_precision`` (TF32 at
+    "high"); and when a NumPy operand is bfloat16, :class:`_Wide16` (float32 accumulation)
+    giving the product in the operands' promoted dtype (:func:`_product_dtype`)."""
     if xp is np:
-        return _Wide16(like.dtype) if like is not None and like.dtype.char == "E" else np
+        for x in arrays:
+            if x.dtype.char == "E":
+                return _Wide16(_product_dtype(*(a.dtype for a in arrays)))
+        return np
     if getattr(xp, "__name__", None) != "cupy":
         return xp
     from ..kernels.cuda_blas import Blas
@@ -42,16 +47,35 @@ from .shape import _axes, _coerce, _inverse, ravel
 from ..autocast_state import _state as _amp, lower as _amp_lower, cuda_bf16 as _amp_cuda_bf16
 
 
+@functools.lru_cache(maxsize=None)
+def _product_dtype(*dtypes):
+    """The dtype of a product of operands of ``dtypes``: the one NumPy's ``multiply`` gives
+    them (``result_type``, and float32 for bfloat16 with float16, which have no common dtype
+    in ``result_type`` but multiply in float32, as in PyTorch).
+
+    >>> import ml_dtypes
+    >>> bf = np.dtype(ml_dtypes.bfloat16)
+    >>> [_product_dtype(bf, np.dtype(d)).name for d in ("float32", "float16", "float64")]
+    ['float32', 'float32', 'float64']
+    """
+    out = np.empty(0, dtypes[0])
+    for d in dtypes[1:]:
+        out = np.multiply(out, np.empty(0, d))
+    return out.dtype
+
+
 class _Wide16:
-    """NumPy products of bfloat16 (ml_dtypes') as float32 products of the same values,
-    rounded back to ``dtype``: float32 accumulation at BLAS speed (NumPy has no bfloat16
-    einsum, and its bfloat16 matmul is slow and returns float32)."""
+    """NumPy products with bfloat16 (ml_dtypes') operands as float32 products of the same
+    values, given in ``dtype`` (bfloat16 only when every operand is): float32 accumulation at
+    BLAS speed (NumPy has no bfloat16 einsum, and its bfloat16 matmul is slow and returns
+    float32); operands of other dtypes stay as they are (a float64 one keeps its precision)."""
 
     def __init__(self, dtype):
         self.dtype = dtype
 
     def _call(self, name, *args, **kw):
-        wide = [a.astype(np.float32) if isinstance(a, np.ndarray) else a for a in args]
+        wide = [a.astype(np.float32) if isinstance(a, np.ndarray) and a.dtype.char == "E"
+                else a for a in args]
         return np.asarray(getattr(np, name)(*wide, **kw)).astype(self.dtype)
 
     def matmul(self, a, b):
@@ -106,7 +130,7 @@ class MatMul(Function):
         n = self.needs or (False, False)
         self.saved = (a if n[1] else None, b if n[0] else None)
         self.sa, self.sb, self.da, self.db = a.shape, b.shape, a.dtype, b.dtype
-        return _blas(xp_of(a), a).matmul(a, b)
+        return _blas(xp_of(a), a, b).matmul(a, b)
 
     def backward(self, g):
         a, b = self.saved
@@ -124,16 +148,16 @@ class MatMul(Function):
         ga = gb = None
         if self.needs[0]:
             b2 = b[:, None] if b.ndim == 1 else b
-            ga = _blas(xp, g).matmul(g, _swap(b2))
+            ga = _blas(xp, g, b2).matmul(g, _swap(b2))
             ga = unbroadcast(ga[..., 0, :] if len(sa) == 1 else ga, sa)
             ga = _cast(ga, self.da)
         if self.needs[1]:
             a2 = a[None, :] if a.ndim == 1 else a
             if len(sb) <= 2 and a2.ndim > 2:  # fold a's batch into the GEMM: one (k, m) answer
                 k, m = a2.shape[-1], g.shape[-1]
-                gb = _blas(xp, g).matmul(a2.reshape(-1, k).T, g.reshape(-1, m))
+                gb = _blas(xp, g, a2).matmul(a2.reshape(-1, k).T, g.reshape(-1, m))
             else:
-                gb = _blas(xp, g).matmul(_swap(a2), g)
+                gb = _blas(xp, g, a2).matmul(_swap(a2), g)
             gb = unbroadcast(gb[..., 0] if len(sb) == 1 else gb, sb)
             gb = _cast(gb, self.db)
         return ga, gb
@@ -239,7 +263,7 @@ class TensorDot(Function):
         n = self.needs or (False, False)
         self.saved = (a if n[1] else None, b if n[0] else None)
         self.axes, self.nda, self.ndb, self.da, self.db = axes, a.ndim, b.ndim, a.dtype, b.dtype
-        return _blas(xp_of(a), a).tensordot(a, b, axes=axes)
+        return _blas(xp_of(a), a, b).tensordot(a, b, axes=axes)
 
     def backward(self, g):
         a, b = self.saved
@@ -251,11 +275,11 @@ class TensorDot(Function):
         xp = xp_of(g)
         ga = gb = None
         if self.needs[0]:  # dims: free_a, then b's contracted axes in b's order
-            r = _blas(xp, g).tensordot(g, b, axes=(list(range(nfa, g.ndim)), free_b))
+            r = _blas(xp, g, b).tensordot(g, b, axes=(list(range(nfa, g.ndim)), free_b))
             perm = free_a + [ax_a[ax_b.index(j)] for j in sorted(ax_b)]
             ga = _cast(r.transpose(_inverse(perm)), self.da)
         if self.needs[1]:  # dims: a's contracted axes in a's order, then free_b
-            r = _blas(xp, g).tensordot(a, g, axes=(free_a, list(range(nfa))))
+            r = _blas(xp, a, g).tensordot(a, g, axes=(free_a, list(range(nfa))))
             perm = [ax_b[ax_a.index(i)] for i in sorted(ax_a)] + free_b
             gb = _cast(r.transpose(_inverse(perm)), self.db)
         return ga, gb
@@ -321,7 +345,7 @@ class Einsum(Function):
             self.saved = tuple(o if any(n for j, n in enumerate(needs) if j != i) else None
                                for i, o in enumerate(ops))
         xp = xp_of(ops[0])
-        return _blas(xp, ops[0]).einsum(",".join(subs) + "->" + out, *ops,
+        return _blas(xp, *ops).einsum(",".join(subs) + "->" + out, *ops,
                                         **_einsum_opts(xp, len(ops)))
 
     def backward(self, g):
@@ -336,8 +360,9 @@ class Einsum(Function):
             avail = set(self.out).union(*(s for s, _ in others))
             keep = "".join(c for c in sub if c in avail)
             spec = ",".join([self.out] + [s for s, _ in others]) + "->" + keep
-            r = xp.asarray(_blas(xp, g).einsum(spec, g, *(o for _, o in others),
-                                     **_einsum_opts(xp, len(others) + 1)))
+            rest = [o for _, o in others]
+            r = xp.asarray(_blas(xp, g, *rest).einsum(spec, g, *rest,
+                                                      **_einsum_opts(xp, len(others) + 1)))
             # indices only in this operand were summed away: broadcast them back;
             # size-1 dims that the forward broadcast: sum them back
             r = r.reshape(tuple(r.shape[keep.index(c)] if c in avail else 1 for c in sub))

@@ -21,8 +21,8 @@ import numpy as np
 from ..autograd import Function
 from ..special import erf as _erf_array  # (the table below defines the op `erf`)
 from ..special import normal_cdf as _normal_cdf_array
-from ..tensor import Tensor
-from ._util import _conj, no_complex, operand, xp_of
+from ..tensor import Tensor, as_tensor
+from ._util import _conj, is_scalar, no_complex, operand, xp_of
 from ..autocast_state import _state as _amp, to_float32 as _amp_f32
 
 _SQRT_2_PI = math.sqrt(2.0 / math.pi)
@@ -222,16 +222,25 @@ def _make_unary(name, fwd, vjp, reads):
                 x = _amp_f32(x)
             if isinstance(x, Tensor) and x.data.dtype.kind == "f":
                 return Op.apply(x)
-            return Op.apply(_float_operand(x, name))
+            return Op.apply(_float_operand(_number_operand(x), name))
     else:
         def fn(x):
             if isinstance(x, Tensor) and x.data.dtype.kind == "f":
                 return Op.apply(x)
-            return Op.apply(_float_operand(x, name))
+            return Op.apply(_float_operand(_number_operand(x), name))
     fn.__name__ = name
     fn.__doc__ = (f"Elementwise {name}(x), differentiable.\n\n>>> import gpugrad as gg\n"
                   f">>> gg.{name}(gg.tensor([{1.5 if name == 'arccosh' else 0.5}])).shape\n(1,)\n")
     return Op, fn
+
+
+def _number_operand(x):
+    """A unary op's input: a Python or NumPy number becomes a 0-d tensor of NumPy's dtype for
+    it (``np.asarray(2).dtype``: int64; 2.0: float64), so ``exp(2)`` is ``exp`` of that
+    tensor; anything else as :func:`operand` takes it."""
+    if is_scalar(x):
+        return as_tensor(np.asarray(x))
+    return operand(x)
 
 
 def _make_zero_grad(name, fwd):
@@ -250,7 +259,7 @@ def _make_zero_grad(name, fwd):
     Op.__name__ = Op.__qualname__ = name.title()
 
     def fn(x):
-        return Op.apply(operand(x))
+        return Op.apply(_number_operand(x))
     fn.__name__ = name
     fn.__doc__ = (f"Elementwise {name}(x); its gradient is zero.\n\n>>> import gpugrad as gg\n"
                   f">>> gg.{name}(gg.tensor([-1.5])).shape\n(1,)\n")
