@@ -11,6 +11,7 @@ import pytest
 import gpugrad as gg
 from gpugrad import kernels, leaf_grads
 from gpugrad.tensor import Tensor
+from thread_util import run_threads
 
 
 # ---------------------------------------------------------------- released inputs
@@ -34,26 +35,6 @@ def test_the_shared_released_input_array_refuses_every_write():
 
 
 # ---------------------------------------------------------------- threads sharing a leaf
-def _run_threads(targets):
-    errors = []
-
-    def wrap(fn):
-        def run():
-            try:
-                fn()
-            except BaseException as e:  # noqa: BLE001 - re-raised below
-                errors.append(e)
-        return run
-    ts = [threading.Thread(target=wrap(fn)) for fn in targets]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in ts), "a thread did not finish"
-    if errors:
-        raise errors[0]
-
-
 @pytest.mark.parametrize("hooked", [False, True])
 def test_threads_sharing_a_leaf_lose_no_gradient(hooked):
     w = gg.tensor(np.zeros(100_000, np.float32), requires_grad=True)
@@ -64,7 +45,7 @@ def test_threads_sharing_a_leaf_lose_no_gradient(hooked):
     def work():
         for _ in range(passes):
             (w * 1.0).sum().backward()
-    _run_threads([work] * nthreads)
+    run_threads(*[work] * nthreads)
     assert w.grad.data.min() == w.grad.data.max() == passes * nthreads
 
 
@@ -99,7 +80,7 @@ def test_threads_sharing_parameters_in_an_optimizers_buffer_lose_no_gradient():
             start.wait(timeout=60)
             for _ in range(passes):
                 gg.cross_entropy(model(batch[0]), batch[1]).backward()
-        _run_threads([lambda b=b: work(b) for b in batches])
+        run_threads(*[lambda b=b: work(b) for b in batches])
         for p, e in zip(model.parameters(), expected):
             np.testing.assert_allclose(p.grad.numpy(), e, rtol=2e-5, atol=1e-6)
 
