@@ -53,10 +53,11 @@ def _product_dtype(*dtypes):
     them (``result_type``, and float32 for bfloat16 with float16, which have no common dtype
     in ``result_type`` but multiply in float32, as in PyTorch).
 
-    >>> import ml_dtypes
-    >>> bf = np.dtype(ml_dtypes.bfloat16)
-    >>> [_product_dtype(bf, np.dtype(d)).name for d in ("float32", "float16", "float64")]
-    ['float32', 'float32', 'float64']
+    >>> [_product_dtype(np.dtype("float16"), np.dtype(d)).name for d in ("float32", "int8")]
+    ['float32', 'float16']
+
+    With ml_dtypes' bfloat16 ``bf``: ``_product_dtype(bf, float32)``, ``(bf, float16)`` and
+    ``(bf, float64)`` are float32, float32 and float64 (``tests/test_mixed_dtype_operands.py``).
     """
     out = np.empty(0, dtypes[0])
     for d in dtypes[1:]:
