@@ -17,15 +17,13 @@ import numpy as np
 from . import anomaly, backend, capture_hooks
 from .autograd import _is_stale, _refresh
 from .grad_mode import enable_grad
-from .leaf_grads import _accumulate, _first_grad, _grad_buffers, _unclaim  # noqa: F401
-from .leaf_grads import leaf_lock
+from .leaf_grads import _accumulate, _add_to_grad, _grad_buffers, _unclaim  # noqa: F401
 from .ops._util import cast_grad
 from .released_inputs import ReleasedInput, _released_input  # noqa: F401  (its old home)
 from .tensor import Tensor
 
 _an = anomaly._state  # anomaly detection in the calling thread: _an.enabled
 _ndarray = np.ndarray
-_lock, _unlock = leaf_lock.acquire, leaf_lock.release
 
 _FREED_MSG = ("trying to backward through the graph a second time (or to use saved values "
               "after they were freed); call backward(retain_graph=True) the first time")
@@ -149,19 +147,8 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=
             if pn is None:
                 if pg is not None:
                     if (plain and type(pg) is _ndarray and not p._hooks and p.requires_grad
-                            and type(p.data) is _ndarray and pg.dtype == p.data.dtype
-                            and (p._grad is None or not p._grad.requires_grad)):
-                        _lock()  # what _deliver_leaf does here, without its calls (and
-                        try:     # without .grad's assignment check: pg is the leaf's own)
-                            pgrad = p._grad
-                            if pgrad is None:
-                                p._grad = _first_grad(p, pg)
-                            elif not pgrad.requires_grad:
-                                pgrad.data += pg
-                            else:  # (another thread kept a gradient with a graph meanwhile)
-                                _deliver_leaf(p, pg, capture, accumulate, hooked, create_graph)
-                        finally:
-                            _unlock()
+                            and type(p.data) is _ndarray and pg.dtype == p.data.dtype):
+                        _add_to_grad(p, pg, False)  # where _deliver_leaf would end up
                     else:
                         _deliver_leaf(p, pg, capture, accumulate, hooked, create_graph)
                 if pending and id(p) in pending:

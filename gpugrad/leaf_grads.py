@@ -94,12 +94,18 @@ def _accumulate(t, g, create_graph=False):
         _add_to_grad(t, g)
 
 
-def _add_to_grad(t, g):
+def _add_to_grad(t, g, report=True):
+    """Add array ``g`` (the leaf's dtype, on its device) into leaf ``t``'s ``.grad``.  With
+    ``report=False`` (no gpugrad.compile recording listens) a first gradient is put in the
+    slot directly: it is the engine's own array, which ``.grad``'s assignment check passes."""
     _lock()
     try:
         grad = t._grad
         if grad is None:
-            t.grad = _first_grad(t, g)
+            if report:
+                t.grad = _first_grad(t, g)
+            else:
+                t._grad = _first_grad(t, g)
         elif grad.requires_grad:  # the kept gradient records a graph: add, never overwrite
             t.grad = grad + Tensor._make(g)
         else:
