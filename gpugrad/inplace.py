@@ -52,7 +52,7 @@ from . import ops as _ops
 from .autograd import _view_link
 from .ops import index as _index
 from .old_values import keep_old_value
-from .ops._fast import _NUMBERS, _joins_graph, in_graph
+from .ops._fast import _NUMBERS, in_graph
 from .ops.fast_index import plain_key
 from .ops.setitem_rules import holds_array as _holds_array
 from .tensor import Tensor, as_tensor
@@ -192,6 +192,7 @@ def clamp_(self, min=None, max=None):
     """
     return self._inplace(_ops.clip, min, max)
 
+
 def __setitem__(self, key, value):
     d = self.data
     if type(d) is _ndarray and self._node is None and not self.requires_grad and \
@@ -201,9 +202,7 @@ def __setitem__(self, key, value):
             tv = type(value)
             if tv in _NUMBERS:
                 v = value
-            elif tv is Tensor and type(value.data) is _ndarray and not (
-                    _gm.enabled and (value.requires_grad or value._view is not None
-                                     and _joins_graph(value))):
+            elif tv is Tensor and type(value.data) is _ndarray and not in_graph(value):
                 v = value.data
             elif tv is _ndarray or tv in _SEQ and not _holds_array(value):
                 v = value        # (a list: NumPy's own assignment converts it, once)
