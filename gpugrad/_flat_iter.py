@@ -23,10 +23,6 @@ from .backend import is_cupy_array
 __all__ = ["FlatIter", "set_flat"]
 
 
-def _recording():
-    return bool(capture_hooks._on) and capture_hooks.active() is not None
-
-
 def _host_key(key):
     """A key as NumPy understands it (tensors and CuPy arrays read back to the host)."""
     from .tensor import Tensor
@@ -56,7 +52,7 @@ def _positions(t, key):
     how many there are, and the shape of the selection (None where values decide)."""
     from .tensor import Tensor
 
-    if isinstance(key, Tensor) and t.ndim and _recording():
+    if isinstance(key, Tensor) and t.ndim and capture_hooks.is_recording():
         if key.dtype == np.bool_:
             if key.shape != (t.size,):
                 raise IndexError(f"flat: a boolean key must have shape ({t.size},), got "

@@ -47,6 +47,15 @@ def active():
     return getattr(_state, "recorder", None) if _on else None
 
 
+def is_recording() -> bool:
+    """True while :func:`gpugrad.compile` records a step in the calling thread.
+
+    >>> is_recording()
+    False
+    """
+    return bool(_on) and active() is not None
+
+
 @contextlib.contextmanager
 def recording(recorder):
     """Install ``recorder`` for the calling thread for the duration of the block; nested

@@ -38,7 +38,7 @@ class Generator:
     def manual_seed(self, seed):
         """Restart this generator's stream from ``seed``; returns the generator.  Inside a
         step :func:`gpugrad.compile` records, each replay reseeds it again at the same point."""
-        if _recording():
+        if capture_hooks.is_recording():
             capture_hooks.host_call(Generator._reseed, self, seed)
             return self
         return self._reseed(seed)
@@ -92,18 +92,11 @@ class Generator:
     def set_state(self, state):
         """Restore the stream from :meth:`get_state`'s dict (CPU only); replayed in order
         inside a step :func:`gpugrad.compile` records."""
-        if _recording():
+        if capture_hooks.is_recording():
             return capture_hooks.host_call(Generator.set_state, self, state)
         if self.device.type != "cpu":
             raise NotImplementedError("the state of a CUDA generator cannot be restored")
         self._g.bit_generator.state = state
-
-
-def _recording():
-    """True while :func:`gpugrad.compile` records a step in this thread: a call that resets a
-    stream (seed, state) is then recorded with ``capture_hooks.host_call`` and made again at
-    each replay, before the draws that follow it."""
-    return bool(capture_hooks._on) and capture_hooks.active() is not None
 
 
 def generator(dev=None) -> Generator:
@@ -125,7 +118,7 @@ def manual_seed(seed: int) -> None:
     >>> manual_seed(123)
     """
     global _seed
-    if _recording():  # gpugrad.compile: each replay reseeds at the same point of the step
+    if capture_hooks.is_recording():  # gpugrad.compile: each replay reseeds at the same point of the step
         return capture_hooks.host_call(manual_seed, seed)
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
@@ -150,7 +143,7 @@ def set_rng_state(state: dict) -> None:
 
     >>> s = get_rng_state(); set_rng_state(s)
     """
-    if _recording():  # gpugrad.compile: each replay restores it at the same point
+    if capture_hooks.is_recording():  # gpugrad.compile: each replay restores it at the same point
         return capture_hooks.host_call(set_rng_state, state)
     generator("cpu").set_state(state)
 

@@ -266,7 +266,7 @@ class Module:
         >>> lin.zero_grad(); lin.weight.grad is None
         True
         """
-        if capture_hooks._on and capture_hooks.active() is not None:  # recording: a replay
+        if capture_hooks.is_recording():  # recording: a replay
             return capture_hooks.host_call(self.zero_grad, set_to_none)  # calls it again
         for p in self.parameters():
             _zero_grad(p, set_to_none)

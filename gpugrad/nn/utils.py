@@ -83,7 +83,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     >>> round(clip_grad_norm_(h, 1.0).item(), 2), [round(v, 3) for v in h.grad.tolist()]
     (300.03, [1.0, 0.013])
     """
-    if capture_hooks._on and capture_hooks.active() is not None:  # gpugrad.compile: each
+    if capture_hooks.is_recording():  # gpugrad.compile: each
         return capture_hooks.host_call(clip_grad_norm_, _listed(parameters), max_norm,  # replay
                                        norm_type, error_if_nonfinite)                   # clips
     if not max_norm >= 0:
@@ -155,7 +155,7 @@ def clip_grad_value_(parameters, clip_value: float) -> None:
     >>> clip_grad_value_([p], 1.0); p.grad.tolist()
     [-1.0, 0.5]
     """
-    if capture_hooks._on and capture_hooks.active() is not None:  # gpugrad.compile
+    if capture_hooks.is_recording():  # gpugrad.compile
         return capture_hooks.host_call(clip_grad_value_, _listed(parameters), clip_value)
     if not clip_value >= 0:
         raise ValueError(f"clip_grad_value_: expected clip_value >= 0, got {clip_value!r}")

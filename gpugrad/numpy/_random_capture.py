@@ -12,14 +12,7 @@ from __future__ import annotations
 
 from .. import capture_hooks
 
-__all__ = ["recording", "RecordedBitGenerator"]
-
-
-def recording():
-    """True while ``gpugrad.compile`` records a step in this thread: calls that reset a
-    stream (``seed``, ``set_state``, ``bit_generator.state = ...``, ``advance``) are then
-    recorded as host calls that each replay makes again, in order with the draws."""
-    return bool(capture_hooks._on) and capture_hooks.active() is not None
+__all__ = ["RecordedBitGenerator"]
 
 
 class RecordedBitGenerator:

@@ -38,7 +38,6 @@ from ..tensor import Tensor
 from . import _core as C
 from . import _fallback as F
 from ._random_capture import RecordedBitGenerator as _RecordedBitGenerator
-from ._random_capture import recording as _recording
 
 _LEGACY = [n for n in _np.random.__all__ if n[0].islower() and n not in (
     "seed", "get_state", "set_state", "default_rng", "shuffle", "permutation", "choice",
@@ -182,7 +181,7 @@ class Generator(_Draws):
         ``gpugrad.compile`` records, setting its ``state`` or calling ``advance`` is replayed
         in order with the draws."""
         bg = self._g.bit_generator
-        return _RecordedBitGenerator(bg) if _recording() else bg
+        return _RecordedBitGenerator(bg) if capture_hooks.is_recording() else bg
 
     def _raw(self, name, *args, **kwargs):
         return _drawn(self, name, args, kwargs)
@@ -317,7 +316,7 @@ def seed(seed=None):
     >>> seed(0); a = rand(2); seed(0); bool((a == rand(2)).all())
     True
     """
-    if _recording():  # gpugrad.compile: each replay reseeds at the same point of the step
+    if capture_hooks.is_recording():  # gpugrad.compile: each replay reseeds at the same point of the step
         return capture_hooks.host_call(seed_fn, seed)
     _global["state"].seed(seed)
     _global["seed"] = seed
@@ -332,7 +331,7 @@ def get_state(legacy=True):
 def set_state(state):
     """Restore a state from :func:`get_state` (``numpy.random.set_state``); replayed in order
     inside a step ``gpugrad.compile`` records."""
-    if _recording():
+    if capture_hooks.is_recording():
         return capture_hooks.host_call(set_state, state)
     _global["state"].set_state(state)
 

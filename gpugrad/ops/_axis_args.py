@@ -151,7 +151,7 @@ def repeat_counts(repeats, what="repeat: repeats"):
 
     from .. import capture_hooks
 
-    if isinstance(repeats, Tensor) and capture_hooks._on and capture_hooks.active() is not None:
+    if isinstance(repeats, Tensor) and capture_hooks.is_recording():
         raise capture_hooks.CaptureError(
             f"{what}: counts from a tensor are read on the host, which a step gpugrad.compile "
             f"records cannot follow (the output's shape depends on them); pass Python ints "

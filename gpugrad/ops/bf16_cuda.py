@@ -46,7 +46,7 @@ _CREATE_GRAPH_ADVICE = (" (autocast bfloat16 on CUDA: its bfloat16 GEMMs record 
 def _refuse_capture():
     """CaptureError while ``gpugrad.compile`` records this thread: the parameters' bfloat16
     bits are made outside any recorded call, which a replay cannot refresh."""
-    if capture_hooks._on and capture_hooks.active() is not None:
+    if capture_hooks.is_recording():
         raise capture_hooks.CaptureError(
             "autocast bfloat16 on CUDA cannot be captured yet; use float16 autocast or run "
             "the step uncompiled")

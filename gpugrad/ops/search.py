@@ -55,7 +55,7 @@ def values_call(fn, *args):
     """
     raw = [a.data if isinstance(a, Tensor) else a for a in args]
     r = fn(get_array_module(*[a for a in raw if _is_array(a)]), *raw)
-    if not (capture_hooks._on and capture_hooks.active() is not None):
+    if not capture_hooks.is_recording():
         return _wrap(r)
     parts = range(len(r)) if isinstance(r, tuple) else (None,)
     out = tuple(ValuesCall.apply(*args, fn=fn, part=i) for i in parts)

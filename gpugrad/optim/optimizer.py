@@ -204,7 +204,7 @@ class Optimizer:
         >>> p.sum().backward(); opt.zero_grad(); p.grad is None
         True
         """
-        if capture_hooks._on and capture_hooks.active() is not None:  # recording: a replay
+        if capture_hooks.is_recording():  # recording: a replay
             return capture_hooks.host_call(self.zero_grad, set_to_none)  # calls it again
         if set_to_none:
             for flat in self._flats:                 # a gradient still held keeps its values
@@ -224,7 +224,7 @@ class Optimizer:
         >>> (p * p).sum().backward(); opt.step(); p.tolist()
         [0.0, 0.0]
         """
-        if capture_hooks._on and capture_hooks.active() is not None:  # recording: a replay
+        if capture_hooks.is_recording():  # recording: a replay
             return capture_hooks.host_call(self.step, closure)  # calls it again
         loss = None
         if closure is not None:

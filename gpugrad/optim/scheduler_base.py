@@ -28,7 +28,7 @@ def _replayed(step):
 
     @functools.wraps(step)
     def replayed(self, *args, **kwargs):
-        if capture_hooks._on and capture_hooks.active() is not None:
+        if capture_hooks.is_recording():
             return capture_hooks.host_call(functools.partial(step, self), *args, **kwargs)
         return step(self, *args, **kwargs)
     replayed._replayed = True
