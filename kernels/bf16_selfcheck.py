@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy
 
-from .bf16_host import bf16_bits
+from .bf16_host import _widen, bf16_bits
 
 __all__ = ["Mismatch", "run", "SELF_CHECK_RTOL"]
 
@@ -36,10 +36,6 @@ class Mismatch(RuntimeError):
 
 def _host(x):
     return x.get() if hasattr(x, "get") else numpy.asarray(x)
-
-
-def _widen(bits):
-    return (bits.astype(numpy.uint32) << 16).view(numpy.float32).astype(numpy.float64)
 
 
 def _specials():
