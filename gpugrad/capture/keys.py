@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..node_record import is_array as _is_array
+
 __all__ = ["key_ref", "dynamic"]
-
-
-def _is_array(a):
-    return type(a) is np.ndarray or hasattr(a, "__cuda_array_interface__")
 
 
 def dynamic(v) -> bool:

@@ -30,6 +30,7 @@ from .. import backward_pass, old_values, random as _random
 from ..autocast_state import _LowCopy, low_copy
 from ..backend import is_cupy_array
 from ..capture_hooks import CaptureError
+from ..node_record import is_array as _is_array
 from ..ops._util import cast_grad
 from ..tensor import Tensor
 from . import cpu_plan
@@ -39,10 +40,6 @@ from .keys import dynamic, key_ref, key_value
 from .outputs import _is_value, build_output, output_spec, spec_slots
 
 __all__ = ["Recorder", "Tape", "CaptureError", "build_output"]
-
-
-def _is_array(a):
-    return type(a) is np.ndarray or hasattr(a, "__cuda_array_interface__")
 
 
 def _holder():

@@ -20,14 +20,11 @@ import numpy as np
 from .. import capture_hooks
 from ..autograd import Function
 from ..backend import get_array_module
+from ..node_record import is_array as _is_array
 from ..tensor import Tensor
 from ._util import tensor_arg
 
 __all__ = ["values_call", "nonzero", "argwhere", "flatnonzero"]
-
-
-def _is_array(a):
-    return type(a) is np.ndarray or hasattr(a, "__cuda_array_interface__")
 
 
 class ValuesCall(Function):
