@@ -38,7 +38,7 @@ from .autograd import Function
 from .tensor import Tensor
 
 __all__ = ["LOWER_PRECISION_OPS", "FLOAT32_OPS", "lower", "to_float32", "low_copy",
-           "set_low_home", "enter_region", "exit_region", "cuda_bf16"]
+           "set_low_home", "enter_region", "exit_region", "set_dtype", "cuda_bf16"]
 
 # ops that run in the autocast dtype (float32 accumulation): their float32 and 16-bit operands
 # are cast to it.  dot (through matmul), outer (through einsum) and the nn.Linear layer go
@@ -60,6 +60,19 @@ class _State(threading.local):
 
 
 _state = _State()
+# the threads with an autocast dtype set now (kept by set_dtype; each thread adds and discards
+# only its own id): empty means _state.dtype is None in every thread, which the no-graph fast
+# paths read with one global lookup instead of a thread-local one
+_on = set()
+
+
+def set_dtype(dt) -> None:
+    """Set this thread's autocast dtype (None: off), keeping :data:`_on` up to date."""
+    if dt is None:
+        _on.discard(threading.get_ident())
+    else:
+        _on.add(threading.get_ident())
+    _state.dtype = dt
 
 
 def enter_region() -> None:
@@ -91,10 +104,10 @@ def lower(*tensors):
     runs as without autocast); None passes through.
 
     >>> import gpugrad as gg
-    >>> _state.dtype = gg.float16
+    >>> set_dtype(gg.float16)
     >>> [t.dtype.name for t in lower(gg.ones(2), gg.ones(2))]
     ['float16', 'float16']
-    >>> _state.dtype = None
+    >>> set_dtype(None)
     """
     dt = _state.dtype
     if any(t is not None and not _eligible(t) for t in tensors) or cuda_bf16(*tensors):

@@ -224,11 +224,11 @@ class Device:
 
     # used as ``with gg.device("cuda"):``
     def __enter__(self):
-        _stack().append(self)
+        _push(self)
         return self
 
     def __exit__(self, *exc):
-        _stack().pop()
+        _pop()
         return False
 
     def _activated(self):
@@ -275,11 +275,29 @@ _local = threading.local()
 _base_default: Device | None = None
 
 
+# the threads inside a ``with`` block that sets the default device (kept by _push/_pop; each
+# thread adds and discards only its own id): empty lets get_default_device skip the
+# thread-local read, as it does on every tensor creation
+_pushed = set()
+
+
 def _stack():
     st = getattr(_local, "stack", None)
     if st is None:
         st = _local.stack = []
     return st
+
+
+def _push(d):
+    _stack().append(d)
+    _pushed.add(threading.get_ident())
+
+
+def _pop():
+    st = _stack()
+    st.pop()
+    if not st:
+        _pushed.discard(threading.get_ident())
 
 
 def get_default_device() -> Device:
@@ -290,9 +308,10 @@ def get_default_device() -> Device:
     device(type='cpu')
     """
     global _base_default
-    st = _stack()
-    if st:
-        return st[-1]
+    if _pushed:
+        st = _stack()
+        if st:
+            return st[-1]
     if _base_default is None:
         spec = os.environ.get("GPUGRAD_DEVICE", "cpu") or "cpu"
         try:
@@ -321,11 +340,11 @@ def default_device(spec):
     device(type='cpu')
     """
     d = device(spec)
-    _stack().append(d)
+    _push(d)
     try:
         yield d
     finally:
-        _stack().pop()
+        _pop()
 
 
 # ---------------------------------------------------------------- arrays

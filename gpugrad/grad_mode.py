@@ -21,6 +21,20 @@ class _State(threading.local):
 
 
 _state = _State()
+# the threads with recording off now (kept by _set; each thread adds and discards only its
+# own id, so no lock is needed): empty means every thread records, which fast paths read with
+# one global lookup instead of a thread-local one
+_off = set()
+
+
+def _set(mode: bool) -> None:
+    """Set this thread's grad mode, keeping :data:`_off` up to date."""
+    if mode != _state.enabled:
+        if mode:
+            _off.discard(threading.get_ident())
+        else:
+            _off.add(threading.get_ident())
+    _state.enabled = mode
 
 
 def is_grad_enabled() -> bool:
@@ -43,13 +57,13 @@ class set_grad_enabled:
 
     def __init__(self, mode: bool = True):
         self.prev = _state.enabled
-        _state.enabled = bool(mode)
+        _set(bool(mode))
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        _state.enabled = self.prev
+        _set(self.prev)
         return False
 
 
@@ -61,11 +75,11 @@ class _Scope:
 
     def __enter__(self):
         self.prev = _state.enabled
-        _state.enabled = self.mode
+        _set(self.mode)
         return self
 
     def __exit__(self, *exc):
-        _state.enabled = self.prev
+        _set(self.prev)
         return False
 
     def __call__(self, fn):

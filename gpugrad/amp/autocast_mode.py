@@ -50,7 +50,7 @@ from __future__ import annotations
 import functools
 
 from .. import dtypes
-from ..autocast_state import _state, enter_region, exit_region
+from ..autocast_state import _state, enter_region, exit_region, set_dtype
 
 __all__ = ["autocast", "is_autocast_enabled", "get_autocast_dtype"]
 
@@ -104,11 +104,11 @@ class autocast:
             _state.prev_stack = []
         _state.prev_stack.append(_state.dtype)
         enter_region()
-        _state.dtype = self.dtype if self.enabled else None   # enabled=False: off inside
+        set_dtype(self.dtype if self.enabled else None)   # enabled=False: off inside
         return self
 
     def __exit__(self, *exc):
-        _state.dtype = _state.prev_stack.pop()
+        set_dtype(_state.prev_stack.pop())
         exit_region()
         return False
 

@@ -20,15 +20,16 @@ import operator
 import numpy as np
 
 from .. import anomaly as _anomaly, capture_hooks as _capture, grad_mode as _grad_mode
+from .. import autocast_state as _ac
 from ..autocast_state import _state as _amp
-from ..tensor import Tensor
+from ..tensor import Tensor, _wrap
 
 __all__ = ["watched", "in_graph", "plain_data", "plain_operand", "plain_view", "fast_unary", "fast_binary",
            "fast_op", "fast_where", "fast_matmul", "fast_sum", "FAST_UFUNCS"]
 
 _gm = _grad_mode._state
 _ndarray = np.ndarray
-_make = Tensor._make
+_make = _wrap  # (Tensor._make, as a plain function)
 _new = object.__new__
 # plain numbers an op takes as they are (NumPy's weak/strong scalar promotion applies)
 _NUMBERS = frozenset([int, float, bool, complex] + [np.dtype(c).type for c in "?bhilqBHILQefdFD"])
@@ -37,7 +38,7 @@ _NUMBERS = frozenset([int, float, bool, complex] + [np.dtype(c).type for c in "?
 def watched() -> bool:
     """True while every op call must run through its node: gpugrad.compile is recording,
     anomaly detection or autocast is on (in any thread for the first two)."""
-    return bool(_capture._on or _anomaly._on or _amp.dtype is not None)
+    return bool(_capture._on or _anomaly._on or _ac._on and _amp.dtype is not None)
 
 
 def _joins_graph(t):
@@ -62,8 +63,8 @@ def in_graph(t) -> bool:
     >>> in_graph(v), in_graph(gg.zeros(1)), in_graph(1.0)
     (True, False, False)
     """
-    return isinstance(t, Tensor) and _gm.enabled and (
-        t.requires_grad or t._view is not None and _joins_graph(t))
+    return isinstance(t, Tensor) and (t.requires_grad or t._view is not None) and \
+        _gm.enabled and (t.requires_grad or _joins_graph(t))
 
 
 def plain_data(x, differentiable=True):
@@ -79,8 +80,9 @@ def plain_data(x, differentiable=True):
     d = x.data
     if type(d) is not _ndarray:
         return None
-    if differentiable and _gm.enabled and (x.requires_grad or x._view is not None
-                                           and _joins_graph(x)):
+    # (grad mode, a thread-local read, is looked at only for a tensor that could record)
+    if differentiable and (x.requires_grad or x._view is not None) and _gm.enabled and (
+            x.requires_grad or _joins_graph(x)):
         return None
     return d
 
@@ -89,8 +91,9 @@ def plain_operand(x):
     """:func:`plain_data` of ``x`` when nothing watches op calls either (see :func:`watched`):
     the array a no-graph fast path may compute on directly, else None."""
     d = x.data if type(x) is Tensor else None   # (plain_data(x), inline: a call less)
-    if type(d) is not _ndarray or _capture._on or _anomaly._on or _amp.dtype is not None or (
-            _gm.enabled and (x.requires_grad or x._view is not None and _joins_graph(x))):
+    if type(d) is not _ndarray or _capture._on or _anomaly._on or (
+            _ac._on and _amp.dtype is not None) or (x.requires_grad or x._view is not None) \
+            and _gm.enabled and (x.requires_grad or _joins_graph(x)):
         return None
     return d
 
@@ -117,7 +120,7 @@ def plain_view(x, d, out, cls, attrs):
     if b is not None and (b is d or b is d.base):
         vc = t._vc = x._vc
         attrs["needs"], attrs["parents"] = (False,), (x,)
-        if not _gm.enabled:
+        if _grad_mode._off and not _gm.enabled:
             attrs["_ng_ver"] = vc[0]   # made under no_grad (PyTorch's rules then apply)
         n = _new(cls)
         n.__dict__ = attrs
@@ -137,7 +140,7 @@ def fast_unary(ufunc, slow, differentiable=True, kinds="f"):
     """
     def fn(*args, **kw):
         if not kw and len(args) == 1 and type(args[0]) is Tensor and not (
-                _capture._on or _anomaly._on or _amp.dtype is not None):
+                _capture._on or _anomaly._on or _ac._on and _amp.dtype is not None):
             d = plain_data(args[0], differentiable)
             if d is not None and d.dtype.kind in kinds:
                 r = ufunc(d)
@@ -159,15 +162,16 @@ def _binary_data(a, b, differentiable):
             db = b.data
             if type(db) is not _ndarray:
                 return None
-            if differentiable and _gm.enabled and (
+            if differentiable and (a.requires_grad or b.requires_grad or a._view is not None
+                                   or b._view is not None) and _gm.enabled and (
                     a.requires_grad or b.requires_grad or a._view is not None
                     and _joins_graph(a) or b._view is not None and _joins_graph(b)):
                 return None
             return da, db
         if tb not in _NUMBERS or da.dtype.char == "E":
             return None
-        if differentiable and _gm.enabled and (a.requires_grad or a._view is not None
-                                               and _joins_graph(a)):
+        if differentiable and (a.requires_grad or a._view is not None) and _gm.enabled and (
+                a.requires_grad or _joins_graph(a)):
             return None
         return da, b
     if tb is Tensor and ta in _NUMBERS:
@@ -188,7 +192,7 @@ def fast_binary(ufunc, slow, differentiable=True):
     """
     def fn(*args, **kw):
         if not kw and len(args) == 2 and not (
-                _capture._on or _anomaly._on or _amp.dtype is not None):
+                _capture._on or _anomaly._on or _ac._on and _amp.dtype is not None):
             ab = _binary_data(args[0], args[1], differentiable)
             if ab is not None:
                 r = ufunc(*ab)
@@ -245,7 +249,7 @@ def fast_where(cond, a, b):
     >>> fast_where(gg.tensor([True, False]), gg.tensor([1.0, 2.0]), 0.0).tolist()
     [1.0, 0.0]
     """
-    if _capture._on or _anomaly._on or _amp.dtype is not None:
+    if _capture._on or _anomaly._on or _ac._on and _amp.dtype is not None:
         return None
     c = plain_data(cond)
     if c is None or c.dtype.kind != "b":
@@ -258,25 +262,31 @@ def fast_where(cond, a, b):
     return _make(np.where(c, da, db))
 
 
-def fast_matmul(a, b):
-    """``numpy.matmul(a, b)`` as a tensor when ``ops.matmul`` / ``ops.dot`` would record
-    nothing and compute just that: plain NumPy-backed tensors of 1 or 2 dimensions whose
-    inner sizes agree, not bfloat16 (whose product gpugrad accumulates in float32); else None.
+def fast_matmul(a, b, product=np.matmul):
+    """``product(a, b)`` (``numpy.matmul``, or ``numpy.dot`` for ``gpugrad.numpy.dot``) as a
+    tensor when ``ops.matmul`` / ``gpugrad.numpy.dot`` would record nothing and compute just
+    that: plain NumPy-backed tensors, not bfloat16 (whose product gpugrad accumulates in
+    float32); else None, also when NumPy refuses the operands (the op's own path then raises
+    its error).
 
     >>> import gpugrad as gg
     >>> fast_matmul(gg.ones((2, 3)), gg.ones(3)).tolist()
     [3.0, 3.0]
     """
-    if _capture._on or _anomaly._on or _amp.dtype is not None:
+    if type(a) is not Tensor or type(b) is not Tensor or _capture._on or _anomaly._on or (
+            _ac._on and _amp.dtype is not None):
         return None
-    da, db = plain_data(a), plain_data(b)
-    if da is None or db is None:
-        return None
-    na, nb = da.ndim, db.ndim
-    if not (0 < na < 3 and 0 < nb < 3) or da.shape[-1] != db.shape[0 if nb == 1 else -2] \
+    da, db = a.data, b.data     # (plain_data of each, inline)
+    if type(da) is not _ndarray or type(db) is not _ndarray or (
+            a.requires_grad or b.requires_grad or a._view is not None or b._view is not None
+    ) and _gm.enabled and (a.requires_grad or b.requires_grad or a._view is not None
+                           and _joins_graph(a) or b._view is not None and _joins_graph(b)) \
             or da.dtype.char == "E" or db.dtype.char == "E":
         return None
-    r = np.matmul(da, db)
+    try:
+        r = product(da, db)
+    except (ValueError, TypeError):
+        return None
     return _make(r if type(r) is _ndarray else np.asarray(r))
 
 
@@ -289,7 +299,7 @@ def fast_sum(x):
     >>> fast_sum(gg.tensor([1.0, 2.0])).item()
     3.0
     """
-    if _capture._on or _anomaly._on or _amp.dtype is not None:
+    if _capture._on or _anomaly._on or _ac._on and _amp.dtype is not None:
         return None
     d = plain_data(x)
     if d is None or d.dtype.char in "eE":

@@ -13,10 +13,11 @@ from __future__ import annotations
 import numpy as np
 
 from .. import anomaly as _anomaly, capture_hooks as _capture
+from .. import autocast_state as _ac
 from ..autocast_state import _state as _amp
 from ..grad_mode import _state as _gm
 from ..old_values import _aliased
-from ..tensor import Tensor
+from ..tensor import Tensor, _wrap
 from ._fast import _joins_graph, plain_view
 from .index import GetItemBasic, getitem
 
@@ -25,7 +26,7 @@ __all__ = ["tensor_getitem", "plain_key"]
 # integer keys NumPy takes as Python ints do (its integer scalars)
 _INTS = frozenset([int] + [np.dtype(c).type for c in "bhilqBHILQ"])
 _BASIC = frozenset((slice, type(None), type(Ellipsis))) | _INTS  # basic key components
-_make = Tensor._make
+_make = _wrap  # (Tensor._make, as a plain function)
 _ndarray = np.ndarray
 
 
@@ -44,8 +45,9 @@ def tensor_getitem(x, key):
     """
     d = x.data
     if type(d) is _ndarray and type(x) is Tensor and not (
-            _capture._on or _anomaly._on or _amp.dtype is not None) and not (
-            _gm.enabled and (x.requires_grad or x._view is not None and _joins_graph(x))):
+            _capture._on or _anomaly._on or _ac._on and _amp.dtype is not None) and not (
+            (x.requires_grad or x._view is not None) and _gm.enabled and (
+            x.requires_grad or _joins_graph(x))):
         # (plain_operand(x), inline: a call less)
         tk = type(key)
         if tk in _BASIC:

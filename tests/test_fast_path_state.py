@@ -1,0 +1,212 @@
+"""The no-graph fast paths read three process-wide sets before any thread-local state
+(threads with recording off, threads under autocast, threads inside a default-device block):
+each must stay exact when threads disagree.  The in-place operators' NumPy path (``x += y``
+on a plain tensor) must write what the op path writes, refuse what it refuses, and move the
+version counter.  ``gpugrad.numpy.dot`` must be NumPy's ``dot`` bit for bit, graph or not."""
+import threading
+
+import numpy as np
+import pytest
+
+import gpugrad as gg
+import gpugrad.numpy as gnp
+from gpugrad import autocast_state, backend, grad_mode
+
+
+def _in_thread(fn):
+    out, err = [], []
+
+    def run():
+        try:
+            out.append(fn())
+        except BaseException as e:  # pragma: no cover - reported below
+            err.append(e)
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    if err:
+        raise err[0]
+    return out[0]
+
+
+# ================================================================ process-wide sets
+def test_grad_mode_set_follows_each_thread():
+    assert not grad_mode._off
+    with gg.no_grad():
+        assert grad_mode._off
+        # another thread still records: its op on a leaf that requires grad builds a graph
+        w = gg.ones(3, requires_grad=True)
+        assert _in_thread(lambda: (w * 2).requires_grad) is True
+        assert (w * 2).requires_grad is False
+        with gg.enable_grad():
+            assert not grad_mode._off and (w * 2).requires_grad
+        assert grad_mode._off
+    assert not grad_mode._off
+
+
+def test_no_grad_in_another_thread_leaves_this_threads_views_linked():
+    ready, done = threading.Event(), threading.Event()
+
+    def hold():
+        with gg.no_grad():
+            ready.set()
+            done.wait(10)
+    t = threading.Thread(target=hold)
+    t.start()
+    ready.wait(10)
+    try:
+        assert grad_mode._off                  # the other thread is off; this one records
+        w = gg.zeros(4)
+        v = w[1:]                              # a plain view, made with recording on here
+        w.requires_grad_()
+        (v * 3.0).sum().backward()             # the view joins the graph through its base
+        assert w.grad.tolist() == [0.0, 3.0, 3.0, 3.0]
+    finally:
+        done.set()
+        t.join()
+    assert not grad_mode._off
+
+
+def test_autocast_in_another_thread_does_not_reach_this_one():
+    x, w = gg.ones(2, 3), gg.ones(3, 2)
+    ready, done = threading.Event(), threading.Event()
+    seen = {}
+
+    def hold():
+        with gg.autocast(dtype="float16"):
+            seen["inside"] = (x @ w).dtype.name
+            ready.set()
+            done.wait(10)
+    t = threading.Thread(target=hold)
+    t.start()
+    ready.wait(10)
+    try:
+        assert autocast_state._on
+        assert (x @ w).dtype.name == "float32" and gnp.dot(x, w).dtype.name == "float32"
+    finally:
+        done.set()
+        t.join()
+    assert seen["inside"] == "float16" and not autocast_state._on
+    with gg.autocast(dtype="float16"):
+        with gg.autocast(dtype="float16", enabled=False):
+            assert not autocast_state._on and (x @ w).dtype.name == "float32"
+        assert autocast_state._on and (x @ w).dtype.name == "float16"
+    assert not autocast_state._on
+
+
+def test_default_device_block_is_per_thread():
+    cpu = backend.CPU
+    ready, done = threading.Event(), threading.Event()
+    marker = backend.Device("cpu")            # equal to the CPU, but another object
+
+    def hold():
+        with backend.default_device(marker):
+            ready.set()
+            done.wait(10)
+            return backend.get_default_device()
+    t = threading.Thread(target=lambda: seen.append(hold()))
+    seen = []
+    t.start()
+    ready.wait(10)
+    try:
+        assert backend._pushed and backend.get_default_device() is cpu
+    finally:
+        done.set()
+        t.join()
+    assert seen[0] is marker and not backend._pushed
+    with marker:
+        with backend.default_device(cpu):
+            assert backend.get_default_device() is cpu
+        assert backend.get_default_device() is marker
+    assert not backend._pushed and backend.get_default_device() is cpu
+
+
+# ================================================================ in-place operators
+@pytest.mark.parametrize("op", ["+=", "-=", "*=", "/="])
+@pytest.mark.parametrize("dts", [("float64", "float64"), ("float32", "float64"),
+                                 ("float32", "number"), ("int64", "int64"),
+                                 ("float16", "float32")])
+def test_inplace_operator_writes_numpys_answer(op, dts):
+    rng = np.random.default_rng(0)
+    a = (rng.standard_normal((3, 4)) * 5 + 1).astype(dts[0])
+    b = 1.5 if dts[1] == "number" else (rng.standard_normal(4) * 3 + 7).astype(dts[1])
+    if dts[0] == "int64" and op == "/=":
+        with pytest.raises(TypeError):
+            t = gg.tensor(a.copy())
+            t /= gg.tensor(b)
+        return
+    want = a.copy()
+    exec(f"want {op} b")
+    t = gg.tensor(a.copy())
+    other = b if dts[1] == "number" else gg.tensor(b)
+    vc, data = t._vc[0], t.data
+    exec(f"t {op} other", {}, {"t": t, "other": other})
+    assert t.data is data and t._vc[0] == vc + 1
+    np.testing.assert_array_equal(t.numpy(), want, strict=True)
+
+
+def test_inplace_operator_refusals_match_the_op_path():
+    t = gg.tensor([1, 2, 3])
+    with pytest.raises(TypeError, match="cannot be cast"):
+        t += gg.tensor([0.5, 0.5, 0.5])
+    with pytest.raises(gg.InplaceShapeError if hasattr(gg, "InplaceShapeError")
+                       else ValueError, match="cannot be written"):
+        t += gg.ones((2, 3), dtype="int64")
+    assert t.tolist() == [1, 2, 3] and t._vc[0] == 0   # nothing half-written
+
+
+def test_inplace_operator_overlap_and_saved_values():
+    x = gg.tensor(np.arange(9.0).reshape(3, 3))
+    want = np.arange(9.0).reshape(3, 3)
+    want += want.T
+    x += x.T                                  # the operand overlaps the output
+    np.testing.assert_array_equal(x.numpy(), want)
+    w, c = gg.ones(3, requires_grad=True), gg.tensor([1.0, 2.0, 3.0])
+    y = (w * c).sum()
+    c += 1                                    # c was saved for w's gradient
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.backward()
+
+
+def test_inplace_operator_on_views_and_graphs_takes_the_op_path():
+    base = gg.zeros(4)
+    row = base[1:3]
+    row += 2.0                                # a view: written through to its base
+    assert base.tolist() == [0.0, 2.0, 2.0, 0.0] and base._vc[0] == 1
+    w = gg.ones(3, requires_grad=True)
+    h = w * 1.0
+    h *= 3.0                                  # in a graph: recorded
+    h.sum().backward()
+    assert w.grad.tolist() == [3.0, 3.0, 3.0]
+
+
+# ================================================================ dot is NumPy's dot
+def _strided_pairs():
+    """(A's base, A's key, B): A strided in both axes, B strided, 1-D and 2-D."""
+    rng = np.random.default_rng(2)
+    for dt in ("float64", "float32", "complex128"):
+        for m, k, n in [(3, 3, 3), (5, 130, 7)]:
+            a = rng.standard_normal((2 * m, 3 * k)).astype(dt)
+            B = rng.standard_normal((3 * k, 2 * n)).astype(dt)[::3, ::2]
+            yield a, (slice(None, None, 2), slice(None, None, 3)), B
+            yield a, (0, slice(None, None, 3)), B
+            yield a, (slice(None, None, 2), slice(None, None, 3)), B[:, 0]
+
+
+def test_dot_is_numpys_dot_bit_for_bit():
+    differs = 0
+    for a, key, B in _strided_pairs():
+        A = a[key]
+        want = np.dot(A, B)
+        differs += not np.array_equal(want, np.matmul(A, B))
+        got = gnp.dot(gnp.asarray(A), gnp.asarray(B))            # no graph: NumPy directly
+        np.testing.assert_array_equal(got.numpy(), want, strict=True)
+        base, b = gg.tensor(a, requires_grad=True), gnp.asarray(B)
+        y = gnp.dot(base[key], b)                                # in a graph: the Dot op
+        np.testing.assert_array_equal(y.numpy(), want, strict=True)
+        g = np.ones(want.shape, want.dtype)
+        y.backward(gg.tensor(g))
+        bm = gg.tensor(a, requires_grad=True)
+        gg.matmul(bm[key], b).backward(gg.tensor(g))  # the same gradient formula
+        np.testing.assert_array_equal(base.grad.numpy(), bm.grad.numpy())
+    assert differs  # the cases include ones where matmul's bits are not dot's
