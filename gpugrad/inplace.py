@@ -52,7 +52,7 @@ from . import ops as _ops
 from .autograd import _view_link
 from .ops import index as _index
 from .old_values import keep_old_value
-from .ops._fast import _NUMBERS, in_graph
+from .ops._fast import _NUMBERS, _binary_data, in_graph, watched
 from .ops.fast_index import plain_key
 from .ops.setitem_rules import holds_array as _holds_array
 from .tensor import Tensor, as_tensor
@@ -409,8 +409,32 @@ def _write(t, res):
             _capture.write(t, res.data)
 
 
-def _inplace_operator(op):
+# in-place operators that a plain tensor computes as NumPy's ufunc with out= (see below)
+_UFUNCS = {"__iadd__": np.add, "__isub__": np.subtract, "__imul__": np.multiply,
+           "__itruediv__": np.true_divide}
+
+
+def _inplace_operator(op, ufunc=None):
+    if ufunc is None:
+        def method(self, other):
+            return self._inplace(op, other)
+        return method
+
     def method(self, other):
+        # a NumPy-backed tensor outside any graph (not a view, no node, no grad) with a plain
+        # operand (see ops._fast): ``ufunc(a, b, out=a)`` writes what _inplace would, as NumPy
+        # does; any refusal (a cast or shape NumPy will not make) takes _inplace for its error
+        if self._node is None and self._view is None and not self.requires_grad and \
+                type(self) is Tensor and not watched():
+            ab = _binary_data(self, other, True)
+            if ab is not None:
+                try:
+                    ufunc(ab[0], ab[1], out=ab[0])
+                except (TypeError, ValueError):
+                    pass
+                else:
+                    self._vc[0] += 1
+                    return self
         return self._inplace(op, other)
     return method
 
@@ -422,6 +446,6 @@ def install(Tensor):
         setattr(Tensor, name, globals()[name])
     Tensor.clip_ = clamp_
     for name, op in _INPLACE.items():
-        setattr(Tensor, name, _inplace_operator(op))
+        setattr(Tensor, name, _inplace_operator(op, _UFUNCS.get(name)))
     for alias, name in _ALIASES.items():
         setattr(Tensor, alias, getattr(Tensor, name))

@@ -40,7 +40,7 @@ def dot(a, b, out=None):
     11.0
     """
     if out is None:
-        r = fast_matmul(a, b)  # plain tensors, 1-D / 2-D: NumPy's product directly
+        r = fast_matmul(a, b, _np.dot)  # plain tensors, 1-D / 2-D: NumPy's dot directly
         if r is not None:
             return r
     a, b = _pair(a, b)

@@ -131,7 +131,11 @@ class MatMul(Function):
         n = self.needs or (False, False)
         self.saved = (a if n[1] else None, b if n[0] else None)
         self.sa, self.sb, self.da, self.db = a.shape, b.shape, a.dtype, b.dtype
-        return _blas(xp_of(a), a, b).matmul(a, b)
+        return self.product(_blas(xp_of(a), a, b), a, b)
+
+    @staticmethod
+    def product(m, a, b):
+        return m.matmul(a, b)
 
     def backward(self, g):
         a, b = self.saved
@@ -162,6 +166,16 @@ class MatMul(Function):
             gb = unbroadcast(gb[..., 0] if len(sb) == 1 else gb, sb)
             gb = _cast(gb, self.db)
         return ga, gb
+
+
+class Dot(MatMul):
+    """NumPy's ``dot`` of operands of 1 or 2 dimensions: MatMul's gradient, with NumPy's own
+    ``dot`` as the forward on NumPy arrays (its BLAS calls can differ from ``matmul``'s in the
+    last bits for strided operands)."""
+
+    @staticmethod
+    def product(m, a, b):
+        return np.dot(a, b) if m is np else m.matmul(a, b)
 
 
 def matmul(a, b):
@@ -217,7 +231,7 @@ def dot(a, b):
     if _amp.dtype is not None and _amp_cuda_bf16(a, b):  # autocast bfloat16 on CUDA
         from . import bf16_cuda
         return bf16_cuda.matmul(a, b)
-    return MatMul.apply(a, b)
+    return Dot.apply(a, b)
 
 
 def _scale(a, b):
