@@ -30,6 +30,7 @@ _copy = fast_unary(_np.ndarray.copy, ops.copy, kinds="biufcV")
 
 
 _made = C.const  # a new tensor from static values (a constant of a captured step)
+_CPU = backend.CPU
 
 
 def _on(fill, device):
@@ -40,16 +41,17 @@ def _on(fill, device):
         return _made(fill(dev.xp))
 
 
-def _new(name, shape, dtype, device):
-    """``xp.<name>(shape, dtype)`` (float64 by default) on ``device`` or the default device."""
-    cpu = device is None and backend.get_default_device().type == "cpu"
-    if cpu and (dtype is float or dtype is None) and (type(shape) is int or type(
-            shape) is tuple and all(type(n) is int for n in shape)):
+def _new(name, shape, dtype, order, device):
+    """``xp.<name>(shape, dtype, order)`` (float64 by default) on ``device`` or the default
+    device."""
+    if (dtype is float or dtype is None) and device is None and order == "C" and (
+            type(shape) is int or type(shape) is tuple and all(type(n) is int for n in shape)
+    ) and backend.get_default_device() is _CPU:
         return _made(_NEW[name](shape))  # (NumPy's float64 default: the common call)
     shp, dt = _shape(shape), C.dtype(dtype) or dtypes.float64
-    if cpu:
-        return _made(getattr(_np, name)(shp, dt))
-    return _on(lambda xp: getattr(xp, name)(shp, dt), device)
+    if order not in ("C", "F"):  # (NumPy's own message, on every device)
+        _np.empty((), order=order)
+    return _on(lambda xp: getattr(xp, name)(shp, dt, order), device)
 
 
 def _no_host_array(obj, name):
@@ -153,7 +155,7 @@ def zeros(shape, dtype=float, order="C", *, device=None, like=None):
     >>> gnp.zeros(2).tolist()
     [0.0, 0.0]
     """
-    return _new("zeros", shape, dtype, device)
+    return _new("zeros", shape, dtype, order, device)
 
 
 def ones(shape, dtype=None, order="C", *, device=None, like=None):
@@ -163,7 +165,7 @@ def ones(shape, dtype=None, order="C", *, device=None, like=None):
     >>> gnp.ones(2, dtype=int).tolist()
     [1, 1]
     """
-    return _new("ones", shape, dtype, device)
+    return _new("ones", shape, dtype, order, device)
 
 
 def empty(shape, dtype=float, order="C", *, device=None, like=None):
@@ -173,7 +175,7 @@ def empty(shape, dtype=float, order="C", *, device=None, like=None):
     >>> gnp.empty((2, 1)).shape
     (2, 1)
     """
-    return _new("empty", shape, dtype, device)
+    return _new("empty", shape, dtype, order, device)
 
 
 def full(shape, fill_value, dtype=None, order="C", *, device=None, like=None):
@@ -191,7 +193,9 @@ def full(shape, fill_value, dtype=None, order="C", *, device=None, like=None):
         return ops.copy(ops.broadcast_to(t if t.dtype == dt else ops.astype(t, dt),
                                          _shape(shape)))
     dt = C.dtype(dtype) or _np.asarray(fill_value).dtype
-    return _on(lambda xp: xp.full(_shape(shape), fill_value, dt), device)
+    if order not in ("C", "F"):  # (NumPy's own message, on every device)
+        _np.empty((), order=order)
+    return _on(lambda xp: xp.full(_shape(shape), fill_value, dt, order), device)
 
 
 def _like(name, fill):
