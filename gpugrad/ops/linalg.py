@@ -18,7 +18,6 @@ one operand carries the conjugate of the others (``ga = g @ b^H``, ``gb = a^H @ 
 """
 from __future__ import annotations
 
-import functools
 import numbers
 import operator
 
@@ -27,66 +26,9 @@ import numpy as np
 from ..autograd import Function, unbroadcast
 from ..tensor import Tensor
 from ._util import cross_saved, xp_of
-
-
-def _blas(xp, *arrays):
-    """``xp`` for products of ``arrays``, except on CuPy: there gpugrad.kernels' :class:`Blas`,
-    whose matmul, tensordot and einsum follow ``gpugrad.set_matmul_precision`` (TF32 at
-    "high"); and when a NumPy operand is bfloat16, :class:`_Wide16` (float32 accumulation)
-    giving the product in the operands' promoted dtype (:func:`_product_dtype`)."""
-    if xp is np:
-        for x in arrays:
-            if x.dtype.char == "E":
-                return _Wide16(_product_dtype(*(a.dtype for a in arrays)))
-        return np
-    if getattr(xp, "__name__", None) != "cupy":
-        return xp
-    from ..kernels.cuda_blas import Blas
-    return Blas
 from .shape import _axes, _coerce, _inverse, ravel
 from ..autocast_state import _state as _amp, lower as _amp_lower, cuda_bf16 as _amp_cuda_bf16
-
-
-@functools.lru_cache(maxsize=None)
-def _product_dtype(*dtypes):
-    """The dtype of a product of operands of ``dtypes``: the one NumPy's ``multiply`` gives
-    them (``result_type``, and float32 for bfloat16 with float16, which have no common dtype
-    in ``result_type`` but multiply in float32, as in PyTorch).
-
-    >>> [_product_dtype(np.dtype("float16"), np.dtype(d)).name for d in ("float32", "int8")]
-    ['float32', 'float16']
-
-    With ml_dtypes' bfloat16 ``bf``: ``_product_dtype(bf, float32)``, ``(bf, float16)`` and
-    ``(bf, float64)`` are float32, float32 and float64 (``tests/test_mixed_dtype_operands.py``).
-    """
-    out = np.empty(0, dtypes[0])
-    for d in dtypes[1:]:
-        out = np.multiply(out, np.empty(0, d))
-    return out.dtype
-
-
-class _Wide16:
-    """NumPy products with bfloat16 (ml_dtypes') operands as float32 products of the same
-    values, given in ``dtype`` (bfloat16 only when every operand is): float32 accumulation at
-    BLAS speed (NumPy has no bfloat16 einsum, and its bfloat16 matmul is slow and returns
-    float32); operands of other dtypes stay as they are (a float64 one keeps its precision)."""
-
-    def __init__(self, dtype):
-        self.dtype = dtype
-
-    def _call(self, name, *args, **kw):
-        wide = [a.astype(np.float32) if isinstance(a, np.ndarray) and a.dtype.char == "E"
-                else a for a in args]
-        return np.asarray(getattr(np, name)(*wide, **kw)).astype(self.dtype)
-
-    def matmul(self, a, b):
-        return self._call("matmul", a, b)
-
-    def tensordot(self, a, b, axes):
-        return self._call("tensordot", a, b, axes=axes)
-
-    def einsum(self, *args, **kw):
-        return self._call("einsum", *args, **kw)
+from ._blas import _blas
 
 __all__ = ["matmul", "dot", "inner", "outer", "tensordot", "einsum"]
 
