@@ -263,6 +263,26 @@ def _refuse(n, create_graph):
             f"available" + getattr(n, "create_graph_advice", ""))  # an op's own advice
 
 
+def _as_tensors(v, n, sub):
+    """Node ``n``'s saved value ``v`` for :func:`_backward_graph`: an input's array as that
+    input (``sub``: id of array -> tensor), the forward's answer as a tensor produced by ``n``
+    (added to ``sub``), any other array as a constant tensor; tuples and lists rebuilt.  (A
+    function of its own, not a closure: a recursive closure is a reference cycle.)"""
+    if isinstance(v, (tuple, list)):
+        return type(v)(_as_tensors(x, n, sub) for x in v)
+    if isinstance(v, Tensor) or not hasattr(v, "shape"):
+        return v
+    t = sub.get(id(v))
+    if t is not None:
+        return t
+    if id(v) == n._out_id:  # the forward's answer: a Tensor that n itself produced
+        t = Tensor._make(np.asarray(v) if isinstance(v, np.generic) else v, requires_grad=True)
+        t._node, t._vc = n, [n._out_ver]
+        sub[id(v)] = t
+        return t
+    return v if isinstance(v, np.generic) else Tensor._make(v)
+
+
 def _backward_graph(n, g, check=False):
     """Run node ``n``'s backward on Tensors, so that it records a graph (``create_graph``).
 
@@ -273,25 +293,8 @@ def _backward_graph(n, g, check=False):
     sets ``twice_differentiable`` promises.
     """
     sub = {id(a): p for a, p in zip(n._in_arrays, n.parents) if isinstance(p, Tensor)}
-
-    def wrap(v):
-        if isinstance(v, (tuple, list)):
-            return type(v)(wrap(x) for x in v)
-        if isinstance(v, Tensor) or not hasattr(v, "shape"):
-            return v
-        t = sub.get(id(v))
-        if t is not None:
-            return t
-        if id(v) == n._out_id:  # the forward's answer: a Tensor that n itself produced
-            t = Tensor._make(np.asarray(v) if isinstance(v, np.generic) else v,
-                             requires_grad=True)
-            t._node, t._vc = n, [n._out_ver]
-            sub[id(v)] = t
-            return t
-        return v if isinstance(v, np.generic) else Tensor._make(v)
-
     node = copy.copy(n)  # the saved arrays are swapped on a copy: n itself stays as it was
-    node.saved = wrap(n.saved)
+    node.saved = _as_tensors(n.saved, n, sub)
     if not isinstance(g, Tensor):
         g = Tensor._make(g)
     if check:  # detect_anomaly: the ops recorded now were made by n's backward

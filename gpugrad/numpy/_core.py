@@ -124,22 +124,25 @@ def _nested(x, like):
     """Nested lists holding tensors as one tensor, stacked level by level so the graph is
     kept (HIPS autograd's ``array``).  The shape and dtype are NumPy's for the same nesting
     (each tensor standing for an array of its shape and dtype)."""
-    from .. import ops
-
     ref = _np.array(skeleton(x))  # NumPy's shape check and dtype for this nesting
     if ref.dtype not in dtypes.SUPPORTED:
         raise _unsupported(ref.dtype, f"cannot make a tensor from a {type(x).__name__} of "
                                       f"dtype {ref.dtype}; expected numbers, bools, arrays "
                                       f"or tensors")
     like = like if isinstance(like, Tensor) else _first_tensor(x)
+    return _build(x, ref.dtype, like)
 
-    def build(v):
-        if isinstance(v, (list, tuple)) and holds_tensor(v):
-            return ops.stack([build(e) for e in v])
-        t = v if isinstance(v, Tensor) else tensor(v, like)
-        return t if t.dtype == ref.dtype else ops.astype(t, ref.dtype)
 
-    return build(x)
+def _build(v, dtype, like):
+    """:func:`_nested`'s stacking, level by level (a function of its own, not a closure: a
+    recursive closure is a reference cycle, which keeps its tensors until a garbage
+    collection)."""
+    from .. import ops
+
+    if isinstance(v, (list, tuple)) and holds_tensor(v):
+        return ops.stack([_build(e, dtype, like) for e in v])
+    t = v if isinstance(v, Tensor) else tensor(v, like)
+    return t if t.dtype == dtype else ops.astype(t, dtype)
 
 
 def _first_tensor(x):

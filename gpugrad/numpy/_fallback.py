@@ -151,21 +151,24 @@ def _recorded(func, args, kwargs, ts):
 
     slot = {id(t): i for i, t in enumerate(ts)}
 
-    def put(obj, arrays):
-        if isinstance(obj, Tensor):
-            return arrays[slot[id(obj)]]
-        if isinstance(obj, list):
-            return [put(v, arrays) for v in obj]
-        if isinstance(obj, tuple) and not hasattr(obj, "_fields"):
-            return tuple(put(v, arrays) for v in obj)
-        if isinstance(obj, dict):
-            return {k: put(v, arrays) for k, v in obj.items()}
-        return obj
-
     def fn(xp, *arrays):
-        r = func(*put(args, arrays), **put(kwargs, arrays))
+        r = func(*_put(args, arrays, slot), **_put(kwargs, arrays, slot))
         return tuple(r) if isinstance(r, (tuple, list)) else r
     return values_call(fn, *ts)
+
+
+def _put(obj, arrays, slot):
+    """``obj`` with each tensor replaced by ``arrays[slot[id(tensor)]]`` (lists, tuples and
+    dicts rebuilt; named tuples kept as they are)."""
+    if isinstance(obj, Tensor):
+        return arrays[slot[id(obj)]]
+    if isinstance(obj, list):
+        return [_put(v, arrays, slot) for v in obj]
+    if isinstance(obj, tuple) and not hasattr(obj, "_fields"):
+        return tuple(_put(v, arrays, slot) for v in obj)
+    if isinstance(obj, dict):
+        return {k: _put(v, arrays, slot) for k, v in obj.items()}
+    return obj
 
 
 def numpy_function(name):
