@@ -5,6 +5,9 @@ transpose, construction, comparisons) on float64 arrays of three sizes -- tiny (
 3x3 matrices), 10^3 and 10^6 -- it times one call of each under NumPy and under
 ``gpugrad.numpy`` with plain arrays (no graph: the common case in a swapped program) and with
 inputs that require grad (the graph is recorded), and reports the ratio gpugrad / NumPy.
+Where PyTorch is installed, its nearest call on CPU tensors of the same values is timed too
+(the ratio torch / NumPy): the per-call cost of a peer that also wraps its arrays in a
+tensor object, for scale.
 
 Each library is measured twice: in a process of its own, and interleaved with the other in
 one process (repeat by repeat, so both see the same load).  Nothing is warmed up beyond one
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.util
 import json
 import os
 import platform
@@ -71,13 +75,51 @@ CASES = {
     "x < y": (lambda xp, d: d["x"] < d["y"], True),
     "greater": (lambda xp, d: xp.greater(d["x"], d["y"]), True),
 }
+# the nearest PyTorch call of each case (CPU tensors of the same values, no grad): a peer's
+# per-call cost, for scale
+TORCH_CASES = {
+    "add": lambda t, d: t.add(d["x"], d["y"]),
+    "multiply": lambda t, d: t.mul(d["x"], d["y"]),
+    "x + y": lambda t, d: d["x"] + d["y"],
+    "x * 2.0": lambda t, d: d["x"] * 2.0,
+    "exp": lambda t, d: t.exp(d["x"]),
+    "log": lambda t, d: t.log(d["x"]),
+    "maximum": lambda t, d: t.maximum(d["x"], d["y"]),
+    "where": lambda t, d: t.where(d["mask"], d["x"], d["y"]),
+    "sum": lambda t, d: t.sum(d["x"]),
+    "mean": lambda t, d: t.mean(d["x"]),
+    "max(axis=0)": lambda t, d: t.amax(d["X"], dim=0),
+    "x.sum()": lambda t, d: d["x"].sum(),
+    "x[i]": lambda t, d: d["x"][3],
+    "x[1:5]": lambda t, d: d["x"][1:5],
+    "x[mask]": lambda t, d: d["x"][d["mask"]],
+    "x[idx] = v": lambda t, d: d["x"].__setitem__(d["idx"], d["v"]),
+    "dot": lambda t, d: t.mm(d["A"], d["B"]),
+    "matmul": lambda t, d: t.matmul(d["A"], d["B"]),
+    "A @ B": lambda t, d: d["A"] @ d["B"],
+    "reshape": lambda t, d: t.reshape(d["X"], (-1,)),
+    "transpose": lambda t, d: d["X"].T,
+    "zeros": lambda t, d: t.zeros(d["n"], dtype=t.float64),
+    "array(list)": lambda t, d: t.tensor(d["lst"], dtype=t.float64),
+    "x < y": lambda t, d: d["x"] < d["y"],
+    "greater": lambda t, d: t.gt(d["x"], d["y"]),
+}
 # variants: (library, requires-grad inputs)
-VARIANTS = {"numpy": ("numpy", False), "plain": ("gpugrad", False), "grad": ("gpugrad", True)}
+VARIANTS = {"numpy": ("numpy", False), "plain": ("gpugrad", False), "grad": ("gpugrad", True),
+            "torch": ("torch", False)}
+
+
+def _has_torch():
+    return importlib.util.find_spec("torch") is not None
 
 
 def _namespace(lib):
     if lib == "numpy":
         return numpy
+    if lib == "torch":
+        import torch
+
+        return torch
     import gpugrad.numpy
 
     return gpugrad.numpy
@@ -88,6 +130,11 @@ def _inputs(lib, size, grad):
     d = _data(size)
     if lib == "numpy":
         return d
+    if lib == "torch":
+        import torch
+
+        return {k: torch.from_numpy(v.copy()) if isinstance(v, numpy.ndarray) else v
+                for k, v in d.items()}
     import gpugrad.numpy as gnp
 
     out = {}
@@ -107,6 +154,10 @@ def _stmt(variant, case, size):
     fn, graphable = CASES[case]
     if grad and not graphable:
         return None
+    if lib == "torch":
+        fn = TORCH_CASES.get(case)
+        if fn is None:
+            return None
     xp, d = _namespace(lib), _inputs(lib, size, grad)
     return lambda: fn(xp, d)
 
@@ -158,7 +209,8 @@ def measure(variants, sizes, interleaved):
 def _separate(sizes):
     """Each library in a process of its own (this script with ``--worker``)."""
     res = {}
-    for lib, variants in (("numpy", ["numpy"]), ("gpugrad", ["plain", "grad"])):
+    libs = [("numpy", ["numpy"]), ("gpugrad", ["plain", "grad"])]
+    for lib, variants in libs + ([("torch", ["torch"])] if _has_torch() else []):
         out = subprocess.run([sys.executable, __file__, "--worker", ",".join(variants),
                               "--sizes", ",".join(sizes)], check=True, capture_output=True,
                              text=True).stdout
@@ -197,13 +249,15 @@ def _ratio(res, variant, size, case, paired):
 
 def table(res, sizes, paired):
     """Markdown: NumPy's time per call and the ratios gpugrad / NumPy per case and size."""
-    head = "| function |" + "".join(f" numpy {s} | plain {s} | grad {s} |" for s in sizes)
-    lines = [head, "|---|" + "---:|" * (3 * len(sizes))]
+    peers = [v for v in ("plain", "grad", "torch") if v in res]
+    head = "| function |" + "".join(f" numpy {s} |" + "".join(f" {v} {s} |" for v in peers)
+                                    for s in sizes)
+    lines = [head, "|---|" + "---:|" * ((1 + len(peers)) * len(sizes))]
     for case in CASES:
         row = f"| `{case}` |"
         for s in sizes:
             row += f" {_fmt_t(statistics.median(res['numpy'][s][case]))} |"
-            for v in ("plain", "grad"):
+            for v in peers:
                 r = _ratio(res, v, s, case, paired)
                 row += " - |" if r is None else f" {r:.2f}x |"
         lines.append(row)
@@ -211,13 +265,17 @@ def table(res, sizes, paired):
 
 
 def summary(res, sizes, paired):
-    """Median and worst ratio of the plain variant per size."""
+    """Median and worst ratio of the plain variant (and of PyTorch, when measured) per size."""
     out = []
     for s in sizes:
-        r = {c: _ratio(res, "plain", s, c, paired) for c in CASES}
-        worst = max(r, key=r.get)
-        out.append(f"- {s}: plain/numpy median {statistics.median(r.values()):.2f}x, worst "
-                   f"{r[worst]:.2f}x (`{worst}`)")
+        for v in ("plain", "torch"):
+            if v not in res:
+                continue
+            r = {c: _ratio(res, v, s, c, paired) for c in CASES}
+            r = {c: x for c, x in r.items() if x is not None}
+            worst = max(r, key=r.get)
+            out.append(f"- {s}: {v}/numpy median {statistics.median(r.values()):.2f}x, worst "
+                       f"{r[worst]:.2f}x (`{worst}`)")
     return "\n".join(out)
 
 
@@ -237,7 +295,8 @@ def main(argv=None):
         return
     load0, t0 = os.getloadavg()[0], time.time()
     sep = _separate(sizes)
-    inter = measure(list(VARIANTS), sizes, interleaved=True)
+    inter = measure([v for v in VARIANTS if v != "torch" or _has_torch()], sizes,
+                    interleaved=True)
     date = datetime.date.today().isoformat()
     cmd = "python " + " ".join(["bench/bench_dropin.py"] + (argv if argv is not None
                                                              else sys.argv[1:]))
@@ -246,7 +305,8 @@ def main(argv=None):
             f"{load0:.2f} before, {os.getloadavg()[0]:.2f} after)\n\n"
             f"Machine: {_machine()}\n\n"
             f"Ratios are gpugrad.numpy / NumPy time per call (lower is better); `plain`: "
-            f"arrays without a graph, `grad`: float inputs require grad (graph recorded); "
+            f"arrays without a graph, `grad`: float inputs require grad (graph recorded), "
+            f"`torch`: PyTorch's nearest call on CPU tensors (no grad), for scale; "
             f"medians over {_repeats('tiny')} repeats ({_repeats('1e6')} at 1e6); tiny = "
             f"10 elements (3x3 matrices), 1e3 (32x32), 1e6 (1000x1000).\n\n"
             f"## Interleaved in one process (median of the per-repeat ratios)\n\n"
