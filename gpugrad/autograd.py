@@ -44,6 +44,8 @@ _an = anomaly._state    # anomaly detection in the calling thread: _an.enabled
 _ndarray = np.ndarray
 _new = object.__new__
 _NO_NEEDS = ((), (False,), (False, False), (False, False, False))  # a node recording nothing
+_COMPLEX = frozenset(type(np.dtype(c)) for c in "FDG")  # the complex dtypes' classes
+_PLAIN = NOT_ARRAY_TYPES - {tuple, list}  # values that hold no array, nor an array's base
 
 
 # ---------------------------------------------------------------- broadcasting
@@ -165,7 +167,7 @@ class Function:
                 needs.append(r)
                 if r:
                     any_needs = True
-                    if d.dtype.kind == "c":
+                    if type(d.dtype) in _COMPLEX:
                         cplx = d.dtype
                 if type(d) is not _ndarray:
                     devs = True
@@ -240,9 +242,10 @@ class Function:
             for i in node.saved_inputs(needs):
                 a = args[i]
                 if isinstance(a, Tensor):
-                    vcs.append((a._vc, a._vc[0]))
+                    c = a._vc
+                    vcs.append((c, c[0]))
             sv = node.saved
-            if cls.saves_output or (sv and _saves_answer(sv, raw)):  # it reads its answer
+            if cls.saves_output or (sv and _reads_answer(sv, raw)):  # it reads its answer
                 vcs.append((vc, vc[0]))
             if vcs:
                 node._vcs = vcs
@@ -263,6 +266,22 @@ class Function:
                 if not enabled:
                     node._ng_ver = vc[0]
         return t
+
+
+def _reads_answer(saved, raw):
+    """``old_values._saves_answer(saved, raw)``, answered without its general walk in the
+    usual case: a new NumPy answer (no ``.base``), which only ``saved`` holding it or a view
+    of it can reach, and saved values that are NumPy arrays, None or plain numbers."""
+    if type(raw) is not _ndarray or raw.base is not None:
+        return _saves_answer(saved, raw)
+    for v in saved:
+        t = type(v)
+        if t is _ndarray:
+            if v is raw or v.base is raw:
+                return True
+        elif t not in _PLAIN:  # a tuple, a list, a CuPy array, another object
+            return _saves_answer(saved, raw)
+    return False
 
 
 def _check_devices(args):
