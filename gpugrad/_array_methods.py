@@ -38,13 +38,30 @@ def _raw(a):
     return a.data if isinstance(a, Tensor) else a
 
 
+_ORDERS = {"C": "C", "F": "F", "A": "A", "K": "K", "c": "C", "f": "F", "a": "A", "k": "K"}
+
+
+def _order(order, default):
+    """NumPy's ``order`` argument as 'C', 'F', 'A' or 'K' (None: ``default``; lower case
+    too); NumPy's ValueError for another string, its TypeError for anything else."""
+    o = default if order is None else _ORDERS.get(order) if isinstance(order, str) else None
+    if o is None:
+        if not isinstance(order, str):
+            raise TypeError(f"order must be str, not {type(order).__name__}")
+        raise ValueError(f"order must be one of 'C', 'F', 'A', or 'K' (got {order!r})")
+    return o
+
+
 def _copy(self, order="C"):
-    """A differentiable copy (NumPy's ``a.copy()``)."""
-    return ops.copy(self)
+    """A differentiable copy (NumPy's ``a.copy(order)``: laid out 'C' by default, 'F', 'A'
+    -- F for a Fortran-ordered tensor -- or 'K', the tensor's own memory order)."""
+    order = order if order == "C" else _order(order, "C")
+    return ops.copy(self) if order == "C" else ops.copy(self, order=order)
 
 
-def _astype(self, dtype, copy=True):
-    """Cast to ``dtype`` (see :meth:`gpugrad.Tensor.astype`).  A non-numeric ``dtype``
+def _astype(self, dtype, copy=True, order="K"):
+    """Cast to ``dtype`` (see :meth:`gpugrad.Tensor.astype`), laid out in NumPy's ``order``
+    ('K': the tensor's own memory order; 'A', 'C', 'F').  A non-numeric ``dtype``
     (``str``, ``bytes``, ``object``, datetimes: no tensor holds them, no gradient exists)
     gives NumPy's own array, as ``ndarray.astype`` does; TypeError for a tensor in a
     recorded graph.
@@ -53,8 +70,10 @@ def _astype(self, dtype, copy=True):
     >>> gg.tensor([1, 2]).astype(str)
     array(['1', '2'], dtype='<U21')
     """
+    order = order if order == "K" else _order(order, "K")
     try:
-        return _tensor_astype(self, dtype, copy)
+        r = _tensor_astype(self, dtype, copy)
+        return r if order == "K" else _laid_out(r, self, order)
     except TypeError:
         try:
             kind = np.dtype(dtype).kind
@@ -67,7 +86,18 @@ def _astype(self, dtype, copy=True):
     if self.requires_grad and is_grad_enabled():
         raise TypeError(f"astype({dtype!r}): a non-numeric dtype has no gradient; the tensor "
                         f"is in a recorded graph -- use .detach().astype(...)") from None
-    return np.asarray(self.data.get() if is_cupy_array(self.data) else self.data).astype(dtype)
+    host = self.data.get(order="A") if is_cupy_array(self.data) else self.data
+    return np.asarray(host).astype(dtype, order=order)
+
+
+def _laid_out(r, x, order):
+    """``r`` (a cast of ``x``, in ``x``'s memory order) in layout ``order`` ('C', 'F', or
+    'A': F for a Fortran-ordered ``x``): itself when it is so already, else a copy."""
+    f = x.data.flags
+    if order == "A":
+        order = "F" if f.f_contiguous and not f.c_contiguous else "C"
+    f = r.data.flags
+    return r if (f.c_contiguous if order == "C" else f.f_contiguous) else ops.copy(r, order=order)
 
 
 def _fill(self, value):
@@ -105,7 +135,7 @@ def _nonzero(self):
 def _ravel(self, order="C"):
     """The elements as 1-D, read in ``order`` (see :func:`gpugrad.ops.ravel`: NumPy's
     orders, and a view only where NumPy's ravel gives one)."""
-    return ops.ravel(self, order)
+    return ops.ravel(self, order if order == "C" else _order(order, "C"))
 
 
 def _sort(self, axis=-1, kind=None, order=None, *, stable=None, descending=False):

@@ -70,6 +70,7 @@ def _flatten(self, start_dim=0, end_dim=-1, order="C"):
     """
     if isinstance(start_dim, str):                # NumPy's positional order
         start_dim, order = 0, start_dim
+    order = order.upper() if order in ("c", "f", "a", "k") else order  # (as NumPy)
     if order not in ("C", "F", "A", "K"):
         raise ValueError(f"flatten: order must be one of 'C', 'F', 'A', 'K', got {order!r}")
     if start_dim == 0 and end_dim == -1:           # NumPy's flatten: its ravel, copied

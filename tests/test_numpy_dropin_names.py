@@ -11,7 +11,7 @@ import gpugrad.numpy as gnp
 
 # no derivative exists or none is meaningful: NumPy's answer (the fallback) is final
 NO_GRADIENT = set("""
-array2string array_equiv array_repr array_str asarray_chkfinite asfortranarray asmatrix base_repr
+array2string array_equiv array_repr array_str asarray_chkfinite asmatrix base_repr
 binary_repr bincount bitwise_count bmat broadcast_shapes busday_count busday_offset common_type
 copyto datetime_as_string datetime_data diag_indices diag_indices_from digitize einsum_path
 format_float_positional format_float_scientific frexp frombuffer fromfile fromiter frompyfunc

@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 import numbers
 import operator
+from operator import methodcaller
 
 import numpy as _np
 
@@ -19,14 +20,20 @@ from ..ops._axis_args import axis_index
 from ..ops._fast import fast_unary
 from ..tensor import Tensor
 from . import _core as C
+from . import _layout as L
 
-__all__ = ["array", "asarray", "asanyarray", "ascontiguousarray", "zeros", "ones", "empty",
-           "full", "zeros_like", "ones_like", "empty_like", "full_like", "arange", "linspace",
-           "logspace", "eye", "identity", "tri"]
+__all__ = ["array", "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "zeros",
+           "ones", "empty", "full", "zeros_like", "ones_like", "empty_like", "full_like",
+           "arange", "linspace", "logspace", "eye", "identity", "tri"]
+
+
+def _copy_keep(x):
+    """A differentiable copy of ``x`` in its own memory order (NumPy's ``copy`` order 'K')."""
+    return ops.copy(x, order="K")
 
 
 # a copy of a plain NumPy-backed tensor is NumPy's copy (ops.copy for anything else)
-_copy = fast_unary(_np.ndarray.copy, ops.copy, kinds="biufcV")
+_copy = fast_unary(methodcaller("copy", "K"), _copy_keep, kinds="biufcV")
 
 
 _made = C.const  # a new tensor from static values (a constant of a captured step)
@@ -49,8 +56,7 @@ def _new(name, shape, dtype, order, device):
     ) and backend.get_default_device() is _CPU:
         return _made(_NEW[name](shape))  # (NumPy's float64 default: the common call)
     shp, dt = _shape(shape), C.dtype(dtype) or dtypes.float64
-    if order not in ("C", "F"):  # (NumPy's own message, on every device)
-        _np.empty((), order=order)
+    order = L.order_arg(order, "C", cf_only=True)
     return _on(lambda xp: getattr(xp, name)(shp, dt, order), device)
 
 
@@ -81,43 +87,71 @@ def array(object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0, lik
     """A new tensor from data (lists, scalars, arrays, tensors); copies by default.  Lists
     holding tensors (at any depth) are stacked differentiably.
 
+    ``order`` is NumPy's memory layout: 'K' (default: an array's or tensor's own layout, C
+    for lists), 'A' (F if the input is Fortran-contiguous), 'C' or 'F'; it holds on the
+    differentiable path too, and a move to another ``device`` keeps the layout a copy on the
+    input's own device would have.  ``copy=None`` copies only when ``dtype``, ``device`` or
+    ``order`` need it; ``copy=False`` raises ValueError when ``order`` needs a copy.
+
     >>> import gpugrad.numpy as gnp
     >>> gnp.array([[1, 2], [3, 4]]).shape
     (2, 2)
+    >>> gnp.array([[1, 2], [3, 4]], order="F").ravel("K").tolist()
+    [1, 3, 2, 4]
     """
     dt = C.dtype(dtype)
     if device is None and ndmin == 0:  # the common cases, without the general path's checks
         if type(object) is Tensor and dt is None:
-            return _copy(object) if copy else object
-        if type(object) is list and not C.holds_tensor(object):
-            arr = _np.array(object, dtype=dt)
+            if order == "K" or order is None:
+                return _copy(object) if copy else object
+        elif type(object) is list and not C.holds_tensor(object):
+            arr = _np.array(object, dtype=dt, order=order)  # (NumPy checks ``order``)
             if arr.dtype in C.SUPPORTED:
                 return _made(arr)
+    order = L.order_arg(order, "K")
     if isinstance(object, (list, tuple)) and C.holds_tensor(object):
-        t = C.tensor(object)
-        copy = False
+        t, fresh = C.tensor(object), True
     elif isinstance(object, Tensor) or isinstance(object, _np.ndarray) or is_cupy_array(object):
         _no_host_array(object, "array")
-        t = C.tensor(object)
+        t, fresh = C.tensor(object), False
     else:
-        arr = _np.array(object, dtype=dt)
+        arr = _np.array(object, dtype=dt, order=order)
         if arr.dtype in C.SUPPORTED:
             arr = _made(arr if device is None else backend.to_device(arr, device)).data
-        t = C.tensor(arr)
-        copy = False
+        t, fresh = C.tensor(arr), True
+    cast = dt is not None and t.dtype != dt
+    if order == "A" and cast:  # (NumPy: a cast keeps the input's memory order)
+        order = "K"
     if device is not None and t.device != backend.device(device):
-        t, copy = ops.to_device(t, device), False
-    if dt is not None and t.dtype != dt:
-        t, copy = ops.astype(t, dt), False
-    if copy:
-        t = ops.copy(t)
+        lay = L.layout(t.data, order)  # (what a copy on t's own device would have)
+        t, fresh, order = ops.to_device(t, device), True, lay
+    if cast:
+        t, fresh = ops.astype(t, dt), True  # (its layout: the input's memory order, 'K')
+    t = _in_order(t, order, copy and not fresh, copy is False and not fresh)
     if axis_index(ndmin, None, "array: ndmin", strict=False) > t.ndim:
         t = ops.reshape(t, (1,) * (ndmin - t.ndim) + t.shape)
     return t
 
 
+def _in_order(t, order, copy, strict):
+    """Tensor ``t`` in layout ``order`` ('C', 'F', 'A', 'K', or a tuple of axes: see
+    :mod:`._layout`): copied when ``copy`` is true or its layout is not the 'C' or 'F' asked
+    for ('A' and 'K' take any); ValueError for a needed copy when ``strict``."""
+    if copy:
+        return L.copy(t, order)
+    if order == "K" or order == "A" or L.satisfies(t.data, order):
+        return t
+    if strict:
+        f = t.data.flags
+        has = "C" if f.c_contiguous else "F" if f.f_contiguous else "neither C nor F"
+        raise ValueError(f"copy=False, but order={order!r} needs a copy: the input's memory is "
+                         f"laid out {has}; pass copy=None to copy only when needed")
+    return L.copy(t, order)
+
+
 def asarray(a, dtype=None, order=None, *, device=None, copy=None, like=None):
-    """A tensor sharing ``a``'s memory where it can (tensors and arrays are not copied).
+    """A tensor sharing ``a``'s memory where it can (tensors and arrays are not copied
+    unless ``dtype``, ``device`` or ``order`` -- NumPy's 'C', 'F', 'A', 'K' -- need it).
 
     >>> import gpugrad.numpy as gnp
     >>> import numpy
@@ -131,21 +165,31 @@ def asarray(a, dtype=None, order=None, *, device=None, copy=None, like=None):
         if not ok:
             raise ValueError("asarray: copy=False but a copy is needed (the input is not an "
                              "array of the requested dtype and device)")
-    return array(a, dtype=dtype, copy=bool(copy), device=device)
+    return array(a, dtype=dtype, copy=copy, order=order, device=device)
 
 
 asanyarray = asarray
 
 
 def ascontiguousarray(a, dtype=None, *, like=None):
-    """A C-contiguous tensor (copied only when needed).
+    """A C-contiguous tensor of at least one dimension (copied only when needed).
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.ascontiguousarray(gnp.zeros((2, 2)).T).data.flags.c_contiguous
     True
     """
-    t = asarray(a, dtype=dtype)
-    return t if t.data.flags.c_contiguous else ops.copy(t)
+    return array(a, dtype, copy=None, order="C", ndmin=1)
+
+
+def asfortranarray(a, dtype=None, *, like=None):
+    """A Fortran-contiguous (column-major) tensor of at least one dimension (copied only
+    when needed); differentiable.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.asfortranarray(gnp.zeros((2, 3))).data.flags.f_contiguous
+    True
+    """
+    return array(a, dtype, copy=None, order="F", ndmin=1)
 
 
 def zeros(shape, dtype=float, order="C", *, device=None, like=None):
@@ -185,45 +229,21 @@ def full(shape, fill_value, dtype=None, order="C", *, device=None, like=None):
     >>> gnp.full(2, 7).tolist()
     [7, 7]
     """
+    order = L.order_arg(order, "C", cf_only=True)
     if _has_tensor(fill_value):
-        t = C.tensor(fill_value)  # broadcast, differentiably: d sum(full) / d fill = size
-        dt = C.dtype(dtype) or t.dtype
-        if device is not None and t.device != backend.device(device):
-            t = ops.to_device(t, device)
-        return ops.copy(ops.broadcast_to(t if t.dtype == dt else ops.astype(t, dt),
-                                         _shape(shape)))
+        return _full_tensor(_shape(shape), fill_value, dtype, order, device)
     dt = C.dtype(dtype) or _np.asarray(fill_value).dtype
-    if order not in ("C", "F"):  # (NumPy's own message, on every device)
-        _np.empty((), order=order)
     return _on(lambda xp: xp.full(_shape(shape), fill_value, dt, order), device)
 
 
-def _like(name, fill):
-    def f(a, dtype=None, order="K", subok=True, shape=None, *, device=None):
-        t = C.tensor(a)
-        return fill(t.shape if shape is None else shape, dtype=dtype or t.dtype,
-                    device=device or t.device)
-    f.__name__ = f.__qualname__ = name
-    f.__doc__ = (f"``{fill.__name__}`` with the shape, dtype and device of ``a``.\n\n"
-                 f">>> import gpugrad.numpy as gnp\n>>> gnp.{name}(gnp.zeros((2, 3))).shape\n"
-                 f"(2, 3)\n")
-    return f
-
-
-zeros_like, ones_like, empty_like = (_like(n + "_like", f) for n, f in
-                                     (("zeros", zeros), ("ones", ones), ("empty", empty)))
-
-
-def full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, *, device=None):
-    """``full`` with the shape, dtype and device of ``a``.
-
-    >>> import gpugrad.numpy as gnp
-    >>> gnp.full_like(gnp.zeros(2), 5).tolist()
-    [5.0, 5.0]
-    """
-    t = C.tensor(a)
-    return full(t.shape if shape is None else shape, fill_value, dtype=dtype or t.dtype,
-                device=device or t.device)
+def _full_tensor(shape, fill_value, dtype, lay, device):
+    """``fill_value`` (holding tensors) broadcast to ``shape``, differentiably (d sum(full)
+    / d fill = size), copied in layout ``lay`` ('C', 'F' or a tuple of axes)."""
+    t = C.tensor(fill_value)
+    dt = C.dtype(dtype) or t.dtype
+    if device is not None and t.device != backend.device(device):
+        t = ops.to_device(t, device)
+    return L.copy(ops.broadcast_to(t if t.dtype == dt else ops.astype(t, dt), shape), lay)
 
 
 def _has_tensor(v):
@@ -337,8 +357,9 @@ def eye(N, M=None, k=0, dtype=float, order="C", *, device=None, like=None):
     [[1.0, 0.0], [0.0, 1.0]]
     """
     N, M, k = C.index(N, "eye: N"), None if M is None else C.index(M, "eye: M"), operator.index(k)
-    return _on(lambda xp: xp.eye(N, M, k,
-                                 dtype=C.dtype(dtype) or dtypes.float64), device)
+    order = L.order_arg(order, "C", cf_only=True)
+    return _on(lambda xp: xp.eye(N, M, k, dtype=C.dtype(dtype) or dtypes.float64,
+                                 order=order), device)
 
 
 def identity(n, dtype=None, *, like=None, device=None):
@@ -362,3 +383,7 @@ def tri(N, M=None, k=0, dtype=float, *, like=None, device=None):
     # and strings): they go to it as they are, tensors as Python ints
     N, M, k = (operator.index(v) if isinstance(v, Tensor) else v for v in (N, M, k))
     return _on(lambda xp: xp.tri(N, M, k, dtype=C.dtype(dtype) or dtypes.float64), device)
+
+
+# zeros_like, ones_like, empty_like, full_like: in _like.py (they use _on, _shape, _full_tensor)
+from ._like import empty_like, full_like, ones_like, zeros_like  # noqa: E402,F401

@@ -16,6 +16,7 @@ from ..tensor import Tensor
 from ..ops import search
 from ..ops.sorting import sort_kind
 from . import _core as C
+from ._creation import array as _array
 
 __all__ = ["sort", "argsort", "take", "take_along_axis", "nonzero", "argwhere", "flatnonzero",
            "searchsorted", "unique", "isin", "shape", "ndim", "size", "result_type", "can_cast",
@@ -311,13 +312,14 @@ def diagonal(a, offset=0, axis1=0, axis2=1):
 
 
 def copy(a, order="K", subok=False):
-    """A differentiable copy.
+    """A differentiable copy, in NumPy's memory layout ``order`` ('K': ``a``'s own, 'A',
+    'C' or 'F'; see :func:`gpugrad.numpy.array`).
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.copy([1.0]).tolist()
     [1.0]
     """
-    return ops.copy(C.tensor(a))
+    return _array(a, copy=True, order=order)
 
 
 def astype(x, dtype, /, *, copy=True, device=None):

@@ -222,21 +222,33 @@ class Copy(_NoSave):
     complex_grad = True  # linear in its input: g passes unconjugated
     twice_differentiable = True
 
-    def forward(self, x):
-        return x.copy()
+    def forward(self, x, order="C"):
+        return x.copy(order)
 
     def backward(self, g):
         return (g,)
 
 
-def copy(x):
-    """A differentiable copy that owns its memory.
+_COPY_ORDERS = ("C", "F", "A", "K")
+
+
+def copy(x, order="C"):
+    """A differentiable copy that owns its memory, laid out in ``order`` as NumPy's
+    ``ndarray.copy(order)``: 'C' (row-major), 'F' (column-major), 'A' ('F' for a
+    Fortran-contiguous, not C-contiguous ``x``), 'K' (the axes in ``x``'s memory order).
+    ValueError for another ``order``.
 
     >>> import gpugrad as gg
     >>> a = gg.tensor([1.0]); b = copy(a); b.data is a.data
     False
+    >>> copy(gg.zeros((2, 3)), "F").data.flags.f_contiguous
+    True
     """
-    return Copy.apply(tensor_arg(x))
+    if order == "C":
+        return Copy.apply(tensor_arg(x))
+    if order not in _COPY_ORDERS:
+        raise ValueError(f"copy: order must be one of 'C', 'F', 'A', 'K', got {order!r}")
+    return Copy.apply(tensor_arg(x), order=order)
 
 
 class Astype(_NoSave):
