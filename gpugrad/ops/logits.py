@@ -28,6 +28,7 @@ from ..kernels.reference import FAST_DTYPES
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import no_complex, normalize_axis, tensor_arg, xp_of
+from . import cross_entropy_xp as _ce
 from .reduce import _count, _Reduce, _wide
 from ..autocast_state import _state as _amp, to_float32 as _amp_f32
 
@@ -228,7 +229,7 @@ class CrossEntropy(Function):
     """Softmax cross-entropy from logits (N, C) and integer targets (N,), one node.  Forward
     keeps the probabilities for the fast backward on arrays, and the logits, from which the
     backward recomputes them as a graph under create_graph (saved probabilities would be a
-    constant there)."""
+    constant there).  The array formulas are :mod:`gpugrad.ops.cross_entropy_xp`'s."""
 
     twice_differentiable = True
 
@@ -236,59 +237,31 @@ class CrossEntropy(Function):
         return (0,)
 
     def forward(self, logits, target, reduction="mean", label_smoothing=0.0, ignore_index=-100):
-        xp = xp_of(logits)
-        n, c = logits.shape
-        eps = label_smoothing
-        self.reduction, self.eps, self.shift, self.bad = reduction, eps, None, None
+        self.reduction, self.eps = reduction, label_smoothing
         if _fused(logits):  # CUDA: one kernel, which also checks the targets (see cross_entropy)
             from ..kernels import cuda as kernels_cuda
 
+            c, xp = logits.shape[1], xp_of(logits)
             status = device_checks.status_buffer(("cross_entropy", c, ignore_index),
                                                  _target_error("cross_entropy", c, ignore_index),
                                                  xp, logits.device.id)
             probs, loss, safe_t, valid = kernels_cuda.cross_entropy_forward(
-                logits, target, ignore_index, eps, status)
-        else:
-            valid = target != ignore_index
-            if xp is np:  # the targets were checked: the CPU raised already
-                safe_t = xp.where(valid, target, 0)
-            else:  # a deferred check on a GPU: bad rows' losses and gradients are NaN
-                bad = self.bad = valid & ((target < 0) | (target >= c))
-                safe_t = xp.where(valid & ~bad, target, 0)
-            if c == 0:  # nothing to pick (the targets were checked): NumPy's empty answers
-                loss, probs = xp.zeros(n, dtype=logits.dtype), logits * 1
-                if xp is not np:
-                    loss = xp.where(bad, xp.nan, loss)
-            else:
-                s, self.shift = max_shifted(xp, logits, (1,))
-                probs = xp.exp(s)
-                total = probs.sum(axis=1)
-                lse = xp.log(total)
-                picked = xp.take_along_axis(s, safe_t[:, None], axis=1)[:, 0] - lse  # log p[t]
-                loss = -picked if not eps else \
-                    -(1 - eps) * picked - (eps / c) * (s.sum(axis=1) - c * lse)  # + mean log p
-                loss = xp.where(valid, loss, 0)
-                if xp is not np:
-                    loss = xp.where(bad, xp.nan, loss)
-                probs /= total[:, None]
-        self.count = xp.maximum(valid.sum(), 1).astype(logits.dtype)  # the mean's divisor
+                logits, target, ignore_index, label_smoothing, status)
+            self.shift = self.bad = None
+            self.count = _ce.valid_count(valid, logits.shape[0], logits.dtype)
+            ans = _ce.reduce_loss(loss, self.count, reduction)
+        else:  # on a GPU a bad target (a deferred check) makes its row's loss and gradient NaN
+            safe_t, valid, self.bad = _ce.targets(logits, target, ignore_index)
+            ans, probs, self.count, self.shift = _ce.forward(logits, safe_t, valid, self.bad,
+                                                             reduction, label_smoothing)
         self.saved = (logits, probs, safe_t, valid)
-        if reduction == "none":
-            return loss
-        if reduction == "sum":
-            return loss.sum()
-        return loss.sum() / self.count
+        return ans
 
     def backward(self, g):
         logits, probs, safe_t, valid = self.saved
-        n, c = logits.shape
-        if c == 0:
-            return (probs * 0, None)
-        eps = self.eps
-        w = valid * (g / self.count if self.reduction == "mean" else g)  # per-row weight
-        if self.bad is not None:  # a bad target (checked later, on a GPU): NaN, not a gradient
-            w = xp_of(w).where(self.bad, np.nan, w)
-        if isinstance(g, Tensor):  # create_graph: the probabilities again, from the logits
+        c, eps = logits.shape[1], self.eps
+        if isinstance(g, Tensor) and c:  # create_graph: the probabilities again, from the logits
+            w = _ce.row_weights(g, valid, self.count, self.bad, self.reduction)
             t = safe_t.data  # constants, as arrays on the logits' device
             hot = (t[:, None] == xp_of(t).arange(c)).astype(logits.dtype)
             p = softmax_along(xp_of(g), logits, (1,), self.shift)
@@ -296,13 +269,11 @@ class CrossEntropy(Function):
         if _fused(probs):
             from ..kernels import cuda as kernels_cuda
 
+            w = _ce.row_weights(g, valid, self.count, self.bad, self.reduction)
             return (kernels_cuda.cross_entropy_backward(probs, safe_t, w.astype(probs.dtype), eps),
                     None)
-        grad = probs * w[:, None]  # softmax - (1 - eps) one_hot(t) - eps / C, weighted
-        if eps:
-            grad -= (w * (eps / c))[:, None]
-        grad[xp_of(probs).arange(n), safe_t] -= w * (1 - eps)
-        return (grad, None)
+        return (_ce.backward(g, probs, safe_t, valid, self.count, self.bad, self.reduction, eps),
+                None)
 
 
 def _fused(a, dtype=None):
@@ -340,12 +311,16 @@ def _check_targets(name, scores, target, ignore_index, check_values=True):
         raise ValueError(f"{name}: expected targets of shape ({scores.shape[0]},), got "
                          f"{target.shape}")
     if check_values:
-        t, c = target.data, scores.shape[1]
-        with backend.on_device_of(t):
-            bad = (t != ignore_index) & ((t < 0) | (t >= c))
-            device_checks.check(bad, t, (name, c, ignore_index),
-                                _target_error(name, c, ignore_index))
+        _check_target_values(name, target.data, scores.shape[1], ignore_index)
     return target   # on a GPU the check is deferred: the op makes the bad rows' losses NaN
+
+
+def _check_target_values(name, t, c, ignore_index):
+    """IndexError naming the first of the integer targets ``t`` (array) out of [0, ``c``)
+    and not ``ignore_index`` (on a GPU deferred to the next synchronization)."""
+    with backend.on_device_of(t):
+        bad = (t != ignore_index) & ((t < 0) | (t >= c))
+        device_checks.check(bad, t, (name, c, ignore_index), _target_error(name, c, ignore_index))
 
 
 def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0, ignore_index=-100):
