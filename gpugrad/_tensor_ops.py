@@ -6,6 +6,8 @@
 """
 from __future__ import annotations
 
+import numpy as np
+
 from . import ops
 from .ops._fast import fast_matmul, fast_op, fast_sum
 from .tensor import Tensor
@@ -92,6 +94,13 @@ def fast(name):
     True
     """
     return fast_op(name, getattr(ops, name))
+
+
+def _dot(a, b):
+    """``a.dot(b)``: :func:`gpugrad.ops.dot` (NumPy's ``ndarray.dot``), with NumPy's own
+    ``dot`` called directly for plain NumPy-backed operands."""
+    r = fast_matmul(a, b, np.dot)
+    return ops.dot(a, b) if r is None else r
 
 
 def _sum(self, *args, **kwargs):
@@ -206,7 +215,7 @@ METHODS = [
     "var", "std", "max", "min", "prod", "logsumexp", "cumsum", "argmax", "argmin", "all",
     "any", "squeeze", "ravel", "swapaxes", "moveaxis", "broadcast_to",
     "expand_dims", "take", "flip", "roll", "repeat", "tile", "softmax", "log_softmax",
-    "dot", "outer", "isnan", "isinf", "isfinite",
+    "outer", "isnan", "isinf", "isfinite",
 ]
 
 
@@ -231,6 +240,7 @@ def install(Tensor):
     Tensor.expand = _expand
     Tensor.unsqueeze = _unsqueeze
     Tensor.matmul = _matmul
+    Tensor.dot = _dot
     Tensor.split = _split
     Tensor.sum = _sum
     Tensor.flatten = _flatten

@@ -475,11 +475,17 @@ def test_dot(sa, sb):
     check(L.dot, np.dot, rnd(*sa), rnd(*sb))
 
 
+@pytest.mark.parametrize("sa,sb", [((2, 3, 4), (4,)), ((2, 3, 4), (4, 5)), ((4,), (2, 4, 3)),
+                                   ((3, 4), (2, 4, 5)), ((2, 3, 4), (5, 4, 2))], ids=str)
+def test_dot_of_more_dimensions_is_numpys(sa, sb):
+    check(L.dot, np.dot, rnd(*sa), rnd(*sb))
+
+
 def test_dot_errors():
-    with pytest.raises(NotImplementedError, match="dot: tensors with more than 2 dimensions"):
-        L.dot(gg.zeros((2, 2, 2)), gg.zeros((2, 2)))
     with pytest.raises(ValueError, match=r"dot: shapes \(2, 3\) and \(4,\) are not aligned"):
         L.dot(gg.zeros((2, 3)), gg.zeros(4))
+    with pytest.raises(ValueError, match=r"4 \(last dim of a\) != 3 \(second-to-last dim"):
+        L.dot(gg.zeros((2, 2, 4)), gg.zeros((5, 3, 2)))
 
 
 @pytest.mark.parametrize("sa,sb", [((3,), (3,)), ((2, 3), (4, 3)), ((2, 1, 3), (3,)), ((), (2,))],

@@ -43,12 +43,7 @@ def dot(a, b, out=None):
         r = fast_matmul(a, b, _np.dot)  # plain tensors, 1-D / 2-D: NumPy's dot directly
         if r is not None:
             return r
-    a, b = _pair(a, b)
-    if a.ndim > 2 or b.ndim > 2:
-        r = ops.tensordot(a, b, axes=([a.ndim - 1], [max(b.ndim - 2, 0)]))
-    else:
-        r = ops.dot(a, b)
-    return C.out(r, out, "dot")
+    return C.out(ops.dot(*_pair(a, b)), out, "dot")
 
 
 def vdot(a, b):

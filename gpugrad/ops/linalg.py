@@ -153,23 +153,30 @@ def matmul(a, b):
 
 
 def dot(a, b):
-    """NumPy's ``dot`` for tensors of up to 2 dimensions (0-d operands multiply).
+    """NumPy's ``dot``: 0-d operands multiply; 1-D and 2-D operands take the matrix product
+    (NumPy's own ``dot`` computes it on NumPy arrays); with more dimensions, the sum over
+    ``a``'s last axis and ``b``'s second-to-last (its only axis when 1-D), as ``tensordot``.
+
+    ValueError when those two axes differ in length (NumPy's "not aligned").
 
     >>> import gpugrad as gg
     >>> dot(gg.tensor([1.0, 2.0]), gg.tensor([3.0, 4.0])).item()
     11.0
+    >>> dot(gg.ones((2, 3, 4)), gg.ones((5, 4, 6))).shape
+    (2, 3, 5, 6)
     """
     a, b = _pair(a, b)
-    if a.ndim > 2 or b.ndim > 2:
-        raise NotImplementedError(f"dot: tensors with more than 2 dimensions are not supported, "
-                                  f"got shapes {a.shape} and {b.shape}; use matmul or tensordot")
     if a.ndim == 0 or b.ndim == 0:
         return _scale(a, b)
+    kb = 0 if b.ndim == 1 else b.ndim - 2
+    if a.shape[-1] != b.shape[kb]:
+        which = "first" if kb == 0 else "second-to-last"
+        raise ValueError(f"dot: shapes {a.shape} and {b.shape} are not aligned: "
+                         f"{a.shape[-1]} (last dim of a) != {b.shape[kb]} ({which} dim of b)")
+    if a.ndim > 2 or b.ndim > 2:
+        return tensordot(a, b, axes=([a.ndim - 1], [kb]))
     if _amp.dtype is not None:
         a, b = _amp_lower(a, b)
-    if a.shape[-1] != b.shape[0]:
-        raise ValueError(f"dot: shapes {a.shape} and {b.shape} are not aligned: "
-                         f"{a.shape[-1]} (last dim of a) != {b.shape[0]} (first dim of b)")
     if _amp.dtype is not None and _amp_cuda_bf16(a, b):  # autocast bfloat16 on CUDA
         from . import bf16_cuda
         return bf16_cuda.matmul(a, b)
