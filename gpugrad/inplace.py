@@ -125,7 +125,7 @@ def _inplace(self, op, *others, direct=None):
         self._node = res._node
         self.requires_grad = res.requires_grad
     elif direct is not None and not _capture._on:  # (gpugrad.compile: through _write)
-        direct(self)
+        _writing(self, direct, self)
     else:
         with _autograd.no_grad():
             res = op(self, *others)
@@ -209,7 +209,7 @@ def __setitem__(self, key, value):
             else:
                 v = None
             if v is not None and (self._view is None or _constant_view(self)):
-                d[k] = v
+                _writing(self, d.__setitem__, k, v)
                 self._vc[0] += 1
                 if self._view is not None:
                     _commit_to_bases(self, None)
@@ -402,9 +402,28 @@ def _check_fits(t, res):
                         f"tensor's dtype {t.dtype.name}")
 
 
+def _writing(t, write, *args):
+    """``write(*args)``, which writes into tensor ``t``'s memory.  NumPy refuses a bad key,
+    shape or cast (IndexError, ValueError, TypeError) before it writes; anything raised after
+    it may have written (np.errstate's FloatingPointError, a warning turned error) moves
+    ``t``'s version first, so a node that saved ``t`` sees the write (and backward raises)
+    instead of reading the new values as the old."""
+    try:
+        write(*args)
+    except (IndexError, TypeError, ValueError):
+        raise
+    except BaseException:
+        t._vc[0] += 1
+        raise
+
+
+def _setall(d, v):
+    d[...] = v
+
+
 def _write(t, res):
     if res.data is not t.data:
-        t.data[...] = res.data
+        _writing(t, _setall, t.data, res.data)
         if _capture._on:                 # gpugrad.compile records the write (a replay makes it)
             _capture.write(t, res.data)
 
@@ -423,7 +442,9 @@ def _inplace_operator(op, ufunc=None):
     def method(self, other):
         # a NumPy-backed tensor outside any graph (not a view, no node, no grad) with a plain
         # operand (see ops._fast): ``ufunc(a, b, out=a)`` writes what _inplace would, as NumPy
-        # does; any refusal (a cast or shape NumPy will not make) takes _inplace for its error
+        # does; a refusal (a cast or shape NumPy will not make, before writing) takes _inplace
+        # for its error.  An error raised after the write (np.errstate's FloatingPointError, a
+        # warning turned error) leaves NumPy's written values, so the version moves first.
         if self._node is None and self._view is None and not self.requires_grad and \
                 type(self) is Tensor and not watched():
             ab = _binary_data(self, other, True)
@@ -432,6 +453,9 @@ def _inplace_operator(op, ufunc=None):
                     ufunc(ab[0], ab[1], out=ab[0])
                 except (TypeError, ValueError):
                     pass
+                except BaseException:
+                    self._vc[0] += 1
+                    raise
                 else:
                     self._vc[0] += 1
                     return self

@@ -210,3 +210,62 @@ def test_dot_is_numpys_dot_bit_for_bit():
         gg.matmul(bm[key], b).backward(gg.tensor(g))  # the same gradient formula
         np.testing.assert_array_equal(base.grad.numpy(), bm.grad.numpy())
     assert differs  # the cases include ones where matmul's bits are not dot's
+
+
+@pytest.mark.parametrize("raising", ["errstate", "warnings"])
+def test_inplace_operator_that_numpy_aborts_after_writing_moves_the_version(raising):
+    # NumPy writes x, then raises FloatingPointError (np.errstate) or the RuntimeWarning
+    # (warnings as errors): a node that saved x must see the write
+    import warnings
+
+    w, x = gg.ones(2, requires_grad=True), gg.tensor([3e38, 1.0])
+    y = (w * x).sum()
+    with warnings.catch_warnings(), np.errstate(over="raise" if raising == "errstate"
+                                                else "warn"):
+        warnings.simplefilter("error")
+        with pytest.raises((FloatingPointError, RuntimeWarning)):
+            x *= 10.0
+    assert x._vc[0] == 1 and np.isinf(x.numpy()[0])      # NumPy's own state of x
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.backward()
+
+
+def test_dot_of_arrays_scalars_and_graphs_is_numpys_dot():
+    rng = np.random.default_rng(5)
+    a32, b32 = rng.standard_normal((8, 16, 64)).astype("f4"), rng.standard_normal((64, 32)).astype("f4")
+    np.testing.assert_array_equal(gnp.dot(a32, b32).numpy(), np.dot(a32, b32), strict=True)
+    t = gg.tensor(a32, requires_grad=True)
+    y = gnp.dot(t, gnp.asarray(b32))                      # N-d, in a graph: the DotND op
+    np.testing.assert_array_equal(y.numpy(), np.dot(a32, b32), strict=True)
+    y.sum().backward()
+    np.testing.assert_allclose(t.grad.numpy(), np.broadcast_to(b32.sum(1), a32.shape), rtol=1e-5)
+    s, v = np.complex128(0.3 + 0.7j), rng.standard_normal(5) + 1j * rng.standard_normal(5)
+    ts = gg.tensor(s, requires_grad=True)
+    np.testing.assert_array_equal(gnp.dot(ts, gnp.asarray(v)).numpy(), np.dot(s, v), strict=True)
+
+
+@pytest.mark.parametrize("write", ["setitem", "setitem_f64", "fill_", "copy_", "iadd_f64"])
+def test_every_inplace_write_numpy_aborts_after_writing_moves_the_version(write):
+    import warnings
+
+    w, x = gg.ones(2, requires_grad=True), gg.tensor([1.0, 1.0])     # float32
+    big = np.array([1e300, 1.0])                                     # float64: overflows
+    y = (w * x).sum()
+    with warnings.catch_warnings(), np.errstate(all="raise"):
+        warnings.simplefilter("error")
+        with pytest.raises((FloatingPointError, RuntimeWarning)):
+            if write == "setitem":
+                x[:] = big
+            elif write == "setitem_f64":
+                x[:] = gg.tensor(big, dtype="float64")
+            elif write == "fill_":
+                x.fill_(1e300)
+            elif write == "copy_":
+                x.copy_(gg.tensor(big, dtype="float64"))
+            else:
+                x += gg.tensor(big, dtype="float64")
+    if x._vc[0] == 0:                 # NumPy refused before writing: x must be untouched
+        assert x.tolist() == [1.0, 1.0]
+    else:
+        with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+            y.backward()
