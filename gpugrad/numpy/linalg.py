@@ -39,11 +39,12 @@ def dot(a, b, out=None):
     >>> gnp.dot([1.0, 2.0], [3.0, 4.0]).item()
     11.0
     """
-    if out is None:
-        r = fast_matmul(a, b, _np.dot)  # plain tensors, 1-D / 2-D: NumPy's dot directly
-        if r is not None:
-            return r
-    return C.out(ops.dot(*_pair(a, b)), out, "dot")
+    r = fast_matmul(a, b, _np.dot) if out is None else None  # plain tensors: NumPy's dot
+    if r is not None:
+        return r
+    a, b = _pair(a, b)
+    r = fast_matmul(a, b, _np.dot) if out is None else None  # arrays or lists made tensors
+    return C.out(ops.dot(a, b) if r is None else r, out, "dot")
 
 
 def vdot(a, b):
@@ -75,7 +76,7 @@ def matmul(x1, x2, /, out=None, **kwargs):
     [3.0, 3.0]
     """
     if out is None and not kwargs:
-        r = fast_matmul(x1, x2)  # plain tensors, 1-D / 2-D: NumPy's product directly
+        r = fast_matmul(x1, x2)  # plain tensors: NumPy's matmul directly
         if r is not None:
             return r
     C.unsupported("matmul", **{k: (v, None) for k, v in kwargs.items() if k != "dtype"})

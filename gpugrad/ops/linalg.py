@@ -174,7 +174,7 @@ def dot(a, b):
         raise ValueError(f"dot: shapes {a.shape} and {b.shape} are not aligned: "
                          f"{a.shape[-1]} (last dim of a) != {b.shape[kb]} ({which} dim of b)")
     if a.ndim > 2 or b.ndim > 2:
-        return tensordot(a, b, axes=([a.ndim - 1], [kb]))
+        return tensordot(a, b, ([a.ndim - 1], [kb]), DotND)
     if _amp.dtype is not None:
         a, b = _amp_lower(a, b)
     if _amp.dtype is not None and _amp_cuda_bf16(a, b):  # autocast bfloat16 on CUDA
@@ -184,10 +184,11 @@ def dot(a, b):
 
 
 def _scale(a, b):
-    """a * b where one of them is 0-d (written as an einsum to stay in this module)."""
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    sa, sb = letters[:a.ndim], letters[:b.ndim]
-    return einsum(f"{sa},{sb}->{sa if a.ndim else sb}", a, b)
+    """a * b where one of them is 0-d: NumPy's ``dot`` and ``inner`` of a scalar are its
+    ``multiply`` (the same bits; an einsum's complex product can differ in the last one)."""
+    from .elementwise import multiply
+
+    return multiply(a, b)
 
 
 def inner(a, b):
@@ -227,7 +228,11 @@ class TensorDot(Function):
         n = self.needs or (False, False)
         self.saved = (a if n[1] else None, b if n[0] else None)
         self.axes, self.nda, self.ndb, self.da, self.db = axes, a.ndim, b.ndim, a.dtype, b.dtype
-        return _blas(xp_of(a), a, b).tensordot(a, b, axes=axes)
+        return self.product(_blas(xp_of(a), a, b), a, b, axes)
+
+    @staticmethod
+    def product(m, a, b, axes):
+        return m.tensordot(a, b, axes=axes)
 
     def backward(self, g):
         a, b = self.saved
@@ -249,7 +254,17 @@ class TensorDot(Function):
         return ga, gb
 
 
-def tensordot(a, b, axes=2):
+class DotND(TensorDot):
+    """NumPy's ``dot`` with an operand of more than 2 dimensions (a's last axis with b's
+    second-to-last): TensorDot's gradient, with NumPy's own ``dot`` as the forward on NumPy
+    arrays (``tensordot`` reshapes first, and its BLAS call can differ in the last bits)."""
+
+    @staticmethod
+    def product(m, a, b, axes):
+        return np.dot(a, b) if m is np else m.tensordot(a, b, axes=axes)
+
+
+def tensordot(a, b, axes=2, _cls=TensorDot):
     """Sum products over ``axes``: an int N (last N of a with first N of b) or a pair of
     axis lists.
 
@@ -283,7 +298,7 @@ def tensordot(a, b, axes=2):
     if _amp.dtype is not None and _amp_cuda_bf16(a, b):  # autocast bfloat16 on CUDA
         from . import bf16_cuda
         return bf16_cuda.tensordot(a, b, tuple(ax_a), tuple(ax_b))
-    return TensorDot.apply(a, b, axes=(tuple(ax_a), tuple(ax_b)))
+    return _cls.apply(a, b, axes=(tuple(ax_a), tuple(ax_b)))
 
 
 # ================================================================ einsum
