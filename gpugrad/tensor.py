@@ -68,19 +68,8 @@ class Tensor:
 
     @classmethod
     def _make(cls, data, requires_grad=False):
-        """Wrap an array without copying or checking (internal fast path).  Every slot is set
-        here, ``data`` first (gpugrad.compile's recorder tells a tensor being made by its unset
-        ``_vc`` when ``data`` is assigned); ``Function.apply`` makes its answers the same way,
-        inline, and ``_wrap`` is its plain-function twin: keep the three alike."""
-        t = object.__new__(cls)
-        t.data = data
-        t._grad = None
-        t.requires_grad = requires_grad
-        t._node = None
-        t._vc = [0]
-        t._hooks = None
-        t._view = None
-        return t
+        """Wrap an array without copying or checking (internal fast path): :func:`_wrap`."""
+        return _wrap(data, requires_grad, cls)
 
     def _new_grad(self, g):
         """The first gradient for this leaf: an owned copy of ``g``."""
@@ -397,13 +386,16 @@ _IMPLICIT = (
     "tensor.detach().numpy() (or compute under gpugrad.no_grad()).")
 
 
-def _wrap(data, _new=object.__new__):
-    """``Tensor._make(data)`` as a plain function (a classmethod call costs a third more): a
-    tensor of array ``data`` that does not require grad.  Keep it alike with ``_make``."""
-    t = _new(Tensor)
+def _wrap(data, requires_grad=False, cls=None, _new=object.__new__):
+    """A tensor (of class ``cls``, Tensor by default) of array ``data``, made without copying
+    or checking: ``Tensor._make``, and the no-graph fast paths' call (a plain function costs
+    less than a classmethod).  Every slot is set here, ``data`` first (gpugrad.compile's
+    recorder tells a tensor being made by its unset ``_vc`` when ``data`` is assigned);
+    ``Function.apply`` makes its answers the same way, inline: keep the two alike."""
+    t = _new(Tensor if cls is None else cls)
     t.data = data
     t._grad = None
-    t.requires_grad = False
+    t.requires_grad = requires_grad
     t._node = None
     t._vc = [0]
     t._hooks = None
