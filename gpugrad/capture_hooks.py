@@ -172,6 +172,16 @@ def derived(fn, args, outs):
         r.derived(fn, args, outs)
 
 
+def check(fn, *args):
+    """An op checked the values of ``args`` (Tensors or arrays) outside its node's forward --
+    ``fn(*args)`` raises the op's error for a bad value (a class target out of range): a
+    replay calls it again at this point, before the calls that follow (so a bad value raises
+    the uncompiled call's error and nothing is updated).  Call it after the check passed."""
+    r = active()
+    if r is not None:
+        r.check(fn, args)
+
+
 def value_shaped():
     """The node just recorded made an array whose shape depends on values (``nonzero``,
     ``unique``): a replay on CUDA runs call by call, as for a boolean mask."""

@@ -1,10 +1,11 @@
 """Captured steps: ``step = gg.compile(train_step)`` records one call of a whole training step
 -- forward, loss, backward, optimizer update -- then replays it.
 
-The first call with a given input signature (shapes, dtypes, devices of the Tensor/array
-arguments, and the values of the others) runs the step eagerly on static input buffers while
-the engine reports every array-level call it makes (:mod:`gpugrad.capture_hooks`): each node's
-forward and backward, the gradient sums and casts of the backward pass, the gradients handed
+The first call with a given input signature (shapes, dtypes, strides and devices of the
+Tensor/array arguments, the values of the others: :mod:`gpugrad.capture.inputs`) runs the
+step eagerly on static input buffers (in the inputs' layouts) while the engine reports
+every array-level call it makes (:mod:`gpugrad.capture_hooks`): each node's forward and
+backward, the gradient sums and casts of the backward pass, the gradients handed
 to leaves, and the optimizer's ``step``/``zero_grad``.  Later calls copy their inputs into the
 static buffers and replay that tape: on the CPU the same kernels in the same order (so the
 results equal the uncompiled step bit for bit) with no Tensor, graph node or backward walk --
@@ -79,20 +80,18 @@ import threading
 import warnings
 from collections import OrderedDict
 
-import numpy as np
-
 from .. import backend, capture_hooks
 from ..autocast_state import _state as _amp_state
 from ..capture_hooks import CaptureError
 from ..tensor import Tensor
 from . import closure, guards, host_reads
+from .inputs import is_array, signature, static_buffer
 from .tape import Recorder, build_output
 
 __all__ = ["compile", "CompiledStep", "CaptureError", "training_step"]
 
 
-def _is_array(a):
-    return isinstance(a, np.ndarray) or backend.is_cupy_array(a)
+_is_array = is_array
 
 
 class CompiledStep:
@@ -138,27 +137,8 @@ class CompiledStep:
     # ------------------------------------------------------------ signature and inputs
     @staticmethod
     def _split(args, kwargs):
-        """(key, [input arrays]) of one call: arrays by shape/dtype/device, the rest by value."""
-        key, arrays = [], []
-        for name, a in list(enumerate(args)) + sorted(kwargs.items()):
-            d = a.data if isinstance(a, Tensor) else a
-            if isinstance(a, Tensor) or _is_array(d):
-                if isinstance(a, Tensor) and a.requires_grad:
-                    raise CaptureError(f"input {name!r} of a compiled step requires grad; "
-                                       f"inputs are data (gradients go to the tensors the step "
-                                       f"closes over, such as a model's parameters)")
-                key.append((name, type(a).__name__, d.shape, d.dtype,   # (NumPy: the CPU)
-                            "cpu" if type(d) is np.ndarray else str(backend.array_device(d))))
-                arrays.append(d)
-            else:
-                try:
-                    hash(a)
-                except TypeError:
-                    raise TypeError(f"argument {name!r} of a compiled step is a "
-                                    f"{type(a).__name__}: expected Tensors, arrays or hashable "
-                                    f"values (which are static: a new value records again)")
-                key.append((name, "static", a))
-        return tuple(key), arrays
+        """(key, [input arrays]) of one call (:func:`gpugrad.capture.inputs.signature`)."""
+        return signature(args, kwargs)
 
     def __call__(self, *args, **kwargs):
         with self._lock:
@@ -214,8 +194,7 @@ class CompiledStep:
             d = a.data if isinstance(a, Tensor) else a
             if not (isinstance(a, Tensor) or _is_array(d)):
                 return a
-            with backend.on_device_of(d):
-                buf = backend.get_array_module(d).array(d, copy=True)
+            buf = static_buffer(d)               # d's strides: layouts replay as they are
             bufs.append(buf)
             return Tensor._make(buf) if isinstance(a, Tensor) else buf
 

@@ -7,7 +7,9 @@ Planned: float32/float64 logits (N, C) with C > 0, integer targets (N,), reducti
 "sum", no label smoothing; anything else stays the op's own call.  The targets are checked at
 each replay as ``cross_entropy`` checks them (an IndexError naming the first bad one), before
 the loss is computed.  A row whose maximum is infinite takes ``max_shifted``'s limits, as
-the uncompiled call does.
+the uncompiled call does.  The buffers take the memory layout of the recording's logits
+(which a tape's signature fixes): Fortran-ordered logits sum their rows in the uncompiled
+call's order.
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ class CrossEntropyStep:
         self.eps = kwargs.get("label_smoothing", 0.0)
         self.shape, self.dtype, self.tdtype = shape, dtype, tdtype
         self.state = [None] * 4          # probs, safe_t, valid, count: what backward reads
+        self.like = None                 # the recording's logits, until allocate
 
     @classmethod
     def make(cls, rec, fi, bi):
@@ -64,8 +67,10 @@ class CrossEntropyStep:
                     or len(outs) != 2 or outs[1] >= 0 or type(grad) is not np.ndarray):
                 return None
             gslot = outs[0]
-        return cls(node, fi, spec, o, bi, (gk, gslot, retain), kwargs, logits.shape,
+        step = cls(node, fi, spec, o, bi, (gk, gslot, retain), kwargs, logits.shape,
                    logits.dtype, target.dtype)
+        step.like = logits        # the buffers take its layout (dropped once they are made)
+        return step
 
     def slots(self):
         return (self.gslot,)
@@ -73,7 +78,9 @@ class CrossEntropyStep:
     def allocate(self, escaping):
         n, c = self.shape
         self.buffers = _ce.Buffers(n, c, self.dtype, self.tdtype,
-                                   grad=not (self.gslot < 0 or self.gslot in escaping))
+                                   grad=not (self.gslot < 0 or self.gslot in escaping),
+                                   like=self.like)
+        self.like = None
         self.all_valid = np.ones(n, bool)
 
     def forward_fn(self, cpu, ctx):

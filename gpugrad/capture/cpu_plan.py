@@ -44,7 +44,7 @@ from .cpu_cross_entropy import CrossEntropyStep
 __all__ = ["build"]
 
 # entries that call neither BLAS nor a thread pool: a sequential_blas block may span them
-_QUIET = frozenset({"leaf", "add", "cast", "constant"})
+_QUIET = frozenset({"leaf", "add", "cast", "constant", "check"})
 _QUIET_NODES = (CrossEntropy,)          # NumPy elementwise work and reductions only
 _READERS = frozenset({"forward", "backward", "add", "cast", "leaf"})  # keep no slot past a replay
 

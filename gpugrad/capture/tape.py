@@ -16,11 +16,11 @@ An array put into a tensor during the recording by anything else -- ``gg.tensor(
 size: a replay could only reuse its recorded values.
 
 Entries are "array" calls (a node's forward or backward, a gradient sum or cast, a constant, an
-in-place write into the step's own arrays) or "host" calls that also change Python state or
-draw random numbers (a gradient handed to a leaf, an optimizer's ``step``/``zero_grad``, a
-scheduler's ``step``, gradient clipping, a draw, an in-place write into a parameter, which
-moves its version counter): a CUDA replay captures runs of array calls as graphs and makes
-host calls between them.
+in-place write into the step's own arrays, an op's value check: :mod:`~gpugrad.capture.checks`)
+or "host" calls that also change Python state or draw random numbers (a gradient handed to a
+leaf, an optimizer's ``step``/``zero_grad``, a scheduler's ``step``, gradient clipping, a
+draw, an in-place write into a parameter, which moves its version counter): a CUDA replay
+captures runs of array calls as graphs and makes host calls between them.
 """
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ from ..node_record import is_array as _is_array
 from ..ops._util import cast_grad
 from ..tensor import Tensor
 from . import cpu_plan
+from .checks import ValueChecks
 from .grads import GradAssignments
 from .guards import TensorGuards
 from .keys import dynamic, key_ref, key_value
@@ -93,7 +94,7 @@ class Tape:
         return env
 
 
-class Recorder(GradAssignments):
+class Recorder(GradAssignments, ValueChecks):
     """Listens to :mod:`gpugrad.capture_hooks` during one eager call of the step and builds
     its :class:`Tape`.  ``inputs`` are the static input buffers (read by reference);
     ``known`` arrays of tensors that existed before the call (parameters the step reaches)."""

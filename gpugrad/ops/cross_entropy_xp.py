@@ -38,24 +38,45 @@ class Buffers:
     backward); and two constants, the row indices ``rows`` and ``count_all``, the mean's
     divisor when every row counts.
 
+    ``like``: logits (N, C) whose memory layout the calls will see (None: C-ordered).
+    ``s``, ``probs`` and ``grad`` take the layout the unbuffered calls give their results
+    for such logits (a Fortran-ordered ``s`` for Fortran-ordered logits): the row sums
+    then add in the same order, and the gradient reaches the next GEMM in the same layout,
+    so the buffered calls give the same bits.
+
     >>> b = Buffers(3, 5, np.float32, np.int64)
     >>> b.probs.shape, b.safe_t.dtype.name, b.grad.dtype.name
     ((3, 5), 'int64', 'float32')
+    >>> fortran = np.zeros((5, 3), np.float32).T
+    >>> Buffers(3, 5, np.float32, np.int64, like=fortran).probs.flags.f_contiguous
+    True
     """
 
     __slots__ = ("valid", "notvalid", "safe_t", "m", "s", "probs", "total", "lse", "loss", "w",
                  "rows", "grad", "count_all")
 
-    def __init__(self, n, c, dtype, tdtype, grad=True):
+    def __init__(self, n, c, dtype, tdtype, grad=True, like=None):
         self.valid, self.notvalid = np.empty(n, bool), np.empty(n, bool)
         self.safe_t = np.empty(n, tdtype)
         self.m = np.empty((n, 1), dtype)
-        self.s, self.probs = np.empty((n, c), dtype), np.empty((n, c), dtype)
+        s, g = _layouts(like, n, c, dtype)
+        self.s, self.probs = np.empty_like(s, dtype), np.empty_like(s, dtype)
         self.total, self.lse = np.empty(n, dtype), np.empty(n, dtype)
         self.loss, self.w = np.empty(n, dtype), np.empty(n, dtype)
         self.rows = np.arange(n)
-        self.grad = np.empty((n, c), dtype) if grad else None
+        self.grad = np.empty_like(g, dtype) if grad else None
         self.count_all = valid_count(None, n, np.dtype(dtype))
+
+
+def _layouts(like, n, c, dtype):
+    """Arrays (N, C) laid out as :func:`forward`'s ``s`` (and ``probs``) and
+    :func:`backward`'s gradient are, unbuffered, for logits ``like`` (None: C-ordered)."""
+    if like is None:
+        s = np.empty((n, c), dtype)
+        return s, s
+    with np.errstate(all="ignore"):
+        s = np.subtract(like, _max_rows(like, axis=1, keepdims=True))   # as forward does
+        return s, np.multiply(s, np.zeros(n, dtype)[:, None])          # as backward does
 
 
 _NEW = object.__new__(Buffers)      # no buffers: every result a new array

@@ -19,9 +19,11 @@ logits, so that they are not a constant of the graph).
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from .. import device_checks
+from .. import capture_hooks as _capture, device_checks
 from .. import backend
 from ..backend import is_cupy_array
 from ..kernels.reference import FAST_DTYPES
@@ -312,12 +314,20 @@ def _check_targets(name, scores, target, ignore_index, check_values=True):
                          f"{target.shape}")
     if check_values:
         _check_target_values(name, target.data, scores.shape[1], ignore_index)
+        if _capture._on:  # gpugrad.compile: a replay checks its targets again
+            _capture.check(functools.partial(_check_target_values, name, c=scores.shape[1],
+                                             ignore_index=ignore_index), target)
     return target   # on a GPU the check is deferred: the op makes the bad rows' losses NaN
+
+
+_largest = np.maximum.reduce
 
 
 def _check_target_values(name, t, c, ignore_index):
     """IndexError naming the first of the integer targets ``t`` (array) out of [0, ``c``)
     and not ``ignore_index`` (on a GPU deferred to the next synchronization)."""
+    if type(t) is np.ndarray and t.size and _largest(t.view(f"u{t.dtype.itemsize}")) < c:
+        return   # every target in [0, c) (read as unsigned, a negative one is too large)
     with backend.on_device_of(t):
         bad = (t != ignore_index) & ((t < 0) | (t >= c))
         device_checks.check(bad, t, (name, c, ignore_index), _target_error(name, c, ignore_index))

@@ -18,6 +18,8 @@ path of plain backward.  Complex input is a TypeError: none of these is defined 
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .. import kernels
@@ -213,26 +215,33 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean", pos_weigh
 
 # ================================================================ one-hot and dropout
 def one_hot(indices, num_classes=-1, dtype="float32"):
-    """One-hot rows for integer ``indices`` (no gradient).
+    """One-hot rows for integer ``indices`` (no gradient): shape ``indices.shape +
+    (num_classes,)``, ``num_classes`` -1 taking ``max(indices) + 1``.  IndexError for an
+    index out of [0, num_classes); TypeError for non-integer indices.  In a compiled step
+    (:func:`gpugrad.compile`) a replay checks and computes it again from its own indices.
 
     >>> import gpugrad as gg
     >>> gg.one_hot(gg.tensor([0, 2]), 3).tolist()
     [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
     """
-    from ..tensor import Tensor
     from ..dtypes import as_dtype
+    from .search import values_call
 
     idx = tensor_arg(indices, "indices")
     if idx.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expected integer indices, got dtype {idx.dtype.name}")
-    xp = xp_of(idx.data)
+    return values_call(functools.partial(_one_hot, num_classes=num_classes,
+                                         dtype=as_dtype(dtype)), idx)
+
+
+def _one_hot(xp, idx, num_classes, dtype):
+    """:func:`one_hot` on array ``idx``, its indices checked (a replay's node runs it)."""
     if num_classes < 0:
-        num_classes = int(idx.data.max()) + 1 if idx.size else 0
-    if idx.size and (int(idx.data.min()) < 0 or int(idx.data.max()) >= num_classes):
+        num_classes = int(idx.max()) + 1 if idx.size else 0
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num_classes):
         raise IndexError(f"one_hot: expected indices in [0, {num_classes}), got values in "
-                         f"[{int(idx.data.min())}, {int(idx.data.max())}]")
-    out = (idx.data[..., None] == xp.arange(num_classes)).astype(as_dtype(dtype))
-    return Tensor._make(out)
+                         f"[{int(idx.min())}, {int(idx.max())}]")
+    return (idx[..., None] == xp.arange(num_classes)).astype(dtype)
 
 
 class Dropout(Function):
