@@ -12,7 +12,7 @@ import gpugrad.numpy as gnp
 # no derivative exists or none is meaningful: NumPy's answer (the fallback) is final
 NO_GRADIENT = set("""
 array2string array_equiv array_repr array_str asarray_chkfinite asmatrix base_repr
-binary_repr bincount bitwise_count bmat broadcast_shapes busday_count busday_offset common_type
+binary_repr bitwise_count bmat broadcast_shapes busday_count busday_offset common_type
 copyto datetime_as_string datetime_data diag_indices diag_indices_from digitize einsum_path
 format_float_positional format_float_scientific frexp frombuffer fromfile fromiter frompyfunc
 fromregex fromstring genfromtxt get_include get_printoptions getbufsize geterrcall histogram
@@ -27,11 +27,11 @@ in1d
 """.split())  # (in1d, trapz and the 2.0-only methods below: NumPy 2.0 has them, later NumPy not)
 # a derivative exists but gpugrad.numpy has no differentiable version yet (fallback only)
 NOT_YET_DIFFERENTIABLE = set("""
-angle apply_along_axis apply_over_axes block choose convolve correlate delete diagflat
-dsplit ediff1d fill_diagonal fromfunction geomspace i0 insert interp ldexp matvec modf
+angle apply_along_axis apply_over_axes block choose delete diagflat
+dsplit ediff1d fill_diagonal fromfunction geomspace i0 insert ldexp matvec modf
 nancumprod nancumsum nanmax nanmedian nanmin nanpercentile nanprod nanquantile nanstd nanvar
-nested_iters piecewise poly polyadd polyder polydiv polyfit polyint polymul polysub polyval
-put put_along_axis putmask resize rollaxis roots sort_complex trapezoid trim_zeros unwrap vander
+nested_iters piecewise poly polydiv polyfit
+put put_along_axis putmask resize rollaxis roots sort_complex trim_zeros unwrap
 vecmat trapz
 """.split())
 LINALG_EXCLUDED = {"test"}

@@ -19,12 +19,12 @@ _t = _gnp._core.tensor
 
 
 def _per_matrix(rtol):
-    """An array ``rtol`` (one per matrix of the stack, shape ``(...)``) as ``(..., 1)``, to
-    meet each stack's singular values; a number passes unchanged."""
+    """An array ``rtol`` (one per matrix of the stack, shape ``(...)``) as a tensor
+    (``numpy.linalg`` adds the axis that meets each stack's singular values); a number
+    passes unchanged."""
     if rtol is None or isinstance(rtol, (int, float)):
         return rtol
-    r = _t(rtol)
-    return _gnp.expand_dims(r, -1) if r.ndim else r
+    return _t(rtol)
 
 
 def cholesky(x, /, *, upper=False):
@@ -229,7 +229,7 @@ def trace(x, /, *, offset=0, dtype=None):
     t = _t(x)
     if dtype is not None:  # summed in dtype, as the standard's sum does
         t = _gnp.astype(t, dtype, copy=False)
-    r = _la.trace(t, offset, -2, -1)
+    r = _la.numpy_trace(t, offset, -2, -1)
     if dtype is not None:
         return r if r.dtype == t.dtype else _gnp.astype(r, t.dtype)
     if t.dtype.kind in "biu":

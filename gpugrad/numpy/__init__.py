@@ -5,7 +5,7 @@ Semantics follow NumPy: new arrays default to float64 (``gpugrad``'s torch-style
 defaults to float32), type promotion is NumPy 2's, reductions take ``axis``/``keepdims``/
 ``dtype``/``out``.  ``logsumexp`` (SciPy's) is included as a helper.
 
-Functions without a differentiable version (``histogram``, ``bincount``, ``save``,
+Functions without a differentiable version (``histogram``, ``digitize``, ``save``,
 ``linalg.eig``, ``nditer``, ... -- NumPy names gpugrad does not implement, called here or
 through NumPy's dispatch) take the *non-graph fallback*: when no input is a tensor in a
 recorded graph (requiring grad while grad mode is on), NumPy's function runs on the raw
@@ -62,11 +62,16 @@ from ._stats import *  # noqa: F401,F403
 from ._stats import __all__ as _s
 from ._quantile import *  # noqa: F401,F403
 from ._quantile import __all__ as _q
+from ._poly import *  # noqa: F401,F403
+from ._poly import __all__ as _p
+from ._signal import *  # noqa: F401,F403
+from ._signal import __all__ as _g
 from ._ndarray import ndarray
 from ._ufunc import ufunc
 from .linalg import TOP as _l
 from .linalg import (cross, diag, dot, einsum, inner, kron, matmul, matrix_transpose,  # noqa: F401
-                     outer, tensordot, trace, vdot, vecdot)
+                     outer, tensordot, vdot, vecdot)
+from .linalg import numpy_trace as trace  # (linalg.trace is numpy.linalg's)
 
 # ---------------------------------------------------------------- dtypes and constants
 float16, float32, float64 = _dtypes.float16.type, _dtypes.float32.type, _dtypes.float64.type
@@ -101,7 +106,8 @@ def from_dlpack(x, /, *, device=None, copy=None):
     return f(x, device=device, copy=copy)
 
 
-__all__ = (list(_c) + list(_m) + list(_u) + list(_r) + list(_s) + list(_q) + list(_l) + [
+__all__ = (list(_c) + list(_m) + list(_u) + list(_r) + list(_s) + list(_q) + list(_p) + list(_g)
+           + list(_l) + [
     "ndarray", "linalg", "random", "fft", "float16", "float32", "float64", "int8", "int16", "int32",
     "int64", "uint8", "uint16", "uint32", "uint64", "complex64", "complex128", "bool_", "bool",
     "half", "single", "double", "intp", "int_", "dtype", "finfo", "iinfo", "promote_types",

@@ -12,16 +12,19 @@ from collections import namedtuple
 
 import numpy as _np
 
-from .. import ops
+from .. import backend, ops
 from . import _core as C
 from . import _fallback
+from ._exact import numpy_own
 from ..ops._fast import in_graph
 from ..ops import eig as _eig
+from ..tensor import Tensor
 
 __all__ = ["slogdet", "cholesky", "eigh", "eigvalsh", "svd", "svdvals", "qr", "pinv",
            "matrix_power", "matrix_rank", "multi_dot", "diagonal", "eig", "eigvals", "lstsq",
            "cond", "SlogdetResult", "EighResult", "SVDResult", "QRResult"]
 
+_NOVALUE = _np._NoValue
 SlogdetResult = namedtuple("SlogdetResult", "sign logabsdet")
 EighResult = namedtuple("EighResult", "eigenvalues eigenvectors")
 EigResult = namedtuple("EigResult", "eigenvalues eigenvectors")
@@ -66,12 +69,16 @@ def eigh(a, UPLO="L"):
 
 
 def eigvalsh(a, UPLO="L"):
-    """Eigenvalues of a symmetric matrix, ascending.
+    """Eigenvalues of a symmetric matrix, ascending (outside a recorded graph NumPy's own,
+    any ``UPLO``; in one, those of :func:`eigh`, equal up to rounding, ``UPLO='L'``).
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.linalg.eigvalsh(gnp.eye(2)).tolist()
     [1.0, 1.0]
     """
+    r = numpy_own(_np.linalg.eigvalsh, (a,), {"UPLO": UPLO})  # no graph: LAPACK's own
+    if r is not None:
+        return r
     if UPLO != "L":
         raise NotImplementedError("gpugrad.numpy.linalg.eigvalsh: only UPLO='L' is supported")
     return ops.eigvalsh(_m(a))
@@ -79,24 +86,32 @@ def eigvalsh(a, UPLO="L"):
 
 def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
     """Singular value decomposition ``(U, S, Vh)``; just S with ``compute_uv=False``.
+    Outside a recorded graph S alone (and ``hermitian=True``) is NumPy's own answer.
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.linalg.svd(gnp.eye(2)).S.tolist()
     [1.0, 1.0]
     """
+    if not compute_uv or hermitian:  # no graph: NumPy's own (values-only driver, eigh)
+        r = numpy_own(_np.linalg.svd, (a,), {"full_matrices": full_matrices,
+                                             "compute_uv": compute_uv, "hermitian": hermitian})
+        if r is not None:
+            return r if not compute_uv else SVDResult(*r)
     if not compute_uv:
         return ops.svdvals(_m(a))
     return SVDResult(*ops.svd(_m(a), full_matrices=full_matrices))
 
 
 def svdvals(x, /):
-    """Singular values, descending.
+    """Singular values, descending (outside a recorded graph NumPy's own, LAPACK's
+    values-only driver; in one, those of the full SVD, equal up to rounding).
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.linalg.svdvals(gnp.eye(2)).tolist()
     [1.0, 1.0]
     """
-    return ops.svdvals(_m(x))
+    r = numpy_own(_np.linalg.svd, (x,), {"compute_uv": False})  # no graph: NumPy's own
+    return ops.svdvals(_m(x)) if r is None else r
 
 
 def qr(a, mode="reduced"):
@@ -111,29 +126,34 @@ def qr(a, mode="reduced"):
     return QRResult(*ops.qr(_m(a), mode=mode))
 
 
-def pinv(a, rcond=None, hermitian=False, *, rtol=None):
-    """Moore-Penrose pseudo-inverse via the SVD (singular values below the cutoff dropped).
+def pinv(a, rcond=None, hermitian=False, *, rtol=_NOVALUE):
+    """Moore-Penrose pseudo-inverse via the SVD (singular values at or below
+    ``rcond * max(s)`` dropped; ``rcond`` defaults to 1e-15, ``rtol=None`` means
+    ``max(M, N) * eps``), NumPy's formula ``Vh^H @ (s^-1 * U^H)`` of ``conj(a)``'s SVD, so
+    the values are NumPy's bit for bit; differentiable.
+
+    Errors: ValueError when both ``rcond`` and ``rtol`` are given.
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.linalg.pinv(gnp.array([[2.0, 0.0], [0.0, 0.0]])).tolist()
     [[0.5, 0.0], [0.0, 0.0]]
     """
     x = _m(a)
+    if rcond is None:
+        rcond = 1e-15 if rtol is _NOVALUE else rtol
+        if rcond is None:
+            rcond = max(x.shape[-2:]) * _np.finfo(x.dtype).eps
+    elif rtol is not _NOVALUE:
+        raise ValueError("pinv: rcond and rtol can't be both set")
+    if x.dtype.kind == "c":
+        x = ops.conj(x)
     u, s, vh = ops.svd(x, full_matrices=False)
-    tol = rtol if rtol is not None else rcond
-    if tol is None:
-        tol = max(x.shape[-2:]) * _np.finfo(x.dtype).eps if rtol is not None or rcond is None \
-            else 1e-15
-    cut = ops.multiply(ops.max(s, axis=-1, keepdims=True), tol).detach()
+    rc = _np.asarray(rcond)
+    cut = ops.multiply(C.tensor(rc[..., None], s), ops.max(s, axis=-1, keepdims=True)).detach()
     keep = ops.greater(s, cut)
     sinv = ops.where(keep, ops.divide(1.0, ops.where(keep, s, 1.0)), 0.0)
-    return ops.matmul(_h(vh) * ops.expand_dims(sinv, -2), _h(u))
-
-
-def _h(m):
-    """The conjugate transpose of the last two axes (the transpose for real input)."""
-    m = ops.swapaxes(m, -1, -2)
-    return ops.conj(m) if m.dtype.kind == "c" else m
+    return ops.matmul(ops.swapaxes(vh, -1, -2),
+                      ops.multiply(ops.expand_dims(sinv, -1), ops.swapaxes(u, -1, -2)))
 
 
 def matrix_power(a, n):
@@ -149,6 +169,8 @@ def matrix_power(a, n):
         raise ValueError(f"matrix_power: expected square matrices, got shape {x.shape}")
     if n < 0:
         x, n = ops.inv(C.to_float(x)), -n
+    if n == 3:  # NumPy's own order for a cube: (x @ x) @ x
+        return ops.matmul(ops.matmul(x, x), x)
     result, base = None, x
     while n:
         if n & 1:
@@ -169,32 +191,84 @@ def matrix_rank(A, tol=None, hermitian=False, *, rtol=None):
     >>> gnp.linalg.matrix_rank(gnp.array([[1.0, 2.0], [2.0, 4.0]])).item()
     1
     """
+    r = numpy_own(_np.linalg.matrix_rank, (A.detach() if isinstance(A, Tensor) else A,),
+                  {"tol": tol, "hermitian": hermitian, "rtol": rtol})  # NumPy's own, CPU
+    if r is not None:
+        return r
     x = _m(A)
     if x.ndim < 2:
         return C.wrap(_np.asarray(int(bool((x.data != 0).any()))))
     s = ops.svdvals(x.detach()).data
-    if tol is None:
-        r = rtol if rtol is not None else max(x.shape[-2:]) * _np.finfo(x.dtype).eps
+    xp = backend.get_array_module(s)
+    if tol is None:  # (NumPy's: an array rtol or tol holds one value per matrix)
+        r = max(x.shape[-2:]) * _np.finfo(x.dtype).eps if rtol is None else \
+            xp.asarray(C.tensor(rtol, x).data)[..., None]
         tol = s.max(axis=-1, keepdims=True) * r
     else:
-        tol = _np.asarray(tol)[..., None] if _np.ndim(tol) else tol
+        tol = xp.asarray(C.tensor(tol, x).data)[..., None]
     return C.wrap((s > tol).sum(axis=-1))
 
 
 def multi_dot(arrays, *, out=None):
-    """Product of a chain of matrices, left to right.
+    """Product of a chain of matrices in the cheapest order (NumPy's: by cost for three,
+    by the matrix-chain dynamic program for more), so the values are NumPy's bit for bit; a
+    1-D first (last) array is a row (column) vector, dropped from the result.
+
+    Errors: ValueError for fewer than two arrays or an inner array that is not 2-D.
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.linalg.multi_dot([gnp.eye(2), gnp.ones((2, 3)), gnp.ones(3)]).tolist()
     [3.0, 3.0]
     """
+    from .linalg import dot
+
     ts = [C.tensor(a) for a in arrays]
     if len(ts) < 2:
         raise ValueError("multi_dot: expected at least two arrays")
-    r = ts[0]
-    for t in ts[1:]:
-        r = ops.matmul(r, t)
+    if len(ts) == 2:
+        return dot(ts[0], ts[1], out=out)
+    first, last = ts[0].ndim, ts[-1].ndim
+    if first == 1:
+        ts[0] = ops.reshape(ts[0], (1, -1))
+    if last == 1:
+        ts[-1] = ops.reshape(ts[-1], (-1, 1))
+    if any(t.ndim != 2 for t in ts):
+        raise ValueError(f"multi_dot: expected 2-D arrays (1-D first and last allowed), got "
+                         f"shapes {[t.shape for t in ts]}")
+    order = _chain_order([t.shape for t in ts])
+    r = _chain(dot, ts, order, 0, len(ts) - 1)
+    if first == 1 and last == 1:
+        r = r[0, 0]
+    elif first == 1 or last == 1:
+        r = ops.ravel(r)
     return C.out(r, out, "multi_dot")
+
+
+def _chain_order(shapes):
+    """NumPy's split points ``s[i][j]`` for the product of matrices ``i..j`` of ``shapes``."""
+    n = len(shapes)
+    if n == 3:  # NumPy's cost rule: (AB)C when strictly cheaper, else A(BC)
+        (a0, a1b0), (b1c0, c1) = shapes[0], shapes[2]
+        k = 1 if a0 * b1c0 * (a1b0 + c1) < a1b0 * c1 * (a0 + b1c0) else 0
+        return {(0, 2): k, (1, 2): 1, (0, 1): 0}
+    p = [s[0] for s in shapes] + [shapes[-1][1]]
+    cost, split = {(i, i): 0.0 for i in range(n)}, {}
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            cost[i, j] = _np.inf
+            for k in range(i, j):
+                q = cost[i, k] + cost[k + 1, j] + p[i] * p[k + 1] * p[j + 1]
+                if q < cost[i, j]:
+                    cost[i, j], split[i, j] = q, k
+    return split
+
+
+def _chain(dot, ts, order, i, j):
+    if i == j:
+        return ts[i]
+    k = order[i, j]
+    return dot(_chain(dot, ts, order, i, k), _chain(dot, ts, order, k + 1, j))
 
 
 def diagonal(x, /, *, offset=0):
@@ -276,6 +350,7 @@ def cond(x, p=None):
     """Condition number of (a stack of) matrices: ``s_max / s_min`` of the singular values
     for ``p`` None, 2 or -2 (its inverse for -2), else ``norm(x, p) * norm(inv(x), p)``
     (``p`` 'fro', 'nuc', 1, -1, inf, -inf); differentiable.  Float64 for integer input.
+    Outside a recorded graph it is NumPy's own answer (inf for a singular matrix).
 
     >>> import gpugrad.numpy as gnp
     >>> round(gnp.linalg.cond(gnp.array([[2.0, 0.0], [0.0, 0.5]])).item(), 6)
@@ -283,6 +358,9 @@ def cond(x, p=None):
     """
     from .linalg import matrix_norm
 
+    r = numpy_own(_np.linalg.cond, (x, p))  # no graph: NumPy's own (values-only SVD)
+    if r is not None:
+        return r
     t = _m(x)
     if t.ndim < 2:
         raise _np.linalg.LinAlgError(f"cond: expected at least 2 dimensions, got {t.ndim}")

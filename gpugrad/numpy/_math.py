@@ -37,8 +37,12 @@ def _ufunc(name, impl, nin, like=None, doc_in="[0.5, 0.25]"):
             raise TypeError(f"gpugrad.numpy.{name}() takes {nin} positional argument(s), got "
                             f"{len(args)}")
         if where is not True or order is not _K or signature is not None:
-            C.unsupported(name, where=(where, True), order=(order, "K"),
-                          signature=(signature, None))
+            C.unsupported(name, order=(order, "K"), signature=(signature, None))
+            if where is not True:  # (NumPy's where=: only the selected elements computed)
+                from ._math_where import ufunc_where
+
+                return ufunc_where(npf, impl, name, args, out, where, dtype, casting,
+                                   numpy_own=like is None)
         xs = args if type(args[0]) in _PLAIN and (nin == 1 or type(args[1]) in _PLAIN) \
             else C.operands(args)  # (tensors and Python numbers pass as they are)
         xs, lp = U.prepare(npf, xs, dtype, casting)  # NumPy's TypeError where it has no loop

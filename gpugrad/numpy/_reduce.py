@@ -16,7 +16,6 @@ import numpy as _np
 from .. import ops
 from ..ops._axis_args import axis_arg, axis_index
 from ..ops._fast import fast_sum
-from ..tensor import Tensor
 from . import _core as C
 from ._reduce_axis import reduce_axis as _axis
 
@@ -27,8 +26,10 @@ __all__ = ["sum", "mean", "var", "std", "prod", "max", "min", "amax", "amin", "a
 _builtin_max, _builtin_min, _builtin_sum = max, min, sum
 
 
-def _check(name, where=True, initial=C._NOVALUE):
-    C.unsupported(name, where=(where, True))
+def _masked(name, a, where, axis, out, keepdims, **kw):
+    from ._reduce_where import masked_reduce  # (NumPy's where=: the selected elements only)
+
+    return masked_reduce(name, a, where, axis, out, keepdims, **kw)
 
 
 def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=C._NOVALUE, where=True):
@@ -43,7 +44,8 @@ def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=C._NOVALUE, 
         r = fast_sum(a)  # a plain tensor, summed whole: NumPy's sum directly
         if r is not None:
             return r
-    _check("sum", where)
+    if where is not True:
+        return _masked("sum", a, where, axis, out, keepdims, dtype=dtype, initial=initial)
     x = C.tensor(a)
     dt = C.dtype(dtype)
     if dt is not None and dt.kind in "fc" and x.dtype != dt:
@@ -71,7 +73,8 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
     >>> gnp.mean([1, 2, 6]).item()
     3.0
     """
-    _check("mean", where)
+    if where is not True:
+        return _masked("mean", a, where, axis, out, keepdims, dtype=dtype)
     x = _floated(a, dtype)
     return C.out(ops.mean(x, axis=_axis(axis, x, False), keepdims=keepdims), out, "mean")
 
@@ -85,11 +88,12 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Tru
     >>> gnp.var([1.0, 3.0]).item()
     1.0
     """
-    _check("var", where)
     if mean is not C._NOVALUE:
         raise NotImplementedError("gpugrad.numpy.var: mean= is not supported")
     if correction is not C._NOVALUE:
         ddof = correction
+    if where is not True:
+        return _masked("var", a, where, axis, out, keepdims, dtype=dtype, ddof=ddof)
     x = _floated(a, dtype)
     ax = _axis(axis, x, False)
     if x.dtype.kind == "c":  # the mean squared modulus: var(real) + var(imag), real-valued
@@ -109,11 +113,12 @@ def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Tru
     >>> gnp.std([1.0, 3.0]).item()
     1.0
     """
-    _check("std", where)
     if mean is not C._NOVALUE:
         raise NotImplementedError("gpugrad.numpy.std: mean= is not supported")
     if correction is not C._NOVALUE:
         ddof = correction
+    if where is not True:
+        return _masked("std", a, where, axis, out, keepdims, dtype=dtype, ddof=ddof)
     x = _floated(a, dtype)
     r = ops.std(x, axis=_axis(axis, x, False), keepdims=keepdims, ddof=ddof)
     return C.out(r, out, "std")
@@ -126,7 +131,8 @@ def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=C._NOVALUE,
     >>> gnp.prod([2.0, 3.0]).item()
     6.0
     """
-    _check("prod", where)
+    if where is not True:
+        return _masked("prod", a, where, axis, out, keepdims, dtype=dtype, initial=initial)
     x = C.tensor(a)
     dt = C.dtype(dtype)
     if dt is not None and x.dtype != dt:
@@ -143,7 +149,8 @@ def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=C._NOVALUE,
 
 def _extreme(name, fn, combine):
     def f(a, axis=None, out=None, keepdims=False, initial=C._NOVALUE, where=True):
-        _check(name, where)
+        if where is not True:
+            return _masked(name, a, where, axis, out, keepdims, initial=initial)
         x = C.tensor(a)
         if x.size == 0 and initial is not C._NOVALUE:
             raise NotImplementedError(f"gpugrad.numpy.{name}: initial= with an empty array")
@@ -215,48 +222,10 @@ def cumprod(a, axis=None, dtype=None, out=None):
     return C.out(ops.cumprod(x, axis=ax), out, "cumprod")
 
 
-def _cumulative(fn, a, axis, dtype, include_initial, identity):
-    x = C.tensor(a)
-    if axis is None:
-        if x.ndim > 1:
-            raise ValueError("cumulative functions need axis= for arrays of more than 1 "
-                             "dimension")
-        axis = 0
-    r = fn(x, axis=axis, dtype=dtype)
-    if include_initial:
-        from ._manip import concatenate
-
-        ax = axis % _builtin_max(x.ndim, 1)
-        shape = list(r.shape)
-        shape[ax] = 1
-        first = Tensor._make(r.data[(slice(None),) * ax + (slice(0, 1),)] * 0 + identity)
-        r = concatenate([first, r], axis=ax)
-    return r
-
-
-def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial=False):
-    """NumPy 2.1's ``cumulative_sum``: cumsum with an optional leading zero.
-
-    >>> import gpugrad.numpy as gnp
-    >>> gnp.cumulative_sum(gnp.array([1, 2]), include_initial=True).tolist()
-    [0, 1, 3]
-    """
-    return _cumulative(cumsum, x, axis, dtype, include_initial, 0)
-
-
-def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False):
-    """NumPy 2.1's ``cumulative_prod``: cumprod with an optional leading one.
-
-    >>> import gpugrad.numpy as gnp
-    >>> gnp.cumulative_prod(gnp.array([2, 3]), include_initial=True).tolist()
-    [1, 2, 6]
-    """
-    return _cumulative(cumprod, x, axis, dtype, include_initial, 1)
-
-
 def _logical(name):
     def f(a, axis=None, out=None, keepdims=False, *, where=True):
-        _check(name, where)
+        if where is not True:
+            return _masked(name, a, where, axis, out, keepdims)
         x = C.tensor(a)
         return C.out(getattr(ops, name)(x, axis=_axis(axis, x), keepdims=keepdims), out, name)
     f.__name__ = f.__qualname__ = name
@@ -332,6 +301,8 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
     >>> gnp.nanmean([1.0, float("nan"), 3.0]).item()
     2.0
     """
+    if where is not True:
+        return _masked("nanmean", a, where, axis, out, keepdims, dtype=dtype)
     x = _floated(a, dtype)
     w = x.astype(_np.float32) if x.dtype == _np.float16 else x
     ok = ops.logical_not(ops.isnan(w))
@@ -397,3 +368,6 @@ def logsumexp(a, axis=None, keepdims=False, b=None):
     if b is not None:
         x = ops.add(x, ops.log(C.tensor(b, x)))
     return ops.logsumexp(x, axis=_axis(axis), keepdims=keepdims)
+
+
+from ._reduce_cumulative import cumulative_prod, cumulative_sum  # noqa: E402

@@ -7,10 +7,11 @@ take the non-graph fallback (:mod:`gpugrad.numpy._fallback`).
 >>> import gpugrad.numpy as gnp
 >>> x = gnp.array([1.0, 2.0, 4.0, 8.0])
 >>> gnp.cov(x).item(), gnp.r_[x[:2], 0.0, 7].tolist()
-(9.583333333333334, [1.0, 2.0, 0.0, 7.0])
+(9.583333333333332, [1.0, 2.0, 0.0, 7.0])
 """
 from __future__ import annotations
 
+import warnings
 
 import numpy as _np
 
@@ -55,8 +56,11 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
 def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None, *,
         dtype=None):
     """Covariance matrix of the variables in the rows of ``m`` (columns with
-    ``rowvar=False``); float64 at least, squeezed as NumPy's.  Weights go to NumPy
-    (no gradient).
+    ``rowvar=False``); float64 at least, squeezed as NumPy's.  NumPy's formula -- the
+    centred rows' ``dot`` with their conjugate transpose, times ``1 / (N - ddof)`` -- so the
+    values are NumPy's bit for bit, in a graph too.  Weights go to NumPy (no gradient).
+
+    Errors: ValueError for more than 2 dimensions or a non-integer ``ddof``.
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.cov(gnp.array([[0.0, 1.0, 2.0], [2.0, 1.0, 0.0]])).tolist()
@@ -65,43 +69,68 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
     if fweights is not None or aweights is not None:
         return _no_gradient("cov", m, y, rowvar=rowvar, bias=bias, ddof=ddof,
                             fweights=fweights, aweights=aweights, dtype=dtype)
-    x = C.tensor(m)
-    dt = C.dtype(dtype) or _np.result_type(x.dtype, _np.float64)
-    if x.ndim > 2:
-        raise ValueError(f"cov: m has more than 2 dimensions (shape {x.shape})")
-    x = ops.astype(x, dt) if x.dtype != dt else x
-    x = ops.reshape(x, (1, -1)) if x.ndim < 2 else x
-    if not rowvar and x.shape[0] != 1:
-        x = ops.transpose(x)
-    if y is not None:
-        yt = C.tensor(y, x)
-        yt = ops.astype(yt, dt) if yt.dtype != dt else yt
-        yt = ops.reshape(yt, (1, -1)) if yt.ndim < 2 else yt
-        if not rowvar and yt.shape[0] != 1:
-            yt = ops.transpose(yt)
-        x = concatenate([x, yt], axis=0)
     if ddof is not None and ddof != int(ddof):  # (NumPy's check: a whole number)
         raise ValueError(f"cov: ddof must be an integer, got {ddof!r}")
+    x = C.tensor(m)
+    if x.ndim > 2:
+        raise ValueError(f"cov: m has more than 2 dimensions (shape {x.shape})")
+    yt = None if y is None else C.tensor(y, x)
+    if yt is not None and yt.ndim > 2:
+        raise ValueError(f"cov: y has more than 2 dimensions (shape {yt.shape})")
+    dt = C.dtype(dtype) or _np.result_type(x.dtype, *([] if yt is None else [yt.dtype]),
+                                           _np.float64)
+    X = _rows(x, dt, bool(rowvar) or x.ndim == 1)
+    if X.shape[0] == 0:
+        return C.tensor(_np.array([]).reshape(0, 0), x)
+    if yt is not None:
+        X = concatenate([X, _rows(yt, dt, rowvar or yt.ndim < 2 or yt.shape[0] == 1)], axis=0)
     ddof = (0 if bias else 1) if ddof is None else ddof
-    xc = ops.subtract(x, ops.mean(x, axis=1, keepdims=True))
-    xh = ops.conj(xc) if xc.dtype.kind == "c" else xc
-    c = ops.divide(ops.matmul(xc, ops.transpose(xh)), x.shape[1] - ddof)
+    fact = X.shape[1] - ddof
+    if fact <= 0:
+        warnings.warn("Degrees of freedom <= 0 for slice", RuntimeWarning, stacklevel=2)
+        fact = 0.0
+    scale = 1 / fact if fact else float(_np.true_divide(1, fact))  # (inf, with NumPy's warning)
+    from .linalg import dot
+
+    xc = ops.subtract(X, ops.mean(X, axis=1, keepdims=True))
+    xt = ops.transpose(xc)
+    c = dot(xc, ops.conj(xt) if xt.dtype.kind == "c" else xt)
+    if c.dtype.char in "dD":
+        c = ops.multiply(c, scale)
+    else:  # NumPy's c *= float64 computes that wide (float32: in float64, then rounded)
+        wide = _np.result_type(c.dtype, _np.float64)
+        c = ops.astype(ops.multiply(ops.astype(c, wide), scale), c.dtype)
     return ops.squeeze(c)
 
 
+def _rows(t, dt, keep):
+    """``t`` as NumPy's ``array(t, ndmin=2, dtype=dt)``, transposed unless ``keep``."""
+    t = ops.astype(t, dt) if t.dtype != dt else t
+    t = ops.reshape(t, (1,) * (2 - t.ndim) + t.shape) if t.ndim < 2 else t
+    return t if keep else ops.transpose(t)
+
+
 def corrcoef(x, y=None, rowvar=True, *, dtype=None):
-    """Pearson correlation coefficients (``cov`` normalized, clipped to [-1, 1]).
+    """Pearson correlation coefficients (``cov`` normalized, clipped to [-1, 1] -- the real
+    and imaginary parts apart for complex input), NumPy's values bit for bit.
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.corrcoef(gnp.array([1.0, 2.0, 4.0]), gnp.array([2.0, 4.0, 8.0])).round(6).tolist()
     [[1.0, 1.0], [1.0, 1.0]]
     """
     c = cov(x, y, rowvar, dtype=dtype)
-    if c.ndim == 0:
+    if c.ndim != 2:  # (NumPy: diag of a scalar covariance fails; c / c)
         return ops.divide(c, c)
     d = ops.sqrt(ops.real(ops.diagonal(c)) if c.dtype.kind == "c" else ops.diagonal(c))
     c = ops.divide(ops.divide(c, ops.expand_dims(d, 1)), ops.expand_dims(d, 0))
-    return ops.clip(c, -1.0, 1.0) if c.dtype.kind != "c" else c
+    if c.dtype.kind != "c":
+        return ops.clip(c, -1.0, 1.0)
+    re, im = ops.real(c), ops.imag(c)
+    rc, ic = ops.clip(re, -1.0, 1.0), ops.clip(im, -1.0, 1.0)
+    out = (re.data != rc.data) | (im.data != ic.data)  # only those change: the rest keep their bits
+    if not out.any():
+        return c
+    return ops.where(C.tensor(out, c), ops.add(rc, ops.multiply(ic, 1j)), c)
 
 
 def _no_gradient(name, *args, **kwargs):

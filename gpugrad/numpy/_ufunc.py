@@ -7,8 +7,11 @@ The elementwise functions stay plain Python functions (a call costs no more than
 call); ``isinstance(f, gpugrad.numpy.ufunc)`` is true for them and for NumPy's own ufuncs.
 The methods are differentiable where an op exists -- ``add.reduce`` is ``sum``,
 ``multiply.reduce`` ``prod``, ``add.accumulate`` ``cumsum``, ``outer`` a broadcast call,
-``add.at``/``subtract.at`` a scatter-add (repeated indices accumulate) -- and otherwise run
-NumPy's method on the raw arrays, without a graph (TypeError inside a recorded graph).
+``add.at``/``subtract.at`` a scatter-add (repeated indices accumulate); for tensors in a
+recorded graph ``maximum``/``minimum.accumulate`` (cummax/cummin), ``logaddexp.reduce``
+and ``add``/``multiply``/``maximum``/``minimum.reduceat`` (see :mod:`._ufunc_methods`) --
+and otherwise run NumPy's method on the raw arrays, without a graph (TypeError inside a
+recorded graph).
 
 >>> import gpugrad.numpy as gnp
 >>> isinstance(gnp.add, gnp.ufunc), gnp.add.nin, gnp.add.reduce(gnp.array([1.0, 2.0])).item()
@@ -146,17 +149,26 @@ def _reduce(name):
     def reduce(array, axis=0, dtype=None, out=None, keepdims=False, initial=C._NOVALUE,
                where=True):
         x = C.tensor(array) if isinstance(array, (list, tuple)) else array
-        if name in _REDUCE and _inexact(x) and where is True:
+        if name in _REDUCE and _inexact(x):
             from . import _reduce as R
 
             kw = {} if initial is C._NOVALUE else {"initial": initial}
+            if where is not True:
+                kw["where"] = where
             if name in ("add", "multiply"):
                 kw["dtype"] = dtype
             elif dtype is not None:
                 x = x.astype(C.dtype(dtype))
             if name in ("logical_and", "logical_or"):
-                return getattr(R, _REDUCE[name])(x, axis=axis, out=out, keepdims=keepdims)
+                kw.pop("initial", None)
+                return getattr(R, _REDUCE[name])(x, axis=axis, out=out, keepdims=keepdims, **kw)
             return getattr(R, _REDUCE[name])(x, axis=axis, out=out, keepdims=keepdims, **kw)
+        if name in ("logaddexp", "logaddexp2") and _inexact(x) and C.traced(x):
+            from ._ufunc_methods import logaddexp_reduce
+
+            x = x.astype(C.dtype(dtype)) if dtype is not None else x
+            return C.out(logaddexp_reduce(x, axis, keepdims, initial, where, name[-1] == "2"),
+                         out, f"{name}.reduce")
         kw = {"axis": axis, "dtype": dtype, "out": out, "keepdims": keepdims, "where": where}
         if initial is not C._NOVALUE:
             kw["initial"] = initial
@@ -170,6 +182,11 @@ def _accumulate(name):
             from . import _reduce as R
 
             return getattr(R, _ACCUMULATE[name])(array, axis=axis, dtype=dtype, out=out)
+        if name in ("maximum", "minimum") and _inexact(array) and C.traced(array):
+            from ._ufunc_methods import running_extreme  # (cummax / cummin)
+
+            x = array.astype(C.dtype(dtype)) if dtype is not None else array
+            return C.out(running_extreme(x, axis, name == "maximum"), out, f"{name}.accumulate")
         return _call_numpy_method(name, "accumulate", (array,),
                                   {"axis": axis, "dtype": dtype, "out": out})
     return accumulate
@@ -177,6 +194,12 @@ def _accumulate(name):
 
 def _reduceat(name):
     def reduceat(array, indices, axis=0, dtype=None, out=None):
+        if name in ("add", "multiply", "maximum", "minimum") and _inexact(array) and \
+                C.traced(array):
+            from ._ufunc_methods import reduceat as segments
+
+            x = array.astype(C.dtype(dtype)) if dtype is not None else array
+            return C.out(segments(name, x, indices, axis), out, f"{name}.reduceat")
         return _call_numpy_method(name, "reduceat", (array, indices),
                                   {"axis": axis, "dtype": dtype, "out": out})
     return reduceat

@@ -14,6 +14,7 @@ from .. import ops
 from ..ops._axis_args import axis_index
 from ..ops._fast import fast_matmul
 from . import _core as C
+from ._exact import numpy_own
 
 __all__ = ["norm", "inv", "det", "solve", "slogdet", "cholesky", "eigh", "eigvalsh", "svd",
            "svdvals", "qr", "pinv", "matrix_power", "matrix_rank", "multi_dot", "matrix_norm",
@@ -125,6 +126,9 @@ def einsum(subscripts, *operands, out=None, dtype=None, order="K", casting="safe
            optimize=False):
     """Einstein summation, with NumPy's ``...`` broadcasting, repeated indices within an
     operand (diagonals, traces) and the interleaved form ``einsum(a, [0, 1], b, [1, 2])``.
+    Outside a recorded graph (and without ``out``) it is NumPy's own ``einsum`` with the
+    same arguments, so its values are NumPy's bit for bit (``optimize=False``: NumPy's
+    summation loops); in a graph the contraction runs through BLAS, equal up to rounding.
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.einsum("ij,j->i", gnp.ones((2, 3)), gnp.ones(3)).tolist()
@@ -134,6 +138,11 @@ def einsum(subscripts, *operands, out=None, dtype=None, order="K", casting="safe
     """
     from ._einsum import normalize
 
+    if out is None:
+        r = numpy_own(_np.einsum, (subscripts,) + operands, {
+            "dtype": dtype, "order": order, "casting": casting, "optimize": optimize})
+        if r is not None:
+            return r
     subscripts, ts = normalize(subscripts, operands)
     if dtype is not None:
         ts = [t.astype(C.dtype(dtype)) for t in ts]
@@ -200,12 +209,16 @@ def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
 
 
 def vecdot(x1, x2, /, *, axis=-1):
-    """Vector dot product along ``axis`` (first argument conjugated), broadcasting.
+    """Vector dot product along ``axis`` (first argument conjugated), broadcasting; outside
+    a recorded graph NumPy's own (a BLAS dot per vector), in one a sum of products.
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.vecdot(gnp.ones((2, 3)), gnp.ones(3)).tolist()
     [3.0, 3.0]
     """
+    r = numpy_own(_np.vecdot, (x1, x2), {"axis": axis})
+    if r is not None:
+        return r
     a, b = _pair(x1, x2)
     if a.shape[axis] != b.shape[axis]:
         raise ValueError(f"vecdot: sizes along axis {axis} differ: {a.shape} and {b.shape}")
@@ -228,11 +241,16 @@ def matrix_transpose(x, /):
 # ================================================================ numpy.linalg
 def norm(x, ord=None, axis=None, keepdims=False):
     """Vector and matrix norms (``ord`` None/'fro'/'nuc'/1/2/inf/-inf/p as in NumPy).
+    Outside a recorded graph NumPy's own (its sums, dots and values-only SVD); in one,
+    differentiable (gradient 0 at the origin), equal up to rounding.
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.linalg.norm(gnp.array([3.0, 4.0])).item()
     5.0
     """
+    r = numpy_own(_np.linalg.norm, (x, ord, axis, keepdims))
+    if r is not None:
+        return r
     t = C.to_float(C.tensor(x))
     if isinstance(axis, int):
         axis = (axis,)
@@ -246,12 +264,16 @@ def norm(x, ord=None, axis=None, keepdims=False):
 
 
 def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
-    """p-norm over ``axis`` (all axes by default): ord p, inf, -inf or 0.
+    """p-norm over ``axis`` (all axes by default): ord p, inf, -inf or 0 (NumPy's own
+    outside a recorded graph, as :func:`norm`).
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.linalg.vector_norm(gnp.array([3.0, -4.0]), ord=1).item()
     7.0
     """
+    r = numpy_own(_np.linalg.vector_norm, (x,), {"axis": axis, "keepdims": keepdims, "ord": ord})
+    if r is not None:
+        return r
     t = C.to_float(C.tensor(x))
     if axis is None and t.ndim != 1:
         r = vector_norm(ops.ravel(t), axis=0, ord=ord)
@@ -271,12 +293,17 @@ def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
 
 
 def matrix_norm(x, /, *, keepdims=False, ord="fro", _axes=(-2, -1)):
-    """Matrix norm over the last two axes: 'fro', 'nuc', 1, -1, 2, -2, inf, -inf.
+    """Matrix norm over the last two axes: 'fro', 'nuc', 1, -1, 2, -2, inf, -inf (NumPy's
+    own outside a recorded graph, as :func:`norm`).
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.linalg.matrix_norm(gnp.eye(2), ord="nuc").item()
     2.0
     """
+    if _axes == (-2, -1):
+        r = numpy_own(_np.linalg.matrix_norm, (x,), {"keepdims": keepdims, "ord": ord})
+        if r is not None:
+            return r
     t = C.to_float(C.tensor(x))
     a1, a2 = (ax % t.ndim for ax in _axes)
     t = ops.moveaxis(t, (a1, a2), (-2, -1))
@@ -328,4 +355,17 @@ def solve(a, b):
 
 
 from ._decomp import *  # noqa: E402,F401,F403
+
+numpy_trace = trace  # numpy.trace (``gpugrad.numpy.trace``); linalg.trace is numpy.linalg's
+
+
+def trace(x, /, *, offset=0, dtype=None):  # noqa: F811 -- numpy.linalg.trace
+    """``numpy.linalg.trace``: the sum along diagonal ``offset`` of the last two axes
+    (``numpy.trace`` sums over the first two), differentiable.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.linalg.trace(gnp.ones((4, 2, 2))).tolist()
+    [2.0, 2.0, 2.0, 2.0]
+    """
+    return numpy_trace(x, offset, axis1=-2, axis2=-1, dtype=dtype)
 from ._tensorsolve import tensorinv, tensorsolve  # noqa: E402,F401
