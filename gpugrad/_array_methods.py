@@ -1,8 +1,8 @@
 """NumPy ``ndarray`` methods and attributes of :class:`gpugrad.Tensor` with NumPy's meaning:
 ``copy``, ``fill``, ``flat`` (read and assign), ``item(i)``, ``put``, ``nonzero``,
 ``ravel(order=)``, in-place ``sort``/``partition``, ``argsort``, ``argpartition``,
-``searchsorted``, ``cumprod``, ``diagonal``, ``trace``, ``conj``, ``real``/``imag``,
-``compress``, ``tobytes``/``tofile``/``dump``/``dumps``, ``strides``, ``flags``, and
+``searchsorted``, ``diagonal``, ``trace``, ``conj``, ``real``/``imag``,
+``compress`` (these two installed with ``out=`` by :mod:`gpugrad._tensor_reductions`), ``tobytes``/``tofile``/``dump``/``dumps``, ``strides``, ``flags``, and
 ``astype`` to a non-numeric dtype (NumPy's array of strings, objects, ...).
 Views and copies as NumPy's: ``diagonal`` is a read-only view, ``real`` of a real tensor a
 view, ``copy`` a copy.
@@ -27,7 +27,9 @@ import numpy as np
 from . import ops
 from ._flat_iter import FlatIter, set_flat
 from .backend import is_cupy_array
+from .dtypes import as_dtype
 from .ops import search, sorting
+from .ops._order import order_arg as _order
 from .ops.sorting import sort_kind
 
 
@@ -38,20 +40,6 @@ def _raw(a):
     return a.data if isinstance(a, Tensor) else a
 
 
-_ORDERS = {"C": "C", "F": "F", "A": "A", "K": "K", "c": "C", "f": "F", "a": "A", "k": "K"}
-
-
-def _order(order, default):
-    """NumPy's ``order`` argument as 'C', 'F', 'A' or 'K' (None: ``default``; lower case
-    too); NumPy's ValueError for another string, its TypeError for anything else."""
-    o = default if order is None else _ORDERS.get(order) if isinstance(order, str) else None
-    if o is None:
-        if not isinstance(order, str):
-            raise TypeError(f"order must be str, not {type(order).__name__}")
-        raise ValueError(f"order must be one of 'C', 'F', 'A', or 'K' (got {order!r})")
-    return o
-
-
 def _copy(self, order="C"):
     """A differentiable copy (NumPy's ``a.copy(order)``: laid out 'C' by default, 'F', 'A'
     -- F for a Fortran-ordered tensor -- or 'K', the tensor's own memory order)."""
@@ -59,9 +47,12 @@ def _copy(self, order="C"):
     return ops.copy(self) if order == "C" else ops.copy(self, order=order)
 
 
-def _astype(self, dtype, copy=True, order="K"):
-    """Cast to ``dtype`` (see :meth:`gpugrad.Tensor.astype`), laid out in NumPy's ``order``
-    ('K': the tensor's own memory order; 'A', 'C', 'F').  A non-numeric ``dtype``
+def _astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
+    """Cast to ``dtype`` (see :meth:`gpugrad.Tensor.astype`; Python's ``float`` is
+    float64, as NumPy's), laid out in NumPy's ``order`` ('K': the tensor's own memory
+    order; 'A', 'C', 'F'), under NumPy's ``casting`` rule ('unsafe' by default; a cast
+    the rule forbids is NumPy's TypeError).  ``copy=False`` returns the tensor itself when
+    it already has ``dtype`` and the layout.  A non-numeric ``dtype``
     (``str``, ``bytes``, ``object``, datetimes: no tensor holds them, no gradient exists)
     gives NumPy's own array, as ``ndarray.astype`` does; TypeError for a tensor in a
     recorded graph.
@@ -71,6 +62,8 @@ def _astype(self, dtype, copy=True, order="K"):
     array(['1', '2'], dtype='<U21')
     """
     order = order if order == "K" else _order(order, "K")
+    if casting != "unsafe":
+        _check_cast(self.dtype, dtype, casting)
     try:
         r = _tensor_astype(self, dtype, copy)
         return r if order == "K" else _laid_out(r, self, order)
@@ -88,6 +81,18 @@ def _astype(self, dtype, copy=True, order="K"):
                         f"is in a recorded graph -- use .detach().astype(...)") from None
     host = self.data.get(order="A") if is_cupy_array(self.data) else self.data
     return np.asarray(host).astype(dtype, order=order)
+
+
+def _check_cast(src, dtype, casting):
+    """NumPy's TypeError when ``casting`` ('no', 'equiv', 'safe', 'same_kind') forbids the
+    cast from ``src`` to ``dtype`` (its ValueError for another rule)."""
+    try:
+        dt = as_dtype(dtype)
+    except TypeError:
+        dt = np.dtype(dtype)
+    if not np.can_cast(src, dt, casting):
+        raise TypeError(f"Cannot cast array data from {src!r} to {dt!r} according to the "
+                        f"rule {casting!r}")
 
 
 def _laid_out(r, x, order):
@@ -115,16 +120,17 @@ def _item(self, *args):
     return self.data.item(*args)
 
 
-def _put(self, ind, v, mode="raise"):
-    """``a.flat[ind] = v`` with NumPy's ``put`` (``v`` repeats to fit ``ind``); a tensor
-    ``ind`` computed in a step :func:`gpugrad.compile` records is followed by each replay."""
+def _put(self, indices, values, mode="raise"):
+    """``a.flat[indices] = values`` with NumPy's ``put`` (``values`` repeats to fit
+    ``indices``); a tensor ``indices`` computed in a step :func:`gpugrad.compile` records is
+    followed by each replay."""
     from .tensor import Tensor
 
     if mode != "raise":
         raise NotImplementedError(f"Tensor.put: mode={mode!r} is not supported")
-    ind = ops.ravel(ind) if isinstance(ind, Tensor) else \
-        np.asarray(ind.get() if is_cupy_array(ind) else ind).ravel()
-    self.flat[ind] = v
+    ind = ops.ravel(indices) if isinstance(indices, Tensor) else \
+        np.asarray(indices.get() if is_cupy_array(indices) else indices).ravel()
+    self.flat[ind] = values
 
 
 def _nonzero(self):
@@ -176,11 +182,6 @@ def _searchsorted(self, v, side="left", sorter=None):
         self.data, raw(v), side=side, sorter=raw(sorter))))
 
 
-def _cumprod(self, axis=None, dtype=None, out=None):
-    r = ops.cumprod(self if dtype is None else ops.astype(self, np.dtype(dtype)), axis=axis)
-    return r
-
-
 def _diagonal(self, offset=0, axis1=0, axis2=1):
     """The diagonal as NumPy's ``a.diagonal`` gives it: a read-only view of ``self``
     (differentiable), which shows later writes to ``self``; writing into it raises
@@ -225,13 +226,15 @@ def _real(self):
     return ops.real(self) if self.dtype.kind == "c" else self[...]
 
 
-def _trace(self, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+def _trace(self, offset=0, axis1=0, axis2=1, dtype=None):
+    """Sum along a diagonal (``out=``: :mod:`gpugrad._tensor_reductions`)."""
     r = ops.trace(self, offset, axis1, axis2)
-    return r if dtype is None else ops.astype(r, np.dtype(dtype))
+    return r if dtype is None else ops.astype(r, as_dtype(dtype))
 
 
-def _compress(self, condition, axis=None, out=None):
-    """Elements (or slices along ``axis``) where ``condition`` is true (differentiable)."""
+def _compress(self, condition, axis=None):
+    """Elements (or slices along ``axis``) where ``condition`` is true (differentiable;
+    ``out=``: :mod:`gpugrad._tensor_reductions`)."""
     from .tensor import Tensor
 
     cond = condition if isinstance(condition, Tensor) else Tensor._make(np.asarray(condition))
@@ -279,8 +282,7 @@ _tensor_astype = None
 
 METHODS = {"copy": _copy, "astype": _astype, "fill": _fill, "item": _item, "put": _put, "nonzero": _nonzero,
            "ravel": _ravel, "sort": _sort, "argsort": _argsort, "argpartition": _argpartition,
-           "partition": _partition, "searchsorted": _searchsorted, "cumprod": _cumprod,
-           "diagonal": _diagonal, "trace": _trace, "compress": _compress,
+           "partition": _partition, "searchsorted": _searchsorted, "diagonal": _diagonal,
            "tobytes": _tobytes, "tofile": _tofile, "dump": _dump, "dumps": _dumps,
            "conj": ops.conj, "conjugate": ops.conj}
 PROPERTIES = {"flat": FlatIter, "real": _real, "imag": ops.imag,

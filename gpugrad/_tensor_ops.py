@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import ops
-from .ops._fast import fast_matmul, fast_op, fast_sum
+from .ops._fast import fast_matmul, fast_op
+from .ops._order import order_arg
 from .tensor import Tensor
 
 
@@ -25,12 +26,76 @@ def _mT(self):
     return ops.swapaxes(self, -1, -2)
 
 
-def _reshape(self, *shape, order="C"):
-    return ops.reshape(self, *shape, order=order) if order != "C" else ops.reshape(self, *shape)
+def _reshape(self, *shape, order="C", copy=None):
+    """The elements in a new shape (NumPy's ``a.reshape(shape, order=, copy=)``: a view
+    where NumPy gives one; ``copy=True`` always copies, ``copy=False`` raises ValueError
+    when a copy is needed).  ``order`` takes NumPy's spellings ('C', 'F', 'A', None, ...).
+
+    >>> import gpugrad as gg
+    >>> gg.arange(6).reshape(2, 3, order="F").tolist()
+    [[0, 2, 4], [1, 3, 5]]
+    """
+    r = ops.reshape(self, *shape, order=order) if order != "C" else ops.reshape(self, *shape)
+    if copy is None:
+        return r
+    if copy:
+        return ops.copy(r)
+    if not _shares_memory(r, self):
+        raise ValueError("reshape: copy=False but the new shape needs a copy")
+    return r
 
 
-def _view(self, *shape):
-    return ops.reshape(self, *shape)
+def _shares_memory(r, x):
+    """True when ``r``'s array is a view into ``x``'s memory (or is it)."""
+    base = r.data.base if r.data.base is not None else r.data
+    return r.data is x.data or base is x.data or (x.data.base is not None and
+                                                  base is x.data.base)
+
+
+def _view(self, *args, dtype=None):
+    """PyTorch's ``view(*shape)`` (see :meth:`reshape`), or, given a dtype (NumPy's and
+    PyTorch's ``view(dtype)``), the same memory read as ``dtype``: a view sharing ``self``'s
+    version counter, with no gradient (RuntimeError for a tensor in a recorded graph).
+    A different itemsize rescales the last axis, as NumPy's.  With no argument, a view of
+    the same dtype (NumPy's ``a.view()``).
+
+    >>> import gpugrad as gg
+    >>> gg.tensor([1.0], dtype="float64").view(gg.int64).tolist()
+    [4607182418800017408]
+    """
+    if dtype is None and len(args) == 1 and _is_dtype_spec(args[0]):
+        dtype = args[0]
+    elif dtype is not None and args:
+        raise TypeError(f"view: expected a shape or a dtype, got both {args!r} and "
+                        f"dtype={dtype!r}")
+    if dtype is None:
+        return ops.reshape(self, *args) if args else ops.reshape(self, self.shape)
+    return _view_as(self, dtype)
+
+
+def _is_dtype_spec(a) -> bool:
+    if isinstance(a, (np.dtype, str)):
+        return True
+    if isinstance(a, type):
+        if issubclass(a, np.ndarray):
+            raise TypeError(f"view: an ndarray subclass ({a.__name__}) is not supported on a "
+                            f"tensor; use .numpy().view({a.__name__})")
+        return True
+    return False
+
+
+def _view_as(self, dtype):
+    from . import dtypes
+    from .grad_mode import is_grad_enabled
+
+    dt = dtypes.as_dtype(dtype)
+    if self.requires_grad and is_grad_enabled():
+        raise RuntimeError(f"view({dt.name}): a reinterpretation of the bytes has no "
+                           f"gradient, and this tensor requires grad; use "
+                           f".detach().view({dt.name}) (or run under gpugrad.no_grad())")
+    r = Tensor._make(self.data.view(dt))
+    r._vc = self._vc  # a write through either is a write to both
+    return r
 
 
 def _transpose(self, *axes):
@@ -63,20 +128,19 @@ def _pos(self):
 
 
 def _flatten(self, start_dim=0, end_dim=-1, order="C"):
-    """A 1-D copy of the elements (NumPy's ``a.flatten(order)``: always a copy), or, given
+    """A 1-D copy of the elements (NumPy's ``a.flatten(order)``: always a copy, also of a
+    0-d or one-element tensor; ``order`` in NumPy's spellings), or, given integer
     ``start_dim``/``end_dim``, axes merged as PyTorch's ``flatten`` (also a copy here).
 
     >>> import gpugrad as gg
     >>> gg.tensor([[1, 2], [3, 4]]).flatten("F").tolist()
     [1, 3, 2, 4]
     """
-    if isinstance(start_dim, str):                # NumPy's positional order
-        start_dim, order = 0, start_dim
-    order = order.upper() if order in ("c", "f", "a", "k") else order  # (as NumPy)
-    if order not in ("C", "F", "A", "K"):
-        raise ValueError(f"flatten: order must be one of 'C', 'F', 'A', 'K', got {order!r}")
+    if not hasattr(start_dim, "__index__"):      # NumPy's positional order (an integer is
+        start_dim, order = 0, start_dim          # PyTorch's start_dim)
+    order = order_arg(order, "C")
     if start_dim == 0 and end_dim == -1:           # NumPy's flatten: its ravel, copied
-        return ops.copy(ops.ravel(self, order)) if self.ndim else ops.reshape(self, (1,))
+        return ops.copy(ops.ravel(self, order) if self.ndim else ops.reshape(self, (1,)))
     x = ops.transpose(self) if order == "F" else self
     return ops.copy(ops.flatten(x, start_dim, end_dim))
 
@@ -101,11 +165,6 @@ def _dot(a, b):
     ``dot`` called directly for plain NumPy-backed operands."""
     r = fast_matmul(a, b, np.dot)
     return ops.dot(a, b) if r is None else r
-
-
-def _sum(self, *args, **kwargs):
-    r = None if args or kwargs else fast_sum(self)  # x.sum() of a plain tensor: NumPy's
-    return ops.sum(self, *args, **kwargs) if r is None else r
 
 
 def _split(self, indices_or_sections, axis=0):
@@ -211,12 +270,11 @@ UNARY = {"__neg__": fast("negative"), "__abs__": fast("abs"), "__pos__": _pos,
 METHODS = [
     "exp", "log", "log1p", "expm1", "log2", "log10", "sqrt", "square", "abs", "sign", "sin",
     "cos", "tan", "tanh", "sigmoid", "relu", "leaky_relu", "gelu", "silu", "softplus",
-    "clip", "maximum", "minimum", "reciprocal", "floor", "ceil", "round", "sum", "mean",
-    "var", "std", "max", "min", "prod", "logsumexp", "cumsum", "argmax", "argmin", "all",
-    "any", "squeeze", "ravel", "swapaxes", "moveaxis", "broadcast_to",
-    "expand_dims", "take", "flip", "roll", "repeat", "tile", "softmax", "log_softmax",
+    "maximum", "minimum", "reciprocal", "floor", "ceil", "logsumexp",
+    "squeeze", "ravel", "swapaxes", "moveaxis", "broadcast_to",
+    "expand_dims", "flip", "roll", "repeat", "tile", "softmax", "log_softmax",
     "outer", "isnan", "isinf", "isfinite",
-]
+]  # (the reductions, clip, round, take, dot: NumPy's signatures, _tensor_reductions.py)
 
 
 def install(Tensor):
@@ -230,7 +288,6 @@ def install(Tensor):
     for name in METHODS:
         if getattr(ops, name, None) is not None:
             setattr(Tensor, name, fast(name))
-    Tensor.clamp = ops.clip
     Tensor.T = property(_T)
     Tensor.mT = property(_mT)
     Tensor.reshape = _reshape
@@ -240,10 +297,11 @@ def install(Tensor):
     Tensor.expand = _expand
     Tensor.unsqueeze = _unsqueeze
     Tensor.matmul = _matmul
-    Tensor.dot = _dot
     Tensor.split = _split
-    Tensor.sum = _sum
     Tensor.flatten = _flatten
     from ._array_methods import install as install_array_methods
 
     install_array_methods(Tensor)  # NumPy's ndarray methods (copy, flat, fill, put, ...)
+    from ._tensor_reductions import install as install_reductions
+
+    install_reductions(Tensor)  # sum, mean, max, cumsum, clip, ... with NumPy's keywords

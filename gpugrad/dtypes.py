@@ -5,6 +5,15 @@ Python floats and lists of them become float32; Python ints int64; bools bool.  
 arrays keep their dtype.  Promotion between tensors follows NumPy (NEP 50: a Python scalar
 is "weak", so ``float32 tensor * 2.0`` stays float32).
 
+A Python type given *as a dtype* means what it means to NumPy and PyTorch, everywhere a
+dtype is taken (:func:`as_dtype`, so ``astype``, ``to``, ``gpugrad.tensor``/``zeros``/
+``arange``/... ``dtype=``, ``gpugrad.numpy``, ``gpugrad.array_api``): ``float`` and
+``"float"`` are float64, ``complex`` and ``"complex"`` complex128, ``int`` and ``"int"``
+NumPy's default integer (int64), ``bool`` bool.  Only a dtype left *unspecified* takes the
+float32 default: ``gpugrad.zeros(3)`` is float32, ``gpugrad.zeros(3, dtype=float)``
+float64, ``t.astype(float)`` float64 whatever ``t``'s dtype.  (The method ``t.float()`` is
+PyTorch's, float32.)
+
 ``bfloat16`` (8 exponent bits like float32, 8 significant bits) comes from the ``ml_dtypes``
 package, as NumPy has none: ``pip install "gpugrad[bf16]"``.  Without it ``gpugrad.bfloat16``
 is None and asking for the dtype by name is a TypeError that says what to install.  bfloat16
@@ -53,6 +62,8 @@ SUPPORTED = (float16, float32, float64, int8, int16, int32, int64, uint8, uint16
 FLOATING = (float16, float32, float64) + _BF16
 DEFAULT_FLOAT = float32
 DEFAULT_INT = int64
+# Python's types as dtypes: NumPy's (and PyTorch's) meaning, never the float32 default
+_PYTHON_TYPES = {float: float64, complex: complex128, int: np.dtype(int), bool: bool_}
 
 __all__ = ["as_dtype", "is_floating", "is_low_precision", "default_dtype_for", "SUPPORTED",
            "FLOATING", "bfloat16"] + [
@@ -61,19 +72,19 @@ __all__ = ["as_dtype", "is_floating", "is_low_precision", "default_dtype_for", "
 
 
 def as_dtype(spec) -> np.dtype:
-    """Normalize a dtype given as a string, NumPy dtype/type, Python type or gpugrad dtype.
+    """Normalize a dtype given as a string, NumPy dtype/type, Python type or gpugrad dtype
+    (None stays None).  Python types mean NumPy's dtypes for them: ``float`` float64,
+    ``complex`` complex128, ``int`` int64, ``bool`` bool (not the float32 default).
+    TypeError for anything that is not a dtype, or a dtype no tensor holds.
 
-    >>> as_dtype("float32"), as_dtype(bool), as_dtype(float)
-    (dtype('float32'), dtype('bool'), dtype('float32'))
+    >>> as_dtype("float32"), as_dtype(bool), as_dtype(float), as_dtype(complex)
+    (dtype('float32'), dtype('bool'), dtype('float64'), dtype('complex128'))
     """
     if spec is None:
         return None
-    if spec is float:
-        return DEFAULT_FLOAT
-    if spec is int:
-        return DEFAULT_INT
-    if spec is bool:
-        return bool_
+    py = _PYTHON_TYPES.get(spec) if type(spec) is type else None
+    if py is not None:
+        return py
     if bfloat16 is None and isinstance(spec, str) and spec in ("bfloat16", "bf16"):
         raise TypeError(_BF16_MISSING)
     if spec == "bf16":

@@ -21,7 +21,8 @@ def test_dtype_objects_are_numpy_dtypes():
 @pytest.mark.parametrize("spec, expected", [
     ("float32", "float32"), ("float64", "float64"), ("f4", "float32"), ("int32", "int32"),
     (np.float64, "float64"), (np.dtype("int16"), "int16"), (gg.float16, "float16"),
-    (float, "float32"), (int, "int64"), (bool, "bool"), ("bool", "bool"), ("uint8", "uint8"),
+    (float, "float64"), (int, "int64"), (bool, "bool"), ("bool", "bool"), ("uint8", "uint8"),
+    (complex, "complex128"), ("float", "float64"), ("complex", "complex128"), ("int", "int64"),
     ("complex64", "complex64"),
 ])
 def test_as_dtype(spec, expected):

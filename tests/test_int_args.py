@@ -150,7 +150,8 @@ _PARAMS = {"axis", "axes", "k", "n", "repeats", "shift", "reps", "indices_or_sec
            "decimals", "ddof", "N", "M", "num", "axis1", "axis2", "source", "destination",
            "offset", "ndmin"}
 # (function, parameter) pairs with such a name that are not integer arguments
-_NOT_INTS = {("arange", "start"), ("linspace", "start"), ("logspace", "start")}
+_NOT_INTS = {("arange", "start"), ("linspace", "start"), ("logspace", "start"),
+             ("polyint", "k")}  # (polyint's k: the integration constants, numbers)
 
 
 def _plain(r):
@@ -228,6 +229,8 @@ def test_every_integer_parameter_is_in_the_table():
 
 
 CASES.update({
+    "vander N": ("vander", "N", lambda m, v: m.vander(m.arange(1.0, 4.0), N=v)),
+    "trapezoid axis": ("trapezoid", "axis", lambda m, v: m.trapezoid(A(m), axis=v)),
     "zeros shape": ("zeros", "shape", lambda m, v: m.zeros(v)),
     "ones shape": ("ones", "shape", lambda m, v: m.ones((v, 2))),
     "full shape": ("full", "shape", lambda m, v: m.full((v,), 1.0)),

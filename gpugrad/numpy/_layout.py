@@ -1,5 +1,6 @@
 """Memory layout for the ``gpugrad.numpy`` creation and copy functions: NumPy's ``order=``
-argument ('C', 'F', 'A', 'K') and the layout NumPy gives a new array made like another.
+argument ('C', 'F', 'A', 'K'; parsed by :func:`gpugrad.ops._order.order_arg`, re-exported
+here) and the layout NumPy gives a new array made like another.
 
 A layout here is 'C' (row-major), 'F' (column-major) or a tuple of axes, outermost first
 (the dense layout NumPy's order 'K' makes for an input that is neither C- nor
@@ -13,27 +14,7 @@ F-contiguous: its axes sorted by decreasing stride, ties in axis order).
 from __future__ import annotations
 
 from .. import ops
-
-_ORDERS = {"C": "C", "F": "F", "A": "A", "K": "K", "c": "C", "f": "F", "a": "A", "k": "K"}
-
-
-def order_arg(order, default="K", cf_only=False):
-    """NumPy's ``order`` argument as 'C', 'F', 'A' or 'K' (None: ``default``; lower case is
-    accepted, as NumPy does).  ValueError with NumPy's message for anything else (TypeError
-    for a non-string), and, with ``cf_only`` (functions that make arrays from nothing:
-    ``zeros``, ``eye``, ...), for 'A' and 'K'.
-
-    >>> order_arg(None), order_arg("a"), order_arg(None, "C", cf_only=True)
-    ('K', 'A', 'C')
-    """
-    o = default if order is None else _ORDERS.get(order) if type(order) is str else None
-    if o is None:
-        if not isinstance(order, str):
-            raise TypeError(f"order must be str, not {type(order).__name__}")
-        raise ValueError(f"order must be one of 'C', 'F', 'A', or 'K' (got {order!r})")
-    if cf_only and o not in ("C", "F"):
-        raise ValueError(f"only 'C' or 'F' order is permitted (got {order!r})")
-    return o
+from ..ops._order import order_arg  # noqa: F401 -- NumPy's order= spellings, one parser
 
 
 def layout(arr, order, shape=None):

@@ -13,14 +13,17 @@ from __future__ import annotations
 import math
 
 from ._fast import plain_operand, plain_view
+from ._order import order_arg
 from ._util import tensor_arg
-from .shape import Reshape, _axis, _ints, _resolve_shape, transpose
+from .shape import Reshape, _axis, _ints, _resolve_shape, reshape, transpose
 
 
 def _reshape_order(x, shape, order):
-    """:func:`reshape` in index order 'F' or 'A' (always through the op)."""
-    if order not in ("F", "A"):
-        raise ValueError(f"reshape: order must be one of 'C', 'F', 'A', got {order!r}")
+    """:func:`reshape` in an ``order`` other than the literal 'C' (NumPy's spellings: see
+    :func:`~gpugrad.ops._order.order_arg`; 'F' and 'A' always through the op)."""
+    order = order_arg(order, "C", what="reshape")
+    if order == "C":
+        return reshape(x, *shape)
     x = tensor_arg(x)
     flags = x.data.flags
     if order == "A":
@@ -76,7 +79,9 @@ def ravel(x, order="C"):
     (column-major), 'A' ('F' for a Fortran-contiguous, not C-contiguous ``x``), 'K' (memory
     order: axes by decreasing stride size, see :func:`memory_order`).  As NumPy's
     ``ravel``: a view of ``x`` when its memory already holds the elements in that order
-    contiguously (order 'C': ``x`` is C-contiguous), else a copy.  ValueError for another ``order``.
+    contiguously (order 'C': ``x`` is C-contiguous), else a copy.  ``order`` takes NumPy's
+    spellings (None is 'C'; lower case, bytes: :func:`~gpugrad.ops._order.order_arg`);
+    ValueError for another string, TypeError for another type.
 
     >>> import gpugrad as gg
     >>> ravel(gg.tensor([[1, 2], [3, 4]])).tolist(), ravel(gg.tensor([[1, 2], [3, 4]]), "F").tolist()
@@ -88,8 +93,9 @@ def ravel(x, order="C"):
             return plain_view(x, d, d.ravel(), Reshape, {"in_shape": d.shape})
         x = tensor_arg(x)
         return Reshape.apply(x, shape=(x.size,), ravel=True)
-    if order not in ("F", "A", "K"):
-        raise ValueError(f"ravel: order must be one of 'C', 'F', 'A', 'K', got {order!r}")
+    order = order_arg(order, "C")
+    if order == "C":
+        return ravel(x)
     x = tensor_arg(x)
     flags = x.data.flags
     if flags.c_contiguous and order != "F":
