@@ -197,19 +197,26 @@ def __setitem__(self, key, value):
     d = self.data
     if type(d) is _ndarray and self._node is None and not self.requires_grad and \
             type(self) is Tensor and not _capture._on:
-        k = plain_key(key)
+        k = key if type(key) is slice else plain_key(key)
         if k is not None:        # NumPy's own write where _inplace would make just it
             tv = type(value)
             if tv in _NUMBERS:
                 v = value
-            elif tv is Tensor and type(value.data) is _ndarray and not in_graph(value):
+            elif tv is Tensor and type(value.data) is _ndarray and (
+                    _view_of_constant(value) or not in_graph(value)):
                 v = value.data
             elif tv is _ndarray or tv in _SEQ and not _holds_array(value):
                 v = value        # (a list: NumPy's own assignment converts it, once)
             else:
                 v = None
             if v is not None and (self._view is None or _constant_view(self)):
-                _writing(self, d.__setitem__, k, v)
+                try:             # (_writing, inline)
+                    d[k] = v
+                except (IndexError, TypeError, ValueError):
+                    raise
+                except BaseException:
+                    self._vc[0] += 1
+                    raise
                 self._vc[0] += 1
                 if self._view is not None:
                     _commit_to_bases(self, None)
@@ -220,6 +227,17 @@ def __setitem__(self, key, value):
 
 
 _SEQ = (list, tuple)
+
+
+def _view_of_constant(t):
+    """True for ``t``, a view that recorded no node, taken straight from a tensor that is no
+    view and does not require grad (``a[1:-1] = a[2:]``): ``in_graph(t)``'s answer, False,
+    without walking the chain of views."""
+    link = t._view
+    if link is None or t.requires_grad:
+        return False
+    base = link.parents[0]
+    return base._view is None and not base.requires_grad
 
 
 def _constant_view(t):

@@ -15,12 +15,13 @@ from operator import methodcaller
 import numpy as _np
 
 from .. import backend, capture_hooks, dtypes, ops
-from ..backend import array_device, is_cupy_array
+from ..backend import is_cupy_array
 from ..ops._axis_args import axis_index
 from ..ops._fast import fast_unary
 from ..tensor import Tensor
 from . import _core as C
 from . import _layout as L
+from ._copy_keyword import copy_error, copy_mode
 
 __all__ = ["array", "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "zeros",
            "ones", "empty", "full", "zeros_like", "ones_like", "empty_like", "full_like",
@@ -90,47 +91,72 @@ def array(object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0, lik
     ``order`` is NumPy's memory layout: 'K' (default: an array's or tensor's own layout, C
     for lists), 'A' (F if the input is Fortran-contiguous), 'C' or 'F'; it holds on the
     differentiable path too, and a move to another ``device`` keeps the layout a copy on the
-    input's own device would have.  ``copy=None`` copies only when ``dtype``, ``device`` or
-    ``order`` need it; ``copy=False`` raises ValueError when ``order`` needs a copy.
+    input's own device would have.  ``copy`` is NumPy 2's: True copies always, None only
+    when ``dtype``, ``device`` or ``order`` need it (or the input is not an array: a list, a
+    scalar), and False never: ValueError where a copy would be needed.
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.array([[1, 2], [3, 4]]).shape
     (2, 2)
     >>> gnp.array([[1, 2], [3, 4]], order="F").ravel("K").tolist()
     [1, 3, 2, 4]
+    >>> gnp.array([1.0], copy=False)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    ValueError: Unable to avoid copy while creating an array as requested...
     """
     dt = C.dtype(dtype)
+    if copy is not True and copy is not None:
+        copy = copy_mode(copy)
     if device is None and ndmin == 0:  # the common cases, without the general path's checks
-        if type(object) is Tensor and dt is None:
+        tp = type(object)
+        if tp is Tensor and dt is None:
             if order == "K" or order is None:
                 return _copy(object) if copy else object
-        elif type(object) is list and not C.holds_tensor(object):
-            arr = _np.array(object, dtype=dt, order=order)  # (NumPy checks ``order``)
-            if arr.dtype in C.SUPPORTED:
+        elif tp is _np.ndarray and copy is True and dt is None and (
+                order == "K" or order is None) and not capture_hooks._on and \
+                object.dtype in C.SUPPORTED:
+            return Tensor._make(object.copy("K"))  # (gnp.copy(ndarray): NumPy's copy)
+        elif tp is list and not C.holds_tensor(object):
+            arr = _np.array(object, dtype=dt, order=order, copy=copy)  # (NumPy checks order,
+            if arr.dtype in C.SUPPORTED:                            # and refuses copy=False)
                 return _made(arr)
     order = L.order_arg(order, "K")
     if isinstance(object, (list, tuple)) and C.holds_tensor(object):
+        if copy is False:
+            raise copy_error("a list holding tensors is stacked into new memory")
         t, fresh = C.tensor(object), True
     elif isinstance(object, Tensor) or isinstance(object, _np.ndarray) or is_cupy_array(object):
         _no_host_array(object, "array")
         t, fresh = C.tensor(object), False
-    else:
-        arr = _np.array(object, dtype=dt, order=order)
+    else:  # NumPy's conversion (with NumPy's ValueError for copy=False where it must copy)
+        arr = _np.array(object, dtype=dt, order=order, copy=copy)
         if arr.dtype in C.SUPPORTED:
-            arr = _made(arr if device is None else backend.to_device(arr, device)).data
+            arr = _made(arr if device is None else _moved(arr, device, copy)).data
         t, fresh = C.tensor(arr), True
     cast = dt is not None and t.dtype != dt
     if order == "A" and cast:  # (NumPy: a cast keeps the input's memory order)
         order = "K"
     if device is not None and t.device != backend.device(device):
+        if copy is False and not fresh:
+            raise copy_error(f"the input is on {t.device}, not on {backend.device(device)}")
         lay = L.layout(t.data, order)  # (what a copy on t's own device would have)
         t, fresh, order = ops.to_device(t, device), True, lay
     if cast:
+        if copy is False and not fresh:
+            raise copy_error(f"the input is {t.dtype}, not {dt}")
         t, fresh = ops.astype(t, dt), True  # (its layout: the input's memory order, 'K')
     t = _in_order(t, order, copy and not fresh, copy is False and not fresh)
     if axis_index(ndmin, None, "array: ndmin", strict=False) > t.ndim:
         t = ops.reshape(t, (1,) * (ndmin - t.ndim) + t.shape)
     return t
+
+
+def _moved(arr, device, copy):
+    """Host array ``arr`` (NumPy's conversion of a non-array) on ``device``."""
+    if copy is False and backend.device(device).type != "cpu":
+        raise copy_error(f"the input is host data, not on {backend.device(device)}")
+    return backend.to_device(arr, device)
 
 
 def _in_order(t, order, copy, strict):
@@ -144,27 +170,20 @@ def _in_order(t, order, copy, strict):
     if strict:
         f = t.data.flags
         has = "C" if f.c_contiguous else "F" if f.f_contiguous else "neither C nor F"
-        raise ValueError(f"copy=False, but order={order!r} needs a copy: the input's memory is "
-                         f"laid out {has}; pass copy=None to copy only when needed")
+        raise copy_error(f"order={order!r} needs a copy, the input's memory is laid out {has}")
     return L.copy(t, order)
 
 
 def asarray(a, dtype=None, order=None, *, device=None, copy=None, like=None):
     """A tensor sharing ``a``'s memory where it can (tensors and arrays are not copied
-    unless ``dtype``, ``device`` or ``order`` -- NumPy's 'C', 'F', 'A', 'K' -- need it).
+    unless ``dtype``, ``device`` or ``order`` -- NumPy's 'C', 'F', 'A', 'K' -- need it);
+    ``copy`` as in :func:`array` (False: ValueError where a copy is needed).
 
     >>> import gpugrad.numpy as gnp
     >>> import numpy
     >>> x = numpy.zeros(2); gnp.asarray(x).data is x
     True
     """
-    if copy is False:
-        ok = isinstance(a, Tensor) or isinstance(a, _np.ndarray) or is_cupy_array(a)
-        ok = ok and (dtype is None or C.dtype(dtype) == a.dtype) and (
-            device is None or backend.device(device) == array_device(a.data if isinstance(a, Tensor) else a))
-        if not ok:
-            raise ValueError("asarray: copy=False but a copy is needed (the input is not an "
-                             "array of the requested dtype and device)")
     return array(a, dtype=dtype, copy=copy, order=order, device=device)
 
 

@@ -334,5 +334,5 @@ def astype(x, dtype, /, *, copy=True, device=None):
         t = ops.to_device(t, device)
     dt = C.dtype(dtype)
     if dt == t.dtype:
-        return ops.copy(t) if copy else t
+        return ops.copy(t, order="K") if copy else t  # (NumPy: the input's layout)
     return ops.astype(t, dt)

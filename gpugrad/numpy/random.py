@@ -38,17 +38,17 @@ from ..tensor import Tensor
 from . import _core as C
 from . import _fallback as F
 from ._random_capture import RecordedBitGenerator as _RecordedBitGenerator
+from ._random_capture import drawn as _drawn
+from ._random_seed import (MT19937, PCG64, PCG64DXSM, SFC64, BitGenerator, Philox,  # noqa: F401
+                           RandomState, SeedSequence, seed_value)
 
 _LEGACY = [n for n in _np.random.__all__ if n[0].islower() and n not in (
     "seed", "get_state", "set_state", "default_rng", "shuffle", "permutation", "choice",
     "normal", "uniform")]
 __all__ = ["default_rng", "Generator", "RandomState", "SeedSequence", "BitGenerator", "PCG64",
-           "MT19937", "seed", "get_state", "set_state", "shuffle", "permutation", "choice",
-           "normal", "uniform", "integers"] + _LEGACY
+           "PCG64DXSM", "MT19937", "Philox", "SFC64", "seed", "get_state", "set_state",
+           "shuffle", "permutation", "choice", "normal", "uniform", "integers"] + _LEGACY
 
-RandomState, SeedSequence, BitGenerator = (_np.random.RandomState, _np.random.SeedSequence,
-                                           _np.random.BitGenerator)
-PCG64, MT19937 = _np.random.PCG64, _np.random.MT19937
 
 
 def _size(size):
@@ -67,6 +67,25 @@ def _plain(name, args, kwargs):
         raise TypeError(f"gpugrad.numpy.random.{name} has no gradient, and an argument is a "
                         f"tensor in a recorded graph; pass .detach() values")
     return F.unwrap(args), F.unwrap(kwargs)
+
+
+_SCALAR = frozenset((int, float, bool, type(None)))
+
+
+def _direct(src, args, kwargs=None):
+    """NumPy's CPU generator behind ``src`` (a :class:`Generator` or the legacy functions'
+    source) when a draw may call it directly and get the general path's answer: every
+    argument a Python number or None (nothing to unwrap, convert or differentiate) and no
+    step being recorded; else None."""
+    if capture_hooks._on or not _SCALAR.issuperset(map(type, args)) or (
+            kwargs and not _SCALAR.issuperset(map(type, kwargs.values()))):
+        return None
+    return src._numpy_cpu
+
+
+def _wrapped(r):
+    """A direct draw's answer as the general path gives it (arrays as tensors)."""
+    return r if type(r) is float else F.wrap_result(r)
 
 
 def _host(v):
@@ -97,6 +116,9 @@ class _Draws:
     def normal(self, loc=0.0, scale=1.0, size=None):
         """Normal samples with mean ``loc`` and standard deviation ``scale``; tensors there
         get a gradient (``loc + scale * z``)."""
+        g = _direct(self, (loc, scale, size))
+        if g is not None:
+            return _wrapped(g.normal(loc, scale, size))
         if not C.traced(loc, scale):
             return self._raw("normal", *_plain("normal", (loc, scale, _size(size)), {})[0])
         shape = _size(size) or _np.broadcast_shapes(_np.shape(C.skeleton(loc)),
@@ -105,6 +127,9 @@ class _Draws:
 
     def uniform(self, low=0.0, high=1.0, size=None):
         """Uniform samples in [low, high); tensors there get a gradient."""
+        g = _direct(self, (low, high, size))
+        if g is not None:
+            return _wrapped(g.uniform(low, high, size))
         if not C.traced(low, high):
             return self._raw("uniform", *_plain("uniform", (low, high, _size(size)), {})[0])
         shape = _size(size) or _np.broadcast_shapes(_np.shape(C.skeleton(low)),
@@ -164,13 +189,15 @@ class Generator(_Draws):
     dtype('int64')
     """
     _unit = "random"
+    _numpy_cpu = None  # NumPy's generator, on the CPU (see _direct)
 
     def __init__(self, seed=None, device=None):
         self.device = backend.device(device)
         with self.device._activated():
-            self._g = self.device.xp.random.default_rng(seed)
+            self._g = self.device.xp.random.default_rng(seed_value(seed))
         # made inside a step gpugrad.compile records: a replay would not make it again
         self._in_step = bool(capture_hooks._on and capture_hooks.active() is not None)
+        self._numpy_cpu = self._g if self.device.type == "cpu" else None
 
     def __repr__(self):
         return f"Generator(device='{self.device}')"
@@ -197,14 +224,7 @@ class Generator(_Draws):
             raise AttributeError(name)
         if not hasattr(_np.random.Generator, name):
             raise AttributeError(f"'Generator' object has no attribute {name!r}")
-        if not callable(getattr(_np.random.Generator, name)):  # bit_generator: NumPy's own
-            return getattr(self._g, name)
-
-        def draw(*args, **kwargs):
-            a, k = _plain(name, args, kwargs)
-            return self._raw(name, *a, **k)
-        draw.__name__ = name
-        return draw
+        return getattr(self._g, name)  # a non-method (NumPy's own); methods: _generator_draw
 
     def choice(self, a, size=None, replace=True, p=None, axis=0, shuffle=True):
         """Samples from ``a`` along ``axis`` (NumPy's Generator.choice; see ``_Draws``).
@@ -224,7 +244,32 @@ class Generator(_Draws):
 
     def integers(self, low, high=None, size=None, dtype=_np.int64, endpoint=False):
         """Random integers in [low, high) ([low, high] with ``endpoint``)."""
+        g = _direct(self, (low, high, size))
+        if g is not None:
+            return _wrapped(g.integers(low, high, size, dtype=dtype, endpoint=endpoint))
         return self._raw("integers", low, high, _size(size), dtype=dtype, endpoint=endpoint)
+
+
+def _generator_draw(name):
+    def draw(self, *args, **kwargs):
+        g = self._numpy_cpu  # (_direct, inline: the scalar draw of a Python loop)
+        if g is not None and not capture_hooks._on and (
+                not args or _SCALAR.issuperset(map(type, args))) and (
+                not kwargs or _SCALAR.issuperset(map(type, kwargs.values()))):
+            r = getattr(g, name)(*args, **kwargs)
+            return r if type(r) is float else F.wrap_result(r)
+        a, k = _plain(name, args, kwargs)
+        return self._raw(name, *a, **k)
+    draw.__name__, draw.__qualname__ = name, f"Generator.{name}"
+    draw.__doc__ = (f"``numpy.random.Generator.{name}`` (NumPy's stream on the CPU); arrays "
+                    f"as tensors, scalars as NumPy's.")
+    return draw
+
+
+for _n in dir(_np.random.Generator):
+    if _n[0] != "_" and _n not in vars(Generator) and _n not in vars(_Draws) and \
+            callable(getattr(_np.random.Generator, _n)):
+        setattr(Generator, _n, _generator_draw(_n))
 
 
 def _gpu_state(device, name, args, kwargs):
@@ -242,39 +287,10 @@ def _gpu_state(device, name, args, kwargs):
         return fn(*args, **kwargs)
 
 
-def _drawn(src, name, args, kwargs):
-    """``src._answer(name, args, kwargs)`` (NumPy's or CuPy's draw) as tensors; while
-    ``gpugrad.compile`` records a step, a recorded draw that each replay draws again from
-    ``src``'s stream as it is then (CaptureError for a draw a replay could not make again:
-    one from host arrays, or a scalar: pass ``size=``)."""
-    if not (capture_hooks._on and capture_hooks.active() is not None):
-        return F.wrap_result(src._answer(name, args, kwargs))
-    where = f"gpugrad.numpy.random.{name}"
-    if getattr(src, "_in_step", False):
-        raise capture_hooks.CaptureError(
-            f"{where} draws from a Generator made inside a step gpugrad.compile is recording "
-            f"(default_rng(...) in the step): a replay would go on drawing from the one made "
-            f"at recording; make the Generator outside the step")
-    if any(isinstance(a, _np.ndarray) or backend.is_cupy_array(a)
-           for a in F._leaves((args, kwargs))):
-        raise capture_hooks.CaptureError(
-            f"{where} got an array argument inside a step gpugrad.compile is recording; "
-            f"draw standard values with size= and scale them with tensor ops "
-            f"(loc + scale * standard_normal(size))")
-    out = capture_hooks.draw(src, _draw_again, name, args, kwargs)
-    if not hasattr(out, "shape") or isinstance(out, _np.generic):
-        raise capture_hooks.CaptureError(
-            f"{where} drew a scalar inside a step gpugrad.compile is recording, which a replay "
-            f"cannot draw again; pass size= for an array")
-    return F.wrap_result(out)
-
-
-def _draw_again(src, name, args, kwargs):
-    return src._answer(name, args, kwargs)
-
-
 def default_rng(seed=None, *, device=None):
-    """A :class:`Generator` seeded like ``numpy.random.default_rng``.
+    """A :class:`Generator` seeded like ``numpy.random.default_rng``: an int, a sequence or
+    array of them, a SeedSequence, a bit generator or a Generator; a tensor is read as its
+    NumPy value (``default_rng(seeds[k])``).  Errors: NumPy's, for a seed NumPy refuses.
 
     >>> default_rng(42).random(2).shape
     (2,)
@@ -295,6 +311,10 @@ class _Legacy(_Draws):
     @property
     def device(self):
         return backend.get_default_device()
+
+    @property
+    def _numpy_cpu(self):  # (see _direct)
+        return _global["state"] if backend.get_default_device().type == "cpu" else None
 
     def _raw(self, name, *args, **kwargs):
         return _drawn(self, name, args, kwargs)
@@ -318,6 +338,7 @@ def seed(seed=None):
     """
     if capture_hooks.is_recording():  # gpugrad.compile: each replay reseeds at the same point of the step
         return capture_hooks.host_call(seed_fn, seed)
+    seed = seed_value(seed)  # a tensor: its NumPy value
     _global["state"].seed(seed)
     _global["seed"] = seed
     _global["gpu"].clear()
@@ -390,6 +411,11 @@ def _make_legacy(name):
     source = "random_sample" if name in ("ranf", "sample") else name  # NumPy's aliases
 
     def f(*args, **kwargs):
+        if not capture_hooks._on and (not args or _SCALAR.issuperset(map(type, args))) and (
+                not kwargs or _SCALAR.issuperset(map(type, kwargs.values()))) and \
+                backend.get_default_device().type == "cpu":  # (_direct, inline)
+            r = getattr(_global["state"], source)(*args, **kwargs)
+            return r if type(r) is float else F.wrap_result(r)
         a, k = _plain(name, args, kwargs)
         return _legacy._raw(source, *a, **k)
     f.__name__ = f.__qualname__ = name

@@ -34,9 +34,9 @@ def tensor_getitem(x, key):
     """``x[key]`` (``Tensor.__getitem__``): :func:`getitem`, with NumPy's indexing called
     directly when it would record nothing and compute just that (see
     :func:`~gpugrad.ops._fast.plain_operand`) for keys of ints, slices, None and Ellipsis,
-    or one integer or boolean array (a tensor, ndarray or list).  The answer is the op's:
-    a view linked to ``x`` as the op links it, an element as a 0-d tensor of its own, a
-    copy for an array key; anything else (and every error) comes from :func:`getitem`.
+    or one integer or boolean array (a tensor, ndarray, list or range).  The answer is the
+    op's: a view linked to ``x`` as the op links it, an element as a 0-d tensor of its own,
+    a copy for an array key; anything else (and every error) comes from :func:`getitem`.
 
     >>> import gpugrad as gg
     >>> x = gg.tensor([1.0, 2.0, 3.0])
@@ -69,7 +69,7 @@ def tensor_getitem(x, key):
             k = None
             if tk is Tensor:
                 a = key.data
-            elif tk is _ndarray or tk is list and key:
+            elif tk is _ndarray or (tk is list or tk is range) and key:
                 a = key if tk is _ndarray else np.asarray(key)
             else:
                 a = None

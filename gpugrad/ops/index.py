@@ -15,6 +15,7 @@ goes through indexing.
 from __future__ import annotations
 
 import numbers
+import operator
 
 import numpy as np
 
@@ -36,7 +37,8 @@ __all__ = ["getitem", "setitem", "take", "take_along_axis"]
 
 # ================================================================ indexing
 def _index_array(k, x, xp):
-    """An index component that is an array (Tensor, ndarray or list), on ``x``'s device."""
+    """An index component that is an array (Tensor, ndarray) or is read as one (a list, tuple,
+    range or any other sequence NumPy converts), on ``x``'s device."""
     if isinstance(k, Tensor):
         arr = k.data
     elif isinstance(k, np.ndarray) or is_cupy_array(k):
@@ -44,13 +46,17 @@ def _index_array(k, x, xp):
     else:
         arr = _list_index(k)
     if arr.dtype.kind not in "iub":
-        raise IndexError(f"tensor indices must be integers or booleans, got {arr.dtype.name}")
+        read = f" (an array read from a {type(k).__name__})" if arr is not k and not \
+            isinstance(k, Tensor) else ""
+        raise IndexError(f"tensor indices must be integers or booleans, got "
+                         f"{arr.dtype.name}{read}")
     if xp is not np and isinstance(arr, np.ndarray) and not isinstance(k, Tensor):
         arr = backend.to_device(arr, array_device(x))
     elif is_cupy_array(arr) != is_cupy_array(x) or (xp is not np and arr.device != x.device):
         raise DeviceMismatchError(f"expected the index on {array_device(x)}, got it on "
                                   f"{array_device(arr)}")
-    if _capture._on and isinstance(k, (list, tuple)):  # gpugrad.compile: a constant key
+    if _capture._on and not isinstance(k, Tensor) and not isinstance(k, np.ndarray) \
+            and not is_cupy_array(k):  # gpugrad.compile: a constant key (list, range, ...)
         dev = array_device(x) if xp is not np else None
         _capture.constant(lambda: _list_index(k) if dev is None
                           else backend.to_device(_list_index(k), dev), arr)
@@ -58,7 +64,10 @@ def _index_array(k, x, xp):
 
 
 def _list_index(k):
-    return np.asarray(k) if len(k) else np.zeros(0, np.intp)
+    """NumPy's array for a sequence used as an index: ``np.asarray(k)``, an empty one as intp
+    (``[]``, ``range(0)``, ``[[]]``), as NumPy's indexing reads it."""
+    arr = np.asarray(k)
+    return arr.astype(np.intp) if arr.size == 0 else arr
 
 
 def _prepare_key(key, x):
@@ -87,18 +96,23 @@ def _prepare_key(key, x):
             out.append(arr)
             advanced = True
             int_arrays = int_arrays or arr.dtype.kind != "b"
-        elif isinstance(k, (float, np.floating)):
-            name = "float" if isinstance(k, float) else np.dtype(type(k)).name
+        elif isinstance(k, (float, np.floating, complex, np.complexfloating, str, bytes)):
+            name = np.dtype(type(k)).name if isinstance(k, np.generic) else type(k).__name__
             raise IndexError(f"tensor indices must be integers or booleans, got {name}")
-        else:
-            raise IndexError(f"tensor indices must be integers, slices, None, Ellipsis, "
-                             f"booleans or integer/boolean tensors, got {type(k).__name__}")
+        elif hasattr(k, "__index__"):  # NumPy reads any other integer-like object as an int
+            out.append(operator.index(k))
+        else:  # a range or any other sequence: an array, as NumPy reads it (or IndexError)
+            arr = _index_array(k, x, xp)
+            out.append(arr)
+            advanced = True
+            int_arrays = int_arrays or arr.dtype.kind != "b"
     if not advanced:
         element = len(out) == x.ndim and all(type(k) is int for k in out)
         if not element and not any(k is Ellipsis for k in out):
             out.append(Ellipsis)
         return tuple(out), False, False
     if int_arrays:
+        _check_masks(out, x.shape)
         expanded = []
         for k in out:
             if hasattr(k, "dtype") and k.dtype.kind == "b" and k.ndim:
@@ -110,6 +124,28 @@ def _prepare_key(key, x):
                 expanded.append(k)
         out = expanded
     return tuple(out), True, int_arrays
+
+
+def _check_masks(key, shape):
+    """IndexError, as NumPy's, where a boolean array in ``key`` (a prepared key that also
+    holds integer arrays, so masks become their nonzero rows) does not match the axes it
+    covers: expanded, it would silently pick different elements than NumPy's mask."""
+    def span(k):
+        if k is None or k is Ellipsis or type(k) is bool:
+            return 0
+        return k.ndim if hasattr(k, "dtype") and k.dtype.kind == "b" else 1
+    axis = 0
+    for k in key:
+        if k is Ellipsis:
+            axis = max(axis, len(shape) - sum(span(c) for c in key))
+            continue
+        if hasattr(k, "dtype") and k.dtype.kind == "b" and k.ndim:
+            for d, m in enumerate(k.shape):
+                if axis + d < len(shape) and shape[axis + d] != m:
+                    raise IndexError(f"boolean index did not match indexed array along axis "
+                                     f"{axis + d}; size of axis is {shape[axis + d]} but size "
+                                     f"of corresponding boolean axis is {m}")
+        axis += span(k)
 
 
 def _raw_key(key):

@@ -1,0 +1,190 @@
+"""Index keys read as NumPy reads them: every component NumPy accepts (ints of any integer
+type, objects with ``__index__``, slices, None, Ellipsis, booleans, ranges, lists and tuples
+of ints or bools, nested lists, empty sequences, 0-d and N-d integer arrays and tensors)
+gives NumPy's answer for reading and writing, on the no-graph path and in a graph, with the
+gradient of the scatter/gather; every key NumPy refuses raises NumPy's exception type."""
+import itertools
+
+import numpy as np
+import pytest
+
+import gpugrad as gg
+import gpugrad.numpy as gnp
+
+
+class _Idx:
+    """An integer-like object that is not an int (NumPy reads it through ``__index__``)."""
+
+    def __index__(self):
+        return 1
+
+
+# index components NumPy accepts along an axis of length >= 3 (or refuses, with its error)
+_COMPONENTS = [
+    0, -1, 2, np.int64(1), np.uint8(2), _Idx(), slice(None), slice(1, None), slice(None, None, -2),
+    None, Ellipsis, True, False, np.True_,
+    range(2), range(3), range(2, -1, -1), range(0), [0, 2], [2, 2, 0], [], [[]], [[0, 1]],
+    [True, False, True], (0, 1), [(0, 1), (1, 2)], [np.int64(1), 0],
+    np.array(1), np.array([1, 0]), np.array([True, False, True]),
+    "T0", "T[1,0]", "Tmask",
+    # refused by NumPy
+    1.0, np.float64(1), "a", [1.0], np.array([1.0]), [slice(None)], object(), "Tfloat", 3,
+    [0, [1, 2]],
+]
+
+
+def _tensor_key(c):
+    """Components spelled as strings stand for tensors (made fresh: a key must not share)."""
+    if isinstance(c, str) and c.startswith("T"):
+        return {"T0": lambda: gg.tensor(1), "T[1,0]": lambda: gg.tensor([1, 0]),
+                "Tmask": lambda: gg.tensor([True, False, True]),
+                "Tfloat": lambda: gg.tensor([1.0])}[c]()
+    return c
+
+
+def _numpy_key(key):
+    return tuple(k.data if isinstance(k, gg.Tensor) else k for k in key) \
+        if isinstance(key, tuple) else (key.data if isinstance(key, gg.Tensor) else key)
+
+
+def _keys():
+    single = [_tensor_key(c) for c in _COMPONENTS]
+    pairs = [(_tensor_key(a), _tensor_key(b))
+             for a, b in itertools.product(_COMPONENTS, repeat=2)]
+    return single + pairs + [(Ellipsis, Ellipsis), (0, 0, 0),
+                             (range(2), [True, False, True, False])]
+
+
+def _numpy_outcome(f):
+    try:
+        return f(), None
+    except (IndexError, ValueError, TypeError) as e:
+        return None, type(e)
+
+
+def test_getitem_and_setitem_follow_numpy_over_generated_keys():
+    a = np.arange(12.0).reshape(3, 4)
+    checked = refused = 0
+    for key in _keys():
+        nkey = _numpy_key(key)
+        want, err = _numpy_outcome(lambda: a[nkey])
+        for t in (gnp.array(a), gg.tensor(a, requires_grad=True) * 1.0):  # no graph / graph
+            if err is not None:
+                with pytest.raises(err):
+                    t[key]
+                refused += 1
+                continue
+            got = t[key]
+            assert got.shape == np.shape(want) and got.dtype == np.asarray(want).dtype, key
+            np.testing.assert_array_equal(got.numpy(), want, err_msg=repr(key))
+            if isinstance(want, np.ndarray) and t._node is None:   # a view exactly where NumPy's is
+                assert np.shares_memory(got.data, t.data) == np.shares_memory(want, a), key
+            checked += 1
+        # writing: a scalar, and an array of the selection's shape (last write wins on repeats)
+        for value in (100.0, None):
+            b = a.copy()
+            v = 100.0 if value is not None else 1.0 if err is not None else \
+                1000.0 + np.arange(np.size(want)).reshape(np.shape(want))
+            werr = _numpy_outcome(lambda: b.__setitem__(nkey, v))[1]
+            t = gnp.array(a)
+            if werr is not None:
+                with pytest.raises(werr):
+                    t[key] = v
+                assert np.array_equal(t.numpy(), a), key      # nothing half-written
+                continue
+            t[key] = v
+            np.testing.assert_array_equal(t.numpy(), b, err_msg=repr(key))
+    assert checked > 1500 and refused > 500   # the generated set covers both sides
+
+
+def _ids(shape, key):
+    """For each element of ``x[key]``, its flat position in ``x`` (NumPy's own indexing)."""
+    return np.arange(int(np.prod(shape))).reshape(shape)[key]
+
+
+@pytest.mark.parametrize("key", [
+    (range(3), [1, 1, 0]), ([2, 0, 2], range(3)), range(2), (Ellipsis, range(3, 0, -1)),
+    ([True, False, True], range(2)), ([[0, 1]], slice(1, None)), (np.array(1), [0, 0]),
+    ("T0", "T[1,0]"), ((0, 1), 2), ([(0, 1), (1, 1)], None), (np.uint8(2), _Idx()),
+])
+def test_gradients_through_getitem_and_setitem_with_numpy_keys(key):
+    key = tuple(_tensor_key(k) for k in key) if isinstance(key, tuple) else key
+    nkey = _numpy_key(key)
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((3, 4))
+    ids = _ids(a.shape, nkey)
+    # getitem: the gradient scatter-adds (repeated positions accumulate)
+    x = gg.tensor(a, requires_grad=True)
+    w = rng.standard_normal(np.shape(ids))
+    (x[key] * gg.tensor(w)).sum().backward()
+    want = np.zeros(a.size)
+    np.add.at(want, np.ravel(ids), np.ravel(w))
+    np.testing.assert_allclose(x.grad.numpy(), want.reshape(a.shape))
+    # setitem: the base's gradient is zero where written; the value's goes to surviving writes
+    x = gg.tensor(a, requires_grad=True)
+    v = gg.tensor(rng.standard_normal(np.shape(ids)), requires_grad=True)
+    y = x * 1.0
+    y[key] = v
+    g = rng.standard_normal(a.shape)
+    (y * gg.tensor(g)).sum().backward()
+    pos = np.full(a.size, -1)
+    pos[np.ravel(ids)] = np.arange(np.size(ids))      # NumPy's last write wins
+    gv = np.zeros(np.size(ids))
+    np.add.at(gv, pos[pos >= 0], g.ravel()[pos >= 0])
+    np.testing.assert_allclose(x.grad.numpy(), np.where(pos >= 0, 0.0, g.ravel()).reshape(a.shape))
+    np.testing.assert_allclose(v.grad.numpy(), gv.reshape(np.shape(ids)))
+
+
+def test_range_keys_in_the_cs231n_idioms():
+    scores = gg.tensor(np.arange(12.0).reshape(3, 4) / 7, requires_grad=True)
+    y = gnp.array([3, 0, 1])
+    probs = gnp.exp(scores)
+    probs = probs / probs.sum(axis=1, keepdims=True)
+    loss = -gnp.log(probs[range(3), y]).mean()
+    loss.backward()
+    p = np.exp(scores.numpy()); p /= p.sum(1, keepdims=True)
+    dp = p.copy(); dp[range(3), y.numpy()] -= 1
+    np.testing.assert_allclose(scores.grad.numpy(), dp / 3, rtol=1e-12)
+    d = gnp.array(p)
+    d[range(3), y] -= 1                     # the in-place write, no graph
+    np.testing.assert_array_equal(d.numpy(), dp)
+
+
+def test_flat_take_and_put_take_ranges_as_numpy():
+    a = np.arange(10.0)
+    t = gnp.array(a)
+    np.testing.assert_array_equal(t.flat[range(2, 5)].numpy(), a.flat[range(2, 5)])
+    np.testing.assert_array_equal(gnp.take(t, range(3)).numpy(), np.take(a, range(3)))
+    t.flat[range(2)] = 7.0
+    b = a.copy(); b.flat[range(2)] = 7.0
+    np.testing.assert_array_equal(t.numpy(), b)
+    gnp.put(t, range(3, 5), [1.0, 2.0]); np.put(b, range(3, 5), [1.0, 2.0])
+    np.testing.assert_array_equal(t.numpy(), b)
+
+
+def test_a_range_key_replays_in_a_compiled_step():
+    def f(x, y):
+        return (x[range(3), y] * 2.0).sum()
+
+    fc = gg.compile(f)
+    for seed in range(3):
+        a = np.random.default_rng(seed).standard_normal((3, 4))
+        y = gg.tensor(np.array([seed % 4, 1, 3]))
+        np.testing.assert_allclose(fc(gg.tensor(a), y).item(), f(gg.tensor(a), y).item())
+
+
+def test_a_view_written_into_its_own_base_keeps_versions_and_graph_rules():
+    a = gnp.arange(6.0)
+    ver = a._vc[0]
+    a[1:-1] = a[2:]                                   # the stencil write: NumPy's own
+    assert a.tolist() == [0.0, 2.0, 3.0, 4.0, 5.0, 5.0] and a._vc[0] == ver + 1
+    # a value that is a view of a tensor in the graph still records the write
+    x = gg.tensor(np.arange(6.0), requires_grad=True)
+    y = x * 1.0
+    y[1:-1] = y[2:] * 1.0
+    z = gnp.zeros(6)
+    w = y[1:3]                                        # (y requires grad: w is in the graph)
+    z[0:2] = w
+    (z.sum() + y.sum()).backward()
+    # y = [x0, x2, x3, x4, x5, x5]; z = [x2, x3, 0, ...]
+    assert x.grad.tolist() == [1.0, 0.0, 2.0, 2.0, 1.0, 2.0]
