@@ -431,5 +431,5 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 from .tensor import Tensor  # noqa: E402  (Tensor needs this module's Function)
 from .backward_pass import _run  # noqa: E402  (the pass needs Function and Tensor)
-from .inplace import _view_in_graph  # noqa: E402  (views without a node, and their bases)
+from .view_links import _view_in_graph  # noqa: E402  (views without a node, and their bases)
 from .old_values import _aliased, _saves_answer  # noqa: E402  (what a node read)
