@@ -130,6 +130,13 @@ def test_host_reads_are_refused_while_recording(read):
     assert capture_hooks.active() is None
 
 
+@pytest.mark.parametrize("inp", [np.array([1.0, 2.0]), np.array(3.0)], ids=["1-d", "0-d"])
+def test_numpy_scalar_made_outside_ops_is_refused(inp):
+    # NumPy arithmetic on a raw ndarray input: a replay would return the first call's number
+    with pytest.raises(CaptureError, match="NumPy float64 that no recorded gpugrad call"):
+        gg.compile(lambda x: (x * 3.0).sum())(inp)
+
+
 @pytest.mark.parametrize("shape", [(4, 3), (1, 1)])
 def test_array_made_outside_ops_is_refused(shape):
     model = nn.Linear(shape[1], 3)

@@ -269,3 +269,19 @@ def test_every_inplace_write_numpy_aborts_after_writing_moves_the_version(write)
     else:
         with pytest.raises(RuntimeError, match="modified by an in-place operation"):
             y.backward()
+
+
+def test_numpy_own_results_never_share_an_inputs_memory():
+    # gnp.einsum computes with NumPy's own outside a graph; NumPy returns views for these
+    x = gnp.zeros((3, 3))
+    for spec in ("ii->i", "ij->ji", "ij->ij"):
+        r = gnp.einsum(spec, x)
+        assert not np.shares_memory(r.numpy(), x.numpy()), spec
+    # the breaker's case: the input is written later with a value that requires grad
+    w = gg.tensor(2.0, dtype="float64", requires_grad=True)
+    x = gnp.zeros((3, 3))
+    d = gnp.einsum("ii->i", x)
+    x[0, 0] = w
+    loss = (d * d).sum() + w          # d is the diagonal as it was: zeros
+    loss.backward()
+    assert loss.item() == 2.0 and w.grad.item() == 1.0

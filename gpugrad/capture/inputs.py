@@ -6,9 +6,9 @@ device *and strides*: several results read the memory layout -- ``ravel(x, 'K')`
 ``x.flatten('K')``, ``reshape(x, -1, order='A')``, ``copy(x)``, ``array(x)``,
 ``x.copy('K')``, ``zeros_like(x)``, ``astype``, and a reduction's summation order -- so a
 C-ordered, a Fortran-ordered and a strided (transposed, sliced, reversed, broadcast) input
-each get their own tape.  The strides are the array's own (in bytes; the dtype is in the
-key too, so they stand for strides in elements): two arrays of one shape and dtype with the
-same strides read alike, whatever their offsets in their parents.
+each get their own tape.  The key holds the layout (:func:`_layout`: C, F, or the strides in
+bytes -- the dtype is in the key too -- with those of length-1 axes left out): two arrays of
+one shape and dtype with the same layout read alike, whatever their offsets in their parents.
 
 The static buffer of an input has the input's strides too (:func:`static_buffer`): a
 C-ordered buffer would give a Fortran input's replay the C answer.  Any other argument is
@@ -49,7 +49,7 @@ def signature(args, kwargs):
                 raise CaptureError(f"input {name!r} of a compiled step requires grad; "
                                    f"inputs are data (gradients go to the tensors the step "
                                    f"closes over, such as a model's parameters)")
-            key.append((name, type(a).__name__, d.shape, d.dtype, d.strides,  # (NumPy: CPU)
+            key.append((name, type(a).__name__, d.shape, d.dtype, _layout(d),  # (NumPy: CPU)
                         "cpu" if type(d) is np.ndarray else str(backend.array_device(d))))
             arrays.append(d)
         else:
@@ -61,6 +61,19 @@ def signature(args, kwargs):
                                 f"values (which are static: a new value records again)")
             key.append((name, "static", a))
     return tuple(key), arrays
+
+
+def _layout(d):
+    """The part of array ``d``'s strides that can change a result: "C" or "F" for a contiguous
+    array (NumPy's flags ignore axes of length 1, and an empty array is both), else the
+    strides with those of length-1 axes set to 0 -- so a column sliced from matrices of
+    different widths, a single element or an empty slice keys alike and records once."""
+    f = d.flags
+    if f.c_contiguous:
+        return "C"
+    if f.f_contiguous:
+        return "F"
+    return tuple(0 if n == 1 else s for n, s in zip(d.shape, d.strides))
 
 
 def static_buffer(d):

@@ -56,6 +56,11 @@ def output_spec(rec, value):
     k = rec.slot.get(id(value)) if rec is not None and _is_value(value) else None
     if k is not None:                    # a NumPy scalar or float a recorded call returned
         return ("value", k)
+    if isinstance(value, (np.floating, np.complexfloating)):
+        raise CaptureError(f"a compiled step returned a NumPy {type(value).__name__} that no "
+                           f"recorded gpugrad call made (NumPy arithmetic on an array inside "
+                           f"the step): a replay would return the recorded value; compute it "
+                           f"with gpugrad ops on tensors, or return a tensor")
     if isinstance(value, (bool, int, float, complex, str, type(None))):
         return ("const", value)
     raise CaptureError(f"a compiled step returned a {type(value).__name__}; expected "

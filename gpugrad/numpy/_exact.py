@@ -51,6 +51,11 @@ def _wrap(r):
         items = [_wrap(v) for v in r]
         return type(r)(*items) if hasattr(r, "_fields") else tuple(items)
     if isinstance(r, (_np.ndarray, _np.generic)) and r.dtype.char in _NATIVE:
+        if type(r) is _np.ndarray and r.base is not None:
+            # a view NumPy returns (einsum's 'ii->i', 'ij->ji') would share an input's memory
+            # without the link a gpugrad view keeps, so a later write into the input would
+            # change it behind the graph's back: an array of its own, as the op path gives
+            r = r.copy()
         return Tensor._make(_np.asarray(r))  # (a NumPy scalar: a 0-d tensor)
     return r
 
