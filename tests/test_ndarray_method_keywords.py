@@ -40,6 +40,8 @@ def _result(r):
 @pytest.mark.parametrize("a", [A_INT, A_FLT], ids=["int64", "float64"])
 @pytest.mark.parametrize("call", CALLS)
 def test_method_matches_numpy(call, a):
+    if call == "x.clip()" and np.lib.NumpyVersion(np.__version__) < "2.1.0":
+        pytest.skip("NumPy 2.0's clip needs a bound (2.1 copies; gpugrad follows 2.1)")
     try:
         want = _result(eval(call, {"x": a.copy(), "np": np}))
     except (TypeError, ValueError) as e:
