@@ -343,6 +343,39 @@ def compile_matches_eager_and_speed(steps):
     return out
 
 
+def compile_cuda_bad_target():
+    """A compiled CUDA step given a class target of -1 must raise IndexError or make the loss
+    NaN -- never step the optimizer with the loss of class C-1 (the replay re-runs the value
+    check between graph segments: gpugrad/capture/checks.py)."""
+    sizes = [64, 32, 10]
+    x, y = _data(64, sizes)
+    model = _model(sizes)
+    opt = gg.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(xb, yb):
+        loss = gg.cross_entropy(model(xb), yb, label_smoothing=0.1)
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        return loss
+    fn = gg.compile(step)
+    for _ in range(3):
+        fn(x, y)
+    _sync()
+    before = [p.data.get() for p in model.parameters()]
+    bad = y.detach().clone()
+    bad.data[0] = -1
+    try:
+        loss = fn(x, bad)
+        _sync()
+        outcome = "nan" if not np.isfinite(float(loss.item())) else "value"
+    except IndexError as e:
+        outcome = f"raised: {e}"
+    changed = any(not np.array_equal(a, p.data.get()) for a, p in zip(before, model.parameters()))
+    return {"outcome": outcome, "weights_changed": changed,
+            "ok": outcome != "value" and (outcome == "nan" or not changed)}
+
+
 def fft_on_cupy():
     rng = np.random.default_rng(1)
     a = rng.standard_normal((8, 33))
@@ -400,6 +433,7 @@ def main(argv=None):
     check("amp_bf16_compile_refused")(amp_bf16_compile_refused)
     check("bench_w3_bf16")(bench_w3_bf16)
     check("compile_cuda_graph_w4")(lambda: compile_matches_eager_and_speed(args.steps))
+    check("compile_cuda_bad_target")(compile_cuda_bad_target)
     check("fft_on_cupy")(fft_on_cupy)
     check("optimizer_step_all_or_nothing")(optimizer_step_all_or_nothing)
     if args.out:
