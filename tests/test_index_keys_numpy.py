@@ -150,6 +150,8 @@ def test_range_keys_in_the_cs231n_idioms():
     np.testing.assert_array_equal(d.numpy(), dp)
 
 
+@pytest.mark.skipif(np.lib.NumpyVersion(np.__version__) < "2.1.0",
+                    reason="NumPy 2.0's .flat refuses a range (2.1 reads it as an array)")
 def test_flat_take_and_put_take_ranges_as_numpy():
     a = np.arange(10.0)
     t = gnp.array(a)
@@ -188,3 +190,106 @@ def test_a_view_written_into_its_own_base_keeps_versions_and_graph_rules():
     (z.sum() + y.sum()).backward()
     # y = [x0, x2, x3, x4, x5, x5]; z = [x2, x3, 0, ...]
     assert x.grad.tolist() == [1.0, 0.0, 2.0, 2.0, 1.0, 2.0]
+
+
+# keys of a 3-d array that mix integer arrays with boolean masks (1-d and 2-d) around an
+# Ellipsis and None: the masks must be checked against, and expanded on, NumPy's axes
+_MASK_PARTS = [
+    [0], [1, 0], np.array([[1], [0]]), 1, slice(None), None,
+    np.array([True, False]), np.array([True, False, True]), np.array([True, False, True, True]),
+    np.array([[True, False, True], [False, True, True]]),
+    np.array([[True, False, True, True], [False, True, False, True], [True, True, False, False]]),
+]
+
+
+def _mask_keys():
+    keys = []
+    for n in (2, 3):
+        for parts in itertools.product(range(len(_MASK_PARTS)), repeat=n):
+            for at in range(n + 1):                  # where the Ellipsis goes (n: nowhere)
+                key = [_MASK_PARTS[i] for i in parts]
+                if at < n:
+                    key.insert(at, Ellipsis)
+                if any(getattr(k, "dtype", None) == bool for k in key):
+                    keys.append(tuple(key))
+    return keys
+
+
+def test_masks_with_integer_arrays_around_an_ellipsis_follow_numpy():
+    a = np.arange(24.0).reshape(2, 3, 4)
+    checked = refused = 0
+    for key in _mask_keys():
+        want, err = _numpy_outcome(lambda: a[key])
+        b = a.copy()
+        werr = _numpy_outcome(lambda: b.__setitem__(key, -1.0))[1]
+        assert werr == err, key
+        for t in (gnp.array(a), gg.tensor(a, requires_grad=True) * 1.0):
+            if err is not None:
+                with pytest.raises(err):
+                    t[key]
+                refused += 1
+                continue
+            got = t[key]
+            assert got.shape == want.shape, key
+            np.testing.assert_array_equal(got.numpy(), want, err_msg=repr(key))
+            checked += 1
+        t = gnp.array(a)
+        if err is not None:
+            with pytest.raises(err):
+                t[key] = -1.0
+            assert np.array_equal(t.numpy(), a), key          # nothing half-written
+            continue
+        t[key] = -1.0
+        np.testing.assert_array_equal(t.numpy(), b, err_msg=repr(key))
+    assert checked > 400 and refused > 400
+
+
+@pytest.mark.parametrize("key", [
+    ([0], Ellipsis, np.array([True, False, True, True])),
+    ([1, 0], None, Ellipsis, np.array([True, False, False, True])),
+    (np.array([True, False]), Ellipsis, [2, 0]),
+    ([0], Ellipsis, None, np.array([[True, False, True, True], [False, True, False, True],
+                                    [True, True, False, False]])),
+    (Ellipsis, np.array([[True, False, True], [False, True, True]]), [3, 3, 1, 0]),
+])
+def test_gradients_through_masks_around_an_ellipsis(key):
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((2, 3, 4))
+    ids = _ids(a.shape, key)
+    x = gg.tensor(a, requires_grad=True)
+    w = rng.standard_normal(ids.shape)
+    (x[key] * gg.tensor(w)).sum().backward()
+    want = np.zeros(a.size)
+    np.add.at(want, ids.ravel(), w.ravel())
+    np.testing.assert_allclose(x.grad.numpy(), want.reshape(a.shape))
+    x = gg.tensor(a, requires_grad=True)
+    v = gg.tensor(rng.standard_normal(ids.shape), requires_grad=True)
+    y = x * 1.0
+    y[key] = v
+    (y * 2.0).sum().backward()
+    written = np.zeros(a.size, bool)
+    written[ids.ravel()] = True
+    np.testing.assert_allclose(x.grad.numpy(), np.where(written, 0.0, 2.0).reshape(a.shape))
+    pos = np.full(a.size, -1)
+    pos[ids.ravel()] = np.arange(ids.size)                # NumPy's last write wins
+    gv = np.zeros(ids.size)
+    gv[pos[pos >= 0]] = 2.0
+    np.testing.assert_allclose(v.grad.numpy(), gv.reshape(ids.shape))
+
+
+def test_foreign_array_keys_with_index_are_read_as_numpy_reads_them():
+    torch = pytest.importorskip("torch")
+    a = np.arange(12.0).reshape(3, 4)
+    for key in (torch.tensor([0, 2]), torch.tensor([2]), torch.tensor(1), torch.tensor(True),
+                (slice(None), torch.tensor([0, 3])), torch.tensor([True, False, True]),
+                torch.tensor([[0, 1]]), torch.tensor([1.0, 2.0]), torch.tensor(1.0)):
+        want, err = _numpy_outcome(lambda: a[key])
+        if err is not None:
+            with pytest.raises(err):
+                gnp.array(a)[key]
+            continue
+        np.testing.assert_array_equal(gnp.array(a)[key].numpy(), want, err_msg=repr(key))
+        b, t = a.copy(), gnp.array(a)
+        b[key] = -1.0
+        t[key] = -1.0
+        np.testing.assert_array_equal(t.numpy(), b, err_msg=repr(key))

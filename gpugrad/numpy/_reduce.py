@@ -32,6 +32,30 @@ def _masked(name, a, where, axis, out, keepdims, **kw):
     return masked_reduce(name, a, where, axis, out, keepdims, **kw)
 
 
+def _exact_kind(name, a, dtype, out, **kw):
+    """NumPy's own ``name(values, dtype=dtype, **kw)`` where ``dtype`` asks for a bool or
+    integer result, else None.  Such a result has no gradient, so NumPy's computation on the
+    values -- detached, also for a tensor in a graph -- is the answer, its dtype and value
+    exactly (``mean(dtype=int)`` truncates NumPy's way; ``cumsum(dtype=bool)`` is a running
+    or).  Float and complex results take the differentiable path instead."""
+    dt = C.dtype(dtype)
+    if dt is None or dt.kind in "fc":
+        return None
+    kw = {k: v for k, v in kw.items() if v is not C._NOVALUE}
+    fn = getattr(_np, name)
+
+    def call(xp, v):
+        return xp.asarray((fn if xp is _np else getattr(xp, name))(v, dtype=dt, **kw))
+    return C.out(C.nograd(call, C.tensor(a)), out, name)
+
+
+def _as_requested(r, dtype):
+    """``r`` (a differentiable float result) in the float or complex ``dtype`` asked for:
+    NumPy's result dtype is the requested one (``var(x, dtype=complex)`` is complex)."""
+    dt = C.dtype(dtype)
+    return r if dt is None or r.dtype == dt else r.astype(dt)
+
+
 def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=C._NOVALUE, where=True):
     """Sum of elements over ``axis``; integer and bool inputs sum in int64 as in NumPy.
 
@@ -46,6 +70,9 @@ def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=C._NOVALUE, 
             return r
     if where is not True:
         return _masked("sum", a, where, axis, out, keepdims, dtype=dtype, initial=initial)
+    exact = _exact_kind("sum", a, dtype, out, axis=axis, keepdims=keepdims, initial=initial)
+    if exact is not None:
+        return exact
     x = C.tensor(a)
     dt = C.dtype(dtype)
     if dt is not None and dt.kind in "fc" and x.dtype != dt:
@@ -75,8 +102,12 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
     """
     if where is not True:
         return _masked("mean", a, where, axis, out, keepdims, dtype=dtype)
+    exact = _exact_kind("mean", a, dtype, out, axis=axis, keepdims=keepdims)
+    if exact is not None:
+        return exact
     x = _floated(a, dtype)
-    return C.out(ops.mean(x, axis=_axis(axis, x, False), keepdims=keepdims), out, "mean")
+    r = ops.mean(x, axis=_axis(axis, x, False), keepdims=keepdims)
+    return C.out(_as_requested(r, dtype), out, "mean")
 
 
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True,
@@ -94,6 +125,9 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Tru
         ddof = correction
     if where is not True:
         return _masked("var", a, where, axis, out, keepdims, dtype=dtype, ddof=ddof)
+    exact = _exact_kind("var", a, dtype, out, axis=axis, keepdims=keepdims, ddof=ddof)
+    if exact is not None:
+        return exact
     x = _floated(a, dtype)
     ax = _axis(axis, x, False)
     if x.dtype.kind == "c":  # the mean squared modulus: var(real) + var(imag), real-valued
@@ -101,7 +135,7 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Tru
                     ops.var(ops.imag(x), axis=ax, keepdims=keepdims, ddof=ddof))
     else:
         r = ops.var(x, axis=ax, keepdims=keepdims, ddof=ddof)
-    return C.out(r, out, "var")
+    return C.out(_as_requested(r, dtype), out, "var")
 
 
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True,
@@ -119,9 +153,15 @@ def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Tru
         ddof = correction
     if where is not True:
         return _masked("std", a, where, axis, out, keepdims, dtype=dtype, ddof=ddof)
+    exact = _exact_kind("std", a, dtype, out, axis=axis, keepdims=keepdims, ddof=ddof)
+    if exact is not None:
+        return exact
     x = _floated(a, dtype)
-    r = ops.std(x, axis=_axis(axis, x, False), keepdims=keepdims, ddof=ddof)
-    return C.out(r, out, "std")
+    if x.dtype.kind == "c":  # the root of the real variance (see var)
+        r = ops.sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
+    else:
+        r = ops.std(x, axis=_axis(axis, x, False), keepdims=keepdims, ddof=ddof)
+    return C.out(_as_requested(r, dtype), out, "std")
 
 
 def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=C._NOVALUE, where=True):
@@ -133,6 +173,9 @@ def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=C._NOVALUE,
     """
     if where is not True:
         return _masked("prod", a, where, axis, out, keepdims, dtype=dtype, initial=initial)
+    exact = _exact_kind("prod", a, dtype, out, axis=axis, keepdims=keepdims, initial=initial)
+    if exact is not None:
+        return exact
     x = C.tensor(a)
     dt = C.dtype(dtype)
     if dt is not None and x.dtype != dt:
@@ -157,9 +200,13 @@ def _extreme(name, fn, combine):
         if x.size == 0:
             raise ValueError(f"zero-size array to reduction operation {name} which has no "
                              f"identity")
+        if initial is not C._NOVALUE and x.dtype.kind not in "fc":  # no gradient: NumPy's
+            return C.out(C.nograd(lambda xp, v: xp.asarray(getattr(xp, name)(  # (initial
+                v, axis=axis, keepdims=keepdims, initial=initial)), x), out, name)  # cast in)
         r = fn(x, axis=_axis(axis, x), keepdims=keepdims)
         if initial is not C._NOVALUE:
             r = combine(r, initial)
+            r = r if r.dtype == x.dtype else r.astype(x.dtype)  # NumPy: the input's dtype
         return C.out(r, out, name)
     f.__name__ = f.__qualname__ = name
     f.__doc__ = (f"{name.title()} over ``axis``; ties share the gradient evenly.\n\n"
@@ -205,6 +252,9 @@ def cumsum(a, axis=None, dtype=None, out=None):
     >>> gnp.cumsum([1, 2, 3]).tolist()
     [1, 3, 6]
     """
+    exact = _exact_kind("cumsum", a, dtype, out, axis=axis)
+    if exact is not None:
+        return exact
     x = _accumulator(a, dtype)
     ax = axis if x.ndim else _axis(axis, x, one=True)
     return C.out(ops.cumsum(x, axis=ax), out, "cumsum")
@@ -217,6 +267,9 @@ def cumprod(a, axis=None, dtype=None, out=None):
     >>> gnp.cumprod([1.0, 2.0, 3.0]).tolist()
     [1.0, 2.0, 6.0]
     """
+    exact = _exact_kind("cumprod", a, dtype, out, axis=axis)
+    if exact is not None:
+        return exact
     x = _accumulator(a, dtype)
     ax = axis if x.ndim else _axis(axis, x, one=True)
     return C.out(ops.cumprod(x, axis=ax), out, "cumprod")
@@ -303,6 +356,9 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
     """
     if where is not True:
         return _masked("nanmean", a, where, axis, out, keepdims, dtype=dtype)
+    exact = _exact_kind("nanmean", a, dtype, out, axis=axis, keepdims=keepdims)
+    if exact is not None:
+        return exact
     x = _floated(a, dtype)
     w = x.astype(_np.float32) if x.dtype == _np.float16 else x
     ok = ops.logical_not(ops.isnan(w))

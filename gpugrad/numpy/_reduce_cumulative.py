@@ -7,6 +7,7 @@ with NumPy's axis rule (required above 1-D) and an optional leading identity.
 """
 from __future__ import annotations
 
+from .. import backend
 from ..tensor import Tensor
 from . import _core as C
 
@@ -29,7 +30,8 @@ def _cumulative(name, a, axis, dtype, include_initial, identity):
         ax = axis % max(x.ndim, 1)
         shape = list(r.shape)
         shape[ax] = 1
-        first = Tensor._make(r.data[(slice(None),) * ax + (slice(0, 1),)] * 0 + identity)
+        head = r.data[(slice(None),) * ax + (slice(0, 1),)]
+        first = Tensor._make(backend.get_array_module(head).full_like(head, identity))  # r's dtype
         r = concatenate([first, r], axis=ax)
     return r
 

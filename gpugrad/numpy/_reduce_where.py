@@ -48,13 +48,19 @@ def masked_reduce(name, a, where, axis=None, out=None, keepdims=False, **kw):
     x = C.tensor(a)
     m = where_mask(where, x)
     kw = {k: v for k, v in kw.items() if v is not C._NOVALUE and v is not None}
-    if name in ("all", "any") or _plain(x):
+    dt = C.dtype(kw.get("dtype"))
+    # a bool or integer result (asked for, or max/min of such an input) has no gradient:
+    # NumPy's own on the detached values is the answer, also for a tensor in a graph
+    exact = (dt is not None and dt.kind not in "fc") or \
+        (name in ("max", "min") and x.dtype.kind not in "fc")
+    if name in ("all", "any") or exact or _plain(x):
         return C.out(C.nograd(lambda xp, v, w: xp.asarray(_numpy(name, xp, v, w, axis, keepdims, kw)),
                               x, m), out, name)
     m = ops.broadcast_to(m, x.shape)  # (NumPy: the mask follows the input)
     ax = _axis(axis, x, name not in ("mean", "var", "std", "nanmean"))
     r = _GRAPH[name](x, m, ax, keepdims, kw)
-    return C.out(r, out, name)
+    want = dt if dt is not None else x.dtype if name in ("max", "min") else None
+    return C.out(r if want is None or r.dtype == want else r.astype(want), out, name)
 
 
 def _numpy(name, xp, v, w, axis, keepdims, kw):

@@ -99,8 +99,8 @@ def _prepare_key(key, x):
         elif isinstance(k, (float, np.floating, complex, np.complexfloating, str, bytes)):
             name = np.dtype(type(k)).name if isinstance(k, np.generic) else type(k).__name__
             raise IndexError(f"tensor indices must be integers or booleans, got {name}")
-        elif hasattr(k, "__index__"):  # NumPy reads any other integer-like object as an int
-            out.append(operator.index(k))
+        elif (i := _as_index(k)) is not None:  # any other integer-like object: an int
+            out.append(i)
         else:  # a range or any other sequence: an array, as NumPy reads it (or IndexError)
             arr = _index_array(k, x, xp)
             out.append(arr)
@@ -126,18 +126,33 @@ def _prepare_key(key, x):
     return tuple(out), True, int_arrays
 
 
+def _as_index(k):
+    """``operator.index(k)``, or None where ``k`` has no ``__index__`` or refuses it: NumPy
+    tries ``__index__`` first on any object that is not an ndarray and, where that fails,
+    reads the object as an array (so ``torch.tensor([0, 2])`` indexes as ``[0, 2]``, while
+    ``torch.tensor([2])`` and ``torch.tensor(True)`` are the integers 2 and 1)."""
+    if not hasattr(k, "__index__"):
+        return None
+    try:
+        return operator.index(k)
+    except Exception:  # NumPy clears any error of __index__ and tries the array reading
+        return None
+
+
 def _check_masks(key, shape):
     """IndexError, as NumPy's, where a boolean array in ``key`` (a prepared key that also
     holds integer arrays, so masks become their nonzero rows) does not match the axes it
-    covers: expanded, it would silently pick different elements than NumPy's mask."""
+    covers: expanded, it would silently pick different elements than NumPy's mask.  The
+    Ellipsis stands for the axes the other parts leave, so the parts after it are aligned to
+    the end of ``shape``."""
     def span(k):
         if k is None or k is Ellipsis or type(k) is bool:
             return 0
         return k.ndim if hasattr(k, "dtype") and k.dtype.kind == "b" else 1
     axis = 0
-    for k in key:
+    for i, k in enumerate(key):
         if k is Ellipsis:
-            axis = max(axis, len(shape) - sum(span(c) for c in key))
+            axis = max(axis, len(shape) - sum(span(c) for c in key[i + 1:]))
             continue
         if hasattr(k, "dtype") and k.dtype.kind == "b" and k.ndim:
             for d, m in enumerate(k.shape):
