@@ -1,8 +1,8 @@
 """NumPy's 1-D signal and integration functions, differentiable: ``convolve`` and
 ``correlate`` (modes full/same/valid: a gather of sliding windows times the kernel),
-``trapezoid`` (slices, as NumPy writes it), ``interp`` (a gather of the bracketing points
-and a linear blend; the bracket indices are constants) and ``bincount`` with ``weights``
-(a scatter-add of the weights).
+``trapezoid`` (slices, as NumPy writes it), ``interp`` (NumPy's own value and the gradient
+of its formula, in ``_interp``) and ``bincount`` with ``weights`` (a scatter-add of the
+weights).
 
 Inputs outside any recorded graph take NumPy's own function (the same bits; a scalar
 answer as a 0-d tensor); with a tensor in a graph among them the formula runs on tensors.
@@ -20,6 +20,7 @@ import numpy as _np
 from .. import ops
 from ..backend import get_array_module
 from . import _core as C, _fallback
+from ._fallback import tensors_in
 from ._poly import _graph, const
 
 __all__ = ["convolve", "correlate", "trapezoid", "interp", "bincount"]
@@ -143,8 +144,10 @@ def interp(x, xp, fp, left=None, right=None, period=None):
     """The piecewise-linear interpolant of points (``xp``, increasing; ``fp``) at ``x``;
     ``left``/``right`` below/above the range (``fp[0]``/``fp[-1]`` by default); ``period``
     for periodic ``xp``.  float64 (complex128 for complex ``fp``).  Differentiable in
-    ``fp``, ``x`` (the slope of the interval ``x`` falls in; at a point, the interval to its
-    right) and ``xp``, ``left``, ``right``.
+    ``fp``, ``x`` (the slope of the interval ``x`` falls in; 0 at a knot and outside) and
+    ``xp``, ``left``, ``right``; in a graph the value is NumPy's own (the same bits).
+    Raises NumPy's errors (ValueError for knots and values of different lengths, no knots
+    or ``period=0``).
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.interp([0.5, 3.0], [0.0, 1.0, 2.0], [0.0, 10.0, 30.0]).tolist()
@@ -153,65 +156,11 @@ def interp(x, xp, fp, left=None, right=None, period=None):
     if not _graph(x, xp, fp, left, right):
         return C.wrap(_fallback.call(_np.interp, (x, xp, fp),
                                      {"left": left, "right": right, "period": period}, "interp"))
-    fpt = C.tensor(fp)
-    out = _np.complex128 if fpt.dtype.kind == "c" else _np.float64
-    fpt = fpt.astype(out) if fpt.dtype != out else fpt
-    xt = C.tensor(x, fpt).astype(_np.float64)
-    xpt = C.tensor(xp, fpt).astype(_np.float64)
-    if xpt.ndim != 1 or fpt.ndim != 1:
-        raise ValueError("Data points must be 1-D sequences")
-    if xpt.shape[0] != fpt.shape[0]:
-        raise ValueError("fp and xp are not of the same length")
-    if xpt.shape[0] == 0:
-        raise ValueError("array of sample points is empty")
-    if period is not None:
-        xt, xpt, fpt = _periodic(xt, xpt, fpt, period)
-        left = right = None
-    lval = fpt[0] if left is None else C.operand(left, fpt)
-    rval = fpt[-1] if right is None else C.operand(right, fpt)
-    below, above, knot, inner, nan, jc, j1, jk = C.nograd(_brackets, xt.detach(), xpt.detach())
-    n = xpt.shape[0]
-    if n == 1:
-        val = ops.broadcast_to(fpt[0], xt.shape)
-    else:
-        x0, y0 = xpt[jc], fpt[jc]
-        span = ops.where(inner, ops.subtract(xpt[j1], x0), 1.0)
-        slope = ops.divide(ops.subtract(fpt[j1], y0), span)
-        val = ops.add(ops.multiply(slope, ops.subtract(xt, x0)), y0)
-    r = ops.where(knot, fpt[jk], val)
-    r = ops.where(below, lval, r)
-    r = ops.where(above, rval, r)
-    return ops.where(nan, xt, r)
+    from ._interp import Interp
 
-
-def _brackets(xp, xs, ks):
-    """For points ``xs`` among increasing knots ``ks``: masks (below the first knot, above
-    the last, at a knot, strictly inside an interval, NaN) and the indices of the interval's
-    ends and of the knot (NumPy's ``interp`` cases)."""
-    n = ks.shape[0]
-    j = xp.searchsorted(ks, xs, side="right") - 1
-    jc = xp.clip(j, 0, max(n - 2, 0))
-    jk = xp.clip(j, 0, n - 1)
-    below, above = xs < ks[0], xs > ks[-1]
-    knot = ~below & ~above & ((j == n - 1) | (ks[jk] == xs))
-    nan = xp.isnan(xs)
-    return below, above, knot, ~below & ~above & ~knot & ~nan, nan, jc, jc + 1, jk
-
-
-def _periodic(xt, xpt, fpt, period):
-    """NumPy's periodic ``interp``: points taken modulo ``period``, sorted, and one copy of
-    each end point added beyond the other end."""
-    from ._manip import concatenate
-
-    if period == 0:
-        raise ValueError("period must be a non-zero value")
-    period = abs(period)
-    xt, xpt = ops.remainder(xt, period), ops.remainder(xpt, period)
-    order = C.nograd(lambda xp, k: xp.argsort(k), xpt.detach())
-    xpt, fpt = xpt[order], fpt[order]
-    xpt = concatenate([ops.subtract(xpt[-1:], period), xpt, ops.add(xpt[0:1], period)])
-    fpt = concatenate([fpt[-1:], fpt, fpt[0:1]])
-    return xt, xpt, fpt
+    like = next(t for t in tensors_in((x, xp, fp, left, right)) if C.traced(t))
+    x, xp, fp = (C.tensor(a, like) for a in (x, xp, fp))
+    return Interp.apply(x, xp, fp, left, right, period=period)
 
 
 def bincount(x, weights=None, minlength=0):
@@ -238,6 +187,8 @@ def bincount(x, weights=None, minlength=0):
     if w.shape != idx.shape:
         raise ValueError(f"bincount: weights of shape {w.shape} do not match x of shape "
                          f"{idx.shape}")
+    if idx.size == 0:  # NumPy's answer for no points is integer zeros, whatever the weights
+        return C.wrap(counts)
     total = const(xp.zeros(counts.shape[0], _np.float64), w)
     _scatter_add(total, (idx,), w.astype(_np.float64), False)
     return total
