@@ -15,13 +15,12 @@ goes through indexing.
 from __future__ import annotations
 
 import numbers
-import operator
 
 import numpy as np
 
 from .. import backend, capture_hooks as _capture
 from ..autograd import unbroadcast
-from ..backend import DeviceMismatchError, array_device, is_cupy_array
+from ..backend import is_cupy_array
 from ..tensor import Tensor
 from .setitem_rules import numpy_value
 from ._util import tensor_arg, xp_of
@@ -36,139 +35,7 @@ __all__ = ["getitem", "setitem", "take", "take_along_axis"]
 
 
 # ================================================================ indexing
-def _index_array(k, x, xp):
-    """An index component that is an array (Tensor, ndarray) or is read as one (a list, tuple,
-    range or any other sequence NumPy converts), on ``x``'s device."""
-    if isinstance(k, Tensor):
-        arr = k.data
-    elif isinstance(k, np.ndarray) or is_cupy_array(k):
-        arr = k
-    else:
-        arr = _list_index(k)
-    if arr.dtype.kind not in "iub":
-        read = f" (an array read from a {type(k).__name__})" if arr is not k and not \
-            isinstance(k, Tensor) else ""
-        raise IndexError(f"tensor indices must be integers or booleans, got "
-                         f"{arr.dtype.name}{read}")
-    if xp is not np and isinstance(arr, np.ndarray) and not isinstance(k, Tensor):
-        arr = backend.to_device(arr, array_device(x))
-    elif is_cupy_array(arr) != is_cupy_array(x) or (xp is not np and arr.device != x.device):
-        raise DeviceMismatchError(f"expected the index on {array_device(x)}, got it on "
-                                  f"{array_device(arr)}")
-    if _capture._on and not isinstance(k, Tensor) and not isinstance(k, np.ndarray) \
-            and not is_cupy_array(k):  # gpugrad.compile: a constant key (list, range, ...)
-        dev = array_device(x) if xp is not np else None
-        _capture.constant(lambda: _list_index(k) if dev is None
-                          else backend.to_device(_list_index(k), dev), arr)
-    return arr
-
-
-def _list_index(k):
-    """NumPy's array for a sequence used as an index: ``np.asarray(k)``, an empty one as intp
-    (``[]``, ``range(0)``, ``[[]]``), as NumPy's indexing reads it."""
-    arr = np.asarray(k)
-    return arr.astype(np.intp) if arr.size == 0 else arr
-
-
-def _prepare_key(key, x):
-    """Normalize an index for array ``x``: (key tuple, advanced?, needs scatter-add?).
-
-    Basic keys get a trailing Ellipsis, so that a partial integer index gives a view -- except
-    a key of only integers, one per dimension: it picks one element, which NumPy returns as a
-    scalar copy (``old = x[i]; x[i] = v`` leaves ``old`` as it was), and so does getitem.
-    Advanced keys with integer arrays have their boolean masks turned into integer arrays so
-    backward can scatter-add (repeated indices accumulate).
-    """
-    if not isinstance(key, tuple):
-        key = (key,)
-    xp = xp_of(x)
-    out, advanced, int_arrays = [], False, False
-    for k in key:
-        if k is None or k is Ellipsis or isinstance(k, slice):
-            out.append(k)
-        elif isinstance(k, (bool, np.bool_)):
-            out.append(bool(k))
-            advanced = True
-        elif isinstance(k, numbers.Integral):
-            out.append(int(k))
-        elif isinstance(k, (Tensor, np.ndarray, list, tuple)) or is_cupy_array(k):
-            arr = _index_array(k, x, xp)
-            out.append(arr)
-            advanced = True
-            int_arrays = int_arrays or arr.dtype.kind != "b"
-        elif isinstance(k, (float, np.floating, complex, np.complexfloating, str, bytes)):
-            name = np.dtype(type(k)).name if isinstance(k, np.generic) else type(k).__name__
-            raise IndexError(f"tensor indices must be integers or booleans, got {name}")
-        elif (i := _as_index(k)) is not None:  # any other integer-like object: an int
-            out.append(i)
-        else:  # a range or any other sequence: an array, as NumPy reads it (or IndexError)
-            arr = _index_array(k, x, xp)
-            out.append(arr)
-            advanced = True
-            int_arrays = int_arrays or arr.dtype.kind != "b"
-    if not advanced:
-        element = len(out) == x.ndim and all(type(k) is int for k in out)
-        if not element and not any(k is Ellipsis for k in out):
-            out.append(Ellipsis)
-        return tuple(out), False, False
-    if int_arrays:
-        _check_masks(out, x.shape)
-        expanded = []
-        for k in out:
-            if hasattr(k, "dtype") and k.dtype.kind == "b" and k.ndim:
-                rows = k.nonzero()
-                if _capture._on:  # gpugrad.compile: a replay expands its own mask
-                    _capture.derived(lambda m: m.nonzero(), (k,), rows)
-                expanded.extend(rows)
-            else:
-                expanded.append(k)
-        out = expanded
-    return tuple(out), True, int_arrays
-
-
-def _as_index(k):
-    """``operator.index(k)``, or None where ``k`` has no ``__index__`` or refuses it: NumPy
-    tries ``__index__`` first on any object that is not an ndarray and, where that fails,
-    reads the object as an array (so ``torch.tensor([0, 2])`` indexes as ``[0, 2]``, while
-    ``torch.tensor([2])`` and ``torch.tensor(True)`` are the integers 2 and 1)."""
-    if not hasattr(k, "__index__"):
-        return None
-    try:
-        return operator.index(k)
-    except Exception:  # NumPy clears any error of __index__ and tries the array reading
-        return None
-
-
-def _check_masks(key, shape):
-    """IndexError, as NumPy's, where a boolean array in ``key`` (a prepared key that also
-    holds integer arrays, so masks become their nonzero rows) does not match the axes it
-    covers: expanded, it would silently pick different elements than NumPy's mask.  The
-    Ellipsis stands for the axes the other parts leave, so the parts after it are aligned to
-    the end of ``shape``."""
-    def span(k):
-        if k is None or k is Ellipsis or type(k) is bool:
-            return 0
-        return k.ndim if hasattr(k, "dtype") and k.dtype.kind == "b" else 1
-    axis = 0
-    for i, k in enumerate(key):
-        if k is Ellipsis:
-            axis = max(axis, len(shape) - sum(span(c) for c in key[i + 1:]))
-            continue
-        if hasattr(k, "dtype") and k.dtype.kind == "b" and k.ndim:
-            for d, m in enumerate(k.shape):
-                if axis + d < len(shape) and shape[axis + d] != m:
-                    raise IndexError(f"boolean index did not match indexed array along axis "
-                                     f"{axis + d}; size of axis is {shape[axis + d]} but size "
-                                     f"of corresponding boolean axis is {m}")
-        axis += span(k)
-
-
-def _raw_key(key):
-    """``key`` with any Tensor component back as its array: under ``create_graph`` the engine
-    hands a backward the index arrays it saved as constant Tensors, and indexing wants arrays."""
-    if not isinstance(key, tuple):  # one component (a mask, an index array): not its rows
-        key = (key,)
-    return tuple(k.data if isinstance(k, Tensor) else k for k in key)
+from .index_keys import _index_array, _prepare_key, _raw_key  # noqa: E402,F401
 
 
 def _scatter(g, key, shape, accumulate):
