@@ -19,21 +19,11 @@ import numpy as _np
 from .. import backend
 from ..ops._fast import in_graph, watched
 from ..tensor import Tensor
+from ._fallback import _leaves
 
 __all__ = ["numpy_own"]
 
 _NATIVE = frozenset("?bhilqpBHILQPefdFD")  # NumPy's own numeric dtypes (not bfloat16)
-
-
-def _leaves(obj):
-    if isinstance(obj, (list, tuple)):
-        for v in obj:
-            yield from _leaves(v)
-    elif isinstance(obj, dict):
-        for v in obj.values():
-            yield from _leaves(v)
-    else:
-        yield obj
 
 
 def _raw(obj):

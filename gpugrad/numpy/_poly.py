@@ -145,11 +145,7 @@ def polyadd(a1, a2):
     >>> gnp.polyadd([1.0, 2.0], [1.0, 0.0, 0.0]).tolist()
     [1.0, 1.0, 2.0]
     """
-    truepoly = isinstance(a1, poly1d) or isinstance(a2, poly1d)
-    if not _graph(a1, a2):
-        return _wrap(_numpy("polyadd", a1, a2), truepoly)
-    x, y = C.operands([_coeffs(a1), _coeffs(a2)])
-    return _wrap(ops.add(*_padded(C.tensor(x, y), C.tensor(y, x))), truepoly)
+    return _combine("polyadd", ops.add, a1, a2)
 
 
 def polysub(a1, a2):
@@ -159,11 +155,17 @@ def polysub(a1, a2):
     >>> gnp.polysub([1.0, 2.0], [1.0, 0.0, 0.0]).tolist()
     [-1.0, 1.0, 2.0]
     """
+    return _combine("polysub", ops.subtract, a1, a2)
+
+
+def _combine(name, op, a1, a2):
+    """``op`` of two polynomials' coefficients, the shorter padded with leading zeros
+    (NumPy's own ``name`` outside a graph); a poly1d when either is one."""
     truepoly = isinstance(a1, poly1d) or isinstance(a2, poly1d)
     if not _graph(a1, a2):
-        return _wrap(_numpy("polysub", a1, a2), truepoly)
+        return _wrap(_numpy(name, a1, a2), truepoly)
     x, y = C.operands([_coeffs(a1), _coeffs(a2)])
-    return _wrap(ops.subtract(*_padded(C.tensor(x, y), C.tensor(y, x))), truepoly)
+    return _wrap(op(*_padded(C.tensor(x, y), C.tensor(y, x))), truepoly)
 
 
 def polymul(a1, a2):
