@@ -30,6 +30,7 @@ from .backend import get_array_module as _xp
 from .node_record import distinct_arrays as _distinct_arrays, is_stale as _is_stale
 from .node_record import is_view_of as _is_view_of, refresh as _refresh, release_arrays
 from .node_record import NOT_ARRAY_TYPES
+from .wide_sum import sum_wide
 from .node_record import view_link as _view_link  # noqa: F401  (inplace, old_values import it)
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
 
@@ -61,10 +62,10 @@ def unbroadcast(g, shape):
         return g
     lead = g.ndim - len(shape)
     if lead:
-        g = g.sum(axis=tuple(range(lead)))
+        g = sum_wide(g, axis=tuple(range(lead)))  # 16-bit floats: added in float32
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
     if axes:
-        g = g.sum(axis=axes, keepdims=True)
+        g = sum_wide(g, axis=axes, keepdims=True)
     return g.reshape(shape)
 
 

@@ -170,8 +170,16 @@ def linear_act_backward(dy, x, W, y, z, act="identity", negative_slope=0.01,
     if dW is not None and dW_out is not None:
         dW_out[...] = dW
         dW = dW_out
-    db = dz.sum(axis=0) if need_db else None
+    db = _sum_rows(dz) if need_db else None
     return dx, dW, db
+
+
+def _sum_rows(dz):
+    """dz.sum(axis=0); float16 added in float32 (NumPy's float16 column sums stall in float16:
+    5000 ones give 2048) and rounded once."""
+    if dz.dtype.itemsize == 2:
+        return dz.sum(axis=0, dtype=numpy.float32).astype(dz.dtype)
+    return dz.sum(axis=0)
 
 
 # ----------------------------------------------------------------------------------- optimizers

@@ -188,3 +188,66 @@ def test_cuda_skipped_steps_leave_weights_buffers_and_counts_as_the_cpu(name, rn
     sd = gpu_opt.state_dict()                          # loads back (on the CPU too)
     cpu_opt.load_state_dict(sd)
     assert all(st.get("step", 8) == 8 for st in cpu_opt.state.values())
+
+
+# ------------------------------------------------- 16-bit gradients (parameters kept in 16 bits)
+def test_unscale_refuses_float16_gradients_and_changes_none():
+    """As PyTorch ("Attempting to unscale FP16 gradients"): a float16 gradient divided by
+    the scale in float16 flushes to zero below 6e-8 (the very underflow loss scaling exists
+    to avoid; a scale past 2**24 turns the whole gradient to 0)."""
+    a = gg.nn.Parameter(gg.ones(2))
+    h = gg.nn.Parameter(gg.ones(2, dtype="float16"))
+    opt = gg.optim.SGD([a, h], lr=0.1)
+    scaler = GradScaler(init_scale=2.0 ** 25)
+    scaler.scale((a * 1e-6).sum() + (h.astype("float32") * 1e-6).sum()).backward()
+    before = (a.grad.numpy().copy(), h.grad.numpy().copy())
+    with pytest.raises(ValueError, match="float16"):
+        scaler.step(opt)
+    np.testing.assert_array_equal(a.grad.numpy(), before[0])   # nothing half-unscaled
+    np.testing.assert_array_equal(h.grad.numpy(), before[1])
+    assert a.tolist() == [1.0, 1.0]
+
+
+def test_unscale_of_bfloat16_gradients_rounds_once():
+    """A bfloat16 gradient times the float32 1/scale, rounded once to bfloat16 (PyTorch's
+    unscale computes in float32): not times 1/scale first rounded to bfloat16."""
+    pytest.importorskip("ml_dtypes")
+    bf = gg.dtypes.as_dtype("bfloat16")
+    g = (np.random.default_rng(0).standard_normal(256) * 3).astype(bf)
+    p = gg.nn.Parameter(gg.zeros(256, dtype="bfloat16"))
+
+    class Opt:  # unscale_ reads only param_groups (gpugrad's optimizers take no bfloat16)
+        param_groups = [{"params": [p]}]
+    opt = Opt()
+    scaler = GradScaler(init_scale=3.0)
+    scaler.scale(gg.tensor(1.0))                   # the scale's arrays exist
+    p.grad = gg.tensor(g.copy())
+    scaler.unscale_(opt)
+    inv = np.float32(1.0 / np.float64(3.0))
+    want = (g.astype(np.float32) * inv).astype(bf)
+    np.testing.assert_array_equal(p.grad.numpy().astype(np.float32), want.astype(np.float32))
+
+
+def test_step_without_scale_raises_instead_of_dividing_unscaled_gradients():
+    """As PyTorch: unscale_/step/update before any scale() (the loss went through a plain
+    backward) raise; they must not divide the unscaled gradients by 65536."""
+    p = gg.nn.Parameter(gg.ones(2))
+    opt = gg.optim.SGD([p], lr=1.0)
+    scaler = GradScaler()
+    (p * 3).sum().backward()
+    for call in (lambda: scaler.unscale_(opt), lambda: scaler.step(opt), scaler.update):
+        with pytest.raises(RuntimeError, match="scale"):
+            call()
+    assert p.grad.tolist() == [3.0, 3.0] and p.tolist() == [1.0, 1.0]
+
+
+def test_update_new_scale_must_be_one_element():
+    p = gg.nn.Parameter(gg.ones(2))
+    opt = gg.optim.SGD([p], lr=1.0)
+    scaler = GradScaler(init_scale=8.0)
+    scaler.scale(p.sum()).backward()
+    scaler.step(opt)
+    with pytest.raises(ValueError, match="one element"):
+        scaler.update(gg.tensor([4.0, 2.0]))
+    scaler.update(gg.tensor([4.0]))
+    assert scaler.get_scale() == 4.0

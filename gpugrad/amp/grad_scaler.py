@@ -44,7 +44,8 @@ class GradScaler:
     2000; ``enabled=False`` turns every method into a pass-through (``scale`` returns its
     input, ``step`` just steps).  Errors: ValueError for a growth factor <= 1, a backoff
     factor outside (0, 1), a non-positive interval or scale; RuntimeError for ``unscale_``
-    twice before ``update``, or ``step`` with a closure.
+    twice before ``update``, or ``step`` with a closure; ValueError from ``unscale_``/``step``
+    for a float16 gradient (as PyTorch: keep float32 parameters under float16 autocast).
 
     >>> GradScaler().state_dict()["scale"]
     65536.0
@@ -111,15 +112,25 @@ class GradScaler:
                                "the last update().")
         if stage == _STEPPED:
             raise RuntimeError("unscale_() is being called after step().")
+        self._check_scaled("unscale_")
         params = self._params(optimizer)
-        if self._scale is None:
-            self._lazy_init(get_array_module(params[0].grad.data) if params else np)
+        for p in params:   # checked before any gradient changes
+            if p.grad.dtype == np.float16:
+                raise ValueError(
+                    f"GradScaler.unscale_: expected float32 (or bfloat16/float64) gradients, "
+                    f"got a float16 gradient for a parameter of shape {tuple(p.shape)}: "
+                    f"unscaled in float16 it would flush to zero below 6e-8 (as PyTorch: "
+                    f"\"Attempting to unscale FP16 gradients\"). Keep float32 parameters and "
+                    f"let autocast run the products in float16")
         xp = get_array_module(self._scale)
         found = xp.zeros((1,), dtype=bool)
         inv = (1.0 / self._scale.astype(np.float64)).astype(np.float32)
         for p in params:
             g = p.grad.data
-            g *= inv.astype(g.dtype, copy=False)
+            if g.dtype == np.float32:
+                g *= inv
+            else:   # bfloat16, float64: the product with the float32 1/scale, rounded once
+                g[...] = g * inv
             found |= ~xp.isfinite(g).all()
         self._found[id(optimizer)] = (found, _UNSCALED)
 
@@ -153,11 +164,15 @@ class GradScaler:
         """Adjust the scale: times ``backoff_factor`` if any stepped optimizer found inf/NaN
         (the growth counter restarts), times ``growth_factor`` after ``growth_interval``
         clean steps; or set it to ``new_scale`` (a number or a 1-element tensor)."""
-        if not self._enabled or self._scale is None:
+        if not self._enabled:
             return
+        self._check_scaled("update")
         xp = get_array_module(self._scale)
         if new_scale is not None:
             v = new_scale.data if isinstance(new_scale, Tensor) else new_scale
+            if getattr(v, "size", 1) != 1:
+                raise ValueError(f"GradScaler.update: expected new_scale as a number or a "
+                                 f"one element tensor, got shape {tuple(v.shape)}")
             self._scale[...] = xp.asarray(v, dtype=np.float32).reshape(-1)[:1] \
                 if hasattr(v, "shape") else np.float32(v)
         else:
@@ -175,6 +190,15 @@ class GradScaler:
             self._tracker[...] = xp.where(found | grow, 0, grown)
             self._scale[...] = new
         self._found = {}
+
+    def _check_scaled(self, method):
+        """PyTorch's check: no scale yet means no scale() call (nor load_state_dict) came
+        first, so the gradients were never multiplied by it."""
+        if self._scale is None:
+            raise RuntimeError(f"GradScaler.{method}(): no scale yet -- call "
+                               f"scaler.scale(loss).backward() first (the gradients were not "
+                               f"scaled, so unscaling them would divide them by "
+                               f"{self._init_scale:g})")
 
     # ------------------------------------------------------------ state
     def get_scale(self) -> float:

@@ -12,7 +12,7 @@ import functools
 
 import numpy as np
 
-__all__ = ["_blas", "_product_dtype", "_Wide16"]
+__all__ = ["_blas", "_einsum_blas", "_product_dtype", "_Wide16"]
 
 
 def _blas(xp, *arrays):
@@ -29,6 +29,15 @@ def _blas(xp, *arrays):
         return xp
     from ..kernels.cuda_blas import Blas
     return Blas
+
+
+def _einsum_blas(xp, *arrays):
+    """As :func:`_blas`, for einsum: float16 NumPy operands also take :class:`_Wide16`, as
+    NumPy's einsum adds float16 in float16 where it sums without BLAS (``'ij->j'`` over 5000
+    rows of ones gives 2048)."""
+    if xp is np and any(a.dtype.char == "e" for a in arrays):
+        return _Wide16(_product_dtype(*(a.dtype for a in arrays)))
+    return _blas(xp, *arrays)
 
 
 @functools.lru_cache(maxsize=None)
@@ -50,8 +59,9 @@ def _product_dtype(*dtypes):
 
 
 class _Wide16:
-    """NumPy products with bfloat16 (ml_dtypes') operands as float32 products of the same
-    values, given in ``dtype`` (bfloat16 only when every operand is): float32 accumulation at
+    """NumPy products with bfloat16 (ml_dtypes') operands -- and einsums with float16 ones --
+    as float32 products of the same values, given in ``dtype`` (a 16-bit dtype only when
+    every operand has it): float32 accumulation at
     BLAS speed (NumPy has no bfloat16 einsum, and its bfloat16 matmul is slow and returns
     float32); operands of other dtypes stay as they are (a float64 one keeps its precision)."""
 
@@ -59,7 +69,7 @@ class _Wide16:
         self.dtype = dtype
 
     def _call(self, name, *args, **kw):
-        wide = [a.astype(np.float32) if isinstance(a, np.ndarray) and a.dtype.char == "E"
+        wide = [a.astype(np.float32) if isinstance(a, np.ndarray) and a.dtype.char in "eE"
                 else a for a in args]
         return np.asarray(getattr(np, name)(*wide, **kw)).astype(self.dtype)
 

@@ -16,6 +16,7 @@ from .. import backend, dtypes
 from ..backend import array_device
 from ..tensor import Tensor
 from ._axis_args import axis_index, int_cast, is_sequence, repeat_counts
+from ..wide_sum import sum_wide
 from ._util import cast_grad, tensor_arg, xp_of
 from .index import take
 from .shape import (
@@ -153,7 +154,7 @@ class Tile(_NoSave):
 
     def backward(self, g):
         inter = sum(((r, s) for r, s in zip(self.rs, self.xs)), ())
-        g = g.reshape(inter).sum(axis=tuple(range(0, len(inter), 2)))
+        g = sum_wide(g.reshape(inter), axis=tuple(range(0, len(inter), 2)))
         return (g.reshape(self.in_shape),)
 
 
@@ -188,7 +189,7 @@ class Repeat(_NoSave):
 
     def backward(self, g):
         s, ax = self.in_shape, self.axis
-        return (g.reshape(s[:ax] + (s[ax], self.r) + s[ax + 1:]).sum(axis=ax + 1),)
+        return (sum_wide(g.reshape(s[:ax] + (s[ax], self.r) + s[ax + 1:]), axis=ax + 1),)
 
 
 def repeat(x, repeats, axis=None):

@@ -25,10 +25,11 @@ import numpy as np
 
 from ..autograd import Function, unbroadcast
 from ..tensor import Tensor
+from ..wide_sum import sum_wide
 from ._util import cross_saved, xp_of
 from .shape import _axes, _coerce, _inverse, ravel
 from ..autocast_state import _state as _amp, lower as _amp_lower, cuda_bf16 as _amp_cuda_bf16
-from ._blas import _blas
+from ._blas import _blas, _einsum_blas
 
 __all__ = ["matmul", "dot", "inner", "outer", "tensordot", "einsum"]
 
@@ -324,7 +325,7 @@ class Einsum(Function):
             self.saved = tuple(o if any(n for j, n in enumerate(needs) if j != i) else None
                                for i, o in enumerate(ops))
         xp = xp_of(ops[0])
-        return _blas(xp, *ops).einsum(",".join(subs) + "->" + out, *ops,
+        return _einsum_blas(xp, *ops).einsum(",".join(subs) + "->" + out, *ops,
                                         **_einsum_opts(xp, len(ops)))
 
     def backward(self, g):
@@ -340,14 +341,14 @@ class Einsum(Function):
             keep = "".join(c for c in sub if c in avail)
             spec = ",".join([self.out] + [s for s, _ in others]) + "->" + keep
             rest = [o for _, o in others]
-            r = xp.asarray(_blas(xp, g, *rest).einsum(spec, g, *rest,
+            r = xp.asarray(_einsum_blas(xp, g, *rest).einsum(spec, g, *rest,
                                                       **_einsum_opts(xp, len(others) + 1)))
             # indices only in this operand were summed away: broadcast them back;
             # size-1 dims that the forward broadcast: sum them back
             r = r.reshape(tuple(r.shape[keep.index(c)] if c in avail else 1 for c in sub))
             axes = tuple(k for k, n in enumerate(shape) if n == 1 and r.shape[k] != 1)
             if axes:
-                r = r.sum(axis=axes, keepdims=True)
+                r = sum_wide(r, axis=axes, keepdims=True)
             if r.shape != shape:
                 r = xp.broadcast_to(r, shape)
             grads.append(_cast(r, self.dtypes[i]))

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..autograd import Function, unbroadcast
 from ..tensor import Tensor
+from ..wide_sum import is_16bit_float
 from ._util import tensor_arg, xp_of
 from .extra_linalg import DiagEmbed, Diagonal, _embed_diagonal
 from .linalg import _cast, _conj, _pair, _swap
@@ -43,6 +44,8 @@ class Trace(Function):
 
     def forward(self, x, offset, axis1, axis2):
         self.shape, self.args = x.shape, (offset, axis1, axis2)
+        if is_16bit_float(x.dtype):  # NumPy adds bfloat16 in bfloat16: in float32
+            return xp_of(x).trace(x, offset, axis1, axis2, np.float32).astype(x.dtype)
         return xp_of(x).trace(x, offset, axis1, axis2)
 
     def backward(self, g):
