@@ -704,6 +704,7 @@ random = _Namespace("cupy.random", np.random, {"default_rng": _default_rng,
 linalg = _Namespace("cupy.linalg", np.linalg)
 fft = _Namespace("cupy.fft", np.fft)
 testing = _Namespace("cupy.testing", np.testing)
+lib = _Namespace("cupy.lib", np.lib)           # lib.stride_tricks.as_strided: views, as CuPy's
 
 
 _module_cache = {}
@@ -746,6 +747,7 @@ def install():
                                                                _operand(value))
     sys.modules.update({"cupy": me, "cupy.cuda": cuda, "cupy.cuda.runtime": runtime,
                         "cupy.random": random, "cupy.linalg": linalg, "cupy.fft": fft,
+                        "cupy.lib": lib, "cupy.lib.stride_tricks": lib.stride_tricks,
                         "cupyx": cupyx, "cupyx.scipy": scipy_ns, "cupyx.scipy.special": special})
     return me
 

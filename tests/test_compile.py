@@ -233,3 +233,14 @@ def test_cuda_graph_plan_captures_array_runs_and_calls_host_entries_live():
     rep.run([])                                        # a replay: launches, host calls
     assert "begin" not in log and log.count("launch") == 2 and ran == ["h"]
     assert log[0] == "wait" and log[-1] == "wait"      # stream-ordered, no host sync
+
+
+def test_create_graph_refusal_says_what_to_do():
+    w = gg.nn.Parameter(gg.ones(3))
+
+    def step(x):
+        loss = (w * x).sum()
+        loss.backward(create_graph=True)
+        return loss
+    with pytest.raises(CaptureError, match="create_graph=True.*call the step uncompiled"):
+        gg.compile(step)(gg.ones(3))

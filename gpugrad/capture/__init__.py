@@ -23,12 +23,14 @@ uncompiled step would, or the recording raises :class:`CaptureError`:
 * refused: reading a value on the host -- ``item()``, ``float(t)``, ``bool(t)`` (an ``if`` on
   a tensor), ``tolist()``, ``numpy()`` -- an array that no recorded call made (NumPy code on
   ``.data`` put into a tensor; see :mod:`gpugrad.capture.tape` for what is read instead), a
-  tensor hook, ``gg.grad`` or ``create_graph``; a gradient hook (``register_hook``,
+  tensor hook, ``gg.grad`` or ``create_graph``, an input sharing memory with a tensor the
+  step reads by reference (a parameter); a gradient hook (``register_hook``,
   ``register_post_accumulate_grad_hook``) added after the recording to a leaf the step hands
   gradients to raises at the next call, before anything runs (remove it and the tape
   replays again);
-* recorded again (:mod:`gpugrad.capture.guards`): a new signature (shapes and non-tensor
-  arguments are static), a parameter rebound to a new array, a ``requires_grad`` changed on a
+* recorded again (:mod:`gpugrad.capture.guards`): a new signature (shapes, how inputs alias
+  each other, non-tensor arguments by type and value: :mod:`gpugrad.capture.inputs`), a
+  parameter rebound to a new array, a ``requires_grad`` changed on a
   tensor the step read (a layer frozen or unfrozen), a ``Module.train()``/``eval()`` that
   changed a called module's flag, a change in the module tree of a module the step called or
   reaches by name (a child module, parameter, buffer or Tensor-valued attribute set,
@@ -85,7 +87,7 @@ from ..autocast_state import _state as _amp_state
 from ..capture_hooks import CaptureError
 from ..tensor import Tensor
 from . import closure, guards, host_reads
-from .inputs import is_array, signature, static_buffer
+from .inputs import is_array, memory_map, refuse_shared, signature, static_inputs
 from .tape import Recorder, build_output
 
 __all__ = ["compile", "CompiledStep", "CaptureError", "training_step"]
@@ -137,7 +139,8 @@ class CompiledStep:
     # ------------------------------------------------------------ signature and inputs
     @staticmethod
     def _split(args, kwargs):
-        """(key, [input arrays]) of one call (:func:`gpugrad.capture.inputs.signature`)."""
+        """(key, [input arrays], [input objects]) of one call
+        (:func:`gpugrad.capture.inputs.signature`)."""
         return signature(args, kwargs)
 
     def __call__(self, *args, **kwargs):
@@ -148,11 +151,12 @@ class CompiledStep:
                 self._forget()                   # a global or closed-over value was rebound
             if self._tree_seen != capture_hooks.tree_version:
                 self._check_tree()               # a module's children/parameters changed
-            key, arrays = self._split(args, kwargs)
+            key, arrays, objs = self._split(args, kwargs)
             key = (key, self._training_modes(), _amp_state.dtype)
             entry = self._tapes.get(key)
             if entry is None or not entry.valid():
-                return self._record(key, args, kwargs, arrays)
+                return self._record(key, args, kwargs, arrays, objs)
+            refuse_shared(arrays, entry.memory, args, kwargs)
             self._tapes.move_to_end(key)
             out = entry.run(arrays)
             _touch_written(entry, args, kwargs)
@@ -187,20 +191,15 @@ class CompiledStep:
         return self._modes
 
     # ------------------------------------------------------------ recording
-    def _record(self, key, args, kwargs, arrays):
-        bufs = []
-
-        def static(a):
-            d = a.data if isinstance(a, Tensor) else a
-            if not (isinstance(a, Tensor) or _is_array(d)):
-                return a
-            buf = static_buffer(d)               # d's strides: layouts replay as they are
-            bufs.append(buf)
-            return Tensor._make(buf) if isinstance(a, Tensor) else buf
-
-        s_args = [static(a) for a in args]
-        s_kwargs = {k: static(kwargs[k]) for k in sorted(kwargs)}  # _split's order
+    def _record(self, key, args, kwargs, arrays, objs):
         bindings, known = closure.scan(self.fn)
+        refuse_shared(arrays, memory_map(known), args, kwargs)
+        shared = next((k[1] for k in key[0] if k[0] is None), None)   # (signature's)
+        bufs, outs = static_inputs(objs, arrays, shared)   # (each in its input's layout)
+        outs = iter(outs)
+        s_args = [next(outs) if isinstance(a, Tensor) or _is_array(a) else a for a in args]
+        s_kwargs = {k: next(outs) if isinstance(kwargs[k], Tensor) or _is_array(kwargs[k])
+                    else kwargs[k] for k in sorted(kwargs)}       # _split's order
         rec = Recorder(bufs, known)
         roots = list(self._roots)
         mark = capture_hooks.changes_mark()
@@ -232,6 +231,7 @@ class CompiledStep:
             entry = GraphReplay(tape, bufs, spec)
         else:
             entry = Replay(tape, bufs, spec)
+        entry.memory = memory_map([a for _, a in tape.guards])
         key = (key[0], self._training_modes(), key[2])
         if trusted:
             self._keep(key, entry)
@@ -241,6 +241,7 @@ class CompiledStep:
             if id(buf) in tape.written:
                 a[...] = buf
         _touch_written(entry, args, kwargs)
+        refuse_shared(arrays, entry.memory, args, kwargs)   # (a tensor the scan missed)
         return result
 
     def _keep(self, key, entry):
@@ -276,8 +277,11 @@ def _touch_written(entry, args, kwargs):
     if entry.tape.written:
         ins = [a for a in list(args) + [kwargs[k] for k in sorted(kwargs)]
                if isinstance(a, Tensor) or _is_array(a)]
+        moved = set()                        # a counter shared by two inputs: once
         for a, buf in zip(ins, entry.bufs):
-            if id(buf) in entry.tape.written and isinstance(a, Tensor):
+            if id(buf) in entry.tape.written and isinstance(a, Tensor) and \
+                    id(a._vc) not in moved:
+                moved.add(id(a._vc))
                 a._vc[0] += 1
 
 

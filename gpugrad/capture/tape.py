@@ -281,7 +281,8 @@ class Recorder(GradAssignments, ValueChecks):
                                "loss.backward() and read the parameters' .grad")
         if create_graph:
             raise CaptureError("backward(create_graph=True) inside a compiled step is not "
-                               "supported (higher-order gradients run eagerly)")
+                               "supported (higher-order gradients are not recorded): call "
+                               "the step uncompiled")
 
     def host_call(self, fn, args, kwargs, out):
         """``fn(*args, **kwargs)`` ran (returning ``out``): a replay calls it again; a Tensor
