@@ -53,7 +53,9 @@ def _order(a, qa, axis, out, method, keepdims, rdt):
     lo = _np.floor(pos).astype(_np.int64)
     hi = _np.minimum(lo + 1, n - 1)
     if method in ("linear", "midpoint"):
-        frac = pos - lo if method == "linear" else _np.where(hi > lo, 0.5, 0.0)
+        # midpoint: halfway between two elements, or the element itself when q * (n - 1)
+        # falls on one (NumPy: gamma 0 where the index is whole)
+        frac = pos - lo if method == "linear" else _np.where(pos > lo, 0.5, 0.0)
         va, vb = s[C.tensor(lo, s)], s[C.tensor(hi, s)]
         t = C.tensor(frac.reshape(frac.shape + (1,) * (s.ndim - 1)).astype(s.dtype), s)
         diff = ops.subtract(vb, va)  # NumPy's _lerp: exact at both ends

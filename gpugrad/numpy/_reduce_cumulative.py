@@ -16,6 +16,10 @@ __all__ = ["cumulative_sum", "cumulative_prod"]
 
 def _cumulative(name, a, axis, dtype, include_initial, identity):
     x = C.tensor(a)
+    if isinstance(axis, tuple):  # NumPy's accumulate: one axis, also spelled as a 1-tuple
+        if len(axis) != 1:
+            raise ValueError(f"{name}: accumulate does not allow multiple axes, got {axis}")
+        (axis,) = axis
     if axis is None:
         if x.ndim > 1:
             raise ValueError("cumulative functions need axis= for arrays of more than 1 "

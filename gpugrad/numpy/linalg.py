@@ -200,6 +200,8 @@ def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     a, b = _pair(a, b)
     if axis is not None:
         axisa = axisb = axisc = axis
+    axisa, axisb, axisc = (axis_index(v, None, "cross: axis", strict=False)
+                           for v in (axisa, axisb, axisc))
     a, b = ops.moveaxis(a, axisa, -1), ops.moveaxis(b, axisb, -1)
     if a.shape[-1] != 3 or b.shape[-1] != 3:
         raise NotImplementedError(f"gpugrad.numpy.cross: only 3-vectors are supported, got "
@@ -252,8 +254,8 @@ def norm(x, ord=None, axis=None, keepdims=False):
     if r is not None:
         return r
     t = C.to_float(C.tensor(x))
-    if isinstance(axis, int):
-        axis = (axis,)
+    if axis is not None and not isinstance(axis, tuple):  # NumPy: an int or a tuple of ints
+        axis = (axis_index(axis),)
     nd = len(axis) if axis is not None else (t.ndim if ord is not None else 1)
     if axis is None and ord is None:
         return ops.norm(t, None, None, keepdims)
@@ -289,7 +291,20 @@ def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
         return ops.sum(a, axis=axis, keepdims=keepdims)
     if ord == 0:  # a count, in the real dtype (of a complex input too)
         return ops.sum(ops.not_equal(t, 0).astype(a.dtype), axis=axis, keepdims=keepdims)
-    return ops.power(ops.sum(ops.power(a, ord), axis=axis, keepdims=keepdims), 1.0 / ord)
+    return _p_norm(a, ord, axis, keepdims)
+
+
+def _p_norm(a, p, axis, keepdims):
+    """sum(a^p)^(1/p) of ``a = |x|``, NumPy's value, with PyTorch's gradient where the power
+    rule gives 0 * inf: 0 at a zero entry (p < 1) and wherever the norm is 0 (the origin;
+    for p < 0 any zero entry).  The unselected branches get safe inputs (a double where)."""
+    zero = ops.equal(a, 0).detach()
+    ap = ops.where(zero, _np.array(0.0 ** p if p > 0 else _np.inf, a.dtype),
+                   ops.power(ops.where(zero, 1, a), p))
+    s = ops.sum(ap, axis=axis, keepdims=keepdims)
+    flat = ops.any(zero, axis=axis, keepdims=keepdims) if p < 0 else ops.equal(s, 0).detach()
+    r = ops.power(ops.where(flat, 1, s), 1.0 / p)
+    return ops.where(flat, _np.array(0.0, r.dtype), r)
 
 
 def matrix_norm(x, /, *, keepdims=False, ord="fro", _axes=(-2, -1)):

@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
+from ._axis_args import axis_index
 from ._util import tensor_arg, xp_of
 
 __all__ = ["fft", "ifft", "fft2", "ifft2", "fftn", "ifftn", "rfft", "irfft", "rfft2", "irfft2",
@@ -131,7 +132,7 @@ def _axes_and_sizes(x, s, axes, name, real_out=False):
         axes = tuple(range(nd)) if s is None else tuple(range(nd - len(s), nd))
     elif isinstance(axes, (int, np.integer)):
         axes = (axes,)
-    axes = tuple(int(a) for a in axes)
+    axes = tuple(axis_index(a, None, f"{name}: axis") for a in axes)  # (1.5 is no axis)
     for a in axes:
         if not -nd <= a < nd:
             raise np.exceptions.AxisError(

@@ -29,7 +29,8 @@ from ..backend import is_cupy_array
 from ..kernels.reference import FAST_DTYPES
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import no_complex, normalize_axis, tensor_arg, xp_of
+from ._axis_args import axis_index
+from ._util import no_complex, tensor_arg, xp_of
 from . import cross_entropy_xp as _ce
 from .reduce import _count, _Reduce, _wide
 from ..autocast_state import _state as _amp, to_float32 as _amp_f32
@@ -204,7 +205,7 @@ def softmax(x, axis=-1):
     w = _wide(x)
     if w is not None:
         return softmax(w, axis).astype(x.dtype)
-    return Softmax.apply(x, axis=normalize_axis(axis, x.ndim)[0])
+    return Softmax.apply(x, axis=axis_index(axis, x.ndim))
 
 
 def log_softmax(x, axis=-1):
@@ -221,7 +222,7 @@ def log_softmax(x, axis=-1):
     w = _wide(x)
     if w is not None:
         return log_softmax(w, axis).astype(x.dtype)
-    return LogSoftmax.apply(x, axis=normalize_axis(axis, x.ndim)[0])
+    return LogSoftmax.apply(x, axis=axis_index(axis, x.ndim))
 
 
 # ================================================================ losses on the softmax

@@ -20,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from ._util import normalize_axis, tensor_arg, xp_of
+from ._axis_args import axis_index
+from ._util import tensor_arg, xp_of
 
 __all__ = ["sort", "argsort", "partition", "argpartition"]
 
@@ -116,7 +117,7 @@ def _sort_args(x, axis, name="sort", strict=False):
         return ravel(x), 0
     if x.ndim == 0:
         raise np.exceptions.AxisError(f"{name}: axis {axis} is out of bounds for a 0-d tensor")
-    return x, normalize_axis(axis, x.ndim, strict=strict)[0]
+    return x, axis_index(axis, x.ndim, strict=strict)  # one axis: a sequence is refused
 
 
 def _kind(descending, stable, kind):
