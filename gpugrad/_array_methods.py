@@ -30,6 +30,7 @@ from .backend import is_cupy_array
 from .dtypes import as_dtype
 from .ops import search, sorting
 from .ops._order import order_arg as _order
+from .ops.extra import part_view
 from .ops.sorting import sort_kind
 
 
@@ -221,9 +222,14 @@ def _view_link_node(r, base, offset, axis1, axis2):
 
 
 def _real(self):
-    """The real part: for real dtypes a view of ``self`` (writes go through, as NumPy's
-    ``a.real``); for complex ones a differentiable copy."""
-    return ops.real(self) if self.dtype.kind == "c" else self[...]
+    """The real part: a view of ``self`` (writes go through, as NumPy's ``a.real``)."""
+    return part_view(self, "real")
+
+
+def _imag(self):
+    """The imaginary part: for complex dtypes a view of ``self`` (writes go through, as
+    NumPy's ``a.imag``); for real ones zeros (read-only on the CPU, as NumPy's)."""
+    return part_view(self, "imag")
 
 
 def _trace(self, offset=0, axis1=0, axis2=1, dtype=None):
@@ -285,7 +291,7 @@ METHODS = {"copy": _copy, "astype": _astype, "fill": _fill, "item": _item, "put"
            "partition": _partition, "searchsorted": _searchsorted, "diagonal": _diagonal,
            "tobytes": _tobytes, "tofile": _tofile, "dump": _dump, "dumps": _dumps,
            "conj": ops.conj, "conjugate": ops.conj}
-PROPERTIES = {"flat": FlatIter, "real": _real, "imag": ops.imag,
+PROPERTIES = {"flat": FlatIter, "real": _real, "imag": _imag,
               "strides": lambda t: t.data.strides, "flags": lambda t: t.data.flags}
 
 

@@ -62,11 +62,23 @@ def _positions(t, key):
             raise IndexError(f"flat: only integers, slices and integer or boolean arrays are "
                              f"valid indices, got a tensor of dtype {key.dtype}")
         return _key_ops(t, key), key.size, key.shape
-    pos = np.arange(t.size)[_host_key(key)]
-    idx = np.unravel_index(pos, t.shape)
-    if t.device.type != "cpu":
-        idx = tuple(t.device.xp.asarray(i) for i in idx)
+    shape, dev = t.shape, t.device
+    idx, pos = _host_positions(shape, dev, _host_key(key))
+    if capture_hooks._on and not isinstance(key, Tensor) and not hasattr(key, "shape"):
+        for i, a in enumerate(idx):  # a static key (int, slice, list): constants a replay
+            if hasattr(a, "shape"):  # makes again
+                capture_hooks.constant(lambda i=i: _host_positions(shape, dev, key)[0][i], a)
     return idx, pos.size, pos.shape
+
+
+def _host_positions(shape, dev, key):
+    """(per-axis index arrays on device ``dev``, flat positions) of host key ``key`` into a
+    tensor of ``shape``."""
+    pos = np.arange(int(np.prod(shape)))[key]
+    idx = np.unravel_index(pos, shape)
+    if dev.type != "cpu":
+        idx = tuple(dev.xp.asarray(i) for i in idx)
+    return idx, pos
 
 
 def _cycled(value, count, shape):

@@ -100,8 +100,9 @@ def _check_inplace(self, others_grad=False):
     if node is None and base.requires_grad:
         what = "a leaf tensor" if base is self else "a view of a leaf tensor"
         raise RuntimeError(f"{what} that requires grad is being used in an in-place "
-                           "operation; wrap the update in gpugrad.no_grad() or use an "
-                           "out-of-place op")
+                           "operation: its gradient would be lost; copy it first (x = "
+                           "x.copy()) or use an out-of-place op (x = x - y); to change a "
+                           "parameter's values, wrap the update in gpugrad.no_grad()")
 
 def _inplace(self, op, *others, direct=None):
     """``self = op(self, *others)`` written into self's memory; the graph is rewired.
@@ -325,6 +326,9 @@ def _put_back(link, prior, value):
     kind = type(link).__name__
     if kind == "GetItemBasic":
         return _ops.setitem(prior, link.key, value)
+    if kind in ("RealView", "ImagView"):   # the other part stays as it was
+        re, im = (value, _ops.imag(prior)) if kind == "RealView" else (_ops.real(prior), value)
+        return _ops.astype(_ops.add(re, _ops.multiply(im, 1j)), prior.dtype)
     if kind == "Transpose":
         value = _ops.transpose(value, tuple(int(i) for i in np.argsort(link.axes)))
     elif kind == "Reshape":

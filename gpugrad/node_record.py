@@ -107,7 +107,10 @@ def refresh(t, user) -> None:
     re-derived from its base's current node (as NumPy semantics say its value now is);
     anything else raises RuntimeError."""
     n = t._node
-    if not n.view:
+    if not n.view:  # written in place: still a view when it lives in its base's memory
+        link = view_link(n, t)
+        if link is not None and link.parents[0] is not None and link.parents[0]._vc is t._vc:
+            return _rederive(t, link, user)
         raise RuntimeError(
             f"an input of {user} (computed by {n.name}) shares memory with a tensor that was "
             f"modified by an in-place operation after it was computed (a view of it, or its "
@@ -126,11 +129,28 @@ def refresh(t, user) -> None:
     t._node = fresh
 
 
-WRITABLE_VIEWS = frozenset(("GetItemBasic", "Transpose", "Reshape", "Flip"))
+def _rederive(t, link, user):
+    """``t``, written in place through view node ``link`` (its node is now the write's) and
+    gone stale since (a write into its base or into an overlapping view), as the view of its
+    base's current node that ``link`` says it is (``a, b = y[0:2], y[1:3]; a *= 2; b += 1``:
+    ``a`` is ``y[0:2]`` of the ``y`` that ``b``'s write made)."""
+    base = link.parents[0]
+    if is_stale(base):
+        refresh(base, user)
+    fresh = copy.copy(link)
+    fresh.parents, fresh.pnodes, fresh.needs = (base,), (base._node,), (True,)
+    fresh._vcs, fresh._in_arrays, fresh._out_id = [], [base.data], id(t.data)
+    fresh._out_ver, fresh._freed = t._vc[0], False
+    fresh._complex = base.data.dtype if base.data.dtype.kind == "c" else False
+    t._node = fresh
+
+
+WRITABLE_VIEWS = frozenset(("GetItemBasic", "Transpose", "Reshape", "Flip", "RealView",
+                            "ImagView"))
 
 
 def view_link(node, t=None):
-    """The view node (basic index, transpose, reshape, flip) whose base tensor ``t`` (computed
+    """The view node (basic index, transpose, reshape, flip, real, imag) whose base tensor ``t`` (computed
     by ``node``) lives in: ``node``, ``node._view_link`` (kept across in-place rewiring), or
     ``t._view``, the link a view op that recorded no node left (on the tensor: no cycle)."""
     if node is not None and type(node).__name__ in WRITABLE_VIEWS:

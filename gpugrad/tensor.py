@@ -225,8 +225,10 @@ class Tensor:
 
         An explicit request for the values: unlike PyTorch it also works on a tensor that
         requires grad, and the array is not part of the graph (no gradient flows through
-        it).  Implicit conversion (``numpy.asarray(t)``, ``ndarray.dot(t)``, ...) of such a
-        tensor raises instead: see :meth:`__array__`.
+        it); for a tensor computed in a graph it is read-only (a write would bypass the
+        graph: write into the tensor instead, or into a copy).  Implicit conversion
+        (``numpy.asarray(t)``, ``ndarray.dot(t)``, ...) of such a tensor raises instead:
+        see :meth:`__array__`.
 
         >>> Tensor([1.0, 2.0]).numpy()
         array([1., 2.], dtype=float32)
@@ -234,7 +236,17 @@ class Tensor:
         if is_cupy_array(self.data):
             device_checks.raise_pending()
             return self.data.get()
-        return self.data
+        return self._host_alias()
+
+    def _host_alias(self):
+        """The data, shared: read-only for a tensor computed in a graph (a write into it
+        would bypass the graph, which reads these values: a silently wrong gradient).  A
+        leaf's array or a constant's stays writable (``p.numpy()[...] = v``)."""
+        if self._node is None:
+            return self.data
+        a = self.data.view()
+        a.flags.writeable = False
+        return a
 
     def item(self):
         """The value of a one-element tensor as a Python number.
@@ -344,7 +356,7 @@ class Tensor:
         a = self.data
         if dtype is not None and a.dtype != dtype:
             return a.astype(dtype)
-        return a.copy() if copy else a
+        return a.copy() if copy else self._host_alias()
 
     # ------------------------------------------------------------ Python protocols
     def __str__(self):

@@ -40,16 +40,17 @@ def tensors_in(obj):
             yield from tensors_in(v)
 
 
-def unwrap(obj):
-    """``obj`` with every Tensor replaced by its raw array (containers rebuilt)."""
+def unwrap(obj, swap=None):
+    """``obj`` with every Tensor replaced by its raw array (containers rebuilt); ``swap`` maps
+    the ``id`` of a tensor to the array that stands for it instead."""
     if isinstance(obj, Tensor):
-        return obj.data
+        return obj.data if swap is None else swap.get(id(obj), obj.data)
     if isinstance(obj, list):
-        return [unwrap(v) for v in obj]
+        return [unwrap(v, swap) for v in obj]
     if isinstance(obj, tuple) and not hasattr(obj, "_fields"):
-        return tuple(unwrap(v) for v in obj)
+        return tuple(unwrap(v, swap) for v in obj)
     if isinstance(obj, dict):
-        return {k: unwrap(v) for k, v in obj.items()}
+        return {k: unwrap(v, swap) for k, v in obj.items()}
     return obj
 
 
@@ -107,7 +108,42 @@ def call(func, args, kwargs, name):
         if ts:
             return _recorded(func, args, kwargs, ts)
         return _constant(func, args, kwargs, shown)
+    written = _written(name, args, kwargs)
+    if written:
+        return _call_writing(func, args, kwargs, written)
     return wrap_result(func(*unwrap(args), **unwrap(kwargs)))
+
+
+# NumPy's functions that write into their first argument (``ufunc.at`` too: see _written)
+_WRITE_FIRST = frozenset(("put", "place", "putmask", "put_along_axis", "copyto",
+                          "fill_diagonal"))
+
+
+def _written(name, args, kwargs):
+    """The tensors NumPy's function ``name`` writes into: the first argument of an in-place
+    function (``put``, ``copyto``, ``add.at``, ...) and those given as ``out=``."""
+    out = kwargs.get("out")
+    found = list(out) if isinstance(out, (tuple, list)) else [out]
+    if args and (name in _WRITE_FIRST or name.endswith(".at")):
+        found.append(args[0])
+    return [t for t in found if isinstance(t, Tensor)]
+
+
+def _call_writing(func, args, kwargs, written):
+    """:func:`call` of a function that writes into the tensors ``written``: NumPy writes into
+    copies of their arrays, which are then written back through ``Tensor.__setitem__``, so
+    each tensor's version moves on (a node that saved it raises at backward instead of
+    reading the new values as the old), a view writes into its base, and an error leaves the
+    tensors as they were (NumPy's ``put`` may have written part).  Where NumPy returns the
+    array it wrote into, the answer is that tensor."""
+    copies = {id(t): t.data.copy() for t in written}
+    r = func(*unwrap(args, copies), **unwrap(kwargs, copies))
+    for t in written:
+        t[...] = Tensor._make(copies[id(t)])
+    for t in written:
+        if r is copies[id(t)]:
+            return t
+    return wrap_result(r)
 
 
 # functions that read files: a replay of a captured step could not read them again

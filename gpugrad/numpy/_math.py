@@ -202,8 +202,7 @@ def sinc(x):
 
 
 def real(val):
-    """The real part: for real input a view of it (writes go through either way, as
-    NumPy's); for complex input a differentiable copy (NumPy's is a writable view).
+    """The real part: a view of the input (writes go through, as NumPy's).
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.real(gnp.array([1 + 2j])).tolist()
@@ -215,13 +214,14 @@ def real(val):
 
 
 def imag(val):
-    """The imaginary part (zeros of the input's dtype for real input).
+    """The imaginary part: a view of complex input (writes go through, as NumPy's); zeros
+    of the input's dtype for real input (read-only on the CPU, as NumPy's).
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.imag(gnp.array([1 + 2j])).tolist()
     [2.0]
     """
-    return ops.imag(C.tensor(val))
+    return C.tensor(val).imag
 
 
 __all__ += ["sinc", "real", "imag"]

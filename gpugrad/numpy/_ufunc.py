@@ -246,8 +246,9 @@ def _scatter_add(a, key, v, negate):
     from ..ops.index import Scatter, _prepare_key
 
     rkey, _, _ = _prepare_key(key, a.data)
-    sel = _np.broadcast_to(_np.zeros((), _np.int8), a.shape)[rkey].shape
-    v = v if isinstance(v, Tensor) else C.tensor(_np.asarray(v), a)
+    xp = backend.get_array_module(a.data)  # (the key's arrays are on a's device)
+    sel = xp.broadcast_to(xp.zeros((), _np.int8), a.shape)[rkey].shape
+    v = C.tensor(v, a)  # a number: a constant on a's device (a compiled step makes it too)
     v = ops.broadcast_to(v.astype(a.dtype) if v.dtype != a.dtype else v, sel)
     s = Scatter.apply(v, key=rkey, shape=a.shape, accumulate=True, advanced=True)
     if negate:

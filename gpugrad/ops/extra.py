@@ -22,7 +22,7 @@ from ..autograd import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
 from ._axis_args import axis_index
-from ._util import _conj, normalize_axis, operand, tensor_arg, xp_of
+from ._util import _conj, operand, tensor_arg, xp_of
 from .unary import _float_operand
 from .reduce import low_precision
 
@@ -156,6 +156,35 @@ def imag(x):
     return _Part.apply(tensor_arg(x), part="imag")
 
 
+class RealView(_Part):
+    """``z.real`` of a complex ``z``: NumPy's writable view of the real parts in ``z``'s
+    memory (a write through it is a write into ``z``: see :mod:`gpugrad.inplace`)."""
+    view = True
+
+    def forward(self, x, part):
+        self.part, self.complex, self.dtype = part, True, x.dtype
+        return getattr(x, part)
+
+
+class ImagView(RealView):
+    """``z.imag`` of a complex ``z``: NumPy's writable view of the imaginary parts."""
+
+
+def part_view(x, part):
+    """``x.real`` or ``x.imag`` (``part``) as NumPy's attribute gives it: for a complex
+    ``x`` a view of its memory, differentiable; for a real ``x``, ``x`` itself as a view
+    (real) or zeros (imag: read-only on the CPU, as NumPy's)."""
+    x = tensor_arg(x)
+    if x.dtype.kind == "c":
+        return (RealView if part == "real" else ImagView).apply(x, part=part)
+    if part == "real":
+        return x[...]
+    r = imag(x)
+    if type(r.data) is np.ndarray:
+        r.data.flags.writeable = False
+    return r
+
+
 def conj(x):
     """The complex conjugate (a copy for real input).
 
@@ -211,7 +240,7 @@ def cumprod(x, axis=None):
     """
     x = tensor_arg(x)
     if axis is not None:
-        axis = normalize_axis(axis, x.ndim)[0]
+        axis = axis_index(axis, x.ndim)  # one axis: a sequence is refused
     if low_precision(x.dtype):  # float16: the running product in float32, as cumsum's sum
         return CumProd.apply(x.astype(np.float32), axis=axis).astype(x.dtype)
     return CumProd.apply(x, axis=axis)

@@ -18,10 +18,11 @@ import numbers
 
 import numpy as np
 
-from .. import backend, capture_hooks as _capture
+from .. import backend, capture_hooks as _capture, dtypes
 from ..autograd import unbroadcast
 from ..backend import is_cupy_array
 from ..tensor import Tensor
+from ..wide_sum import add_at_wide
 from .setitem_rules import numpy_value
 from ._util import tensor_arg, xp_of
 from .shape import (
@@ -44,7 +45,7 @@ def _scatter(g, key, shape, accumulate):
     xp = xp_of(g)
     gx = xp.zeros(shape, g.dtype)
     if accumulate:
-        xp.add.at(gx, key, g)
+        add_at_wide(xp, gx, key, g)  # 16-bit floats: added in float32
     else:
         gx[key] = g
     return gx
@@ -233,6 +234,8 @@ def setitem(x, key, value):
     key, _, repeats = _prepare_key(key, x.data)
     if not isinstance(value, (numbers.Number, np.generic)):
         value = setitem_value(numpy_value(x.data, key, value), x)  # (setitem_rules.py)
+        if not (x.dtype.kind in "fc" or dtypes.is_floating(x.dtype)):
+            value = value.detach()  # a cast to integers or bools: no gradient (as astype)
     return SetItem.apply(x, value, key=key, repeats=repeats)
 
 
@@ -246,10 +249,36 @@ def setitem_value(value, x):
     converts it for the assignment, each number straight to ``x``'s dtype (so ``[0.1]`` into
     float64 stays 0.1, ``[2**40]`` into int32 raises OverflowError, never a detour through
     float32); tensors and arrays are taken as they are."""
-    if isinstance(value, (list, tuple)) and not _holds_tensor(value):
-        arr = np.asarray(value, dtype=x.dtype)
-        return Tensor._make(arr if x.device.type == "cpu" else backend.to_device(arr, x.device))
+    if isinstance(value, (list, tuple)):
+        if not _holds_tensor(value):
+            arr = np.asarray(value, dtype=x.dtype)
+            return Tensor._make(arr if x.device.type == "cpu" else
+                                backend.to_device(arr, x.device))
+        return _stacked(value, x)
     return _coerce(value, x)
+
+
+def _stacked(value, x):
+    """A list or tuple holding tensors (``x[k] = [t, 1.0]``) as one tensor, stacked level by
+    level so the graph is kept, each element at ``x``'s dtype as the assignment casts it (a
+    number never goes through the default float32; a complex tensor into a real ``x`` is
+    left to setitem's own rule)."""
+    from .join import stack
+    from .layout import astype
+
+    if isinstance(value, (list, tuple)):
+        if not _holds_tensor(value):
+            return setitem_value(value, x)
+        return stack([_stacked(v, x) for v in value])
+    if isinstance(value, Tensor):
+        v = value
+    elif isinstance(value, np.generic) or not hasattr(value, "shape"):  # a number
+        v = setitem_value([value], x).reshape(())
+    else:                                                               # an array
+        v = _coerce(value, x)
+    if v.dtype == x.dtype or (v.dtype.kind == "c" and x.dtype.kind != "c"):
+        return v
+    return astype(v, x.dtype)
 
 
 def take(x, indices, axis=None):
