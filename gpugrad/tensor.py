@@ -170,55 +170,6 @@ class Tensor:
         _autograd.backward([self], [gradient], retain_graph=retain_graph,
                            create_graph=create_graph)
 
-    def register_hook(self, hook):
-        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor
-        replaces the gradient.  Returns a handle with ``remove()``.
-
-        >>> x = Tensor([1.0], requires_grad=True)
-        >>> h = x.register_hook(lambda g: g * 2)
-        >>> (x * 3).sum().backward(); x.grad.item()
-        6.0
-        """
-        if not self.requires_grad:
-            raise RuntimeError("cannot register a hook on a tensor that does not require grad")
-        if self._node is None:
-            if self._hooks is None:
-                self._hooks = []
-            hooks = self._hooks
-        else:
-            if self._node._hooks is None:
-                self._node._hooks = []
-            hooks = self._node._hooks
-        hooks.append(hook)
-        return _HookHandle(hooks, hook)
-
-    def register_post_accumulate_grad_hook(self, hook):
-        """Call ``hook(tensor)`` on this leaf once a backward pass has accumulated its last
-        gradient into ``.grad`` (the rest of the pass still runs).  Returns a handle with
-        ``remove()``.
-
-        >>> x = Tensor([1.0], requires_grad=True); seen = []
-        >>> h = x.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.item()))
-        >>> (x * 3).sum().backward(); seen
-        [3.0]
-        """
-        from .backward_pass import register_post_accumulate_grad_hook
-
-        return register_post_accumulate_grad_hook(self, hook)
-
-    def retain_grad(self) -> None:
-        """Keep ``.grad`` for this non-leaf tensor after backward.
-
-        >>> x = Tensor([1.0], requires_grad=True); y = x * 2; y.retain_grad()
-        >>> y.sum().backward(); y.grad
-        tensor([1.])
-        """
-        if self._node is None:
-            return
-        import weakref
-
-        self._node._retain = weakref.ref(self)
-
     # ------------------------------------------------------------ conversion
     def numpy(self) -> np.ndarray:
         """The data as a NumPy array (shared on the CPU, copied from a GPU).
@@ -415,15 +366,6 @@ def _wrap(data, requires_grad=False, cls=None, _new=object.__new__):
     return t
 
 
-class _HookHandle:
-    def __init__(self, hooks, hook):
-        self.hooks, self.hook = hooks, hook
-
-    def remove(self):
-        if self.hook in self.hooks:
-            self.hooks.remove(self.hook)
-
-
 def _looks_like_device(s: str) -> bool:
     return s.split(":")[0].lower() in ("cpu", "cuda", "gpu")
 
@@ -445,6 +387,9 @@ _install_grad(Tensor)  # .grad, checked when assigned
 from ._tensor_protocols import install as _install_protocols  # noqa: E402
 
 _install_protocols(Tensor)  # len, iter, bool, int/float, hash, round, in, copy
+from ._tensor_hooks import install as _install_hooks  # noqa: E402
+
+_install_hooks(Tensor)  # register_hook, register_post_accumulate_grad_hook, retain_grad
 from .inplace import install as _install_inplace  # noqa: E402
 
 _install_inplace(Tensor)
