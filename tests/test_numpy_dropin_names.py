@@ -13,12 +13,12 @@ import gpugrad.numpy as gnp
 NO_GRADIENT = set("""
 array2string array_equiv array_repr array_str asarray_chkfinite asmatrix base_repr
 binary_repr bitwise_count bmat broadcast_shapes busday_count busday_offset common_type
-copyto datetime_as_string datetime_data diag_indices diag_indices_from digitize einsum_path
+datetime_as_string datetime_data diag_indices diag_indices_from digitize einsum_path
 format_float_positional format_float_scientific frexp frombuffer fromfile fromiter frompyfunc
 fromregex fromstring genfromtxt get_include get_printoptions getbufsize geterrcall histogram
 histogram2d histogram_bin_edges histogramdd indices info intersect1d is_busday iscomplex isdtype
 isfortran isnat isreal iterable ix_ load loadtxt mask_indices may_share_memory
-min_scalar_type mintypecode nanargmax nanargmin packbits place printoptions ravel_multi_index
+min_scalar_type mintypecode nanargmax nanargmin packbits printoptions ravel_multi_index
 real_if_close require save savetxt savez savez_compressed set_printoptions setbufsize setdiff1d
 seterrcall setxor1d shares_memory show_config show_runtime test tril_indices tril_indices_from
 triu_indices triu_indices_from typename union1d unique_all unique_counts unique_inverse
@@ -28,10 +28,10 @@ in1d
 # a derivative exists but gpugrad.numpy has no differentiable version yet (fallback only)
 NOT_YET_DIFFERENTIABLE = set("""
 angle apply_along_axis apply_over_axes block choose delete diagflat
-dsplit ediff1d fill_diagonal fromfunction geomspace i0 insert ldexp matvec modf
+dsplit ediff1d fromfunction geomspace i0 insert ldexp matvec modf
 nancumprod nancumsum nanmax nanmedian nanmin nanpercentile nanprod nanquantile nanstd nanvar
 nested_iters piecewise poly polydiv polyfit
-put put_along_axis putmask resize rollaxis roots sort_complex trim_zeros unwrap
+put_along_axis resize rollaxis roots sort_complex trim_zeros unwrap
 vecmat trapz
 """.split())
 LINALG_EXCLUDED = {"test"}

@@ -1,0 +1,167 @@
+"""NumPy's functions that write into their first argument -- ``copyto``, ``fill_diagonal``,
+``putmask``, ``place`` and ``put`` -- as assignments to the tensor (``Tensor.__setitem__``),
+so they are differentiable: the written values' gradients flow to where they came from, the
+overwritten elements get none, and a node that saved the old values raises at backward
+instead of reading the new ones.  Values, casting rules and errors are NumPy's (the same
+assignment on the same elements); a view writes into its base.
+
+A destination that is not a tensor (a NumPy array) takes NumPy's own function through the
+non-graph fallback (:mod:`gpugrad.numpy._fallback`).
+
+>>> import gpugrad as gg, gpugrad.numpy as gnp
+>>> x = gnp.array([[1.0, 2.0], [3.0, 4.0]])
+>>> w = gg.tensor([5.0, 6.0], dtype="float64", requires_grad=True)
+>>> y = x * 1.0
+>>> gnp.fill_diagonal(y, w)
+>>> y.tolist()
+[[5.0, 2.0], [3.0, 6.0]]
+>>> (y * y).sum().backward(); w.grad.tolist()
+[10.0, 12.0]
+"""
+from __future__ import annotations
+
+import numpy as _np
+
+from .. import ops
+from ..tensor import Tensor
+from . import _core as C
+from . import _fallback
+
+__all__ = ["copyto", "fill_diagonal", "putmask", "place", "put"]
+
+
+def _cycled(values, n, like):
+    """The first ``n`` elements of ``values`` (raveled) repeated as often as needed, as
+    NumPy's ``putmask``/``place``/``put`` repeat a short ``values`` (differentiable)."""
+    v = ops.ravel(C.tensor(values, like))
+    if v.dtype != like.dtype:
+        v = v.astype(like.dtype) if v.dtype.kind != "c" or like.dtype.kind == "c" else v
+    if v.shape[0] == n:
+        return v
+    if v.shape[0] == 0:
+        raise ValueError(f"cannot write {n} elements from an empty array of values")
+    return v[_np.arange(n) % v.shape[0]]
+
+
+def copyto(dst, src, casting="same_kind", where=True):
+    """``dst[...] = src`` (broadcast to ``dst``'s shape) where ``where`` is true, as
+    ``numpy.copyto``: TypeError when ``src``'s dtype cannot be cast to ``dst``'s under
+    ``casting`` (``'same_kind'`` by default: float into an integer tensor raises).
+
+    >>> import gpugrad.numpy as gnp
+    >>> d = gnp.zeros(3); gnp.copyto(d, gnp.array([1.0, 2.0, 3.0]), where=[True, False, True])
+    >>> d.tolist()
+    [1.0, 0.0, 3.0]
+    """
+    if not isinstance(dst, Tensor):
+        return _fallback.call_named("copyto", (dst, src), {"casting": casting, "where": where})
+    s = C.tensor(src, dst)
+    if not _np.can_cast(s.dtype, dst.dtype, casting=casting):
+        raise TypeError(f"Cannot cast array data from {s.dtype!r} to {dst.dtype!r} according "
+                        f"to the rule {casting!r}")
+    s = ops.broadcast_to(s, dst.shape) if s.shape != dst.shape else s
+    if where is True:
+        dst[...] = s
+        return None
+    mask = C.tensor(where, dst)
+    if mask.dtype != _np.bool_:
+        raise TypeError(f"copyto: where must be booleans, got {mask.dtype}")
+    mask = ops.broadcast_to(mask, dst.shape).detach().data
+    dst[mask] = s[mask]
+    return None
+
+
+def fill_diagonal(a, val, wrap=False):
+    """Write ``val`` (repeated along the diagonal when shorter) on the main diagonal of ``a``
+    (2-D, or N-D with all sides equal), as ``numpy.fill_diagonal``; ``wrap`` continues the
+    diagonal below a tall matrix every ``ncols + 1`` rows.  ValueError for 1-D input or
+    unequal sides (N-D).
+
+    >>> import gpugrad.numpy as gnp
+    >>> a = gnp.zeros((2, 2)); gnp.fill_diagonal(a, 7.0); a.tolist()
+    [[7.0, 0.0], [0.0, 7.0]]
+    """
+    if not isinstance(a, Tensor):
+        return _fallback.call_named("fill_diagonal", (a, val), {"wrap": wrap})
+    where = _np.zeros(a.shape, bool)
+    _np.fill_diagonal(where, True, wrap=wrap)   # NumPy's own choice of positions and errors
+    pos = _np.nonzero(where)
+    a[pos] = _cycled(val, pos[0].shape[0], a)
+    return None
+
+
+def putmask(a, mask, values):
+    """``a.flat[n] = values.flat[n % values.size]`` wherever ``mask.flat[n]`` is true, as
+    ``numpy.putmask`` (``values`` is indexed by position in ``a``, not by count of trues;
+    empty ``values`` write nothing).
+
+    >>> import gpugrad.numpy as gnp
+    >>> a = gnp.arange(4.0); gnp.putmask(a, a > 1, gnp.array([10.0, 20.0])); a.tolist()
+    [0.0, 1.0, 10.0, 20.0]
+    """
+    if not isinstance(a, Tensor):
+        return _fallback.call_named("putmask", (a, mask, values), {})
+    m = C.tensor(mask, a)
+    if m.shape != a.shape:
+        raise ValueError(f"putmask: mask and data must be the same size, got mask of shape "
+                         f"{m.shape} for data of shape {a.shape}")
+    m = m.detach().data.astype(bool)
+    v = C.tensor(values, a)
+    if v.size == 0:   # (NumPy writes nothing then)
+        return None
+    a[m] = _cycled(v, a.size, a).reshape(a.shape)[m]
+    return None
+
+
+def place(arr, mask, vals):
+    """The first ``k`` of ``vals`` (repeated when shorter) written where ``mask`` is true
+    (``k`` trues, in C order), as ``numpy.place``; ValueError when ``vals`` is empty and
+    ``mask`` has a true entry.
+
+    >>> import gpugrad.numpy as gnp
+    >>> a = gnp.arange(4.0); gnp.place(a, a > 1, [7.0]); a.tolist()
+    [0.0, 1.0, 7.0, 7.0]
+    """
+    if not isinstance(arr, Tensor):
+        return _fallback.call_named("place", (arr, mask, vals), {})
+    m = C.tensor(mask, arr)
+    if m.size != arr.size:
+        raise ValueError(f"place: mask and data must be the same size, got {m.size} and "
+                         f"{arr.size}")
+    m = m.detach().data.astype(bool).reshape(arr.shape)
+    k = int(m.sum())
+    if k:
+        arr[m] = _cycled(vals, k, arr)
+    return None
+
+
+def put(a, ind, v, mode="raise"):
+    """``a.flat[ind] = v`` (``v`` repeated when shorter than ``ind``; at a repeated index
+    the last write stands), as ``numpy.put``.  ``mode``: ``'raise'`` (IndexError out of
+    range), ``'wrap'`` or ``'clip'``.
+
+    >>> import gpugrad.numpy as gnp
+    >>> a = gnp.zeros(4); gnp.put(a, [0, -1], [1.0, 2.0]); a.tolist()
+    [1.0, 0.0, 0.0, 2.0]
+    """
+    if not isinstance(a, Tensor):
+        return _fallback.call_named("put", (a, ind, v), {"mode": mode})
+    if mode not in ("raise", "wrap", "clip"):
+        raise ValueError(f"put: mode must be 'raise', 'wrap' or 'clip', got {mode!r}")
+    i = _np.asarray(C.tensor(ind).detach().numpy() if isinstance(ind, Tensor) else ind)
+    if i.size and i.dtype.kind not in "iu":
+        raise TypeError(f"put: indices must be integers, got {i.dtype}")
+    i = i.astype(_np.intp).ravel()
+    n = a.size
+    if mode == "wrap" and n:
+        i = i % n
+    elif mode == "clip":
+        i = _np.clip(i, 0, max(n - 1, 0))
+    elif i.size and ((i < -n).any() or (i >= n).any()):
+        bad = i[(i < -n) | (i >= n)][0]
+        raise IndexError(f"index {bad} is out of bounds for axis 0 with size {n}")
+    if i.size == 0:
+        return None
+    pos = _np.unravel_index(i % n, a.shape)
+    a[pos] = _cycled(v, i.size, a)
+    return None
