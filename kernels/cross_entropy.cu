@@ -3,7 +3,11 @@
 // per-row loss, and the target check. It computes exactly what gpugrad/ops/logits.py's array
 // path computes (CrossEntropy.forward with max_shifted):
 //   s_j = (x_j == m && isinf(m)) ? 0 : x_j - m,   m = max_j x_j (NaN if any x_j is NaN)
-//   lse = log(sum_j exp(s_j)),  p_j = exp(s_j) / sum_j exp(s_j)
+//   se = sum_j exp(s_j), but NaN where m is +inf and se > 1: then se counts the entries tied
+//        at +inf exactly (each exp(0) = 1, every other exp(-inf) = 0), and two or more tied
+//        at +inf have no limit -- the row's probabilities, loss and gradient are NaN, as
+//        max_shifted's (which keeps inf - inf there)
+//   lse = log(se),  p_j = exp(s_j) / se
 //   loss = 0 for t == ignore_index; NaN for a target outside [0, C) (and the check's status is
 //   set); else -(1 - eps) (s_t - lse) - (eps / C) (sum_j s_j - C lse)   (eps: label smoothing)
 // Outputs: probs (n x c), loss (n), safe_t (n: the target, or 0 where ignored or bad), valid (n:
@@ -90,6 +94,7 @@ gpugrad_cross_entropy_fwd(const T* __restrict__ logits, const long long* __restr
         se = red_a[0];
         ss = red_b[0];
         __syncthreads();
+        if (m == gpugrad_ce_inf<T>() && se > T(1)) se = gpugrad_ce_nan<T>();  // tied at +inf
         const T inv = T(1) / se;
         for (int j = tid; j < c; j += blockDim.x) p[j] *= inv;
         if (tid == 0) {

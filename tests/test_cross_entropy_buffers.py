@@ -26,7 +26,7 @@ def _case(kind, dtype, seed=0):
         t[:] = -100
     elif kind == "inf":
         x[1, 3] = np.inf                      # one +inf: that class takes all the weight
-        x[2, :2] = np.inf                     # two tied at +inf: they share it
+        x[2, :2] = np.inf                     # two tied at +inf: no limit, NaN
         x[4, :] = -np.inf                     # all -inf: uniform
         x[7, t[7]] = -np.inf                  # the target masked: an infinite loss
     return x, t

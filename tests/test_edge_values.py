@@ -159,8 +159,10 @@ def test_power_backward_is_quiet_at_zero():
 @pytest.mark.parametrize("name", ["logaddexp", "logaddexp2"])
 @pytest.mark.parametrize("a,b,ga,gb", [
     (inf, 0.0, 1.0, 0.0), (0.0, inf, 0.0, 1.0), (inf, -inf, 1.0, 0.0), (-inf, 0.0, 0.0, 1.0),
-    (inf, inf, 0.5, 0.5), (-inf, -inf, 0.5, 0.5), (3.0, 3.0, 0.5, 0.5)])
+    (inf, inf, nan, nan), (-inf, -inf, 0.5, 0.5), (3.0, 3.0, 0.5, 0.5)])
 def test_logaddexp_gradient_at_infinities(name, a, b, ga, gb):
+    # (inf, inf): two entries tied at +inf, as in logsumexp -- the limit depends on how each
+    # grows, so NaN (PyTorch's answer too); (-inf, -inf) shares, as a fully masked slice
     _, g = grads(getattr(gg, name), a, b)
     same(g, [ga, gb])
 
@@ -191,9 +193,12 @@ def test_softplus_at_infinities():
 
 
 @pytest.mark.parametrize("row,value,grad", [
-    ([inf, 0.0], inf, [1.0, 0.0]), ([inf, inf, 1.0], inf, [0.5, 0.5, 0.0]),
+    ([inf, 0.0], inf, [1.0, 0.0]), ([inf, -inf, -inf], inf, [1.0, 0.0, 0.0]),
     ([-inf, -inf], -inf, [0.5, 0.5]), ([-inf, 0.0], 0.0, [0.0, 1.0]),
-    ([inf, -inf], inf, [1.0, 0.0]), ([1.0, 1.0], 1 + math.log(2), [0.5, 0.5])])
+    ([inf, -inf], inf, [1.0, 0.0]), ([1.0, 1.0], 1 + math.log(2), [0.5, 0.5]),
+    # two or more tied at +inf: the value is +inf, its gradient (the softmax) is undefined
+    ([inf, inf, 1.0], inf, [nan, nan, nan]), ([inf, inf, inf], inf, [nan, nan, nan]),
+    ([inf, inf, -inf], inf, [nan, nan, nan]), ([nan, 0.0], nan, [nan, nan])])
 def test_logsumexp_with_infinite_entries(row, value, grad):
     y, (g,) = grads(lambda x: gg.logsumexp(x), row)
     same(y, value)
@@ -205,7 +210,10 @@ def test_logsumexp_with_infinite_entries(row, value, grad):
 
 @pytest.mark.parametrize("row,sm", [
     ([-inf, 0.0, 0.0], [0.0, 0.5, 0.5]), ([-inf, -inf], [0.5, 0.5]),
-    ([inf, 0.0], [1.0, 0.0]), ([inf, inf, -inf], [0.5, 0.5, 0.0])])
+    ([inf, 0.0], [1.0, 0.0]), ([inf, -inf, -inf], [1.0, 0.0, 0.0]),
+    # ties at +inf: the limit depends on how fast each entry grows -- NaN, as PyTorch
+    ([inf, inf, -inf], [nan, nan, nan]), ([inf, inf], [nan, nan]),
+    ([inf, inf, inf], [nan, nan, nan]), ([inf, 2.0, inf], [nan, nan, nan])])
 def test_softmax_family_with_infinite_entries(row, sm):
     sm = np.array(sm)
     up = np.array([1.0, 2.0, 3.0][:len(row)])
@@ -528,6 +536,10 @@ def test_edge_cases_on_every_device(device):
     same([y, *gx], [inf, 1.0, 0.0])
     y, (gx,) = g(lambda x: gg.softmax(x), [-inf, -inf])
     same(y, [0.5, 0.5])
+    y, (gx,) = g(lambda x: gg.softmax(x), [inf, 1.0, inf])
+    same([*y, *gx], [nan] * 6)
+    y, (gx,) = g(lambda x: gg.logsumexp(x), [inf, 1.0, inf])
+    same([y, *gx], [inf, nan, nan, nan])
     _, gs = g(gg.logaddexp, [inf, -inf], [0.0, -inf])
     same(gs, [[1.0, 0.5], [0.0, 0.5]])
     _, (gx,) = g(gg.std, [2.0, 2.0, 2.0])

@@ -43,16 +43,22 @@ def _like(xp, v, like):
 
 
 def _share(xp, a, b, scale=1.0):
-    """d logaddexp(a, b) / da = sigmoid(a - b) (times ``scale`` inside for base 2), with ties
-    -- inf with inf, -inf with -inf -- sharing 0.5 each where a - b is NaN."""
+    """d logaddexp(a, b) / da = sigmoid(a - b) (times ``scale`` inside for base 2): 0.5 each
+    where a and b are both -inf (as a fully masked softmax slice), NaN where both are +inf
+    (two entries tied at +inf: the limit depends on how each grows, as in logsumexp)."""
     with np.errstate(invalid="ignore", over="ignore"):
         d = (a - b) * scale if scale != 1.0 else a - b
         if isinstance(d, Tensor):  # create_graph: the Sigmoid op (the composite below is flat
-            # at d == 0 in its |d|), on d made finite where both are the same infinity
-            return xp.sigmoid(xp.where(xp.isnan(d) & (a == b), 0, d))
+            # at d == 0 in its |d|), on d made finite where both are -inf
+            return xp.sigmoid(xp.where(_both_low(a, b), 0, d))
         e = xp.exp(-xp.abs(d))
-        w = xp.where(d >= 0, 1 / (1 + e), e / (1 + e))
-    return xp.where(a == b, 0.5, w)
+        w = xp.where(d >= 0, 1 / (1 + e), e / (1 + e))   # NaN where both are +inf
+    return xp.where((a == b) & (a != np.inf), 0.5, w)
+
+
+def _both_low(a, b):
+    """True where a and b are both -inf (numbers or tensors)."""
+    return (a == -np.inf) & (b == -np.inf)
 
 
 class LogAddExp(_Bin):

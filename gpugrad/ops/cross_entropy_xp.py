@@ -139,7 +139,8 @@ def forward(logits, safe_t, valid, bad=None, reduction="mean", label_smoothing=0
 
     ``valid`` None counts every row.  ``label_smoothing`` (eps) mixes the one-hot target with
     the uniform distribution.  A row whose maximum is infinite takes the limits of
-    :func:`~gpugrad.ops.logits.max_shifted`.  ``out``: a :class:`Buffers` (NumPy) the
+    :func:`~gpugrad.ops.logits.max_shifted` (NaN, loss and probabilities, where two or more
+    logits tie at +inf).  ``out``: a :class:`Buffers` (NumPy) the
     results are written into (for ``"none"`` the loss returned is ``out.loss`` unless eps).
 
     >>> x = np.array([[0.0, np.inf], [1.0, 1.0]])

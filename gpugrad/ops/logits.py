@@ -1,9 +1,10 @@
 """The softmax family: logsumexp, softmax, log_softmax, and the losses on them, cross_entropy
 and nll_loss.
 
-Every one is shifted by the maximum for stability.  Entries tied at an infinite maximum share
-the weight evenly (see :func:`max_shifted`): ``softmax([inf, 0])`` is ``[1, 0]`` and a slice of
-all -inf gives the uniform distribution, where exp(inf - inf) would be NaN.  float16 input is
+Every one is shifted by the maximum for stability, with the limits of :func:`max_shifted`:
+``softmax([inf, 0])`` is ``[1, 0]``, a slice of all -inf is uniform, and two or more entries
+tied at +inf (no limit) make their slice NaN, gradients too -- so float16 logits that overflow
+reach a loss scaler as NaN -- while logsumexp's value there is +inf.  float16 input is
 computed in float32 and cast back (as PyTorch does on the CPU).  softmax and log_softmax are
 not defined on complex numbers (PyTorch refuses them too): complex input is a TypeError, never
 a cast that drops the imaginary part.  logsumexp is holomorphic and takes complex input.
@@ -62,9 +63,11 @@ def _float(x):
 
 def max_shifted(xp, x, axes, m=None):
     """``(x - m, m)`` with ``m = max(x)`` over ``axes`` (kept) unless given: the stable shift
-    of the softmax family.  Entries equal to an infinite maximum shift to 0, so entries tied
-    at +inf (or a slice of all -inf) share the weight evenly -- the limit of softmax as they
-    grow together, as ties share a max's gradient -- instead of giving inf - inf = NaN.
+    of the softmax family, with limits where the maximum is infinite: one entry at +inf
+    shifts to 0 (it takes all the weight); a slice of all -inf shifts to 0 (uniform: the
+    convention for a fully masked row).  Two or more tied at +inf have no limit (it depends
+    on how fast each grows): they keep inf - inf = NaN, so the slice's softmax and every
+    derivative are NaN (as PyTorch's and JAX's), never a value to train on.
 
     A backward may pass the forward's ``m`` back in: softmax(x - m) does not depend on the
     constant ``m``, so the formula stays exact when it is differentiated again."""
@@ -73,8 +76,12 @@ def max_shifted(xp, x, axes, m=None):
     raw = m.data if isinstance(m, Tensor) else m
     if type(raw) is np.ndarray and bool(np.isfinite(raw).all()):  # the usual case: no extra
         return x - m, m                                               # pass (a host check)
-    with np.errstate(invalid="ignore"):  # only an infinite maximum is replaced: elsewhere
-        return xp.where((x == m) & xp.isinf(m), 0, x - m), m  # x - m keeps its derivative
+    rxp = xp_of(raw)   # the masks are constants, on arrays (xp may be the Tensor namespace)
+    top = (x.data if isinstance(x, Tensor) else x) == raw
+    # -inf: all entries are it; +inf: one alone (.real: complex logsumexp has no isneginf)
+    limit = rxp.isinf(raw) & ((raw.real < 0) | (top.sum(axis=axes, keepdims=True) == 1))
+    with np.errstate(invalid="ignore"):  # only a limit is replaced: elsewhere (ties at +inf
+        return xp.where(top & limit, 0, x - m), m  # too) x - m, and its derivative
 
 
 def softmax_along(xp, x, axes, m=None):
@@ -104,7 +111,8 @@ def log_softmax_along(xp, x, axes):
 
 class LogSumExp(_Reduce):
     """log(sum(exp(x))); the gradient is softmax(x), with the limits of :func:`max_shifted`
-    where entries are infinite: [inf, 0] gives [1, 0] and [-inf, -inf] gives [0.5, 0.5].
+    where entries are infinite: [inf, 0] gives [1, 0] and [-inf, -inf] gives [0.5, 0.5];
+    [inf, inf] has the value +inf and a NaN gradient (no limit).
     Holomorphic: a complex input's gradient is g * conj(softmax(x)), as PyTorch's."""
 
     complex_grad = True
@@ -115,8 +123,11 @@ class LogSumExp(_Reduce):
         if _count(x.shape, self.axes) == 0:
             _, ans, self.shift = log_softmax_along(xp_of(x), x, self.axes)
         else:
-            _, lse, self.shift = _shifted_lse(xp_of(x), x, self.axes)
-            ans = lse + self.shift
+            xp = xp_of(x)
+            _, lse, m = _shifted_lse(xp, x, self.axes)
+            ans, self.shift = lse + m, m
+            if type(m) is not np.ndarray or not bool(np.isfinite(m).all()):
+                ans = xp.where(xp.isinf(m) & (m.real > 0), m, ans)  # +inf ties: not NaN
         self.saved = (x, ans)
         return ans if keepdims else ans.reshape(_reduced_shape(x.shape, self.axes))
 
@@ -173,7 +184,8 @@ class Softmax(Function):
 
 
 def logsumexp(x, axis=None, keepdims=False):
-    """log(sum(exp(x))) computed stably.
+    """log(sum(exp(x))) computed stably.  A slice with +inf is +inf; its gradient (the
+    softmax) follows :func:`softmax`'s limits, NaN where two or more entries tie at +inf.
 
     >>> import gpugrad as gg
     >>> round(gg.logsumexp(gg.tensor([0.0, 0.0])).item(), 4)
@@ -191,9 +203,10 @@ def logsumexp(x, axis=None, keepdims=False):
 def softmax(x, axis=-1):
     """exp(x) / sum(exp(x)) along ``axis``, computed stably (float16 in float32).
 
-    Entries tied at an infinite maximum share the weight evenly: ``softmax([inf, 0])`` is
-    ``[1, 0]`` and a row of all -inf is uniform (the limits), not NaN.  Complex input is a
-    TypeError.
+    Infinite entries take the limits: ``softmax([inf, 0])`` is ``[1, 0]`` and a row of all
+    -inf is uniform (a convention for fully masked rows), not NaN.  Two or more entries tied
+    at +inf have no limit: that slice (value and gradient) is NaN, as in PyTorch.  Complex
+    input is a TypeError.
 
     >>> import gpugrad as gg
     >>> gg.softmax(gg.tensor([0.0, 0.0])).tolist()
@@ -209,8 +222,9 @@ def softmax(x, axis=-1):
 
 
 def log_softmax(x, axis=-1):
-    """log(softmax(x)) computed stably (float16 in float32); -inf entries give -inf.  Complex
-    input is a TypeError.
+    """log(softmax(x)) computed stably (float16 in float32); -inf entries give -inf, and a
+    slice with two or more entries tied at +inf is NaN (see :func:`softmax`).  Complex input
+    is a TypeError.
 
     >>> import gpugrad as gg
     >>> round(gg.log_softmax(gg.tensor([0.0, 0.0])).tolist()[0], 4)
@@ -339,7 +353,9 @@ def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0, ignore_
 
     ``label_smoothing`` mixes the one-hot target with the uniform distribution (PyTorch's
     definition); targets equal to ``ignore_index`` contribute nothing and are left out of
-    the mean.  -inf logits (masked classes) get probability 0.
+    the mean.  -inf logits (masked classes) get probability 0.  A row with two or more
+    logits tied at +inf (overflowed float16 logits) has a NaN loss and gradient, as in
+    PyTorch, so ``gg.amp.GradScaler`` skips the step (an ignored row's loss stays 0).
 
     >>> import gpugrad as gg
     >>> round(gg.cross_entropy(gg.zeros(2, 4), gg.tensor([1, 3])).item(), 4)
