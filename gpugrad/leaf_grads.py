@@ -76,9 +76,12 @@ def _accumulate(t, g, create_graph=False):
     if isinstance(g, Tensor):
         if not g.requires_grad:  # nothing recorded: the plain path (and its flat buffers)
             g = g.data
-        else:  # a gradient with a graph (create_graph): kept as it is, as PyTorch does
+        else:  # a gradient with a graph (create_graph): kept with its graph, as a copy of
+            # its own (PyTorch clones it too): the same tensor may flow to another leaf, a
+            # retained non-leaf or back to the caller, and an in-place change of one .grad
+            # (clip_grad_norm_) must not change the others
             with leaf_lock:
-                t.grad = g if t.grad is None else t.grad + g
+                t.grad = g.clone() if t.grad is None else t.grad + g
             return
     if g.dtype != t.data.dtype:
         g = cast_grad(g, t.data.dtype)

@@ -6,7 +6,8 @@ Tensors, ``xp`` is this module, and the same formula records a graph that can be
 differentiated again (HIPS autograd writes its VJPs in ``autograd.numpy`` for this reason).
 
 Names resolve to the op set (``gpugrad.ops``), then to the creation functions; ``linalg``
-holds the differentiable linear-algebra ops.  A name the op set lacks raises AttributeError,
+holds the differentiable linear-algebra ops and ``fft`` the differentiable transforms
+(:mod:`gpugrad.fft`).  A name the op set lacks raises AttributeError,
 which the engine reports as "this op's backward is not differentiable".
 
 A formula's constants must live where its operands do, as ``cupy.zeros`` puts them on the GPU
@@ -42,6 +43,10 @@ def __getattr__(name):
         raise AttributeError(name)
     if name == "linalg":
         return linalg
+    if name == "fft":
+        from .. import fft
+
+        return fft
     return _resolve(name)
 
 
@@ -80,7 +85,10 @@ class _OnDevice:
     def __getattr__(self, name):
         if name.startswith("__"):
             raise AttributeError(name)
-        fn = _resolve(name)
+        if name == "fft":  # the transforms make no new values: no device to place
+            from .. import fft as fn
+        else:
+            fn = _resolve(name)
         if callable(fn) and not name.endswith("_like") and _takes_device(fn):
             dev, make = self.device, fn
 

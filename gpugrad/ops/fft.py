@@ -15,7 +15,8 @@ complex gradients, as :func:`gpugrad.gradcheck` checks):
 
 Inputs are cropped or zero-padded to ``n``/``s`` before transforming (NumPy's rule); the
 gradient of a crop is a zero-pad and of a pad a crop.  ``hfft``/``ihfft`` are ``irfft``/
-``rfft`` of the conjugate.  Normalizations: ``norm`` is 'backward' (the default, or None),
+``rfft`` of the conjugate.  Each backward runs as these transforms on Tensors under
+``create_graph``, so gradients of every order exist.  Normalizations: ``norm`` is 'backward' (the default, or None),
 'ortho' or 'forward'.  dtypes follow NumPy 2: single precision stays single.
 
 >>> import gpugrad as gg
@@ -71,6 +72,9 @@ def _finish(gx, node):
 
 class _Transform(Function):
     complex_grad = True  # each backward below is the transform's adjoint
+    # ... written with xp.fft, xp.pad and slicing: on Tensors (create_graph) these are the
+    # differentiable transforms themselves, so every order works
+    twice_differentiable = True
 
     def saved_inputs(self, needs):
         return ()
