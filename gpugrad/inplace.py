@@ -329,6 +329,10 @@ def _put_back(link, prior, value):
     if kind in ("RealView", "ImagView"):   # the other part stays as it was
         re, im = (value, _ops.imag(prior)) if kind == "RealView" else (_ops.real(prior), value)
         return _ops.astype(_ops.add(re, _ops.multiply(im, 1j)), prior.dtype)
+    if kind == "AsStrided":  # (gpugrad.numpy.lib.stride_tricks): its elements' flat positions
+        pos = link.unique_positions()  # (a NumPy key: setitem moves it to prior's device)
+        flat = _ops.setitem(_ops.reshape(prior, (-1,)), (pos,), _ops.reshape(value, (-1,)))
+        return _ops.reshape(flat, prior.shape)
     if kind == "Transpose":
         value = _ops.transpose(value, tuple(int(i) for i in np.argsort(link.axes)))
     elif kind == "Reshape":

@@ -57,7 +57,8 @@ def handled_functions() -> dict:
         from . import numpy as gnp
 
         table = {}
-        for mod, ours in ((np, gnp), (np.linalg, gnp.linalg), (np.fft, gnp.fft)):
+        for mod, ours in ((np, gnp), (np.linalg, gnp.linalg), (np.fft, gnp.fft),
+                          (np.lib.stride_tricks, gnp.lib.stride_tricks)):
             for name in getattr(ours, "__all__", ()):
                 theirs, mine = getattr(mod, name, None), getattr(ours, name, None)
                 if callable(theirs) and callable(mine) and not isinstance(theirs, type) \

@@ -92,7 +92,8 @@ def is_view_of(out, a) -> bool:
     """True when array ``out`` shares ``a``'s memory as a view (NumPy and CuPy keep the owner,
     or ``a`` itself, in ``.base``); False for a copy, as a reshape sometimes must make."""
     b = out.base
-    return b is not None and (b is a or b is a.base)
+    # (NumPy's as_strided leaves a DummyArray, whose own base is ``a``, as the view's base)
+    return b is not None and (b is a or b is a.base or getattr(b, "base", None) is a)
 
 
 def is_stale(t) -> bool:
@@ -145,8 +146,8 @@ def _rederive(t, link, user):
     t._node = fresh
 
 
-WRITABLE_VIEWS = frozenset(("GetItemBasic", "Transpose", "Reshape", "Flip", "RealView",
-                            "ImagView"))
+WRITABLE_VIEWS = frozenset(("GetItemBasic", "Transpose", "Reshape", "Flip", "AsStrided",
+                            "RealView", "ImagView"))
 
 
 def view_link(node, t=None):

@@ -27,8 +27,10 @@ NumPy's own result -- a plain NumPy array -- as the non-graph fallback does (and
 TypeError the same way when a tensor in a recorded graph is among its inputs).
 
 Names NumPy has and gpugrad does not: its submodules and objects that hold no arrays are
-NumPy's own (``exceptions``, ``dtypes``, ``typing``, ``testing``, ``ma``, ``lib``, ``char``,
-``strings``, ``rec``, ``version``, ``__version__``, scalar types, constants, classes), so
+NumPy's own (``exceptions``, ``dtypes``, ``typing``, ``testing``, ``ma``, ``char``,
+``strings``, ``rec``, ``version``, ``__version__``, scalar types, constants, classes; ``lib``
+too, but for ``lib.stride_tricks``' differentiable ``as_strided`` and
+``sliding_window_view``), so
 ``except np.exceptions.AxisError`` and ``isinstance(d, np.dtypes.Float64DType)`` work;
 other functions are placeholders that take the fallback above.  A name NumPy lacks raises
 AttributeError, at any depth (``np.modf.nout`` is NumPy's ``2``; ``np.modf.spam`` raises).
@@ -48,7 +50,7 @@ import types as _types
 import numpy as _np
 
 from .. import dtypes as _dtypes
-from . import _fallback, linalg, random
+from . import _fallback, lib, linalg, random
 from . import fft  # numpy.fft's names, differentiable (gpugrad.fft)
 from ._creation import *  # noqa: F401,F403
 from ._creation import __all__ as _c
@@ -111,7 +113,7 @@ def from_dlpack(x, /, *, device=None, copy=None):
 __all__ = (list(_c) + list(_m) + list(_u) + list(_r) + list(_s) + list(_q) + list(_p) + list(_g)
            + list(_w)
            + list(_l) + [
-    "ndarray", "linalg", "random", "fft", "float16", "float32", "float64", "int8", "int16", "int32",
+    "ndarray", "lib", "linalg", "random", "fft", "float16", "float32", "float64", "int8", "int16", "int32",
     "int64", "uint8", "uint16", "uint32", "uint64", "complex64", "complex128", "bool_", "bool",
     "half", "single", "double", "intp", "int_", "dtype", "finfo", "iinfo", "promote_types",
     "issubdtype", "floating", "integer", "signedinteger", "unsignedinteger", "number",
@@ -122,7 +124,7 @@ __all__ = list(dict.fromkeys(__all__))
 
 # NumPy's submodules that are NumPy's own here: no array math to differentiate (errors,
 # dtype classes, type hints, test helpers) or their own array types (masked, records, strings)
-_NUMPY_OWN = frozenset({"exceptions", "dtypes", "typing", "testing", "ma", "lib", "char",
+_NUMPY_OWN = frozenset({"exceptions", "dtypes", "typing", "testing", "ma", "char",
                         "strings", "rec", "version", "ctypeslib"})
 
 

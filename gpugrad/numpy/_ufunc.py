@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as _np
 
-from .. import backend, ops
+from .. import backend, capture_hooks as _capture, ops
 from ..tensor import Tensor
 from . import _core as C, _fallback
 
@@ -228,7 +228,10 @@ def _at(fn, name):
             if lp is not None and not _np.can_cast(lp[-1], a.dtype, "same_kind"):
                 raise TypeError(f"Cannot cast ufunc '{name}' output from {lp[-1]!r} to "
                                 f"{a.dtype!r} with casting rule 'same_kind'")
-            return _scatter_add(a, key, v, name == "subtract")
+            if C.traced(a, b) or _capture._on or type(a.data) is not _np.ndarray:
+                return _scatter_add(a, key, v, name == "subtract")
+            # no graph: NumPy's own, which adds each value into `a` in turn (summing a
+            # position's values first rounds differently: not NumPy's numbers)
         if C.traced(a, b):
             raise TypeError(f"gpugrad.numpy.{name}.at has no gradient; call it under "
                             f"gpugrad.no_grad() or use add.at / subtract.at")

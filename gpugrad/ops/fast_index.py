@@ -65,6 +65,9 @@ def tensor_getitem(x, key):
                     return _make(np.asarray(d[k]))
                 if Ellipsis not in k:
                     k = k + (Ellipsis,)
+            elif len(key) == d.ndim and (ik := _int_key(key)) is not None and all(
+                    type(c) is int for c in ik):  # one element, 0-d index arrays as ints
+                return _make(np.asarray(d[ik]))
         else:
             k = None
             if tk is Tensor:
@@ -88,10 +91,31 @@ def tensor_getitem(x, key):
     return getitem(x, key)
 
 
+def _int_key(key):
+    """Tuple ``key`` with each 0-d integer array in it (a NumPy-backed tensor's or an
+    ndarray, as ``i, j = rng.integers(0, n, 2)`` gives) as the int it holds, when every other
+    part is basic; else None.  NumPy reads such an array as an index array, which picks the
+    same elements in the same shape as the int (a 0-d index broadcasts to no axes), so an
+    assignment through either, or reading one element with one index per axis, is the same
+    -- on NumPy's faster basic path."""
+    out = []
+    for c in key:
+        tc = type(c)
+        if tc in _BASIC:
+            out.append(c)
+            continue
+        a = c.data if tc is Tensor else c if tc is _ndarray else None
+        if type(a) is not _ndarray or a.ndim or a.dtype.kind not in "iu":
+            return None
+        out.append(int(a))
+    return tuple(out)
+
+
 def plain_key(key):
     """``key`` as NumPy's assignment takes it with the meaning setitem gives it -- ints,
-    slices, None and Ellipsis (alone or in a tuple), one integer or boolean array (a tensor's
-    or an ndarray) -- else None (the key then takes setitem's own rules).
+    slices, None and Ellipsis (alone or in a tuple, where 0-d integer arrays become ints: see
+    :func:`_int_key`), one integer or boolean array (a tensor's or an ndarray) -- else None
+    (the key then takes setitem's own rules).
 
     >>> plain_key((0, slice(1, None))), plain_key(1.5)
     ((0, slice(1, None, None)), None)
@@ -102,7 +126,7 @@ def plain_key(key):
     if tk is tuple:
         for c in key:
             if type(c) not in _BASIC:
-                return None
+                return _int_key(key)
         return key
     a = key.data if tk is Tensor else key if tk is _ndarray else None
     return a if type(a) is _ndarray and a.dtype.kind in "iub" else None
