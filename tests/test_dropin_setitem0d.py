@@ -98,20 +98,20 @@ def test_gradient_flows_around_a_written_list():
 
 # ================================================================ 0-d integer index arrays
 def test_zero_d_integer_index_arrays_pick_and_write_as_numpy():
-    """0-d integer index arrays (``i, j = rng.integers(0, n, 2)`` under gpugrad.numpy) read
-    one element and write as NumPy's do (NumPy's basic path where that means the same, for
-    speed); beside a slice they still give NumPy's copy."""
+    """0-d integer tensors (``i, j = rng.integers(0, n, 2)`` under gpugrad.numpy, where
+    NumPy gives integer scalars) read one element and write as NumPy's scalars do, and beside
+    a slice they pick a view, as an integer does (see tests/test_scalar_tensor_keys.py)."""
     import numpy
     import gpugrad.numpy as gnp
     results = []
     for m in (numpy, gnp):
         x = m.arange(12.0).reshape(3, 4)
-        i, j = m.array(2), m.array(1)
+        i, j = m.array([2, 1])
         e = x[i, j]
         x[i, j] *= -1
         x[i - 1, j] = 5.0
-        row = x[i, 1:3]        # an index array beside a slice: a copy
+        row = x[i, 1:3]        # an integer beside a slice: a view
         row[0] = 100.0
         results.append((float(e), x.tolist(), row.tolist()))
     assert results[1] == results[0]
-    assert results[0][1][2][1] == -9.0 and results[0][1][1][1] == 5.0
+    assert results[0][1][2][1] == 100.0 and results[0][1][1][1] == 5.0

@@ -42,9 +42,17 @@ def _tensor_key(c):
     return c
 
 
+def _numpy_of(k):
+    """NumPy's spelling of a key component: a tensor's array, and for a 0-d integer tensor
+    the NumPy scalar it stands for (gpugrad.numpy returns 0-d tensors where NumPy returns
+    scalars, and a key reads them as integers: tests/test_scalar_tensor_keys.py)."""
+    if not isinstance(k, gg.Tensor):
+        return k
+    return k.data[()] if k.ndim == 0 and k.dtype.kind in "iu" else k.data
+
+
 def _numpy_key(key):
-    return tuple(k.data if isinstance(k, gg.Tensor) else k for k in key) \
-        if isinstance(key, tuple) else (key.data if isinstance(key, gg.Tensor) else key)
+    return tuple(_numpy_of(k) for k in key) if isinstance(key, tuple) else _numpy_of(key)
 
 
 def _keys():

@@ -53,6 +53,27 @@ def _list_index(k):
     return arr.astype(np.intp) if arr.size == 0 else arr
 
 
+def scalar_key(k):
+    """The int a 0-d integer tensor ``k`` holds, when it stands for a NumPy scalar in a key,
+    else None.  gpugrad.numpy returns 0-d tensors where NumPy returns integer scalars
+    (iterating an integer array, ``argmax``, integer random draws), and NumPy reads a scalar
+    key as an integer: ``X[i]`` is then a view, and ``X[i][j] = v`` writes into ``X``.  Only
+    on the CPU and outside a gg.compile recording (reading the value there would freeze it
+    into the tape, and on CUDA it would wait for the device): there, and for a 0-d ndarray,
+    the key stays an index array, as NumPy reads an array (a copy).
+
+    >>> import gpugrad as gg
+    >>> scalar_key(gg.tensor(2)), scalar_key(gg.tensor(2.0)), scalar_key(2)
+    (2, None, None)
+    """
+    if type(k) is not Tensor or _capture._on:
+        return None
+    a = k.data
+    if type(a) is not np.ndarray or a.ndim or a.dtype.kind not in "iu":
+        return None
+    return int(a)
+
+
 def _prepare_key(key, x):
     """Normalize an index for array ``x``: (key tuple, advanced?, needs scatter-add?).
 
@@ -74,6 +95,8 @@ def _prepare_key(key, x):
             advanced = True
         elif isinstance(k, numbers.Integral):
             out.append(int(k))
+        elif (i := scalar_key(k)) is not None:   # a 0-d integer tensor: the int it holds
+            out.append(i)
         elif isinstance(k, (Tensor, np.ndarray, list, tuple)) or is_cupy_array(k):
             arr = _index_array(k, x, xp)
             out.append(arr)
