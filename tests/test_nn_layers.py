@@ -182,6 +182,29 @@ def test_mse_and_bce_match_torch(reduction, rng):
         np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-14)
 
 
+@pytest.mark.parametrize("pw_shape", [(), (4,), (1, 4), (5, 1), (5, 4)])
+@needs_torch
+def test_bce_pos_weight_broadcasts_like_torch(pw_shape, rng):
+    x, t = rng.standard_normal((5, 4)), (rng.random((5, 4)) > 0.5).astype(float)
+    pw = rng.random(pw_shape) * 3
+    for reduction in ("mean", "none"):
+        ours = F.binary_cross_entropy_with_logits(gg.tensor(x), gg.tensor(t), reduction,
+                                                  pos_weight=gg.tensor(pw))
+        theirs = torch.nn.functional.binary_cross_entropy_with_logits(
+            torch.tensor(x), torch.tensor(t), reduction=reduction, pos_weight=torch.tensor(pw))
+        assert ours.shape == tuple(theirs.shape)
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("pw_shape", [(5,), (2, 5, 4), (2, 1, 1)])
+def test_bce_pos_weight_that_would_change_the_loss_shape_is_an_error(pw_shape):
+    """PyTorch raises; broadcasting the loss to a larger shape would make the mean average
+    over pos_weight's extra entries (a silently different loss)."""
+    x, t = gg.zeros(5, 4), gg.ones(5, 4)
+    with pytest.raises(ValueError, match=r"pos_weight of shape .* logits of shape \(5, 4\)"):
+        F.binary_cross_entropy_with_logits(x, t, pos_weight=gg.ones(*pw_shape))
+
+
 def test_loss_argument_errors():
     with pytest.raises(ValueError, match="reduction must be one of"):
         nn.MSELoss("avg")
@@ -233,6 +256,34 @@ def test_init_errors():
         nn.init.calculate_gain("mish")
     with pytest.raises(ValueError, match="mode must be"):
         nn.init.kaiming_uniform_(gg.empty(2, 2), mode="fan_avg")
+
+
+@pytest.mark.parametrize("fill, match", [
+    (lambda w: nn.init.uniform_(w, 0.0, math.inf), "finite b"),
+    (lambda w: nn.init.uniform_(w, -math.inf, 0.0), "finite a"),
+    (lambda w: nn.init.normal_(w, math.nan, 1.0), "finite mean"),
+    (lambda w: nn.init.normal_(w, 0.0, math.inf), "finite std"),
+    (lambda w: nn.init.xavier_uniform_(w, gain=math.inf), "finite"),
+    (lambda w: nn.init.xavier_normal_(w, gain=math.nan), "std"),
+    (lambda w: nn.init.uniform_(w.astype("float16"), -1e6, 1e6), "float16"),
+    (lambda w: nn.init.normal_(w.astype("float16"), 0.0, 1e9), "float16"),
+])
+def test_init_refuses_fills_that_are_not_finite(fill, match):
+    """A fill that would leave NaN or infinity in the weights (a non-finite argument, or values
+    beyond a float16 tensor's range) is a ValueError, and the tensor keeps its values."""
+    w = gg.ones(4, 3)
+    with pytest.raises(ValueError, match=match):
+        fill(w)
+    assert w.numpy().tolist() == np.ones((4, 3)).tolist()
+
+
+@pytest.mark.parametrize("init", [nn.init.xavier_uniform_, nn.init.xavier_normal_,
+                                  nn.init.kaiming_uniform_, nn.init.kaiming_normal_])
+@pytest.mark.parametrize("shape", [(0, 0), (0, 3), (3, 0)])
+def test_init_of_an_empty_weight_is_a_no_op(init, shape):
+    """PyTorch fills nothing (an empty tensor has no values), without dividing by a zero fan."""
+    w = gg.empty(*shape)
+    assert init(w) is w and w.shape == shape
 
 
 # ---------------------------------------------------------------- gradient clipping

@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from .. import random as _random
+from ..backend import get_array_module
 from ..tensor import Tensor
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_",
@@ -76,7 +77,27 @@ def _draw(t, kind, generator):
     return arr
 
 
-def _write(t, arr):
+def _finite(name, **args):
+    """ValueError naming the first of ``args`` that is not a finite number (a fill from it
+    would leave NaN or infinity in the weights)."""
+    for k, v in args.items():
+        if not math.isfinite(v):
+            raise ValueError(f"{name}: expected a finite {k}, got {v!r}")
+
+
+def _write(t, arr, name=None):
+    """Write ``arr`` into ``t``; for a random fill (``name`` given) first check that its
+    values stay finite in ``t``'s dtype (float16 overflows past 65504): nothing is written
+    otherwise."""
+    if name is not None:
+        xp = get_array_module(arr)
+        with np.errstate(over="ignore"):
+            cast = arr.astype(t.dtype, copy=False)
+        if not bool(xp.isfinite(cast).all()):
+            raise ValueError(f"{name}: the values drawn do not fit in the tensor's dtype "
+                             f"{t.dtype.name} (they overflow to infinity); use a smaller "
+                             f"range or a wider dtype")
+        arr = cast
     t.data[...] = arr
     t._vc[0] += 1
     return t
@@ -90,10 +111,11 @@ def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None):
     True
     """
     _check(tensor, "uniform_")
+    _finite("uniform_", a=a, b=b)
     if not a <= b:
         raise ValueError(f"uniform_: expected a <= b, got a={a}, b={b}")
     u = _draw(tensor, "uniform", generator)
-    return _write(tensor, u * (b - a) + a)
+    return _write(tensor, u * (b - a) + a, "uniform_")
 
 
 def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
@@ -106,8 +128,9 @@ def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
     _check(tensor, "normal_")
     if not std >= 0:
         raise ValueError(f"normal_: expected std >= 0, got {std}")
+    _finite("normal_", mean=mean, std=std)
     n = _draw(tensor, "normal", generator)
-    return _write(tensor, n * std + mean)
+    return _write(tensor, n * std + mean, "normal_")
 
 
 def constant_(tensor, value: float):
@@ -150,6 +173,8 @@ def xavier_uniform_(tensor, gain: float = 1.0, generator=None):
     """
     _check(tensor, "xavier_uniform_")
     fan_in, fan_out = _fans(tensor)
+    if fan_in + fan_out == 0:       # no elements: nothing to fill (as PyTorch)
+        return tensor
     a = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(tensor, -a, a, generator)
 
@@ -163,6 +188,8 @@ def xavier_normal_(tensor, gain: float = 1.0, generator=None):
     """
     _check(tensor, "xavier_normal_")
     fan_in, fan_out = _fans(tensor)
+    if fan_in + fan_out == 0:       # no elements: nothing to fill (as PyTorch)
+        return tensor
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 
 

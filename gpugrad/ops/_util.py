@@ -1,6 +1,7 @@
 """Small helpers shared by the op modules."""
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -101,6 +102,15 @@ def expand_reduced(g, shape, axes, keepdims):
         return g
     kshape = tuple(1 if i in axes else n for i, n in enumerate(shape))
     return g.reshape(kshape)
+
+
+def as_rows(a):
+    """``a`` (an array or a Tensor, at least 1-D) as a matrix of rows of its last axis: the
+    leading axes merged.  The row count is computed, not inferred: ``reshape(-1, 0)`` is
+    ambiguous when the last axis is empty."""
+    if a.ndim == 2:
+        return a
+    return a.reshape(math.prod(a.shape[:-1]), a.shape[-1])
 
 
 def no_complex(x, op):

@@ -29,6 +29,7 @@ from __future__ import annotations
 from .. import capture_hooks
 from ..autocast_state import low_copy
 from ..autograd import Function, unbroadcast
+from ._util import as_rows
 
 __all__ = ["linear", "matmul", "tensordot", "round_operands"]
 
@@ -194,7 +195,7 @@ class Bf16Linear(Function):
         kb = _kb()
         self.act, self.slope, self.has_b = activation, negative_slope, b is not None
         self.lead, self.dx_dtype, self.w_shape = x.shape[:-1], x.dtype, W.shape
-        x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
+        x2 = as_rows(x)
         x_bits = kb.to_bf16_bits(x2)
         W_bits = kb.to_bf16_bits(W) if W_bits is None else W_bits
         y, z = _layer().linear_forward(x_bits, W_bits, b, activation, negative_slope)
@@ -203,7 +204,7 @@ class Bf16Linear(Function):
 
     def backward(self, g):
         x_bits, W_bits, y, z = self.saved
-        g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
+        g2 = as_rows(g)
         needs = (self.needs[0], self.needs[1], self.has_b and self.needs[2])
         layer = _layer()
         dW_out = self.grad_out.get(1) if self.grad_out else None

@@ -25,7 +25,7 @@ import numpy as np
 from .. import kernels
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import tensor_arg, xp_of
+from ._util import as_rows, tensor_arg, xp_of
 from .reduce import _wide, low_precision
 from ._util import no_complex
 from .logits import _check_reduction, real_float
@@ -51,7 +51,7 @@ class Linear(Function):
         self.act, self.slope = activation, negative_slope
         self.has_b = b is not None
         lead = x.shape[:-1]
-        x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
+        x2 = as_rows(x)
         y, z = kernels.linear_act_forward(x2, W, b, activation, negative_slope=negative_slope)
         self.lead = lead
         self.saved = (x2, W, y, z, x, b)  # x and b for graph_backward
@@ -61,7 +61,7 @@ class Linear(Function):
         x2, W, y, z, x, b = self.saved
         if isinstance(g, Tensor):
             return self.graph_backward(g, x, W, b)
-        g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
+        g2 = as_rows(g)
         needs = (self.needs[0], self.needs[1], self.has_b and self.needs[2])
         dW_out = self.grad_out.get(1) if self.grad_out else None
         dx, dW, db = kernels.linear_act_backward(g2, x2, W, y, z, self.act,
@@ -75,7 +75,7 @@ class Linear(Function):
         """The backward as differentiable ops on Tensors (create_graph): z = x @ W + b is
         recomputed from the inputs, dz = g * act'(z), then two matmuls and a sum."""
         flat = x.ndim != 2
-        x2 = x.reshape(-1, x.shape[-1]) if flat else x
+        x2 = as_rows(x)
         z = x2 @ W if b is None else x2 @ W + b
         dz = g.reshape(z.shape) if flat else g
         if self.act != "identity":
@@ -200,6 +200,16 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean", pos_weigh
     if logits.shape != target.shape:
         raise ValueError(f"binary_cross_entropy_with_logits: expected logits and target of one "
                          f"shape, got {logits.shape} and {target.shape}")
+    if pos_weight is not None:      # it may scale the loss, never change its shape (PyTorch)
+        pw_shape = tuple(getattr(pos_weight, "shape", np.shape(pos_weight)))
+        try:
+            fits = np.broadcast_shapes(pw_shape, logits.shape) == logits.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"{name}: expected pos_weight of a shape that broadcasts to the "
+                             f"logits' (e.g. (C,) for C classes), got pos_weight of shape "
+                             f"{pw_shape} for logits of shape {logits.shape}")
     w = _wide(logits)
     if w is not None:
         return binary_cross_entropy_with_logits(w, target, reduction,

@@ -33,9 +33,11 @@ _GAMMA = real(low=0, low_open=True)
 
 def _milestones(value, name, owner=""):
     """MultiStepLR's milestones: epochs (ints >= 0, repeats allowed), kept as {epoch: count}
-    (its state dict's form, also accepted)."""
+    (its state dict's form, also accepted, with the epochs as decimal strings too: JSON's
+    form of int keys)."""
     if isinstance(value, dict):
-        counts = {validate.check_int(m, f"{name} epoch", low=0, owner=owner):
+        counts = {validate.check_int(int(m) if isinstance(m, str) and m.isdecimal() else m,
+                                     f"{name} epoch", low=0, owner=owner):
                   validate.check_int(c, f"{name}[{m!r}] (a count)", low=1, owner=owner)
                   for m, c in value.items()}
         return counts
