@@ -252,3 +252,4 @@ def test_float16_overflow_to_tied_infinities_makes_grad_scaler_skip():
     assert tscales == scales
     for w, tw in zip(weights, tweights):
         np.testing.assert_allclose(w, tw, rtol=1e-3)
+

@@ -399,12 +399,14 @@ def nll_loss(log_probs, target, reduction="mean", ignore_index=-100):
     target = _check_targets("nll_loss", log_probs, target, ignore_index)
     valid = (target != ignore_index)
     safe = target * valid
-    sign = valid.astype(log_probs.dtype) * -1  # -1 for a counted row, 0 for an ignored one
+    bad = None
     if not isinstance(target.data, np.ndarray):   # deferred check on a GPU: bad rows -> NaN
         bad = valid & ((target < 0) | (target >= log_probs.shape[1]))
         safe = safe * ~bad
-        sign = where(bad, float("nan"), sign)
-    picked = take_along_axis(log_probs, safe.reshape(-1, 1), axis=1).reshape(-1) * sign
+    picked = -take_along_axis(log_probs, safe.reshape(-1, 1), axis=1).reshape(-1)
+    picked = where(valid, picked, 0.0)  # an ignored row is selected out, not multiplied by 0
+    if bad is not None:  # (0 * -inf or 0 * NaN would poison the loss); a bad row: NaN, in
+        picked = where(bad, picked * float("nan"), picked)   # its gradient too
     if reduction == "none":
         return picked
     if reduction == "sum":
