@@ -43,6 +43,16 @@ def _cycled(values, n, like):
     return v[_np.arange(n) % v.shape[0]]
 
 
+def _mask(name, mask, a, same_shape):
+    """``mask`` as a boolean array of ``a``'s shape (on its device); ValueError naming
+    ``name`` unless it has ``a``'s shape (``same_shape``) or at least its size."""
+    m = C.tensor(mask, a)
+    if (m.shape != a.shape) if same_shape else (m.size != a.size):
+        raise ValueError(f"{name}: mask and data must be the same size, got a mask of shape "
+                         f"{m.shape} for data of shape {a.shape}")
+    return m.detach().data.astype(bool).reshape(a.shape)
+
+
 def copyto(dst, src, casting="same_kind", where=True):
     """``dst[...] = src`` (broadcast to ``dst``'s shape) where ``where`` is true, as
     ``numpy.copyto``: TypeError when ``src``'s dtype cannot be cast to ``dst``'s under
@@ -101,11 +111,7 @@ def putmask(a, mask, values):
     """
     if not isinstance(a, Tensor):
         return _fallback.call_named("putmask", (a, mask, values), {})
-    m = C.tensor(mask, a)
-    if m.shape != a.shape:
-        raise ValueError(f"putmask: mask and data must be the same size, got mask of shape "
-                         f"{m.shape} for data of shape {a.shape}")
-    m = m.detach().data.astype(bool)
+    m = _mask("putmask", mask, a, same_shape=True)
     v = C.tensor(values, a)
     if v.size == 0:   # (NumPy writes nothing then)
         return None
@@ -124,11 +130,7 @@ def place(arr, mask, vals):
     """
     if not isinstance(arr, Tensor):
         return _fallback.call_named("place", (arr, mask, vals), {})
-    m = C.tensor(mask, arr)
-    if m.size != arr.size:
-        raise ValueError(f"place: mask and data must be the same size, got {m.size} and "
-                         f"{arr.size}")
-    m = m.detach().data.astype(bool).reshape(arr.shape)
+    m = _mask("place", mask, arr, same_shape=False)
     k = int(m.sum())
     if k:
         arr[m] = _cycled(vals, k, arr)
