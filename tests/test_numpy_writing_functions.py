@@ -112,3 +112,79 @@ def test_a_numpy_destination_takes_numpy_s_function():
     d = np.zeros(3)
     gnp.put(d, [1], [4.0])
     assert d.tolist() == [0.0, 4.0, 0.0]
+
+
+# --- Python numbers and lists are converted straight to the destination's dtype, as NumPy
+# does: one that does not fit raises (it wrapped: 300 into int8 wrote 44), a complex one into
+# a real destination is a TypeError (its imaginary part was dropped)
+
+_WRITERS = {
+    "copyto": lambda m, a, v: m.copyto(a, v),
+    "putmask": lambda m, a, v: m.putmask(a, [True, False, True, False], v),
+    "place": lambda m, a, v: m.place(a, [True, False, True, False], v),
+    "put": lambda m, a, v: m.put(a, [0, 2], v),
+    "fill_diagonal": lambda m, a, v: m.fill_diagonal(a.reshape(2, 2), v),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_WRITERS))
+@pytest.mark.parametrize("dtype,value", [("int8", 300), ("uint8", -1), ("int8", [300, 1]),
+                                         ("float32", 1 + 1j), ("int16", [1 + 1j]),
+                                         ("int8", 300.5)])
+def test_python_values_that_do_not_fit_raise_as_numpy(name, dtype, value):
+    if name == "copyto" and isinstance(value, list):
+        pytest.skip("copyto reads a list as an array (cast by its casting rule)")
+    with pytest.raises((OverflowError, TypeError)) as want:
+        _WRITERS[name](np, np.zeros(4, dtype), value)
+    a = gnp.zeros(4, dtype=dtype)
+    with pytest.raises(want.type):
+        _WRITERS[name](gnp, a, value)
+    np.testing.assert_array_equal(a.numpy(), np.zeros(4, dtype))  # nothing written
+
+
+@pytest.mark.parametrize("name", sorted(_WRITERS))
+@pytest.mark.parametrize("dtype,value", [("uint8", 3), ("int8", -128), ("float16", 1e5),
+                                         ("int64", True), ("int8", [2.5, 1]), ("bool", 1)])
+def test_python_values_that_fit_are_written_as_numpy(name, dtype, value):
+    if name == "copyto" and isinstance(value, list):
+        value = value[0]
+    want = np.zeros(4, dtype)
+    try:
+        _WRITERS[name](np, want, value)
+    except (TypeError, OverflowError) as e:
+        with pytest.raises(type(e)):
+            _WRITERS[name](gnp, gnp.zeros(4, dtype=dtype), value)
+        return
+    got = gnp.zeros(4, dtype=dtype)
+    _WRITERS[name](gnp, got, value)
+    np.testing.assert_array_equal(got.numpy(), want)
+
+
+def test_putmask_takes_a_mask_of_the_same_size_in_another_shape():
+    want, got = np.zeros((2, 2)), gnp.zeros((2, 2))
+    mask = [True, False, False, True]
+    np.putmask(want, mask, 5.0)
+    gnp.putmask(got, mask, 5.0)
+    np.testing.assert_array_equal(got.numpy(), want)
+    with pytest.raises(ValueError, match="same size"):
+        gnp.putmask(got, [True, False, True], 5.0)
+
+
+@pytest.mark.parametrize("call", [lambda m, a: m.put(a, [1], []),
+                                  lambda m, a: m.fill_diagonal(a.reshape(2, 2), [])])
+def test_empty_values_write_nothing_as_numpy(call):
+    want, got = np.arange(4.0), gnp.arange(4.0)
+    call(np, want)
+    call(gnp, got)
+    np.testing.assert_array_equal(got.numpy(), want)
+
+
+@pytest.mark.parametrize("mode", ["raise", "wrap", "clip"])
+def test_put_into_an_empty_array_raises_index_error_as_numpy(mode):
+    with pytest.raises(IndexError):
+        np.put(np.zeros(0), [1], [1.0], mode=mode)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(IndexError, match="empty"):
+            gnp.put(gnp.zeros(0), [1], [1.0], mode=mode)

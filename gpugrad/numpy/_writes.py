@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as _np
 
-from .. import ops
+from .. import backend, ops
 from ..tensor import Tensor
 from . import _core as C
 from . import _fallback
@@ -30,24 +30,42 @@ from . import _fallback
 __all__ = ["copyto", "fill_diagonal", "putmask", "place", "put"]
 
 
+def _is_number(v) -> bool:
+    """A Python number (NumPy's scalars are arrays to its casting rules)."""
+    return isinstance(v, (int, float, complex)) and not isinstance(v, _np.generic)
+
+
+def _converted(values, like):
+    """``values`` as a tensor for a write into ``like``.  Python numbers, and lists or tuples
+    holding no tensor, go straight to ``like``'s dtype as NumPy converts them for a write:
+    OverflowError for an integer that does not fit (300 into int8 never wraps to 44),
+    TypeError for a complex number into a real dtype (never a dropped imaginary part)."""
+    if _is_number(values) or isinstance(values, (list, tuple)) and not C.holds_tensor(values):
+        arr = _np.asarray(values, dtype=like.dtype)
+        return C.const(arr if like.device.type == "cpu" else backend.to_device(arr, like.device))
+    return C.tensor(values, like)
+
+
 def _cycled(values, n, like):
     """The first ``n`` elements of ``values`` (raveled) repeated as often as needed, as
-    NumPy's ``putmask``/``place``/``put`` repeat a short ``values`` (differentiable)."""
-    v = ops.ravel(C.tensor(values, like))
+    NumPy's ``putmask``/``place``/``put`` repeat a short ``values`` (differentiable); None
+    for empty ``values`` (NumPy's ``put``, ``putmask`` and ``fill_diagonal`` write nothing
+    then)."""
+    v = ops.ravel(_converted(values, like))
     if v.dtype != like.dtype:
         v = v.astype(like.dtype) if v.dtype.kind != "c" or like.dtype.kind == "c" else v
     if v.shape[0] == n:
         return v
     if v.shape[0] == 0:
-        raise ValueError(f"cannot write {n} elements from an empty array of values")
+        return None
     return v[_np.arange(n) % v.shape[0]]
 
 
-def _mask(name, mask, a, same_shape):
+def _mask(name, mask, a):
     """``mask`` as a boolean array of ``a``'s shape (on its device); ValueError naming
-    ``name`` unless it has ``a``'s shape (``same_shape``) or at least its size."""
+    ``name`` unless it has ``a``'s size (NumPy's check: the shape may differ)."""
     m = C.tensor(mask, a)
-    if (m.shape != a.shape) if same_shape else (m.size != a.size):
+    if m.size != a.size:
         raise ValueError(f"{name}: mask and data must be the same size, got a mask of shape "
                          f"{m.shape} for data of shape {a.shape}")
     return m.detach().data.astype(bool).reshape(a.shape)
@@ -65,10 +83,17 @@ def copyto(dst, src, casting="same_kind", where=True):
     """
     if not isinstance(dst, Tensor):
         return _fallback.call_named("copyto", (dst, src), {"casting": casting, "where": where})
-    s = C.tensor(src, dst)
-    if not _np.can_cast(s.dtype, dst.dtype, casting=casting):
-        raise TypeError(f"Cannot cast array data from {s.dtype!r} to {dst.dtype!r} according "
-                        f"to the rule {casting!r}")
+    if _is_number(src):   # NumPy's rule for a Python number: its kind is checked, then
+        kind = _np.result_type(src, dst.dtype)   # its value converts straight to dst's dtype
+        if not _np.can_cast(kind, dst.dtype, casting=casting):
+            raise TypeError(f"Cannot cast scalar from {kind!r} to {dst.dtype!r} according "
+                            f"to the rule {casting!r}")
+        s = _converted(src, dst)
+    else:
+        s = C.tensor(src, dst)
+        if not _np.can_cast(s.dtype, dst.dtype, casting=casting):
+            raise TypeError(f"Cannot cast array data from {s.dtype!r} to {dst.dtype!r} "
+                            f"according to the rule {casting!r}")
     s = ops.broadcast_to(s, dst.shape) if s.shape != dst.shape else s
     if where is True:
         dst[...] = s
@@ -96,7 +121,9 @@ def fill_diagonal(a, val, wrap=False):
     where = _np.zeros(a.shape, bool)
     _np.fill_diagonal(where, True, wrap=wrap)   # NumPy's own choice of positions and errors
     pos = _np.nonzero(where)
-    a[pos] = _cycled(val, pos[0].shape[0], a)
+    v = _cycled(val, pos[0].shape[0], a)
+    if v is not None:   # (empty val: NumPy writes nothing)
+        a[pos] = v
     return None
 
 
@@ -111,11 +138,10 @@ def putmask(a, mask, values):
     """
     if not isinstance(a, Tensor):
         return _fallback.call_named("putmask", (a, mask, values), {})
-    m = _mask("putmask", mask, a, same_shape=True)
-    v = C.tensor(values, a)
-    if v.size == 0:   # (NumPy writes nothing then)
-        return None
-    a[m] = _cycled(v, a.size, a).reshape(a.shape)[m]
+    m = _mask("putmask", mask, a)
+    v = _cycled(values, a.size, a)
+    if v is not None:   # (empty values: NumPy writes nothing)
+        a[m] = v.reshape(a.shape)[m]
     return None
 
 
@@ -130,10 +156,14 @@ def place(arr, mask, vals):
     """
     if not isinstance(arr, Tensor):
         return _fallback.call_named("place", (arr, mask, vals), {})
-    m = _mask("place", mask, arr, same_shape=False)
+    m = _mask("place", mask, arr)
     k = int(m.sum())
     if k:
-        arr[m] = _cycled(vals, k, arr)
+        v = _cycled(vals, k, arr)
+        if v is None:
+            raise ValueError(f"place: cannot insert from an empty array of values into "
+                             f"{k} places where the mask is true")
+        arr[m] = v
     return None
 
 
@@ -155,15 +185,20 @@ def put(a, ind, v, mode="raise"):
         raise TypeError(f"put: indices must be integers, got {i.dtype}")
     i = i.astype(_np.intp).ravel()
     n = a.size
-    if mode == "wrap" and n:
+    if n == 0 and i.size:
+        raise IndexError(f"put: cannot replace elements of an empty array (given "
+                         f"{i.size} indices)")
+    if i.size == 0:
+        return None
+    v = _cycled(v, i.size, a)
+    if v is None:   # (empty values: NumPy writes nothing, whatever the indices)
+        return None
+    if mode == "wrap":
         i = i % n
     elif mode == "clip":
         i = _np.clip(i, 0, max(n - 1, 0))
     elif i.size and ((i < -n).any() or (i >= n).any()):
         bad = i[(i < -n) | (i >= n)][0]
         raise IndexError(f"index {bad} is out of bounds for axis 0 with size {n}")
-    if i.size == 0:
-        return None
-    pos = _np.unravel_index(i % n, a.shape)
-    a[pos] = _cycled(v, i.size, a)
+    a[_np.unravel_index(i % n, a.shape)] = v
     return None

@@ -37,6 +37,7 @@ __all__ = ["getitem", "setitem", "take", "take_along_axis"]
 
 # ================================================================ indexing
 from .index_keys import _index_array, _prepare_key, _raw_key  # noqa: E402,F401
+from .index_keys import refuse_scalar_view  # noqa: E402
 
 
 def _scatter(g, key, shape, accumulate):
@@ -128,6 +129,8 @@ def getitem(x, key):
     [2.0, 0.0, 1.0]
     """
     x = tensor_arg(x)
+    if _capture._on and _capture.active() is not None:
+        refuse_scalar_view(key, x.ndim)   # (a 0-d integer tensor key: index_keys.scalar_key)
     key, advanced, accumulate = _prepare_key(key, x.data)
     if advanced:
         return GetItemAdvanced.apply(x, key=key, accumulate=accumulate)

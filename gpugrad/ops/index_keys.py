@@ -58,20 +58,49 @@ def scalar_key(k):
     else None.  gpugrad.numpy returns 0-d tensors where NumPy returns integer scalars
     (iterating an integer array, ``argmax``, integer random draws), and NumPy reads a scalar
     key as an integer: ``X[i]`` is then a view, and ``X[i][j] = v`` writes into ``X``.  Only
-    on the CPU and outside a gg.compile recording (reading the value there would freeze it
-    into the tape, and on CUDA it would wait for the device): there, and for a 0-d ndarray,
-    the key stays an index array, as NumPy reads an array (a copy).
+    on the CPU and outside a gg.compile recording in this thread (reading the value there
+    would freeze it into the tape, and on CUDA it would wait for the device): there, and for
+    a 0-d ndarray, the key stays an index array, as NumPy reads an array (a copy; a write
+    with it is the same write, and a recorded read that would be a view eagerly is refused:
+    :func:`refuse_scalar_view`).
 
     >>> import gpugrad as gg
     >>> scalar_key(gg.tensor(2)), scalar_key(gg.tensor(2.0)), scalar_key(2)
     (2, None, None)
     """
-    if type(k) is not Tensor or _capture._on:
+    if type(k) is not Tensor or _capture._on and _capture.active() is not None:
         return None
     a = k.data
     if type(a) is not np.ndarray or a.ndim or a.dtype.kind not in "iu":
         return None
     return int(a)
+
+
+def refuse_scalar_view(key, ndim):
+    """CaptureError for a read ``x[key]`` (``x`` of ``ndim`` axes) recorded by gg.compile
+    whose key holds a 0-d integer tensor on the CPU and is otherwise basic, unless it picks
+    one element: uncompiled, the tensor reads as its int and the answer is a view of ``x``
+    (writes through it reach ``x``); recorded, it stays an index array and the answer a copy
+    -- the compiled step would differ silently.  (One element is a copy either way.)"""
+    parts = key if type(key) is tuple else (key,)
+    found, ints = False, 0
+    for c in parts:
+        if type(c) is Tensor:
+            a = c.data
+            if type(a) is not np.ndarray or a.ndim or a.dtype.kind not in "iu":
+                return
+            found, ints = True, ints + 1
+        elif isinstance(c, numbers.Integral) and not isinstance(c, (bool, np.bool_)):
+            ints += 1
+        elif not (c is None or c is Ellipsis or isinstance(c, slice)):
+            return
+    if found and not (ints == len(parts) == ndim):
+        raise _capture.CaptureError(
+            "a 0-d integer tensor is used as an index inside a step gpugrad.compile is "
+            "recording: uncompiled it reads as the int it holds (x[i] is a view of x, as "
+            "NumPy's x[int]), which a replay cannot read again. Index with a Python int "
+            "(pass int(i) as a static argument), or with a 1-element index (x[i[None]][0] "
+            "is a copy)")
 
 
 def _prepare_key(key, x):
