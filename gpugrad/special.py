@@ -9,6 +9,7 @@ import functools
 import numpy as np
 
 from .backend import _import_cupy, is_cupy_array
+from .dtypes import is_floating as _floating
 
 _erf_cpu = None
 
@@ -37,7 +38,7 @@ def erf(x):
         _erf_cpu = _erf
     x = np.asarray(x)
     if x.dtype not in (np.float32, np.float64):
-        return _erf_cpu(x.astype(np.float64)).astype(x.dtype if x.dtype.kind == "f" else np.float64)
+        return _erf_cpu(x.astype(np.float64)).astype(x.dtype if _floating(x.dtype) else np.float64)
     return _erf_cpu(x)
 
 
@@ -79,7 +80,7 @@ def normal_cdf(x):
     x = np.asarray(x)
     if x.dtype not in (np.float32, np.float64):
         return _normal_cdf_cpu(x.astype(np.float64)).astype(
-            x.dtype if x.dtype.kind == "f" else np.float64)
+            x.dtype if _floating(x.dtype) else np.float64)
     return _normal_cdf_cpu(x)
 
 

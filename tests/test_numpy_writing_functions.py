@@ -134,6 +134,8 @@ _WRITERS = {
 def test_python_values_that_do_not_fit_raise_as_numpy(name, dtype, value):
     if name == "copyto" and isinstance(value, list):
         pytest.skip("copyto reads a list as an array (cast by its casting rule)")
+    if name == "copyto" and np.lib.NumpyVersion(np.__version__) < "2.1.0":
+        pytest.skip("NumPy 2.0's copyto wraps an out-of-range Python int; gpugrad follows 2.1+")
     with pytest.raises((OverflowError, TypeError)) as want:
         _WRITERS[name](np, np.zeros(4, dtype), value)
     a = gnp.zeros(4, dtype=dtype)

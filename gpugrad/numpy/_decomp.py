@@ -18,6 +18,7 @@ from . import _fallback
 from ._exact import numpy_own
 from ..ops._fast import in_graph
 from ..ops import eig as _eig
+from ..ops.decompositions import no_low_precision
 from ..tensor import Tensor
 
 __all__ = ["slogdet", "cholesky", "eigh", "eigvalsh", "svd", "svdvals", "qr", "pinv",
@@ -328,6 +329,8 @@ def lstsq(a, b, rcond=None):
         return _fallback.call(_np.linalg.lstsq, (a, b), {"rcond": rcond}, "linalg.lstsq")
     A = _m(a)
     B = C.to_float(C.tensor(b, A))
+    for t in (A, B):
+        no_low_precision(t, "lstsq")  # before finfo, which does not know bfloat16
     if A.ndim != 2 or B.ndim not in (1, 2) or B.shape[0] != A.shape[0]:
         raise ValueError(f"lstsq: expected a of shape (M, N) and b of shape (M,) or (M, K), "
                          f"got {A.shape} and {B.shape}")

@@ -21,6 +21,7 @@ import numpy as _np
 
 from .. import backend, capture_hooks, dtypes
 from ..ops._fast import in_graph
+from ..ops.decompositions import no_low_precision
 from ..backend import is_cupy_array
 from ..tensor import Tensor
 
@@ -97,6 +98,9 @@ def call(func, args, kwargs, name):
     """
     ts = list(tensors_in((args, kwargs)))
     shown = f"numpy.{name}"
+    if name.startswith("linalg."):  # NumPy answers bfloat16 in float64 and refuses float16
+        for t in ts:
+            no_low_precision(t, shown)
     if any(in_graph(t) for t in ts):
         raise _graph_error(shown)
     if any(is_cupy_array(t.data) for t in ts):
@@ -111,7 +115,51 @@ def call(func, args, kwargs, name):
     written = _written(name, args, kwargs)
     if written:
         return _call_writing(func, args, kwargs, written)
+    low = _low_precision_input(name, args, kwargs)
+    if low is not None:
+        return wrap_result(_narrowed(func(*unwrap(args, low[1]), **unwrap(kwargs, low[1])),
+                                     low[0]))
     return wrap_result(func(*unwrap(args), **unwrap(kwargs)))
+
+
+# NumPy's functions that compute on float values: given 16-bit floats they run on float32
+# copies and round back once.  NumPy adds float16 in float16 in its scans (nancumsum of 30000
+# ones stalls at 2048), and takes ml_dtypes' bfloat16 for a non-float (its nan-functions
+# skip no NaN: nanvar, nanprod, nancumsum were NaN; i0, unwrap answer float64).
+_FLOAT_COMPUTING = frozenset((
+    "nanvar", "nanstd", "nancumsum", "nancumprod", "nanprod", "nanmax", "nanmin",
+    "nanargmax", "nanargmin", "nanmedian", "nanpercentile", "nanquantile", "i0", "unwrap",
+    "vander", "matvec", "vecmat", "polydiv", "polyval", "polyfit", "trapezoid", "histogram",
+    "histogram2d", "histogramdd", "histogram_bin_edges", "gradient", "convolve", "correlate"))
+
+
+def _low_precision_input(name, args, kwargs):
+    """``(dtype, swap)`` when ``name`` computes on floats and every float array among its
+    arguments is of one 16-bit dtype (float16 or bfloat16): ``swap`` maps each such tensor
+    to a float32 copy.  None otherwise (a wider float among them sets NumPy's own dtype)."""
+    if name not in _FLOAT_COMPUTING:
+        return None
+    found = {_np.dtype(a.dtype) for a in _leaves((args, kwargs))
+             if hasattr(a, "dtype") and dtypes.is_inexact(a.dtype)}
+    if len(found) != 1 or not dtypes.is_low_precision(next(iter(found))):
+        return None
+    if any(isinstance(a, _np.ndarray) and a.dtype in found for a in _leaves((args, kwargs))):
+        return None  # a raw 16-bit array: NumPy's own answer
+    return found.pop(), {id(t): t.data.astype(_np.float32) for t in tensors_in((args, kwargs))
+                         if t.dtype.kind != "c" and dtypes.is_low_precision(t.dtype)}
+
+
+def _narrowed(r, dtype):
+    """NumPy's answer ``r`` computed on float32 copies, its float32 arrays rounded to the
+    inputs' 16-bit ``dtype`` (their dtype had NumPy computed on float16 itself)."""
+    if isinstance(r, tuple):
+        items = [_narrowed(v, dtype) for v in r]
+        return type(r)(*items) if hasattr(r, "_fields") else tuple(items)
+    if isinstance(r, list):
+        return [_narrowed(v, dtype) for v in r]
+    if getattr(r, "dtype", None) == _np.float32:
+        return r.astype(dtype)
+    return r
 
 
 # NumPy's functions that write into their first argument (``ufunc.at`` too: see _written)

@@ -14,6 +14,7 @@ import operator
 import numpy as _np
 
 from .. import ops
+from ..dtypes import is_inexact, is_low_precision
 from ..ops._axis_args import axis_arg, axis_index
 from ..ops._fast import fast_sum
 from . import _core as C
@@ -342,7 +343,7 @@ def nansum(a, axis=None, dtype=None, out=None, keepdims=False, initial=C._NOVALU
     3.0
     """
     x = C.tensor(a)
-    x = ops.where(ops.isnan(x), 0.0, x) if x.dtype.kind in "fc" else x
+    x = ops.where(ops.isnan(x), 0.0, x) if is_inexact(x.dtype) else x
     return sum(x, axis, dtype, out, keepdims, initial, where)
 
 
@@ -360,7 +361,7 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
     if exact is not None:
         return exact
     x = _floated(a, dtype)
-    w = x.astype(_np.float32) if x.dtype == _np.float16 else x
+    w = x.astype(_np.float32) if is_low_precision(x.dtype) else x
     ok = ops.logical_not(ops.isnan(w))
     ax = _axis(axis, x)
     total = ops.sum(ops.where(ok, w, 0.0), axis=ax, keepdims=keepdims)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
+from ..dtypes import is_low_precision
 from ..tensor import Tensor
 from ._util import tensor_arg, xp_of
 
@@ -122,8 +123,19 @@ def _unpack(packed, shapes, real=()):
     return tuple(out)
 
 
-def _float(x):
-    """Integers and bools as float64 (NumPy's linalg does the same); complex stays complex."""
+def no_low_precision(x, what):
+    """TypeError for float16/bfloat16 ``x``: the LAPACK functions refuse 16-bit floats, as
+    NumPy's (and PyTorch's on the CPU) do; NumPy would answer bfloat16 in float64."""
+    if is_low_precision(x.dtype):
+        raise TypeError(f"{what}: array type {x.dtype.name} is unsupported in linalg "
+                        f"(expected float32, float64 or complex input, as NumPy's linalg); "
+                        f"cast it first, e.g. x.astype('float32')")
+
+
+def _float(x, what):
+    """Integers and bools as float64 (NumPy's linalg does the same); complex stays complex;
+    16-bit floats refused (:func:`no_low_precision`)."""
+    no_low_precision(x, what)
     return x if x.dtype.kind in "fc" else x.astype(np.float64)
 
 
@@ -131,7 +143,7 @@ def _square(x, what):
     x = tensor_arg(x)
     if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
         raise ValueError(f"{what}: expected square matrices of shape (..., n, n), got {x.shape}")
-    return _float(x)
+    return _float(x, what)
 
 
 class Cholesky(Function):
@@ -251,7 +263,7 @@ def _mat(x, what):
     x = tensor_arg(x)
     if x.ndim < 2:
         raise ValueError(f"{what}: expected matrices of shape (..., m, n), got {x.shape}")
-    return _float(x)
+    return _float(x, what)
 
 
 def svd(x, full_matrices=True):

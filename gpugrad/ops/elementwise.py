@@ -272,11 +272,11 @@ def where(condition, a, b):
     like = a if hasattr(a, "shape") else b
     cond = operand(condition, like)
     if not hasattr(cond, "dtype"):  # a Python bool or number: a 0-d condition beside a / b
-        from ..tensor import Tensor, as_tensor
+        from ..tensor import as_tensor
 
         cond = as_tensor(bool(cond), device=like.device if isinstance(like, Tensor) else None)
-    a = operand(a, cond)
-    b = operand(b, cond)
+    a = operand(a, b if isinstance(b, Tensor) else cond)  # a number beside bfloat16 is weak
+    b = operand(b, a if isinstance(a, Tensor) else cond)
     if cond.dtype != np.bool_:
         cond = cond.astype(np.bool_)
     return Where.apply(cond, a, b)
@@ -293,7 +293,11 @@ class Clip(Function):
     def forward(self, x, lo, hi):
         self.shapes = (shape_of(x), shape_of(lo), shape_of(hi))
         self.saved = (x, lo, hi)
-        return xp_of(x).clip(x, lo, hi)
+        xp = xp_of(x)
+        if x.dtype.char == "E":  # ml_dtypes' clip answers bfloat16 in float32
+            r = x if lo is None else xp.maximum(x, lo)
+            return r if hi is None else xp.minimum(r, hi)
+        return xp.clip(x, lo, hi)
 
     def backward(self, g):
         x, lo, hi = self.saved

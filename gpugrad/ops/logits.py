@@ -29,6 +29,7 @@ from .. import backend
 from ..backend import is_cupy_array
 from ..kernels.reference import FAST_DTYPES
 from ..autograd import Function
+from ..dtypes import is_floating
 from ..tensor import Tensor
 from ._axis_args import axis_index
 from ._util import no_complex, tensor_arg, xp_of
@@ -43,7 +44,7 @@ def real_float(x, op):
     """``x`` as a real floating tensor for ``op``: integers and bools become float32; complex
     input is a TypeError (:func:`no_complex`)."""
     x = no_complex(tensor_arg(x), op)
-    return x if x.dtype.kind == "f" else x.astype(np.float32)
+    return x if is_floating(x.dtype) else x.astype(np.float32)
 
 
 _REDUCTIONS = ("mean", "sum", "none")

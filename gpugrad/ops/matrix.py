@@ -20,6 +20,7 @@ from ..autograd import Function, unbroadcast
 from ..tensor import Tensor
 from ..wide_sum import is_16bit_float
 from ._util import tensor_arg, xp_of
+from .decompositions import no_low_precision
 from .extra_linalg import DiagEmbed, Diagonal, _embed_diagonal
 from .linalg import _cast, _conj, _pair, _swap
 from .reduce import low_precision
@@ -213,6 +214,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
 
 # ================================================================ inv, det, solve
 def _check_square(x, what):
+    no_low_precision(x, what)
     if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
         raise ValueError(f"{what}: expected square matrices of shape (..., n, n), got "
                          f"{x.shape}")

@@ -50,6 +50,8 @@ def sort_kind(kind=None, stable=None):
 
 
 def _argsort(xp, x, axis, descending, kind):
+    if x.dtype.char == "E":  # ml_dtypes' bfloat16: NumPy sorts it without NaN last
+        x = x.astype(np.float32)
     if not descending:
         return xp.argsort(x, axis=axis, kind=kind if xp is np else None)
     # descending (stable): sort the reversed array, reverse back, map the indices
@@ -61,6 +63,8 @@ def _argsort(xp, x, axis, descending, kind):
 def _matching_permutation(xp, x, values, axis):
     """An index ``p`` with ``take_along_axis(x, p) == values`` (``values`` a permutation of
     ``x`` along ``axis``): equal values are paired in order via two stable sorts."""
+    if x.dtype.char == "E":  # bfloat16: as _argsort
+        x, values = x.astype(np.float32), values.astype(np.float32)
     sx = xp.argsort(x, axis=axis, kind="stable")
     sv = xp.argsort(values, axis=axis, kind="stable")
     p = xp.empty_like(sx)

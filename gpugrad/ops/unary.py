@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 from ..autograd import Function
+from ..dtypes import is_floating
 from ..special import erf as _erf_array  # (the table below defines the op `erf`)
 from ..special import normal_cdf as _normal_cdf_array
 from ..tensor import Tensor, as_tensor
@@ -201,7 +202,7 @@ def _make_unary(name, fwd, vjp, reads):
         def forward(self, x):
             xp = xp_of(x)
             ans = fwd(xp, x)
-            if ans.dtype != x.dtype and x.dtype.kind == "f":
+            if ans.dtype != x.dtype and is_floating(x.dtype):  # bfloat16 too
                 ans = ans.astype(x.dtype)
             self.saved = (x if keep_x else None, ans if keep_ans else None)
             return ans
@@ -220,12 +221,12 @@ def _make_unary(name, fwd, vjp, reads):
         def fn(x):
             if _amp.dtype is not None:  # autocast: a float32 op
                 x = _amp_f32(x)
-            if isinstance(x, Tensor) and x.data.dtype.kind == "f":
+            if isinstance(x, Tensor) and is_floating(x.data.dtype):
                 return Op.apply(x)
             return Op.apply(_float_operand(_number_operand(x), name))
     else:
         def fn(x):
-            if isinstance(x, Tensor) and x.data.dtype.kind == "f":
+            if isinstance(x, Tensor) and is_floating(x.data.dtype):
                 return Op.apply(x)
             return Op.apply(_float_operand(_number_operand(x), name))
     fn.__name__ = name
