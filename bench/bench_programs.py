@@ -36,8 +36,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 DROPIN = ROOT / "examples" / "dropin"
 NUMPY_IMPORT = "import numpy as np"
 GPUGRAD_IMPORT = "import gpugrad.numpy as np"
-PROGRAMS = ["char_rnn", "gradient_check", "kmeans", "pca", "softmax_classifier",
-            "two_layer_net"]
+PROGRAMS = sorted(p.stem for p in DROPIN.glob("*.py") if not p.stem.startswith("_"))
 FLAVOURS = ("numpy", "gpugrad")
 
 
