@@ -106,11 +106,17 @@ def arange(start, stop=None, step=1, dtype=None, device=None, requires_grad=Fals
 
 def linspace(start, stop, num=50, endpoint=True, dtype=None, device=None,
              requires_grad=False) -> Tensor:
-    """``num`` evenly spaced values from start to stop.
+    """``num`` evenly spaced values from start to stop: float32 unless ``dtype`` says
+    otherwise or a 0-d tensor endpoint is floating (then its dtype, NumPy's promotion with
+    the other endpoint; the result is differentiable in them).
 
     >>> linspace(0, 1, 3).tolist()
     [0.0, 0.5, 1.0]
     """
+    if isinstance(start, Tensor) or isinstance(stop, Tensor):
+        from ._linspace import linspace_of_tensors
+
+        return linspace_of_tensors(start, stop, num, endpoint, dtype, device, requires_grad)
     return _make(lambda xp, s, d: xp.linspace(start, stop, num, endpoint=endpoint, dtype=d),
                  None, dtype, device, requires_grad)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend, capture_hooks
+from .wide_sum import is_16bit_float
 
 __all__ = ["manual_seed", "seed", "get_rng_state", "set_rng_state", "generator",
            "bernoulli_mask", "Generator"]
@@ -59,17 +60,26 @@ class Generator:
     def random(self, shape, dtype=np.float32):
         if capture_hooks._on and capture_hooks.active() is not None:  # gpugrad.compile: a
             return capture_hooks.draw(self, Generator.random, shape, dtype)  # replay draws too
+        dt = np.dtype(dtype)
         with self._on():
-            return self._g.random(shape, dtype=dtype)
+            if not is_16bit_float(dt):
+                return self._g.random(shape, dtype=dt)
+            # NumPy draws float32 and float64 only; a float32 draw rounded to 16 bits would be
+            # 1.0 about once in 4096 draws (bfloat16: 512), so draw k < 2**p (p: the dtype's
+            # significant bits) and give k * 2**-p, uniform on [0, 1) and exact in the dtype
+            p = 11 if dt == np.float16 else 8
+            k = self._g.integers(0, 2 ** p, size=shape, dtype=np.int32)
+            return (k.astype(np.float32) * np.float32(2.0 ** -p)).astype(dt)
 
     def normal(self, shape, dtype=np.float32):
-        """Standard normal samples (float16: drawn in float32 and rounded)."""
+        """Standard normal samples (float16 and bfloat16: drawn in float32 and rounded)."""
         if capture_hooks._on and capture_hooks.active() is not None:
             return capture_hooks.draw(self, Generator.normal, shape, dtype)
-        half = np.dtype(dtype) == np.float16
+        dt = np.dtype(dtype)
+        half = is_16bit_float(dt)
         with self._on():
-            r = self._g.standard_normal(shape, dtype=np.float32 if half else dtype)
-            return r.astype(np.float16) if half else r
+            r = self._g.standard_normal(shape, dtype=np.float32 if half else dt)
+            return r.astype(dt) if half else r
 
     def integers(self, low, high, shape, dtype=np.int64):
         if capture_hooks._on and capture_hooks.active() is not None:

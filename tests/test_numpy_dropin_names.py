@@ -28,7 +28,7 @@ in1d
 # a derivative exists but gpugrad.numpy has no differentiable version yet (fallback only)
 NOT_YET_DIFFERENTIABLE = set("""
 angle apply_along_axis apply_over_axes block choose delete diagflat
-dsplit ediff1d fromfunction geomspace i0 insert ldexp matvec modf
+dsplit ediff1d fromfunction i0 insert ldexp matvec modf
 nancumprod nancumsum nanmax nanmedian nanmin nanpercentile nanprod nanquantile nanstd nanvar
 nested_iters piecewise poly polydiv polyfit
 put_along_axis resize rollaxis roots sort_complex trim_zeros unwrap

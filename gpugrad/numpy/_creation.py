@@ -7,7 +7,6 @@ on ``device=`` or the default device (``gpugrad.set_default_device`` / ``GPUGRAD
 """
 from __future__ import annotations
 
-import builtins
 import numbers
 import operator
 from operator import methodcaller
@@ -25,7 +24,7 @@ from ._copy_keyword import copy_error, copy_mode
 
 __all__ = ["array", "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "zeros",
            "ones", "empty", "full", "zeros_like", "ones_like", "empty_like", "full_like",
-           "arange", "linspace", "logspace", "eye", "identity", "tri"]
+           "arange", "linspace", "logspace", "geomspace", "eye", "identity", "tri"]
 
 
 def _copy_keep(x):
@@ -293,81 +292,6 @@ def arange(start, stop=None, step=None, dtype=None, *, device=None, like=None):
     return out if out.dtype == r.dtype else ops.astype(out, r.dtype)
 
 
-def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *,
-             device=None):
-    """``num`` evenly spaced values from start to stop (float64 by default).
-
-    >>> import gpugrad.numpy as gnp
-    >>> gnp.linspace(0, 1, 3).tolist()
-    [0.0, 0.5, 1.0]
-    """
-    dt = C.dtype(dtype)
-    if _has_tensor(start) or _has_tensor(stop) or _np.ndim(start) or _np.ndim(stop):
-        r = _linspace_tensors(start, stop, operator.index(num), endpoint, retstep, dt, device)
-        if axis != 0:  # (NumPy's test: an axis equal to 0, whatever its type, stays)
-            y = ops.moveaxis(r[0] if retstep else r, 0, axis)
-            return (y, r[1]) if retstep else y
-        return r
-    num = operator.index(num)  # (NumPy: a float is a TypeError, a bool passes)
-    t = _on(lambda xp: xp.linspace(_num(start), _num(stop), num, endpoint=endpoint,
-                                   dtype=dt), device)
-    if axis != 0:
-        t = ops.moveaxis(t, 0, axis)
-    if retstep:
-        div = (num - 1) if endpoint else num
-        return t, (_num(stop) - _num(start)) / div if div > 0 else float("nan")
-    return t
-
-
-def _linspace_tensors(start, stop, num, endpoint, retstep, dt, device):
-    """NumPy's formula (``i * step + start``, the last value ``stop``) on tensors, so the
-    result keeps the graph of a traced endpoint (and the endpoints' dtype, as NumPy)."""
-    if num < 0:
-        raise ValueError(f"Number of samples, {num}, must be non-negative.")
-    like = C.tensor(start if _has_tensor(start) else stop)
-    # NumPy 2 computes in the inexact result type of the endpoints, Python scalars weak
-    ct = _np.result_type(*[v if isinstance(v, (numbers.Number, _np.generic)) else
-                           C.tensor(v, like).dtype for v in (start, stop)])
-    ct = ct if ct.kind in "fc" else _np.result_type(ct, 0.0)
-    a, b = C.tensor(start, like), C.tensor(stop, like)
-    a = a if a.dtype == ct else ops.astype(a, ct)
-    b = b if b.dtype == ct else ops.astype(b, ct)
-    if device is not None and like.device != backend.device(device):
-        a, b = ops.to_device(a, device), ops.to_device(b, device)
-    nd = builtins.max(a.ndim, b.ndim)
-    xp = a.device.xp
-    with a.device._activated():
-        i = _made(xp.arange(num, dtype=ct).reshape((-1,) + (1,) * nd))
-    div = num - 1 if endpoint else num
-    delta = ops.subtract(b, a)
-    if div > 0:
-        step = ops.divide(delta, div)
-        y = ops.add(ops.multiply(i, step), a)
-    else:
-        step = float("nan")
-        y = ops.add(ops.multiply(i, delta), a)
-    if endpoint and num > 1:
-        last = ops.broadcast_to(b, y.shape[1:])
-        y = ops.concatenate([y[:-1], ops.expand_dims(last, 0)], axis=0)
-    if dt is not None and y.dtype != dt:
-        if dt.kind in "iu":
-            y = ops.floor(y)
-        y = ops.astype(y, dt)
-    return (y, step) if retstep else y
-
-
-def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0, *,
-             device=None):
-    """``base ** linspace(start, stop, num)``.
-
-    >>> import gpugrad.numpy as gnp
-    >>> gnp.logspace(0, 2, 3).tolist()
-    [1.0, 10.0, 100.0]
-    """
-    t = ops.power(base, linspace(start, stop, num, endpoint, axis=axis, device=device))
-    return t.astype(C.dtype(dtype)) if dtype is not None else t
-
-
 def eye(N, M=None, k=0, dtype=float, order="C", *, device=None, like=None):
     """Ones on diagonal ``k`` (float64 by default).
 
@@ -406,3 +330,5 @@ def tri(N, M=None, k=0, dtype=float, *, like=None, device=None):
 
 # zeros_like, ones_like, empty_like, full_like: in _like.py (they use _on, _shape, _full_tensor)
 from ._like import empty_like, full_like, ones_like, zeros_like  # noqa: E402,F401
+# linspace, logspace, geomspace: in _spaces.py (they use _on, _has_tensor, _num, _made)
+from ._spaces import geomspace, linspace, logspace  # noqa: E402,F401

@@ -110,7 +110,7 @@ def call(func, args, kwargs, name):
                             f"with .cpu() first")
     if capture_hooks._on and capture_hooks.active() is not None:
         if ts:
-            return _recorded(func, args, kwargs, ts)
+            return _recorded(func, args, kwargs, ts, _low_precision_input(name, args, kwargs))
         return _constant(func, args, kwargs, shown)
     written = _written(name, args, kwargs)
     if written:
@@ -129,6 +129,7 @@ def call(func, args, kwargs, name):
 _FLOAT_COMPUTING = frozenset((
     "nanvar", "nanstd", "nancumsum", "nancumprod", "nanprod", "nanmax", "nanmin",
     "nanargmax", "nanargmin", "nanmedian", "nanpercentile", "nanquantile", "i0", "unwrap",
+    "quantile", "percentile", "median", "geomspace",
     "vander", "matvec", "vecmat", "polydiv", "polyval", "polyfit", "trapezoid", "histogram",
     "histogram2d", "histogramdd", "histogram_bin_edges", "gradient", "convolve", "correlate"))
 
@@ -228,15 +229,21 @@ def _leaves(obj):
         yield obj
 
 
-def _recorded(func, args, kwargs, ts):
+def _recorded(func, args, kwargs, ts, low):
     """:func:`call` in a step ``gpugrad.compile`` records: graph nodes (no gradient) that a
-    replay computes again from its own tensors; scalar answers come back as 0-d tensors."""
+    replay computes again from its own tensors; scalar answers come back as 0-d tensors.
+    ``low`` (from :func:`_low_precision_input`): the recorded call widens the 16-bit arrays to
+    float32 and rounds the answer back once, as the eager call does."""
     from ..ops.search import values_call
 
     slot = {id(t): i for i, t in enumerate(ts)}
 
     def fn(xp, *arrays):
+        if low is not None:
+            arrays = tuple(a.astype(_np.float32) if a.dtype == low[0] else a for a in arrays)
         r = func(*_put(args, arrays, slot), **_put(kwargs, arrays, slot))
+        if low is not None:
+            r = _narrowed(r, low[0])
         return tuple(r) if isinstance(r, (tuple, list)) else r
     return values_call(fn, *ts)
 

@@ -13,6 +13,7 @@ import operator
 import numpy as _np
 
 from .. import ops
+from ..dtypes import is_low_precision
 from ..ops._fast import fast_binary, fast_unary, fast_where
 from ..tensor import Tensor
 from . import _core as C, _ufunc as U
@@ -146,12 +147,15 @@ _ufunc("reciprocal", _reciprocal, 1)
 
 
 def _deg2rad(x):
+    if is_low_precision(x.dtype):  # (a 16-bit pi / 180 would be off by up to half an ulp)
+        return ops.multiply(x.astype(_np.float32), math.pi / 180).astype(x.dtype)
     return ops.multiply(x, math.pi / 180)
 
 
 def _rad2deg(x):
-    # NumPy's constant is 180 / pi rounded in the loop's precision (float16 runs in float32)
-    if x.dtype.char in "ef":
+    # NumPy's constant is 180 / pi rounded in the loop's precision (16-bit floats run in
+    # float32 and round once)
+    if x.dtype.char == "f" or is_low_precision(x.dtype):
         y = ops.multiply(x.astype(_np.float32), _np.float32(180) / _np.float32(math.pi))
         return y if x.dtype.char == "f" else y.astype(x.dtype)
     return ops.multiply(x, 180 / math.pi)
@@ -196,9 +200,13 @@ def sinc(x):
     [1.0, 0.6366]
     """
     x = C.to_float(C.tensor(x))
+    low = x.dtype if is_low_precision(x.dtype) else None
+    if low is not None:  # 16-bit: pi * x rounded to 16 bits would be off by several ulps
+        x = x.astype(_np.float32)
     px = ops.multiply(x, math.pi)
     safe = ops.where(ops.equal(x, 0), 1.0, px)
-    return ops.where(ops.equal(x, 0), 1.0, ops.divide(ops.sin(safe), safe))
+    r = ops.where(ops.equal(x, 0), 1.0, ops.divide(ops.sin(safe), safe))
+    return r if low is None else r.astype(low)  # (rounded once)
 
 
 def real(val):

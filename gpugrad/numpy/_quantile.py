@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as _np
 
-from .. import ops
+from .. import dtypes, ops
 from ..tensor import Tensor
 from . import _core as C
 
@@ -34,7 +34,7 @@ def _front(x, axis):
 
 def _nan_slices(y, r):
     """``r`` with NaN where the slice of ``y`` (reduced over axis 0) holds a NaN."""
-    if y.dtype.kind not in "fc":
+    if not dtypes.is_inexact(y.dtype):  # (bfloat16 too: its kind is 'V')
         return r
     bad = C.nograd(lambda xp, v: xp.isnan(v).any(axis=0), y)
     if not bool(bad.data.any()):
@@ -45,8 +45,9 @@ def _nan_slices(y, r):
 def _order(a, qa, axis, out, method, keepdims, rdt):
     x = C.tensor(a)
     y, kshape = _front(x, axis)
-    if rdt.kind in "fc" and method in ("linear", "midpoint"):
-        y = y if y.dtype == rdt else y.astype(rdt)
+    if dtypes.is_inexact(rdt) and method in ("linear", "midpoint"):
+        wide = _np.dtype(_np.float32) if dtypes.is_low_precision(rdt) else rdt  # rounds once
+        y = y if y.dtype == wide else y.astype(wide)
     s = ops.sort(y, axis=0)
     n = s.shape[0]
     pos = qa * (n - 1)
@@ -68,6 +69,14 @@ def _order(a, qa, axis, out, method, keepdims, rdt):
     if keepdims:
         r = ops.reshape(r, qa.shape + kshape)
     return C.out(r, out, "quantile")
+
+
+def _result_dtype(numpy_fn, dt, q, method):
+    """NumPy's result dtype for input of dtype ``dt``; bfloat16 (unknown to NumPy's rule)
+    follows float16's pattern: bfloat16 where float16 gives float16."""
+    bf16 = dtypes.bfloat16 is not None and dt == dtypes.bfloat16
+    r = numpy_fn(_np.zeros(1, _np.float16 if bf16 else dt), q, method=method).dtype
+    return dt if bf16 and r == _np.float16 else r
 
 
 def _q_array(q, name):
@@ -98,7 +107,7 @@ def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
     if ((qa < 0) | (qa > 1)).any():
         raise ValueError("Quantiles must be in the range [0, 1]")
     x = C.tensor(a)
-    rdt = _np.quantile(_np.zeros(1, x.dtype), q, method=method).dtype  # NumPy's dtype rule
+    rdt = _result_dtype(_np.quantile, x.dtype, q, method)
     return _order(x, qa, axis, out, method, keepdims, rdt)
 
 
@@ -119,7 +128,7 @@ def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear"
     if ((qa < 0) | (qa > 1)).any():
         raise ValueError("Percentiles must be in the range [0, 100]")
     x = C.tensor(a)
-    rdt = _np.percentile(_np.zeros(1, x.dtype), q, method=method).dtype
+    rdt = _result_dtype(_np.percentile, x.dtype, q, method)
     return _order(x, qa, axis, out, method, keepdims, rdt)
 
 
@@ -135,7 +144,7 @@ def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
     y, kshape = _front(x, axis)
     n = y.shape[0]
     mid = ops.sort(y, axis=0)[(n - 1) // 2:n // 2 + 1]
-    r = ops.mean(mid if mid.dtype.kind in "fc" else mid.astype(_np.float64), axis=0)
+    r = ops.mean(mid if dtypes.is_inexact(mid.dtype) else mid.astype(_np.float64), axis=0)
     r = _nan_slices(y, r)
     if keepdims:
         r = ops.reshape(r, kshape)

@@ -39,6 +39,7 @@ from . import _core as C
 from . import _fallback as F
 from ._random_capture import RecordedBitGenerator as _RecordedBitGenerator
 from ._random_capture import drawn as _drawn
+from ._random_dtype import FLOAT_DRAWS, no_16_bit
 from ._random_seed import (MT19937, PCG64, PCG64DXSM, SFC64, BitGenerator, Philox,  # noqa: F401
                            RandomState, SeedSequence, seed_value)
 
@@ -252,6 +253,8 @@ class Generator(_Draws):
 
 def _generator_draw(name):
     def draw(self, *args, **kwargs):
+        if name in FLOAT_DRAWS and (args or kwargs):
+            no_16_bit(name, args, kwargs)
         g = self._numpy_cpu  # (_direct, inline: the scalar draw of a Python loop)
         if g is not None and not capture_hooks._on and (
                 not args or _SCALAR.issuperset(map(type, args))) and (

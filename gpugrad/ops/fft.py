@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
+from ..wide_sum import is_16bit_float
 from ._axis_args import axis_index
 from ._util import tensor_arg, xp_of
 
@@ -113,6 +114,11 @@ class R2C(_Transform):
 class C2R(_Transform):
     def forward(self, x, axes, s, norm):
         self._keep(x, axes, s, norm)
+        if is_16bit_float(x.dtype):  # computed in float32; NumPy's float16 pattern (for
+            # bfloat16 too, which NumPy would answer in float64): a 16-bit answer over one
+            # axis, float32 over more (NumPy's irfftn runs its first passes in complex64)
+            y = xp_of(x).fft.irfftn(x.astype(np.float32), s=s, axes=axes, norm=norm)
+            return y.astype(x.dtype) if len(axes) == 1 else y
         return xp_of(x).fft.irfftn(x, s=s, axes=axes, norm=norm)
 
     def backward(self, g):
