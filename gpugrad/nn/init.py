@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from .. import random as _random
+from .. import dtypes, random as _random
 from ..backend import get_array_module
 from ..tensor import Tensor
 
@@ -66,7 +66,7 @@ def _fans(t):
 def _check(t, name):
     if not isinstance(t, Tensor):
         raise TypeError(f"{name}: expected a Tensor, got {type(t).__name__}")
-    if t.dtype.kind != "f":
+    if not dtypes.is_floating(t.dtype):
         raise TypeError(f"{name}: expected a floating tensor, got dtype {t.dtype.name}")
 
 

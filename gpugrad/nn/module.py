@@ -297,13 +297,13 @@ class Module:
                 dtype = a
         dev = backend.device(device) if device is not None else None
         dt = dtypes.as_dtype(dtype) if dtype is not None else None
-        if dt is not None and dt.kind != "f":
+        if dt is not None and not dtypes.is_floating(dt):
             raise TypeError(f"Module.to: expected a floating dtype, got {dt.name}")
 
         def convert(a):
             if dev is not None:
                 a = backend.to_device(a, dev)
-            if dt is not None and a.dtype.kind == "f" and a.dtype != dt:
+            if dt is not None and dtypes.is_floating(a.dtype) and a.dtype != dt:
                 a = a.astype(dt)
             return a
 

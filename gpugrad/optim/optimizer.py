@@ -23,7 +23,7 @@ True
 """
 from __future__ import annotations
 
-from .. import capture_hooks, validate
+from .. import capture_hooks, dtypes, validate
 from ..nn.state_dict import StateDictError
 from ..tensor import Tensor
 from . import _restore
@@ -114,6 +114,11 @@ class Optimizer:
             if not p.is_leaf:
                 raise ValueError("optimizer can only optimize leaf tensors (not results of "
                                  "operations); use a Parameter or tensor.detach()")
+            if p.dtype.kind != "f" and dtypes.is_floating(p.dtype):  # bfloat16
+                raise TypeError(f"optimizers keep float32 or float64 master weights and cannot "
+                                f"update a {p.dtype.name} parameter in place: keep the "
+                                f"parameter float32 and train under gpugrad.autocast("
+                                f"dtype='bfloat16') (the forward's products run in bfloat16)")
             if p.dtype.kind != "f":
                 raise TypeError(f"optimizer can only optimize floating tensors, got dtype "
                                 f"{p.dtype.name}")
