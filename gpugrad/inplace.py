@@ -10,13 +10,13 @@ that requires grad (or a view of one) they raise at once.
 Two rules keep the gradient right through the write:
 
 * A write into a view (basic index, transpose, reshape, flip) re-links every base up the
-  chain as ``base = setitem(base, key, view)``, whatever the op: ``+=``, ``fill_``, ``copy_``
-  of a constant, ``x[k] = v``.  Where a constant was written the gradient is zero.  A base
-  that is not in the graph (a constant: its views record no node, only a link to it) joins
-  the graph this way when a value that requires grad is written, as in PyTorch; its other
-  views are recorded as views of it when next used.  A view made under ``no_grad()`` follows
-  PyTorch's rules instead: such a write through it, or its use after its base changed while
-  its base requires grad, raises.
+  chain as ``base = setitem(base, key, view)`` (:mod:`gpugrad.view_writeback`), whatever
+  the op: ``+=``, ``fill_``, ``copy_`` of a constant, ``x[k] = v``.  Where a constant was
+  written the gradient is zero.  A base that is not in the graph (a constant: its views
+  record no node, only a link to it) joins the graph this way when a value that requires
+  grad is written, as in PyTorch; its other views are recorded as views of it when next
+  used.  A view made under ``no_grad()`` follows PyTorch's rules instead: such a write
+  through it, or its use after its base changed while its base requires grad, raises.
 * The old value is copied, once, when a recorded node needs it (copy-on-write,
   :mod:`gpugrad.old_values`): the node that computed it and saved its answer (``p = exp(s);
   p /= p.sum()``), the op's own node (``y *= x`` reads the old ``y`` for ``x``'s gradient) or
@@ -48,14 +48,14 @@ from . import autograd as _autograd
 from . import capture_hooks as _capture
 from . import _tensor_ops as _operators
 from . import ops as _ops
-from .autograd import _view_link
 from .ops import index as _index
 from .old_values import keep_old_value
 from .ops._fast import _NUMBERS, _binary_data, in_graph, watched
 from .ops.fast_index import plain_key
 from .ops.setitem_rules import holds_array as _holds_array
 from .tensor import Tensor, as_tensor
-from .view_links import _NO_GRAD_VIEW, _WRITE, _record_view, _view_in_graph, _view_root
+from .view_links import _NO_GRAD_VIEW, _WRITE, _view_in_graph, _view_root
+from .view_writeback import commit_to_bases as _commit_to_bases
 
 _ndarray = np.ndarray
 _gm = _autograd._gm  # the calling thread's grad mode: _gm.enabled
@@ -268,78 +268,6 @@ def _numpy_write(key, value):
             v = v.data
         t.data[k] = v
     return write
-
-
-def _commit_to_bases(t, old):
-    """``t`` (a view, ``old`` its node before an in-place write) changed its base's memory:
-    rewire each base up the chain as ``base = setitem(base, key, t)`` (for a transpose,
-    reshape or flip, the whole base is ``t`` put back in its shape) so the base's gradient
-    sees the write (``y[k] *= 2`` and ``row = y[0]; row += 1`` stay correct).  A base that
-    was not in the graph (a view of it recorded no node: ``t._view``) joins it, constant
-    outside the view, when a value that requires grad was written.  A write that left ``t``
-    without a node (a non-differentiable op) goes in as a constant, and ``t`` becomes a view
-    of its base again, re-derived from it when next used."""
-    link = _view_link(old, t)
-    if link is None:
-        return
-    if not _autograd.is_grad_enabled():
-        # a write under no_grad changes the memory, not the graph (PyTorch's rule): each base
-        # keeps its node, which now stands for the current values
-        while link is not None and link.parents[0] is not None and link.parents[0]._vc is t._vc:
-            base = link.parents[0]
-            if base._node is not None:
-                base._node._out_ver = base._vc[0]
-            link = _view_link(base._node, base)
-        return
-    first, view = link, t
-    if t._node is not None and link is not t._view:
-        t._node._view_link = link                # t still lives in its base's memory
-    committed = False
-    while link is not None and link.parents[0] is not None and link.parents[0]._vc is t._vc:
-        base = link.parents[0]
-        before = base._node
-        if before is not None:
-            prior = Tensor._make(base.data, True)    # the base as its node last computed it
-            prior._node, prior._vc = before, [before._out_ver]
-        elif base.requires_grad or t._node is None:
-            break                # a leaf (refused by _check_inplace); a constant stays one
-        else:
-            prior = Tensor._make(base.data)          # a constant base joins the graph
-        value = t._shallow() if t._node is not None else Tensor._make(t.data)
-        res = _put_back(link, prior, value)
-        base._node, base.requires_grad = res._node, True
-        base._node._out_ver, base._node._written = base._vc[0], base._vc
-        link = _view_link(before, base)
-        if link is not None and link is not base._view:
-            base._node._view_link = link
-        t = base
-        committed = True
-    if committed and view._node is None:         # a view of its base again
-        if first is view._view:
-            _record_view(view)
-        else:
-            view._node, view.requires_grad = first, True  # stale: re-derived from its base
-
-
-def _put_back(link, prior, value):
-    """``prior`` (a base) with the elements that view node ``link`` shows set to ``value``."""
-    kind = type(link).__name__
-    if kind == "GetItemBasic":
-        return _ops.setitem(prior, link.key, value)
-    if kind in ("RealView", "ImagView"):   # the other part stays as it was
-        re, im = (value, _ops.imag(prior)) if kind == "RealView" else (_ops.real(prior), value)
-        return _ops.astype(_ops.add(re, _ops.multiply(im, 1j)), prior.dtype)
-    if kind == "AsStrided":  # (gpugrad.numpy.lib.stride_tricks): its elements' flat positions
-        pos = link.unique_positions()  # (a NumPy key: setitem moves it to prior's device)
-        flat = _ops.setitem(_ops.reshape(prior, (-1,)), (pos,), _ops.reshape(value, (-1,)))
-        return _ops.reshape(flat, prior.shape)
-    if kind == "Transpose":
-        value = _ops.transpose(value, tuple(int(i) for i in np.argsort(link.axes)))
-    elif kind == "Reshape":
-        value = _ops.reshape(value, link.in_shape, order=link.order)
-    else:  # Flip: its own inverse
-        value = _ops.flip(value, link.axis)
-    return _ops.setitem(prior, Ellipsis, value)
 
 
 # at most this many nodes are searched for readers of the old value (a reader further away

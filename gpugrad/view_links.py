@@ -1,7 +1,7 @@
 """Views that recorded no node.  A view op records no node when no gradient is needed (its
 base is a constant) or grad mode is off; the view keeps that op's node as a link to its base
 (``t._view``), so that a later write into the shared memory can re-link the base
-(:func:`gpugrad.inplace._commit_to_bases`), and the view can be recorded once its base has
+(:func:`gpugrad.view_writeback.commit_to_bases`), and the view can be recorded once its base has
 joined the graph (:func:`_view_in_graph`).  A view made under no_grad is refused, as in
 PyTorch, where its use would be ambiguous.
 

@@ -1,6 +1,7 @@
 """Reductions with NumPy's signatures: sum, mean, var, std, prod, max/min, argmax/argmin,
-cumsum/cumprod, all/any, average, ptp, nansum/nanmean, count_nonzero, diff, and
-``logsumexp`` (from SciPy, as a helper).
+all/any, average, ptp, nansum/nanmean, count_nonzero, diff, and ``logsumexp`` (from SciPy,
+as a helper).  The running ones (cumsum/cumprod, cumulative_sum/cumulative_prod) are in
+_reduce_cumulative.py and their dtype rules in _reduce_dtype.py; all are exported from here.
 
 >>> import gpugrad.numpy as gnp
 >>> x = gnp.array([[1.0, 2.0], [3.0, 5.0]])
@@ -19,6 +20,9 @@ from ..ops._axis_args import axis_arg, axis_index
 from ..ops._fast import fast_sum
 from . import _core as C
 from ._reduce_axis import reduce_axis as _axis
+from ._reduce_cumulative import cumprod, cumsum, cumulative_prod, cumulative_sum
+from ._reduce_dtype import as_requested as _as_requested, exact_kind as _exact_kind
+from ._reduce_dtype import floated as _floated
 
 __all__ = ["sum", "mean", "var", "std", "prod", "max", "min", "amax", "amin", "argmax",
            "argmin", "cumsum", "cumprod", "all", "any", "average", "ptp", "nansum",
@@ -31,30 +35,6 @@ def _masked(name, a, where, axis, out, keepdims, **kw):
     from ._reduce_where import masked_reduce  # (NumPy's where=: the selected elements only)
 
     return masked_reduce(name, a, where, axis, out, keepdims, **kw)
-
-
-def _exact_kind(name, a, dtype, out, **kw):
-    """NumPy's own ``name(values, dtype=dtype, **kw)`` where ``dtype`` asks for a bool or
-    integer result, else None.  Such a result has no gradient, so NumPy's computation on the
-    values -- detached, also for a tensor in a graph -- is the answer, its dtype and value
-    exactly (``mean(dtype=int)`` truncates NumPy's way; ``cumsum(dtype=bool)`` is a running
-    or).  Float and complex results take the differentiable path instead."""
-    dt = C.dtype(dtype)
-    if dt is None or dt.kind in "fc":
-        return None
-    kw = {k: v for k, v in kw.items() if v is not C._NOVALUE}
-    fn = getattr(_np, name)
-
-    def call(xp, v):
-        return xp.asarray((fn if xp is _np else getattr(xp, name))(v, dtype=dt, **kw))
-    return C.out(C.nograd(call, C.tensor(a)), out, name)
-
-
-def _as_requested(r, dtype):
-    """``r`` (a differentiable float result) in the float or complex ``dtype`` asked for:
-    NumPy's result dtype is the requested one (``var(x, dtype=complex)`` is complex)."""
-    dt = C.dtype(dtype)
-    return r if dt is None or r.dtype == dt else r.astype(dt)
 
 
 def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=C._NOVALUE, where=True):
@@ -82,16 +62,6 @@ def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=C._NOVALUE, 
     if initial is not C._NOVALUE:
         r = ops.add(r, initial)
     return C.out(r, out, "sum")
-
-
-def _floated(a, dtype):
-    x = C.tensor(a)
-    dt = C.dtype(dtype)
-    if dt is not None:
-        return x.astype(dt) if x.dtype != dt else x
-    if x.dtype.kind in "biu":
-        return x.astype(_np.float64)
-    return x
 
 
 def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
@@ -233,47 +203,6 @@ def _arg(name):
 
 
 argmax, argmin = _arg("argmax"), _arg("argmin")
-
-
-def _accumulator(a, dtype):
-    """``a`` as a tensor in the dtype a running sum/product uses (NumPy: small ints -> int64)."""
-    x = C.tensor(a)
-    dt = C.dtype(dtype)
-    if dt is not None and dt != x.dtype:
-        return x.astype(dt)
-    if x.dtype.kind in "bi" and x.dtype.itemsize < 8:
-        return x.astype(_np.int64)
-    return x
-
-
-def cumsum(a, axis=None, dtype=None, out=None):
-    """Cumulative sum (flattened when ``axis`` is None).
-
-    >>> import gpugrad.numpy as gnp
-    >>> gnp.cumsum([1, 2, 3]).tolist()
-    [1, 3, 6]
-    """
-    exact = _exact_kind("cumsum", a, dtype, out, axis=axis)
-    if exact is not None:
-        return exact
-    x = _accumulator(a, dtype)
-    ax = axis if x.ndim else _axis(axis, x, one=True)
-    return C.out(ops.cumsum(x, axis=ax), out, "cumsum")
-
-
-def cumprod(a, axis=None, dtype=None, out=None):
-    """Cumulative product (flattened when ``axis`` is None); exact gradient with zeros.
-
-    >>> import gpugrad.numpy as gnp
-    >>> gnp.cumprod([1.0, 2.0, 3.0]).tolist()
-    [1.0, 2.0, 6.0]
-    """
-    exact = _exact_kind("cumprod", a, dtype, out, axis=axis)
-    if exact is not None:
-        return exact
-    x = _accumulator(a, dtype)
-    ax = axis if x.ndim else _axis(axis, x, one=True)
-    return C.out(ops.cumprod(x, axis=ax), out, "cumprod")
 
 
 def _logical(name):
@@ -426,5 +355,3 @@ def logsumexp(a, axis=None, keepdims=False, b=None):
         x = ops.add(x, ops.log(C.tensor(b, x)))
     return ops.logsumexp(x, axis=_axis(axis), keepdims=keepdims)
 
-
-from ._reduce_cumulative import cumulative_prod, cumulative_sum  # noqa: E402

@@ -1,5 +1,6 @@
-"""NumPy 2.1's ``cumulative_sum`` and ``cumulative_prod``: :func:`cumsum` / :func:`cumprod`
-with NumPy's axis rule (required above 1-D) and an optional leading identity.
+"""The running reductions: ``cumsum`` and ``cumprod``, and NumPy 2.1's ``cumulative_sum`` and
+``cumulative_prod`` -- the same with NumPy's axis rule (required above 1-D) and an optional
+leading identity.
 
 >>> import gpugrad.numpy as gnp
 >>> gnp.cumulative_sum(gnp.array([1, 2, 3])).tolist()
@@ -7,11 +8,43 @@ with NumPy's axis rule (required above 1-D) and an optional leading identity.
 """
 from __future__ import annotations
 
-from .. import backend
+from .. import backend, ops
 from ..tensor import Tensor
 from . import _core as C
+from ._reduce_axis import reduce_axis as _axis
+from ._reduce_dtype import accumulator as _accumulator, exact_kind as _exact_kind
 
-__all__ = ["cumulative_sum", "cumulative_prod"]
+__all__ = ["cumsum", "cumprod", "cumulative_sum", "cumulative_prod"]
+
+
+def cumsum(a, axis=None, dtype=None, out=None):
+    """Cumulative sum (flattened when ``axis`` is None).
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.cumsum([1, 2, 3]).tolist()
+    [1, 3, 6]
+    """
+    exact = _exact_kind("cumsum", a, dtype, out, axis=axis)
+    if exact is not None:
+        return exact
+    x = _accumulator(a, dtype)
+    ax = axis if x.ndim else _axis(axis, x, one=True)
+    return C.out(ops.cumsum(x, axis=ax), out, "cumsum")
+
+
+def cumprod(a, axis=None, dtype=None, out=None):
+    """Cumulative product (flattened when ``axis`` is None); exact gradient with zeros.
+
+    >>> import gpugrad.numpy as gnp
+    >>> gnp.cumprod([1.0, 2.0, 3.0]).tolist()
+    [1.0, 2.0, 6.0]
+    """
+    exact = _exact_kind("cumprod", a, dtype, out, axis=axis)
+    if exact is not None:
+        return exact
+    x = _accumulator(a, dtype)
+    ax = axis if x.ndim else _axis(axis, x, one=True)
+    return C.out(ops.cumprod(x, axis=ax), out, "cumprod")
 
 
 def _cumulative(name, a, axis, dtype, include_initial, identity):
@@ -25,9 +58,7 @@ def _cumulative(name, a, axis, dtype, include_initial, identity):
             raise ValueError("cumulative functions need axis= for arrays of more than 1 "
                              "dimension")
         axis = 0
-    from . import _reduce
-
-    r = getattr(_reduce, name)(x, axis=axis, dtype=dtype)
+    r = _RUNNING[name](x, axis=axis, dtype=dtype)
     if include_initial:
         from ._manip import concatenate
 
@@ -38,6 +69,9 @@ def _cumulative(name, a, axis, dtype, include_initial, identity):
         first = Tensor._make(backend.get_array_module(head).full_like(head, identity))  # r's dtype
         r = concatenate([first, r], axis=ax)
     return r
+
+
+_RUNNING = {"cumsum": cumsum, "cumprod": cumprod}
 
 
 def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial=False):

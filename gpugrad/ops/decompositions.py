@@ -1,7 +1,7 @@
 """The matrix decompositions the NumPy and array-API namespaces expose (cholesky, eigh,
 eigvalsh, svd, svdvals, qr, slogdet), each with its gradient.  Ops with several results
-pack them into one array along the last axis (one graph node); the public function slices
-them apart, which is differentiable.
+pack them into one array along the last axis (one graph node; packed_results.py); the public
+function slices them apart, which is differentiable.
 
 Gradients follow the usual real-valued formulas (Murray 2016 for Cholesky; Townsend 2016 for
 the SVD; Walter and Lehmann for QR).  ``eigh`` and ``cholesky`` read only the lower triangle,
@@ -32,6 +32,7 @@ from ..autograd import Function
 from ..dtypes import is_low_precision
 from ..tensor import Tensor
 from ._util import tensor_arg, xp_of
+from .packed_results import _no_complex_grad, _Packed, _unpack
 
 __all__ = ["cholesky", "eigh", "eigvalsh", "svd", "svdvals", "qr", "slogdet"]
 
@@ -47,80 +48,8 @@ def _eye_like(xp, a):
     return xp.asarray(xp_of(raw).eye(a.shape[-1], dtype=a.dtype))
 
 
-def _cast(g, dtype):
-    return g if g.dtype == dtype else g.astype(dtype)
-
-
 def _safe_inv(xp, d):
     return xp.where(d == 0, 0, 1 / xp.where(d == 0, 1, d))
-
-
-# ================================================================ packed multi-result ops
-class _Packed(Function):
-    """forward: ``compute`` gives several arrays, packed along the last axis (the one answer);
-    backward: the packed gradient and the packed answer are split, and ``vjp`` gets both.
-
-    The answer is saved as returned, so under ``create_graph`` its parts are Tensors that
-    this node produced: ``vjp``, written in terms of the results (w, v; u, s, vh; q, r) and,
-    with ``keep_input``, the input, then records a graph that leads back through this node,
-    and the gradient can be differentiated again (any order).  A ``vjp`` must therefore use
-    every result's gradient, even for an op that shows only some results (eigvalsh,
-    svdvals): at second order the hidden results get gradients too."""
-
-    saves_output = True
-    twice_differentiable = True
-    keep_input = False
-
-    def forward(self, x, **kw):
-        xp = xp_of(x)
-        outs = self.compute(xp, x, **kw)
-        batch = x.shape[:-2]
-        self.shapes, self.dtype = [o.shape for o in outs], x.dtype
-        # the part's size per batch element, named: -1 cannot be inferred for an empty batch
-        flat = [o.reshape(batch + (int(np.prod(o.shape[len(batch):])),)) for o in outs]
-        self.sizes = [f.shape[-1] for f in flat]
-        packed = xp.concatenate(flat, axis=-1)
-        self.saved = (packed,) + ((x,) if self.keep_input else ())
-        return packed
-
-    def saved_inputs(self, needs):
-        return (0,) if self.keep_input else ()
-
-    def split(self, p):
-        """The parts of a packed array (the answer or its gradient), in their shapes."""
-        parts, start = [], 0
-        for shp, n in zip(self.shapes, self.sizes):
-            parts.append(p[..., start:start + n].reshape(shp))
-            start += n
-        return parts
-
-    def backward(self, g):
-        if not self.complex_grad:
-            _no_complex_grad(type(self).__name__, self.dtype)
-        outs = self.split(self.saved[0])
-        return (_cast(self.vjp(xp_of(g), outs, *self.split(g)), self.dtype),)
-
-
-def _no_complex_grad(op, dtype):
-    if dtype.kind == "c":
-        raise NotImplementedError(f"{op.lower()}: the gradient for complex input (dtype "
-                                  f"{dtype}) is not implemented; only the forward result is")
-
-
-def _unpack(packed, shapes, real=()):
-    """Split a packed result; the parts numbered in ``real`` are real-valued results (kept
-    as the real part when the packed array is complex, as NumPy returns them)."""
-    from . import getitem, real as real_part, reshape
-
-    out, start = [], 0
-    for i, shp in enumerate(shapes):
-        n = int(np.prod(shp[len(packed.shape) - 1:]))
-        part = getitem(packed, (Ellipsis, slice(start, start + n)))
-        if i in real and part.dtype.kind == "c":
-            part = real_part(part)
-        out.append(reshape(part, shp))
-        start += n
-    return tuple(out)
 
 
 def no_low_precision(x, what):
