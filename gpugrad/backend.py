@@ -18,6 +18,8 @@ import threading
 
 import numpy as np
 
+from .nvidia_smi import nvidia_smi_gpus  # noqa: F401  (the driver's view, for tests and tools)
+
 __all__ = [
     "Device", "device", "get_default_device", "set_default_device", "default_device",
     "get_array_module", "array_device", "to_device", "is_cupy_array",
@@ -148,22 +150,6 @@ def _probe_cuda(cp, n: int):
         except Exception as exc:
             return f"CuPy sees {n} GPU(s) but a kernel on cuda:{index} failed ({_describe(exc)})"
     return None
-
-
-def nvidia_smi_gpus() -> list:
-    """The ``GPU i: ...`` lines of ``nvidia-smi -L`` ([] without it or when it fails): the
-    driver's view, past CuPy. A GPU here while CUDA is unusable means a broken install."""
-    import shutil  # noqa: PLC0415
-    import subprocess  # noqa: PLC0415
-
-    exe = shutil.which("nvidia-smi")
-    try:
-        out = exe and subprocess.run([exe, "-L"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return []
-    if not out or out.returncode != 0:
-        return []
-    return [line.strip() for line in out.stdout.splitlines() if line.strip().startswith("GPU ")]
 
 
 def is_cupy_array(a) -> bool:
