@@ -163,14 +163,15 @@ def _narrowed(r, dtype):
     return r
 
 
-# NumPy's functions that write into their first argument (``ufunc.at`` too: see _written)
-_WRITE_FIRST = frozenset(("put", "place", "putmask", "put_along_axis", "copyto",
-                          "fill_diagonal"))
+# NumPy's functions that write into their first argument and reach the fallback with a
+# tensor there (``ufunc.at`` too: see _written); put, place, putmask, copyto and
+# fill_diagonal of a tensor are gpugrad.numpy's own (_writes.py)
+_WRITE_FIRST = frozenset(("put_along_axis",))
 
 
 def _written(name, args, kwargs):
     """The tensors NumPy's function ``name`` writes into: the first argument of an in-place
-    function (``put``, ``copyto``, ``add.at``, ...) and those given as ``out=``."""
+    function (``put_along_axis``, ``add.at``, ...) and those given as ``out=``."""
     out = kwargs.get("out")
     found = list(out) if isinstance(out, (tuple, list)) else [out]
     if args and (name in _WRITE_FIRST or name.endswith(".at")):

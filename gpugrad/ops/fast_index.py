@@ -20,6 +20,7 @@ from ..old_values import _aliased
 from ..tensor import Tensor, _wrap
 from ._fast import _joins_graph, plain_view
 from .index import GetItemBasic, getitem
+from .index_keys import is_int_scalar_array
 
 __all__ = ["tensor_getitem", "plain_key"]
 
@@ -106,8 +107,8 @@ def _int_key(key):
         if tc in _BASIC:
             out.append(c)
             continue
-        a = c.data if tc is Tensor else c if tc is _ndarray else None
-        if type(a) is not _ndarray or a.ndim or a.dtype.kind not in "iu":
+        a = c.data if tc is Tensor else c
+        if not is_int_scalar_array(a):
             return None
         out.append(int(a))
     return tuple(out)

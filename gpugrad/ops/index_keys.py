@@ -53,6 +53,16 @@ def _list_index(k):
     return arr.astype(np.intp) if arr.size == 0 else arr
 
 
+def is_int_scalar_array(a) -> bool:
+    """True for a 0-d NumPy array of an integer dtype (what a CPU tensor holds for an integer
+    NumPy would give as a scalar).
+
+    >>> is_int_scalar_array(np.array(3)), is_int_scalar_array(np.array([3]))
+    (True, False)
+    """
+    return type(a) is np.ndarray and not a.ndim and a.dtype.kind in "iu"
+
+
 def scalar_key(k):
     """The int a 0-d integer tensor ``k`` holds, when it stands for a NumPy scalar in a key,
     else None.  gpugrad.numpy returns 0-d tensors where NumPy returns integer scalars
@@ -70,10 +80,7 @@ def scalar_key(k):
     """
     if type(k) is not Tensor or _capture._on and _capture.active() is not None:
         return None
-    a = k.data
-    if type(a) is not np.ndarray or a.ndim or a.dtype.kind not in "iu":
-        return None
-    return int(a)
+    return int(k.data) if is_int_scalar_array(k.data) else None
 
 
 def refuse_scalar_view(key, ndim):
@@ -86,8 +93,7 @@ def refuse_scalar_view(key, ndim):
     found, ints = False, 0
     for c in parts:
         if type(c) is Tensor:
-            a = c.data
-            if type(a) is not np.ndarray or a.ndim or a.dtype.kind not in "iu":
+            if not is_int_scalar_array(c.data):
                 return
             found, ints = True, ints + 1
         elif isinstance(c, numbers.Integral) and not isinstance(c, (bool, np.bool_)):
