@@ -299,6 +299,7 @@ class Tensor:
         ...
         RuntimeError: Can't convert a tensor that requires grad to a NumPy array implicitly...
         """
+        _array_calls[0] += 1  # (counted: gpugrad.numpy's conversions tell lists holding tensors)
         if is_cupy_array(self.data):     # first: true of every CUDA tensor, graph or not
             raise TypeError(f"cannot convert a tensor on {self.device} to a NumPy array "
                             f"implicitly; call .cpu() or .numpy() first")
@@ -338,6 +339,10 @@ class Tensor:
     # __getitem__: gpugrad.ops.fast_index.tensor_getitem, set below (ops.getitem with its no-graph
     # fast path)
 
+
+# calls of Tensor.__array__ so far, all threads: a conversion that sees this move knows NumPy met
+# a tensor in what it converted (gpugrad.numpy._core.numpy_array)
+_array_calls = [0]
 
 _IMPLICIT = (
     "Can't convert a tensor that requires grad to a NumPy array implicitly: NumPy would "

@@ -3,6 +3,7 @@ NumPy-backed tensors (no graph node is made), declined whenever a graph, autocas
 detection or capture needs the op's own path, and equal to that path in values, dtypes,
 shapes and errors.  (Timing is in bench/bench_dropin.py, not here.)"""
 import operator
+import sys
 import warnings
 
 import numpy as np
@@ -207,6 +208,33 @@ def test_holds_tensor_finds_tensors_at_any_depth():
     w = gg.tensor(2.0, dtype="float64", requires_grad=True)
     r = gnp.array([[1.0, w], [w, 3.0]])
     assert r.requires_grad and r.shape == (2, 2)
+
+
+def test_numpy_array_tells_lists_holding_tensors_by_numpys_own_conversion(monkeypatch):
+    """gnp.array of a list converts with NumPy once; a tensor inside (any depth, in a graph
+    or not, tuples too) is told by the calls NumPy made to Tensor.__array__, and the list is
+    then stacked; a count moved by some other conversion only costs a second look."""
+    t = gg.tensor([1.0, 2.0])
+    assert _core.numpy_array([[1.0, 2.0], (3, 4)]).tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    assert _core.numpy_array([[1.0, 2.0], (3, t)]) is None
+    assert _core.numpy_array([t, t]) is None
+    w = gg.tensor([1.0, 2.0], dtype="float64", requires_grad=True)  # (refuses __array__)
+    assert _core.numpy_array([w, [3.0, 4.0]]) is None
+    with pytest.raises(ValueError):  # (NumPy's error, no tensor in it)
+        _core.numpy_array([[1.0], [2.0, 3.0]])
+    r = gnp.array([w, (3.0, 4.0)])
+    assert r.requires_grad and r.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    with gg.no_grad():
+        r = gnp.array([[w, w]])
+    assert not r.requires_grad and r.shape == (1, 2, 2)
+    real = np.array
+    def moved(*a, **k):  # another thread's conversion of a tensor, during ours
+        sys.modules["gpugrad.tensor"]._array_calls[0] += 1
+        return real(*a, **k)
+    monkeypatch.setattr(_core._np, "array", moved)
+    r = gnp.array([1.0, 2.0, 3.0])
+    monkeypatch.undo()
+    assert type(r) is gg.Tensor and r.tolist() == [1.0, 2.0, 3.0] and r.dtype == np.float64
 
 
 @pytest.mark.parametrize("key,value", [

@@ -9,7 +9,7 @@ import numpy as _np
 
 from .. import backend, capture_hooks, dtypes
 from ..backend import DeviceMismatchError, array_device, is_cupy_array
-from ..tensor import Tensor
+from ..tensor import Tensor, _array_calls, _wrap
 
 _NOVALUE = _np._NoValue
 SUPPORTED = frozenset(dtypes.SUPPORTED)  # (one hash lookup per check)
@@ -48,14 +48,39 @@ def tensor(x, like=None) -> Tensor:
         if x.dtype not in SUPPORTED:
             raise _unsupported(x.dtype, f"unsupported dtype {x.dtype}; expected numbers or bools")
         return Tensor._make(x)
-    if isinstance(x, (list, tuple)) and holds_tensor(x):
-        return _nested(x, like)
-    arr = _np.asarray(x)
+    arr = numpy_array(x, copy=None) if type(x) is list or type(x) is tuple else None
+    if arr is None:
+        if isinstance(x, (list, tuple)) and holds_tensor(x):
+            return _nested(x, like)
+        arr = _np.asarray(x)
     if arr.dtype not in SUPPORTED:
         raise _unsupported(arr.dtype, f"cannot make a tensor from {type(x).__name__} (dtype "
                                       f"{arr.dtype}); expected numbers, bools or arrays")
     dev = like.device if isinstance(like, Tensor) else backend.get_default_device()
     return const(arr if dev.type == "cpu" else backend.to_device(arr, dev))  # (static values)
+
+
+def numpy_array(x, dtype=None, order="K", copy=True):
+    """NumPy's ``array(x, dtype, order=order, copy=copy)`` of list or tuple ``x``, or None
+    when ``x`` holds a tensor at any depth (the caller then stacks it differentiably).
+
+    NumPy asks each tensor it meets for ``Tensor.__array__``, which counts its calls: a
+    count that moved during the conversion tells that a tensor was there, with no pass over
+    ``x`` of our own, so a long list of numbers converts at NumPy's speed.  A call in
+    another thread can move the count too; the answer is then None, which costs a second
+    look (:func:`holds_tensor`) but is never wrong.
+
+    >>> numpy_array([1.0, 2.0]).tolist(), numpy_array([Tensor([1.0]), 2.0]) is None
+    ([1.0, 2.0], True)
+    """
+    n = _array_calls[0]
+    try:
+        arr = _np.array(x, dtype=dtype, order=order, copy=copy)
+    except Exception:
+        if _array_calls[0] != n:
+            return None  # (a tensor refused NumPy's conversion: one in a graph, on CUDA)
+        raise
+    return None if _array_calls[0] != n else arr
 
 
 def holds_tensor(x) -> bool:
@@ -107,7 +132,7 @@ def const(arr) -> Tensor:
     if capture_hooks._on and capture_hooks.active() is not None:
         kept = arr.copy()
         capture_hooks.constant(kept.copy, arr)
-    return Tensor._make(arr)
+    return _wrap(arr)
 
 
 def skeleton(x):

@@ -116,9 +116,9 @@ def array(object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0, lik
                 order == "K" or order is None) and not capture_hooks._on and \
                 object.dtype in C.SUPPORTED:
             return Tensor._make(object.copy("K"))  # (gnp.copy(ndarray): NumPy's copy)
-        elif tp is list and not C.holds_tensor(object):
-            arr = _np.array(object, dtype=dt, order=order, copy=copy)  # (NumPy checks order,
-            if arr.dtype in C.SUPPORTED:                            # and refuses copy=False)
+        elif tp is list:  # (NumPy checks order, and refuses copy=False)
+            arr = C.numpy_array(object, dt, order, copy)  # (None: it holds a tensor)
+            if arr is not None and arr.dtype in C.SUPPORTED:
                 return _made(arr)
     order = L.order_arg(order, "K")
     if isinstance(object, (list, tuple)) and C.holds_tensor(object):
