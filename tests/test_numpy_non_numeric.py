@@ -69,3 +69,35 @@ def test_timedeltas_get_numpys_answer():
         assert type(got) is type(want) and np.array_equal(got, want), fn
     got = gnp.array([1, 2], dtype="timedelta64[s]")
     assert isinstance(got, np.ndarray) and got.dtype == np.dtype("timedelta64[s]")
+
+
+def test_the_wrapper_keeps_the_functions_signature_and_forwards_what_was_given():
+    """for_non_numeric's wrapper has the function's own parameters and defaults (no
+    ``*args, **kwargs`` to pack per call); its fallback hands NumPy the positional arguments
+    up to the last one given, the keyword-only ones given, and the variadic ones."""
+    import inspect
+
+    from gpugrad.numpy import _core, _fallback
+
+    seen = []
+
+    def numpy_like(*args, **kwargs):
+        seen.append((args, kwargs))
+        return "numpy's"
+
+    def ours(a, b=1, /, c=2, *rest, d=3, **more):
+        if a == "text":
+            raise _core.NonNumericError("text")
+        return (a, b, c, rest, d, more)
+
+    f = _fallback.for_non_numeric(ours, numpy_like, "ours")
+    assert inspect.signature(f, follow_wrapped=False) == inspect.signature(ours)
+    assert f(0) == (0, 1, 2, (), 3, {}) and f(0, 5, c=6, d=7, e=8) == (0, 5, 6, (), 7, {"e": 8})
+    assert f(0, 1, 2, 9, 9) == (0, 1, 2, (9, 9), 3, {})
+    seen.clear()
+    f("text"), f("text", 1, 6), f("text", 1, 2, 9, d=4, e=5), f("text", c=7)
+    assert [s for s in seen] == [(("text",), {}), (("text", 1, 6), {}),
+                                 (("text", 1, 2, 9), {"d": 4, "e": 5}), (("text", 1, 7), {})]
+    assert gnp.zeros(2, "U1", "F").dtype == np.dtype("U1")
+    np.testing.assert_array_equal(gnp.concatenate([np.array(["a"]), ["bc"]], dtype="U3"),
+                                  np.array(["a", "bc"], dtype="U3"))
