@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import weakref
 
-__all__ = ["install"]
+__all__ = ["install", "move_retain"]
 
 
 class _HookHandle:
@@ -74,9 +74,24 @@ def retain_grad(self) -> None:
     >>> y.sum().backward(); y.grad
     tensor([1.])
     """
+    if not self.requires_grad:
+        raise RuntimeError("cannot retain_grad on a tensor with requires_grad=False: it "
+                           "gets no gradient (create its inputs with requires_grad=True)")
     if self._node is None:
-        return
+        return  # a leaf keeps its .grad anyway
     self._node._retain = weakref.ref(self)
+
+
+def move_retain(t, old) -> None:
+    """Tensor ``t`` was rewired from node ``old`` to ``t._node`` (an in-place write into it,
+    or into a view of it; a stale view re-derived): a gradient ``t`` retains is its current
+    value's, so it moves to the new node (PyTorch's rule)."""
+    new = t._node
+    if old is None or new is old or old._retain is None or old._retain() is not t:
+        return
+    if new is not None:
+        new._retain = old._retain
+    old._retain = None
 
 
 def install(cls) -> None:

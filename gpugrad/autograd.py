@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import anomaly, backend, capture_hooks, grad_mode
+from . import dtypes as _dtypes
 from .anomaly import (AnomalyError, detect_anomaly, is_anomaly_check_nan_enabled,  # noqa: F401
                       is_anomaly_enabled, set_detect_anomaly)  # noqa: F401
 from .backend import DeviceMismatchError, array_device, is_cupy_array
@@ -45,7 +46,8 @@ _an = anomaly._state    # anomaly detection in the calling thread: _an.enabled
 _ndarray = np.ndarray
 _new = object.__new__
 _NO_NEEDS = ((), (False,), (False, False), (False, False, False))  # a node recording nothing
-_COMPLEX = frozenset(type(np.dtype(c)) for c in "FDG")  # the complex dtypes' classes
+_GRAD_KIND = _dtypes.GRAD_KIND  # dtype class -> "f"/"c": what can require grad
+_grad_kind = _dtypes.grad_kind
 _PLAIN = NOT_ARRAY_TYPES - {tuple, list}  # values that hold no array, nor an array's base
 
 
@@ -168,7 +170,8 @@ class Function:
                 needs.append(r)
                 if r:
                     any_needs = True
-                    if type(d.dtype) in _COMPLEX:
+                    k = _GRAD_KIND.get(type(d.dtype)) or _grad_kind(d.dtype)
+                    if k == "c":
                         cplx = d.dtype
                 if type(d) is not _ndarray:
                     devs = True
@@ -361,10 +364,12 @@ def _seed_grad(t, g, create_graph=False):
     if create_graph and isinstance(g, Tensor) and g.requires_grad:  # d/d(grad_outputs) too
         if g.shape != t.shape:
             raise RuntimeError(f"gradient shape mismatch: expected {t.shape}, got {g.shape}")
+        _dtypes.check_seed_dtype(g.dtype, t)
         return g if g.dtype == t.dtype else g.astype(t.dtype)
     garr = g.data if isinstance(g, Tensor) else g
     if not hasattr(garr, "shape"):
-        garr = np.asarray(garr, dtype=t.data.dtype)
+        garr = np.asarray(garr)
+    _dtypes.check_seed_dtype(garr.dtype, t)
     if garr.shape != t.data.shape:
         raise RuntimeError(f"gradient shape mismatch: expected {t.shape}, got {tuple(garr.shape)}")
     if type(garr) is not type(t.data):

@@ -339,11 +339,45 @@ def _deliver(t, g, capture, accumulate, create_graph):
 
 
 def _call_hooks(hooks, g, create_graph=False):
-    for h in hooks:
+    """Run ``hooks`` on gradient ``g`` in registration order, each on the previous one's
+    answer.  The list is read once, first: a hook that removes itself or adds another
+    changes the next pass, not this one (PyTorch's rule)."""
+    for h in tuple(hooks):
         r = h(g if isinstance(g, Tensor) else Tensor._make(g))
         if r is not None:
+            r = _hook_result(h, r, g)
             if create_graph:
                 g = r if isinstance(r, Tensor) else Tensor._make(r)
             else:
                 g = r.data if isinstance(r, Tensor) else r
     return g
+
+
+def _hook_result(h, r, g):
+    """Hook ``h``'s answer ``r`` for gradient ``g``, checked: the same shape and device, and
+    no complex value for a real gradient (its imaginary part would be dropped); a real
+    dtype other than the gradient's is cast to it."""
+    name = getattr(h, "__qualname__", None) or type(h).__name__
+    d = r.data if isinstance(r, Tensor) else r
+    gd = g.data if isinstance(g, Tensor) else g
+    if not hasattr(d, "shape") or not hasattr(d, "dtype"):
+        raise TypeError(f"hook {name!r} returned a {type(r).__name__}; expected a Tensor (or "
+                        f"None) of shape {tuple(gd.shape)}")
+    if tuple(d.shape) != tuple(gd.shape):
+        raise RuntimeError(f"hook {name!r} changed the gradient's shape: expected "
+                           f"{tuple(gd.shape)}, got {tuple(d.shape)}")
+    if d.dtype.kind == "c" and gd.dtype.kind != "c":
+        raise RuntimeError(f"hook {name!r} returned a {d.dtype} gradient for a {gd.dtype} "
+                           f"tensor: a complex gradient of a real tensor has no meaning here "
+                           f"(take its real part in the hook)")
+    if type(d) is not type(gd) and backend.array_device(d) != backend.array_device(gd):
+        raise RuntimeError(f"hook {name!r} returned a gradient on {backend.array_device(d)}; "
+                           f"expected it on {backend.array_device(gd)}")
+    if anomaly._on and _an.enabled and _an.check_nan and not anomaly._finite(d) \
+            and anomaly._finite(gd):
+        raise anomaly.AnomalyError(
+            f"hook {name!r} returned {anomaly._what(d)} in a gradient of shape "
+            f"{tuple(gd.shape)} from a finite one", op=name, phase="backward")
+    if d.dtype != gd.dtype:
+        r = r.astype(gd.dtype) if isinstance(r, Tensor) else d.astype(gd.dtype)
+    return r

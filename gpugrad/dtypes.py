@@ -149,3 +149,29 @@ def default_dtype_for(data) -> np.dtype | None:
     if kind == "c":
         return complex64
     return None
+
+
+# ---------------------------------------------------------------- what can require grad
+# dtype class -> "f" (real floating) or "c" (complex), filled as met (Function.apply reads it)
+GRAD_KIND = {type(np.dtype(c)): "c" if c in "FDG" else "f" for c in "efdgFDG"}
+
+
+def grad_kind(dtype):
+    """``"f"`` or ``"c"`` for a dtype that can require grad (bfloat16 included), remembered;
+    TypeError for any other: an integer or bool tensor whose ``requires_grad`` was assigned
+    would otherwise get its gradients truncated to integers."""
+    if dtype.kind in "fc" or dtype.char == "E":  # 'E': ml_dtypes' bfloat16
+        GRAD_KIND[type(dtype)] = kind = "c" if dtype.kind == "c" else "f"
+        return kind
+    raise TypeError(f"only floating-point and complex tensors can require gradients, got a "
+                    f"tensor of dtype {dtype.name} with requires_grad=True (set by assignment, "
+                    f"which is not checked: cast it first, x = x.astype('float32'), then "
+                    f"x.requires_grad_())")
+
+
+def check_seed_dtype(dtype, t):
+    """A complex gradient given for a real output would lose its imaginary part."""
+    if dtype.kind == "c" and t.data.dtype.kind != "c":
+        raise RuntimeError(f"the gradient given is {dtype} for an output of dtype "
+                           f"{t.dtype}: expected a real gradient for a real output (its "
+                           f"imaginary part would be dropped)")

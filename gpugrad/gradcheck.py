@@ -12,6 +12,8 @@ True
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import autograd
@@ -57,6 +59,14 @@ def _component(g, step):
     """The partial derivative along ``step`` held in gradient ``g``: PyTorch's convention
     for complex inputs, grad = dL/d(re) + 1j dL/d(im)."""
     return float(g.real) if step == 1.0 else float(g.imag)
+
+
+def _excess(num, ana, atol, rtol):
+    """How far ``ana`` is outside the tolerance around ``num`` (> 0: a failure); infinite
+    when either is NaN or infinite (a comparison with NaN is False, so it would pass)."""
+    if not (math.isfinite(num) and math.isfinite(ana)):
+        return math.inf
+    return abs(num - ana) - (atol + rtol * abs(num))
 
 
 def _zeros_like(t):
@@ -117,7 +127,7 @@ def gradcheck(fun, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, directions=3, seed=0,
                 flat[j] = orig
                 num = (fp - fm) / (2 * eps)
                 ana = _component(ga_flat[j], step)
-                err = abs(num - ana) - (atol + rtol * abs(num))
+                err = _excess(num, ana, atol, rtol)
                 if err > worst[0]:
                     where = tuple(int(i) for i in np.unravel_index(j, t.shape))
                     part = "" if step == 1.0 and t.dtype.kind != "c" else (
@@ -140,12 +150,16 @@ def gradcheck(fun, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, directions=3, seed=0,
         ana = float(sum(float((g.real * d.real).sum() + (g.imag * d.imag).sum())
                         if g.dtype.kind == "c" else float((g * d).sum())
                         for g, d in zip(analytic, dirs)))
-        err = abs(num - ana) - (atol + rtol * abs(num))
+        err = _excess(num, ana, atol, rtol)
         if err > worst[0]:
             worst = (err, f"random direction: analytic {ana:.8g}, numerical {num:.8g}")
     if worst[1] is not None:
         if raise_exception:
-            raise GradcheckError(f"gradient check failed at {worst[1]}")
+            note = "" if worst[0] != math.inf else " (a value that is not finite)"
+            if y.dtype not in (np.float64, np.complex128):  # fun computes in low precision
+                note += (f"; fun's output is {y.dtype}: central differences need float64 "
+                         f"(or complex128) all the way through")
+            raise GradcheckError(f"gradient check failed at {worst[1]}{note}")
         return False
     return True
 

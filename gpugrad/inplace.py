@@ -49,6 +49,7 @@ from . import capture_hooks as _capture
 from . import _tensor_ops as _operators
 from . import ops as _ops
 from .ops import index as _index
+from ._tensor_hooks import move_retain
 from .old_values import keep_old_value
 from .ops._fast import _NUMBERS, _binary_data, in_graph, watched
 from .ops.fast_index import plain_key
@@ -125,6 +126,7 @@ def _inplace(self, op, *others, direct=None):
         _write(self, res)
         self._node = res._node
         self.requires_grad = res.requires_grad
+        move_retain(self, old)
     elif direct is not None and not _capture._on:  # (gpugrad.compile: through _write)
         _writing(self, direct, self)
     else:

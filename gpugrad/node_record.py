@@ -17,6 +17,8 @@ import copy
 
 import numpy as np
 
+from ._tensor_hooks import move_retain
+
 __all__ = ["is_array", "distinct_arrays", "is_view_of", "is_stale", "refresh", "view_link",
            "release_arrays", "WRITABLE_VIEWS", "NOT_ARRAY_TYPES"]
 
@@ -128,6 +130,7 @@ def refresh(t, user) -> None:
     fresh.pnodes = (base._node,) + tuple(n.pnodes[1:])
     fresh._out_ver, fresh._freed = t._vc[0], False
     t._node = fresh
+    move_retain(t, n)
 
 
 def _rederive(t, link, user):
@@ -143,7 +146,8 @@ def _rederive(t, link, user):
     fresh._vcs, fresh._in_arrays, fresh._out_id = [], [base.data], id(t.data)
     fresh._out_ver, fresh._freed = t._vc[0], False
     fresh._complex = base.data.dtype if base.data.dtype.kind == "c" else False
-    t._node = fresh
+    old, t._node = t._node, fresh
+    move_retain(t, old)
 
 
 WRITABLE_VIEWS = frozenset(("GetItemBasic", "Transpose", "Reshape", "Flip", "AsStrided",

@@ -19,6 +19,7 @@ from . import autograd as _autograd
 from . import ops as _ops
 from .autograd import _view_link
 from .tensor import Tensor
+from ._tensor_hooks import move_retain
 from .view_links import _record_view
 
 __all__ = ["commit_to_bases"]
@@ -62,6 +63,7 @@ def commit_to_bases(t, old):
         value = t._shallow() if t._node is not None else Tensor._make(t.data)
         res = _put_back(link, prior, value)
         base._node, base.requires_grad = res._node, True
+        move_retain(base, before)
         base._node._out_ver, base._node._written = base._vc[0], base._vc
         link = _view_link(before, base)
         if link is not None and link is not base._view:

@@ -136,3 +136,32 @@ def test_gradcheck_checks_complex_inputs_along_both_parts():
     with pytest.raises(gg.GradcheckError):
         gg.gradcheck(MissingConj.apply, [z])
     assert gg.gradcheck(MissingConj.apply, [z.real])   # right for real input
+
+
+class NaNGrad(Function):
+    """2 * x whose gradient is NaN."""
+
+    def forward(self, x):
+        return x * 2
+
+    def backward(self, g):
+        return (g * np.nan,)
+
+
+def test_a_nan_gradient_fails_the_check():
+    with pytest.raises(gg.GradcheckError, match="not finite|nan"):
+        gg.gradcheck(lambda x: NaNGrad.apply(x), [np.array([1.0, 2.0])])
+    assert gg.gradcheck(lambda x: NaNGrad.apply(x), [np.array([1.0, 2.0])],
+                        raise_exception=False) is False
+
+
+def test_a_function_that_makes_nan_fails_the_check():
+    # sqrt(-1) is NaN: neither its value nor its gradient can be checked
+    with pytest.raises(gg.GradcheckError, match="not finite|nan"):
+        gg.gradcheck(gg.sqrt, [np.array([-1.0, 2.0])])
+
+
+def test_a_float32_output_is_named_when_the_check_fails():
+    f = lambda x: (x.astype("float32") ** 2)  # noqa: E731  (finite differences in float32)
+    with pytest.raises(gg.GradcheckError, match="float32.*float64"):
+        gg.gradcheck(f, [np.array([1.0, 2.0])])
