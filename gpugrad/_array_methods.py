@@ -28,7 +28,7 @@ from . import ops
 from ._flat_iter import FlatIter, set_flat
 from .backend import is_cupy_array
 from .dtypes import as_dtype
-from .ops import search, sorting
+from .ops import flat_writes, search, sorting
 from .ops._order import order_arg as _order
 from .ops.extra import part_view
 from .ops.sorting import sort_kind
@@ -122,16 +122,10 @@ def _item(self, *args):
 
 
 def _put(self, indices, values, mode="raise"):
-    """``a.flat[indices] = values`` with NumPy's ``put`` (``values`` repeats to fit
-    ``indices``); a tensor ``indices`` computed in a step :func:`gpugrad.compile` records is
-    followed by each replay."""
-    from .tensor import Tensor
-
-    if mode != "raise":
-        raise NotImplementedError(f"Tensor.put: mode={mode!r} is not supported")
-    ind = ops.ravel(indices) if isinstance(indices, Tensor) else \
-        np.asarray(indices.get() if is_cupy_array(indices) else indices).ravel()
-    self.flat[ind] = values
+    """``a.flat[indices] = values`` with NumPy's ``put`` (see :func:`gpugrad.ops.flat_writes.put`:
+    ``values`` repeat to fit ``indices``; modes 'raise', 'wrap', 'clip'); a tensor ``indices``
+    computed in a step :func:`gpugrad.compile` records is followed by each replay."""
+    flat_writes.put(self, indices, values, mode)
 
 
 def _nonzero(self):

@@ -19,6 +19,8 @@ import numpy as np
 
 from . import capture_hooks, ops
 from .backend import is_cupy_array
+from .ops.flat_writes import cycled, flat_index
+from .ops.index import _holds_tensor
 
 __all__ = ["FlatIter", "set_flat"]
 
@@ -29,22 +31,6 @@ def _host_key(key):
 
     key = key.data if isinstance(key, Tensor) else key
     return key.get() if is_cupy_array(key) else key
-
-
-def _key_ops(t, key):
-    """Per-axis index tensors for the flat positions held in integer tensor ``key``, made with
-    tensor ops (so a recorded step follows the key).  An out-of-range position becomes
-    index ``shape[0]`` on axis 0, so the write raises IndexError as NumPy's does."""
-    size = t.size
-    neg = ops.less(key, 0)
-    bad = ops.logical_or(ops.less(key, -size), ops.greater_equal(key, size))
-    k = ops.where(neg, ops.add(key, size), key)
-    idx, stride = [], size
-    for axis, n in enumerate(t.shape):
-        stride //= n if n else 1
-        q = ops.floor_divide(k, stride) if stride != 1 else k
-        idx.append(ops.where(bad, t.shape[0], q) if axis == 0 else ops.remainder(q, n))
-    return tuple(idx)
 
 
 def _positions(t, key):
@@ -61,7 +47,7 @@ def _positions(t, key):
         if key.dtype.kind not in "iu":
             raise IndexError(f"flat: only integers, slices and integer or boolean arrays are "
                              f"valid indices, got a tensor of dtype {key.dtype}")
-        return _key_ops(t, key), key.size, key.shape
+        return flat_index(t.shape, key), key.size, key.shape
     shape, dev = t.shape, t.device
     idx, pos = _host_positions(shape, dev, _host_key(key))
     if capture_hooks._on and not isinstance(key, Tensor) and not hasattr(key, "shape"):
@@ -81,36 +67,28 @@ def _host_positions(shape, dev, key):
     return idx, pos
 
 
-def _cycled(value, count, shape):
-    """``value`` read flat and repeated cyclically to ``count`` elements in ``shape`` (NumPy's
-    flat assignment); a single value is left to broadcast."""
+def _cycled(value, count, shape, like):
+    """``value`` read flat and repeated cyclically to ``count`` elements in ``shape``, converted
+    for a write into ``like`` (NumPy's flat assignment: see :func:`gpugrad.ops.flat_writes.cycled`);
+    a single value is left to the write, which broadcasts and converts it."""
     from .tensor import Tensor
 
     if isinstance(value, Tensor):
         if value.ndim == 0 or (value.size == count and value.shape == shape):
             return value
-        if count is None:
-            raise capture_hooks.CaptureError(
-                "t.flat[mask] = values with a boolean tensor mask inside a step "
-                "gpugrad.compile records: how the values repeat depends on the mask's "
-                "count; assign a single value or use t[mask] = values")
-        if value.size == 0:
-            raise ValueError(f"flat: cannot assign {count} elements from an empty tensor")
-        flat = ops.ravel(value)
-        if flat.size != count:
-            flat = ops.tile(flat, -(-count // flat.size))[:count]
-        return ops.reshape(flat, shape)
-    arr = np.asarray(value)
-    if arr.ndim == 0 or count is None and arr.size == 1:
+    elif not isinstance(value, (list, tuple)) and np.ndim(value) == 0:
         return value
     if count is None:
+        if not isinstance(value, Tensor) and not _holds_tensor(value) and np.size(value) == 1:
+            return value
         raise capture_hooks.CaptureError(
             "t.flat[mask] = values with a boolean tensor mask inside a step gpugrad.compile "
             "records: how the values repeat depends on the mask's count; assign a single "
             "value or use t[mask] = values")
-    if arr.size == 0:
+    v = cycled(value, count, like)
+    if v is None:
         raise ValueError(f"flat: cannot assign {count} elements from an empty sequence")
-    return np.resize(arr.ravel(), count).reshape(shape)
+    return ops.reshape(v, shape)
 
 
 class FlatIter:
@@ -152,7 +130,7 @@ class FlatIter:
 
     def __setitem__(self, key, value):
         idx, count, shape = _positions(self.base, key)
-        self.base[idx] = _cycled(value, count, shape)
+        self.base[idx] = _cycled(value, count, shape, self.base)
 
     def copy(self):
         """A 1-D copy of the elements (NumPy's ``flatiter.copy``)."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as _np
 
 from .. import backend, ops
+from ..ops import flat_writes
 from ..tensor import Tensor
 from . import _core as C
 from . import _fallback
@@ -51,14 +52,7 @@ def _cycled(values, n, like):
     NumPy's ``putmask``/``place``/``put`` repeat a short ``values`` (differentiable); None
     for empty ``values`` (NumPy's ``put``, ``putmask`` and ``fill_diagonal`` write nothing
     then)."""
-    v = ops.ravel(_converted(values, like))
-    if v.dtype != like.dtype:
-        v = v.astype(like.dtype) if v.dtype.kind != "c" or like.dtype.kind == "c" else v
-    if v.shape[0] == n:
-        return v
-    if v.shape[0] == 0:
-        return None
-    return v[_np.arange(n) % v.shape[0]]
+    return flat_writes.cycled(_converted(values, like), n, like)
 
 
 def _mask(name, mask, a):
@@ -170,7 +164,9 @@ def place(arr, mask, vals):
 def put(a, ind, v, mode="raise"):
     """``a.flat[ind] = v`` (``v`` repeated when shorter than ``ind``; at a repeated index
     the last write stands), as ``numpy.put``.  ``mode``: ``'raise'`` (IndexError out of
-    range), ``'wrap'`` or ``'clip'``.
+    range), ``'wrap'`` or ``'clip'``.  One op with ``Tensor.put``
+    (:func:`gpugrad.ops.flat_writes.put`): a tensor ``ind`` computed in a step
+    :func:`gpugrad.compile` records is followed by each replay.
 
     >>> import gpugrad.numpy as gnp
     >>> a = gnp.zeros(4); gnp.put(a, [0, -1], [1.0, 2.0]); a.tolist()
@@ -178,27 +174,4 @@ def put(a, ind, v, mode="raise"):
     """
     if not isinstance(a, Tensor):
         return _fallback.call_named("put", (a, ind, v), {"mode": mode})
-    if mode not in ("raise", "wrap", "clip"):
-        raise ValueError(f"put: mode must be 'raise', 'wrap' or 'clip', got {mode!r}")
-    i = _np.asarray(C.tensor(ind).detach().numpy() if isinstance(ind, Tensor) else ind)
-    if i.size and i.dtype.kind not in "iu":
-        raise TypeError(f"put: indices must be integers, got {i.dtype}")
-    i = i.astype(_np.intp).ravel()
-    n = a.size
-    if n == 0 and i.size:
-        raise IndexError(f"put: cannot replace elements of an empty array (given "
-                         f"{i.size} indices)")
-    if i.size == 0:
-        return None
-    v = _cycled(v, i.size, a)
-    if v is None:   # (empty values: NumPy writes nothing, whatever the indices)
-        return None
-    if mode == "wrap":
-        i = i % n
-    elif mode == "clip":
-        i = _np.clip(i, 0, max(n - 1, 0))
-    elif i.size and ((i < -n).any() or (i >= n).any()):
-        bad = i[(i < -n) | (i >= n)][0]
-        raise IndexError(f"index {bad} is out of bounds for axis 0 with size {n}")
-    a[_np.unravel_index(i % n, a.shape)] = v
-    return None
+    return flat_writes.put(a, ind, v, mode)

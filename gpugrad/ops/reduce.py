@@ -1,5 +1,7 @@
-"""Reductions: sum, mean, var, std, max/min, prod, cumsum, argmax/argmin (logsumexp lives
-with the softmax family, in softmax.py).
+"""Reductions: sum, mean, max/min, prod, cumsum; var and std in
+:mod:`gpugrad.ops.reduce_moments`, argmax/argmin/all/any (no gradient) in
+:mod:`gpugrad.ops.reduce_nograd`, both re-exported here (logsumexp lives with the softmax
+family, in softmax_family.py).
 
 ``max``/``min`` route the gradient to the extreme element like a max gate; when several
 elements tie for the extreme, the gradient is split evenly among them (as HIPS autograd
@@ -22,14 +24,13 @@ Tensors).  Complex gradients, as PyTorch's: sum, mean, cumsum, var, std, prod (g
 """
 from __future__ import annotations
 
-import builtins
 import math
 
 import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
-from ._axis_args import axis_arg, axis_index
+from ._axis_args import axis_index
 from ._util import expand_reduced, normalize_axis, tensor_arg, xp_of
 
 __all__ = ["sum", "mean", "var", "std", "max", "min", "amax", "amin", "prod", "cumsum",
@@ -107,62 +108,6 @@ class Mean(_Reduce):
             g = g.astype(np.float32)
         r = xp.broadcast_to(g / self.n, self.shape)
         return (r if r.dtype == self.in_dtype else r.astype(self.in_dtype),)
-
-
-class Var(_Reduce):
-    """Variance.  Forward keeps the centered input for the backward on arrays; on Tensors
-    (create_graph) backward recomputes it from the input.  With no degrees of freedom left
-    (N - ddof <= 0) the result is NaN or inf with NumPy's warning.  Of complex input, NumPy's
-    mean |x - mean|**2; the gradient g * 2 (x - mean) / (N - ddof), as PyTorch's."""
-
-    complex_grad = True
-
-    def forward(self, x, axis=None, keepdims=False, ddof=0):
-        ax = self._setup(x, axis, keepdims)
-        self.denom = builtins.max(_count(x.shape, self.axes) - ddof, 0)
-        if not self.denom or x.dtype.kind == "c":  # NumPy's warning and inf/NaN; moduli
-            self.saved = (x, None)
-            return x.var(axis=ax, keepdims=keepdims, ddof=ddof)
-        c = x - x.mean(axis=ax, keepdims=True)  # as NumPy's var computes it
-        self.saved = (x, c)
-        return (c * c).sum(axis=ax, keepdims=keepdims) / x.dtype.type(self.denom)
-
-    def _centered(self):  # the saved x - mean(x), or recomputed (recorded, on Tensors)
-        x, c = self.saved[:2]
-        return x - x.mean(axis=self.axes, keepdims=True) if c is None or \
-            isinstance(x, Tensor) else c
-
-    def _per_dof(self, k):  # k / (N - ddof), inf when there are no degrees of freedom
-        return k / self.denom if self.denom else math.inf
-
-    def backward(self, g):
-        if self.saved[0].size == 0:
-            return self._zeros(g)
-        with np.errstate(invalid="ignore"):
-            return (self._expand(g) * self._centered() * self._per_dof(2.0),)
-
-
-class Std(Var):
-    """Standard deviation; its gradient is 0 where the deviation is 0 (a constant slice),
-    as PyTorch's, instead of 0/0."""
-
-    saves_output = True
-
-    def forward(self, x, axis=None, keepdims=False, ddof=0):
-        with np.errstate(invalid="ignore"):  # (NumPy's std is sqrt(var))
-            ans = xp_of(x).asarray(xp_of(x).sqrt(super().forward(x, axis, keepdims, ddof)))
-        self.saved += (ans,)  # the output
-        return ans
-
-    def backward(self, g):
-        x, _, ans = self.saved
-        if x.size == 0:
-            return self._zeros(g)
-        xp = xp_of(g)
-        s = self._expand(ans)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = self._expand(g) * self._centered() * self._per_dof(1.0) / xp.where(s == 0, 1, s)
-        return (xp.where(s == 0, 0, r),)
 
 
 class _Extreme(_Reduce):
@@ -292,39 +237,6 @@ def mean(x, axis=None, keepdims=False):
     return Mean.apply(x, axis=axis, keepdims=keepdims)
 
 
-def var(x, axis=None, keepdims=False, ddof=0):
-    """Variance with NumPy's ``ddof`` (0: population; PyTorch's default is ddof=1).
-
-    >>> import gpugrad as gg
-    >>> gg.var(gg.tensor([1.0, 3.0])).item()
-    1.0
-    """
-    x = _float64(x)
-    if _amp.dtype is not None:  # autocast: a float32 op
-        x = _amp_f32(x)
-    w = _wide(x)
-    if w is not None:
-        return var(w, axis, keepdims, ddof).astype(x.dtype)
-    return Var.apply(x, axis=axis, keepdims=keepdims, ddof=ddof)
-
-
-def std(x, axis=None, keepdims=False, ddof=0):
-    """Standard deviation (the square root of :func:`var`); its gradient is 0 over a
-    constant slice (as PyTorch's), where sqrt's would be 0/0.
-
-    >>> import gpugrad as gg
-    >>> gg.std(gg.tensor([1.0, 3.0])).item()
-    1.0
-    """
-    x = _float64(x)
-    if _amp.dtype is not None:  # autocast: a float32 op
-        x = _amp_f32(x)
-    w = _wide(x)
-    if w is not None:
-        return std(w, axis, keepdims, ddof).astype(x.dtype)
-    return Std.apply(x, axis=axis, keepdims=keepdims, ddof=ddof)
-
-
 def max(x, axis=None, keepdims=False):
     """Maximum over ``axis``; ties share the gradient evenly.
 
@@ -382,56 +294,6 @@ def cumsum(x, axis=None):
     return CumSum.apply(x, axis=axis)
 
 
-class _NoGrad(Function):
-    """argmax/argmin/all/any: ``pick`` names the array method; no gradient."""
-
-    differentiable = False
-
-    def forward(self, x, axis=None, keepdims=False, pick="argmax"):
-        return getattr(xp_of(x), pick)(x, axis=axis, keepdims=keepdims)
-
-
-def argmax(x, axis=None, keepdims=False):
-    """Index of the maximum (no gradient).
-
-    >>> import gpugrad as gg
-    >>> gg.argmax(gg.tensor([1.0, 9.0, 3.0])).item()
-    1
-    """
-    x = tensor_arg(x)
-    if axis is not None:
-        axis = axis_index(axis, x.ndim)
-    return _NoGrad.apply(x, axis=axis, keepdims=keepdims, pick="argmax")
-
-
-def argmin(x, axis=None, keepdims=False):
-    """Index of the minimum (no gradient).
-
-    >>> import gpugrad as gg
-    >>> gg.argmin(gg.tensor([1.0, 9.0, -3.0])).item()
-    2
-    """
-    x = tensor_arg(x)
-    if axis is not None:
-        axis = axis_index(axis, x.ndim)
-    return _NoGrad.apply(x, axis=axis, keepdims=keepdims, pick="argmin")
-
-
-def all(x, axis=None, keepdims=False):
-    """True where every element along ``axis`` is true.
-
-    >>> import gpugrad as gg
-    >>> gg.all(gg.tensor([1, 0])).item()
-    False
-    """
-    return _NoGrad.apply(tensor_arg(x), axis=axis_arg(axis), keepdims=keepdims, pick="all")
-
-
-def any(x, axis=None, keepdims=False):
-    """True where some element along ``axis`` is true.
-
-    >>> import gpugrad as gg
-    >>> gg.any(gg.tensor([1, 0])).item()
-    True
-    """
-    return _NoGrad.apply(tensor_arg(x), axis=axis_arg(axis), keepdims=keepdims, pick="any")
+# split out by idea (old import paths keep working): moments and the reductions with no gradient
+from .reduce_moments import Std, Var, std, var  # noqa: E402,F401
+from .reduce_nograd import _NoGrad, all, any, argmax, argmin  # noqa: E402,F401
