@@ -19,6 +19,7 @@ from ._exact import numpy_own
 from ..ops._fast import in_graph
 from ..ops import eig as _eig
 from ..ops.decompositions import no_low_precision
+from ..ops.linalg_pinv import pinv as _pinv
 from ..tensor import Tensor
 
 __all__ = ["slogdet", "cholesky", "eigh", "eigvalsh", "svd", "svdvals", "qr", "pinv",
@@ -131,7 +132,8 @@ def pinv(a, rcond=None, hermitian=False, *, rtol=_NOVALUE):
     """Moore-Penrose pseudo-inverse via the SVD (singular values at or below
     ``rcond * max(s)`` dropped; ``rcond`` defaults to 1e-15, ``rtol=None`` means
     ``max(M, N) * eps``), NumPy's formula ``Vh^H @ (s^-1 * U^H)`` of ``conj(a)``'s SVD, so
-    the values are NumPy's bit for bit; differentiable.
+    the values are NumPy's bit for bit; differentiable (real input) where the rank is kept,
+    repeated singular values included (:mod:`gpugrad.ops.linalg_pinv`).
 
     Errors: ValueError when both ``rcond`` and ``rtol`` are given.
 
@@ -146,15 +148,7 @@ def pinv(a, rcond=None, hermitian=False, *, rtol=_NOVALUE):
             rcond = max(x.shape[-2:]) * _np.finfo(x.dtype).eps
     elif rtol is not _NOVALUE:
         raise ValueError("pinv: rcond and rtol can't be both set")
-    if x.dtype.kind == "c":
-        x = ops.conj(x)
-    u, s, vh = ops.svd(x, full_matrices=False)
-    rc = _np.asarray(rcond)
-    cut = ops.multiply(C.tensor(rc[..., None], s), ops.max(s, axis=-1, keepdims=True)).detach()
-    keep = ops.greater(s, cut)
-    sinv = ops.where(keep, ops.divide(1.0, ops.where(keep, s, 1.0)), 0.0)
-    return ops.matmul(ops.swapaxes(vh, -1, -2),
-                      ops.multiply(ops.expand_dims(sinv, -1), ops.swapaxes(u, -1, -2)))
+    return _pinv(x, rcond)  # one op: its gradient holds where singular values repeat
 
 
 def matrix_power(a, n):

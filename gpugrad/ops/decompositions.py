@@ -5,8 +5,9 @@ function slices them apart, which is differentiable.
 
 Gradients follow the usual real-valued formulas (Murray 2016 for Cholesky; Townsend 2016 for
 the SVD; Walter and Lehmann for QR).  ``eigh`` and ``cholesky`` read only the lower triangle,
-so their gradients are the symmetric ones; repeated eigen/singular values give an undefined
-gradient (those terms are set to zero).
+so their gradients are the symmetric ones.  At repeated eigen/singular values a loss of the
+values alone gets its gradient, and a loss that reaches the vectors of the repeated ones
+raises ValueError (linalg_degenerate.py says why: never a zeroed, wrong term).
 
 Every backward here is written once on ``xp = xp_of(g)`` in terms of the op's results (and,
 for ``slogdet``, its input), so under ``create_graph`` it records a graph and the gradient
@@ -32,6 +33,8 @@ from ..autograd import Function
 from ..dtypes import is_low_precision
 from ..tensor import Tensor
 from ._util import tensor_arg, xp_of
+from .linalg_degenerate import (check_coupling, check_null_space, check_values,
+                                repeated_pairs, small_values, zero_where)
 from .packed_results import _no_complex_grad, _Packed, _unpack
 
 __all__ = ["cholesky", "eigh", "eigvalsh", "svd", "svdvals", "qr", "slogdet"]
@@ -125,8 +128,13 @@ class Eigh(_Packed):
         w, v = outs
         inner = _eye_like(xp, v) * gw[..., None, :]
         if isinstance(gv, Tensor) or gv.any():  # (raw arrays: skip an all-zero gv's term)
-            F = _safe_inv(xp, w[..., None, :] - w[..., :, None])
-            inner = inner + F * (_T(v) @ gv)
+            vtgv = _T(v) @ gv
+            rep = repeated_pairs(w, v.shape[-1])
+            if rep is not None:  # repeated eigenvalues: right (term 0) or an error
+                check_coupling("eigh", rep, w, [vtgv])
+                check_values("eigh", rep.any(axis=-1), w, gw, [gv])
+            F = zero_where(xp, rep, _safe_inv(xp, w[..., None, :] - w[..., :, None]))
+            inner = inner + F * vtgv
         ga = v @ inner @ _T(v)
         return 0.5 * (ga + _T(ga))
 
@@ -173,18 +181,37 @@ class Svd(_Packed):
         if not isinstance(gu, Tensor) and not (gu.any() or gvh.any()):  # values only
             return (u * gs[..., None, :]) @ vh
         v, gv = _T(vh), _T(gvh)
+        utgu, vtgv = _T(u) @ gu, _T(v) @ gv
+        n = max(u.shape[-2], vh.shape[-1])
+        rep = repeated_pairs(s, n)
+        if rep is not None:  # repeated singular values: right (terms 0) or an error
+            check_coupling("svd", rep, s, [utgu, vtgv], "singular vectors", "singular value")
+            check_values("svd", rep.any(axis=-1), s, gs, [gu, gv], "singular vectors",
+                         "singular value")
         s2 = s * s
-        F = _safe_inv(xp, s2[..., None, :] - s2[..., :, None])
-        J = F * (_T(u) @ gu - _T(gu) @ u)
-        K = F * (_T(v) @ gv - _T(gv) @ v)
+        F = zero_where(xp, rep, _safe_inv(xp, s2[..., None, :] - s2[..., :, None]))
+        J = F * (utgu - _T(utgu))
+        K = F * (vtgv - _T(vtgv))
         inner = J * s[..., None, :] + s[..., :, None] * K + _eye_like(xp, s) * gs[..., None, :]
         k = s.shape[-1]
         ga = u @ inner @ vh
-        sinv = _safe_inv(xp, s)
-        if u.shape[-2] > k:
-            ga = ga + ((gu - u @ (_T(u) @ gu)) * sinv[..., None, :]) @ vh
-        if vh.shape[-1] > k:
-            ga = ga + (u * sinv[..., None, :]) @ (gvh - (gvh @ v) @ vh)
+        tall, wide = u.shape[-2] > k, vh.shape[-1] > k
+        if tall or wide:
+            small = small_values(s, n)
+            sinv = zero_where(xp, small, _safe_inv(xp, s))
+            if small is not None:
+                check_values("svd", small, s, gs, [gu, gv], "singular vectors",
+                             "singular value")
+        if tall:  # u's part outside span(u) is free where s is 0
+            ru = gu - u @ utgu
+            if small is not None:
+                check_null_space("svd", small, ru, "u")
+            ga = ga + (ru * sinv[..., None, :]) @ vh
+        if wide:
+            rv = gv - v @ vtgv
+            if small is not None:
+                check_null_space("svd", small, rv, "vh.T")
+            ga = ga + (u * sinv[..., None, :]) @ _T(rv)
         return ga
 
 

@@ -11,7 +11,8 @@ normalization term as in PyTorch's ``linalg_eig_backward``, FunctionsManual.cpp)
 
 Complex eigenvalues (NumPy then returns complex arrays) have a forward only: the gradient
 raises, naming the case.  Repeated eigenvalues make ``E`` singular, as for any eigenvector
-gradient: the answer is then not finite, never silently zero.
+gradient: a loss that reaches the eigenvectors of a repeated eigenvalue raises ValueError
+(linalg_degenerate.py), one that does not gets its gradient (those terms are 0).
 
 >>> import gpugrad as gg
 >>> a = gg.tensor([[2.0, 1.0], [0.0, 3.0]], dtype="float64", requires_grad=True)
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 from ..tensor import Tensor
 from .decompositions import _eye_like, _Packed, _square, _T, _unpack
+from .linalg_degenerate import check_coupling, check_values, repeated_pairs
 
 __all__ = ["eig", "eigvals"]
 
@@ -55,8 +57,15 @@ class Eig(_Packed):
             vtgv = vt @ gv
             proj = vtgv - (vt @ v) * xp.diagonal(vtgv, 0, -2, -1)[..., None, :]
             eye = _eye_like(xp, v)
+            rep = repeated_pairs(w, v.shape[-1])
+            keep = 1 - eye
+            if rep is not None:  # repeated eigenvalues: right (term 0) or an error
+                check_coupling("eig", rep, w, [proj])
+                check_values("eig", rep.any(axis=-1), w, gw, [gv])
+                eye = eye + xp.asarray(rep.astype(v.dtype))  # (1 there too, then 0 / 1)
+                keep = 1 - eye
             e = w[..., None, :] - w[..., :, None] + eye   # 1 on the diagonal (then 0 / 1)
-            inner = inner + proj * (1 - eye) / e
+            inner = inner + proj * keep / e
         return xp.linalg.solve(vt, inner @ vt)
 
 
