@@ -7,9 +7,10 @@ Planned: float32/float64 logits (N, C) with C > 0, integer targets (N,), reducti
 "sum", no label smoothing; anything else stays the op's own call.  The targets are checked at
 each replay as ``cross_entropy`` checks them (an IndexError naming the first bad one), before
 the loss is computed.  A row whose maximum is infinite takes ``max_shifted``'s limits, as
-the uncompiled call does.  The buffers take the memory layout of the recording's logits
-(which a tape's signature fixes): Fortran-ordered logits sum their rows in the uncompiled
-call's order.
+the uncompiled call does; a batch whose targets are all ``ignore_index`` gets its NaN mean
+(0/0, as PyTorch's) and zero gradient.  The buffers take the memory layout of the
+recording's logits (which a tape's signature fixes): Fortran-ordered logits sum their rows
+in the uncompiled call's order.
 """
 from __future__ import annotations
 

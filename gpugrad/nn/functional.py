@@ -131,7 +131,9 @@ def flatten(x, start_dim: int = 1, end_dim: int = -1):
 
 def cross_entropy(input, target, reduction: str = "mean", label_smoothing: float = 0.0,
                   ignore_index: int = -100):
-    """Softmax cross-entropy between logits (N, C) and class indices (N,).
+    """Softmax cross-entropy between logits (N, C) and class indices (N,).  Targets equal to
+    ``ignore_index`` are left out of the mean; where none counts (or N = 0) the mean is NaN
+    (0/0, as in PyTorch) and the gradient 0.
 
     >>> import gpugrad as gg
     >>> round(cross_entropy(gg.zeros(1, 2), gg.tensor([1])).item(), 4)
@@ -142,7 +144,7 @@ def cross_entropy(input, target, reduction: str = "mean", label_smoothing: float
 
 
 def mse_loss(input, target, reduction: str = "mean"):
-    """Mean squared error.
+    """Mean squared error (the mean over no elements is NaN, as in PyTorch).
 
     >>> import gpugrad as gg
     >>> mse_loss(gg.tensor([2.0]), gg.tensor([0.0])).item()
@@ -152,7 +154,8 @@ def mse_loss(input, target, reduction: str = "mean"):
 
 
 def binary_cross_entropy_with_logits(input, target, reduction: str = "mean", pos_weight=None):
-    """Sigmoid + binary cross-entropy, computed stably from logits.
+    """Sigmoid + binary cross-entropy, computed stably from logits (the mean over no
+    elements is NaN, as in PyTorch).
 
     >>> import gpugrad as gg
     >>> round(binary_cross_entropy_with_logits(gg.tensor([0.0]), gg.tensor([0.0])).item(), 4)

@@ -1,8 +1,10 @@
 """Loss modules: cross-entropy (label smoothing, ignore_index), MSE, BCE with logits.
 
 float16 inputs are computed in float32 and the loss is returned in float16 (a mean over more
-than 65504 rows stays finite); class targets are checked (integer, shape (N,), each in
-[0, C) or ``ignore_index``) the same way by ``cross_entropy`` and ``nll_loss``.
+than 65504 rows stays finite); a ``"mean"`` over nothing (an empty batch, every target
+``ignore_index``) is NaN, 0/0 as in PyTorch, with a zero gradient; class targets are checked
+(integer, shape (N,), each in [0, C) or ``ignore_index``) the same way by ``cross_entropy``
+and ``nll_loss``.
 
 >>> import gpugrad as gg
 >>> loss = CrossEntropyLoss(label_smoothing=0.1)
@@ -29,7 +31,8 @@ class CrossEntropyLoss(Module):
     """Softmax cross-entropy from logits (N, C) and integer targets (N,).
 
     ``label_smoothing`` in [0, 1] blends the one-hot target with the uniform distribution;
-    targets equal to ``ignore_index`` contribute nothing (and are left out of the mean).
+    targets equal to ``ignore_index`` contribute nothing (and are left out of the mean; where
+    no target counts, the mean is NaN, as in PyTorch, and the gradient 0).
 
     >>> import gpugrad as gg
     >>> CrossEntropyLoss(reduction="none")(gg.zeros(2, 2), gg.tensor([0, -100])).tolist()

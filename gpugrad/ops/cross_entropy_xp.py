@@ -24,6 +24,7 @@ import math
 
 import numpy as np
 
+from ..backend import is_cupy_array
 from ._util import xp_of
 
 __all__ = ["Buffers", "targets", "forward", "backward", "row_weights", "valid_count",
@@ -105,31 +106,48 @@ def targets(logits, target, ignore_index, out=None):
 
 
 def valid_count(valid, n, dtype):
-    """The mean's divisor: how many rows count (``valid``; None: all ``n``), at least 1, as a
-    scalar of ``dtype`` (a NumPy dtype; on CuPy a 0-d device array: no host read).
+    """The mean's divisor: how many rows count (``valid``; None: all ``n``), as a scalar of
+    ``dtype`` (a NumPy dtype; on CuPy a 0-d device array: no host read).  It is 0 where no
+    row counts (every target ``ignore_index``, or N = 0): the mean is then 0/0, NaN, as in
+    PyTorch (see :func:`reduce_loss`; the gradient is 0: :func:`row_weights`).
 
     >>> f32 = np.dtype(np.float32)
-    >>> float(valid_count(np.array([False, False]), 2, f32)), float(valid_count(None, 3, f32))
+    >>> float(valid_count(np.array([False, True]), 2, f32)), float(valid_count(None, 3, f32))
     (1.0, 3.0)
     """
     if valid is None:
-        return dtype.type(max(n, 1))
+        return dtype.type(n)
     if type(valid) is np.ndarray:
-        return dtype.type(max(int(np.count_nonzero(valid)), 1))
-    return xp_of(valid).maximum(valid.sum(), 1).astype(dtype)
+        return dtype.type(np.count_nonzero(valid))
+    return valid.sum().astype(dtype)
 
 
 def reduce_loss(loss, count, reduction):
     """The per-row ``loss`` (N,) reduced: ``"none"`` (``loss`` itself), ``"sum"`` or
-    ``"mean"`` (the sum over ``count`` rows).
+    ``"mean"`` (the sum over ``count`` rows; NaN where ``count`` is 0, as PyTorch's 0/0).
 
     >>> float(reduce_loss(np.array([1.0, 2.0, 0.0]), 2.0, "mean"))
     1.5
+    >>> float(reduce_loss(np.array([0.0, 0.0]), np.float64(0), "mean"))
+    nan
     """
     if reduction == "none":
         return loss
     total = _sum_rows(loss) if type(loss) is np.ndarray else loss.sum()
-    return total if reduction == "sum" else total / count
+    if reduction == "sum":
+        return total
+    if not is_cupy_array(count) and not count:   # none counted: 0/0 (no NumPy warning)
+        with np.errstate(invalid="ignore"):
+            return np.true_divide(total, count)
+    return total / count
+
+
+def _divisor(count):
+    """``count`` as the gradient's divisor: 1 where it is 0 (then no row counts and every
+    row's weight is 0 -- PyTorch's zero gradient, not 0 * inf = NaN).  On CuPy a device op."""
+    if is_cupy_array(count):
+        return xp_of(count).maximum(count, 1)
+    return count if count else type(count)(1)
 
 
 def forward(logits, safe_t, valid, bad=None, reduction="mean", label_smoothing=0.0, out=None):
@@ -191,7 +209,7 @@ def row_weights(g, valid, count, bad=None, reduction="mean", out=None):
     >>> row_weights(np.array(3.0), np.array([True, False, True]), 2.0).tolist()
     [1.5, 0.0, 1.5]
     """
-    gw = g / count if reduction == "mean" else g
+    gw = g / _divisor(count) if reduction == "mean" else g
     w = valid * gw if out is None else np.multiply(valid, gw, out=out)
     if bad is not None:  # a bad target (checked later, on a GPU): NaN, not a gradient
         w = xp_of(w).where(bad, np.nan, w)

@@ -53,26 +53,29 @@ def _list_index(k):
     return arr.astype(np.intp) if arr.size == 0 else arr
 
 
-def is_int_scalar_array(a) -> bool:
+def is_int_scalar_array(a, *, gpu=False) -> bool:
     """True for a 0-d NumPy array of an integer dtype (what a CPU tensor holds for an integer
-    NumPy would give as a scalar).
+    NumPy would give as a scalar); with ``gpu=True``, for a 0-d integer CuPy array too.
 
     >>> is_int_scalar_array(np.array(3)), is_int_scalar_array(np.array([3]))
     (True, False)
     """
-    return type(a) is np.ndarray and not a.ndim and a.dtype.kind in "iu"
+    return (type(a) is np.ndarray or gpu and is_cupy_array(a)) and not a.ndim and \
+        a.dtype.kind in "iu"
 
 
-def scalar_key(k):
-    """The int a 0-d integer tensor ``k`` holds, when it stands for a NumPy scalar in a key,
-    else None.  gpugrad.numpy returns 0-d tensors where NumPy returns integer scalars
-    (iterating an integer array, ``argmax``, integer random draws), and NumPy reads a scalar
-    key as an integer: ``X[i]`` is then a view, and ``X[i][j] = v`` writes into ``X``.  Only
-    on the CPU and outside a gg.compile recording in this thread (reading the value there
-    would freeze it into the tape, and on CUDA it would wait for the device): there, and for
-    a 0-d ndarray, the key stays an index array, as NumPy reads an array (a copy; a write
-    with it is the same write, and a recorded read that would be a view eagerly is refused:
-    :func:`refuse_scalar_view`).
+def scalar_key(k, x=None):
+    """The int a 0-d integer tensor ``k`` holds, when it stands for a NumPy scalar in a key
+    (into array ``x``, when given), else None.  gpugrad.numpy returns 0-d tensors where NumPy
+    returns integer scalars (iterating an integer array, ``argmax``, integer random draws),
+    and NumPy reads a scalar key as an integer: ``X[i]`` is then a view, and ``X[i][j] = v``
+    writes into ``X`` -- as PyTorch reads ``a[torch.tensor(2)]``.  On every device: on CUDA
+    the int is read to the host (one synchronization, as PyTorch's CUDA indexing does); a
+    CUDA key into an array on another device stays a key, which :func:`_index_array` refuses
+    (DeviceMismatchError).  Not inside a gg.compile recording in this thread (reading the
+    value there would freeze it into the tape): there, and for a 0-d ndarray, the key stays
+    an index array, as NumPy reads an array (a copy; a write with it is the same write, and a
+    recorded read that would be a view eagerly is refused: :func:`refuse_scalar_view`).
 
     >>> import gpugrad as gg
     >>> scalar_key(gg.tensor(2)), scalar_key(gg.tensor(2.0)), scalar_key(2)
@@ -80,20 +83,25 @@ def scalar_key(k):
     """
     if type(k) is not Tensor or _capture._on and _capture.active() is not None:
         return None
-    return int(k.data) if is_int_scalar_array(k.data) else None
+    a = k.data
+    if not is_int_scalar_array(a, gpu=True):
+        return None
+    if x is not None and is_cupy_array(a) and (not is_cupy_array(x) or a.device != x.device):
+        return None
+    return int(a)    # (a CuPy array: read to the host)
 
 
 def refuse_scalar_view(key, ndim):
     """CaptureError for a read ``x[key]`` (``x`` of ``ndim`` axes) recorded by gg.compile
-    whose key holds a 0-d integer tensor on the CPU and is otherwise basic, unless it picks
-    one element: uncompiled, the tensor reads as its int and the answer is a view of ``x``
+    whose key holds a 0-d integer tensor (on any device) and is otherwise basic, unless it
+    picks one element: uncompiled, the tensor reads as its int and the answer is a view of ``x``
     (writes through it reach ``x``); recorded, it stays an index array and the answer a copy
     -- the compiled step would differ silently.  (One element is a copy either way.)"""
     parts = key if type(key) is tuple else (key,)
     found, ints = False, 0
     for c in parts:
         if type(c) is Tensor:
-            if not is_int_scalar_array(c.data):
+            if not is_int_scalar_array(c.data, gpu=True):
                 return
             found, ints = True, ints + 1
         elif isinstance(c, numbers.Integral) and not isinstance(c, (bool, np.bool_)):
@@ -130,7 +138,7 @@ def _prepare_key(key, x):
             advanced = True
         elif isinstance(k, numbers.Integral):
             out.append(int(k))
-        elif (i := scalar_key(k)) is not None:   # a 0-d integer tensor: the int it holds
+        elif (i := scalar_key(k, x)) is not None:   # a 0-d integer tensor: the int it holds
             out.append(i)
         elif isinstance(k, (Tensor, np.ndarray, list, tuple)) or is_cupy_array(k):
             arr = _index_array(k, x, xp)

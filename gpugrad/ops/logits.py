@@ -163,9 +163,11 @@ def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0, ignore_
 
     ``label_smoothing`` mixes the one-hot target with the uniform distribution (PyTorch's
     definition); targets equal to ``ignore_index`` contribute nothing and are left out of
-    the mean.  -inf logits (masked classes) get probability 0.  A row with two or more
-    logits tied at +inf (overflowed float16 logits) has a NaN loss and gradient, as in
-    PyTorch, so ``gg.amp.GradScaler`` skips the step (an ignored row's loss stays 0).
+    the mean -- where no target counts (all ignored, or N = 0) the mean is NaN (0/0, as in
+    PyTorch; ``"sum"`` is 0) and the gradient 0.  -inf logits (masked classes) get
+    probability 0.  A row with two or more logits tied at +inf (overflowed float16 logits)
+    has a NaN loss and gradient, as in PyTorch, so ``gg.amp.GradScaler`` skips the step (an
+    ignored row's loss stays 0).
 
     >>> import gpugrad as gg
     >>> round(gg.cross_entropy(gg.zeros(2, 4), gg.tensor([1, 3])).item(), 4)
@@ -190,7 +192,9 @@ def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0, ignore_
 
 def nll_loss(log_probs, target, reduction="mean", ignore_index=-100):
     """Negative log-likelihood of integer targets given log-probabilities (N, C); targets are
-    checked as :func:`cross_entropy` checks them.
+    checked as :func:`cross_entropy` checks them.  Targets equal to ``ignore_index`` are left
+    out of the mean; where no target counts (all ignored, or N = 0) the mean is NaN (0/0, as
+    in PyTorch) and the gradient 0.
 
     >>> import gpugrad as gg
     >>> gg.nll_loss(gg.tensor([[-1.0, -2.0]]), gg.tensor([1])).item()
@@ -216,9 +220,13 @@ def nll_loss(log_probs, target, reduction="mean", ignore_index=-100):
     picked = -take_along_axis(log_probs, safe.reshape(-1, 1), axis=1).reshape(-1)
     picked = where(valid, picked, 0.0)  # an ignored row is selected out, not multiplied by 0
     if bad is not None:  # (0 * -inf or 0 * NaN would poison the loss); a bad row: NaN, in
-        picked = where(bad, picked * float("nan"), picked)   # its gradient too
+        # its gradient too -- by a constant factor (NaN or 1), so that the other rows'
+        # gradients stay finite (where(bad, picked * nan, picked) sends them 0 * nan)
+        picked = picked * where(bad, float("nan"), 1.0).astype(picked.dtype)
     if reduction == "none":
         return picked
     if reduction == "sum":
         return picked.sum()
-    return picked.sum() / valid.sum().astype(picked.dtype).clip(1, None)
+    count = valid.sum().astype(picked.dtype)
+    mean = picked.sum() / count.clip(1, None)
+    return where(count == 0, float("nan"), mean)   # none counted: 0/0, NaN, with gradient 0

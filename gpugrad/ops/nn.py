@@ -151,8 +151,11 @@ def linear(x, W, b=None, activation=None, negative_slope=0.01):
 # ================================================================ losses
 # (cross_entropy and nll_loss are with the softmax family, in softmax.py)
 def _reduce(loss, reduction):
+    """``loss`` reduced; the mean of no elements is NaN (PyTorch's 0/0), its gradient empty."""
     _check_reduction(reduction)
     if reduction == "mean":
+        if not loss.size:  # no elements: 0/0, NaN as PyTorch's (without NumPy's warning)
+            return loss.sum() * float("nan")
         return loss.mean()
     if reduction == "sum":
         return loss.sum()
