@@ -285,6 +285,17 @@ METHODS = {"copy": _copy, "astype": _astype, "fill": _fill, "item": _item, "put"
            "partition": _partition, "searchsorted": _searchsorted, "diagonal": _diagonal,
            "tobytes": _tobytes, "tofile": _tofile, "dump": _dump, "dumps": _dumps,
            "conj": ops.conj, "conjugate": ops.conj}
+
+
+def _part_setter(part):
+    def set_part(self, value):  # NumPy's ``a.real = v`` (and ``a.imag += v``): a write
+        if part == "imag" and self.dtype.kind != "c":  # through the view, in the graph
+            raise TypeError(f"array does not have imaginary part to set (dtype {self.dtype})")
+        part_view(self, part)[...] = value
+    return set_part
+
+
+SETTERS = {"flat": set_flat, "real": _part_setter("real"), "imag": _part_setter("imag")}
 PROPERTIES = {"flat": FlatIter, "real": _real, "imag": _imag,
               "strides": lambda t: t.data.strides, "flags": lambda t: t.data.flags}
 
@@ -299,4 +310,4 @@ def install(Tensor):
             setattr(Tensor, name, fn)
     for name, fn in PROPERTIES.items():
         if not hasattr(Tensor, name):
-            setattr(Tensor, name, property(fn, set_flat if name == "flat" else None))
+            setattr(Tensor, name, property(fn, SETTERS.get(name)))

@@ -223,6 +223,9 @@ def jacobian(fun, argnums=0):
     Arguments may be pytrees (lists, tuples, dicts of arrays) and so may the output, as in
     ``jax.jacobian``: the result has the output's structure, each leaf holding the argument's
     structure of Jacobian blocks; a tuple ``argnums`` gives a tuple over the arguments.
+    A complex output of real arguments gives the complex Jacobian; a real output of complex
+    arguments gives each output's gradient (PyTorch's convention); a complex output of a
+    complex argument is refused (a TypeError), as PyTorch's and JAX's jacrev refuse it.
     Differentiable itself when nested in another transform (``jacobian(grad(f))`` is the
     Hessian: see :func:`hessian`).
 
@@ -242,21 +245,30 @@ def jacobian(fun, argnums=0):
             raise TypeError(f"jacobian needs a function returning tensors, got "
                             f"{type(out).__name__}")
         flat = _leaves(watched)
+        _complex_jacobian_check(outs, flat)
         blocks = []  # per output leaf: per input leaf, its Jacobian block
         for o in outs:
             xp = get_array_module(o.data)
             rows = [[] for _ in flat]
+            # a complex output of real inputs: the gradients of its real part (seed 1) and of
+            # its imaginary part (seed 1j) are the Jacobian's real and imaginary parts
+            parts = (1, 1j) if o.dtype.kind == "c" else (1,)
             for k in range(o.size):
-                with backend.on_device_of(o.data):       # the seed lives where o does
-                    seed = xp.zeros(o.size, dtype=o.dtype)
-                    seed[k] = 1
-                if o.requires_grad:
+                row = [None] * len(flat)
+                for part in parts:
+                    with backend.on_device_of(o.data):       # the seed lives where o does
+                        seed = xp.zeros(o.size, dtype=o.dtype)
+                        seed[k] = part
+                    if not o.requires_grad:
+                        break
                     gs = autograd.grad(o, flat, grad_outputs=Tensor._make(seed.reshape(o.shape)),
                                        retain_graph=True, create_graph=nested,
                                        allow_unused=True)
-                else:
-                    gs = [None] * len(flat)
-                for r, g, t in zip(rows, gs, flat):
+                    for i, g in enumerate(gs):
+                        if g is not None:
+                            g = g if part == 1 else g * 1j
+                            row[i] = g if row[i] is None else row[i] + g
+                for r, g, t in zip(rows, row, flat):
                     r.append(Tensor._make(t.data * 0) if g is None else g)
             blocks.append([ops.stack(r).reshape(o.shape + t.shape) if r else Tensor._make(
                 xp.zeros(o.shape + t.shape, dtype=t.dtype)) for r, t in zip(rows, flat)])
@@ -269,6 +281,21 @@ def jacobian(fun, argnums=0):
 
     wrapped.__name__ = f"jacobian({getattr(fun, '__name__', 'f')})"
     return wrapped
+
+
+def _complex_jacobian_check(outs, flat):
+    """Refuse a complex output of a complex argument: one complex Jacobian exists only for
+    holomorphic functions (PyTorch's and JAX's jacrev refuse too), and a Hessian of a complex
+    argument is a 2n x 2n real matrix no complex n x n one can hold."""
+    cin = next((t.dtype for t in flat if t.dtype.kind == "c"), None)
+    cout = next((o.dtype for o in outs if o.dtype.kind == "c"), None)
+    if cin is not None and cout is not None:
+        raise TypeError(
+            f"jacobian: the output is complex ({cout}) and so is an argument ({cin}): a single "
+            f"complex Jacobian exists only for holomorphic functions, and a hessian of a "
+            f"complex argument is the 2n x 2n real one; take the jacobian of gpugrad.real(f) "
+            f"and gpugrad.imag(f), or of the real and imaginary parts as separate real "
+            f"arguments (hvp takes complex arguments)")
 
 
 def hessian(fun, argnums=0):
@@ -289,7 +316,8 @@ def hvp(fun, x, v):
     """The Hessian-vector product H(x) @ v of scalar-valued ``fun`` at ``x``, without
     forming H: the gradient of <grad fun(x), v>, by two reverse passes (reverse-over-reverse,
     as ``torch.autograd.functional.hvp``).  ``x`` and ``v`` have one shape; the result has
-    it too, in ``x``'s kind.
+    it too, in ``x``'s kind.  For a complex ``x`` the Hessian is the real one of its real and
+    imaginary parts, and ``v`` and the result pack those parts as gradients do (re + 1j im).
 
     >>> import gpugrad as gg
     >>> hvp(lambda x: (x ** 3).sum(), np.array([1.0, 2.0]), np.array([1.0, 1.0]))
@@ -301,6 +329,10 @@ def hvp(fun, x, v):
     if tuple(vt.shape) != tuple(getattr(x, "shape", ())):
         raise ValueError(f"hvp: v must have x's shape {tuple(getattr(x, 'shape', ()))}, "
                          f"got {tuple(vt.shape)}")
+    x_dtype = np.dtype(getattr(x, "dtype", None) or np.result_type(x))
+    if vt.dtype.kind == "c" and x_dtype.kind != "c":
+        raise TypeError(f"hvp: v is complex ({vt.dtype}) but x is real ({x_dtype}): a real x "
+                        f"moves only along real directions")
     df = grad(fun)
 
     def inner(x):
@@ -308,7 +340,11 @@ def hvp(fun, x, v):
 
         g = df(x)
         if not isinstance(g, Tensor):  # fun does not depend on x: H = 0
-            return ops.sum(x * 0)
+            return ops.sum(ops.real(x) * 0)
+        if g.dtype.kind == "c":  # the real inner product of the 2n real coordinates,
+            # re(g) re(v) + im(g) im(v): its gradient is the real Hessian times v, packed as
+            # PyTorch packs gradients (torch.autograd.functional.hvp agrees)
+            return ops.sum(ops.real(g * ops.conj(vt.astype(g.dtype))))
         return ops.sum(g * vt.astype(g.dtype))
 
     return grad(inner)(x)
