@@ -226,6 +226,8 @@ class Function:
             anomaly.after_forward(node, out, args, kwargs, record)
         t = _new(Tensor)  # Tensor._make(out), inline
         t.data = out
+        if out is not raw and isinstance(raw, np.generic):
+            t._scalar = True  # (NumPy answered a scalar: see zero_d.py)
         t._grad = t._hooks = t._view = None  # (the slot: no check for a new tensor's None)
         base = out.base if type(out) is _ndarray else getattr(out, "base", None)
         is_view = cls.view

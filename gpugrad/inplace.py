@@ -57,6 +57,7 @@ from .ops.setitem_rules import holds_array as _holds_array
 from .tensor import Tensor, as_tensor
 from .view_links import _NO_GRAD_VIEW, _WRITE, _view_in_graph, _view_root
 from .view_writeback import commit_to_bases as _commit_to_bases
+from .zero_d import stands_for_scalar
 
 _ndarray = np.ndarray
 _gm = _autograd._gm  # the calling thread's grad mode: _gm.enabled
@@ -323,13 +324,21 @@ _UFUNCS = {"__iadd__": np.add, "__isub__": np.subtract, "__imul__": np.multiply,
            "__itruediv__": np.true_divide}
 
 
-def _inplace_operator(op, ufunc=None):
+def _inplace_operator(op, ufunc=None, augmented=False):
+    """The in-place method of ``op`` (``add_``); with ``augmented``, the operator (``+=``),
+    which answers NotImplemented for a 0-d tensor standing for a NumPy scalar, so that Python
+    computes ``s + x`` out of place and rebinds the name, as for the immutable scalar
+    (:mod:`gpugrad.zero_d`)."""
     if ufunc is None:
         def method(self, other):
+            if augmented and self.data.ndim == 0 and stands_for_scalar(self):
+                return NotImplemented
             return self._inplace(op, other)
         return method
 
     def method(self, other):
+        if augmented and self.data.ndim == 0 and stands_for_scalar(self):
+            return NotImplemented
         # a NumPy-backed tensor outside any graph (not a view, no node, no grad) with a plain
         # operand (see ops._fast): ``ufunc(a, b, out=a)`` writes what _inplace would, as NumPy
         # does; a refusal (a cast or shape NumPy will not make, before writing) takes _inplace
@@ -360,6 +369,6 @@ def install(Tensor):
         setattr(Tensor, name, globals()[name])
     Tensor.clip_ = clamp_
     for name, op in _INPLACE.items():
-        setattr(Tensor, name, _inplace_operator(op, _UFUNCS.get(name)))
-    for alias, name in _ALIASES.items():
-        setattr(Tensor, alias, getattr(Tensor, name))
+        setattr(Tensor, name, _inplace_operator(op, _UFUNCS.get(name), True))
+    for alias, name in _ALIASES.items():  # (add_, mul_, ...: always in place)
+        setattr(Tensor, alias, _inplace_operator(_INPLACE[name], _UFUNCS.get(name)))

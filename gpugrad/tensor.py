@@ -47,7 +47,8 @@ class Tensor:
     # _view: for a view made by an op that recorded no node (no gradient was needed, or grad
     # mode was off), that op's node, whose parents[0] is the base: see gpugrad.inplace
     # _grad: what the checked ``grad`` property reads and writes (see _tensor_grad.py)
-    __slots__ = ("data", "_grad", "requires_grad", "_node", "_vc", "_hooks", "_view",
+    # _scalar: True on a 0-d answer standing for a NumPy scalar, else unset (see zero_d.py)
+    __slots__ = ("data", "_grad", "requires_grad", "_node", "_vc", "_hooks", "_view", "_scalar",
                  "__weakref__")
     __array_priority__ = 1000  # NumPy defers binary operators to us
 
@@ -359,7 +360,8 @@ def _wrap(data, requires_grad=False, cls=None, _new=object.__new__):
     or checking: ``Tensor._make``, and the no-graph fast paths' call (a plain function costs
     less than a classmethod).  Every slot is set here, ``data`` first (gpugrad.compile's
     recorder tells a tensor being made by its unset ``_vc`` when ``data`` is assigned);
-    ``Function.apply`` makes its answers the same way, inline: keep the two alike."""
+    ``Function.apply`` and ``zero_d.scalar_tensor`` make theirs the same way, inline: keep
+    them alike."""
     t = _new(Tensor if cls is None else cls)
     t.data = data
     t._grad = None

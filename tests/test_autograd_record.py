@@ -12,7 +12,8 @@ from gpugrad.node_record import distinct_arrays, release_arrays
 from gpugrad.released_inputs import ReleasedInput
 from gpugrad.tensor import Tensor
 
-_SLOTS = [s for s in Tensor.__slots__ if s != "__weakref__"]
+# (_scalar is set only on answers standing for NumPy scalars: gpugrad.zero_d)
+_SLOTS = [s for s in Tensor.__slots__ if s not in ("__weakref__", "_scalar")]
 
 
 class _Twice(Function):

@@ -117,7 +117,7 @@ def array(object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0, lik
                 object.dtype in C.SUPPORTED:
             return Tensor._make(object.copy("K"))  # (gnp.copy(ndarray): NumPy's copy)
         elif tp is list:  # (NumPy checks order, and refuses copy=False)
-            arr = C.numpy_array(object, dt, order, copy)  # (None: it holds a tensor)
+            arr = C.numpy_array(object, dt, order, copy, tensors_ok=True)
             if arr is not None and arr.dtype in C.SUPPORTED:
                 return _made(arr)
     order = L.order_arg(order, "K")

@@ -19,6 +19,7 @@ import numpy as _np
 from .. import backend
 from ..ops._fast import in_graph, watched
 from ..tensor import Tensor
+from ..zero_d import scalar_tensor
 from ._fallback import _leaves
 
 __all__ = ["numpy_own"]
@@ -46,7 +47,8 @@ def _wrap(r):
             # without the link a gpugrad view keeps, so a later write into the input would
             # change it behind the graph's back: an array of its own, as the op path gives
             r = r.copy()
-        return Tensor._make(_np.asarray(r))  # (a NumPy scalar: a 0-d tensor)
+        # (a NumPy scalar: a 0-d tensor standing for it)
+        return Tensor._make(r) if type(r) is _np.ndarray else scalar_tensor(r)
     return r
 
 

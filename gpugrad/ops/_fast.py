@@ -23,6 +23,7 @@ from .. import anomaly as _anomaly, capture_hooks as _capture, grad_mode as _gra
 from .. import autocast_state as _ac
 from ..autocast_state import _state as _amp
 from ..tensor import Tensor, _wrap
+from ..zero_d import scalar_tensor as _scalar
 
 __all__ = ["watched", "in_graph", "plain_data", "plain_operand", "plain_view", "fast_unary", "fast_binary",
            "fast_op", "fast_where", "fast_matmul", "fast_sum", "FAST_UFUNCS"]
@@ -114,7 +115,7 @@ def plain_view(x, d, out, cls, attrs):
     (True, 'Reshape', True)
     """
     if type(out) is not _ndarray:
-        return _make(np.asarray(out))
+        return _scalar(out)
     t = _make(out)
     b = out.base
     if b is not None and (b is d or b is d.base):
@@ -144,7 +145,7 @@ def fast_unary(ufunc, slow, differentiable=True, kinds="f"):
             d = plain_data(args[0], differentiable)
             if d is not None and d.dtype.kind in kinds:
                 r = ufunc(d)
-                return _make(r if type(r) is _ndarray else np.asarray(r))
+                return _make(r) if type(r) is _ndarray else _scalar(r)
         return slow(*args, **kw)
     fn.__name__, fn.__qualname__, fn.__doc__ = slow.__name__, slow.__qualname__, slow.__doc__
     fn.__wrapped__ = slow
@@ -196,7 +197,7 @@ def fast_binary(ufunc, slow, differentiable=True):
             ab = _binary_data(args[0], args[1], differentiable)
             if ab is not None:
                 r = ufunc(*ab)
-                return _make(r if type(r) is _ndarray else np.asarray(r))
+                return _make(r) if type(r) is _ndarray else _scalar(r)
         return slow(*args, **kw)
     fn.__name__, fn.__qualname__, fn.__doc__ = slow.__name__, slow.__qualname__, slow.__doc__
     fn.__wrapped__ = slow
@@ -287,7 +288,7 @@ def fast_matmul(a, b, product=np.matmul):
         r = product(da, db)
     except (ValueError, TypeError):
         return None
-    return _make(r if type(r) is _ndarray else np.asarray(r))
+    return _make(r) if type(r) is _ndarray else _scalar(r)
 
 
 def fast_sum(x):
@@ -304,4 +305,4 @@ def fast_sum(x):
     d = plain_data(x)
     if d is None or d.dtype.char in "eE":
         return None
-    return _make(np.asarray(d.sum()))
+    return _scalar(d.sum())

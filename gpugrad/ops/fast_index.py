@@ -18,6 +18,7 @@ from ..autocast_state import _state as _amp
 from ..grad_mode import _state as _gm
 from ..old_values import _aliased
 from ..tensor import Tensor, _wrap
+from ..zero_d import scalar_tensor as _scalar
 from ._fast import _joins_graph, plain_view
 from .index import GetItemBasic, getitem
 from .index_keys import is_int_scalar_array
@@ -53,7 +54,7 @@ def tensor_getitem(x, key):
         tk = type(key)
         if tk in _BASIC:
             if tk in _INTS and d.ndim == 1:
-                return _make(np.asarray(d[key]))  # one element: a copy (NumPy's scalar)
+                return _scalar(d[key])  # one element: a copy (NumPy's scalar)
             k = (key,) if key is Ellipsis else (key, Ellipsis)
         elif tk is tuple:
             k = key
@@ -63,12 +64,12 @@ def tensor_getitem(x, key):
                     break
             if k is not None:
                 if len(k) == d.ndim and all(type(c) in _INTS for c in k):
-                    return _make(np.asarray(d[k]))
+                    return _scalar(d[k])
                 if Ellipsis not in k:
                     k = k + (Ellipsis,)
             elif len(key) == d.ndim and (ik := _int_key(key)) is not None and all(
                     type(c) is int for c in ik):  # one element, 0-d index arrays as ints
-                return _make(np.asarray(d[ik]))
+                return _scalar(d[ik])
         else:
             k = None
             if tk is Tensor:
@@ -82,7 +83,7 @@ def tensor_getitem(x, key):
             if type(a) is _ndarray and a.dtype.kind in "iub":
                 out = d[a]
                 if type(out) is not _ndarray:  # a 0-d key into 1-D data: NumPy's scalar
-                    return _make(np.asarray(out))
+                    return _scalar(out)
                 t = _make(out)
                 if out.base is not None:  # (the op's test for an answer in x's memory)
                     alias = _aliased(out, (x,))

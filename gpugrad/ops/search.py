@@ -22,6 +22,7 @@ from ..autograd import Function
 from ..backend import get_array_module
 from ..node_record import is_array as _is_array
 from ..tensor import Tensor
+from ..zero_d import scalar_tensor
 from ._util import tensor_arg
 
 __all__ = ["values_call", "nonzero", "argwhere", "flatnonzero"]
@@ -68,7 +69,7 @@ def _wrap(r):
     if isinstance(r, list):
         return [_wrap(v) for v in r]
     if isinstance(r, np.generic):
-        return Tensor._make(np.asarray(r))
+        return scalar_tensor(r)
     return r
 
 
