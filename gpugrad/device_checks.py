@@ -9,6 +9,14 @@ reads), the op poisons its own result (NaN) so that no wrong number can pass as 
 error is raised at the next natural synchronization: ``Tensor.item()``, ``float(t)``,
 ``.numpy()``, ``.tolist()``, ``repr``, a copy to the CPU, or ``gg.cuda.synchronize()``.
 
+What an op does until the error is raised is its own rule, chosen so that nothing it
+computes from a bad value passes as right: cross-entropy makes a bad target's row loss and
+gradient NaN; an integer index array out of bounds (which CuPy would wrap around where NumPy
+raises IndexError: :mod:`gpugrad.ops.index_bounds`) makes a float read NaN at that index and
+its gradient NaN, and drops a write at that index (the other positions are written, the
+wrapped place keeps its value).  In a step :func:`gpugrad.compile` records, each check is a
+host entry of the tape, made again at each replay (device work queued, no host read).
+
 Pending checks belong to the thread that queued the work (as the CUDA stream of that work
 does): another thread's synchronization neither raises them nor clears them, and a thread with
 nothing pending reads nothing from the device.  Once raised, a check is forgotten; the
@@ -70,7 +78,7 @@ def check(bad, values, key, make_error) -> None:
     checks whose errors read alike (``make_error`` of the first pending one is used).  NumPy
     arrays are checked now; CuPy arrays at the next synchronization (see the module's text).
     """
-    if isinstance(bad, np.ndarray) or _sync:
+    if isinstance(bad, (np.ndarray, np.generic)) or _sync:   # (a 0-d test gives a scalar)
         flat = bad.ravel()
         if bool(flat.any()):
             first = values.ravel()[int(flat.argmax())]

@@ -11,7 +11,10 @@ array but is not one (``isinstance(a, numpy.ndarray)`` is False, ``type(a).__mod
   kernels do; Python and NumPy scalars are fine, as in CuPy;
 * a non-scalar host array (or a list) written through a basic index raises, as CuPy's ``fill``
   does; through an advanced (array) index it is converted, as CuPy does;
-* NumPy kernels compiled by Numba, ctypes and buffer-protocol consumers cannot read it.
+* NumPy kernels compiled by Numba, ctypes and buffer-protocol consumers cannot read it;
+* an integer index array out of bounds wraps around (advanced indexing, ``take``, ``put``,
+  ``take_along_axis``/``put_along_axis``, ``ufunc.at``, ``scatter_add``), as CuPy's does,
+  where NumPy raises IndexError.
 
 Results are fake arrays again, 0-d arrays where NumPy would give a scalar (CuPy never hands back
 a NumPy scalar).  Views keep their identity (``v.base is a``, ``cupy.asarray(a) is a``), and
@@ -133,6 +136,34 @@ def _key(k):
     if type(k) is list:
         return [_key(v) for v in k]
     return k
+
+
+def _wrapped(k, shape):
+    """Key ``k`` (unwrapped) with its integer index arrays wrapped around the axes they index,
+    as CuPy's advanced indexing does where NumPy raises (``x[[1, 3]]`` of a 3-element ``x``
+    reads ``x[1], x[0]``; ``x[[1, 3]] = 10`` writes ``x[0]``): code that relies on NumPy's
+    IndexError shows its bug here as on a GPU.  An empty axis is left to NumPy (it raises)."""
+    parts = k if type(k) is tuple else (k,)
+    parts = [np.asarray(p) if type(p) is list else p for p in parts]
+    parts = [p.astype(np.intp) if isinstance(p, np.ndarray) and p.size == 0
+             and p.dtype.kind == "f" else p for p in parts]
+
+    def span(p):
+        if p is None or p is Ellipsis or isinstance(p, (bool, np.bool_)):
+            return 0
+        return p.ndim if isinstance(p, np.ndarray) and p.dtype == np.bool_ else 1
+    if not any(isinstance(p, np.ndarray) and p.dtype.kind in "iu" for p in parts):
+        return k
+    rest, axis, out = len(shape) - sum(span(p) for p in parts), 0, []
+    for p in parts:
+        if p is Ellipsis:
+            axis += rest
+        elif isinstance(p, np.ndarray) and p.dtype.kind in "iu" and axis < len(shape) \
+                and shape[axis] > 0:
+            p = np.mod(p, shape[axis]).astype(p.dtype, copy=False)
+        out.append(p)
+        axis += span(p)
+    return tuple(out) if type(k) is tuple else out[0]
 
 
 def _advanced(k):
@@ -418,19 +449,24 @@ class ndarray:
                     raise TypeError(f"fake CUDA: out= must be a CUDA array, got {type(o)}")
             kwargs["out"] = tuple(None if o is None else o._a for o in outs)
         if method == "at":
-            args = [_arg(inputs[0])] + [_key(inputs[1])] + [_arg(x) for x in inputs[2:]]
+            a = _arg(inputs[0])
+            args = [a, _wrapped(_key(inputs[1]), a.shape)] + [_arg(x) for x in inputs[2:]]
         return _out(getattr(ufunc, method)(*args, **kwargs))
 
     def __array_function__(self, func, types_, args, kwargs):
         for t in types_:
             if t is not ndarray and not issubclass(t, np.ndarray):
                 return NotImplemented
+        if func in _WRAPPING:                          # CuPy's, which wrap bad indices
+            return _WRAPPING[func](*args, **kwargs)
         return _out(func(*_arg(list(args), "a NumPy function on CUDA arrays"),
                          **_arg(dict(kwargs), "a NumPy function on CUDA arrays")))
 
     # --- indexing
     def __getitem__(self, key):
         k = _key(key)
+        if _advanced(key):
+            k = _wrapped(k, self._a.shape)             # CuPy wraps out-of-bounds indices
         r = self._a[k]
         if isinstance(r, np.generic):                  # CuPy: a 0-d view, never a scalar
             r = self._a[(k if type(k) is tuple else (k,)) + (Ellipsis,)]
@@ -446,6 +482,8 @@ class ndarray:
                     f"fake CUDA: cannot write a host {type(value).__name__} into a CUDA array "
                     f"through a basic index (CuPy: non-scalar numpy.ndarray cannot be used "
                     f"for fill / Unsupported type); move it with cupy.asarray first")
+        if _advanced(key):
+            k = _wrapped(k, self._a.shape)             # CuPy wraps out-of-bounds indices
         if _advanced(key) and self._a.size:
             # CuPy leaves the winner among repeated positions unspecified: write in reverse, so
             # that code relying on NumPy's "last write wins" fails here as it may on a GPU
@@ -454,6 +492,12 @@ class ndarray:
             self._a[np.unravel_index(tgt.ravel()[::-1], self._a.shape)] = vals.ravel()[::-1]
             return
         self._a[k] = value
+
+    def take(self, indices, axis=None, out=None):
+        return take(self, indices, axis=axis, out=out)
+
+    def put(self, indices, values, mode="wrap"):
+        return put(self, indices, values, mode=mode)
 
     def fill(self, value):
         if type(value) is ndarray:
@@ -577,9 +621,10 @@ class _UFunc:
             return fn
 
         def call(*args, **kwargs):
-            if method == "at":
+            if method == "at":                     # (CuPy wraps out-of-bounds indices)
                 a, idx, *rest = args
-                return _out(fn(_arg(a), _key(idx), *[_operand(r) for r in rest]))
+                a = _arg(a)
+                return _out(fn(a, _wrapped(_key(idx), a.shape), *[_operand(r) for r in rest]))
             return _out(fn(*_arg(list(args)), **_arg(dict(kwargs))))
         return call
 
@@ -710,6 +755,40 @@ lib = _Namespace("cupy.lib", np.lib)           # lib.stride_tricks.as_strided: v
 _module_cache = {}
 
 
+# CuPy's index functions wrap out-of-bounds indices around (cupy.put's default mode is
+# 'wrap'; take, take_along_axis and put_along_axis index as its fancy indexing does)
+def take(a, indices, axis=None, out=None):
+    a = _arg(a)
+    n = a.size if axis is None else a.shape[axis]
+    idx = _key(indices)
+    idx = np.mod(idx, n) if n and np.ndim(idx) else idx
+    return _out(np.take(a, idx, axis=axis, out=None if out is None else _arg(out)))
+
+
+def put(a, ind, v, mode="wrap"):
+    np.put(_arg(a), _key(ind), _operand(v) if not isinstance(v, list) else v, mode=mode)
+
+
+def _wrap_along(a, indices, axis):
+    n = a.size if axis is None else a.shape[axis]
+    idx = _key(indices)
+    return np.mod(idx, n).astype(idx.dtype, copy=False) if n else idx
+
+
+def take_along_axis(arr, indices, axis=-1):
+    a = _arg(arr)
+    return _out(np.take_along_axis(a, _wrap_along(a, indices, axis), axis=axis))
+
+
+def put_along_axis(arr, indices, values, axis):
+    a = _arg(arr)
+    np.put_along_axis(a, _wrap_along(a, indices, axis), _operand(values), axis=axis)
+
+
+_WRAPPING = {np.take: take, np.put: put, np.take_along_axis: take_along_axis,
+             np.put_along_axis: put_along_axis}
+
+
 def where(condition, *xy):
     """CuPy's where needs an array condition: a Python bool fails (as on a GPU)."""
     if type(condition) is not ndarray:
@@ -742,9 +821,10 @@ def install():
     scipy_ns.special = special
     cupyx = types.ModuleType("cupyx")
     cupyx.scipy = scipy_ns
-    cupyx.scatter_add = lambda a, slices, value: np.add.at(_arg(a), _key(slices), _operand(value))
-    cupyx.scatter_max = lambda a, slices, value: np.maximum.at(_arg(a), _key(slices),
-                                                               _operand(value))
+    cupyx.scatter_add = lambda a, slices, value: np.add.at(
+        _arg(a), _wrapped(_key(slices), a.shape), _operand(value))
+    cupyx.scatter_max = lambda a, slices, value: np.maximum.at(
+        _arg(a), _wrapped(_key(slices), a.shape), _operand(value))
     sys.modules.update({"cupy": me, "cupy.cuda": cuda, "cupy.cuda.runtime": runtime,
                         "cupy.random": random, "cupy.linalg": linalg, "cupy.fft": fft,
                         "cupy.lib": lib, "cupy.lib.stride_tricks": lib.stride_tricks,

@@ -53,6 +53,8 @@ CASES = {
     "take axis": ("take", "axis", lambda m, v: m.take(A(m), [0], axis=v)),
     "take_along_axis axis": ("take_along_axis", "axis",
                              lambda m, v: m.take_along_axis(A(m), m.array([[0], [1]]), axis=v)),
+    "put_along_axis axis": ("put_along_axis", "axis", lambda m, v: (lambda a: (
+        m.put_along_axis(a, m.array([[0], [1]]), 9.0, axis=v), a)[1])(A(m))),
     "append axis": ("append", "axis", lambda m, v: m.append(A(m), A(m), axis=v)),
     "concatenate axis": ("concatenate", "axis", lambda m, v: m.concatenate([A(m), A(m)], axis=v)),
     "concat axis": ("concat", "axis", lambda m, v: m.concat([A(m), A(m)], axis=v)),

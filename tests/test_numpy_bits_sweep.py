@@ -130,6 +130,8 @@ CALLS.update({
     "put": ["(f(x, [0, 0, -1], v), x)", "(f(x, [20, -30], y, mode='wrap'), x)",
             "(f(x, [20, -30], y, mode='clip'), x)", "(f(x, [12], y), x)", "(f(x32, [1], s), x32)"],
     "take": ["f(x, [0, 2], axis=1)"], "take_along_axis": ["f(x, xp.argsort(x, 1), 1)"],
+    "put_along_axis": ["(f(x, xp.argsort(x, 1)[:, :2], 7.5, 1), x)",
+                       "(f(x, xp.asarray([0, 5, 0]), xp.asarray([1.5, 2.5, 3.5]), None), x)"],
     "nonzero": ["f(x > 0)"], "argwhere": ["f(x > 0)"], "flatnonzero": ["f(x > 0)"],
     "searchsorted": ["f(srt, x)", "f(srt, 0.1, side='right')"], "unique": ["f(i)", "f(s)"],
     "isin": ["f(i, [1, 2])"], "shape": ["f(x)"], "ndim": ["f(x)"], "size": ["f(x)"],

@@ -31,7 +31,7 @@ angle apply_along_axis apply_over_axes block choose delete diagflat
 dsplit ediff1d fromfunction i0 insert ldexp matvec modf
 nancumprod nancumsum nanmax nanmedian nanmin nanpercentile nanprod nanquantile nanstd nanvar
 nested_iters piecewise poly polydiv polyfit
-put_along_axis resize rollaxis roots sort_complex trim_zeros unwrap
+resize rollaxis roots sort_complex trim_zeros unwrap
 vecmat trapz
 """.split())
 LINALG_EXCLUDED = {"test"}

@@ -21,8 +21,9 @@ __all__ = ["reshape", "ravel", "transpose", "permute_dims", "moveaxis", "swapaxe
            "dstack", "column_stack", "split", "array_split", "hsplit", "vsplit", "unstack",
            "tile", "repeat", "flip", "fliplr", "flipud", "roll", "broadcast_to",
            "broadcast_arrays", "pad", "atleast_1d", "atleast_2d", "atleast_3d", "copy",
-           "sort", "argsort", "take", "take_along_axis", "nonzero", "argwhere", "flatnonzero",
-           "searchsorted", "unique", "isin", "shape", "ndim", "size", "result_type", "can_cast",
+           "sort", "argsort", "take", "take_along_axis", "put_along_axis", "nonzero", "argwhere",
+           "flatnonzero", "searchsorted", "unique", "isin", "shape", "ndim", "size",
+           "result_type", "can_cast",
            "iscomplexobj", "isrealobj", "meshgrid", "tril", "triu", "diagonal", "astype",
            "compress", "extract", "lexsort"]
 

@@ -17,9 +17,11 @@ from ..ops import search
 from ..ops.sorting import sort_kind
 from . import _core as C
 from ._creation import array as _array
+from ..creation import arange as _arange
 
-__all__ = ["sort", "argsort", "take", "take_along_axis", "nonzero", "argwhere", "flatnonzero",
-           "searchsorted", "unique", "isin", "shape", "ndim", "size", "result_type", "can_cast",
+__all__ = ["sort", "argsort", "take", "take_along_axis", "put_along_axis", "nonzero", "argwhere",
+           "flatnonzero", "searchsorted", "unique", "isin", "shape", "ndim", "size",
+           "result_type", "can_cast",
            "iscomplexobj", "isrealobj", "meshgrid", "tril", "triu", "diagonal", "copy",
            "astype", "compress", "extract", "lexsort"]
 
@@ -77,6 +79,44 @@ def take_along_axis(arr, indices, axis=-1):
     """
     x = C.tensor(arr)
     return ops.take_along_axis(x, C.tensor(indices, x), axis)
+
+
+def put_along_axis(arr, indices, values, axis):
+    """Write ``values`` into tensor ``arr`` in place at ``indices`` along ``axis`` (the
+    positions :func:`take_along_axis` reads; ``axis=None``: of the flattened ``arr``), as
+    NumPy's; differentiable (a write through ``arr[key] = values``), and on CUDA a bad index
+    raises NumPy's IndexError at the next synchronization, its write dropped.  A NumPy
+    ``arr`` is NumPy's own.
+
+    >>> import gpugrad.numpy as gnp
+    >>> a = gnp.zeros((2, 2)); gnp.put_along_axis(a, gnp.array([[1], [0]]), 5.0, 1)
+    >>> a.tolist()
+    [[0.0, 5.0], [5.0, 0.0]]
+    """
+    if not isinstance(arr, Tensor):
+        return _np.put_along_axis(arr, C.raw(indices) if isinstance(indices, Tensor)
+                                  else indices, C.raw(values) if isinstance(values, Tensor)
+                                  else values, axis)
+    idx = C.tensor(indices, arr)
+    if idx.dtype.kind not in "iu":
+        raise IndexError(f"`indices` must be an integer array, got {idx.dtype.name}")
+    if axis is None:
+        if idx.ndim != 1:
+            raise ValueError(f"when axis=None, `indices` must have a single dimension, got "
+                             f"{idx.ndim}")
+        from ..ops.flat_writes import flat_index
+        key = flat_index(arr.shape, idx) if arr.ndim else (idx,)
+    else:
+        ax = operator.index(axis) + (arr.ndim if operator.index(axis) < 0 else 0)
+        if not 0 <= ax < arr.ndim:
+            raise _np.exceptions.AxisError(axis, arr.ndim)
+        if idx.ndim != arr.ndim:
+            raise ValueError("`indices` and `arr` must have the same number of dimensions")
+        key = tuple(idx if d == ax else ops.reshape(
+            _arange(n, device=arr.device),
+            tuple(-1 if e == d else 1 for e in range(arr.ndim))) for d, n in enumerate(arr.shape))
+    arr[key] = values
+    return None
 
 
 def nonzero(a):

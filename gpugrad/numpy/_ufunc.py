@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as _np
 
 from .. import backend, capture_hooks as _capture, ops
+from ..ops import index_bounds
 from ..tensor import Tensor
 from . import _core as C, _fallback
 
@@ -236,9 +237,11 @@ def _at(fn, name):
             raise TypeError(f"gpugrad.numpy.{name}.at has no gradient; call it under "
                             f"gpugrad.no_grad() or use add.at / subtract.at")
         new = a.data.copy()  # NumPy's (CuPy's) at on a copy, written back as one update
-        getattr(backend.get_array_module(new), name).at(
-            new, key, *(() if b is None else (C.raw(b, a),)))
-        a[...] = Tensor._make(new)
+        xp, done = backend.get_array_module(new), None
+        if xp is not _np:  # CuPy wraps a bad index around: checked, its write dropped
+            new, key, done = index_bounds.write_target(new, key)
+        getattr(xp, name).at(new, key, *(() if b is None else (C.raw(b, a),)))
+        a[...] = Tensor._make(new if done is None else done(new))
         return None
     return at
 

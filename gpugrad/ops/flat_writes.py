@@ -18,6 +18,7 @@ import numpy as np
 from .. import backend, capture_hooks
 from ..backend import is_cupy_array
 from ..tensor import Tensor
+from . import index_bounds
 
 __all__ = ["put", "cycled", "flat_index"]
 
@@ -99,8 +100,9 @@ def _static(values, like):
 def flat_index(shape, key, mode="raise"):
     """Per-axis index tensors into an array of ``shape`` for the flat positions held in
     integer tensor ``key``, made with tensor ops (a recorded step follows the key).  ``mode``
-    as :func:`put`'s: with ``'raise'`` a position out of range becomes index ``shape[0]`` on
-    axis 0, so the write raises IndexError as NumPy's does."""
+    as :func:`put`'s: with ``'raise'`` a position out of range raises NumPy's IndexError
+    (naming the flat position; on CUDA at the next synchronization) and becomes index
+    ``shape[0]`` on axis 0, which the write refuses (on CUDA: drops)."""
     from .. import ops
 
     size = int(np.prod(shape))
@@ -109,7 +111,8 @@ def flat_index(shape, key, mode="raise"):
         k = ops.remainder(key, size)
     elif mode == "clip":
         k = ops.clip(key, 0, size - 1)
-    else:
+    else:   # NumPy's IndexError for the flat position (on CUDA deferred: index_bounds)
+        index_bounds.check_values(key.data, 0, size, key)
         bad = ops.logical_or(ops.less(key, -size), ops.greater_equal(key, size))
         k = ops.where(ops.less(key, 0), ops.add(key, size), key)
     idx, stride = [], size

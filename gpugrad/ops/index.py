@@ -25,6 +25,7 @@ from ..tensor import Tensor
 from ..wide_sum import add_at_wide
 from .setitem_rules import numpy_value
 from ._util import tensor_arg, xp_of
+from . import index_bounds
 from .shape import (
     _axis,
     _coerce,
@@ -87,14 +88,22 @@ class GetItemAdvanced(_NoSave):
 
     def forward(self, x, key, accumulate):
         self.in_shape, self.accumulate = x.shape, accumulate
-        self.saved = (key,)
-        return x[key]
+        safe = None if type(x) is np.ndarray else \
+            index_bounds.safe_read(key, x.shape, xp_of(x))  # CUDA: bad indices -> NaN
+        if safe is None:
+            self.saved = (key, None)
+            return x[key]
+        key, bad = safe
+        self.saved = (key, bad)
+        return index_bounds.poisoned(x[key], bad)
 
     def backward(self, g):
-        (key,) = self.saved
+        key, bad = self.saved
+        if bad is not None:   # (a bad index's gradient: NaN, not added to a wrapped row)
+            g = index_bounds.poisoned(g, bad)
         if isinstance(g, Tensor):
             return (Scatter.apply(g, key=_raw_key(key), shape=self.in_shape,
-                                  accumulate=self.accumulate, advanced=True),)
+                                  accumulate=self.accumulate, advanced=True, checked=True),)
         return (_scatter(g, key, self.in_shape, self.accumulate),)
 
 
@@ -106,11 +115,20 @@ class Scatter(_NoSave):
 
     twice_differentiable = True
 
-    def forward(self, g, key, shape, accumulate, advanced):
+    def forward(self, g, key, shape, accumulate, advanced, checked=False):
+        xp, self.pad = xp_of(g), None
+        safe = None if checked or not advanced or xp is np else \
+            index_bounds.safe_write(key, shape, xp)
+        if safe is not None:  # CUDA: a bad index's write goes to a slot past the end
+            key, self.pad = safe
+            shape = shape[:self.pad] + (shape[self.pad] + 1,) + shape[self.pad + 1:]
         self.key, self.accumulate, self.advanced = key, accumulate, advanced
-        return _scatter(g, key, shape, accumulate)
+        out = _scatter(g, key, shape, accumulate)
+        return out if self.pad is None else index_bounds.unpadded(xp, out, self.pad)
 
     def backward(self, g):
+        if self.pad is not None:  # the dropped writes' gradient: NaN
+            g = index_bounds.pad_grad(g, self.pad)
         if not isinstance(g, Tensor):
             return (g[self.key],)
         if self.advanced:
@@ -154,9 +172,14 @@ class SetItem(_NoSave):
 
     def forward(self, x, value, key, repeats):
         self.vshape, self.vdtype = getattr(value, "shape", ()), getattr(value, "dtype", None)
-        out = x.copy()
+        xp, self.pad = xp_of(x), None
+        safe = None if xp is np else index_bounds.safe_write(key, x.shape, xp)
+        if safe is not None:  # CUDA: a write at a bad index goes to a slot past the end
+            key, self.pad = safe
+            out = x = index_bounds.padded(xp, x, self.pad)
+        else:
+            out = x.copy()
         win = None
-        xp = xp_of(x)
         if repeats and (self.needs[1] or (xp is not np and getattr(value, "size", 1) > 1)):
             sel = xp.broadcast_to(xp.zeros((), np.int8), x.shape)[key].shape
             n = int(np.prod(sel))
@@ -174,18 +197,24 @@ class SetItem(_NoSave):
             win = src == ids
             if getattr(value, "size", 1) > 1:     # repeats of one position get its winner
                 value = xp.take(_broadcast_value(value, sel).reshape(-1), src)
+        if win is not None and self.pad is not None:  # a dropped write's gradient: NaN
+            win = win | index_bounds.in_slot(xp, x.shape, self.pad)[key]
         self.saved = (key, win)
         out[key] = value
-        return out
+        return out if self.pad is None else index_bounds.unpadded(xp, out, self.pad)
 
     def backward(self, g):
         key, win = self.saved
         if isinstance(g, Tensor):  # create_graph: the saved index arrays arrive as constants
             key = _raw_key(key)
             win = None if win is None else win.data
+        if self.pad is not None:  # the dropped writes' values get NaN
+            g = index_bounds.pad_grad(g, self.pad)
         gx = gv = None
         if self.needs[0]:
             gx = _zero_at(g, key)
+            if self.pad is not None:
+                gx = index_bounds.unpad_grad(gx, self.pad)
         if self.needs[1]:
             gv = g[key]
             if win is not None:  # only the surviving writes get a gradient
@@ -326,6 +355,9 @@ def take_along_axis(x, indices, axis):
             _capture.constant(lambda: xp.arange(n).reshape(r.shape), r)
         return r
     key = tuple(idx if d == ax else ramp(d, n) for d, n in enumerate(x.shape))
+    if xp is not np and idx.dtype.kind in "iu":  # CuPy wraps a bad index: checked (deferred)
+        index_bounds.check_values(idx, ax, x.shape[ax],
+                                  indices if isinstance(indices, Tensor) else idx)
     return GetItemAdvanced.apply(x, key=key, accumulate=True)
 
 

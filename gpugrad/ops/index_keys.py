@@ -18,6 +18,7 @@ from .. import backend, capture_hooks as _capture
 from ..backend import DeviceMismatchError, array_device, is_cupy_array
 from ..tensor import Tensor
 from ._util import xp_of
+from . import index_bounds
 
 def _index_array(k, x, xp):
     """An index component that is an array (Tensor, ndarray) or is read as one (a list, tuple,
@@ -129,7 +130,7 @@ def _prepare_key(key, x):
     if not isinstance(key, tuple):
         key = (key,)
     xp = xp_of(x)
-    out, advanced, int_arrays = [], False, False
+    out, advanced, int_arrays, sources = [], False, False, None
     for k in key:
         if k is None or k is Ellipsis or isinstance(k, slice):
             out.append(k)
@@ -142,6 +143,9 @@ def _prepare_key(key, x):
             out.append(i)
         elif isinstance(k, (Tensor, np.ndarray, list, tuple)) or is_cupy_array(k):
             arr = _index_array(k, x, xp)
+            if xp is not np and isinstance(k, Tensor):  # (a recorded step reads it again)
+                sources = sources or {}
+                sources[len(out)] = k
             out.append(arr)
             advanced = True
             int_arrays = int_arrays or arr.dtype.kind != "b"
@@ -162,6 +166,8 @@ def _prepare_key(key, x):
         return tuple(out), False, False
     if int_arrays:
         _check_masks(out, x.shape)
+        if xp is not np:  # CuPy wraps a bad index around: checked on the device (deferred)
+            index_bounds.check(out, x.shape, sources)
         expanded = []
         for k in out:
             if hasattr(k, "dtype") and k.dtype.kind == "b" and k.ndim:
