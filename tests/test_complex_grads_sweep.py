@@ -221,12 +221,7 @@ CASES = _cases()
 HAVE_TORCH = CASES["abs"][1] is not None
 CASES["set_real_part"] = (_set_real_part, _set_real_part if HAVE_TORCH else None, [Z, X])
 CASES["scale_imag_part"] = (_scale_imag_part, None, [Z, X])
-# the value's gradient is right, but SetItem's backward casts the complex gradient of a real
-# value with astype: NumPy's ComplexWarning (gpugrad/ops/index.py; ops._util.cast_grad is
-# the cast without it)
-KNOWN = {"setitem_real_value": pytest.mark.xfail(
-    strict=True, raises=np.exceptions.ComplexWarning,
-    reason="SetItem.backward: astype instead of cast_grad (gpugrad/ops/index.py)")}
+KNOWN = {}  # case -> a pytest mark, for a case known to fail
 
 
 def _params(names):

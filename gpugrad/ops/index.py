@@ -24,7 +24,7 @@ from ..backend import is_cupy_array
 from ..tensor import Tensor
 from ..wide_sum import add_at_wide
 from .setitem_rules import numpy_value
-from ._util import tensor_arg, xp_of
+from ._util import cast_grad, tensor_arg, xp_of
 from . import index_bounds
 from .shape import (
     _axis,
@@ -221,7 +221,7 @@ class SetItem(_NoSave):
                 gv = _zero_at(gv, ~win) if isinstance(gv, Tensor) else xp_of(g).where(win, gv, 0)
             if gv.ndim < len(self.vshape):
                 gv = gv.reshape((1,) * (len(self.vshape) - gv.ndim) + gv.shape)
-            gv = unbroadcast(gv, self.vshape).astype(self.vdtype, copy=False)
+            gv = cast_grad(unbroadcast(gv, self.vshape), self.vdtype)  # (a real value: real part)
         return gx, gv
 
 
