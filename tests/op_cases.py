@@ -793,16 +793,17 @@ ALIASES = {
 
 
 # ---------------------------------------------------------------- gpugrad.ops.extra (numpy namespace)
-def _spd(a):  # a symmetric positive-definite matrix built from any square a
-    return a @ a.swapaxes(-1, -2) + 3.0 * np.eye(a.shape[-1])
+def _spd(a):  # a symmetric (Hermitian) positive-definite matrix built from any square a
+    return a @ a.conj().swapaxes(-1, -2) + 3.0 * np.eye(a.shape[-1])
 
 
-def _gspd(a):
-    return a @ a.mT + gg.tensor(3.0 * np.eye(a.shape[-1]), dtype=a.dtype, device=a.device)
+def _gspd(a):  # (conj: complex input gets a Hermitian matrix, which cholesky/eigh read)
+    aht = gg.conj(a).mT if a.dtype.kind == "c" else a.mT
+    return a @ aht + gg.tensor(3.0 * np.eye(a.shape[-1]), dtype=a.dtype, device=a.device)
 
 
 def _tspd(a):
-    return a @ a.mT + 3.0 * _torch().eye(a.shape[-1], dtype=a.dtype)
+    return a @ a.mH + 3.0 * _torch().eye(a.shape[-1], dtype=a.dtype)
 
 
 for _n, _tn in (("logaddexp", "logaddexp"), ("logaddexp2", "logaddexp2"), ("arctan2", "atan2"),

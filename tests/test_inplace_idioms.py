@@ -317,7 +317,7 @@ def test_eig_of_a_covariance_as_in_pca():
     numpy.testing.assert_allclose(numpy.asarray(g), 2 * (Xd - Xd.mean(0)) / 29, **TOL)
 
 
-def test_eig_forward_is_numpys_and_complex_eigenvalues_raise_at_backward():
+def test_eig_forward_is_numpys_and_complex_eigenvalues_have_their_gradient():
     A0 = numpy.array([[0.0, -1.0], [1.0, 0.0]])          # eigenvalues +-i
     A = gg.tensor(A0, requires_grad=True)
     w, v = np.linalg.eig(A)
@@ -325,7 +325,11 @@ def test_eig_forward_is_numpys_and_complex_eigenvalues_raise_at_backward():
     assert w.dtype == wn.dtype == numpy.complex128
     numpy.testing.assert_allclose(w.numpy(), wn, **TOL)
     numpy.testing.assert_allclose(v.numpy(), vn, **TOL)
-    with pytest.raises(NotImplementedError, match="complex eigenvalues"):
-        gg.autograd.grad(np.sum(np.real(w)), [A])
+    (g,) = gg.autograd.grad(np.sum(np.real(w)), [A])   # the trace: identity, real
+    assert g.dtype == numpy.float64
+    numpy.testing.assert_allclose(g.numpy(), numpy.eye(2), atol=1e-12)
+    w, v = np.linalg.eig(A)
+    with pytest.raises(ValueError, match="ill-defined"):  # a loss of the vectors' phases
+        gg.autograd.grad(np.sum(np.real(v)), [A])
     with pytest.raises(ValueError, match="square"):
         np.linalg.eig(gg.tensor(numpy.ones((2, 3)), requires_grad=True))

@@ -40,7 +40,8 @@ def _axis_case(f):
 _AXIS_ONLY = ("all", "any", "amax", "amin", "max", "min", "sum", "mean", "prod", "nansum",
               "nanmean", "ptp", "count_nonzero", "average", "median", "var", "std", "argmax",
               "argmin", "cumsum", "cumprod", "cumulative_sum", "cumulative_prod", "sort",
-              "argsort", "flip", "unique", "gradient", "size", "diff", "unstack", "logsumexp")
+              "argsort", "flip", "unique", "gradient", "size", "diff", "unstack", "logsumexp",
+              "nanprod", "nancumsum")
 
 
 CASES = {
@@ -84,6 +85,7 @@ CASES = {
     "var ddof": ("var", "ddof", lambda m, v: m.var(m.arange(3.0), ddof=v)),
     "std ddof": ("std", "ddof", lambda m, v: m.std(m.arange(3.0), ddof=v)),
     "diag k": ("diag", "k", lambda m, v: m.diag(m.arange(3.0), k=v)),
+    "diagflat k": ("diagflat", "k", lambda m, v: m.diagflat(m.arange(3.0), k=v)),
     "diagonal offset": ("diagonal", "offset", lambda m, v: m.diagonal(A(m), offset=v)),
     "diagonal axis1": ("diagonal", "axis1", lambda m, v: m.diagonal(A(m), 0, v, 0)),
     "diagonal axis2": ("diagonal", "axis2", lambda m, v: m.diagonal(A(m), 0, 0, v)),

@@ -27,9 +27,9 @@ in1d
 """.split())  # (in1d, trapz and the 2.0-only methods below: NumPy 2.0 has them, later NumPy not)
 # a derivative exists but gpugrad.numpy has no differentiable version yet (fallback only)
 NOT_YET_DIFFERENTIABLE = set("""
-angle apply_along_axis apply_over_axes block choose delete diagflat
+apply_along_axis apply_over_axes block choose delete
 dsplit ediff1d fromfunction i0 insert ldexp matvec modf
-nancumprod nancumsum nanmax nanmedian nanmin nanpercentile nanprod nanquantile nanstd nanvar
+nancumprod nanmax nanmedian nanmin nanpercentile nanquantile nanstd nanvar
 nested_iters piecewise poly polydiv polyfit
 resize rollaxis roots sort_complex trim_zeros unwrap
 vecmat trapz

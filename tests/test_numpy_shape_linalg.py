@@ -209,5 +209,5 @@ def test_linalg_errors():
     with pytest.raises(NotImplementedError, match="3-vectors"):
         gnp.cross(V[:2], V[:2])
     t = gg.tensor(X, requires_grad=True)
-    with pytest.raises(NotImplementedError, match="full_matrices"):
-        gnp.linalg.svd(t)[0].sum().backward()
+    with pytest.raises(NotImplementedError, match="full_matrices"):  # vh's extra row: any
+        gnp.linalg.svd(t)[2].sum().backward()                      # unit vector of a complement

@@ -70,6 +70,8 @@ from ._signal import *  # noqa: F401,F403
 from ._signal import __all__ as _g
 from ._writes import *  # noqa: F401,F403
 from ._writes import __all__ as _w
+from ._graph_versions import *  # noqa: F401,F403
+from ._graph_versions import __all__ as _gv
 from ._ndarray import ndarray
 from ._ufunc import ufunc
 from .linalg import TOP as _l
@@ -111,7 +113,7 @@ def from_dlpack(x, /, *, device=None, copy=None):
 
 
 __all__ = (list(_c) + list(_m) + list(_u) + list(_r) + list(_s) + list(_q) + list(_p) + list(_g)
-           + list(_w)
+           + list(_w) + list(_gv)
            + list(_l) + [
     "ndarray", "lib", "linalg", "random", "fft", "float16", "float32", "float64", "int8", "int16", "int32",
     "int64", "uint8", "uint16", "uint32", "uint64", "complex64", "complex128", "bool_", "bool",

@@ -132,8 +132,8 @@ def pinv(a, rcond=None, hermitian=False, *, rtol=_NOVALUE):
     """Moore-Penrose pseudo-inverse via the SVD (singular values at or below
     ``rcond * max(s)`` dropped; ``rcond`` defaults to 1e-15, ``rtol=None`` means
     ``max(M, N) * eps``), NumPy's formula ``Vh^H @ (s^-1 * U^H)`` of ``conj(a)``'s SVD, so
-    the values are NumPy's bit for bit; differentiable (real input) where the rank is kept,
-    repeated singular values included (:mod:`gpugrad.ops.linalg_pinv`).
+    the values are NumPy's bit for bit; differentiable (real and complex input) where the
+    rank is kept, repeated singular values included (:mod:`gpugrad.ops.linalg_pinv`).
 
     Errors: ValueError when both ``rcond`` and ``rtol`` are given.
 
@@ -283,8 +283,8 @@ def _in_graph(a):
 def eig(a):
     """Eigenvalues and right eigenvectors of a general matrix (NumPy's ``EigResult``; real
     when every eigenvalue is real, complex otherwise).  Inside a recorded graph it is
-    differentiable for real eigenvalues (:func:`gpugrad.ops.eig.eig`; complex ones raise at
-    backward); outside one, NumPy's own answer.
+    differentiable (:func:`gpugrad.ops.eig.eig`; a loss that depends on the free phases of
+    complex eigenvectors raises ValueError at backward); outside one, NumPy's own answer.
 
     >>> import gpugrad.numpy as gnp
     >>> gnp.linalg.eig(gnp.array([[2.0, 0.0], [0.0, 3.0]])).eigenvalues.tolist()

@@ -15,9 +15,10 @@ can be differentiated again, on the domain where the first derivative exists (di
 eigen/singular values, nonzero singular values for the non-square SVD, full-rank QR).
 
 Complex (Hermitian) input gets NumPy's complex answer -- the real results (eigenvalues,
-singular values, ``logabsdet``) in the real dtype, as NumPy gives them.  The gradient with
-respect to complex input is PyTorch's for ``slogdet``; for the other decompositions it
-raises NotImplementedError.  (Triangles and diagonals are in extra_linalg.py.)
+singular values, ``logabsdet``) in the real dtype, as NumPy gives them -- and PyTorch's
+gradient: the same formulas with conjugate transposes; a loss that depends on the free
+phases of complex eigenvectors raises ValueError (decomp_common.check_phase).  The SVD is in
+linalg_svd.py, triangles and diagonals in extra_linalg.py.
 
 >>> import gpugrad as gg
 >>> a = gg.tensor([[4.0, 2.0], [2.0, 3.0]], requires_grad=True)
@@ -30,60 +31,26 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from ..dtypes import is_low_precision
 from ..tensor import Tensor
-from ._util import tensor_arg, xp_of
-from .linalg_degenerate import (check_coupling, check_null_space, check_values,
-                                repeated_pairs, small_values, zero_where)
-from .packed_results import _no_complex_grad, _Packed, _unpack
+from ._util import xp_of
+from .decomp_common import (  # noqa: F401  (_float, _mat, no_low_precision: re-exported)
+    _eye_like, _float, _H, _mat, _re, _safe_inv, _square, _T, check_phase, no_low_precision)
+from .linalg_degenerate import check_coupling, check_values, repeated_pairs, zero_where
+from .linalg_svd import Svd, SvdVals, svd, svdvals  # noqa: F401  (re-exported)
+from .packed_results import _Packed, _unpack
 
 __all__ = ["cholesky", "eigh", "eigvalsh", "svd", "svdvals", "qr", "slogdet"]
 
 
-def _T(a):
-    return a.swapaxes(-1, -2)
-
-
-def _eye_like(xp, a):
-    """The identity of ``a``'s last dimension in ``a``'s dtype, made on ``a``'s data's device
-    (a constant Tensor when ``xp`` is the Tensor namespace)."""
-    raw = a.data if isinstance(a, Tensor) else a
-    return xp.asarray(xp_of(raw).eye(a.shape[-1], dtype=a.dtype))
-
-
-def _safe_inv(xp, d):
-    return xp.where(d == 0, 0, 1 / xp.where(d == 0, 1, d))
-
-
-def no_low_precision(x, what):
-    """TypeError for float16/bfloat16 ``x``: the LAPACK functions refuse 16-bit floats, as
-    NumPy's (and PyTorch's on the CPU) do; NumPy would answer bfloat16 in float64."""
-    if is_low_precision(x.dtype):
-        raise TypeError(f"{what}: array type {x.dtype.name} is unsupported in linalg "
-                        f"(expected float32, float64 or complex input, as NumPy's linalg); "
-                        f"cast it first, e.g. x.astype('float32')")
-
-
-def _float(x, what):
-    """Integers and bools as float64 (NumPy's linalg does the same); complex stays complex;
-    16-bit floats refused (:func:`no_low_precision`)."""
-    no_low_precision(x, what)
-    return x if x.dtype.kind in "fc" else x.astype(np.float64)
-
-
-def _square(x, what):
-    x = tensor_arg(x)
-    if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
-        raise ValueError(f"{what}: expected square matrices of shape (..., n, n), got {x.shape}")
-    return _float(x, what)
-
-
 class Cholesky(Function):
     """Backward (Murray 2016) from the factor L alone (the answer; L^-1 is recomputed from it
-    with a differentiable inv), so it records a graph under ``create_graph``."""
+    with a differentiable inv), so it records a graph under ``create_graph``.  The gradient
+    is the Hermitian (symmetric) one, as the input is read as Hermitian; PyTorch's complex
+    one adds an anti-Hermitian part, which no Hermitian perturbation of the input sees."""
 
     saves_output = True
     twice_differentiable = True
+    complex_grad = True  # conjugate transposes in place of transposes
 
     def saved_inputs(self, needs):
         return ()
@@ -95,13 +62,12 @@ class Cholesky(Function):
 
     def backward(self, g):
         (L,) = self.saved
-        _no_complex_grad("cholesky", L.dtype)
         xp = xp_of(g)
-        P = xp.tril(_T(L) @ g)
+        P = xp.tril(_H(xp, L) @ g)
         P = P - 0.5 * _eye_like(xp, L) * P  # halve the diagonal
         Linv = xp.linalg.inv(L)
-        S = _T(Linv) @ P @ Linv
-        return (0.5 * (S + _T(S)),)
+        S = _H(xp, Linv) @ P @ Linv
+        return (0.5 * (S + _H(xp, S)),)
 
 
 def cholesky(x, upper=False):
@@ -121,22 +87,27 @@ def cholesky(x, upper=False):
 
 
 class Eigh(_Packed):
+    complex_grad = True  # V (diag(gw) + F o V^H gV) V^H, Hermitian part; phases checked
+
     def compute(self, xp, a):
         return list(xp.linalg.eigh(a))
 
     def vjp(self, xp, outs, gw, gv):
         w, v = outs
+        w, gw = _re(xp, w), _re(xp, gw)  # (real eigenvalues, packed with complex v)
         inner = _eye_like(xp, v) * gw[..., None, :]
         if isinstance(gv, Tensor) or gv.any():  # (raw arrays: skip an all-zero gv's term)
-            vtgv = _T(v) @ gv
+            vhgv = _H(xp, v) @ gv
+            if vhgv.dtype.kind == "c":  # V -> V e^(i phi) must leave the loss alone
+                check_phase("eigh", xp.imag(xp.diagonal(vhgv, 0, -2, -1)), [vhgv])
             rep = repeated_pairs(w, v.shape[-1])
             if rep is not None:  # repeated eigenvalues: right (term 0) or an error
-                check_coupling("eigh", rep, w, [vtgv])
+                check_coupling("eigh", rep, w, [vhgv])
                 check_values("eigh", rep.any(axis=-1), w, gw, [gv])
             F = zero_where(xp, rep, _safe_inv(xp, w[..., None, :] - w[..., :, None]))
-            inner = inner + F * vtgv
-        ga = v @ inner @ _T(v)
-        return 0.5 * (ga + _T(ga))
+            inner = inner + F * vhgv
+        ga = v @ inner @ _H(xp, v)
+        return 0.5 * (ga + _H(xp, ga))
 
 
 def eigh(x):
@@ -168,98 +139,9 @@ def eigvalsh(x):
     return _unpack(EigvalsH.apply(x), [b + (n,), b + (n, n)], real=(0,))[0]
 
 
-class Svd(_Packed):
-    def compute(self, xp, a, full_matrices):
-        self.full = full_matrices and a.shape[-1] != a.shape[-2]
-        return list(xp.linalg.svd(a, full_matrices=full_matrices))
-
-    def vjp(self, xp, outs, gu, gs, gvh):
-        if self.full:
-            raise NotImplementedError("svd: the gradient with full_matrices=True of a non-square "
-                                      "matrix is not defined; use full_matrices=False")
-        u, s, vh = outs
-        if not isinstance(gu, Tensor) and not (gu.any() or gvh.any()):  # values only
-            return (u * gs[..., None, :]) @ vh
-        v, gv = _T(vh), _T(gvh)
-        utgu, vtgv = _T(u) @ gu, _T(v) @ gv
-        n = max(u.shape[-2], vh.shape[-1])
-        rep = repeated_pairs(s, n)
-        if rep is not None:  # repeated singular values: right (terms 0) or an error
-            check_coupling("svd", rep, s, [utgu, vtgv], "singular vectors", "singular value")
-            check_values("svd", rep.any(axis=-1), s, gs, [gu, gv], "singular vectors",
-                         "singular value")
-        s2 = s * s
-        F = zero_where(xp, rep, _safe_inv(xp, s2[..., None, :] - s2[..., :, None]))
-        J = F * (utgu - _T(utgu))
-        K = F * (vtgv - _T(vtgv))
-        inner = J * s[..., None, :] + s[..., :, None] * K + _eye_like(xp, s) * gs[..., None, :]
-        k = s.shape[-1]
-        ga = u @ inner @ vh
-        tall, wide = u.shape[-2] > k, vh.shape[-1] > k
-        if tall or wide:
-            small = small_values(s, n)
-            sinv = zero_where(xp, small, _safe_inv(xp, s))
-            if small is not None:
-                check_values("svd", small, s, gs, [gu, gv], "singular vectors",
-                             "singular value")
-        if tall:  # u's part outside span(u) is free where s is 0
-            ru = gu - u @ utgu
-            if small is not None:
-                check_null_space("svd", small, ru, "u")
-            ga = ga + (ru * sinv[..., None, :]) @ vh
-        if wide:
-            rv = gv - v @ vtgv
-            if small is not None:
-                check_null_space("svd", small, rv, "vh.T")
-            ga = ga + (u * sinv[..., None, :]) @ _T(rv)
-        return ga
-
-
-def _mat(x, what):
-    x = tensor_arg(x)
-    if x.ndim < 2:
-        raise ValueError(f"{what}: expected matrices of shape (..., m, n), got {x.shape}")
-    return _float(x, what)
-
-
-def svd(x, full_matrices=True):
-    """Singular value decomposition ``(u, s, vh)`` with ``x = u @ diag(s) @ vh``.
-
-    >>> import gpugrad as gg
-    >>> gg.svd(gg.tensor([[3.0, 0.0], [0.0, -2.0]]))[1].tolist()
-    [3.0, 2.0]
-    """
-    x = _mat(x, "svd")
-    m, n, b = x.shape[-2], x.shape[-1], x.shape[:-2]
-    k = min(m, n)
-    ku, kv = (m, n) if full_matrices else (k, k)
-    return _unpack(Svd.apply(x, full_matrices=bool(full_matrices)),
-                   [b + (m, ku), b + (k,), b + (kv, n)], real=(1,))
-
-
-class SvdVals(Svd):
-    """Singular values only; u and vh are hidden results whose gradients (zero at first
-    order) are used at higher orders, hence :class:`Svd`'s vjp."""
-
-    def compute(self, xp, a):
-        self.full = False
-        return list(xp.linalg.svd(a, full_matrices=False))
-
-
-def svdvals(x):
-    """Singular values, descending.
-
-    >>> import gpugrad as gg
-    >>> gg.svdvals(gg.tensor([[0.0, 2.0], [1.0, 0.0]])).tolist()
-    [2.0, 1.0]
-    """
-    x = _mat(x, "svdvals")
-    m, n, b = x.shape[-2], x.shape[-1], x.shape[:-2]
-    k = min(m, n)
-    return _unpack(SvdVals.apply(x), [b + (m, k), b + (k,), b + (k, n)], real=(1,))[1]
-
-
 class Qr(_Packed):
+    complex_grad = True  # R's diagonal is real (LAPACK's): M's diagonal enters by its real part
+
     def compute(self, xp, a, mode):
         self.ok = a.shape[-2] >= a.shape[-1] and (mode == "reduced" or
                                                   a.shape[-2] == a.shape[-1])
@@ -270,10 +152,12 @@ class Qr(_Packed):
             raise NotImplementedError("qr: the gradient is implemented for m >= n with "
                                       "mode='reduced' only")
         q, r = outs
-        M = r @ _T(gr) - _T(gq) @ q
-        copyltu = xp.tril(M) + _T(xp.tril(M, -1))
+        M = r @ _H(xp, gr) - _H(xp, gq) @ q
+        if M.dtype.kind == "c":
+            M = M - _eye_like(xp, M) * (1j * xp.imag(M))
+        copyltu = xp.tril(M) + _H(xp, xp.tril(M, -1))
         b = gq + q @ copyltu
-        return _T(xp.linalg.solve(r, _T(b)))  # b @ r^-T
+        return _H(xp, xp.linalg.solve(r, _H(xp, b)))  # b @ r^-H
 
 
 def qr(x, mode="reduced"):

@@ -1,18 +1,21 @@
-"""Eigen-decomposition of a general (not necessarily symmetric) real square matrix, with its
-gradient where the eigenvalues are real.
+"""Eigen-decomposition of a general (not necessarily symmetric) square matrix, real or
+complex, with its gradient.
 
 For ``A = V diag(w) V^-1`` with unit-norm eigenvector columns (NumPy's ``eig``), the
 reverse-mode gradient is (Giles, "An extended collection of matrix derivative results for
 forward and reverse mode algorithmic differentiation", 2008, section 3.1; with the
 normalization term as in PyTorch's ``linalg_eig_backward``, FunctionsManual.cpp)::
 
-    gA = V^-T (diag(gw) + (V^T gV - V^T V diag(diag(V^T gV))) / E) V^T,
+    gA = V^-H (diag(gw) + (V^H gV - V^H V diag(re(diag(V^H gV)))) / conj(E)) V^H,
     E[i, j] = w[j] - w[i]   (off the diagonal; the quotient's diagonal is zero)
 
-Complex eigenvalues (NumPy then returns complex arrays) have a forward only: the gradient
-raises, naming the case.  Repeated eigenvalues make ``E`` singular, as for any eigenvector
-gradient: a loss that reaches the eigenvectors of a repeated eigenvalue raises ValueError
-(linalg_degenerate.py), one that does not gets its gradient (those terms are 0).
+(transposes, and no conj or re, for a real matrix with real eigenvalues).  Complex
+eigenvectors are defined only up to a phase ``e^{i phi}`` each: a loss that depends on it
+(``imag(diag(V^H gV))`` not ~0) raises ValueError, as PyTorch's does.  A real matrix with
+complex eigenvalues gets the real part of the complex formula.  Repeated eigenvalues make
+``E`` singular, as for any eigenvector gradient: a loss that reaches the eigenvectors of a
+repeated eigenvalue raises ValueError (linalg_degenerate.py), one that does not gets its
+gradient (those terms are 0).
 
 >>> import gpugrad as gg
 >>> a = gg.tensor([[2.0, 1.0], [0.0, 3.0]], dtype="float64", requires_grad=True)
@@ -25,7 +28,8 @@ gradient: a loss that reaches the eigenvectors of a repeated eigenvalue raises V
 from __future__ import annotations
 
 from ..tensor import Tensor
-from .decompositions import _eye_like, _Packed, _square, _T, _unpack
+from .decomp_common import _eye_like, _H, _square, check_phase
+from .packed_results import _Packed, _unpack
 from .linalg_degenerate import check_coupling, check_values, repeated_pairs
 
 __all__ = ["eig", "eigvals"]
@@ -33,6 +37,8 @@ __all__ = ["eig", "eigvals"]
 
 class Eig(_Packed):
     """``(w, v)`` of ``xp.linalg.eig`` packed into one answer; the vjp above."""
+
+    complex_grad = True
 
     def compute(self, xp, a):
         if not hasattr(xp.linalg, "eig"):
@@ -46,16 +52,16 @@ class Eig(_Packed):
 
     def vjp(self, xp, outs, gw, gv):
         w, v = outs
-        if w.dtype.kind == "c":
-            raise NotImplementedError(
-                "eig: the gradient for a matrix with complex eigenvalues is not implemented "
-                "(only real eigenvalues, as NumPy returns them for such a matrix); for a "
-                "symmetric matrix use eigh, whose gradient covers every case")
-        vt = _T(v)
+        cplx = w.dtype.kind == "c"
+        vh = _H(xp, v)
         inner = _eye_like(xp, v) * gw[..., None, :]
         if isinstance(gv, Tensor) or gv.any():  # (raw arrays: skip an all-zero gv's term)
-            vtgv = vt @ gv
-            proj = vtgv - (vt @ v) * xp.diagonal(vtgv, 0, -2, -1)[..., None, :]
+            vhgv = vh @ gv
+            d = xp.diagonal(vhgv, 0, -2, -1)
+            if cplx:  # V -> V e^(i phi) must leave the loss alone
+                check_phase("eig", xp.imag(d), [vhgv])
+                d = xp.real(d)
+            proj = vhgv - (vh @ v) * d[..., None, :]
             eye = _eye_like(xp, v)
             rep = repeated_pairs(w, v.shape[-1])
             keep = 1 - eye
@@ -65,16 +71,16 @@ class Eig(_Packed):
                 eye = eye + xp.asarray(rep.astype(v.dtype))  # (1 there too, then 0 / 1)
                 keep = 1 - eye
             e = w[..., None, :] - w[..., :, None] + eye   # 1 on the diagonal (then 0 / 1)
-            inner = inner + proj * keep / e
-        return xp.linalg.solve(vt, inner @ vt)
+            inner = inner + proj * keep / (xp.conj(e) if cplx else e)
+        return xp.linalg.solve(vh, inner @ vh)
 
 
 def eig(x):
     """Eigenvalues and right eigenvectors (unit-norm columns) of square matrices ``x`` of
     shape (..., n, n): ``(w, v)`` with ``x @ v == v * w[..., None, :]``, as
     ``numpy.linalg.eig`` returns them (real when every eigenvalue is real, complex
-    otherwise).  Differentiable where the eigenvalues are real and distinct; with complex
-    eigenvalues the backward raises NotImplementedError.  ValueError for non-square input.
+    otherwise).  Differentiable where the eigenvalues are distinct (for complex eigenvectors,
+    by a loss that does not depend on their phases).  ValueError for non-square input.
 
     >>> import gpugrad as gg
     >>> eig(gg.tensor([[2.0, 0.0], [0.0, 3.0]]))[0].tolist()

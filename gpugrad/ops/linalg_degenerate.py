@@ -85,6 +85,11 @@ def _to_host(a):
     return a.get() if hasattr(a, "get") else a
 
 
+def _num(v):
+    """A value for a message: a float, or a complex for a complex eigenvalue (eig)."""
+    return complex(v) if np.iscomplexobj(v) else float(v)
+
+
 def check_coupling(op, mask, w, couplings, vectors="eigenvectors", value="eigenvalue"):
     """Raise where the loss reaches the vectors of a repeated pair: ``|X[i, j]|`` above
     rounding (relative to the largest entry of the ``couplings`` matrices) at a pair of
@@ -102,7 +107,7 @@ def check_coupling(op, mask, w, couplings, vectors="eigenvectors", value="eigenv
         return
     idx, batch = _where(bad)
     i, j = idx[-2:]
-    val = float(_to_host(_raw(w))[idx[:-2] + (i,)])
+    val = _num(_to_host(_raw(w))[idx[:-2] + (i,)])
     raise ValueError(
         f"{op}: the gradient through the {vectors} is not defined at the repeated {value} "
         f"{val!r} (positions {i} and {j}{batch}): the loss depends on the {vectors} of that "
@@ -126,7 +131,7 @@ def check_values(op, where, w, gw, gvecs, vectors="eigenvectors", value="eigenva
         return
     idx = tuple(int(i) for i in np.argwhere(np.asarray(_to_host(bad)))[0])
     batch = f" of matrix {idx[:-1]}" if len(idx) > 1 else ""
-    val = float(_to_host(_raw(w))[idx])
+    val = _num(_to_host(_raw(w))[idx])
     raise ValueError(
         f"{op}: the gradient is not defined by backward at the repeated (or zero) {value} "
         f"{val!r} (position {idx[-1]}{batch}): the loss uses that {value} and also "

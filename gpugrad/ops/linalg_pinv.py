@@ -5,13 +5,13 @@ The SVD's gradient is not determined where singular values repeat (every orthogo
 the identity; see linalg_degenerate.py), yet ``pinv`` there is smooth: with ``P = pinv(A)``
 and the rank kept (the singular values dropped by ``rcond`` stay dropped)::
 
-    dP = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P
-    gA = -P^T g P^T + (I - A P) g^T P P^T + P^T P g^T (I - P A)
+    dP = -P dA P + P P^H dA^H (I - A P) + (I - P A) dA^H P^H P
+    gA = -P^H g P^H + (I - A P) g^H P P^H + P^H P g^H (I - P A)
 
 written on the answer ``P`` and the input ``A`` with ``xp = xp_of(g)``, so under
 ``create_graph`` it records a graph (any order).  The forward is NumPy's formula
 ``Vh^H @ (s^-1 * U^H)`` of ``conj(a)``'s SVD, NumPy's values bit for bit.  Complex input gets
-the forward; its gradient raises (not implemented), as the SVD's does.
+the same gradient with conjugate transposes (PyTorch's convention).
 
 >>> import gpugrad as gg
 >>> a = gg.tensor([[1.0, 0.0], [0.0, 1.0]], dtype="float64", requires_grad=True)
@@ -24,7 +24,7 @@ import numpy as np
 
 from ..autograd import Function
 from ._util import xp_of
-from .decompositions import _mat, _T
+from .decomp_common import _H, _mat, _T
 
 __all__ = ["pinv"]
 
@@ -32,6 +32,7 @@ __all__ = ["pinv"]
 class Pinv(Function):
     saves_output = True
     twice_differentiable = True  # products of the answer, the input and g
+    complex_grad = True  # the same with conjugate transposes
 
     def saved_inputs(self, needs):
         return (0,)
@@ -53,10 +54,11 @@ class Pinv(Function):
 
     def backward(self, g):
         a, p = self.saved
-        gt = _T(g)
-        x = gt @ (p @ _T(p))                 # g^T P P^T
-        y = _T(p) @ (p @ gt)                 # P^T P g^T
-        ga = -(_T(p) @ g @ _T(p)) + (x - a @ (p @ x)) + (y - (y @ p) @ a)
+        xp = xp_of(g)
+        gh, ph = _H(xp, g), _H(xp, p)
+        x = gh @ (p @ ph)                    # g^H P P^H
+        y = ph @ (p @ gh)                    # P^H P g^H
+        ga = -(ph @ g @ ph) + (x - a @ (p @ x)) + (y - (y @ p) @ a)
         return (ga,)
 
 

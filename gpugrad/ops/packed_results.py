@@ -14,11 +14,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from ._util import xp_of
+from ._util import cast_grad, xp_of
 
 
 def _cast(g, dtype):
-    return g if g.dtype == dtype else g.astype(dtype)
+    """``g`` in the input's dtype; of a real input the real part (a real matrix with complex
+    eigenvalues gets a complex formula's gradient), never NumPy's ComplexWarning cast."""
+    return g if g.dtype == dtype else cast_grad(g, dtype)
 
 
 class _Packed(Function):

@@ -1,6 +1,7 @@
 """The unary elementwise ops, from one table: the exp/log family, powers and roots,
 trigonometry and hyperbolics, the parameter-free activations (sigmoid, relu, silu, erf, gelu)
-and the zero-gradient roundings (sign, floor, ceil, trunc, rint).
+the zero-gradient roundings (floor, ceil, trunc, rint) and sign (zero gradient for real
+input; z / |z| for complex, differentiable as PyTorch's ``sgn``).
 
 HIPS-autograd style: each row is ``name: (forward, vjp, what the vjp reads)``, where the vjp
 gets ``(xp, g, x, ans)``; one op class and one function are made per row.  The binary
@@ -173,9 +174,8 @@ _HOLOMORPHIC = {"exp", "log", "log1p", "expm1", "log2", "log10", "sqrt", "square
                 "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
                 "arcsinh", "arccosh", "arctanh", "sigmoid"}
 
-# ops with no gradient (the result is piecewise constant)
+# ops with no gradient (the result is piecewise constant; sign of real x, below)
 _ZERO_GRAD = {
-    "sign": lambda xp, x: xp.sign(x),
     "floor": lambda xp, x: xp.floor(x),
     "ceil": lambda xp, x: xp.ceil(x),
     "trunc": lambda xp, x: xp.trunc(x),
@@ -267,6 +267,45 @@ def _make_zero_grad(name, fwd):
     return Op, fn
 
 
+class Sign(Function):
+    """sign(x): piecewise constant for real x (gradient 0); for complex x NumPy 2's z / |z|
+    (0 at 0; PyTorch's ``sgn``), whose gradient is torch.sgn's: (g - s re(conj(s) g)) / |z|,
+    0 at 0 -- the part of g along the unit circle's tangent at s, over |z|."""
+
+    twice_differentiable = True  # written on xp with x and the answer
+    complex_grad = True
+
+    def saved_inputs(self, needs):
+        return (0,) if self.cplx else ()
+
+    def forward(self, x):
+        ans = xp_of(x).sign(x)
+        self.cplx = x.dtype.kind == "c"
+        self.saved = (x, ans) if self.cplx else ()
+        return ans
+
+    def backward(self, g):
+        xp = xp_of(g)
+        if not self.cplx:
+            return (xp.zeros_like(g),)
+        x, s = self.saved
+        r = xp.abs(x)
+        zero = r == 0
+        gx = (g - s * xp.real(xp.conj(s) * g)) / xp.where(zero, 1, r)
+        return (xp.where(zero, 0, gx),)
+
+
+def sign(x):
+    """Elementwise sign(x): -1, 0 or 1 for real x (gradient zero); z / |z| for complex z
+    (0 at 0), differentiable as PyTorch's ``sgn``.
+
+    >>> import gpugrad as gg
+    >>> gg.sign(gg.tensor([-1.5, 0.0, 2.0])).tolist()
+    [-1.0, 0.0, 1.0]
+    """
+    return Sign.apply(_number_operand(x))
+
+
 def _float_operand(x, name):
     x = operand(x)
     if name in _ORDERED and hasattr(x, "dtype"):
@@ -283,6 +322,7 @@ for _name, (_f, _v, _r) in _UNARY.items():
     _OPS[_name] = _make_unary(_name, _f, _v, _r)
 for _name, _f in _ZERO_GRAD.items():
     _OPS[_name] = _make_zero_grad(_name, _f)
+_OPS["sign"] = (Sign, sign)
 globals().update({n: fn for n, (_, fn) in _OPS.items()})
 # not public: Phi(x) as an op, for gelu's vjp on Tensors (create_graph)
 _OPS_PRIVATE = {"normal_cdf": _make_unary(
