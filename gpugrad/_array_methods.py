@@ -1,6 +1,6 @@
 """NumPy ``ndarray`` methods and attributes of :class:`gpugrad.Tensor` with NumPy's meaning:
 ``copy``, ``fill``, ``flat`` (read and assign), ``item(i)``, ``put``, ``nonzero``,
-``ravel(order=)``, in-place ``sort``/``partition``, ``argsort``, ``argpartition``,
+``ravel(order=)``, in-place ``resize``/``sort``/``partition``, ``argsort``, ``argpartition``,
 ``searchsorted``, ``diagonal``, ``trace``, ``conj``, ``real``/``imag``,
 ``compress`` (these two installed with ``out=`` by :mod:`gpugrad._tensor_reductions`), ``tobytes``/``tofile``/``dump``/``dumps``, ``strides``, ``flags``, and
 ``astype`` to a non-numeric dtype (NumPy's array of strings, objects, ...).
@@ -20,13 +20,14 @@ Values stay differentiable where NumPy's method computes values (``flat[...]``, 
 """
 from __future__ import annotations
 
+import operator
 import pickle
 
 import numpy as np
 
 from . import ops
 from ._flat_iter import FlatIter, set_flat
-from .backend import is_cupy_array
+from .backend import get_array_module, is_cupy_array
 from .dtypes import as_dtype
 from .ops import flat_writes, search, sorting
 from .ops._order import order_arg as _order
@@ -109,6 +110,43 @@ def _laid_out(r, x, order):
 def _fill(self, value):
     """Set every element to ``value`` in place; returns None (NumPy's ``a.fill``)."""
     self.fill_(value)
+
+
+def _resize(self, *new_shape, refcheck=True):
+    """NumPy's in-place ``a.resize(shape)``: the same tensor with the new shape, its elements in
+    C order, cut or padded with zeros (``np.resize`` repeats them instead); returns None.
+    NumPy's ValueError for a tensor that does not own its memory (a view); a tensor in a graph
+    refuses, as PyTorch's ``resize_``: its gradient would be lost.  (``refcheck`` is
+    accepted; other arrays sharing the memory are not looked for.)"""
+    from .ops._fast import in_graph
+
+    if len(new_shape) == 1 and not isinstance(new_shape[0], (int, np.integer)) and \
+            getattr(new_shape[0], "ndim", 1) != 0:
+        new_shape = () if new_shape[0] is None else tuple(new_shape[0])
+    try:
+        shape = tuple(operator.index(n) for n in new_shape)
+    except TypeError:
+        raise TypeError(f"resize: expected a sequence of integers or a single integer, got "
+                        f"{new_shape!r}") from None
+    if not new_shape:
+        return None
+    if self.requires_grad or in_graph(self):
+        raise RuntimeError("resize: cannot resize a tensor that requires grad or is in a graph "
+                           "(its gradient would be lost); use np.resize(a, shape) or "
+                           "a.reshape(shape) out of place")
+    d = self.data
+    if self._view is not None or not d.flags.owndata:
+        raise ValueError("cannot resize this array: it does not own its data")
+    n = int(np.prod(shape, dtype=np.int64))
+    if any(k < 0 for k in shape):
+        raise ValueError("negative dimensions not allowed")
+    flat = d.reshape(-1)
+    out = get_array_module(d).zeros(n, dtype=d.dtype)
+    k = min(n, flat.size)
+    out[:k] = flat[:k]
+    self.data = out.reshape(shape)
+    self._vc[0] += 1
+    return None
 
 
 def _item(self, *args):
@@ -281,7 +319,7 @@ _item_one = None
 _tensor_astype = None
 
 METHODS = {"copy": _copy, "astype": _astype, "fill": _fill, "item": _item, "put": _put, "nonzero": _nonzero,
-           "ravel": _ravel, "sort": _sort, "argsort": _argsort, "argpartition": _argpartition,
+           "ravel": _ravel, "resize": _resize, "sort": _sort, "argsort": _argsort, "argpartition": _argpartition,
            "partition": _partition, "searchsorted": _searchsorted, "diagonal": _diagonal,
            "tobytes": _tobytes, "tofile": _tofile, "dump": _dump, "dumps": _dumps,
            "conj": ops.conj, "conjugate": ops.conj}

@@ -101,6 +101,8 @@ def _view_as(self, dtype):
 def _transpose(self, *axes):
     if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
         axes = tuple(axes[0])
+    elif len(axes) == 1 and getattr(axes[0], "ndim", 0) == 1:  # an integer array of axes
+        axes = tuple(axes[0].tolist())
     if len(axes) == 2 and self.ndim != 2:  # torch style: x.transpose(0, 1) swaps two axes
         return ops.swapaxes(self, *axes)
     return ops.transpose(self, axes or None)

@@ -21,12 +21,21 @@ from .leaf_grads import _accumulate, _add_to_grad, _grad_buffers, _unclaim  # no
 from .ops._util import cast_grad
 from .released_inputs import ReleasedInput, _released_input  # noqa: F401  (its old home)
 from .tensor import Tensor
+from .write_log import writes_missed as _writes_missed
 
 _an = anomaly._state  # anomaly detection in the calling thread: _an.enabled
 _ndarray = np.ndarray
 
 _FREED_MSG = ("trying to backward through the graph a second time (or to use saved values "
               "after they were freed); call backward(retain_graph=True) the first time")
+
+
+def _saved_of(n, vc):
+    """The input arrays of node ``n`` whose tensors count versions on ``vc``."""
+    arrays = getattr(n, "_in_arrays", None)
+    if arrays is None or n.parents is None:
+        return ()
+    return [a for p, a in zip(n.parents, arrays) if isinstance(p, Tensor) and p._vc is vc]
 
 
 def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=False):
@@ -110,7 +119,7 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=
                 guard.__enter__()
             try:
                 for vc, ver in n._vcs:
-                    if vc[0] != ver:
+                    if vc[0] != ver and not _writes_missed(vc, ver, _saved_of(n, vc)):
                         raise RuntimeError(
                             f"one of the arrays needed to compute the gradient of {n.name} was "
                             f"modified by an in-place operation: expected version {ver}, got "

@@ -57,6 +57,8 @@ from .ops.setitem_rules import holds_array as _holds_array
 from .tensor import Tensor, as_tensor
 from .view_links import _NO_GRAD_VIEW, _WRITE, _view_in_graph, _view_root
 from .view_writeback import commit_to_bases as _commit_to_bases
+from .view_writeback import writes_through_overlap as _writes_through_overlap
+from .write_log import basic_key as _basic_key, log_write as _log_write, written as _written
 from .zero_d import stands_for_scalar
 
 _ndarray = np.ndarray
@@ -106,10 +108,11 @@ def _check_inplace(self, others_grad=False):
                            "x.copy()) or use an out-of-place op (x = x - y); to change a "
                            "parameter's values, wrap the update in gpugrad.no_grad()")
 
-def _inplace(self, op, *others, direct=None):
+def _inplace(self, op, *others, direct=None, key=None):
     """``self = op(self, *others)`` written into self's memory; the graph is rewired.
 
-    ``direct(self)``, when given, does the write itself where no graph is recorded."""
+    ``direct(self)``, when given, does the write itself where no graph is recorded; ``key``,
+    a basic key, says the write touched only ``self[key]`` (:mod:`gpugrad.write_log`)."""
     others_grad = any(in_graph(o) for o in others)
     self._check_inplace(others_grad)
     old = None
@@ -136,6 +139,8 @@ def _inplace(self, op, *others, direct=None):
         _check_fits(self, res)
         _write(self, res)
     self._vc[0] += 1
+    if type(self.data) is np.ndarray:
+        _log_write(self._vc, self.data if key is None else _written(self.data, key))
     if self._node is not None:
         self._node._out_ver = self._vc[0]  # self is current; other views of it are stale
         self._node._written = self._vc     # its answer lives in this memory
@@ -225,9 +230,16 @@ def __setitem__(self, key, value):
                 if self._view is not None:
                     _commit_to_bases(self, None)
                 return
+    # the part written, for the write log (NumPy arrays; a 0-d tensor key is read on the
+    # host, which gpugrad.compile's recording refuses)
+    basic = _basic_key(key) if type(self.data) is np.ndarray and not _capture._on else None
+    if basic is not None and key is not Ellipsis and self.data.flags.writeable and (
+            self._view is not None or self._node is not None) and _writes_through_overlap(self):
+        self[key][...] = value   # (overlapping windows: a write of the one window keyed)
+        return
     self._check_inplace()
     direct = _numpy_write(key, value) if type(self.data) is np.ndarray else None
-    self._inplace(lambda a, v: _ops.setitem(a, key, v), value, direct=direct)
+    self._inplace(lambda a, v: _ops.setitem(a, key, v), value, direct=direct, key=basic)
 
 
 _SEQ = (list, tuple)

@@ -22,7 +22,7 @@ from .tensor import Tensor
 from ._tensor_hooks import move_retain
 from .view_links import _record_view
 
-__all__ = ["commit_to_bases"]
+__all__ = ["commit_to_bases", "writes_through_overlap"]
 
 
 def commit_to_bases(t, old):
@@ -61,7 +61,13 @@ def commit_to_bases(t, old):
         else:
             prior = Tensor._make(base.data)          # a constant base joins the graph
         value = t._shallow() if t._node is not None else Tensor._make(t.data)
-        res = _put_back(link, prior, value)
+        through = _through_strided(link, base, before)
+        if through is not None:  # into the strided view's own base, the view left stale
+            link, base, before, prior, pos = through
+            flat = _ops.setitem(_ops.reshape(prior, (-1,)), (pos,), _ops.reshape(value, (-1,)))
+            res = _ops.reshape(flat, prior.shape)
+        else:
+            res = _put_back(link, prior, value)
         base._node, base.requires_grad = res._node, True
         move_retain(base, before)
         base._node._out_ver, base._node._written = base._vc[0], base._vc
@@ -75,6 +81,58 @@ def commit_to_bases(t, old):
             _record_view(view)
         else:
             view._node, view.requires_grad = first, True  # stale: re-derived from its base
+
+
+def writes_through_overlap(t) -> bool:
+    """True when view ``t`` reaches its base through basic-index views of an as_strided view
+    that shows an element more than once (``windows = sliding_window_view(y, n,
+    writeable=True)[::hop]``): a write of ``t[key]`` must then go in as a write of that
+    sub-view, whose own elements are distinct (see :func:`_through_strided`)."""
+    link = _view_link(t._node, t)
+    while type(link).__name__ == "GetItemBasic":
+        base = link.parents[0]
+        if base is None:
+            return False
+        link = _view_link(base._node, base)
+    return type(link).__name__ == "AsStrided" and link.shows_twice()
+
+
+def _through_strided(link, view, before):
+    """A basic-index write into ``view``, an as_strided view that shows an element more than
+    once (overlapping windows: ``sliding_window_view(y, n, writeable=True)[::hop][i] += f``),
+    whose written elements are distinct in the strided view's base: that base's link, the
+    base, its node, the base as its node computed it and the flat positions written.  None
+    for any other write (the chain puts it back step by step, and raises where a strided
+    view's write is ambiguous)."""
+    keys = []
+    up = link
+    while type(up).__name__ == "GetItemBasic":  # (a chain of them: windows[::hop][i])
+        keys.append(up.key)
+        up = _view_link(before, view)
+        if up is None or up.parents[0] is None or up.parents[0]._vc is not view._vc:
+            return None
+        view = up.parents[0] if type(up).__name__ == "GetItemBasic" else view
+        before = view._node
+    if not keys or type(up).__name__ != "AsStrided":
+        return None
+    if not up.shows_twice():
+        return None
+    pos = up._positions().reshape(up.shape)
+    for key in reversed(keys):
+        pos = pos[key]
+    pos = pos.reshape(-1)
+    if np.unique(pos).size != pos.size:
+        return None
+    base = up.parents[0]
+    node = base._node
+    if node is not None:
+        prior = Tensor._make(base.data, True)
+        prior._node, prior._vc = node, [node._out_ver]
+    elif base.requires_grad:
+        return None  # a leaf: refused by the in-place checks
+    else:
+        prior = Tensor._make(base.data)
+    return up, base, node, prior, pos
 
 
 def _put_back(link, prior, value):

@@ -36,7 +36,7 @@ vecmat trapz
 """.split())
 LINALG_EXCLUDED = {"test"}
 # ndarray attributes about raw memory or record dtypes, which a Tensor does not expose
-METHOD_EXCLUDED = {"base", "byteswap", "choose", "ctypes", "getfield", "resize", "setfield",
+METHOD_EXCLUDED = {"base", "byteswap", "choose", "ctypes", "getfield", "setfield",
                    "setflags", "itemset", "newbyteorder", "ptp", "tostring"}
 
 

@@ -77,8 +77,11 @@ _NEW = {"zeros": _np.zeros, "ones": _np.ones, "empty": _np.empty}
 def _shape(shape):
     if type(shape) is int:
         return (shape,)
-    if isinstance(shape, (numbers.Integral, _np.integer)) or hasattr(shape, "__index__"):
+    if isinstance(shape, (numbers.Integral, _np.integer)) or (
+            hasattr(shape, "__index__") and getattr(shape, "ndim", 0) == 0):
         return (C.index(shape, "shape"),)
+    if getattr(shape, "ndim", 0) == 1:  # an integer array (a shape computed with arrays)
+        shape = shape.tolist()
     return tuple(C.index(n, "shape") for n in shape)
 
 

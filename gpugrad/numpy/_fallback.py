@@ -24,6 +24,7 @@ from ..ops._fast import in_graph
 from ..ops.decompositions import no_low_precision
 from ..backend import is_cupy_array
 from ..tensor import Tensor
+from ..zero_d import stands_for_scalar
 
 __all__ = ["call", "call_named", "numpy_function", "wrap_result", "tensors_in", "unwrap",
            "for_non_numeric"]
@@ -45,7 +46,12 @@ def unwrap(obj, swap=None):
     """``obj`` with every Tensor replaced by its raw array (containers rebuilt); ``swap`` maps
     the ``id`` of a tensor to the array that stands for it instead."""
     if isinstance(obj, Tensor):
-        return obj.data if swap is None else swap.get(id(obj), obj.data)
+        if swap is not None and id(obj) in swap:
+            return swap[id(obj)]
+        d = obj.data
+        # a 0-d tensor standing for NumPy's scalar passes as that scalar (np.resize(a, n)
+        # takes an int, not a 0-d array)
+        return d[()] if type(d) is _np.ndarray and stands_for_scalar(obj) else d
     if isinstance(obj, list):
         return [unwrap(v, swap) for v in obj]
     if isinstance(obj, tuple) and not hasattr(obj, "_fields"):

@@ -34,9 +34,14 @@ def _ufunc(name, impl, nin, like=None, doc_in="[0.5, 0.25]"):
 
     def fn(*args, out=None, where=True, dtype=None, casting=_SAME_KIND, order=_K,
            subok=True, signature=None):
-        if len(args) != nin:
-            raise TypeError(f"gpugrad.numpy.{name}() takes {nin} positional argument(s), got "
-                            f"{len(args)}")
+        if len(args) == nin + 1:  # NumPy's output array may come positionally too
+            if out is not None:
+                raise TypeError(f"gpugrad.numpy.{name}(): cannot specify 'out' as both a "
+                                f"positional and keyword argument")
+            args, out = args[:nin], args[nin]
+        elif len(args) != nin:
+            raise TypeError(f"gpugrad.numpy.{name}() takes {nin} positional argument(s) and "
+                            f"an optional output array, got {len(args)}")
         if where is not True or order is not _K or signature is not None:
             C.unsupported(name, order=(order, "K"), signature=(signature, None))
             if where is not True:  # (NumPy's where=: only the selected elements computed)

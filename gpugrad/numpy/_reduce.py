@@ -244,7 +244,9 @@ def average(a, axis=None, weights=None, returned=False, *, keepdims=False):
             shape = [1] * x.ndim
             shape[axis % x.ndim] = wt.shape[0]
             wt = ops.reshape(wt, tuple(shape))
-        w = ops.sum(ops.broadcast_to(wt, x.shape), axis=axis, keepdims=keepdims)
+        # NumPy's: the weights summed in their own shape (a sum of the broadcast weights
+        # rounds differently), broadcast against the average
+        w = ops.sum(wt, axis=axis, keepdims=keepdims)
         r = ops.divide(ops.sum(ops.multiply(x, wt), axis=axis, keepdims=keepdims), w)
     if not returned:
         return r
@@ -306,8 +308,10 @@ def count_nonzero(a, axis=None, *, keepdims=False):
     >>> gnp.count_nonzero([0, 1, 2]).item()
     2
     """
-    return C.nograd(lambda xp, x: xp.asarray(xp.count_nonzero(x, axis=axis, keepdims=keepdims)),
-                    a)
+    def count(xp, x):   # (NumPy's count of all is a scalar, and stays one: zero_d.py)
+        r = xp.count_nonzero(x, axis=axis, keepdims=keepdims)
+        return r if hasattr(r, "dtype") else xp.intp(r)
+    return C.nograd(count, a)
 
 
 def diff(a, n=1, axis=-1, prepend=C._NOVALUE, append=C._NOVALUE):

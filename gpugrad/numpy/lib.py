@@ -10,6 +10,7 @@ True
 """
 from __future__ import annotations
 
+import sys as _sys
 import types as _types
 
 import numpy as _np
@@ -32,6 +33,11 @@ stride_tricks = _StrideTricks("gpugrad.numpy.lib.stride_tricks", _StrideTricks._
 stride_tricks.as_strided = _stride_tricks.as_strided
 stride_tricks.sliding_window_view = _stride_tricks.sliding_window_view
 stride_tricks.__all__ = ["as_strided", "sliding_window_view"]
+# ``import gpugrad.numpy.lib.stride_tricks`` (what ``from numpy.lib.stride_tricks import ...``
+# becomes) finds this one: without the entry, the import system would load a second copy of
+# NumPy's file under this name (this module lends it numpy.lib's ``__path__``) and put it here
+# in place of the differentiable views
+_sys.modules[stride_tricks.__name__] = stride_tricks
 
 
 def __getattr__(name):

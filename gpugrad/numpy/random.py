@@ -35,6 +35,7 @@ import numpy as _np
 
 from .. import backend, capture_hooks, ops
 from ..tensor import Tensor
+from ..zero_d import stands_for_scalar
 from . import _core as C
 from . import _fallback as F
 from ._random_capture import RecordedBitGenerator as _RecordedBitGenerator
@@ -143,7 +144,8 @@ class _Draws:
         picking from a tensor keeps its graph.  Strings and other non-numeric populations
         give NumPy's answer (a NumPy array or scalar)."""
         axis = gen.pop("axis", 0)
-        if isinstance(a, numbers.Integral) and not isinstance(a, Tensor):
+        if isinstance(a, numbers.Integral) and not isinstance(a, Tensor) or (
+                isinstance(a, Tensor) and a.ndim == 0 and a.dtype.kind in "iu"):  # NumPy's too
             return self._raw("choice", int(a), _size(size), replace,
                              None if p is None else _host(p), **gen)
         arr = a if isinstance(a, Tensor) or hasattr(a, "__array__") else _np.asarray(a)
@@ -163,8 +165,9 @@ class _Draws:
     def permutation(self, x, **gen):
         """A shuffled copy of ``x`` (or of ``arange(x)``), shuffled along axis 0
         (``axis=`` for a :class:`Generator`)."""
-        if isinstance(x, numbers.Integral) and not isinstance(x, Tensor):
-            return self._raw("permutation", int(x))
+        if isinstance(x, numbers.Integral) and not isinstance(x, Tensor) or (
+                isinstance(x, Tensor) and stands_for_scalar(x) and x.dtype.kind in "iu"):
+            return self._raw("permutation", int(x))  # (an int, or NumPy's integer scalar)
         axis = gen.get("axis", 0)
         arr = x if isinstance(x, Tensor) or hasattr(x, "__array__") else _np.asarray(x)
         if isinstance(arr, _np.ndarray) and arr.dtype not in C.SUPPORTED:

@@ -81,6 +81,13 @@ def operand(x, like=None):
 
         return stack([operand(v, like) for v in x])
     dev = like.device if isinstance(like, Tensor) else None
+    if isinstance(x, (list, tuple)) and isinstance(like, Tensor):
+        # beside a tensor a sequence is NumPy's operand: np.asarray's dtype (float64 for
+        # floats), then NumPy's promotion (not a new float32 tensor, whose rounding a
+        # float64 answer would carry)
+        a = np.asarray(x)
+        if a.dtype.kind in "biufc":
+            return as_tensor(a, device=dev)
     return as_tensor(x, device=dev)
 
 

@@ -266,8 +266,10 @@ def transpose(x, axes=None, *more):
     x = tensor_arg(x)
     if more:
         axes = (axes,) + more
-    elif isinstance(axes, (numbers.Integral, Tensor)):
+    elif isinstance(axes, numbers.Integral) or isinstance(axes, Tensor) and axes.ndim == 0:
         axes = (axes,)
+    elif isinstance(axes, Tensor):  # an integer array of axes, as NumPy takes it
+        axes = tuple(axes.tolist())
     if axes is None:
         axes = tuple(range(x.ndim - 1, -1, -1))
     return Transpose.apply(x, axes=_perm(axes, x.shape, "transpose"))
