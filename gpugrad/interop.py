@@ -231,5 +231,18 @@ def install(T) -> None:
         f = _shift(fn)
         setattr(T, f"__{name}__", f)
         setattr(T, f"__r{name}__", lambda s, o, f=f: f(o, s))
-        setattr(T, f"__i{name}__", lambda s, o, f=f: s._inplace(f, o))
+        setattr(T, f"__i{name}__", _augmented(f))
+
+
+def _augmented(f):
+    """``<<=`` / ``>>=``: in place, except on a 0-d tensor standing for a NumPy scalar, where
+    Python then computes ``s << o`` and rebinds the name (gpugrad.zero_d; inplace.py's
+    operators follow the same rule)."""
+    from .zero_d import stands_for_scalar
+
+    def method(s, o):
+        if s.data.ndim == 0 and stands_for_scalar(s):
+            return NotImplemented
+        return s._inplace(f, o)
+    return method
 

@@ -3,10 +3,11 @@
 NumPy answers a reduction, an element read or an op on 0-d operands with a *scalar*, which is
 immutable: ``m = spins.sum(); history.append(m); m += 2`` binds ``m`` to a new value and
 leaves ``history[0]`` alone.  gpugrad answers with a 0-d tensor (it carries the gradient);
-where NumPy's answer was a scalar, the tensor is marked (:func:`scalar_tensor`, the one place
-such an answer is made), and an augmented operator on it computes out of place and returns
-the new tensor, as the scalar's does, with the scalar's dtype promotion (``int_sum += 0.5``
-is a float).
+where NumPy's answer was a scalar, the tensor is marked where it is made (:func:`scalar_tensor`
+for a NumPy scalar wrapped outside an op, ``Function.apply`` for an op whose forward answered
+one, :func:`mark_scalar` for a function whose op made a 0-d array of it), and an augmented
+operator on it computes out of place and returns the new tensor, as the scalar's does, with
+the scalar's dtype promotion (``int_sum += 0.5`` is a float).
 
 Every other tensor keeps the in-place update seen through every alias, as NumPy's arrays and
 PyTorch's tensors have it: a 0-d tensor made as an array or tensor (``np.array(2.0)``,
@@ -27,7 +28,7 @@ import numpy as np
 
 from .tensor import Tensor
 
-__all__ = ["scalar_tensor", "stands_for_scalar"]
+__all__ = ["scalar_tensor", "mark_scalar", "stands_for_scalar"]
 
 
 def scalar_tensor(r, _new=object.__new__, _asarray=np.asarray):
@@ -42,6 +43,16 @@ def scalar_tensor(r, _new=object.__new__, _asarray=np.asarray):
     t._hooks = None
     t._view = None
     t._scalar = True
+    return t
+
+
+def mark_scalar(t):
+    """Op answer ``t`` (a tensor the op just made), marked as standing for a NumPy scalar
+    when it is 0-d on the CPU: for a function NumPy answers with a scalar whose op made a
+    0-d array (``inner`` through ``tensordot``, ``quantile`` through ``where``).  On CUDA
+    left unmarked (CuPy answers 0-d arrays)."""
+    if type(t.data) is np.ndarray and t.data.ndim == 0:
+        t._scalar = True
     return t
 
 

@@ -14,6 +14,7 @@ import numpy as _np
 
 from .. import dtypes, ops
 from ..tensor import Tensor
+from ..zero_d import mark_scalar
 from . import _core as C
 
 __all__ = ["quantile", "percentile", "median"]
@@ -68,6 +69,8 @@ def _order(a, qa, axis, out, method, keepdims, rdt):
     r = _nan_slices(y, r if r.dtype == rdt else r.astype(rdt))
     if keepdims:
         r = ops.reshape(r, qa.shape + kshape)
+    elif r.ndim == 0:   # (NumPy's answer is a scalar: zero_d.py)
+        mark_scalar(r)
     return C.out(r, out, "quantile")
 
 

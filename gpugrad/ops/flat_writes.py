@@ -13,6 +13,8 @@ at a repeated position the last write stands and alone receives the gradient (Nu
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .. import backend, capture_hooks
@@ -48,13 +50,18 @@ def put(a, indices, values, mode="raise"):
     if a.size == 0 and count:
         raise IndexError(f"put: cannot replace elements of an empty array (given {count} "
                          f"indices)")
-    v = cycled(values, count, a) if count else None
-    if v is None:   # (no indices, or empty values: NumPy writes nothing, whatever the indices)
+    if not count:
+        return None
+    if isinstance(values, (numbers.Number, np.generic)):  # one number: converted once (NumPy's
+        v = _static(values, a)                            # checks), the write broadcasts it
+    else:
+        v = cycled(values, count, a)
+    if v is None:   # (empty values: NumPy writes nothing, whatever the indices)
         return None
     if idx is None:
         idx = _host_index(a, i, m, indices)
     if a.ndim == 0:   # (every index is position 0: the last write stands)
-        a[()] = v[count - 1]
+        a[()] = v[(count - 1) % v.shape[0]]
         return None
     a[idx] = v
     return None

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..autograd import Function, unbroadcast
 from ..tensor import Tensor
+from ..zero_d import mark_scalar
 from ._util import cross_saved, xp_of
 from .shape import _axes, _coerce, _inverse, ravel
 from ..autocast_state import _state as _amp, lower as _amp_lower, cuda_bf16 as _amp_cuda_bf16
@@ -204,7 +205,8 @@ def inner(a, b):
     if a.shape[-1] != b.shape[-1]:
         raise ValueError(f"inner: the last dimensions must match, got shapes {a.shape} and "
                          f"{b.shape}")
-    return TensorDot.apply(a, b, axes=((a.ndim - 1,), (b.ndim - 1,)))
+    r = TensorDot.apply(a, b, axes=((a.ndim - 1,), (b.ndim - 1,)))
+    return mark_scalar(r) if a.ndim == b.ndim == 1 else r   # (NumPy's scalar: zero_d.py)
 
 
 def outer(a, b):

@@ -20,6 +20,7 @@ import numpy as np
 from ..autograd import Function, unbroadcast
 from ..tensor import Tensor
 from ..wide_sum import is_16bit_float
+from ..zero_d import mark_scalar
 from ._util import tensor_arg, xp_of
 from .decompositions import no_low_precision
 from .extra_linalg import DiagEmbed, Diagonal, _embed_diagonal
@@ -245,7 +246,7 @@ def det(a):
     """
     a = tensor_arg(a)
     _check_square(a, "det")
-    return Det.apply(a)
+    return mark_scalar(Det.apply(a))   # (one matrix's: NumPy's scalar, see zero_d.py)
 
 
 class Solve(Function):

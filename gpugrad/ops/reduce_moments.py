@@ -17,6 +17,7 @@ import numpy as np
 
 from ..autocast_state import _state as _amp, to_float32 as _amp_f32
 from ..tensor import Tensor
+from ..zero_d import mark_scalar
 from ._util import xp_of
 from .reduce import _count, _float64, _Reduce, _wide
 
@@ -108,5 +109,7 @@ def _moment(node, x, axis, keepdims, ddof):
         x = _amp_f32(x)
     w = _wide(x)
     if w is not None:
-        return node.apply(w, axis=axis, keepdims=keepdims, ddof=ddof).astype(x.dtype)
-    return node.apply(x, axis=axis, keepdims=keepdims, ddof=ddof)
+        r = node.apply(w, axis=axis, keepdims=keepdims, ddof=ddof).astype(x.dtype)
+    else:
+        r = node.apply(x, axis=axis, keepdims=keepdims, ddof=ddof)
+    return mark_scalar(r)   # (a 0-d answer is NumPy's scalar: std's op makes it an array)
