@@ -33,6 +33,7 @@ from .ops import flat_writes, search, sorting
 from .ops._order import order_arg as _order
 from .ops.extra import part_view
 from .ops.sorting import sort_kind
+from .zero_d import carry_scalar, stands_for_scalar
 
 
 def _raw(a):
@@ -46,7 +47,7 @@ def _copy(self, order="C"):
     """A differentiable copy (NumPy's ``a.copy(order)``: laid out 'C' by default, 'F', 'A'
     -- F for a Fortran-ordered tensor -- or 'K', the tensor's own memory order)."""
     order = order if order == "C" else _order(order, "C")
-    return ops.copy(self) if order == "C" else ops.copy(self, order=order)
+    return carry_scalar(self, ops.copy(self) if order == "C" else ops.copy(self, order=order))
 
 
 def _astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
@@ -68,7 +69,7 @@ def _astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
         _check_cast(self.dtype, dtype, casting)
     try:
         r = _tensor_astype(self, dtype, copy)
-        return r if order == "K" else _laid_out(r, self, order)
+        return carry_scalar(self, r if order == "K" else _laid_out(r, self, order))
     except TypeError:
         try:
             kind = np.dtype(dtype).kind
@@ -254,14 +255,21 @@ def _view_link_node(r, base, offset, axis1, axis2):
 
 
 def _real(self):
-    """The real part: a view of ``self`` (writes go through, as NumPy's ``a.real``)."""
-    return part_view(self, "real")
+    """The real part: a view of ``self`` (writes go through, as NumPy's ``a.real``); of a
+    0-d answer standing for a NumPy scalar, a new one (:mod:`gpugrad.zero_d`)."""
+    return _part(self, "real")
 
 
 def _imag(self):
     """The imaginary part: for complex dtypes a view of ``self`` (writes go through, as
-    NumPy's ``a.imag``); for real ones zeros (read-only on the CPU, as NumPy's)."""
-    return part_view(self, "imag")
+    NumPy's ``a.imag``); for real ones zeros (read-only on the CPU, as NumPy's); of a 0-d
+    answer standing for a NumPy scalar, a new one."""
+    return _part(self, "imag")
+
+
+def _part(self, part):
+    v = part_view(self, part)
+    return carry_scalar(self, ops.copy(v)) if stands_for_scalar(self) else v
 
 
 def _trace(self, offset=0, axis1=0, axis2=1, dtype=None):

@@ -13,6 +13,8 @@ forward and backward live side by side.
 from __future__ import annotations
 
 
+import itertools
+
 import numpy as np
 
 from . import backend, device_checks, dtypes
@@ -300,7 +302,7 @@ class Tensor:
         ...
         RuntimeError: Can't convert a tensor that requires grad to a NumPy array implicitly...
         """
-        _array_calls[0] += 1  # (counted: gpugrad.numpy's conversions tell lists holding tensors)
+        next(_array_calls)  # (counted: gpugrad.numpy's conversions tell lists holding tensors)
         if is_cupy_array(self.data):     # first: true of every CUDA tensor, graph or not
             raise TypeError(f"cannot convert a tensor on {self.device} to a NumPy array "
                             f"implicitly; call .cpu() or .numpy() first")
@@ -341,9 +343,10 @@ class Tensor:
     # fast path)
 
 
-# calls of Tensor.__array__ so far, all threads: a conversion that sees this move knows NumPy met
-# a tensor in what it converted (gpugrad.numpy._core.numpy_array)
-_array_calls = [0]
+# calls of Tensor.__array__, all threads (next() on it is one atomic step, so no call is lost
+# to another thread's): a conversion that sees it move knows NumPy may have met a tensor in
+# what it converted (gpugrad.numpy._core.numpy_array)
+_array_calls = itertools.count()
 
 _IMPLICIT = (
     "Can't convert a tensor that requires grad to a NumPy array implicitly: NumPy would "

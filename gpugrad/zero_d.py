@@ -56,7 +56,17 @@ def mark_scalar(t):
     return t
 
 
+def carry_scalar(src, out):
+    """``out``, made from ``src`` by a method NumPy's scalar answers with a scalar
+    (``astype``, ``copy``, ``real``), marked when ``src`` stands for one."""
+    if out is not src and getattr(src, "_scalar", False):
+        mark_scalar(out)
+    return out
+
+
 def stands_for_scalar(t) -> bool:
-    """True when tensor ``t`` is 0-d and stands for a NumPy scalar: ``+=`` rebinds."""
-    return t.data.ndim == 0 and getattr(t, "_scalar", False) and type(t) is Tensor and (
-        t._view is None) and not (t._node is None and t.requires_grad)
+    """True when tensor ``t`` is 0-d and stands for a NumPy scalar: ``+=`` rebinds.  (Only
+    answers are marked, never a view an op makes of an array: one of several results kept
+    in one buffer, as ``slogdet``'s, may be a view and still stand for a scalar.)"""
+    return t.data.ndim == 0 and getattr(t, "_scalar", False) and type(t) is Tensor and \
+        not (t._node is None and t.requires_grad)

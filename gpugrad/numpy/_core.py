@@ -83,14 +83,14 @@ def numpy_array(x, dtype=None, order="K", copy=True, tensors_ok=False):
     >>> numpy_array([1.0, 2.0]).tolist(), numpy_array([Tensor([1.0]), 2.0]) is None
     ([1.0, 2.0], True)
     """
-    n = _array_calls[0]
+    n = next(_array_calls)
     try:
         arr = _np.array(x, dtype=dtype, order=order, copy=copy)
     except Exception:
-        if _array_calls[0] != n:
+        if next(_array_calls) != n + 1:
             return None  # (a tensor refused NumPy's conversion: one in a graph, on CUDA)
         raise
-    if _array_calls[0] == n:
+    if next(_array_calls) == n + 1:
         return arr
     # each tensor met converted: none requires grad in grad mode (that one refuses)
     if tensors_ok and not capture_hooks._on and not _any_traced(x):

@@ -21,6 +21,7 @@ from ..ops import eig as _eig
 from ..ops.decompositions import no_low_precision
 from ..ops.linalg_pinv import pinv as _pinv
 from ..tensor import Tensor
+from ..zero_d import mark_scalar
 
 __all__ = ["slogdet", "cholesky", "eigh", "eigvalsh", "svd", "svdvals", "qr", "pinv",
            "matrix_power", "matrix_rank", "multi_dot", "diagonal", "eig", "eigvals", "lstsq",
@@ -45,7 +46,8 @@ def slogdet(a):
     >>> gnp.linalg.slogdet(gnp.eye(2)).sign.item()
     1.0
     """
-    return SlogdetResult(*ops.slogdet(_m(a)))
+    # (mark_scalar: NumPy's answers for one matrix are scalars; 0-d is the only shape marked)
+    return SlogdetResult(*(mark_scalar(t) for t in ops.slogdet(_m(a))))
 
 
 def cholesky(a, /, *, upper=False):
