@@ -59,6 +59,7 @@ from .view_links import _NO_GRAD_VIEW, _WRITE, _view_in_graph, _view_root
 from .view_writeback import commit_to_bases as _commit_to_bases
 from .view_writeback import writes_through_overlap as _writes_through_overlap
 from .write_log import basic_key as _basic_key, log_write as _log_write, written as _written
+from .write_log import view_key as _view_key
 from .zero_d import stands_for_scalar
 
 _ndarray = np.ndarray
@@ -235,7 +236,8 @@ def __setitem__(self, key, value):
     basic = _basic_key(key) if type(self.data) is np.ndarray and not _capture._on else None
     if basic is not None and key is not Ellipsis and self.data.flags.writeable and (
             self._view is not None or self._node is not None) and _writes_through_overlap(self):
-        self[key][...] = value   # (overlapping windows: a write of the one window keyed)
+        # (overlapping windows: a write of the one window keyed, a view even of one element)
+        self[_view_key(self.data, basic)][...] = value
         return
     self._check_inplace()
     direct = _numpy_write(key, value) if type(self.data) is np.ndarray else None

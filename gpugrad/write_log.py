@@ -25,7 +25,7 @@ import numpy as np
 
 from .tensor import Tensor
 
-__all__ = ["basic_key", "log_write", "writes_missed", "written"]
+__all__ = ["basic_key", "log_write", "view_key", "writes_missed", "written"]
 
 _LIMIT = 4096  # entries kept per counter (older writes count as not logged)
 _bounds = np.lib.array_utils.byte_bounds
@@ -45,24 +45,55 @@ def log_write(vc, region):
 
 def writes_missed(vc, ver, arrays) -> bool:
     """True when every write that moved ``vc`` past version ``ver`` is logged and none wrote
-    into the memory of ``arrays`` (NumPy arrays a node saved)."""
-    if len(vc) == 1 or not arrays:
-        return False
-    writes = {e[0]: e for e in vc[1:] if e[0] > ver}
-    if len(writes) != vc[0] - ver:
+    into the memory of ``arrays`` (NumPy arrays a node saved).  Every logged entry past
+    ``ver`` is checked, two at one version too (two threads' ``vc[0] += 1`` may lose one)."""
+    moved = vc[0] - ver
+    if len(vc) <= moved or not arrays:  # fewer entries than writes: some were not logged
         return False
     spans = []
     for a in arrays:
         if type(a) is not _ndarray:
             return False
         spans.append(_bounds(a))
-    return not any(lo < ahi and alo < hi for _, lo, hi in writes.values() for alo, ahi in spans)
+    versions, lows, highs = _table(vc)
+    later = versions > ver
+    seen = np.bincount(versions[later] - (ver + 1), minlength=moved)
+    if seen.size != moved or not seen.all():  # a version with no entry: an unlogged write
+        return False
+    lows, highs = lows[later], highs[later]
+    return not any(np.any((lows < ahi) & (highs > alo)) for alo, ahi in spans)
+
+
+_tables = {}  # id(vc) -> (vc, its length, its last entry, versions, lows, highs): backward
+#               checks many nodes against one log, which is converted to arrays once
+
+
+def _table(vc):
+    """The entries of ``vc``'s log as three int64 arrays (version, low byte, high byte)."""
+    c = _tables.get(id(vc))
+    if c is not None and c[0] is vc and c[1] == len(vc) and c[2] is vc[-1]:
+        return c[3:]     # (a write appends a new last entry; one dropped comes with one)
+    entries = vc[1:]
+    e = np.array(entries, dtype=np.int64).reshape(-1, 3)
+    if len(_tables) >= 8:
+        _tables.clear()
+    _tables[id(vc)] = (vc, len(entries) + 1, entries[-1], e[:, 0], e[:, 1], e[:, 2])
+    return e[:, 0], e[:, 1], e[:, 2]
 
 
 def written(d, key):
     """The view of array ``d`` that basic ``key`` writes (one element: a 1-element view)."""
     r = d[key]
-    return r if type(r) is np.ndarray else d[(key if type(key) is tuple else (key,)) + (None,)]
+    return r if type(r) is _ndarray else d[(key if type(key) is tuple else (key,)) + (None,)]
+
+
+def view_key(d, key):
+    """Basic ``key`` of array ``d`` as a key whose read is a view of the memory it writes:
+    ``key`` itself, or, where it picks one element (NumPy's read is then a scalar, a copy),
+    ``key`` with a new axis (a 1-element view)."""
+    if type(d[key]) is _ndarray:
+        return key
+    return (key if type(key) is tuple else (key,)) + (None,)
 
 
 def basic_key(key):

@@ -51,7 +51,8 @@ class Parameter(Tensor):
         self.data = arr
         self.grad = None
         self._node = None
-        self._vc = [0]
+        # on a tensor's memory: its version counter, so a write through either is seen
+        self._vc = data._vc if isinstance(data, Tensor) else [0]
         self._hooks = None
         self._grad_view = None
         self._grad_home = None
