@@ -20,6 +20,7 @@ import numpy as np
 from ..dtypes import is_low_precision
 from ..tensor import Tensor
 from ._util import tensor_arg, xp_of
+from .linalg_degenerate import first_true
 
 __all__ = ["no_low_precision", "check_phase"]
 
@@ -105,8 +106,7 @@ def check_phase(op, phase, mats, vectors="eigenvectors"):
     bad = p > max(np.sqrt(eps), 64 * p.shape[-1] * eps) * scale
     if not bool(bad.any()):
         return
-    idx = tuple(int(i) for i in np.argwhere(np.asarray(_host(bad)))[0])
-    batch = f" of matrix {idx[:-1]}" if len(idx) > 1 else ""
+    idx, batch = first_true(bad, 1)
     raise ValueError(
         f"{op}: the gradient is ill-defined: complex {vectors} are specified only up to a "
         f"phase e^(i phi), and the loss depends on that phase (the imaginary part of "

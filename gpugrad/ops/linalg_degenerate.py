@@ -39,7 +39,7 @@ import numpy as np
 from ..tensor import Tensor
 from ._util import xp_of
 
-__all__ = ["repeated_pairs", "small_values", "check_coupling", "check_values",
+__all__ = ["first_true", "repeated_pairs", "small_values", "check_coupling", "check_values",
            "check_null_space", "zero_where"]
 
 _SLACK = 8  # rounding of a LAPACK eigen/singular value: a few sqrt(n) * eps * max|w| (an
@@ -79,9 +79,12 @@ def small_values(s, n):
     return mask if bool(mask.any()) else None
 
 
-def _where(mask):
+def first_true(mask, core=2):
+    """The index of ``mask``'s first True (on the host), and the text naming its matrix in
+    a batch (`` of matrix (b,)``; empty for one matrix): ``core`` trailing axes are the
+    matrix's own (2 for a pair mask, 1 for a mask of values)."""
     idx = tuple(int(i) for i in np.argwhere(np.asarray(_to_host(mask)))[0])
-    batch = f" of matrix {idx[:-2]}" if len(idx) > 2 else ""
+    batch = f" of matrix {idx[:-core]}" if len(idx) > core else ""
     return idx, batch
 
 
@@ -109,7 +112,7 @@ def check_coupling(op, mask, w, couplings, vectors="eigenvectors", value="eigenv
         bad |= mask & (x > tol)
     if not bool(bad.any()):
         return
-    idx, batch = _where(bad)
+    idx, batch = first_true(bad)
     i, j = idx[-2:]
     val = _num(_to_host(_raw(w))[idx[:-2] + (i,)])
     raise ValueError(
@@ -133,8 +136,7 @@ def check_values(op, where, w, gw, gvecs, vectors="eigenvectors", value="eigenva
     bad = where & (g > tol)
     if not bool(bad.any()):
         return
-    idx = tuple(int(i) for i in np.argwhere(np.asarray(_to_host(bad)))[0])
-    batch = f" of matrix {idx[:-1]}" if len(idx) > 1 else ""
+    idx, batch = first_true(bad, 1)
     val = _num(_to_host(_raw(w))[idx])
     raise ValueError(
         f"{op}: the gradient is not defined by backward at the repeated (or zero) {value} "
@@ -154,8 +156,7 @@ def check_null_space(op, small, resid, side):
     bad = small & (r > tol).any(axis=-2)
     if not bool(bad.any()):
         return
-    idx = tuple(int(i) for i in np.argwhere(np.asarray(_to_host(bad)))[0])
-    batch = f" of matrix {idx[:-1]}" if len(idx) > 1 else ""
+    idx, batch = first_true(bad, 1)
     raise ValueError(
         f"{op}: the gradient through the singular vectors is not defined at singular value 0 "
         f"(position {idx[-1]}{batch}): the loss depends on {side}[..., {idx[-1]}], which is "
