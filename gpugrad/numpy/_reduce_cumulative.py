@@ -24,12 +24,7 @@ def cumsum(a, axis=None, dtype=None, out=None):
     >>> gnp.cumsum([1, 2, 3]).tolist()
     [1, 3, 6]
     """
-    exact = _exact_kind("cumsum", a, dtype, out, axis=axis)
-    if exact is not None:
-        return exact
-    x = _accumulator(a, dtype)
-    ax = axis if x.ndim else _axis(axis, x, one=True)
-    return C.out(ops.cumsum(x, axis=ax), out, "cumsum")
+    return _scan("cumsum", ops.cumsum, a, axis, dtype, out)
 
 
 def cumprod(a, axis=None, dtype=None, out=None):
@@ -39,12 +34,18 @@ def cumprod(a, axis=None, dtype=None, out=None):
     >>> gnp.cumprod([1.0, 2.0, 3.0]).tolist()
     [1.0, 2.0, 6.0]
     """
-    exact = _exact_kind("cumprod", a, dtype, out, axis=axis)
+    return _scan("cumprod", ops.cumprod, a, axis, dtype, out)
+
+
+def _scan(name, op, a, axis, dtype, out):
+    """NumPy's ``name`` (cumsum, cumprod): NumPy's own where ``dtype`` asks for a bool or
+    integer result, else differentiable ``op`` in the accumulator dtype, into ``out``."""
+    exact = _exact_kind(name, a, dtype, out, axis=axis)
     if exact is not None:
         return exact
     x = _accumulator(a, dtype)
     ax = axis if x.ndim else _axis(axis, x, one=True)
-    return C.out(ops.cumprod(x, axis=ax), out, "cumprod")
+    return C.out(op(x, axis=ax), out, name)
 
 
 def _cumulative(name, a, axis, dtype, include_initial, identity):

@@ -20,7 +20,8 @@ import numpy as np
 from ..dtypes import is_low_precision
 from ..tensor import Tensor
 from ._util import tensor_arg, xp_of
-from .linalg_degenerate import first_true
+# (_raw: linalg_svd imports it from here)
+from .linalg_degenerate import _raw, _to_host, first_true, largest_entry  # noqa: F401
 
 __all__ = ["no_low_precision", "check_phase"]
 
@@ -81,14 +82,6 @@ def _mat(x, what):
     return _float(x, what)
 
 
-def _raw(x):
-    return x.data if isinstance(x, Tensor) else x
-
-
-def _host(a):
-    return a.get() if hasattr(a, "get") else a
-
-
 def check_phase(op, phase, mats, vectors="eigenvectors"):
     """ValueError where the loss depends on the phases of complex ``vectors``: ``phase``
     (..., k) is ``imag(diag(V^H gV))`` (for the SVD ``imag(diag(U^H gU + V^H gV))``), the
@@ -98,10 +91,7 @@ def check_phase(op, phase, mats, vectors="eigenvectors"):
     p = abs(_raw(phase))
     if p.size == 0:
         return
-    scale = None
-    for m in mats:
-        a = abs(_raw(m)).max(axis=(-2, -1))[..., None]
-        scale = a if scale is None else xp_of(a).maximum(scale, a)
+    scale = largest_entry(mats)[..., 0]  # (..., 1): one per matrix
     eps = np.finfo(p.dtype).eps
     bad = p > max(np.sqrt(eps), 64 * p.shape[-1] * eps) * scale
     if not bool(bad.any()):
@@ -110,6 +100,6 @@ def check_phase(op, phase, mats, vectors="eigenvectors"):
     raise ValueError(
         f"{op}: the gradient is ill-defined: complex {vectors} are specified only up to a "
         f"phase e^(i phi), and the loss depends on that phase (the imaginary part of "
-        f"diag(V^H gV) at position {idx[-1]}{batch} is {float(_host(p)[idx]):.3g}, expected "
+        f"diag(V^H gV) at position {idx[-1]}{batch} is {float(_to_host(p)[idx]):.3g}, expected "
         f"~0).  Use a loss that does not depend on the phase (e.g. abs(V)**2, "
         f"V @ diag(f(w)) @ V^H, or the values only)")

@@ -39,8 +39,8 @@ import numpy as np
 from ..tensor import Tensor
 from ._util import xp_of
 
-__all__ = ["first_true", "repeated_pairs", "small_values", "check_coupling", "check_values",
-           "check_null_space", "zero_where"]
+__all__ = ["first_true", "largest_entry", "repeated_pairs", "small_values", "check_coupling",
+           "check_values", "check_null_space", "zero_where"]
 
 _SLACK = 8  # rounding of a LAPACK eigen/singular value: a few sqrt(n) * eps * max|w| (an
 # n in place of sqrt(n) took distinct float32 values of a random 300 x 300 matrix for equal)
@@ -92,6 +92,16 @@ def _to_host(a):
     return a.get() if hasattr(a, "get") else a
 
 
+def largest_entry(mats):
+    """``max |m|`` over the last two axes of every matrix stack in ``mats`` (kept, shape
+    (..., 1, 1)): the scale rounding is measured against."""
+    scale = None
+    for m in mats:
+        a = abs(_raw(m)).max(axis=(-2, -1), keepdims=True)
+        scale = a if scale is None else xp_of(a).maximum(scale, a)
+    return scale
+
+
 def _num(v):
     """A value for a message: a float, or a complex for a complex eigenvalue (eig)."""
     return complex(v) if np.iscomplexobj(v) else float(v)
@@ -103,10 +113,7 @@ def check_coupling(op, mask, w, couplings, vectors="eigenvectors", value="eigenv
     ``mask``."""
     xs = [abs(_raw(x)) for x in couplings]
     n = xs[0].shape[-1]
-    scale = xs[0].max(axis=(-2, -1), keepdims=True)
-    for x in xs[1:]:
-        scale = xp_of(x).maximum(scale, x.max(axis=(-2, -1), keepdims=True))
-    tol = _SLACK * n * np.finfo(xs[0].dtype).eps * scale
+    tol = _SLACK * n * np.finfo(xs[0].dtype).eps * largest_entry(xs)
     bad = mask & (xs[0] > tol)
     for x in xs[1:]:
         bad |= mask & (x > tol)
