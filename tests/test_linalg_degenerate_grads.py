@@ -7,7 +7,7 @@ backward gets right.  A loss that reaches those eigenvectors raises: when it dep
 chosen basis the gradient does not exist, and even when it does not (a projector, a
 reconstruction ``V diag(f(w)) V^T``) the in-eigenspace part of the gradient depends on f'
 which the eigenvector cotangent does not carry (the projector and ``V_b diag(w_b) V_b^T`` at
-w_b = 1 reach backward with the same cotangents and have different gradients), so zeroing
+w_b = 1 reach backward with the same gV and have different gradients), so zeroing
 those terms -- the old behaviour -- was silently wrong for reconstructions.
 """
 import numpy as np
@@ -126,8 +126,10 @@ def test_eigh_eigenvector_losses_at_repeated_eigenvalue_raise(a0, f):
 def test_values_and_vectors_together_at_a_repeated_eigenvalue_raise():
     """V diag(w) V^T at a repeated 0: gV is 0 on that eigenspace (the factor w vanishes), so
     the coupling looks clean, but the true gradient is ones (the loss is sum(A)); the old
-    answer had zeros at [0, 1] and [1, 0].  Using the repeated eigenvalue together with any
-    eigenvector raises; the same loss without the eigenvalue term works."""
+    answer had zeros at [0, 1] and [1, 0].  Where the repeated values are computed exactly
+    equal (diagonal input), using them together with any eigenvector raises, since exact
+    zeros there prove nothing; the same loss without the eigenvalue term works.  (With
+    values equal only up to rounding: test_linalg_degenerate_reach.py.)"""
     a0 = np.diag([0.0, 0.0, 2.0])
     a = gg.tensor(a0, requires_grad=True)
     w, v = gg.eigh(a)

@@ -6,8 +6,9 @@ function slices them apart, which is differentiable.
 Gradients follow the usual real-valued formulas (Murray 2016 for Cholesky; Townsend 2016 for
 the SVD; Walter and Lehmann for QR).  ``eigh`` and ``cholesky`` read only the lower triangle,
 so their gradients are the symmetric ones.  At repeated eigen/singular values a loss of the
-values alone gets its gradient, and a loss that reaches the vectors of the repeated ones
-raises ValueError (linalg_degenerate.py says why: never a zeroed, wrong term).
+values, or of the vectors of other, simple values, gets its gradient, and a loss that
+reaches the vectors of the repeated ones raises ValueError (linalg_degenerate.py says why
+and where the line falls: never a zeroed, wrong term).
 
 Every backward here is written once on ``xp = xp_of(g)`` in terms of the op's results (and,
 for ``slogdet``, its input), so under ``create_graph`` it records a graph and the gradient
@@ -35,7 +36,7 @@ from ..tensor import Tensor
 from ._util import xp_of
 from .decomp_common import (  # noqa: F401  (_float, _mat, no_low_precision: re-exported)
     _eye_like, _float, _H, _mat, _re, _safe_inv, _square, _T, check_phase, no_low_precision)
-from .linalg_degenerate import check_coupling, check_values, repeated_pairs, zero_where
+from .linalg_degenerate import check_repeated, repeated_pairs, zero_where
 from .linalg_svd import Svd, SvdVals, svd, svdvals  # noqa: F401  (re-exported)
 from .packed_results import _Packed, _unpack
 
@@ -102,8 +103,7 @@ class Eigh(_Packed):
                 check_phase("eigh", xp.imag(xp.diagonal(vhgv, 0, -2, -1)), [vhgv])
             rep = repeated_pairs(w, v.shape[-1])
             if rep is not None:  # repeated eigenvalues: right (term 0) or an error
-                check_coupling("eigh", rep, w, [vhgv])
-                check_values("eigh", rep.any(axis=-1), w, gw, [gv])
+                check_repeated("eigh", rep, w, gw, [gv])
             F = zero_where(xp, rep, _safe_inv(xp, w[..., None, :] - w[..., :, None]))
             inner = inner + F * vhgv
         ga = v @ inner @ _H(xp, v)

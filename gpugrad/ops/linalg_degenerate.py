@@ -4,25 +4,36 @@ clear error.
 The eigenvector part of ``eigh``'s gradient divides by ``w[j] - w[i]`` (``eig``'s too;
 ``svd``'s by ``s[j]**2 - s[i]**2`` and by ``s[i]``).  Where two values are equal (within
 ``8 * sqrt(n) * eps * max|w|``, rounding's reach: LAPACK moves a computed value by a few
-``sqrt(n) * eps * max|w|``) the eigenvectors of that eigenspace are any
-rotation of each other, and the term is 0/0:
+``sqrt(n) * eps * max|w|``) the eigenvectors of that eigenspace are any rotation of each
+other, and the term is ``(V^H gV)[i, j] / 0``.  Which loss reaches backward is known only
+through the cotangents (gw, gV), so (:func:`check_repeated`):
 
-* the loss does not reach those eigenvectors (their coupling ``(V^T gV)[i, j]`` and
-  ``[j, i]`` is 0, e.g. a loss of the eigenvalues, or of the eigenvector of another,
-  simple, eigenvalue): the term is 0, and the gradient is right;
-* it reaches other eigenvectors (or those through a factor that vanishes there: the
-  reconstruction ``V diag(w) V^T`` at a repeated 0 has gV = 0 on that eigenspace) and the
-  repeated eigenvalues too: raise, since the two cannot be told apart (:func:`check_values`);
-* it does reach them: raise.  When the loss depends on the chosen basis (``V[:, 0]``) the
-  gradient does not exist; when it does not (a projector ``V[:, :k] @ V[:, :k].T``, a
-  reconstruction ``V diag(f(w)) V^T``) the missing term is ``f'`` times the coupling, which
-  the cotangents cannot tell: the projector and ``V_b diag(w_b) V_b^T`` at ``w_b = 1`` reach
-  backward with the same (gw, gV) and their gradients differ.  Zeroing was silently wrong
-  for the reconstruction, so neither gets a number.  (PyTorch divides and gives NaN.)
+* columns i and j of gV are exactly 0 (a loss of the eigenvalues, or of the eigenvectors of
+  other, simple eigenvalues: ``w.sum() + f(V[:, 2])`` at ``Q diag(1, 1, 3) Q^T``; indexing,
+  masks and products with 0 give exact zeros): the term is 0, the gradient right.
+* any entry of those columns is nonzero, however small: raise.  A loss that depends on the
+  chosen basis (``V[:, 0]``) has no gradient.  A basis-independent one has a part within
+  the eigenspace that its cotangents do not carry: a projector ``V_b V_b^T`` has none, the
+  reconstruction ``V_b diag(w_b) V_b^T`` at ``w_b = 1`` has G's block there, and both reach
+  backward with the same gV (and the same gw where that block's diagonal is 0).  A factor
+  that vanishes at the repeated value (``V diag(log w) V^T`` at a repeated 1, ``V diag(w)
+  V^T`` at a repeated 0) leaves only rounding there (~1e-16): a tolerance would call it 0
+  and miss the term, so none is used.  (PyTorch divides: NaN, or a wrong number.)
+* the columns are exactly 0 and the computed copies of the value are bitwise equal: a
+  factor can vanish there exactly (``log(1.0) == 0``), and exact zeros prove nothing.  A loss
+  that uses those values (gw not ~0) and other eigenvectors raises (:func:`_vanish_error`);
+  one whose gw is ~0 there too (``w[2] + f(V[:, 2])`` at ``diag(1, 1, 3)``) gets its
+  gradient -- and is told apart from ``V diag(log w) V^T`` with a zero-diagonal block of G
+  on that eigenspace by nothing: the one case the cotangents cannot settle.
 
-The check runs only where a repeated pair exists (one host read of the mask otherwise).
-Unequal gradients of the eigenvalues within a repeated eigenspace (``w[0]`` alone) are kept:
-the answer is then a subgradient of that non-differentiable function, as for ``max`` at a tie.
+A zero singular value of a non-square matrix has a vector on its null side that is any unit
+vector of a null space: any reach of it raises; its value used with other singular vectors
+follows the rules above (:func:`check_zero`, with ``s == 0.0`` for "bitwise equal").
+
+The checks run only where a repeated pair exists (one host read of the mask otherwise, one
+more when it does).  Unequal gradients of the eigenvalues within a repeated eigenspace
+(``w[0]`` alone) are kept: the answer is then a subgradient of that non-differentiable
+function, as for ``max`` at a tie.
 
 >>> import numpy as np
 >>> repeated_pairs(np.array([1.0, 1.0, 2.0]), 3).astype(int).tolist()
@@ -39,8 +50,8 @@ import numpy as np
 from ..tensor import Tensor
 from ._util import xp_of
 
-__all__ = ["first_true", "largest_entry", "repeated_pairs", "small_values", "check_coupling",
-           "check_values", "check_null_space", "zero_where"]
+__all__ = ["first_true", "largest_entry", "repeated_pairs", "small_values", "check_repeated",
+           "check_zero", "zero_where"]
 
 _SLACK = 8  # rounding of a LAPACK eigen/singular value: a few sqrt(n) * eps * max|w| (an
 # n in place of sqrt(n) took distinct float32 values of a random 300 x 300 matrix for equal)
@@ -107,68 +118,107 @@ def _num(v):
     return complex(v) if np.iscomplexobj(v) else float(v)
 
 
-def check_coupling(op, mask, w, couplings, vectors="eigenvectors", value="eigenvalue"):
-    """Raise where the loss reaches the vectors of a repeated pair: ``|X[i, j]|`` above
-    rounding (relative to the largest entry of the ``couplings`` matrices) at a pair of
-    ``mask``."""
-    xs = [abs(_raw(x)) for x in couplings]
-    n = xs[0].shape[-1]
-    tol = _SLACK * n * np.finfo(xs[0].dtype).eps * largest_entry(xs)
-    bad = mask & (xs[0] > tol)
-    for x in xs[1:]:
-        bad |= mask & (x > tol)
-    if not bool(bad.any()):
-        return
-    idx, batch = first_true(bad)
-    i, j = idx[-2:]
-    val = _num(_to_host(_raw(w))[idx[:-2] + (i,)])
-    raise ValueError(
-        f"{op}: the gradient through the {vectors} is not defined at the repeated {value} "
-        f"{val!r} (positions {i} and {j}{batch}): the loss depends on the {vectors} of that "
-        f"repeated {value}, which are any rotation of each other.  Even a basis-independent use "
-        f"of them (a projector, a reconstruction with a function of the {value}s) has a "
-        f"gradient there that backward cannot recover.  Use a loss of the {value}s only, or "
-        f"separate the repeated {value}s (e.g. add a small distinct perturbation)")
+def _reach(gvecs):
+    """(..., k): True where column j of some cotangent in ``gvecs`` (..., m, k) has a nonzero
+    entry -- exactly: a loss that leaves vector j alone gives it exact zeros (indexing,
+    masks, products with 0), one that reaches it through a factor vanishing only up to
+    rounding (``log(w)`` at a repeated 1) gives ~1e-16, which no tolerance may take for 0."""
+    reach = None
+    for g in gvecs:
+        r = (_raw(g) != 0).any(axis=-2)
+        reach = r if reach is None else reach | r
+    return reach
 
 
-def check_values(op, where, w, gw, gvecs, vectors="eigenvectors", value="eigenvalue"):
-    """Raise where the loss reaches the vectors (any ``gvecs`` nonzero) and a repeated (or
-    zero) value of ``where`` (..., k) has a nonzero gradient ``gw``: the vectors of that
-    value may enter through a factor that vanishes there (``V diag(w) V^T`` at a repeated
-    0), a term the cotangents do not carry."""
-    if not any(bool(_raw(g).any()) for g in gvecs):
-        return
+def _big(gw):
+    """(..., k): ``gw`` above rounding, relative to its largest entry in each matrix."""
     g = abs(_raw(gw))
-    tol = _SLACK * g.shape[-1] * np.finfo(g.dtype).eps * g.max(axis=-1, keepdims=True)
-    bad = where & (g > tol)
-    if not bool(bad.any()):
+    return g > _SLACK * g.shape[-1] * np.finfo(g.dtype).eps * g.max(axis=-1, keepdims=True)
+
+
+def check_repeated(op, rep, w, gw, gvecs, vectors="eigenvectors", value="eigenvalue"):
+    """Raise unless the loss leaves the vectors of every repeated pair alone.
+
+    ``rep`` (..., k, k) bool: :func:`repeated_pairs` of ``w`` (..., k), real or complex;
+    ``gw`` (..., k): the values' cotangent; ``gvecs``: the vectors' cotangents (..., m, k),
+    column j that of value j (eigh, eig: [gV]; svd: [gU, gV]); arrays or Tensors, NumPy or
+    CuPy.  ValueError where a column of a repeated pair has any nonzero entry, or where the
+    pair's computed values are bitwise equal, gw is above rounding there and other vectors
+    are reached (:func:`_vanish_error`).  One host read when all is well.
+
+    >>> import numpy as np
+    >>> w = np.array([1.0, 1.0 + 2.0 ** -52, 3.0])
+    >>> only_v2 = np.zeros((3, 3)); only_v2[:, 2] = 1.0        # w.sum() + f(V[:, 2])
+    >>> check_repeated("eigh", repeated_pairs(w, 3), w, np.ones(3), [only_v2])
+    >>> check_repeated("eigh", repeated_pairs(w, 3), w, np.ones(3), [only_v2 + 1e-17])
+    Traceback (most recent call last):
+    ValueError: eigh: the gradient through the eigenvectors is not defined at the repeated ...
+    """
+    wr = _raw(w)
+    reach = _reach(gvecs)
+    touched = rep & (reach[..., :, None] | reach[..., None, :])
+    big = _big(gw)
+    exact = rep & (wr[..., :, None] == wr[..., None, :]) & reach.any(axis=-1)[..., None, None]
+    vanish = exact.any(axis=-1) & big
+    if not bool(touched.any() | vanish.any()):
         return
+    if bool(touched.any()):
+        idx, batch = first_true(touched)
+        i, j = idx[-2:]
+        val = _num(_to_host(wr)[idx[:-2] + (i,)])
+        raise ValueError(
+            f"{op}: the gradient through the {vectors} is not defined at the repeated {value} "
+            f"{val!r} (positions {i} and {j}{batch}): the loss reaches the {vectors} of that "
+            f"repeated {value}, which are any rotation of each other.  A loss that depends on "
+            f"the rotation has no gradient there; one that does not (a projector, "
+            f"V diag(f(w)) V^T such as a matrix logarithm) has a part within their span that "
+            f"backward cannot recover from the {vectors}' gradient, however small that gradient "
+            f"is there.  Use a loss of the {value}s only, or of the {vectors} of simple "
+            f"{value}s only, or separate the repeated {value}s (e.g. add a small distinct "
+            f"perturbation)")
+    _vanish_error(op, vanish, wr, vectors, value, "whose computed copies are exactly equal")
+
+
+def _vanish_error(op, bad, w, vectors, value, why):
     idx, batch = first_true(bad, 1)
-    val = _num(_to_host(_raw(w))[idx])
+    val = _num(_to_host(w)[idx])
     raise ValueError(
         f"{op}: the gradient is not defined by backward at the repeated (or zero) {value} "
-        f"{val!r} (position {idx[-1]}{batch}): the loss uses that {value} and also "
-        f"{vectors}, and backward cannot tell whether the {vectors} of the repeated {value} "
-        f"enter through a factor that vanishes there (as in V @ diag(w) @ V.T at a repeated "
-        f"0), whose gradient it cannot recover.  Use a loss of the {value}s only, or "
-        f"separate the repeated {value}s (e.g. add a small distinct perturbation)")
+        f"{val!r} (position {idx[-1]}{batch}), {why}: the loss uses that {value} and other "
+        f"{vectors}, and backward cannot tell it from a loss that also uses the {vectors} of "
+        f"this {value} through a factor that vanishes there exactly (V @ diag(w) @ V.T at a "
+        f"0.0, V @ diag(log(w)) @ V.T at a 1.0), whose gradient it cannot recover.  Use a loss "
+        f"of the {value}s only, or separate the repeated {value}s (e.g. add a small distinct "
+        f"perturbation)")
 
 
-def check_null_space(op, small, resid, side):
-    """Raise where the loss reaches a singular vector of a zero singular value outside the
-    span of the others (``resid`` (..., m, k): the gradient's part outside that span): such
-    a vector is any unit vector of the null space."""
-    r = abs(_raw(resid))
-    tol = _SLACK * r.shape[-2] * np.finfo(r.dtype).eps * r.max(axis=(-2, -1), keepdims=True)
-    bad = small & (r > tol).any(axis=-2)
-    if not bool(bad.any()):
+def check_zero(op, small, s, gs, gnull, gother, side):
+    """Raise at the zero singular values of a non-square matrix.
+
+    ``small`` (..., k) bool: :func:`small_values` of ``s`` (..., k); ``gs`` (..., k) their
+    cotangent; ``gnull`` (..., m, k): the cotangent on the null side (gU of a tall matrix,
+    gV of a wide one: there such a vector is any unit vector of a null space), ``gother``
+    the other side's; ``side`` names the null side in the message ("u", "vh.T").
+    ValueError where a column of ``gnull`` at a zero value has any nonzero entry, or where
+    the zero value's gs is above rounding, other vectors are reached, and its own are too or
+    it is exactly 0.0 (:func:`_vanish_error`).  One host read when all is well.
+    """
+    sr = _raw(s)
+    null = small & _reach([gnull])
+    reach = _reach([gnull, gother])
+    vanish = (small & _big(gs) & reach.any(axis=-1, keepdims=True)
+              & (reach | (sr == 0)))
+    if not bool(null.any() | vanish.any()):
         return
-    idx, batch = first_true(bad, 1)
-    raise ValueError(
-        f"{op}: the gradient through the singular vectors is not defined at singular value 0 "
-        f"(position {idx[-1]}{batch}): the loss depends on {side}[..., {idx[-1]}], which is "
-        f"any unit vector of a null space; use a loss of the singular values only, or of "
-        f"the vectors of nonzero singular values")
+    if bool(null.any()):
+        idx, batch = first_true(null, 1)
+        raise ValueError(
+            f"{op}: the gradient through the singular vectors is not defined at singular "
+            f"value 0 (position {idx[-1]}{batch}): the loss depends on {side}[..., {idx[-1]}], "
+            f"which is any unit vector of a null space; use a loss of the singular values "
+            f"only, or of the vectors of nonzero singular values")
+    _vanish_error(op, vanish, sr, "singular vectors", "singular value",
+                  "a zero singular value of a non-square matrix")
 
 
 def zero_where(xp, mask, x):

@@ -27,8 +27,8 @@ from __future__ import annotations
 
 from ..tensor import Tensor
 from .decomp_common import _eye_like, _H, _mat, _raw, _re, _safe_inv, check_phase
-from .linalg_degenerate import (check_coupling, check_null_space, check_values,
-                                repeated_pairs, small_values, zero_where)
+from .linalg_degenerate import (check_repeated, check_zero, repeated_pairs, small_values,
+                                zero_where)
 from .packed_results import _Packed, _unpack
 
 __all__ = ["svd", "svdvals"]
@@ -66,8 +66,7 @@ class Svd(_Packed):
         n = max(u.shape[-2], vh.shape[-1])
         rep = repeated_pairs(s, n)
         if rep is not None:  # repeated singular values: right (terms 0) or an error
-            check_coupling("svd", rep, s, [uhgu, vhgv], _VEC, _VAL)
-            check_values("svd", rep.any(axis=-1), s, gs, [gu, gv], _VEC, _VAL)
+            check_repeated("svd", rep, s, gs, [gu, gv], _VEC, _VAL)
         s2 = s * s
         F = zero_where(xp, rep, _safe_inv(xp, s2[..., None, :] - s2[..., :, None]))
         J = F * (uhgu - _H(xp, uhgu))
@@ -79,8 +78,8 @@ class Svd(_Packed):
         if tall or wide or cplx:
             small = small_values(s, n)
             sinv = zero_where(xp, small, _safe_inv(xp, s))
-            if small is not None and (tall or wide):
-                check_values("svd", small, s, gs, [gu, gv], _VEC, _VAL)
+            if small is not None and (tall or wide):  # u (tall) or v (wide): a null space's
+                check_zero("svd", small, s, gs, *((gu, gv, "u") if tall else (gv, gu, "vh.T")))
         if cplx:  # the pair's relative phase: free (so not to be used) where s is 0
             rel = (du - dv) / 2
             if small is not None:
@@ -91,13 +90,9 @@ class Svd(_Packed):
         ga = u @ inner @ vh
         if tall:  # u's part outside span(u) is free where s is 0
             ru = gu - u @ uhgu
-            if small is not None:
-                check_null_space("svd", small, ru, "u")
             ga = ga + (ru * sinv[..., None, :]) @ vh
         if wide:
             rv = gv - v @ vhgv
-            if small is not None:
-                check_null_space("svd", small, rv, "vh.T")
             ga = ga + (u * sinv[..., None, :]) @ _H(xp, rv)
         return ga
 
