@@ -357,3 +357,6 @@ def install(Tensor):
     for name, fn in PROPERTIES.items():
         if not hasattr(Tensor, name):
             setattr(Tensor, name, property(fn, SETTERS.get(name)))
+    from ._array_attrs import install as install_attrs
+
+    install_attrs(Tensor)  # shape =, base, setflags, choose

@@ -51,9 +51,9 @@ def _positions(t, key):
     shape, dev = t.shape, t.device
     idx, pos = _host_positions(shape, dev, _host_key(key))
     if capture_hooks._on and not isinstance(key, Tensor) and not hasattr(key, "shape"):
-        for i, a in enumerate(idx):  # a static key (int, slice, list): constants a replay
-            if hasattr(a, "shape"):  # makes again
-                capture_hooks.constant(lambda i=i: _host_positions(shape, dev, key)[0][i], a)
+        for a in idx:                # a static key (int, slice, list): constants a replay
+            if hasattr(a, "shape"):  # makes again, of its values now (a list changed in
+                capture_hooks.constant(a.copy().copy, a)  # place later is not read again)
     return idx, pos.size, pos.shape
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import ops
+from .array_subclasses import own_arithmetic
 from .ops._fast import fast_matmul, fast_op
 from .ops._order import order_arg
 from .tensor import Tensor
@@ -149,7 +150,29 @@ def _flatten(self, start_dim=0, end_dim=-1, order="C"):
 
 def _matmul(a, b):
     r = fast_matmul(a, b)  # plain NumPy-backed operands: NumPy's matmul directly
-    return ops.matmul(a, b) if r is None else r
+    if r is not None:
+        return r
+    if own_arithmetic(a) or own_arithmetic(b):
+        return NotImplemented
+    return ops.matmul(a, b)
+
+
+def _defer(fn):
+    """Binary operator ``fn``, answering NotImplemented when an operand is an ndarray
+    subclass with arithmetic of its own (``numpy.matrix``, masked arrays): Python then
+    calls that operand's reflected operator, as ndarray's operators let it (``t * M`` is
+    the matrix product).  Only the slow path asks: the fast one takes tensors and numbers."""
+    def f(a, b):
+        if own_arithmetic(a) or own_arithmetic(b):
+            return NotImplemented
+        return fn(a, b)
+    f.__name__, f.__qualname__, f.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
+    return f
+
+
+def _fast_operator(name):
+    """:func:`fast` for an operator: its slow path defers as :func:`_defer` says."""
+    return fast_op(name, _defer(getattr(ops, name)))
 
 
 def fast(name):
@@ -246,24 +269,24 @@ OR = _bitwise("bitwise_or", "logical_or")
 XOR = _bitwise("bitwise_xor", "logical_xor")
 
 BINARY = {
-    "__add__": fast("add"), "__sub__": fast("subtract"),
-    "__mul__": fast_op("multiply", _multiply),
-    "__truediv__": fast("divide"), "__pow__": fast("power"), "__matmul__": _matmul,
-    "__mod__": fast("remainder"), "__floordiv__": fast("floor_divide"),
-    "__divmod__": _divmod,
-    "__eq__": fast_op("equal", _compare(ops.equal, False)),
-    "__ne__": fast_op("not_equal", _compare(ops.not_equal, True)),
-    "__lt__": fast("less"),
-    "__le__": fast("less_equal"), "__gt__": fast("greater"), "__ge__": fast("greater_equal"),
-    "__and__": AND, "__or__": OR, "__xor__": XOR,
+    "__add__": _fast_operator("add"), "__sub__": _fast_operator("subtract"),
+    "__mul__": fast_op("multiply", _defer(_multiply)),
+    "__truediv__": _fast_operator("divide"), "__pow__": _fast_operator("power"),
+    "__matmul__": _matmul, "__mod__": _fast_operator("remainder"),
+    "__floordiv__": _fast_operator("floor_divide"), "__divmod__": _defer(_divmod),
+    "__eq__": fast_op("equal", _defer(_compare(ops.equal, False))),
+    "__ne__": fast_op("not_equal", _defer(_compare(ops.not_equal, True))),
+    "__lt__": _fast_operator("less"), "__le__": _fast_operator("less_equal"),
+    "__gt__": _fast_operator("greater"), "__ge__": _fast_operator("greater_equal"),
+    "__and__": _defer(AND), "__or__": _defer(OR), "__xor__": _defer(XOR),
 }
 REFLECTED = {
-    "__radd__": fast("add"), "__rsub__": fast("subtract"),
-    "__rmul__": fast_op("multiply", _multiply),
-    "__rtruediv__": fast("divide"), "__rpow__": fast("power"), "__rmatmul__": _matmul,
-    "__rmod__": fast("remainder"), "__rfloordiv__": fast("floor_divide"),
-    "__rdivmod__": _divmod,
-    "__rand__": AND, "__ror__": OR, "__rxor__": XOR,
+    "__radd__": _fast_operator("add"), "__rsub__": _fast_operator("subtract"),
+    "__rmul__": fast_op("multiply", _defer(_multiply)),
+    "__rtruediv__": _fast_operator("divide"), "__rpow__": _fast_operator("power"),
+    "__rmatmul__": _matmul, "__rmod__": _fast_operator("remainder"),
+    "__rfloordiv__": _fast_operator("floor_divide"), "__rdivmod__": _defer(_divmod),
+    "__rand__": _defer(AND), "__ror__": _defer(OR), "__rxor__": _defer(XOR),
 }
 UNARY = {"__neg__": fast("negative"), "__abs__": fast("abs"), "__pos__": _pos,
          "__invert__": _invert}

@@ -5,9 +5,12 @@ rounds, converts).  :func:`install` puts them on :class:`gpugrad.Tensor`.
 """
 from __future__ import annotations
 
+import math
 import operator
 
 from . import ops as _ops
+from . import transforms as _transforms
+from .grad_mode import _state as _gm
 
 _Tensor = None   # gpugrad.Tensor, set by install()
 
@@ -29,7 +32,23 @@ def __bool__(self):
                          f"ambiguous; use .any() or .all()")
     return bool(self.item())
 
+def _refuse_in_transform(self, what):
+    """TypeError when ``self`` is being differentiated by a transform evaluating its function
+    (``gg.grad``, ``value_and_grad``, ``jacobian``, ...): a Python number made from it (by
+    ``what``: ``float()``, ``math.exp``, ``%f``) computes outside the graph, so the gradient
+    through it would silently be zero, as HIPS autograd and JAX refuse it.  Elsewhere
+    (``loss.backward()`` code) the conversion reads the value, as PyTorch's does."""
+    if self.requires_grad and getattr(_transforms._depth, "n", 0) > 0 and _gm.enabled:
+        raise TypeError(
+            f"{what} of a tensor being differentiated (gpugrad.grad and the other transforms) "
+            f"makes a Python number outside the graph, so the gradient through it would be "
+            f"lost: compute with gpugrad.numpy's functions (np.exp(x), np.sqrt(x), x * 1.0 "
+            f"instead of math.exp(x), math.sqrt(x), float(x)), or read the value on purpose "
+            f"with x.item() (no gradient), for printing or control flow")
+
+
 def __float__(self):
+    _refuse_in_transform(self, "float() (math.*, %-formatting, numpy.float64())")
     return float(self.item())
 
 def __int__(self):
@@ -48,7 +67,17 @@ def __trunc__(self):
                         f"{self.data.dtype.name} shape {self.shape}; use trunc(t)")
     return int(self.item())
 
+def __floor__(self):
+    """``math.floor(t)``: the int, as of NumPy's float scalars (piecewise constant: no
+    gradient is lost, so it reads the value also inside a transform)."""
+    return math.floor(self.item())
+
+def __ceil__(self):
+    """``math.ceil(t)``: see :func:`__floor__`."""
+    return math.ceil(self.item())
+
 def __complex__(self):
+    _refuse_in_transform(self, "complex() (cmath.*)")
     return complex(self.item())
 
 def __hash__(self):
@@ -175,6 +204,8 @@ def install(Tensor):
     Tensor.__index__ = __index__
     Tensor.__complex__ = __complex__
     Tensor.__trunc__ = __trunc__
+    Tensor.__floor__ = __floor__
+    Tensor.__ceil__ = __ceil__
     Tensor.__hash__ = __hash__
     Tensor.__round__ = __round__
     Tensor.__contains__ = __contains__

@@ -50,6 +50,8 @@ import threading
 
 import numpy as np
 
+from .dtypes import is_inexact
+
 __all__ = ["AnomalyError", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled",
            "is_anomaly_check_nan_enabled"]
 
@@ -163,7 +165,7 @@ class detect_anomaly:
 def _finite(a) -> bool:
     """True when array ``a`` (NumPy or CuPy, any dtype) holds no NaN or Inf.  On a CuPy array
     this waits for the GPU."""
-    if a.dtype.kind not in "fc":
+    if not is_inexact(a.dtype):      # (bfloat16, kind 'V', is checked too)
         return True
     if type(a) is np.ndarray or isinstance(a, np.generic):
         return bool(np.isfinite(a).all())

@@ -47,7 +47,14 @@ LOWER_PRECISION_OPS = ("linear", "matmul", "einsum", "tensordot")
 # ops that run in float32: their 16-bit operands are cast up, their results stay float32
 FLOAT32_OPS = ("softmax", "log_softmax", "logsumexp", "cross_entropy", "nll_loss", "mse_loss",
                "binary_cross_entropy_with_logits", "norm", "sum", "mean", "var", "std",
-               "prod", "cumsum", "exp", "log", "log1p", "expm1")
+               "prod", "cumsum", "exp", "log", "log1p", "expm1",
+               # their twins in gpugrad.numpy (NaN-skipping; the ufunc methods add.reduce,
+               # add.accumulate, multiply.reduce go through sum, cumsum and prod)
+               "nansum", "nanmean", "nanvar", "nanstd", "nanprod", "nancumsum",
+               # linear algebra, which LAPACK runs in float32 or float64 only (PyTorch's CPU
+               # list has the decompositions, inverses and solves)
+               "inv", "det", "slogdet", "solve", "cholesky", "eigh", "eigvalsh", "eig",
+               "eigvals", "svd", "svdvals", "qr", "pinv", "lstsq", "matrix_rank", "cond")
 # everything else runs in the dtype of its inputs (NumPy promotion: bfloat16 + float32 is
 # float32), as PyTorch's "promote" and pass-through ops do
 

@@ -31,6 +31,7 @@ from .node_record import distinct_arrays as _distinct_arrays, is_stale as _is_st
 from .node_record import is_view_of as _is_view_of, refresh as _refresh, release_arrays
 from .node_record import NOT_ARRAY_TYPES
 from .wide_sum import sum_wide
+from .borrowed import Borrowed as _Borrowed, private_inputs as _private_inputs
 from .node_record import view_link as _view_link  # noqa: F401  (inplace, old_values import it)
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
 
@@ -156,6 +157,7 @@ class Function:
         needs = []
         pnodes = []
         any_needs = devs = anchored = stale = cplx = False  # anchored: an input has a device
+        borrowed = False  # a constant input in memory a caller's array holds (gpugrad.borrowed)
         for a in args:
             if isinstance(a, Tensor):
                 anchored = True
@@ -172,6 +174,8 @@ class Function:
                     k = _GRAD_KIND.get(type(d.dtype)) or _grad_kind(d.dtype)
                     if k == "c":
                         cplx = d.dtype
+                elif type(a._vc) is _Borrowed:
+                    borrowed = True
                 if type(d) is not _ndarray:
                     devs = True
                 pn = a._node
@@ -202,6 +206,8 @@ class Function:
                         _refresh(a, cls.__name__)
                 pnodes = [a._node if isinstance(a, Tensor) else None for a in args]
             node.needs = tuple(needs)
+            if borrowed and not cls.view:  # memory a caller's array holds: a private copy
+                args, arrays = _private_inputs(node, args, arrays, needs)
             if len(arrays) > 1 and (len(arrays) > 2 or arrays[0] is arrays[1]):
                 _distinct_arrays(args, arrays)
         else:
@@ -231,8 +237,9 @@ class Function:
         t._grad = t._hooks = t._view = None  # (the slot: no check for a new tensor's None)
         base = out.base if type(out) is _ndarray else getattr(out, "base", None)
         is_view = cls.view
-        view = is_view and base is not None and isinstance(args[0], Tensor) \
-            and _is_view_of(out, arrays[0])  # (a reshape may have had to copy)
+        view = is_view and isinstance(args[0], Tensor) \
+            and _is_view_of(out, arrays[0])  # (a reshape may have had to copy; CuPy's
+        #                                      as_strided is a view with no base)
         if view:
             vc = args[0]._vc
         elif not is_view and base is not None and (alias := _aliased(out, args)) is not None:

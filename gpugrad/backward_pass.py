@@ -120,6 +120,8 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=
             try:
                 for vc, ver in n._vcs:
                     if vc[0] != ver and not _writes_missed(vc, ver, _saved_of(n, vc)):
+                        if recording:    # (a write a replay may make elsewhere: CaptureError)
+                            capture_hooks.write_refused(n, vc, ver, _saved_of(n, vc))
                         raise RuntimeError(
                             f"one of the arrays needed to compute the gradient of {n.name} was "
                             f"modified by an in-place operation: expected version {ver}, got "

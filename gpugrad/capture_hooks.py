@@ -206,6 +206,30 @@ def write(t, src):
         r.write(t, src)
 
 
+def static_key(key) -> bool:
+    """True unless a recording in this thread finds that index ``key`` may write other
+    elements at a replay (an array it holds is computed from the call's values)."""
+    r = active()
+    return r is None or r.static_key(key)
+
+
+def dynamic_write(vc, whole, span):
+    """The write that moved version counter ``vc`` reached bytes ``span`` with a key a replay
+    computes again; it was logged as ``whole`` (:mod:`gpugrad.capture.write_spans`)."""
+    r = active()
+    if r is not None:
+        r.dynamic_write(vc, whole, span)
+
+
+def write_refused(node, vc, ver, arrays):
+    """Backward is about to refuse ``node``: a write logged after version ``ver`` of ``vc``
+    may reach ``arrays``, which it saved.  The recorder raises CaptureError instead when the
+    write was logged whole only because a replay may write other elements."""
+    r = active()
+    if r is not None:
+        r.write_refused(node, vc, ver, arrays)
+
+
 def module_called(module):
     """``module`` was called (its ``training`` flag may steer what the step does)."""
     r = active()

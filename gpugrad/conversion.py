@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend, dtypes
+from .array_subclasses import plain
+from .borrowed import borrow
 from .backend import array_device, is_cupy_array
 from .tensor import Tensor
 
@@ -57,13 +59,14 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     """
     if isinstance(data, Tensor):
         return data.to(dtype=dtype, device=device) if (dtype or device) else data
+    data = plain(data)  # (a tensor holds a plain array: see array_subclasses)
     dt = dtypes.as_dtype(dtype)
     if (isinstance(data, np.ndarray) or is_cupy_array(data)) and (dt is None or
                                                                   data.dtype == dt):
         dev = backend.device(device) if device is not None else (
             array_device(data) if is_cupy_array(data) else backend.get_default_device())
         if array_device(data) == dev and data.dtype in dtypes.SUPPORTED:
-            return Tensor._make(data)
+            return borrow(data)     # (the caller's array: see gpugrad.borrowed)
     return Tensor(data, dtype=dtype, device=device)
 
 
@@ -77,4 +80,4 @@ def from_numpy(a: np.ndarray) -> Tensor:
         raise TypeError(f"expected a numpy.ndarray, got {type(a).__name__}")
     if a.dtype not in dtypes.SUPPORTED:
         raise TypeError(f"unsupported dtype {a.dtype}")
-    return Tensor._make(a)
+    return borrow(plain(a))

@@ -96,6 +96,9 @@ def as_dtype(spec) -> np.dtype:
             from None
     if dt not in SUPPORTED:
         names = ", ".join(d.name for d in SUPPORTED)
+        if not dt.isnative:   # (its name is the native one's: say which it is)
+            raise TypeError(f"unsupported dtype {dt.str}: {dt.name} in non-native byte order; "
+                            f"expected one of {names} in native order")
         raise TypeError(f"unsupported dtype {dt.name}; expected one of {names}")
     return dt
 
@@ -118,6 +121,19 @@ def is_inexact(dt) -> bool:
     (True, False)
     """
     return np.dtype(dt).kind == "c" or is_floating(dt)
+
+
+def finfo(dt):
+    """NumPy's ``finfo`` of a floating (or complex) dtype, bfloat16 included (NumPy's does
+    not know it; ml_dtypes' does).
+
+    >>> float(finfo("float16").max)
+    65504.0
+    """
+    dt = np.dtype(dt)
+    if bfloat16 is not None and dt == bfloat16:
+        return _ml_dtypes.finfo(dt)
+    return np.finfo(dt)
 
 
 def is_low_precision(dt) -> bool:

@@ -57,9 +57,10 @@ from .ops.setitem_rules import holds_array as _holds_array
 from .tensor import Tensor, as_tensor
 from .view_links import _NO_GRAD_VIEW, _WRITE, _view_in_graph, _view_root
 from .view_writeback import commit_to_bases as _commit_to_bases
+from .view_writeback import refuse_ambiguous_write as _refuse_ambiguous_write
 from .view_writeback import writes_through_overlap as _writes_through_overlap
 from .write_log import basic_key as _basic_key, log_write as _log_write, written as _written
-from .write_log import view_key as _view_key
+from .write_log import key_span as _key_span, view_key as _view_key
 from .zero_d import stands_for_scalar
 
 _ndarray = np.ndarray
@@ -109,11 +110,12 @@ def _check_inplace(self, others_grad=False):
                            "x.copy()) or use an out-of-place op (x = x - y); to change a "
                            "parameter's values, wrap the update in gpugrad.no_grad()")
 
-def _inplace(self, op, *others, direct=None, key=None):
+def _inplace(self, op, *others, direct=None, key=None, span=None):
     """``self = op(self, *others)`` written into self's memory; the graph is rewired.
 
     ``direct(self)``, when given, does the write itself where no graph is recorded; ``key``,
-    a basic key, says the write touched only ``self[key]`` (:mod:`gpugrad.write_log`)."""
+    a basic key, says the write touched only ``self[key]``, ``span`` (an advanced key's
+    :func:`~gpugrad.write_log.key_span`) only that memory (:mod:`gpugrad.write_log`)."""
     others_grad = any(in_graph(o) for o in others)
     self._check_inplace(others_grad)
     old = None
@@ -123,6 +125,7 @@ def _inplace(self, op, *others, direct=None, key=None):
     if grad and (self.requires_grad or others_grad):
         if _autograd._is_stale(self):
             _autograd._refresh(self, "an in-place operation")
+        _refuse_ambiguous_write(self)        # (before anything is written)
         old = self._node
         res = op(self._shallow(), *others)
         _check_fits(self, res)
@@ -141,7 +144,8 @@ def _inplace(self, op, *others, direct=None, key=None):
         _write(self, res)
     self._vc[0] += 1
     if type(self.data) is np.ndarray:
-        _log_write(self._vc, self.data if key is None else _written(self.data, key))
+        _log_write(self._vc, span if span is not None else self.data if key is None else
+                   _written(self.data, key))
     if self._node is not None:
         self._node._out_ver = self._vc[0]  # self is current; other views of it are stale
         self._node._written = self._vc     # its answer lives in this memory
@@ -231,17 +235,22 @@ def __setitem__(self, key, value):
                 if self._view is not None:
                     _commit_to_bases(self, None)
                 return
-    # the part written, for the write log (NumPy arrays; a 0-d tensor key is read on the
-    # host, which gpugrad.compile's recording refuses)
-    basic = _basic_key(key) if type(self.data) is np.ndarray and not _capture._on else None
-    if basic is not None and key is not Ellipsis and self.data.flags.writeable and (
-            self._view is not None or self._node is not None) and _writes_through_overlap(self):
+    # the part written, for the write log (NumPy arrays) and a write through overlapping
+    # windows; a 0-d tensor key is read as its int on NumPy arrays outside gpugrad.compile's
+    # recording (which refuses a host read: a replay writes a key of Python values again)
+    numpy = type(self.data) is np.ndarray
+    basic = _basic_key(key, numpy and not _capture._on)
+    if basic is not None and key is not Ellipsis and getattr(self.data.flags, "writeable", 1) \
+            and (self._view is not None or self._node is not None) and \
+            _writes_through_overlap(self):
         # (overlapping windows: a write of the one window keyed, a view even of one element)
         self[_view_key(self.data, basic)][...] = value
         return
     self._check_inplace()
-    direct = _numpy_write(key, value) if type(self.data) is np.ndarray else None
-    self._inplace(lambda a, v: _ops.setitem(a, key, v), value, direct=direct, key=basic)
+    direct = _numpy_write(key, value) if numpy else None
+    span = _key_span(self.data, key) if numpy and basic is None else None  # (before writing:
+    self._inplace(lambda a, v: _ops.setitem(a, key, v), value, direct=direct, key=basic,
+                  span=span)                                   # the key may be what's written)
 
 
 _SEQ = (list, tuple)

@@ -112,6 +112,9 @@ def _add_to_grad(t, g, report=True):
         elif grad.requires_grad:  # the kept gradient records a graph: add, never overwrite
             t.grad = grad + Tensor._make(g)
         else:
-            grad.data += g
+            d = grad.data
+            d += g            # in place (no rebinding: a recording sees no write by NumPy)
+            if d is not grad.data:
+                grad.data = d   # (a NumPy scalar: a new object)
     finally:
         _unlock()

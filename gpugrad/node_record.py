@@ -92,10 +92,31 @@ def distinct_arrays(args, arrays) -> None:
 
 def is_view_of(out, a) -> bool:
     """True when array ``out`` shares ``a``'s memory as a view (NumPy and CuPy keep the owner,
-    or ``a`` itself, in ``.base``); False for a copy, as a reshape sometimes must make."""
+    or ``a`` itself, in ``.base``); False for a copy, as a reshape sometimes must make.
+    CuPy's ``as_strided`` makes its view on ``a``'s memory pointer, with no ``.base``: a CuPy
+    ``out`` without one is a view when its elements lie in ``a``'s memory (two allocations
+    never overlap)."""
     b = out.base
+    if b is None:
+        return type(out) is not _ndarray and hasattr(out, "__cuda_array_interface__") and \
+            _device_within(out, a)
     # (NumPy's as_strided leaves a DummyArray, whose own base is ``a``, as the view's base)
-    return b is not None and (b is a or b is a.base or getattr(b, "base", None) is a)
+    return b is a or b is a.base or getattr(b, "base", None) is a
+
+
+def _device_within(out, a) -> bool:
+    """True when CuPy array ``out`` (of one element or more) lies in ``a``'s memory."""
+    if not out.size or not a.size:
+        return False
+    (lo, hi), (alo, ahi) = _device_bounds(out), _device_bounds(a)
+    return alo <= lo and hi <= ahi
+
+
+def _device_bounds(x):
+    lo = hi = x.data.ptr
+    for n, s in zip(x.shape, x.strides):
+        lo, hi = lo + min(0, (n - 1) * s), hi + max(0, (n - 1) * s)
+    return lo, hi + x.itemsize
 
 
 def is_stale(t) -> bool:

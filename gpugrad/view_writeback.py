@@ -16,13 +16,15 @@ from __future__ import annotations
 import numpy as np
 
 from . import autograd as _autograd
+from . import capture_hooks as _capture
 from . import ops as _ops
 from .autograd import _view_link
+from .backend import to_device
 from .tensor import Tensor
 from ._tensor_hooks import move_retain
 from .view_links import _record_view
 
-__all__ = ["commit_to_bases", "writes_through_overlap"]
+__all__ = ["commit_to_bases", "refuse_ambiguous_write", "writes_through_overlap"]
 
 
 def commit_to_bases(t, old):
@@ -64,8 +66,7 @@ def commit_to_bases(t, old):
         through = _through_strided(link, base, before)
         if through is not None:  # into the strided view's own base, the view left stale
             link, base, before, prior, pos = through
-            flat = _ops.setitem(_ops.reshape(prior, (-1,)), (pos,), _ops.reshape(value, (-1,)))
-            res = _ops.reshape(flat, prior.shape)
+            res = _put_flat(prior, pos, value)
         else:
             res = _put_back(link, prior, value)
         base._node, base.requires_grad = res._node, True
@@ -95,6 +96,32 @@ def writes_through_overlap(t) -> bool:
             return False
         link = _view_link(base._node, base)
     return type(link).__name__ == "AsStrided" and link.shows_twice()
+
+
+def refuse_ambiguous_write(t) -> None:
+    """Raise RuntimeError, before anything is written, for an in-place write into view ``t``
+    that reaches its base through an as_strided view showing an element more than once
+    (overlapping windows) and that itself shows an element more than once
+    (``sliding_window_view(y, n, writeable=True)[0:2] += f``): which write wins is ambiguous.
+    A contiguous ``t`` (one window: ``windows[i]``) shows each element once and passes at
+    the cost of two flag reads."""
+    d = t.data
+    flags = d.flags
+    if flags.c_contiguous or flags.f_contiguous or (t._node is None and t._view is None):
+        return
+    link = _view_link(t._node, t)
+    while link is not None and type(link).__name__ != "AsStrided":
+        base = link.parents[0]
+        if base is None or base._vc is not t._vc:
+            return
+        link = _view_link(base._node, base)
+    if link is None or not link.shows_twice():
+        return
+    off = np.zeros((), np.int64)
+    for n, s in zip(d.shape, d.strides):
+        off = off[..., None] + np.arange(n, dtype=np.int64) * s
+    if np.unique(off).size != off.size:
+        link.unique_positions()       # (its error, which names what to write instead)
 
 
 def _through_strided(link, view, before):
@@ -144,9 +171,7 @@ def _put_back(link, prior, value):
         re, im = (value, _ops.imag(prior)) if kind == "RealView" else (_ops.real(prior), value)
         return _ops.astype(_ops.add(re, _ops.multiply(im, 1j)), prior.dtype)
     if kind == "AsStrided":  # (gpugrad.numpy.lib.stride_tricks): its elements' flat positions
-        pos = link.unique_positions()  # (a NumPy key: setitem moves it to prior's device)
-        flat = _ops.setitem(_ops.reshape(prior, (-1,)), (pos,), _ops.reshape(value, (-1,)))
-        return _ops.reshape(flat, prior.shape)
+        return _put_flat(prior, link.unique_positions(), value)
     if kind == "Transpose":
         value = _ops.transpose(value, tuple(int(i) for i in np.argsort(link.axes)))
     elif kind == "Reshape":
@@ -155,3 +180,23 @@ def _put_back(link, prior, value):
         value = _ops.flip(value, link.axis)
     return _ops.setitem(prior, Ellipsis, value)
 
+
+def _put_flat(prior, pos, value):
+    """``prior`` with its elements at flat C-order positions ``pos`` (a NumPy integer array
+    of ``value``'s shape, distinct) set to ``value``: one SetItem node of ``prior``'s shape.
+    (A reshape of a flat SetItem would leave the base computed by a Reshape node, which
+    later writes would follow as if the base lived in that temporary's memory: a write
+    through windows of a view, ``sliding_window_view(y[1:], n, writeable=True)``, then
+    stopped short of ``y``.)  Inside a gpugrad.compile recording the key's arrays are
+    recorded as constants: they follow from shapes and strides, which a replay shares."""
+    value = _ops.reshape(value, (-1,))
+    if prior.ndim == 0:
+        return _ops.setitem(prior, Ellipsis, _ops.reshape(value, ()))
+    pos = pos.reshape(-1)
+    key = (pos,) if prior.ndim == 1 else tuple(np.unravel_index(pos, prior.shape))
+    if prior.device.type != "cpu":
+        key = tuple(to_device(k, prior.device) for k in key)
+    if _capture._on:
+        for k in key:
+            _capture.constant(lambda k=k: k, k)
+    return _ops.setitem(prior, key, value)

@@ -251,3 +251,59 @@ def test_update_new_scale_must_be_one_element():
         scaler.update(gg.tensor([4.0, 2.0]))
     scaler.update(gg.tensor([4.0]))
     assert scaler.get_scale() == 4.0
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("backoff,growth", [(0.9, 1.1), (0.3, 3.0), (0.7, 1.7)])
+def test_factors_that_float32_does_not_hold_move_the_scale_as_torch(rng, backoff, growth):
+    """PyTorch multiplies the float32 scale by the factor in double and rounds once."""
+    torch = pytest.importorskip("torch")
+    kw = dict(init_scale=1000.0, growth_interval=1, backoff_factor=backoff,
+              growth_factor=growth)
+    seq = _grad_sequence(rng)
+    _, scales, _, scaler = _run_gpugrad(seq, **kw)
+    tp = torch.nn.Parameter(torch.ones(5))
+    topt = torch.optim.SGD([tp], lr=0.1, momentum=0.9)
+    ts = torch.amp.GradScaler("cpu", **kw)
+    tscales = []
+    for g in seq:
+        topt.zero_grad()
+        ts.scale((tp * torch.tensor(g)).sum()).backward()
+        ts.step(topt)
+        ts.update()
+        tscales.append(ts.get_scale())
+    assert scales == tscales
+    assert scaler.state_dict() == ts.state_dict()
+
+
+def test_growth_past_float32_max_keeps_the_scale():
+    p = gg.nn.Parameter(gg.ones(2))
+    opt = gg.optim.SGD([p], lr=0.0)
+    big = float(np.finfo(np.float32).max) / 1.5
+    scaler = GradScaler(init_scale=big, growth_factor=2.0, growth_interval=1)
+    scaler.scale((p * 0).sum()).backward()
+    scaler.step(opt)
+    scaler.update()
+    assert scaler.get_scale() == float(np.float32(big)) and scaler._get_growth_tracker() == 0
+
+
+def test_step_with_no_gradient_raises_as_torch_and_counts_no_clean_step():
+    """PyTorch: "No inf checks were recorded for this optimizer." -- a step whose optimizer
+    holds no gradient checked nothing, so it must not count towards growing the scale."""
+    p = gg.nn.Parameter(gg.ones(2))
+    opt = gg.optim.SGD([p], lr=0.1)
+    scaler = GradScaler(init_scale=4.0, growth_interval=1)
+    scaler.scale((p * 2).sum())                  # no backward: p.grad is None
+    with pytest.raises(RuntimeError, match="No inf checks were recorded for this optimizer"):
+        scaler.step(opt)
+    with pytest.raises(RuntimeError, match="No inf checks were recorded prior to update"):
+        scaler.update()
+    assert scaler.get_scale() == 4.0 and p.tolist() == [1.0, 1.0]
+    scaler = GradScaler(init_scale=4.0, growth_interval=1)
+    other = gg.optim.SGD([gg.nn.Parameter(gg.ones(1))], lr=0.1)   # two optimizers, one
+    scaler.scale((p * 2).sum()).backward()                       # with gradients
+    scaler.step(opt)
+    with pytest.raises(RuntimeError, match="No inf checks were recorded for this optimizer"):
+        scaler.step(other)
+    scaler.update()                               # the checked optimizer counts
+    assert scaler.get_scale() == 8.0

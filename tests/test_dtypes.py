@@ -39,6 +39,14 @@ def test_as_dtype_rejects():
         dtypes.as_dtype(object)
 
 
+def test_a_byte_swapped_dtype_is_named_as_such():
+    # (it said "unsupported dtype float64; expected one of ..., float64, ...")
+    for spec in (">f8", ">i4") if np.little_endian else ("<f8", "<i4"):
+        with pytest.raises(TypeError, match=r"non-native byte order") as e:
+            dtypes.as_dtype(spec)
+        assert np.dtype(spec).str in str(e.value)
+
+
 def test_is_floating_and_defaults():
     assert dtypes.is_floating("float16") and dtypes.is_floating(np.float64)
     assert not dtypes.is_floating("int64") and not dtypes.is_floating(bool)

@@ -36,8 +36,8 @@ vecmat trapz
 """.split())
 LINALG_EXCLUDED = {"test"}
 # ndarray attributes about raw memory or record dtypes, which a Tensor does not expose
-METHOD_EXCLUDED = {"base", "byteswap", "choose", "ctypes", "getfield", "setfield",
-                   "setflags", "itemset", "newbyteorder", "ptp", "tostring"}
+METHOD_EXCLUDED = {"byteswap", "ctypes", "getfield", "setfield", "itemset", "newbyteorder",
+                   "ptp", "tostring"}
 
 
 def _functions(mod):

@@ -28,8 +28,11 @@ to the thread that enters it, as grad mode does):
   the step uncompiled).
 - softmax, log_softmax, logsumexp, cross_entropy, nll_loss, mse_loss,
   binary_cross_entropy_with_logits, norm, the reductions sum/mean/var/std/prod/cumsum and
-  exp/log/log1p/expm1 (:data:`~gpugrad.autocast_state.FLOAT32_OPS`) cast 16-bit operands up
-  and return float32.
+  their NumPy twins (nansum/nanmean/nanvar/nanstd/nanprod/nancumsum, ``add.reduce``,
+  ``add.accumulate``, ``multiply.reduce``), exp/log/log1p/expm1, and linear algebra (inv,
+  det, slogdet, solve, cholesky, eigh, eigvalsh, eig, eigvals, svd, svdvals, qr, pinv,
+  lstsq, matrix_rank, cond: LAPACK has no 16-bit routines, and PyTorch's CPU list has them)
+  (:data:`~gpugrad.autocast_state.FLOAT32_OPS`) cast 16-bit operands up and return float32.
 - every other op runs in its inputs' dtype, NumPy's promotion deciding mixed cases
   (bfloat16 + float32 is float32).
 
@@ -43,7 +46,10 @@ between regions, even a raw NumPy write into ``p.data``, is always seen (see
 
 Differences from ``torch.autocast`` on the CPU: PyTorch's CPU list leaves softmax,
 log_softmax and the reductions to their input dtype; here they run in float32 (PyTorch's
-CUDA list does the same for softmax/log_softmax/sum).
+CUDA list does the same for softmax/log_softmax/sum).  det, slogdet and pinv, which
+PyTorch's CPU list leaves out (and then refuses a bfloat16 operand), run in float32 here.
+trace, quantile/percentile and cumprod stay in their inputs' 16-bit dtype (summed in
+float32, rounded once), where PyTorch's CPU list has trace and quantile in float32.
 """
 from __future__ import annotations
 

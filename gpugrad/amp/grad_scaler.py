@@ -44,7 +44,9 @@ class GradScaler:
     2000; ``enabled=False`` turns every method into a pass-through (``scale`` returns its
     input, ``step`` just steps).  Errors: ValueError for a growth factor <= 1, a backoff
     factor outside (0, 1), a non-positive interval or scale; RuntimeError for ``unscale_``
-    twice before ``update``, or ``step`` with a closure; ValueError from ``unscale_``/``step``
+    twice before ``update``, ``step`` with a closure, or ``step`` for an optimizer none of
+    whose parameters has a gradient (then ``update`` with no other step: PyTorch's "No inf
+    checks were recorded"); ValueError from ``unscale_``/``step``
     for a float16 gradient (as PyTorch: keep float32 parameters under float16 autocast).
 
     >>> GradScaler().state_dict()["scale"]
@@ -132,7 +134,8 @@ class GradScaler:
             else:   # bfloat16, float64: the product with the float32 1/scale, rounded once
                 g[...] = g * inv
             found |= ~xp.isfinite(g).all()
-        self._found[id(optimizer)] = (found, _UNSCALED)
+        # no gradient: nothing checked (None), so step() refuses and update() counts none
+        self._found[id(optimizer)] = (found if params else None, _UNSCALED)
 
     def step(self, optimizer, *args, **kwargs):
         """Unscale (unless :meth:`unscale_` did) and run ``optimizer.step()`` unless a
@@ -149,6 +152,10 @@ class GradScaler:
         if stage == _READY:
             self.unscale_(optimizer)
             found = self._found[id(optimizer)][0]
+        if found is None:
+            raise RuntimeError("No inf checks were recorded for this optimizer: none of its "
+                               "parameters has a gradient (expected "
+                               "scaler.scale(loss).backward() before scaler.step)")
         self._found[id(optimizer)] = (found, _STEPPED)
         if get_array_module(found) is np:      # the CPU: reading the flag costs nothing
             return None if bool(found[0]) else optimizer.step()
@@ -184,12 +191,17 @@ class GradScaler:
                 found = found | f
             grown = self._tracker + 1
             grow = (grown >= self._growth_interval) & ~found
-            big = self._scale * np.float32(self._growth_factor)
-            new = xp.where(found, self._scale * np.float32(self._backoff_factor),
-                           xp.where(grow & xp.isfinite(big), big, self._scale))
+            big, small = self._times(self._growth_factor), self._times(self._backoff_factor)
+            new = xp.where(found, small, xp.where(grow & xp.isfinite(big), big, self._scale))
             self._tracker[...] = xp.where(found | grow, 0, grown)
             self._scale[...] = new
         self._found = {}
+
+    def _times(self, factor):
+        """The scale times ``factor`` as PyTorch computes it: in double, rounded once to
+        float32 (inf past float32's range)."""
+        with np.errstate(over="ignore"):
+            return (self._scale.astype(np.float64) * factor).astype(np.float32)
 
     def _check_scaled(self, method):
         """PyTorch's check: no scale yet means no scale() call (nor load_state_dict) came

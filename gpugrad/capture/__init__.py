@@ -22,8 +22,9 @@ uncompiled step would, or the recording raises :class:`CaptureError`:
 
 * refused: reading a value on the host -- ``item()``, ``float(t)``, ``bool(t)`` (an ``if`` on
   a tensor), ``tolist()``, ``numpy()`` -- an array that no recorded call made (NumPy code on
-  ``.data`` put into a tensor; see :mod:`gpugrad.capture.tape` for what is read instead), a
-  tensor hook, ``gg.grad`` or ``create_graph``, an input sharing memory with a tensor the
+  ``.data`` put into a tensor; see :mod:`gpugrad.capture.tape` for what is read instead),
+  NumPy arithmetic in place on a tensor's array (``p.data -= lr * p.grad.data``: no replay
+  would repeat it; :mod:`gpugrad.capture.host_reads`), a tensor hook, ``gg.grad`` or ``create_graph``, an input sharing memory with a tensor the
   step reads by reference (a parameter); a gradient hook (``register_hook``,
   ``register_post_accumulate_grad_hook``) added after the recording to a leaf the step hands
   gradients to raises at the next call, before anything runs (remove it and the tape
@@ -50,7 +51,10 @@ uncompiled step would, or the recording raises :class:`CaptureError`:
   recording -- rebinding it later is not seen (make it a buffer or a step argument);
   a decision taken with NumPy on ``.data`` (``if loss.data > 1``) is taken once;
   a tensor the step stores outside itself (``store["loss"] = loss``) is the recording's and
-  keeps its value -- only what the step returns (and the parameters' ``.grad``) is each call's;
+  keeps its value -- only what the step returns (and the parameters' ``.grad``) is each call's
+  (an input returned, or a view of one, is the caller's tensor or that view of it:
+  :mod:`gpugrad.capture.outputs`); other NumPy writes into a tensor's array
+  (``p.data[...] = v``) are not replayed;
   a module held in a Python list or by an object that is not a Module (not a child module
   or a ``ModuleList`` item) and replaced there, or a direct write into a module's
   ``_modules``/``_parameters``/``_buffers`` dicts.
@@ -88,6 +92,7 @@ from ..capture_hooks import CaptureError
 from ..tensor import Tensor
 from . import closure, guards, host_reads
 from .inputs import is_array, memory_map, refuse_shared, signature, static_inputs
+from .outputs import recorded_output
 from .tape import Recorder, build_output
 
 __all__ = ["compile", "CompiledStep", "CaptureError", "training_step"]
@@ -158,7 +163,7 @@ class CompiledStep:
                 return self._record(key, args, kwargs, arrays, objs)
             refuse_shared(arrays, entry.memory, args, kwargs)
             self._tapes.move_to_end(key)
-            out = entry.run(arrays)
+            out = entry.run(arrays, objs)
             _touch_written(entry, args, kwargs)
             return out
 
@@ -195,8 +200,8 @@ class CompiledStep:
         bindings, known = closure.scan(self.fn)
         refuse_shared(arrays, memory_map(known), args, kwargs)
         shared = next((k[1] for k in key[0] if k[0] is None), None)   # (signature's)
-        bufs, outs = static_inputs(objs, arrays, shared)   # (each in its input's layout)
-        outs = iter(outs)
+        bufs, handed = static_inputs(objs, arrays, shared)   # (each in its input's layout)
+        outs = iter(handed)
         s_args = [next(outs) if isinstance(a, Tensor) or _is_array(a) else a for a in args]
         s_kwargs = {k: next(outs) if isinstance(kwargs[k], Tensor) or _is_array(kwargs[k])
                     else kwargs[k] for k in sorted(kwargs)}       # _split's order
@@ -209,7 +214,7 @@ class CompiledStep:
                                                            self._tree, attributes=False):
             self._tapes.clear()                  # the step changed a module tree: the other
             #                                      tapes read the old one
-        spec = rec.output_spec(result)
+        spec = rec.output_spec(result, (bufs, handed))
         tape = rec.tape(spec)
         self.recordings += 1
         self._bindings = bindings
@@ -242,7 +247,7 @@ class CompiledStep:
                 a[...] = buf
         _touch_written(entry, args, kwargs)
         refuse_shared(arrays, entry.memory, args, kwargs)   # (a tensor the scan missed)
-        return result
+        return recorded_output(spec, result, (objs, arrays, bufs))
 
     def _keep(self, key, entry):
         """Keep ``entry`` for ``key``; drop the least recently used tape beyond
@@ -312,9 +317,9 @@ class Replay:
                                     f"inputs got a {type(a).__name__}")
                 buf[...] = a
 
-    def run(self, arrays):
+    def run(self, arrays, objs=None):
         self.load(arrays)
-        out = build_output(self.spec, self.tape.replay())
+        out = build_output(self.spec, self.tape.replay(), (objs, arrays, self.bufs))
         for buf, a in zip(self.bufs, arrays):     # an input the step wrote into
             if a is not buf and id(buf) in self.tape.written:
                 a[...] = buf
@@ -325,7 +330,9 @@ def compile(fn=None, *, cuda_graphs=True, max_recordings=8):
     """Record one call of ``fn`` (a whole training step) and replay it on later calls.
 
     ``fn`` takes Tensors/arrays (data, copied into static buffers at each call) and hashable
-    values (static); it may return Tensors, numbers, None, or tuples/lists/dicts of them.  A
+    values (static); it may return Tensors, numbers, None, or tuples/lists/dicts of them
+    (namedtuples and other subclasses come back as their type; an input returned, or a view
+    of one, is the caller's tensor or that view of it).  A
     replay returns new Tensors (no graph: ``requires_grad`` False) over the replay's arrays
     -- on CUDA graphs, static arrays that the next call overwrites.  Raises
     :class:`CaptureError` when the step reads a value on the host or uses what a replay

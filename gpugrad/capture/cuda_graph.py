@@ -79,7 +79,7 @@ class GraphReplay:
             plan.append(("graph", graph))
         self.env, self.plan = env, plan
 
-    def run(self, arrays):
+    def run(self, arrays, objs=None):
         cp = self.cp
         self.load(arrays)
         caller = cp.cuda.get_current_stream()
@@ -102,4 +102,4 @@ class GraphReplay:
         for buf, a in zip(self.bufs, arrays):     # an input the step wrote into
             if a is not buf and id(buf) in self.tape.written:
                 a[...] = buf
-        return build_output(self.spec, self.env)
+        return build_output(self.spec, self.env, (objs, arrays, self.bufs))

@@ -8,7 +8,9 @@ While recording, every array put into a tensor (``Tensor(...)``, ``gg.tensor(...
 ``t.data = a``) is also reported to the recorder (``Recorder.assigned``), which refuses such an
 array when an op later reads it unless a recorded call made it -- a tensor's constructor puts
 its array first, so this is also how the recorder learns of each tensor made in the step
-(``Recorder.tensor_made``: its ``.grad`` starts as None); and every ``t.grad = g``
+(``Recorder.tensor_made``: its ``.grad`` starts as None).  A tensor's own array put back
+(``p.data -= lr * p.grad.data``: NumPy arithmetic in place, which no replay would repeat)
+raises CaptureError.  Also reported: every ``t.grad = g``
 (``Recorder.grad_set`` before, ``Recorder.grad_assigned`` after), so that the gradient the
 backward pass handed to a leaf is known before the step rebinds ``p.grad``, and the step's own
 assignments are replayed (:mod:`gpugrad.capture.grads`).
@@ -36,13 +38,34 @@ def _reporting(slot):
     get, put = slot.__get__, slot.__set__
 
     def set_data(t, a):
-        put(t, a)
         r = capture_hooks.active()
+        if r is not None and not _being_made(t) and _holds(get, t, a):
+            _refuse_numpy_write(t, a)
+        put(t, a)
         if r is not None:
             if _being_made(t):  # a constructor (Tensor(), _make, Function.apply) sets data first
                 r.tensor_made(t)
             r.assigned(t, a)
     return property(lambda t: get(t, Tensor), set_data, slot.__delete__, slot.__doc__)
+
+
+def _holds(get, t, a):
+    try:
+        return get(t, Tensor) is a
+    except AttributeError:    # (no array yet)
+        return False
+
+
+def _refuse_numpy_write(t, a):
+    """``t.data = t.data`` in a recording thread: what ``p.data -= lr * p.grad.data`` (NumPy
+    arithmetic in place on a tensor's array) leaves -- a write that no recorded call made, so
+    a replay would silently skip it."""
+    raise CaptureError(
+        f"t.data -= ... (or +=, *=, /=: NumPy arithmetic in place on the array of a tensor of "
+        f"shape {tuple(a.shape)}) inside a step that gpugrad.compile records: NumPy writes are "
+        f"not recorded, so every replay would skip this one. Write it with gpugrad ops on the "
+        f"tensor -- `with gg.no_grad(): p -= lr * p.grad` (or p.sub_(...), p.grad.mul_(0.5)) -- "
+        f"or run the step uncompiled")
 
 
 def _reporting_grad(slot):

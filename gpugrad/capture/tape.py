@@ -37,7 +37,9 @@ from . import cpu_plan
 from .checks import ValueChecks
 from .grads import GradAssignments
 from .guards import TensorGuards
+from .inputs import _may_share
 from .keys import dynamic, key_ref, key_value
+from .write_spans import WriteSpans
 from .outputs import _is_value, build_output, output_spec, spec_slots
 
 __all__ = ["Recorder", "Tape", "CaptureError", "build_output"]
@@ -94,7 +96,7 @@ class Tape:
         return env
 
 
-class Recorder(GradAssignments, ValueChecks):
+class Recorder(GradAssignments, ValueChecks, WriteSpans):
     """Listens to :mod:`gpugrad.capture_hooks` during one eager call of the step and builds
     its :class:`Tape`.  ``inputs`` are the static input buffers (read by reference);
     ``known`` arrays of tensors that existed before the call (parameters the step reaches)."""
@@ -107,7 +109,7 @@ class Recorder(GradAssignments, ValueChecks):
         self.keep = list(inputs) + list(known)   # every array seen: ids stay unique
         self.guards = {}         # id(tensor) -> (tensor, array, requires_grad at first read)
         self.leaves = {}         # id(leaf) -> leaf, every leaf handed a gradient
-        self.static = {id(a) for a in inputs}
+        self.inputs, self.static = list(inputs), {id(a) for a in inputs}
         self.known = {id(a) for a in known}
         self.made = {}           # id(array) -> array put into a tensor by unrecorded code
         self.written = set()     # ids of input buffers written in place
@@ -356,8 +358,7 @@ class Recorder(GradAssignments, ValueChecks):
         where = "an in-place write"
         dk, dv = self._ref(t.data, where, t)
         sk, sv = self._ref(src, where)
-        if dk < 0 and id(dv) in self.static:
-            self.written.add(id(dv))
+        self.written.update(id(b) for b in self.inputs if _may_share(t.data, b))   # (views too)
         live = dk < 0 and id(dv) not in self.static
 
         def run(env):
@@ -371,10 +372,10 @@ class Recorder(GradAssignments, ValueChecks):
         self.modules.setdefault(id(module), module)
 
     # ------------------------------------------------------------ the result
-    def output_spec(self, value):
+    def output_spec(self, value, inputs=None):
         """How to rebuild the step's return value from a replay (:func:`output_spec`)."""
         self._flush()
-        return output_spec(self, value)
+        return output_spec(self, value, inputs)
 
     def tape(self, spec) -> Tape:
         """The finished tape for output ``spec`` (:meth:`output_spec`): each slot is let go

@@ -177,16 +177,18 @@ def __getattr__(name):
     raise AttributeError(f"module 'gpugrad.numpy' has no attribute {name!r}")
 
 
-def _install_non_numeric():
-    """Give each function NumPy also has NumPy's answer for non-numeric arguments and
-    dtypes (:func:`gpugrad.numpy._fallback.for_non_numeric`; the ufuncs have it already,
-    below their fast path)."""
-    g = globals()
-    for name in __all__:
-        fn, numpy_fn = g.get(name), getattr(_np, name, None)
+def _install_non_numeric(g, names, numpy_module, prefix=""):
+    """Give each function of namespace ``g`` that ``numpy_module`` also has NumPy's answer
+    for non-numeric arguments and dtypes, and for NumPy's subclasses with arithmetic of their
+    own (``numpy.matrix``, masked arrays): :func:`gpugrad.numpy._fallback.for_non_numeric`
+    (the ufuncs have it already, below their fast path)."""
+    for name in names:
+        fn, numpy_fn = g.get(name), getattr(numpy_module, name, None)
         if isinstance(fn, _types.FunctionType) and callable(numpy_fn) and \
                 not isinstance(numpy_fn, type) and not getattr(fn, "_non_numeric", False):
-            g[name] = _fallback.for_non_numeric(fn, numpy_fn, name)
+            g[name] = _fallback.for_non_numeric(fn, numpy_fn, prefix + name)
 
 
-_install_non_numeric()
+_install_non_numeric(globals(), __all__, _np)
+_install_non_numeric(vars(linalg), linalg.__all__, _np.linalg, "linalg.")
+_install_non_numeric(vars(fft), fft.__all__, _np.fft, "fft.")

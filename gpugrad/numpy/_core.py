@@ -8,7 +8,9 @@ import operator
 import numpy as _np
 
 from .. import backend, capture_hooks, dtypes
+from ..array_subclasses import own_arithmetic, plain
 from ..backend import DeviceMismatchError, array_device, is_cupy_array
+from ..borrowed import borrow
 from ..tensor import Tensor, _array_calls, _wrap
 from ..zero_d import scalar_tensor
 
@@ -18,9 +20,10 @@ _NON_NUMERIC_KINDS = "USOMmVT"  # str, bytes, object, datetime, timedelta, recor
 
 
 class NonNumericError(TypeError):
-    """A value or dtype with no numbers in it (strings, bytes, objects, datetimes, records):
-    no tensor can hold it and no gradient exists.  The ``gpugrad.numpy`` functions answer
-    such calls with NumPy's own result (see :mod:`gpugrad.numpy`)."""
+    """A value or dtype with no numbers in it (strings, bytes, objects, datetimes, records),
+    or an ndarray subclass with arithmetic of its own (``numpy.matrix``, masked arrays): no
+    tensor can hold it and no gradient exists.  The ``gpugrad.numpy`` functions answer such
+    calls with NumPy's own result (see :mod:`gpugrad.numpy`)."""
 
 
 def non_numeric(dt) -> bool:
@@ -39,6 +42,19 @@ def _unsupported(dt, message):
     return (NonNumericError if dt.kind in _NON_NUMERIC_KINDS else TypeError)(message)
 
 
+def _plain_or_numpys(x):
+    """An ndarray subclass instance ``x`` as its plain array, or NonNumericError (NumPy's
+    own answer, the subclass kept) for one with arithmetic of its own: ``numpy.matrix``, a
+    masked array (see :mod:`gpugrad.array_subclasses`)."""
+    if own_arithmetic(x):
+        raise NonNumericError(
+            f"a {type(x).__module__}.{type(x).__name__} keeps its own arithmetic (a matrix's "
+            f"* is the matrix product, a masked array skips its masked elements): no tensor "
+            f"holds it and it has no gradient; convert it with numpy.asarray first to compute "
+            f"on its plain array")
+    return plain(x)
+
+
 def tensor(x, like=None) -> Tensor:
     """``x`` as a Tensor: tensors pass, arrays are wrapped without copying, anything else is
     converted with NumPy's rules (float64 for Python floats) onto ``like``'s device or the
@@ -46,9 +62,11 @@ def tensor(x, like=None) -> Tensor:
     if isinstance(x, Tensor):
         return x
     if isinstance(x, _np.ndarray) or is_cupy_array(x):
+        if type(x) is not _np.ndarray and isinstance(x, _np.ndarray):
+            x = _plain_or_numpys(x)
         if x.dtype not in SUPPORTED:
             raise _unsupported(x.dtype, f"unsupported dtype {x.dtype}; expected numbers or bools")
-        return Tensor._make(x)
+        return borrow(x)     # (the caller's array: see gpugrad.borrowed)
     if type(x) is list or type(x) is tuple:  # (tensors held: on the CPU, where they are)
         cpu = backend.get_default_device().type == "cpu" and (
             not isinstance(like, Tensor) or like.device.type == "cpu")
@@ -251,11 +269,19 @@ def to_float(x):
     return x
 
 
+class Unsupported(NotImplementedError):
+    """A NumPy argument (a keyword, a mode, a shape) that ``gpugrad.numpy.<name>`` has no
+    differentiable version of.  The ``gpugrad.numpy`` functions answer such a call with
+    NumPy's own result when no input is in a recorded graph (the non-graph fallback, as for
+    the functions gpugrad does not implement); inside one the error stands, naming it."""
+
+
 def unsupported(name, **kw):
-    """Raise for keyword arguments gpugrad does not implement (given a non-default value)."""
+    """Raise :class:`Unsupported` for keyword arguments gpugrad does not implement (given a
+    non-default value)."""
     for k, (value, default) in kw.items():
         if value is not default and not (isinstance(default, str) and value == default):
-            raise NotImplementedError(f"gpugrad.numpy.{name}: {k}={value!r} is not supported")
+            raise Unsupported(f"gpugrad.numpy.{name}: {k}={value!r} is not supported")
 
 
 def out(res, out_arg, name, casting=None):

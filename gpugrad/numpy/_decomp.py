@@ -13,6 +13,7 @@ from collections import namedtuple
 import numpy as _np
 
 from .. import backend, ops
+from ..amp.autocast_mode import autocast
 from . import _core as C
 from . import _fallback
 from ._exact import numpy_own
@@ -68,7 +69,7 @@ def eigh(a, UPLO="L"):
     [1.0, 1.0]
     """
     if UPLO != "L":
-        raise NotImplementedError("gpugrad.numpy.linalg.eigh: only UPLO='L' is supported")
+        raise C.Unsupported("gpugrad.numpy.linalg.eigh: only UPLO='L' is supported")
     return EighResult(*ops.eigh(_m(a)))
 
 
@@ -84,7 +85,7 @@ def eigvalsh(a, UPLO="L"):
     if r is not None:
         return r
     if UPLO != "L":
-        raise NotImplementedError("gpugrad.numpy.linalg.eigvalsh: only UPLO='L' is supported")
+        raise C.Unsupported("gpugrad.numpy.linalg.eigvalsh: only UPLO='L' is supported")
     return ops.eigvalsh(_m(a))
 
 
@@ -188,6 +189,8 @@ def matrix_rank(A, tol=None, hermitian=False, *, rtol=None):
     >>> gnp.linalg.matrix_rank(gnp.array([[1.0, 2.0], [2.0, 4.0]])).item()
     1
     """
+    if isinstance(A, Tensor):   # a 16-bit A: float32 under autocast, else TypeError
+        A = no_low_precision(A, "matrix_rank")
     r = numpy_own(_np.linalg.matrix_rank, (A.detach() if isinstance(A, Tensor) else A,),
                   {"tol": tol, "hermitian": hermitian, "rtol": rtol})  # NumPy's own, CPU
     if r is not None:
@@ -325,8 +328,13 @@ def lstsq(a, b, rcond=None):
         return _fallback.call(_np.linalg.lstsq, (a, b), {"rcond": rcond}, "linalg.lstsq")
     A = _m(a)
     B = C.to_float(C.tensor(b, A))
-    for t in (A, B):
-        no_low_precision(t, "lstsq")  # before finfo, which does not know bfloat16
+    # before finfo, which does not know bfloat16 (float32 under autocast)
+    A, B = no_low_precision(A, "lstsq"), no_low_precision(B, "lstsq")
+    with autocast(enabled=False):   # a float32 op under autocast: its products too
+        return _lstsq(A, B, rcond)
+
+
+def _lstsq(A, B, rcond):
     if A.ndim != 2 or B.ndim not in (1, 2) or B.shape[0] != A.shape[0]:
         raise ValueError(f"lstsq: expected a of shape (M, N) and b of shape (M,) or (M, K), "
                          f"got {A.shape} and {B.shape}")

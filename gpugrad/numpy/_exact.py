@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as _np
 
 from .. import backend
+from ..array_subclasses import own_arithmetic
 from ..ops._fast import in_graph, watched
 from ..tensor import Tensor
 from ..zero_d import scalar_tensor
@@ -73,8 +74,8 @@ def numpy_own(func, args, kwargs=None):
                 return None
             tensors += 1
         elif isinstance(v, _np.ndarray):
-            if v.dtype.char not in _NATIVE:
-                return None
+            if v.dtype.char not in _NATIVE or own_arithmetic(v):
+                return None  # (a matrix, a masked array: NumPy's answer keeps its type)
         elif backend.is_cupy_array(v):
             return None
     if not tensors and backend.get_default_device().type != "cpu":

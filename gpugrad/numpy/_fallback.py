@@ -20,8 +20,10 @@ from __future__ import annotations
 import numpy as _np
 
 from .. import backend, capture_hooks, dtypes
+from ..autocast_state import _state as _amp
 from ..ops._fast import in_graph
 from ..ops.decompositions import no_low_precision
+from ..array_subclasses import own_arithmetic, plain
 from ..backend import is_cupy_array
 from ..tensor import Tensor
 from ..zero_d import stands_for_scalar
@@ -61,15 +63,32 @@ def unwrap(obj, swap=None):
     return obj
 
 
+def _widened(obj):
+    """``obj`` with each 16-bit float Tensor cast to float32 (containers rebuilt): under
+    autocast a linear algebra function runs in float32, as PyTorch's CPU autocast has it."""
+    if isinstance(obj, Tensor):
+        return obj.astype(_np.float32) if dtypes.is_low_precision(obj.dtype) else obj
+    if isinstance(obj, list):
+        return [_widened(v) for v in obj]
+    if isinstance(obj, tuple) and not hasattr(obj, "_fields"):
+        return tuple(_widened(v) for v in obj)
+    if isinstance(obj, dict):
+        return {k: _widened(v) for k, v in obj.items()}
+    return obj
+
+
 def wrap_result(r):
-    """NumPy's answer with arrays of supported dtypes as Tensors; scalars stay scalars."""
+    """NumPy's answer with arrays of supported dtypes as Tensors; scalars stay scalars, and
+    so do NumPy's subclasses with arithmetic of their own (``numpy.matrix``, masked arrays:
+    see :mod:`gpugrad.array_subclasses`); other subclasses (``memmap``) as their plain array."""
     if isinstance(r, tuple):
         items = [wrap_result(v) for v in r]
         return type(r)(*items) if hasattr(r, "_fields") else tuple(items)
     if isinstance(r, list):
         return [wrap_result(v) for v in r]
-    if (isinstance(r, _np.ndarray) or is_cupy_array(r)) and r.dtype in dtypes.SUPPORTED:
-        return Tensor._make(r)
+    if (isinstance(r, _np.ndarray) or is_cupy_array(r)) and r.dtype in dtypes.SUPPORTED \
+            and not own_arithmetic(r):
+        return Tensor._make(plain(r))
     return r
 
 
@@ -105,6 +124,9 @@ def call(func, args, kwargs, name):
     ts = list(tensors_in((args, kwargs)))
     shown = f"numpy.{name}"
     if name.startswith("linalg."):  # NumPy answers bfloat16 in float64 and refuses float16
+        if any(dtypes.is_low_precision(t.dtype) for t in ts) and _amp.dtype is not None:
+            args, kwargs = _widened(args), _widened(kwargs)   # autocast: a float32 op
+            ts = list(tensors_in((args, kwargs)))
         for t in ts:
             no_low_precision(t, shown)
     if any(in_graph(t) for t in ts):
@@ -140,6 +162,9 @@ _FLOAT_COMPUTING = frozenset((
     "histogram2d", "histogramdd", "histogram_bin_edges", "gradient", "convolve", "correlate"))
 
 
+_AMP_FLOAT32 = frozenset(("nanvar", "nanstd", "nanprod", "nancumsum"))  # (var, std, ...)
+
+
 def _low_precision_input(name, args, kwargs):
     """``(dtype, swap)`` when ``name`` computes on floats and every float array among its
     arguments is of one 16-bit dtype (float16 or bfloat16): ``swap`` maps each such tensor
@@ -152,8 +177,10 @@ def _low_precision_input(name, args, kwargs):
         return None
     if any(isinstance(a, _np.ndarray) and a.dtype in found for a in _leaves((args, kwargs))):
         return None  # a raw 16-bit array: NumPy's own answer
-    return found.pop(), {id(t): t.data.astype(_np.float32) for t in tensors_in((args, kwargs))
-                         if t.dtype.kind != "c" and dtypes.is_low_precision(t.dtype)}
+    low = _np.dtype(_np.float32) if _amp.dtype is not None and name in _AMP_FLOAT32 else \
+        found.pop()   # (autocast: the twins of its float32 ops answer in float32)
+    return low, {id(t): t.data.astype(_np.float32) for t in tensors_in((args, kwargs))
+                 if t.dtype.kind != "c" and dtypes.is_low_precision(t.dtype)}
 
 
 def _narrowed(r, dtype):
@@ -291,87 +318,4 @@ def call_named(name, args, kwargs):
     return call(func, args, kwargs, name)
 
 
-def for_non_numeric(fn, numpy_fn, name):
-    """``fn`` (a ``gpugrad.numpy`` function), answering with NumPy's ``numpy_fn`` through
-    :func:`call` when ``fn`` meets a non-numeric value or dtype (strings, objects, datetimes:
-    :class:`~gpugrad.numpy._core.NonNumericError`).  The result is marked ``_non_numeric``.
-
-    The wrapper has ``fn``'s own parameters and defaults (made once, from its signature), so
-    a call costs one frame more than ``fn``'s, not the packing of ``*args, **kwargs``; the
-    fallback passes NumPy the arguments that differ from ``fn``'s defaults.
-
-    >>> import numpy
-    >>> from gpugrad.numpy import _math
-    >>> f = for_non_numeric(_math.add.__wrapped__, numpy.add, "add")
-    >>> f(numpy.array(["a"]), "b")
-    array(['ab'], dtype='<U2')
-    """
-    from ._core import NonNumericError
-
-    f = _forwarding(fn, numpy_fn, name, NonNumericError)
-    f.__name__, f.__qualname__, f.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
-    f.__module__, f.__wrapped__, f._non_numeric = fn.__module__, fn, True
-    f.__dict__.update({k: v for k, v in fn.__dict__.items() if k not in f.__dict__})
-    return f
-
-
-def _forwarding(fn, numpy_fn, name, error):
-    """The wrapper of :func:`for_non_numeric`: generated with ``fn``'s parameters where
-    ``fn`` is a plain Python function, else taking ``*args, **kwargs``."""
-    import inspect
-
-    try:
-        sig = inspect.signature(fn, follow_wrapped=False)
-    except (TypeError, ValueError):
-        sig = None
-    if sig is None or not hasattr(fn, "__defaults__"):
-        def f(*args, **kwargs):
-            try:
-                return fn(*args, **kwargs)
-            except error:
-                return call(numpy_fn, args, kwargs, name)
-        return f
-    params = list(sig.parameters.values())
-    head = sig.replace(parameters=[p.replace(
-        annotation=p.empty, default=p.empty if p.default is p.empty else None)
-        for p in params], return_annotation=sig.empty)
-    passed = ", ".join(("*" if p.kind is p.VAR_POSITIONAL else "**" if p.kind is p.VAR_KEYWORD
-                        else f"{p.name}=" if p.kind is p.KEYWORD_ONLY else "") + p.name
-                       for p in params)
-    src = (f"def f{head}:\n    try:\n        return fn({passed})\n"
-           f"    except error:\n        return fallback(locals())\n")
-    scope = {"fn": fn, "error": error,
-             "fallback": lambda given: call(numpy_fn, *_as_given(params, given), name)}
-    code = _CODE.get(src)
-    if code is None:  # (compiled once per parameter list: many functions share one)
-        code = _CODE[src] = compile(src, "<gpugrad.numpy wrapper>", "exec")
-    exec(code, scope)
-    f = scope["f"]
-    f.__defaults__, f.__kwdefaults__ = fn.__defaults__, dict(fn.__kwdefaults__ or {}) or None
-    return f
-
-
-_CODE = {}  # wrapper source -> its compiled code
-
-
-def _as_given(params, values):
-    """``(args, kwargs)`` for NumPy's function from a wrapper's parameter ``values``: the
-    positional ones up to the last that is not its default, the keyword-only ones that are
-    not their defaults, and the variadic ones as they came."""
-    args, kwargs, pending = [], {}, []
-    for p in params:
-        v = values[p.name]
-        if p.kind is p.VAR_POSITIONAL:
-            args += pending + list(v) if v else []
-            pending = []
-        elif p.kind is p.VAR_KEYWORD:
-            kwargs.update(v)
-        elif p.kind is p.KEYWORD_ONLY:
-            if v is not p.default:
-                kwargs[p.name] = v
-        elif p.default is not p.empty and v is p.default:
-            pending.append(v)
-        else:
-            args += pending + [v]
-            pending = []
-    return args, kwargs
+from ._non_numeric import for_non_numeric  # noqa: E402 (it calls call, above)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as _np
 
 from .. import ops
+from ..dtypes import is_inexact
 from ..ops._fast import in_graph
 from . import _core as C
 from . import _fallback
@@ -54,7 +55,7 @@ def _without_nan(x, fill):
     from ._math import isnan
 
     x = C.tensor(x)
-    return ops.where(isnan(x), fill, x) if x.dtype.kind in "fc" else x
+    return ops.where(isnan(x), fill, x) if is_inexact(x.dtype) else x   # (bfloat16 too)
 
 
 def nanprod(a, axis=None, dtype=None, out=None, keepdims=C._NOVALUE, initial=C._NOVALUE,

@@ -221,7 +221,8 @@ def array_split(ary, indices_or_sections, axis=0):
     [(3,), (2,)]
     """
     x = C.tensor(ary)
-    if isinstance(indices_or_sections, numbers.Integral):
+    if isinstance(indices_or_sections, numbers.Integral) or \
+            getattr(indices_or_sections, "ndim", None) == 0:  # (NumPy: what has no len())
         n, k = x.shape[axis], int(indices_or_sections)
         sizes = [n // k + (1 if i < n % k else 0) for i in range(k)]
         indices_or_sections = list(_np.cumsum(sizes)[:-1])
@@ -344,21 +345,6 @@ def broadcast_arrays(*args, subok=False):
     return tuple(ops.broadcast_to(t, shape) for t in ts)
 
 
-def pad(array, pad_width, mode="constant", **kwargs):
-    """Pad an array ('constant', 'edge', 'reflect', 'symmetric', 'wrap').
-
-    >>> import gpugrad.numpy as gnp
-    >>> gnp.pad(gnp.array([1.0]), 1).tolist()
-    [0.0, 1.0, 0.0]
-    """
-    cv = kwargs.pop("constant_values", 0)
-    if kwargs:
-        raise NotImplementedError(f"gpugrad.numpy.pad: {sorted(kwargs)} not supported")
-    if isinstance(cv, (tuple, list)):
-        raise NotImplementedError("gpugrad.numpy.pad: constant_values must be one number")
-    return ops.pad(C.tensor(array), pad_width, mode=mode, constant_values=cv)
-
-
 def _atleast(n, arys):
     out = []
     for a in arys:
@@ -402,4 +388,5 @@ def atleast_3d(*arys):
     return _atleast(3, arys)
 
 
+from ._pad import pad  # noqa: E402,F401
 from ._select import *  # noqa: E402,F401,F403

@@ -278,7 +278,7 @@ def clip(a, a_min=C._NOVALUE, a_max=C._NOVALUE, out=None, *, min=C._NOVALUE, max
     lo = None if lo is C._NOVALUE else lo
     hi = None if hi is C._NOVALUE else hi
     if kwargs:
-        raise NotImplementedError(f"gpugrad.numpy.clip: {sorted(kwargs)} not supported")
+        raise C.Unsupported(f"gpugrad.numpy.clip: {sorted(kwargs)} not supported")
     x = C.tensor(a)
     if lo is None and hi is None:
         return C.out(ops.copy(x), out, "clip", "same_kind")
@@ -324,7 +324,7 @@ def divmod(a, b, out=None):
     [[3.0], [1.0]]
     """
     if out is not None:
-        raise NotImplementedError("gpugrad.numpy.divmod: out= is not supported")
+        raise C.Unsupported("gpugrad.numpy.divmod: out= is not supported")
     return floor_divide(a, b), remainder(a, b)  # noqa: F821 -- made by _ufunc
 
 
@@ -335,7 +335,10 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     >>> gnp.isclose(gnp.array([1.0, 2.0]), 1.0).tolist()
     [True, False]
     """
-    return C.nograd(lambda xp, x, y: xp.asarray(xp.isclose(x, y, rtol, atol, equal_nan)), a, b)
+    # (rtol, atol: operands too, so a tensor among them reaches NumPy as its array -- left in
+    # the closure, it dispatched NumPy's isclose back here without end)
+    return C.nograd(lambda xp, x, y, r, t: xp.asarray(xp.isclose(x, y, r, t, equal_nan)),
+                    a, b, rtol, atol)
 
 
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):

@@ -15,6 +15,7 @@ import operator
 import numpy as _np
 
 from .. import ops
+from ..autocast_state import _state as _amp
 from ..dtypes import is_inexact, is_low_precision
 from ..ops._axis_args import axis_arg, axis_index
 from ..ops._fast import fast_sum
@@ -91,7 +92,7 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Tru
     1.0
     """
     if mean is not C._NOVALUE:
-        raise NotImplementedError("gpugrad.numpy.var: mean= is not supported")
+        raise C.Unsupported("gpugrad.numpy.var: mean= is not supported")
     if correction is not C._NOVALUE:
         ddof = correction
     if where is not True:
@@ -100,12 +101,9 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Tru
     if exact is not None:
         return exact
     x = _floated(a, dtype)
-    ax = _axis(axis, x, False)
-    if x.dtype.kind == "c":  # the mean squared modulus: var(real) + var(imag), real-valued
-        r = ops.add(ops.var(ops.real(x), axis=ax, keepdims=keepdims, ddof=ddof),
-                    ops.var(ops.imag(x), axis=ax, keepdims=keepdims, ddof=ddof))
-    else:
-        r = ops.var(x, axis=ax, keepdims=keepdims, ddof=ddof)
+    # (complex: NumPy's real mean squared modulus, re**2 + im**2 summed once -- the sum of
+    # the two parts' variances rounds apart)
+    r = ops.var(x, axis=_axis(axis, x, False), keepdims=keepdims, ddof=ddof)
     return C.out(_as_requested(r, dtype), out, "var")
 
 
@@ -119,7 +117,7 @@ def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Tru
     1.0
     """
     if mean is not C._NOVALUE:
-        raise NotImplementedError("gpugrad.numpy.std: mean= is not supported")
+        raise C.Unsupported("gpugrad.numpy.std: mean= is not supported")
     if correction is not C._NOVALUE:
         ddof = correction
     if where is not True:
@@ -128,10 +126,7 @@ def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Tru
     if exact is not None:
         return exact
     x = _floated(a, dtype)
-    if x.dtype.kind == "c":  # the root of the real variance (see var)
-        r = ops.sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
-    else:
-        r = ops.std(x, axis=_axis(axis, x, False), keepdims=keepdims, ddof=ddof)
+    r = ops.std(x, axis=_axis(axis, x, False), keepdims=keepdims, ddof=ddof)  # (see var)
     return C.out(_as_requested(r, dtype), out, "std")
 
 
@@ -167,7 +162,7 @@ def _extreme(name, fn, combine):
             return _masked(name, a, where, axis, out, keepdims, initial=initial)
         x = C.tensor(a)
         if x.size == 0 and initial is not C._NOVALUE:
-            raise NotImplementedError(f"gpugrad.numpy.{name}: initial= with an empty array")
+            raise C.Unsupported(f"gpugrad.numpy.{name}: initial= with an empty array")
         if x.size == 0:
             raise ValueError(f"zero-size array to reduction operation {name} which has no "
                              f"identity")
@@ -298,7 +293,8 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
     total = ops.sum(ops.where(ok, w, 0.0), axis=ax, keepdims=keepdims)
     count = ops.sum(ok, axis=ax, keepdims=keepdims)
     r = ops.divide(total, count.astype(_np.finfo(total.dtype).dtype))
-    return C.out(r.astype(x.dtype) if w is not x else r, out, "nanmean")
+    narrow = w is not x and _amp.dtype is None     # (autocast: float32, as mean)
+    return C.out(r.astype(x.dtype) if narrow else r, out, "nanmean")
 
 
 def count_nonzero(a, axis=None, *, keepdims=False):

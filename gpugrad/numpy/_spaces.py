@@ -61,9 +61,20 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     if axis != 0:
         t = ops.moveaxis(t, 0, axis)
     if retstep:
-        div = (num - 1) if endpoint else num
-        return t, (_num(stop) - _num(start)) / div if div > 0 else float("nan")
+        return t, _step(start, stop, num, endpoint)
     return t
+
+
+def _step(start, stop, num, endpoint):
+    """linspace's ``retstep`` for number endpoints, as NumPy computes it: a NumPy scalar in
+    the endpoints' inexact dtype (``np.float64(0.25)``), Python's NaN for no step."""
+    div = (num - 1) if endpoint else num
+    if div <= 0:
+        return float("nan")
+    a, b = _num(start), _num(stop)
+    dt = _np.result_type(a, b)  # (Python numbers weak, as NumPy 2's linspace takes them)
+    dt = dt if dt.kind in "fc" else _np.result_type(dt, 1.0)
+    return _np.subtract(b, a, dtype=dt) / div
 
 
 def _linspace_tensors(start, stop, num, endpoint, retstep, dt, device):

@@ -16,6 +16,7 @@ import warnings
 import numpy as _np
 
 from .. import ops
+from ..dtypes import finfo, is_inexact
 from ..ops import sorting
 from ..ops._axis_args import axis_index, normalize_axis
 from ..tensor import Tensor
@@ -35,7 +36,7 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     [0.0, 1.0, -9.0]
     """
     t = C.tensor(x)
-    if t.dtype.kind not in "fc":
+    if not is_inexact(t.dtype):          # (bfloat16, kind 'V', is a float)
         return ops.copy(t) if copy else t
     if not copy and isinstance(x, Tensor):  # NumPy's copy=False: x itself is replaced
         x[...] = nan_to_num(t, True, nan, posinf, neginf)
@@ -44,7 +45,7 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
         re = nan_to_num(ops.real(t), nan=nan, posinf=posinf, neginf=neginf)
         im = nan_to_num(ops.imag(t), nan=nan, posinf=posinf, neginf=neginf)
         return ops.add(re, ops.multiply(im, 1j))
-    fi = _np.finfo(t.dtype)
+    fi = finfo(t.dtype)
     r = ops.where(ops.isnan(t), nan, t)
     r = ops.where(ops.logical_and(ops.isinf(t), ops.greater(t, 0)),
                   fi.max if posinf is None else posinf, r)

@@ -5,10 +5,15 @@ the gradient of each input element is the sum over the view's elements that read
 
 In a recorded graph the view must read only the input's own memory (NumPy lets
 ``as_strided`` reach past it: the gradient would belong to memory that is no element of the
-input; ValueError there), and a view that shows an element twice (overlapping windows) is
-read-only there (a write through it, which NumPy's docs warn against, would be ambiguous).  ``gpugrad.numpy.lib.stride_tricks`` holds these;
-its other names are NumPy's (``broadcast_to`` and ``broadcast_arrays`` gpugrad.numpy's).
-On a GPU the view is CuPy's, which has no read-only arrays.
+input; ValueError there).  A ``writeable`` view is writable as NumPy's, also when its input
+is in a graph: a write through it re-links the input (:mod:`gpugrad.view_writeback`) --
+the overlap-add ``win = sliding_window_view(y, n, writeable=True)[::hop]; win[i] += f``
+writes one window at a time, each element once -- and a write that shows an element twice
+(``win[0:2] += f`` over overlapping windows, which NumPy's docs warn against) raises
+RuntimeError before writing, since which write wins is ambiguous.
+``gpugrad.numpy.lib.stride_tricks`` holds these; its other names are NumPy's
+(``broadcast_to`` and ``broadcast_arrays`` gpugrad.numpy's).  On a GPU the view is CuPy's,
+which has no read-only arrays (nor a ``.base``: it is told a view by its memory).
 
 >>> import gpugrad, gpugrad.numpy as np
 >>> x = np.arange(5.0)
@@ -96,16 +101,16 @@ class AsStrided(Function):
         self.shape, self.strides = shape, strides
         self.pos = self._twice = None
         if any(self.needs):  # refuse at once a view the gradient cannot follow
-            pos = self._positions()
-            if writeable and self.shows_twice():
-                writeable = False  # (see unique_positions)
+            self._positions()
         if isinstance(x, _np.ndarray):
             return _np.lib.stride_tricks.as_strided(x, shape, strides, writeable=writeable)
         from ..backend import get_array_module
         return get_array_module(x).lib.stride_tricks.as_strided(x, shape, strides)
 
     def _positions(self):
-        if self.pos is None:
+        # (None after forward; absent once _release let go of it: a node re-derived as a
+        # copy of this one by a write, then replayed by gpugrad.compile, computes it again)
+        if getattr(self, "pos", None) is None:
             self.pos = positions(self.in_shape, self.in_strides, self.itemsize, self.shape,
                                  self.strides)
         return self.pos
@@ -122,10 +127,10 @@ class AsStrided(Function):
 
     def unique_positions(self):
         """The positions, for a write through the view into its input (see
-        :mod:`gpugrad.inplace`).  A view showing an element twice is made read-only when it
-        is recorded (NumPy's own docs warn against writing through one: the last write
-        would silently win); one made outside the graph and written after its input joined
-        it raises here."""
+        :mod:`gpugrad.inplace`); RuntimeError for a view showing an element twice (NumPy's
+        own docs warn against writing through one: the last write would silently win).  A
+        write of a part of it whose elements are distinct (one window) goes in through
+        that part (:func:`gpugrad.view_writeback.commit_to_bases`)."""
         pos = self._positions()
         if self.shows_twice():
             raise RuntimeError("a write through an as_strided view that shows an element "

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as _np
 
 from .. import backend, capture_hooks as _capture, ops
+from ..dtypes import is_inexact
 from ..ops import index_bounds
 from ..tensor import Tensor
 from . import _core as C, _fallback
@@ -143,7 +144,7 @@ _ACCUMULATE = {"add": "cumsum", "multiply": "cumprod"}
 
 
 def _inexact(x):
-    return isinstance(x, Tensor) and x.dtype.kind in "fc"
+    return isinstance(x, Tensor) and is_inexact(x.dtype)   # (bfloat16's kind is 'V')
 
 
 def _reduce(name):
@@ -223,7 +224,7 @@ def _at(fn, name):
         key = C.raw(indices) if isinstance(indices, Tensor) else indices
         if isinstance(key, tuple):
             key = tuple(C.raw(k) if isinstance(k, Tensor) else k for k in key)
-        if name in ("add", "subtract") and b is not None and a.dtype.kind in "fc":
+        if name in ("add", "subtract") and b is not None and is_inexact(a.dtype):
             v = C.operand(b, a)
             lp = resolve(getattr(_np, name), [a, v])
             if lp is not None and not _np.can_cast(lp[-1], a.dtype, "same_kind"):

@@ -204,7 +204,7 @@ def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
                            for v in (axisa, axisb, axisc))
     a, b = ops.moveaxis(a, axisa, -1), ops.moveaxis(b, axisb, -1)
     if a.shape[-1] != 3 or b.shape[-1] != 3:
-        raise NotImplementedError(f"gpugrad.numpy.cross: only 3-vectors are supported, got "
+        raise C.Unsupported(f"gpugrad.numpy.cross: only 3-vectors are supported, got "
                                   f"shapes {a.shape} and {b.shape}")
     c = [a[..., i] * b[..., j] - a[..., j] * b[..., i] for i, j in ((1, 2), (2, 0), (0, 1))]
     return ops.moveaxis(ops.stack(c, axis=-1), -1, axisc)

@@ -6,7 +6,10 @@ import numbers
 
 import numpy as np
 
+from .. import capture_hooks
+from ..array_subclasses import plain
 from ..backend import get_array_module, is_cupy_array
+from ..borrowed import borrow
 from ..tensor import Tensor, as_tensor
 
 _ndarray = np.ndarray
@@ -73,7 +76,7 @@ def operand(x, like=None):
             return like.dtype.type(x)  # weak, as NEP 50 makes it for NumPy's own floats:
         return x                       # bfloat16 (ml_dtypes') * 2.0 stays bfloat16
     if isinstance(x, np.ndarray) or is_cupy_array(x):
-        return Tensor._make(x)
+        return borrow(plain(x))  # (a subclass as its plain array: array_subclasses)
     if x is None:
         raise TypeError("expected a tensor or a number, got None")
     if isinstance(x, (list, tuple)) and any(isinstance(v, Tensor) for v in x):
@@ -87,8 +90,26 @@ def operand(x, like=None):
         # float64 answer would carry)
         a = np.asarray(x)
         if a.dtype.kind in "biufc":
-            return as_tensor(a, device=dev)
-    return as_tensor(x, device=dev)
+            return python_constant(as_tensor(a, device=dev))
+    t = as_tensor(x, device=dev)
+    return python_constant(t) if isinstance(x, (list, tuple, range)) else t
+
+
+def python_constant(t):
+    """``t``, a tensor just made from Python values (a list, a tuple, a number), as a
+    constant of its own memory; while :func:`gpugrad.compile` records a step in this thread,
+    one that each replay makes anew from a copy of its values now (Python runs once, at
+    recording: a list changed in place later is not read again).
+
+    >>> python_constant(as_tensor([1.0, 2.0])).tolist()
+    [1.0, 2.0]
+    """
+    if type(t._vc) is not list:   # (made here: no caller holds its array)
+        t._vc = [0]
+    if capture_hooks._on and capture_hooks.active() is not None:
+        kept = t.data.copy()
+        capture_hooks.constant(kept.copy, t.data)
+    return t
 
 
 def tensor_arg(x, name="x"):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..autocast_state import _state as _amp
 from ..dtypes import is_low_precision
 from ..tensor import Tensor
 from ._util import tensor_arg, xp_of
@@ -53,18 +54,31 @@ def _safe_inv(xp, d):
 
 
 def no_low_precision(x, what):
-    """TypeError for float16/bfloat16 ``x``: the LAPACK functions refuse 16-bit floats, as
-    NumPy's (and PyTorch's on the CPU) do; NumPy would answer bfloat16 in float64."""
+    """``x`` itself; TypeError for a float16/bfloat16 ``x``: the LAPACK functions refuse
+    16-bit floats, as NumPy's (and PyTorch's on the CPU) do; NumPy would answer bfloat16 in
+    float64.  Under :class:`~gpugrad.amp.autocast` the decompositions, inverses and solves
+    are float32 ops (PyTorch's CPU autocast list): a 16-bit ``x`` comes back cast to float32
+    (a graph node: its gradient returns in ``x``'s dtype).
+
+    >>> import gpugrad as gg
+    >>> with gg.autocast(dtype="float16"):
+    ...     no_low_precision(gg.ones(2, 2, dtype="float16"), "inv").dtype.name
+    'float32'
+    """
     if is_low_precision(x.dtype):
+        if _amp.dtype is not None:  # autocast: a float32 op
+            return x.astype(np.float32)
         raise TypeError(f"{what}: array type {x.dtype.name} is unsupported in linalg "
                         f"(expected float32, float64 or complex input, as NumPy's linalg); "
-                        f"cast it first, e.g. x.astype('float32')")
+                        f"cast it first, e.g. x.astype('float32'), or run it under "
+                        f"gpugrad.autocast (which does)")
+    return x
 
 
 def _float(x, what):
     """Integers and bools as float64 (NumPy's linalg does the same); complex stays complex;
-    16-bit floats refused (:func:`no_low_precision`)."""
-    no_low_precision(x, what)
+    16-bit floats refused, or float32 under autocast (:func:`no_low_precision`)."""
+    x = no_low_precision(x, what)
     return x if x.dtype.kind in "fc" else x.astype(np.float64)
 
 

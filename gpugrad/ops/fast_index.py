@@ -67,9 +67,13 @@ def tensor_getitem(x, key):
                     return _scalar(d[k])
                 if Ellipsis not in k:
                     k = k + (Ellipsis,)
-            elif len(key) == d.ndim and (ik := _int_key(key)) is not None and all(
-                    type(c) is int for c in ik):  # one element, 0-d index arrays as ints
-                return _scalar(d[ik])
+            elif (ik := _int_key(key)) is not None:
+                if len(ik) == d.ndim and all(type(c) is int for c in ik):
+                    return _scalar(d[ik])  # one element, 0-d index arrays as ints
+                if all(type(c) is not _ndarray for c in key):
+                    # (a 0-d integer tensor acts as its int: P[u, :] is a view, as the op
+                    # gives it; a 0-d ndarray is NumPy's index array, a copy: the op's)
+                    k = ik if Ellipsis in ik else ik + (Ellipsis,)
         else:
             k = None
             if tk is Tensor:

@@ -24,7 +24,7 @@ from ..backend import is_cupy_array
 from ..tensor import Tensor
 from ..wide_sum import add_at_wide
 from .setitem_rules import numpy_value
-from ._util import cast_grad, tensor_arg, xp_of
+from ._util import cast_grad, python_constant, tensor_arg, xp_of
 from . import index_bounds
 from .shape import (
     _axis,
@@ -38,7 +38,7 @@ __all__ = ["getitem", "setitem", "take", "take_along_axis"]
 
 # ================================================================ indexing
 from .index_keys import _index_array, _prepare_key, _raw_key  # noqa: E402,F401
-from .index_keys import refuse_scalar_view  # noqa: E402
+from .index_keys import owned_key, refuse_scalar_view  # noqa: E402
 
 
 def _scatter(g, key, shape, accumulate):
@@ -81,13 +81,16 @@ class GetItemBasic(_NoSave):
 
 class GetItemAdvanced(_NoSave):
     """Integer or boolean arrays: a copy; backward scatter-adds (a :class:`Scatter`) so repeats
-    accumulate."""
+    accumulate.  A recorded node keeps its own copy of the key's arrays (``idx[0] = 2`` after
+    ``y = x[idx]`` moves neither ``y`` nor its gradient: :func:`owned_key`)."""
     complex_grad = True  # linear in its input: g passes unconjugated
 
     twice_differentiable = True
 
     def forward(self, x, key, accumulate):
         self.in_shape, self.accumulate = x.shape, accumulate
+        if self.needs[0]:       # recorded: backward reads the key as it is now
+            key = owned_key(key)
         safe = None if type(x) is np.ndarray else \
             index_bounds.safe_read(key, x.shape, xp_of(x))  # CUDA: bad indices -> NaN
         if safe is None:
@@ -122,6 +125,8 @@ class Scatter(_NoSave):
         if safe is not None:  # CUDA: a bad index's write goes to a slot past the end
             key, self.pad = safe
             shape = shape[:self.pad] + (shape[self.pad] + 1,) + shape[self.pad + 1:]
+        if advanced and self.needs[0]:   # recorded: backward reads the key as it is now
+            key = owned_key(key)
         self.key, self.accumulate, self.advanced = key, accumulate, advanced
         out = _scatter(g, key, shape, accumulate)
         return out if self.pad is None else index_bounds.unpadded(xp, out, self.pad)
@@ -172,6 +177,8 @@ class SetItem(_NoSave):
 
     def forward(self, x, value, key, repeats):
         self.vshape, self.vdtype = getattr(value, "shape", ()), getattr(value, "dtype", None)
+        if self.needs[0] or self.needs[1]:   # recorded: backward reads the key as it is now
+            key = owned_key(key)
         xp, self.pad = xp_of(x), None
         safe = None if xp is np else index_bounds.safe_write(key, x.shape, xp)
         if safe is not None:  # CUDA: a write at a bad index goes to a slot past the end
@@ -230,7 +237,7 @@ def _zero_at(g, key):
     whose gradient is the same zeroing again, so every order is differentiable."""
     if isinstance(g, Tensor):
         return SetItem.apply(g, 0, key=key, repeats=False)
-    out = g.copy()
+    out = np.array(g) if isinstance(g, np.generic) else g.copy()  # (0-d math: a NumPy scalar)
     out[key] = 0
     return out
 
@@ -284,8 +291,8 @@ def setitem_value(value, x):
     if isinstance(value, (list, tuple)):
         if not _holds_tensor(value):
             arr = np.asarray(value, dtype=x.dtype)
-            return Tensor._make(arr if x.device.type == "cpu" else
-                                backend.to_device(arr, x.device))
+            return python_constant(Tensor._make(arr if x.device.type == "cpu" else
+                                                backend.to_device(arr, x.device)))
         return _stacked(value, x)
     return _coerce(value, x)
 

@@ -40,10 +40,9 @@ def _index_array(k, x, xp):
         raise DeviceMismatchError(f"expected the index on {array_device(x)}, got it on "
                                   f"{array_device(arr)}")
     if _capture._on and not isinstance(k, Tensor) and not isinstance(k, np.ndarray) \
-            and not is_cupy_array(k):  # gpugrad.compile: a constant key (list, range, ...)
-        dev = array_device(x) if xp is not np else None
-        _capture.constant(lambda: _list_index(k) if dev is None
-                          else backend.to_device(_list_index(k), dev), arr)
+            and not is_cupy_array(k):  # gpugrad.compile: a constant key (list, range, ...),
+        kept = arr.copy()              # its values now (a list changed in place later is not
+        _capture.constant(kept.copy, arr)   # read again: Python runs once, at recording)
     return arr
 
 
@@ -216,6 +215,26 @@ def _check_masks(key, shape):
                                      f"{axis + d}; size of axis is {shape[axis + d]} but size "
                                      f"of corresponding boolean axis is {m}")
         axis += span(k)
+
+
+def owned_key(key):
+    """``key`` (a prepared key: a tuple, or one array) with a copy of each index array in it,
+    for a node that reads the key again at backward: the caller's array (a tensor's, a NumPy
+    array) may be written after the indexing read it (``y = x[idx]; idx[0] = 2``), and the
+    gradient is the one of the elements read then.  Ints, slices, None and Ellipsis are kept
+    as they are.
+
+    >>> k = np.array([0, 2]); own = owned_key((k, slice(None)))
+    >>> k[0] = 1; own[0].tolist()
+    [0, 2]
+    """
+    if type(key) is not tuple:      # (one component: a mask or an index array)
+        return _owned(key)
+    return tuple(_owned(k) for k in key)
+
+
+def _owned(k):
+    return k.copy() if hasattr(k, "shape") and hasattr(k, "copy") else k
 
 
 def _raw_key(key):

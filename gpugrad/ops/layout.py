@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import backend, dtypes
 from ..backend import array_device
+from ..grad_mode import _state as _gm
 from ..tensor import Tensor
 from ._axis_args import axis_index, int_cast, is_sequence, repeat_counts
 from ..wide_sum import sum_wide
@@ -70,6 +71,8 @@ def pad(x, pad_width, mode="constant", constant_values=0):
     pw = tuple((int(b), int(a)) for b, a in pw)
     if mode == "constant":
         if isinstance(constant_values, Tensor):
+            if constant_values.requires_grad and _gm.enabled:  # the value's gradient too
+                return _pad_with_tensor(x, pw, constant_values)
             constant_values = constant_values.item()
         return PadConstant.apply(x, pad_width=pw, value=constant_values)
     if mode not in _INDEX_MODES:
@@ -82,6 +85,21 @@ def pad(x, pad_width, mode="constant", constant_values=0):
             idx = np.pad(np.arange(x.shape[ax]), (b, a), mode=mode)
             x = take(x, idx, axis=ax)
     return x
+
+
+def _pad_with_tensor(x, pw, value):
+    """'constant' pad with a 0-d tensor ``value`` that requires grad: ``where`` over a mask
+    of the padded area, so the value gets the sum of the gradient there (cast to ``x``'s
+    dtype first, as NumPy's assignment casts it)."""
+    from .elementwise import where
+
+    if value.ndim:
+        raise ValueError(f"pad: constant_values must be a number or a 0-d tensor, got shape "
+                         f"{value.shape}")
+    xp = xp_of(x.data)
+    mask = Tensor._make(xp.pad(xp.zeros(x.shape, dtype=bool), pw, constant_values=True))
+    v = value if value.dtype == x.dtype else astype(value, x.dtype)
+    return where(mask, v, PadConstant.apply(x, pad_width=pw, value=0))
 
 
 class Flip(_NoSave):

@@ -122,10 +122,13 @@ def diag(x, k=0):
 
 # ================================================================ inv, det, solve
 def _check_square(x, what):
-    no_low_precision(x, what)
+    """``x`` (float32 for a 16-bit ``x`` under autocast: :func:`no_low_precision`) after
+    checking that it holds square matrices."""
+    x = no_low_precision(x, what)
     if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
         raise ValueError(f"{what}: expected square matrices of shape (..., n, n), got "
                          f"{x.shape}")
+    return x
 
 
 class Inv(Function):
@@ -154,8 +157,7 @@ def inv(a):
     >>> inv(gg.tensor([[2.0, 0.0], [0.0, 4.0]])).tolist()
     [[0.5, 0.0], [0.0, 0.25]]
     """
-    a = tensor_arg(a)
-    _check_square(a, "inv")
+    a = _check_square(tensor_arg(a), "inv")
     return Inv.apply(a)
 
 
@@ -244,8 +246,7 @@ def det(a):
     >>> det(gg.tensor([[2.0, 1.0], [1.0, 3.0]])).item()  # doctest: +ELLIPSIS
     5.0...
     """
-    a = tensor_arg(a)
-    _check_square(a, "det")
+    a = _check_square(tensor_arg(a), "det")
     return mark_scalar(Det.apply(a))   # (one matrix's: NumPy's scalar, see zero_d.py)
 
 
@@ -297,7 +298,7 @@ def solve(a, b):
     [0.5, 0.25]
     """
     a, b = _pair(a, b)
-    _check_square(a, "solve")
+    a, b = _check_square(a, "solve"), no_low_precision(b, "solve")
     n = a.shape[-1]
     vec = b.ndim == 1
     ok = (b.shape[0] == n) if vec else (b.ndim >= 2 and b.shape[-2] == n)

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..autograd import Function, unbroadcast
 from ..backend import is_cupy_array
+from ..borrowed import borrow
 from ..tensor import Tensor, as_tensor
 from ._axis_args import axis_index, is_one_axis, normalize_axis
 from ._fast import plain_operand, plain_view
@@ -38,7 +39,7 @@ def _coerce(v, like=None):
     if isinstance(v, Tensor):
         return v
     if isinstance(v, np.ndarray) or is_cupy_array(v):
-        return Tensor._make(v)
+        return borrow(v)
     return as_tensor(v, device=like.device if isinstance(like, Tensor) else None)
 
 
