@@ -100,8 +100,13 @@ class autocast:
     """
 
     def __init__(self, dtype="bfloat16", enabled: bool = True):
-        self.dtype = _resolve(dtype)
-        self.enabled = bool(enabled)
+        self.enabled, self._spec = bool(enabled), dtype
+        try:
+            self.dtype = _resolve(dtype)
+        except TypeError:   # bfloat16 without ml_dtypes: only an enabled autocast needs it
+            if self.enabled:
+                raise
+            self.dtype = None
 
     def __enter__(self):
         # the mode to restore is kept per thread and per entry, so one autocast object may
@@ -121,12 +126,13 @@ class autocast:
     def __call__(self, fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with autocast(self.dtype, self.enabled):
+            with autocast(self._spec, self.enabled):
                 return fn(*args, **kwargs)
         return wrapper
 
     def __repr__(self):
-        return f"autocast(dtype={self.dtype.name!r}, enabled={self.enabled})"
+        name = self.dtype.name if self.dtype is not None else self._spec
+        return f"autocast(dtype={name!r}, enabled={self.enabled})"
 
 
 def is_autocast_enabled() -> bool:
