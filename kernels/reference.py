@@ -86,7 +86,28 @@ def sigmoid(z):
 
 # ---------------------------------------------------------------------------------- activations
 
+_NARROW = "eE"   # float16 (and ml_dtypes' bfloat16): activations computed in float32
+
+
 def act_forward(z, act, negative_slope=0.01):
+    """act(z); for float16 z computed in float32 and rounded once (in float16 steps exp(-z)
+    overflows at z < -11.09, where sigmoid(z) is still 1.5e-5)."""
+    if z.dtype.char in _NARROW:
+        return _act_forward(z.astype(numpy.float32), act, negative_slope).astype(z.dtype)
+    return _act_forward(z, act, negative_slope)
+
+
+def act_backward(dy, y, z, act, negative_slope=0.01):
+    """dZ = dy * act'(.), from the output y (identity, relu, leaky_relu, sigmoid, tanh)
+    or from the pre-activation z (gelu, gelu_tanh, silu); for float16 in float32, rounded
+    once."""
+    if dy.dtype.char in _NARROW:
+        wide = [None if a is None else a.astype(numpy.float32) for a in (dy, y, z)]
+        return _act_backward(*wide, act, negative_slope).astype(dy.dtype)
+    return _act_backward(dy, y, z, act, negative_slope)
+
+
+def _act_forward(z, act, negative_slope=0.01):
     xp = get_xp(z)
     if act == "identity":
         return z.copy()
@@ -114,9 +135,7 @@ def act_forward(z, act, negative_slope=0.01):
     raise ValueError(f"unknown activation {act!r}")
 
 
-def act_backward(dy, y, z, act, negative_slope=0.01):
-    """dZ = dy * act'(.), from the output y (identity, relu, leaky_relu, sigmoid, tanh)
-    or from the pre-activation z (gelu, gelu_tanh, silu)."""
+def _act_backward(dy, y, z, act, negative_slope=0.01):
     xp = get_xp(dy)
     if act == "identity":
         return dy.copy()

@@ -29,7 +29,7 @@ import numbers
 import numpy as np
 
 from .. import capture_hooks
-from ..backend import get_array_module
+from ..backend import array_device, get_array_module, to_device
 from ..tensor import Tensor
 
 __all__ = ["GradScaler"]
@@ -76,10 +76,22 @@ class GradScaler:
         self._found = {}                        # id(optimizer) -> (found-inf array, stage)
 
     # ------------------------------------------------------------ scaling
-    def _lazy_init(self, xp):
+    def _scale_on(self, like):
+        """The scale (a 1-element array) on the device of array ``like``: made there by the
+        first ``scale()``; a scale held elsewhere (restored by :meth:`load_state_dict`, which
+        has no device to go by, or used before on another device) moves there with the
+        growth counter, as PyTorch's scale follows its outputs.  Between an inf check and
+        ``update()`` it stays put and a copy scales (the checks' flags live by it)."""
+        dev = array_device(like)
         if self._scale is None:
-            self._scale = xp.full((1,), self._init_scale, dtype=np.float32)
-            self._tracker = xp.zeros((1,), dtype=np.int32)
+            self._scale = to_device(np.full((1,), self._init_scale, dtype=np.float32), dev)
+            self._tracker = to_device(np.zeros((1,), dtype=np.int32), dev)
+        if array_device(self._scale) == dev:
+            return self._scale
+        if self._found:
+            return to_device(self._scale, dev)
+        self._scale, self._tracker = to_device(self._scale, dev), to_device(self._tracker, dev)
+        return self._scale
 
     def scale(self, outputs):
         """``outputs`` (a tensor, or a list/tuple of them) times the current scale.
@@ -92,8 +104,7 @@ class GradScaler:
             return outputs
         _refuse_in_capture("scale")
         if isinstance(outputs, Tensor):
-            self._lazy_init(get_array_module(outputs.data))
-            return outputs * Tensor._make(self._scale.reshape(()))
+            return outputs * Tensor._make(self._scale_on(outputs.data).reshape(()))
         if isinstance(outputs, (list, tuple)):
             return type(outputs)(self.scale(o) for o in outputs)
         raise TypeError(f"GradScaler.scale: expected a Tensor or a list/tuple of Tensors, got "

@@ -161,6 +161,38 @@ def cast_grad(g, dtype):
     return g.astype(dtype, copy=False)
 
 
+_WIDE_CHARS = frozenset("eE")   # float16 and ml_dtypes' bfloat16
+
+
+def widened(*arrays):
+    """``(narrow, arrays)``: the 16-bit float arrays among ``arrays`` (float16, bfloat16) as
+    float32, so an elementwise formula of several steps runs in float32 and the op rounds its
+    result once, as PyTorch's 16-bit kernels compute; ``narrow`` is the dtype of the first
+    array (the incoming gradient, or the forward's input) when that one is 16-bit, else None
+    (``x16 ** y32``: a float32 gradient, kept float32).  Tensors (a backward run with
+    ``create_graph``) and None pass untouched: widening a Tensor would leave the graph's dtype.
+
+    >>> narrow, (a,) = widened(np.ones(2, np.float16))
+    >>> narrow, a.dtype
+    (dtype('float16'), dtype('float32'))
+    """
+    narrow = None
+    out = []
+    for i, a in enumerate(arrays):
+        dt = getattr(a, "dtype", None)
+        if dt is not None and dt.char in _WIDE_CHARS and not isinstance(a, Tensor):
+            narrow = dt if i == 0 else narrow
+            a = a.astype(np.float32)
+        out.append(a)
+    return narrow, out
+
+
+def narrowed(g, narrow):
+    """Gradient ``g`` rounded once to ``narrow`` (the 16-bit dtype :func:`widened` reported);
+    ``g`` itself when ``narrow`` or ``g`` is None."""
+    return g if narrow is None or g is None else g.astype(narrow, copy=False)
+
+
 def _conj(xp, v):
     """conj(v) for a complex ``v``; ``v`` itself otherwise (None, real numbers and real arrays
     pass untouched: no pass over a real array)."""

@@ -1,6 +1,6 @@
 """Activations with parameters: leaky_relu (slope), gelu (exact or tanh), softplus (beta,
 threshold).  The parameter-free ones (relu, sigmoid, tanh, silu) are rows of elementwise.py's
-unary table.
+unary table.  On float16/bfloat16 input they compute in float32 and round once.
 
 >>> import gpugrad as gg
 >>> gg.leaky_relu(gg.tensor([-1.0, 2.0]), 0.5).tolist()
@@ -9,7 +9,7 @@ unary table.
 from __future__ import annotations
 
 from ..autograd import Function
-from ._util import xp_of
+from ._util import widened, xp_of
 from .unary import _OPS, _float_operand, _sig
 
 __all__ = ["leaky_relu", "gelu", "softplus"]
@@ -25,13 +25,17 @@ class LeakyRelu(Function):
     def forward(self, x, negative_slope=0.01):
         xp = xp_of(x)
         self.slope = negative_slope
-        ans = xp.where(x > 0, x, x * x.dtype.type(negative_slope))
+        narrow, (w,) = widened(x)   # 16-bit: x * slope in float32, rounded once
+        ans = xp.where(w > 0, w, w * w.dtype.type(negative_slope))
+        ans = ans if narrow is None else ans.astype(narrow)
         self.saved = (ans,)
         return ans
 
     def backward(self, g):
         (ans,) = self.saved
-        return (g * xp_of(g).where(ans > 0, g.dtype.type(1), g.dtype.type(self.slope)),)
+        narrow, (w,) = widened(g)
+        gx = w * xp_of(g).where(ans > 0, w.dtype.type(1), w.dtype.type(self.slope))
+        return (gx if narrow is None else gx.astype(narrow),)
 
 
 def leaky_relu(x, negative_slope=0.01):
@@ -67,15 +71,18 @@ class Softplus(Function):
         xp = xp_of(x)
         self.saved = (x,)
         self.beta, self.threshold = beta, threshold
-        bx = x * beta
+        w = widened(x)[1][0]   # 16-bit: the formula in float32, rounded once
+        bx = w * beta
         soft = xp.logaddexp(0, bx) / beta
-        return xp.where(bx > threshold, x, soft).astype(x.dtype, copy=False)
+        return xp.where(bx > threshold, w, soft).astype(x.dtype, copy=False)
 
     def backward(self, g):
         (x,) = self.saved
         xp = xp_of(g)
+        narrow, (w, x) = widened(g, x)
         bx = x * self.beta
-        return (g * xp.where(bx > self.threshold, 1, _sig(xp, bx)).astype(g.dtype),)
+        gx = w * xp.where(bx > self.threshold, 1, _sig(xp, bx)).astype(w.dtype)
+        return (gx if narrow is None else gx.astype(narrow),)
 
 
 def softplus(x, beta=1.0, threshold=20.0):

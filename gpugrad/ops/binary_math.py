@@ -15,7 +15,7 @@ import numpy as np
 
 from ..autograd import Function, unbroadcast
 from ..tensor import Tensor
-from ._util import is_scalar, no_complex, operand, shape_of, xp_of
+from ._util import is_scalar, narrowed, no_complex, operand, shape_of, widened, xp_of
 from .unary import _float_operand
 
 __all__ = ["logaddexp", "logaddexp2", "arctan2", "hypot", "copysign", "fmod"]
@@ -28,9 +28,20 @@ class _Bin(Function):
     def _keep(self, a, b):
         self.sa, self.sb = shape_of(a), shape_of(b)
 
-    def _out(self, ga, gb):
-        return (unbroadcast(ga, self.sa) if self.needs[0] else None,
-                unbroadcast(gb, self.sb) if self.needs[1] else None)
+    def _out(self, ga, gb, narrow=None):
+        """The gradients summed to the inputs' shapes, then rounded once to ``narrow`` (the
+        16-bit dtype that :meth:`_wide` widened the formula's arrays from)."""
+        return (narrowed(unbroadcast(ga, self.sa), narrow) if self.needs[0] else None,
+                narrowed(unbroadcast(gb, self.sb), narrow) if self.needs[1] else None)
+
+    @staticmethod
+    def _wide(g, *arrays):
+        """``(narrow, [g, *arrays])`` with 16-bit arrays in float32 (a backward's formula
+        then runs in float32: x*x + y*y leaves float16's range at |x| ~ 1e-4 or 256), or as
+        given under ``create_graph`` (Tensors)."""
+        if isinstance(g, Tensor):
+            return None, [g, *arrays]
+        return widened(g, *arrays)
 
 
 def _like(xp, v, like):
@@ -73,8 +84,9 @@ class LogAddExp(_Bin):
     def backward(self, g):
         a, b = self.saved
         xp = xp_of(g)
+        narrow, (g, a, b) = self._wide(g, a, b)
         return self._out(g * _share(xp, a, b) if self.needs[0] else None,
-                         g * _share(xp, b, a) if self.needs[1] else None)
+                         g * _share(xp, b, a) if self.needs[1] else None, narrow)
 
 
 class LogAddExp2(_Bin):
@@ -88,8 +100,10 @@ class LogAddExp2(_Bin):
     def backward(self, g):
         a, b = self.saved
         xp = xp_of(g)
+        narrow, (g, a, b) = self._wide(g, a, b)
         return self._out(g * _share(xp, a, b, math.log(2.0)) if self.needs[0] else None,
-                         g * _share(xp, b, a, math.log(2.0)) if self.needs[1] else None)
+                         g * _share(xp, b, a, math.log(2.0)) if self.needs[1] else None,
+                         narrow)
 
 
 class Arctan2(_Bin):
@@ -104,6 +118,7 @@ class Arctan2(_Bin):
     def backward(self, g):
         y, x = self.saved
         xp = xp_of(g)
+        narrow, (g, y, x) = self._wide(g, y, x)
         with np.errstate(invalid="ignore", over="ignore"):
             d = x * x + y * y
             far = xp.isinf(d)
@@ -113,7 +128,8 @@ class Arctan2(_Bin):
                 x, y = (xp.where(flat, 0, _like(xp, v, g)) for v in (x, y))
                 d = x * x + y * y
             d = xp.where((d == 0) | far, 1, d)
-            return self._out(xp.where(far, 0, g * x / d), xp.where(far, 0, -g * y / d))
+            return self._out(xp.where(far, 0, g * x / d), xp.where(far, 0, -g * y / d),
+                             narrow)
 
 
 class Hypot(_Bin):
@@ -131,6 +147,7 @@ class Hypot(_Bin):
     def backward(self, g):
         a, b, ans = self.saved
         xp = xp_of(g)
+        narrow, (g, a, b, ans) = self._wide(g, a, b, ans)
         a, b = _like(xp, a, ans), _like(xp, b, ans)  # a number: an array of ans's dtype
         big = xp.isinf(ans)  # direction from the infinite coordinates alone
         ua = xp.where(big, xp.where(xp.isinf(a), xp.sign(a), 0), a)
@@ -139,7 +156,7 @@ class Hypot(_Bin):
         safe = xp.where(r == 0, 1, r)
         if isinstance(g, Tensor):  # the gradient is constant (0) at the origin
             ua, ub = xp.where(r == 0, ua * 0, ua), xp.where(r == 0, ub * 0, ub)  # (signed 0)
-        return self._out(g * ua / safe, g * ub / safe)
+        return self._out(g * ua / safe, g * ub / safe, narrow)
 
 
 class Copysign(_Bin):

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..autograd import Function, unbroadcast
 from ..tensor import Tensor
-from ._util import _conj, cross_saved, is_scalar, operand, shape_of, xp_of
+from ._util import _conj, cross_saved, is_scalar, narrowed, operand, shape_of, widened, xp_of
 from .unary import *  # noqa: F401,F403  (re-exported: the unary ops' old home)
 from .unary import __all__ as _unary_all
 from .unary import (  # noqa: F401  (private names other modules imported from here)
@@ -36,10 +36,12 @@ class _Binary(Function):
         self.sa = a.shape if type(a) is _ndarray else shape_of(a)
         self.sb = b.shape if type(b) is _ndarray else shape_of(b)
 
-    def _out(self, ga, gb):
+    def _out(self, ga, gb, narrow=None):
+        """The gradients summed to the inputs' shapes (in float32 when widened) and then
+        rounded once to ``narrow``, the 16-bit dtype the formula was widened from."""
         n0, n1 = self.needs
-        return (unbroadcast(ga, self.sa) if n0 else None,
-                unbroadcast(gb, self.sb) if n1 else None)
+        return (narrowed(unbroadcast(ga, self.sa), narrow) if n0 else None,
+                narrowed(unbroadcast(gb, self.sb), narrow) if n1 else None)
 
 
 class Add(_Binary):
@@ -102,8 +104,12 @@ class Divide(_Binary):
         if g.dtype.kind == "c":
             xp = xp_of(g)
             b, ans = _conj(xp, b), _conj(xp, ans)
+        narrow = None
+        if not isinstance(g, Tensor):   # 16-bit: in float32 (1 / b may overflow float16)
+            narrow, (g, b, ans) = widened(g, b, ans)
         ga = g / b
-        return self._out(ga if self.needs[0] else None, -ga * ans if self.needs[1] else None)
+        return self._out(ga if self.needs[0] else None, -ga * ans if self.needs[1] else None,
+                         narrow)
 
     def saved_inputs(self, needs):
         return (1,)
@@ -127,6 +133,9 @@ class Power(_Binary):
     def backward(self, g):
         a, b, ans = self.saved
         xp = xp_of(g)
+        narrow = None
+        if not isinstance(g, Tensor):   # 16-bit: the formulas in float32, rounded once
+            narrow, (g, a, b, ans) = widened(g, a, b, ans)
         if is_scalar(a):  # a number base (2 ** x): an array on ans's device for the masks
             a = xp.full_like(ans, a)  # below (CuPy's where takes no Python bool condition)
         if g.dtype.kind == "c":
@@ -143,7 +152,7 @@ class Power(_Binary):
                 at_zero = xp.where(b >= 0, 0, xp.where(ans > 0, -math.inf, math.inf))  # ans*log 0
                 gb = g * xp.where(pos, ans * xp.log(xp.where(pos, a, 1)),
                                   xp.where(a == 0, at_zero, math.nan))
-        return self._out(ga, gb)
+        return self._out(ga, gb, narrow)
 
     def _complex_grads(self, xp, g, a, b, ans):
         """PyTorch's complex gradients: d/da is 0 where b == 0; d/db is 0 where a == 0 and b

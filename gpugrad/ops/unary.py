@@ -4,7 +4,9 @@ the zero-gradient roundings (floor, ceil, trunc, rint) and sign (zero gradient f
 input; z / |z| for complex, differentiable as PyTorch's ``sgn``).
 
 HIPS-autograd style: each row is ``name: (forward, vjp, what the vjp reads)``, where the vjp
-gets ``(xp, g, x, ans)``; one op class and one function are made per row.  The binary
+gets ``(xp, g, x, ans)``; one op class and one function are made per row.  On float16 and
+bfloat16 input a row's forward and vjp run in float32 and round once (as PyTorch's kernels
+compute), except the exact rows (negative, abs, relu).  The binary
 arithmetic ops are in elementwise.py, which re-exports everything here.
 
 >>> import gpugrad as gg
@@ -24,7 +26,7 @@ from ..dtypes import is_floating
 from ..special import erf as _erf_array  # (the table below defines the op `erf`)
 from ..special import normal_cdf as _normal_cdf_array
 from ..tensor import Tensor, as_tensor
-from ._util import _conj, is_scalar, no_complex, operand, xp_of
+from ._util import _WIDE_CHARS, _conj, is_scalar, no_complex, operand, widened, xp_of
 from ..autocast_state import _state as _amp, to_float32 as _amp_f32
 
 _SQRT_2_PI = math.sqrt(2.0 / math.pi)
@@ -184,10 +186,13 @@ _ZERO_GRAD = {
 
 
 _AMP_FLOAT32 = ("exp", "log", "log1p", "expm1")  # in gpugrad.autocast_state.FLOAT32_OPS
+# rows whose forward and vjp are exact in any float dtype: no float32 detour for 16-bit input
+_EXACT = {"negative", "abs", "relu"}
 
 
 def _make_unary(name, fwd, vjp, reads):
     keep_x, keep_ans = reads in ("x", "both"), reads in ("ans", "both")
+    exact = name in _EXACT
 
     holo = name in _HOLOMORPHIC
 
@@ -201,7 +206,8 @@ def _make_unary(name, fwd, vjp, reads):
 
         def forward(self, x):
             xp = xp_of(x)
-            ans = fwd(xp, x)
+            # 16-bit x: the formula in float32, rounded once (as PyTorch's kernels compute)
+            ans = fwd(xp, x if exact or x.dtype.char not in _WIDE_CHARS else x.astype(np.float32))
             if ans.dtype != x.dtype and is_floating(x.dtype):  # bfloat16 too
                 ans = ans.astype(x.dtype)
             self.saved = (x if keep_x else None, ans if keep_ans else None)
@@ -212,7 +218,11 @@ def _make_unary(name, fwd, vjp, reads):
             xp = xp_of(g)
             if holo and self._complex:
                 x, ans = _conj(xp, x), _conj(xp, ans)
-            return (vjp(xp, g, x, ans),)
+            narrow = None
+            if not exact and not isinstance(g, Tensor):   # 16-bit: float32, rounded once
+                narrow, (g, x, ans) = widened(g, x, ans)
+            gx = vjp(xp, g, x, ans)
+            return (gx if narrow is None else gx.astype(narrow),)
 
     Op.__name__ = Op.__qualname__ = name.title().replace("_", "")
 
