@@ -101,8 +101,8 @@ class Function:
     _cuda_index = None            # the CUDA device of the node's operands (None: the CPU)
     twice_differentiable = False  # True once backward is checked to record a graph on Tensors
     complex_grad = False  # True once backward is checked against PyTorch on complex inputs
-    grad_into = ()   # input indices whose gradient backward can write into a given buffer
-    grad_out = None  # {index: buffer} set by the engine just before backward
+    grad_into = ()   # input indices whose gradient backward can write into a buffer the engine
+    #                  hands it (gpugrad.handed_buffers)
 
     parents = ()
     pnodes = ()    # the parents' nodes when this node was made (in-place ops rewire tensors)
@@ -112,6 +112,8 @@ class Function:
     _hooks = None
     _retain = None
     _freed = False
+    _taken = False   # a backward pass without retain_graph runs it (gpugrad.backward_pass)
+    _inside = 0      # how many backward passes (threads) are running it now
     _out_ver = None  # the output's version when this node made it (stale views are refused)
     _out_id = None   # id() of the output array (create_graph hands it to backward as a Tensor)
     _in_arrays = ()  # the input arrays handed to forward, per position (the inputs' own)
@@ -143,8 +145,6 @@ class Function:
         arrays, and any array an op kept on ``self`` beside them (a shift, a mask)."""
         self.saved = ()
         self._in_arrays = ()
-        if self.grad_out is not None:  # (left by a backward that raised)
-            self.grad_out = None
         self._freed = True
         release_arrays(self.__dict__)
 

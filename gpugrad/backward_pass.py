@@ -17,7 +17,9 @@ import numpy as np
 from . import anomaly, backend, capture_hooks
 from .autograd import _is_stale, _refresh
 from .grad_mode import enable_grad
+from .node_claims import FREED_MSG as _FREED_MSG, enter as _enter, leave as _leave  # noqa: F401
 from .leaf_grads import _accumulate, _add_to_grad, _grad_buffers, _unclaim  # noqa: F401
+from .handed_buffers import hand_buffers as _hand_buffers
 from .ops._util import cast_grad
 from .released_inputs import ReleasedInput, _released_input  # noqa: F401  (its old home)
 from .tensor import Tensor
@@ -26,8 +28,6 @@ from .write_log import writes_missed as _writes_missed
 _an = anomaly._state  # anomaly detection in the calling thread: _an.enabled
 _ndarray = np.ndarray
 
-_FREED_MSG = ("trying to backward through the graph a second time (or to use saved values "
-              "after they were freed); call backward(retain_graph=True) the first time")
 
 
 def _saved_of(n, vc):
@@ -103,16 +103,19 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=
         owned.discard(n)
         claims = None
         if g is not None:
-            if n._freed:
-                raise RuntimeError(_FREED_MSG)
-            if n._hooks:
-                g = _call_hooks(n._hooks, g, create_graph)
-            if n._retain is not None:
-                rt = n._retain()
-                if rt is not None:
-                    _accumulate(rt, g, create_graph)
-            if capture is not None and id(n) in capture:
-                capture[id(n)] = g if capture[id(n)] is None else capture[id(n)] + g
+            _enter(n, retain_graph)  # (a second pass without retain_graph raises here)
+            try:
+                if n._hooks:
+                    g = _call_hooks(n._hooks, g, create_graph)
+                if n._retain is not None:
+                    rt = n._retain()
+                    if rt is not None:
+                        _accumulate(rt, g, create_graph)
+                if capture is not None and id(n) in capture:
+                    capture[id(n)] = g if capture[id(n)] is None else capture[id(n)] + g
+            except BaseException:
+                _leave(n, retain_graph, failed=True)
+                raise
             # None on the CPU, or when the node's CUDA device is current
             guard = None if n._cuda_index is None else backend.cuda_guard(n._cuda_index)
             if guard is not None:
@@ -130,9 +133,11 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=
                 if create_graph:
                     in_grads = _backward_graph(n, g, check)
                 elif n.grad_into and accumulate and capture is None:
-                    n.grad_out = claims = _grad_buffers(n, True)
-                    in_grads = n.backward(g)
-                    n.grad_out = None  # this call only: a retained node keeps no buffer views
+                    _hand_buffers(n, claims := _grad_buffers(n, True))
+                    try:
+                        in_grads = n.backward(g)
+                    finally:
+                        _hand_buffers(n, None)  # this call only: no view outlives it
                 else:
                     in_grads = n.backward(g)
                 if recording and not create_graph:
@@ -144,60 +149,59 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=
                     _unclaim(n, claims)
                 if check:
                     anomaly.note_backward_error(e, n)  # where n was created
+                _leave(n, retain_graph, failed=True)
                 raise
             finally:
                 if guard is not None:
                     guard.__exit__(None, None, None)
-            if not retain_graph:
-                n._release()
         else:
             in_grads = (None,) * len(n.parents)
-        for p, pn, pg, need in zip(n.parents, n.pnodes, in_grads, n.needs):
-            if not need:
-                continue
-            if pn is None:
+        try:  # (a raise while its gradients are handed on: n ran, and is let go of)
+            for p, pn, pg, need in zip(n.parents, n.pnodes, in_grads, n.needs):
+                if not need:
+                    continue
+                if pn is None:
+                    if pg is not None:
+                        if (plain and type(pg) is _ndarray and not p._hooks and p.requires_grad
+                                and type(p.data) is _ndarray and pg.dtype == p.data.dtype):
+                            _add_to_grad(p, pg, False)  # where _deliver_leaf would end up
+                        else:
+                            _deliver_leaf(p, pg, capture, accumulate, hooked, create_graph)
+                    if pending and id(p) in pending:
+                        _leaf_done(p, pending, hooked)
+                    continue
                 if pg is not None:
-                    if (plain and type(pg) is _ndarray and not p._hooks and p.requires_grad
-                            and type(p.data) is _ndarray and pg.dtype == p.data.dtype):
-                        _add_to_grad(p, pg, False)  # where _deliver_leaf would end up
+                    if pg.shape != p.data.shape:
+                        raise RuntimeError(f"internal: {n.name} returned a gradient of shape "
+                                           f"{pg.shape} for an input of shape {p.data.shape}")
+                    if pg.dtype != p.data.dtype:  # promoted downstream: back to the input's dtype
+                        src, pg = pg, cast_grad(pg, p.data.dtype)
+                        if recording:
+                            capture_hooks.cast(src, pg)
+                    cur = grads.get(pn)
+                    if cur is None:
+                        grads[pn] = pg
+                    elif pn in owned:
+                        prev = cur
+                        cur += pg
+                        grads[pn] = cur  # 0-d math gives immutable NumPy scalars: store it back
+                        if recording:
+                            capture_hooks.add(prev, pg, cur, True)
                     else:
-                        _deliver_leaf(p, pg, capture, accumulate, hooked, create_graph)
-                if pending and id(p) in pending:
-                    _leaf_done(p, pending, hooked)
-                continue
-            if pg is not None:
-                if pg.shape != p.data.shape:
-                    raise RuntimeError(f"internal: {n.name} returned a gradient of shape "
-                                       f"{pg.shape} for an input of shape {p.data.shape}")
-                if pg.dtype != p.data.dtype:  # promoted downstream: back to the input's dtype
-                    src, pg = pg, cast_grad(pg, p.data.dtype)
-                    if recording:
-                        capture_hooks.cast(src, pg)
-                cur = grads.get(pn)
-                if cur is None:
-                    grads[pn] = pg
-                elif pn in owned:
-                    prev = cur
-                    cur += pg
-                    grads[pn] = cur  # 0-d math gives immutable NumPy scalars: store it back
-                    if recording:
-                        capture_hooks.add(prev, pg, cur, True)
-                else:
-                    grads[pn] = cur + pg
-                    if recording:
-                        capture_hooks.add(cur, pg, grads[pn], False)
-                    if not create_graph:  # a recorded sum is never updated in place
-                        owned.add(pn)
-            left = deps[pn] - 1
-            deps[pn] = left
-            if left == 0:
-                ready.append(pn)
-        if claims:
-            _unclaim(n, claims)
-        if g is not None and not retain_graph:
-            # the graph above n is done with: let go of its inputs' arrays (activations, the
-            # batch), so a caller that keeps `loss` keeps no step's data alive
-            n.parents = tuple(map(_released_input, n.parents, n.pnodes))
+                        grads[pn] = cur + pg
+                        if recording:
+                            capture_hooks.add(cur, pg, grads[pn], False)
+                        if not create_graph:  # a recorded sum is never updated in place
+                            owned.add(pn)
+                left = deps[pn] - 1
+                deps[pn] = left
+                if left == 0:
+                    ready.append(pn)
+        finally:
+            if claims:
+                _unclaim(n, claims)
+            if g is not None:
+                _leave(n, retain_graph)
     for t, g in hooked.values():  # leaf hooks: once per pass, on the total gradient
         _deliver(t, _call_hooks(t._hooks, g, create_graph), capture, accumulate, create_graph)
         if pending is not None and id(t) in _post_hooks:

@@ -41,7 +41,7 @@ class _Unkeepable(Exception):
 
 # node attributes that are bookkeeping, not what its backward reads
 _BOOKKEEPING = frozenset(("parents", "pnodes", "needs", "_vcs", "_hooks", "_retain",
-                          "grad_out", "_in_arrays", "_out_id", "_out_ver", "_freed",
+                          "_in_arrays", "_out_id", "_out_ver", "_freed",
                           "_complex", "_view_link", "_written", "_ng_ver", "_chain"))
 _PLAIN = (type(None), numbers.Number, str, bytes, slice, type(Ellipsis), np.generic,
           np.dtype, type, range, _autograd.Function)

@@ -70,6 +70,13 @@ def _watch(a):
     return t.requires_grad_(True)
 
 
+def _zero_grad(t):
+    """The gradient of an argument the output does not depend on: exact zeros of its shape,
+    dtype and device (not ``t * 0``, which is NaN where ``t`` holds NaN or an infinity)."""
+    with backend.on_device_of(t.data):
+        return Tensor._make(get_array_module(t.data).zeros_like(t.data))
+
+
 def _leaves(tree):
     if isinstance(tree, (list, tuple)):
         return [x for v in tree for x in _leaves(v)]
@@ -187,7 +194,7 @@ def value_and_grad(fun, argnums=0, has_aux=False):
             gs = autograd.grad(out, flat, allow_unused=True, create_graph=nested)
         else:
             gs = [None] * len(flat)
-        gs = iter([Tensor._make(t.data * 0) if g is None else g for g, t in zip(gs, flat)])
+        gs = iter([_zero_grad(t) if g is None else g for g, t in zip(gs, flat)])
         grads = tuple(_like(_rebuild(w, gs), o) for w, o in zip(watched, originals))
         value = _value_like(out if nested else out.detach(), originals)
         result_g = grads[0] if isinstance(argnums, int) else grads
@@ -269,7 +276,7 @@ def jacobian(fun, argnums=0):
                             g = g if part == 1 else g * 1j
                             row[i] = g if row[i] is None else row[i] + g
                 for r, g, t in zip(rows, row, flat):
-                    r.append(Tensor._make(t.data * 0) if g is None else g)
+                    r.append(_zero_grad(t) if g is None else g)
             blocks.append([ops.stack(r).reshape(o.shape + t.shape) if r else Tensor._make(
                 xp.zeros(o.shape + t.shape, dtype=t.dtype)) for r, t in zip(rows, flat)])
         per_out = []
@@ -378,7 +385,7 @@ def vjp(fun, *primals):
             gs = autograd.grad(out, flat, grad_outputs=ct.astype(out.dtype),
                                retain_graph=True, create_graph=nested or ct.requires_grad,
                                allow_unused=True)
-        it = iter([Tensor._make(t.data * 0) if g is None else g for g, t in zip(gs, flat)])
+        it = iter([_zero_grad(t) if g is None else g for g, t in zip(gs, flat)])
         return tuple(_like(_rebuild(w, it), o) for w, o in zip(watched, originals))
 
     return _value_like(out if nested else out.detach(), originals), vjp_fn

@@ -30,6 +30,7 @@ from .. import backward_pass, old_values, random as _random
 from ..autocast_state import _LowCopy, low_copy
 from ..backend import is_cupy_array
 from ..capture_hooks import CaptureError
+from ..handed_buffers import hand_buffers
 from ..node_record import is_array as _is_array
 from ..ops._util import cast_grad
 from ..tensor import Tensor
@@ -219,9 +220,13 @@ class Recorder(GradAssignments, ValueChecks, WriteSpans):
 
         def run(env):
             if into:               # dW straight into the optimizer's buffer, as _run does
-                node.grad_out = grad_buffers(node)
-            res = node.backward(env[gk] if gk >= 0 else gv)
-            node.grad_out = None
+                hand_buffers(node, grad_buffers(node))
+                try:
+                    res = node.backward(env[gk] if gk >= 0 else gv)
+                finally:
+                    hand_buffers(node, None)
+            else:
+                res = node.backward(env[gk] if gk >= 0 else gv)
             if not retain:
                 node._release()
             for k, r in zip(outs, res):

@@ -29,6 +29,7 @@ from __future__ import annotations
 from .. import capture_hooks
 from ..autocast_state import low_copy
 from ..autograd import Function, unbroadcast
+from ..handed_buffers import grad_buffer as _grad_buffer
 from ._util import as_rows
 
 __all__ = ["linear", "matmul", "tensordot", "round_operands"]
@@ -207,7 +208,7 @@ class Bf16Linear(Function):
         g2 = as_rows(g)
         needs = (self.needs[0], self.needs[1], self.has_b and self.needs[2])
         layer = _layer()
-        dW_out = self.grad_out.get(1) if self.grad_out else None
+        dW_out = _grad_buffer(self, 1)   # the optimizer's view, when the engine gave one
         if not layer.usable_out(dW_out, self.w_shape):   # a float16/strided buffer: the
             dW_out = None                                 # engine casts the float32 dW
         dx, dW, db = layer.linear_backward(g2, x_bits, W_bits, y, z, self.act,

@@ -24,6 +24,7 @@ import numpy as np
 
 from .. import kernels
 from ..autograd import Function
+from ..handed_buffers import grad_buffer as _grad_buffer
 from ..tensor import Tensor
 from ._util import as_rows, tensor_arg, xp_of
 from .reduce import _wide, low_precision
@@ -63,7 +64,7 @@ class Linear(Function):
             return self.graph_backward(g, x, W, b)
         g2 = as_rows(g)
         needs = (self.needs[0], self.needs[1], self.has_b and self.needs[2])
-        dW_out = self.grad_out.get(1) if self.grad_out else None
+        dW_out = _grad_buffer(self, 1)   # the optimizer's view, when the engine gave one
         dx, dW, db = kernels.linear_act_backward(g2, x2, W, y, z, self.act,
                                                  negative_slope=self.slope,
                                                  needs_input_grad=needs, dW_out=dW_out)

@@ -13,9 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
+from ..tensor import Tensor
 from ._util import tensor_arg, xp_of
 from .linalg import _cast
-from .reduce import low_precision
+from .reduce import attains, low_precision
 from ..autocast_state import _state as _amp, to_float32 as _amp_f32
 from .shape import _axes
 
@@ -56,7 +57,11 @@ class Norm2(_Norm):
         return xp.sqrt((x * x).sum(axis=self.axes, keepdims=True))
 
     def vjp(self, xp, g, x, ans):  # complex x: z / |z|, the convention of abs
-        return g * x / xp.where(ans == 0, 1, ans)  # x is 0 wherever ans is: gradient 0
+        zero = ans == 0
+        u = x / xp.where(zero, 1, ans)  # x is 0 wherever ans is: gradient 0
+        if isinstance(g, Tensor):  # a constant there, as abs's and hypot's: x / 1 would give
+            u = xp.where(zero, 0, u)  # the origin a second derivative of 1
+        return g * u
 
 
 class Norm1(_Norm):
@@ -77,7 +82,7 @@ class NormInf(_Norm):
         return xp.abs(x).max(axis=self.axes, keepdims=True)
 
     def vjp(self, xp, g, x, ans):  # shared evenly among the entries that attain the max
-        hit = xp.abs(x) == ans
+        hit = attains(xp, xp.abs(x), ans)  # a NaN answer: its NaN entries
         return g * xp.sign(x) * hit / hit.sum(axis=self.axes, keepdims=True)
 
 

@@ -110,6 +110,17 @@ class Mean(_Reduce):
         return (r if r.dtype == self.in_dtype else r.astype(self.in_dtype),)
 
 
+def attains(xp, x, e):
+    """Where ``x`` attains the extreme ``e`` (a max or min broadcast against ``x``): ``x == e``,
+    and where ``e`` is NaN, the NaN entries of ``x``.  NaN != NaN, so ``x == e`` alone would
+    give a NaN answer no entry, and its gradient 0/0 = NaN on every entry of the slice.
+
+    >>> attains(np, np.array([1.0, np.nan, 2.0]), np.array([np.nan])).tolist()
+    [False, True, False]
+    """
+    return xp.where(xp.isnan(e), xp.isnan(x), x == e)
+
+
 class _Extreme(_Reduce):
     saves_output = True
     pick = None
@@ -126,7 +137,7 @@ class _Extreme(_Reduce):
 
     def backward(self, g):
         x, ans = self.saved
-        mask = x == self._expand(ans)
+        mask = attains(xp_of(g), x, self._expand(ans))
         count = mask.sum(axis=self.axes, keepdims=True)
         return (self._expand(g) * mask / count,)
 
