@@ -170,9 +170,10 @@ def _defer(fn):
     return f
 
 
-def _fast_operator(name):
-    """:func:`fast` for an operator: its slow path defers as :func:`_defer` says."""
-    return fast_op(name, _defer(getattr(ops, name)))
+def _fast_operator(name, reflected=False, slow=None):
+    """:func:`fast` for an operator (``reflected``: ``__radd__`` and the like): its slow
+    path (``slow``, ``ops.<name>`` by default) defers as :func:`_defer` says."""
+    return fast_op(name, _defer(slow or getattr(ops, name)), True, reflected)
 
 
 def fast(name):
@@ -270,25 +271,28 @@ XOR = _bitwise("bitwise_xor", "logical_xor")
 
 BINARY = {
     "__add__": _fast_operator("add"), "__sub__": _fast_operator("subtract"),
-    "__mul__": fast_op("multiply", _defer(_multiply)),
+    "__mul__": _fast_operator("multiply", slow=_multiply),
     "__truediv__": _fast_operator("divide"), "__pow__": _fast_operator("power"),
     "__matmul__": _matmul, "__mod__": _fast_operator("remainder"),
     "__floordiv__": _fast_operator("floor_divide"), "__divmod__": _defer(_divmod),
-    "__eq__": fast_op("equal", _defer(_compare(ops.equal, False))),
-    "__ne__": fast_op("not_equal", _defer(_compare(ops.not_equal, True))),
+    "__eq__": _fast_operator("equal", slow=_compare(ops.equal, False)),
+    "__ne__": _fast_operator("not_equal", slow=_compare(ops.not_equal, True)),
     "__lt__": _fast_operator("less"), "__le__": _fast_operator("less_equal"),
     "__gt__": _fast_operator("greater"), "__ge__": _fast_operator("greater_equal"),
     "__and__": _defer(AND), "__or__": _defer(OR), "__xor__": _defer(XOR),
 }
+# (called as (self, other): the fast ones swap the operands themselves, the rest through _swap)
 REFLECTED = {
-    "__radd__": _fast_operator("add"), "__rsub__": _fast_operator("subtract"),
-    "__rmul__": fast_op("multiply", _defer(_multiply)),
-    "__rtruediv__": _fast_operator("divide"), "__rpow__": _fast_operator("power"),
-    "__rmatmul__": _matmul, "__rmod__": _fast_operator("remainder"),
-    "__rfloordiv__": _fast_operator("floor_divide"), "__rdivmod__": _defer(_divmod),
-    "__rand__": _defer(AND), "__ror__": _defer(OR), "__rxor__": _defer(XOR),
+    "__radd__": _fast_operator("add", True), "__rsub__": _fast_operator("subtract", True),
+    "__rmul__": _fast_operator("multiply", True, _multiply),
+    "__rtruediv__": _fast_operator("divide", True), "__rpow__": _fast_operator("power", True),
+    "__rmod__": _fast_operator("remainder", True),
+    "__rfloordiv__": _fast_operator("floor_divide", True),
 }
-UNARY = {"__neg__": fast("negative"), "__abs__": fast("abs"), "__pos__": _pos,
+SWAPPED = {"__rmatmul__": _matmul, "__rdivmod__": _defer(_divmod), "__rand__": _defer(AND),
+           "__ror__": _defer(OR), "__rxor__": _defer(XOR)}
+UNARY = {"__neg__": fast_op("negative", ops.negative, True),
+         "__abs__": fast_op("abs", ops.abs, True), "__pos__": _pos,
          "__invert__": _invert}
 
 # methods that take the tensor first and forward the rest unchanged
@@ -307,6 +311,8 @@ def install(Tensor):
     for name, fn in BINARY.items():
         setattr(Tensor, name, fn)
     for name, fn in REFLECTED.items():
+        setattr(Tensor, name, fn)
+    for name, fn in SWAPPED.items():
         setattr(Tensor, name, _swap(fn))
     for name, fn in UNARY.items():
         setattr(Tensor, name, fn)

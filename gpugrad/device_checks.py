@@ -40,6 +40,7 @@ import threading
 import numpy as np
 
 _local = threading.local()      # per thread: .pending, .status (see _mine)
+_armed = False   # True once any thread deferred a check: till then no synchronization reads
 _sync = os.environ.get("GPUGRAD_SYNC_CHECKS", "") not in ("", "0")
 
 
@@ -90,6 +91,8 @@ def check(bad, values, key, make_error) -> None:
 
 def _defer(bad, values, key, make_error, xp, device_id) -> None:
     """The deferred half of :func:`check`, for any array module ``xp`` (tests use NumPy)."""
+    global _armed
+    _armed = True
     flat = bad.ravel()
     if flat.size == 0:
         return
@@ -110,6 +113,8 @@ def status_buffer(key, make_error, xp, device_id):
     (``[0]`` set to 1 by the first failure, ``[1]`` its value, as int64 bits), armed so that the
     next synchronization reads it and raises ``make_error(value)``.  One buffer per ``key`` and
     device; it is zeroed after each read."""
+    global _armed
+    _armed = True
     status = _mine()[1]
     slot = (key, device_id)
     entry = status.get(slot)
@@ -122,6 +127,8 @@ def status_buffer(key, make_error, xp, device_id):
 def raise_pending() -> None:
     """Raise the first deferred check that failed (and forget all of them); called at the
     library's synchronization points."""
+    if not _armed:       # (nothing ever deferred, as on the CPU: one global read)
+        return
     pending, status = _mine()
     if not pending and not status:
         return

@@ -51,7 +51,9 @@ from . import ops as _ops
 from .ops import index as _index
 from ._tensor_hooks import move_retain
 from .old_values import keep_old_value
-from .ops._fast import _NUMBERS, _binary_data, in_graph, watched
+from . import anomaly as _anomaly, autocast_state as _ac
+from .autocast_state import _state as _amp
+from .ops._fast import _NUMBERS, _binary_data, in_graph
 from .ops.fast_index import plain_key
 from .ops.setitem_rules import holds_array as _holds_array
 from .tensor import Tensor, as_tensor
@@ -269,13 +271,19 @@ def _view_of_constant(t):
 
 def _constant_view(t):
     """True when a write of a constant into ``t``, a view that recorded no node, is a write
-    into memory only, as ``__setitem__``'s own path finds: grad mode is off, or nothing up
-    its chain of views is in a graph (its root does not require grad, and the base it was
-    taken from has no node)."""
+    into memory only, as ``__setitem__``'s own path finds: grad mode is off, or no tensor up
+    its chain of views, to its root, requires grad or has a node (a view of a leaf that
+    requires grad, ``p = W[1:].requires_grad_()``, is refused by that path)."""
     if not _gm.enabled:
         return True
-    root, _ = _view_root(t._view)
-    return not root.requires_grad and root._node is None and t._view.parents[0]._node is None
+    link = t._view
+    while True:
+        b = link.parents[0]
+        if b is None or b.requires_grad or b._node is not None:
+            return False
+        link = b._view
+        if link is None:
+            return True
 
 
 def _numpy_write(key, value):
@@ -362,13 +370,17 @@ def _inplace_operator(op, ufunc=None, augmented=False):
     def method(self, other):
         if augmented and self.data.ndim == 0 and stands_for_scalar(self):
             return NotImplemented
-        # a NumPy-backed tensor outside any graph (not a view, no node, no grad) with a plain
-        # operand (see ops._fast): ``ufunc(a, b, out=a)`` writes what _inplace would, as NumPy
-        # does; a refusal (a cast or shape NumPy will not make, before writing) takes _inplace
-        # for its error.  An error raised after the write (np.errstate's FloatingPointError, a
+        # a NumPy-backed tensor outside any graph (no node, no grad; not a view, or a view
+        # whose write is one into memory only: see __setitem__) with a plain operand (see
+        # ops._fast): ``ufunc(a, b, out=a)`` writes what _inplace would, as NumPy does; a
+        # refusal (a cast or shape NumPy will not make, before writing) takes _inplace for
+        # its error.  An error raised after the write (np.errstate's FloatingPointError, a
         # warning turned error) leaves NumPy's written values, so the version moves first.
-        if self._node is None and self._view is None and not self.requires_grad and \
-                type(self) is Tensor and not watched():
+        # A view (C-contiguous: each element once, as _inplace's out-of-place answer written
+        # back has it) is written the same way, logged and committed to its bases as there.
+        if self._node is None and not self.requires_grad and type(self) is Tensor and not (
+                _capture._on or _anomaly._on or _ac._on and _amp.dtype is not None) and (
+                self._view is None or self.data.flags.c_contiguous and _constant_view(self)):
             ab = _binary_data(self, other, True)
             if ab is not None:
                 try:
@@ -380,6 +392,9 @@ def _inplace_operator(op, ufunc=None, augmented=False):
                     raise
                 else:
                     self._vc[0] += 1
+                    if self._view is not None:
+                        _log_write(self._vc, ab[0])
+                        _commit_to_bases(self, None)
                     return self
         return self._inplace(op, other)
     return method

@@ -25,6 +25,7 @@ what to write instead (:mod:`gpugrad.capture.write_spans`).
 """
 from __future__ import annotations
 
+import ctypes
 import operator
 
 import numpy as np
@@ -34,9 +35,26 @@ from .tensor import Tensor
 
 __all__ = ["basic_key", "key_span", "log_write", "view_key", "writes_missed", "written"]
 
-_LIMIT = 4096  # entries kept per counter (older writes count as not logged)
-_bounds = np.lib.array_utils.byte_bounds
+_LIMIT = 4096  # entries kept per counter, at least (older writes count as not logged)
+_byte_bounds = np.lib.array_utils.byte_bounds
 _ndarray = np.ndarray
+
+
+def _bounds(a, _at=ctypes.c_char.from_buffer, _address=ctypes.addressof):
+    """NumPy's ``byte_bounds(a)`` (the first byte of array ``a``'s memory, and one past its
+    last), read through the buffer protocol for a writable C-contiguous array (whose bytes
+    are the ``a.nbytes`` from its first: the common case, a fraction of byte_bounds' cost);
+    any other array, which the protocol refuses, through byte_bounds.
+
+    >>> buf = np.zeros((3, 2))
+    >>> _bounds(buf[1]) == _byte_bounds(buf[1]), _bounds(buf[:, 1]) == _byte_bounds(buf[:, 1])
+    (True, True)
+    """
+    try:
+        lo = _address(_at(a))
+    except (TypeError, ValueError, BufferError):  # (read-only, not C-contiguous, empty)
+        return _byte_bounds(a)
+    return lo, lo + a.nbytes
 
 
 def log_write(vc, region):
@@ -53,8 +71,8 @@ def log_write(vc, region):
     else:
         lo, hi = _bounds(region)
     vc.append((vc[0], lo, hi))
-    if len(vc) > _LIMIT + 1:
-        del vc[1:len(vc) - _LIMIT]
+    if len(vc) > _LIMIT + _LIMIT // 8:   # (trimmed in batches: one entry at a time would
+        del vc[1:len(vc) - _LIMIT]        # move the whole list at every write)
 
 
 def writes_missed(vc, ver, arrays) -> bool:

@@ -26,7 +26,7 @@ from ..tensor import Tensor, _wrap
 from ..zero_d import scalar_tensor as _scalar
 
 __all__ = ["watched", "in_graph", "plain_data", "plain_operand", "plain_view", "fast_unary", "fast_binary",
-           "fast_op", "fast_where", "fast_matmul", "fast_sum", "FAST_UFUNCS"]
+           "unary_operator", "binary_operator", "fast_op", "fast_where", "fast_matmul", "fast_sum", "FAST_UFUNCS"]
 
 _gm = _grad_mode._state
 _ndarray = np.ndarray
@@ -121,39 +121,65 @@ def plain_view(x, d, out, cls, attrs):
     if b is not None and (b is d or b is d.base):
         vc = t._vc = x._vc
         attrs["needs"], attrs["parents"] = (False,), (x,)
+        ver = None
         if _grad_mode._off and not _gm.enabled:
-            attrs["_ng_ver"] = vc[0]   # made under no_grad (PyTorch's rules then apply)
+            attrs["_ng_ver"] = ver = vc[0]   # made under no_grad (PyTorch's rules then apply)
+        up = x._view
+        c = (x, None) if up is None else up._chain
+        if c is not None:    # (its root, known now: view_links._view_root's memo, set ahead)
+            attrs["_chain"] = c if ver is None else (c[0], ver)
         n = _new(cls)
         n.__dict__ = attrs
         t._view = n
     return t
 
 
+def unary_operator(ufunc, slow, differentiable=True, kinds="f"):
+    """``slow(x)`` for exactly one operand (``-t``, ``abs(t)``), with NumPy's ``ufunc``
+    called directly when ``x`` is a plain NumPy-backed tensor whose dtype kind is in
+    ``kinds`` (see :func:`plain_data`).
+
+    >>> import gpugrad as gg, numpy
+    >>> neg = unary_operator(numpy.negative, gg.ops.negative)
+    >>> neg(gg.tensor([1.0], dtype="float64")).tolist()
+    [-1.0]
+    """
+    def op(x):
+        if type(x) is Tensor and not (
+                _capture._on or _anomaly._on or _ac._on and _amp.dtype is not None):
+            d = x.data      # (plain_data(x, differentiable), inline: a call less)
+            if type(d) is _ndarray and d.dtype.kind in kinds and not (
+                    differentiable and (x.requires_grad or x._view is not None)
+                    and _gm.enabled and (x.requires_grad or _joins_graph(x))):
+                r = ufunc(d)
+                return _make(r) if type(r) is _ndarray else _scalar(r)
+        return slow(x)
+    _named(op, slow)
+    return op
+
+
 def fast_unary(ufunc, slow, differentiable=True, kinds="f"):
-    """``slow(x)`` (an op), with NumPy's ``ufunc`` called directly when ``x`` is a plain
-    NumPy-backed tensor whose dtype kind is in ``kinds`` (see :func:`plain_data`).  Extra
-    arguments always go to ``slow``.
+    """:func:`unary_operator`'s call for a function that also takes further arguments and
+    keywords (a ``gpugrad.numpy`` function, a Tensor method): a call with any goes to
+    ``slow`` as it is.
 
     >>> import gpugrad as gg, numpy
     >>> exp = fast_unary(numpy.exp, gg.ops.exp)
     >>> exp(gg.tensor([0.0], dtype="float64")).tolist()
     [1.0]
     """
-    def fn(*args, **kw):
-        if not kw and len(args) == 1 and type(args[0]) is Tensor and not (
-                _capture._on or _anomaly._on or _ac._on and _amp.dtype is not None):
-            d = plain_data(args[0], differentiable)
-            if d is not None and d.dtype.kind in kinds:
-                r = ufunc(d)
-                return _make(r) if type(r) is _ndarray else _scalar(r)
-        return slow(*args, **kw)
-    fn.__name__, fn.__qualname__, fn.__doc__ = slow.__name__, slow.__qualname__, slow.__doc__
-    fn.__wrapped__ = slow
-    return fn
+    op = unary_operator(ufunc, slow, differentiable, kinds)
+
+    def fn(x=_NO, /, *args, **kw):
+        if args or kw or x is _NO:
+            return slow(*_given(x), *args, **kw)
+        return op(x)
+    return _named(fn, slow)
 
 
 def _binary_data(a, b, differentiable):
-    """(a's array or number, b's) for a fast binary call, or None (see :func:`fast_binary`)."""
+    """(a's array or number, b's) for a fast binary call, or None (see :func:`fast_binary`);
+    :func:`binary_operator` asks the same, inline."""
     ta, tb = type(a), type(b)
     if ta is Tensor:
         da = a.data
@@ -181,24 +207,88 @@ def _binary_data(a, b, differentiable):
     return None
 
 
+def binary_operator(ufunc, slow, differentiable=True, reflected=False):
+    """``slow(a, b)`` for exactly two operands (a Tensor operator: ``a + b``; ``reflected``:
+    called as ``op(b, a)``, as ``__radd__`` is), with NumPy's ``ufunc`` called directly when
+    the operands are plain NumPy-backed tensors (see :func:`plain_data`) or one is a plain
+    number (not with a bfloat16 tensor: see :func:`_binary_data`, the same rule).
+
+    >>> import gpugrad as gg, numpy
+    >>> add = binary_operator(numpy.add, gg.ops.add)
+    >>> add(gg.tensor([1.0]), 2).tolist()
+    [3.0]
+    """
+    def op(a, b):
+        if reflected:
+            a, b = b, a
+        if not (_capture._on or _anomaly._on or _ac._on and _amp.dtype is not None):
+            # (_binary_data(a, b, differentiable), inline: a call and a tuple less)
+            ta, tb = type(a), type(b)
+            r = _NO
+            if ta is Tensor:
+                da = a.data
+                if type(da) is _ndarray:
+                    if tb is Tensor:
+                        db = b.data
+                        if type(db) is _ndarray and not (
+                                differentiable and (a.requires_grad or b.requires_grad or
+                                                    a._view is not None or b._view is not None)
+                                and _gm.enabled and (
+                                    a.requires_grad or b.requires_grad or a._view is not None
+                                    and _joins_graph(a) or b._view is not None
+                                    and _joins_graph(b))):
+                            r = ufunc(da, db)
+                    elif tb in _NUMBERS and da.dtype.char != "E" and not (
+                            differentiable and (a.requires_grad or a._view is not None)
+                            and _gm.enabled and (a.requires_grad or _joins_graph(a))):
+                        r = ufunc(da, b)
+            elif tb is Tensor and ta in _NUMBERS:
+                db = b.data
+                if type(db) is _ndarray and db.dtype.char != "E" and not (
+                        differentiable and (b.requires_grad or b._view is not None)
+                        and _gm.enabled and (b.requires_grad or _joins_graph(b))):
+                    r = ufunc(a, db)
+            if r is not _NO:
+                return _make(r) if type(r) is _ndarray else _scalar(r)
+        return slow(a, b)
+    _named(op, slow)
+    return op
+
+
 def fast_binary(ufunc, slow, differentiable=True):
-    """``slow(a, b)`` (an op), with NumPy's ``ufunc`` called directly when the operands are
-    plain NumPy-backed tensors (see :func:`plain_data`) or one is a plain number.  Extra
-    arguments always go to ``slow``.
+    """:func:`binary_operator`'s call for a function that also takes further arguments and
+    keywords (a ``gpugrad.numpy`` function, a Tensor method): a call with any, or with
+    fewer than two operands, goes to ``slow`` as it is.
 
     >>> import gpugrad as gg, numpy
     >>> add = fast_binary(numpy.add, gg.ops.add)
     >>> add(gg.tensor([1.0]), 2).tolist()
     [3.0]
     """
-    def fn(*args, **kw):
-        if not kw and len(args) == 2 and not (
-                _capture._on or _anomaly._on or _ac._on and _amp.dtype is not None):
-            ab = _binary_data(args[0], args[1], differentiable)
-            if ab is not None:
-                r = ufunc(*ab)
-                return _make(r) if type(r) is _ndarray else _scalar(r)
-        return slow(*args, **kw)
+    op = binary_operator(ufunc, slow, differentiable)
+
+    def fn(a=_NO, b=_NO, /, *args, **kw):
+        if args or kw or b is _NO:
+            return slow(*_given(a, b), *args, **kw)
+        return op(a, b)
+    return _named(fn, slow)
+
+
+# a positional argument not given (the fast calls' defaults; never a user's value)
+_NO = object()
+
+
+def _given(*args):
+    """The positional arguments given: ``args`` up to the first :data:`_NO` (found by
+    identity: ``==`` of a tensor is elementwise)."""
+    for i, a in enumerate(args):
+        if a is _NO:
+            return args[:i]
+    return args
+
+
+def _named(fn, slow):
+    """``fn``, standing for ``slow``: its name, doc and (for ``inspect.signature``) it."""
     fn.__name__, fn.__qualname__, fn.__doc__ = slow.__name__, slow.__qualname__, slow.__doc__
     fn.__wrapped__ = slow
     return fn
@@ -225,9 +315,11 @@ FAST_UFUNCS = {
 }
 
 
-def fast_op(name, slow):
+def fast_op(name, slow, exact=False, reflected=False):
     """``slow`` (the op ``name``, or a front-end function computing the same), with the
     no-graph fast path of :data:`FAST_UFUNCS` when ``name`` has one; else ``slow`` itself.
+    With ``exact``, for a Tensor operator's exact operands (:func:`binary_operator`,
+    :func:`unary_operator`; ``reflected`` for ``__radd__`` and the like).
 
     >>> import gpugrad as gg
     >>> fast_op("add", gg.ops.add)(gg.tensor([1.0]), 1.0).tolist()
@@ -237,8 +329,11 @@ def fast_op(name, slow):
         return slow
     ufunc, diff, kinds = FAST_UFUNCS[name]
     if kinds is None:
+        if exact:
+            return binary_operator(ufunc, slow, diff, reflected)
         return fast_binary(ufunc, slow, diff)
-    return fast_unary(ufunc, slow, diff, kinds)
+    return unary_operator(ufunc, slow, diff, kinds) if exact else \
+        fast_unary(ufunc, slow, diff, kinds)
 
 
 def fast_where(cond, a, b):

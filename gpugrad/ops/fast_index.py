@@ -79,7 +79,11 @@ def tensor_getitem(x, key):
             if tk is Tensor:
                 a = key.data
                 if type(a) is _ndarray and not a.ndim and a.dtype.kind in "iu":
-                    return tensor_getitem(x, int(a))   # (index_keys.scalar_key, inline)
+                    i = int(a)     # (index_keys.scalar_key, inline): as the int key above
+                    if d.ndim == 1:
+                        return _scalar(d[i])
+                    a = None
+                    k = (i, Ellipsis)
             elif tk is _ndarray or (tk is list or tk is range) and key:
                 a = key if tk is _ndarray else np.asarray(key)
             else:
