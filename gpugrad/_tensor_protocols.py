@@ -8,11 +8,26 @@ from __future__ import annotations
 import math
 import operator
 
+import numpy as np
+
+from . import device_checks as _dc
 from . import ops as _ops
 from . import transforms as _transforms
 from .grad_mode import _state as _gm
 
 _Tensor = None   # gpugrad.Tensor, set by install()
+_ndarray = np.ndarray
+
+
+def _item(self):
+    """``self.item()``, for one element of NumPy data read here (a call chain less; a
+    synchronization point all the same: a pending check raises)."""
+    d = self.data
+    if type(d) is not _ndarray or d.size != 1:
+        return self.item()
+    if _dc._armed:
+        _dc.raise_pending()
+    return d.item()
 
 
 def __len__(self):
@@ -30,7 +45,11 @@ def __bool__(self):
     if self.data.size != 1:
         raise ValueError(f"the truth value of a tensor with {self.data.size} elements is "
                          f"ambiguous; use .any() or .all()")
-    return bool(self.item())
+    return bool(_item(self))
+
+def _differentiated(self):
+    """True when ``self`` is being differentiated by a transform evaluating its function."""
+    return self.requires_grad and getattr(_transforms._depth, "n", 0) > 0 and _gm.enabled
 
 def _refuse_in_transform(self, what):
     """TypeError when ``self`` is being differentiated by a transform evaluating its function
@@ -38,7 +57,7 @@ def _refuse_in_transform(self, what):
     ``what``: ``float()``, ``math.exp``, ``%f``) computes outside the graph, so the gradient
     through it would silently be zero, as HIPS autograd and JAX refuse it.  Elsewhere
     (``loss.backward()`` code) the conversion reads the value, as PyTorch's does."""
-    if self.requires_grad and getattr(_transforms._depth, "n", 0) > 0 and _gm.enabled:
+    if _differentiated(self):
         raise TypeError(
             f"{what} of a tensor being differentiated (gpugrad.grad and the other transforms) "
             f"makes a Python number outside the graph, so the gradient through it would be "
@@ -49,16 +68,16 @@ def _refuse_in_transform(self, what):
 
 def __float__(self):
     _refuse_in_transform(self, "float() (math.*, %-formatting, numpy.float64())")
-    return float(self.item())
+    return float(_item(self))
 
 def __int__(self):
-    return int(self.item())
+    return int(_item(self))
 
 def __index__(self):
     if self.data.dtype.kind not in "iu" or self.data.size != 1:
         raise TypeError(f"only one-element integer tensors can be used as an index, got "
                         f"dtype {self.data.dtype.name} shape {self.shape}")
-    return int(self.item())
+    return int(_item(self))
 
 def __trunc__(self):
     """``math.trunc(t)`` of a 0-d real tensor: a Python int, as of NumPy's scalars."""
@@ -118,7 +137,9 @@ def __copy__(self):
     gets its own copy of ``.grad``; a tensor computed in a graph gives, as in PyTorch, a new
     leaf with ``requires_grad`` True, no ``grad_fn`` and no ``.grad`` (no backward pass
     reaches it from the tensor's inputs).  For a copy that stays in the graph use
-    ``t.copy()`` or ``t.clone()``.
+    ``t.copy()`` or ``t.clone()``.  Inside ``gg.grad`` (and the other transforms) a tensor
+    being differentiated copies as NumPy's array does, ``t.copy(order="K")``: the copy
+    stays in the graph, so the gradient through it is kept.
 
     >>> import copy
     >>> import gpugrad as gg
@@ -130,6 +151,8 @@ def __copy__(self):
     """
     import copy
 
+    if type(self) is _Tensor and _differentiated(self):
+        return _ops.copy(self, "K")
     if self._node is None:
         return copy.deepcopy(self)
     new = type(self).__new__(type(self))
@@ -140,7 +163,9 @@ def __copy__(self):
 def __deepcopy__(self, memo):
     """``copy.deepcopy(t)``: a leaf with its own copy of the data, ``requires_grad`` and
     ``.grad``.  Refused (RuntimeError), as by PyTorch, for a tensor computed in a graph: the
-    copy would be a leaf that no backward pass connects to the tensor's inputs.
+    copy would be a leaf that no backward pass connects to the tensor's inputs.  Inside
+    ``gg.grad`` (and the other transforms) a tensor being differentiated copies as NumPy's
+    array does (``t.copy(order="K")``, in the graph), as :func:`__copy__`.
 
     >>> import copy, gpugrad as gg
     >>> x = gg.tensor([1.0, 2.0], requires_grad=True)
@@ -153,6 +178,9 @@ def __deepcopy__(self, memo):
     """
     import copy
 
+    if type(self) is _Tensor and _differentiated(self):
+        new = memo[id(self)] = _ops.copy(self, "K")
+        return new
     if self._node is not None:
         raise RuntimeError(
             f"only tensors created by the user (graph leaves) support copy.deepcopy, as in "
@@ -180,7 +208,16 @@ def __getstate__(self):
     >>> y = pickle.loads(pickle.dumps(x * 2))
     >>> y.tolist(), y.is_leaf, y.requires_grad, y.grad is None
     ([2.0, 4.0], True, True, True)
+
+    Inside ``gg.grad`` (and the other transforms) pickling a tensor being differentiated
+    raises TypeError: the unpickled copy could not carry the gradient (as ``float(t)``).
     """
+    if type(self) is _Tensor and _differentiated(self):
+        raise TypeError(
+            "pickle of a tensor being differentiated (gpugrad.grad and the other transforms) "
+            "cannot carry its graph, so the gradient through the unpickled copy would be "
+            "lost: use x.copy() (or copy.copy / copy.deepcopy, which stay in the graph), or "
+            "pickle x.detach() on purpose")
     leaf = self._node is None
     return {"data": self.data, "requires_grad": self.requires_grad,
             "grad": None if not leaf or self.grad is None else self.grad.data}

@@ -30,6 +30,7 @@ from ._util import cross_saved, xp_of
 from .shape import _axes, _coerce, _inverse, ravel
 from ..autocast_state import _state as _amp, lower as _amp_lower, cuda_bf16 as _amp_cuda_bf16
 from ._blas import _blas
+from .elementwise import Multiply
 
 __all__ = ["matmul", "dot", "inner", "outer", "tensordot", "einsum"]
 
@@ -168,7 +169,7 @@ def dot(a, b):
     """
     a, b = _pair(a, b)
     if a.ndim == 0 or b.ndim == 0:
-        return _scale(a, b)
+        return _scale(a, b, "dot")
     kb = 0 if b.ndim == 1 else b.ndim - 2
     if a.shape[-1] != b.shape[kb]:
         which = "first" if kb == 0 else "second-to-last"
@@ -184,12 +185,22 @@ def dot(a, b):
     return Dot.apply(a, b)
 
 
-def _scale(a, b):
-    """a * b where one of them is 0-d: NumPy's ``dot`` and ``inner`` of a scalar are its
-    ``multiply`` (the same bits; an einsum's complex product can differ in the last one)."""
-    from .elementwise import multiply
+def _scale(a, b, name):
+    """``dot``/``inner`` (``name``) where ``a`` or ``b`` is 0-d: a :class:`ScalarProduct`."""
+    return ScalarProduct.apply(a, b, name=name)
 
-    return multiply(a, b)
+
+class ScalarProduct(Multiply):
+    """``dot(a, b)`` or ``inner(a, b)`` with a 0-d operand: the product ``a * b``, whose
+    gradient is multiply's, with the answer of the array module's own ``dot``/``inner``:
+    NumPy computes a scalar's product by BLAS's axpy for float and complex dtypes, whose
+    complex products can differ from ``multiply``'s in the last bit (fused multiply-add on
+    AVX-512 CPUs), and a drop-in gives NumPy's bits."""
+
+    def forward(self, a, b, name):
+        self._shapes(a, b)            # (what multiply's backward reads, as its forward keeps)
+        self.saved = (a if self.needs[1] else None, b if self.needs[0] else None)
+        return getattr(xp_of(a), name)(a, b)
 
 
 def inner(a, b):
@@ -201,7 +212,7 @@ def inner(a, b):
     """
     a, b = _pair(a, b)
     if a.ndim == 0 or b.ndim == 0:
-        return _scale(a, b)
+        return _scale(a, b, "inner")
     if a.shape[-1] != b.shape[-1]:
         raise ValueError(f"inner: the last dimensions must match, got shapes {a.shape} and "
                          f"{b.shape}")
