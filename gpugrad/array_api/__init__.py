@@ -31,6 +31,7 @@ from ._creation import __all__ as _call
 from ._elementwise import *  # noqa: F401,F403
 from ._elementwise import __all__ as _eall
 from ._info import __array_namespace_info__, finfo, iinfo, isdtype  # noqa: F401
+from ._info import dtype_arg as _dtype_arg
 
 __array_api_version__ = "2023.12"
 
@@ -48,10 +49,6 @@ def _int(v, what):
     return None if v is None else _axis_args.axis_index(v, None, what)
 
 
-def _dt(x):
-    return x.dtype if hasattr(x, "dtype") else _np.dtype(x)
-
-
 # ================================================================ data type functions
 def astype(x, dtype, /, *, copy=True, device=None):
     """Cast ``x`` to ``dtype`` (differentiable between floating dtypes).
@@ -60,7 +57,7 @@ def astype(x, dtype, /, *, copy=True, device=None):
     >>> astype(gg.tensor([1.5]), int32).dtype
     dtype('int32')
     """
-    return _gnp.astype(x, dtype, copy=copy, device=device)
+    return _gnp.astype(x, _dtype_arg(dtype, "astype"), copy=copy, device=device)
 
 
 def can_cast(from_, to, /):
@@ -69,7 +66,7 @@ def can_cast(from_, to, /):
     >>> can_cast(int8, int64), can_cast(float64, float32)
     (True, False)
     """
-    return _np.can_cast(_dt(from_), to)
+    return _np.can_cast(_dtype_arg(from_, "can_cast"), _dtype_arg(to, "can_cast"))
 
 
 def result_type(*arrays_and_dtypes):
@@ -80,7 +77,7 @@ def result_type(*arrays_and_dtypes):
     """
     if not arrays_and_dtypes:
         raise ValueError("result_type: at least one array or dtype is required")
-    return _np.result_type(*[_dt(a) for a in arrays_and_dtypes])
+    return _np.result_type(*[_dtype_arg(a, "result_type") for a in arrays_and_dtypes])
 
 
 # ================================================================ manipulation

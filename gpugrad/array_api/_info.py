@@ -31,14 +31,14 @@ def isdtype(dtype, kind):
     >>> isdtype(_d.float32, "real floating"), isdtype(_d.int8, ("bool", "unsigned integer"))
     (True, False)
     """
-    dt = _np.dtype(dtype)
+    dt = dtype_arg(dtype, "isdtype")
     if isinstance(kind, tuple):
         return any(isdtype(dt, k) for k in kind)
     if isinstance(kind, str):
         if kind not in _KINDS:
             raise ValueError(f"isdtype: unknown kind {kind!r}; expected one of {sorted(_KINDS)}")
         return dt.kind in _KINDS[kind]
-    return dt == _np.dtype(kind)
+    return dt == dtype_arg(kind, "isdtype")
 
 
 class Info:
@@ -84,8 +84,14 @@ finfo_object = namedtuple("finfo_object", "bits eps max min smallest_normal dtyp
 iinfo_object = namedtuple("iinfo_object", "bits max min dtype")
 
 
-def _dtype_of(x):
-    return x.dtype if hasattr(x, "dtype") else _np.dtype(x)
+def dtype_arg(x, fn):
+    """The dtype a required dtype argument names: a dtype (NumPy's scalar types, such as
+    ``numpy.float32``, included) or an array's.  ``None`` is refused: NumPy would read it as
+    float64 and answer for float64."""
+    if x is None:
+        raise TypeError(f"{fn}: expected a dtype or an array, got None")
+    dt = getattr(x, "dtype", None)  # (on a scalar type such as numpy.float32, a descriptor)
+    return dt if isinstance(dt, _np.dtype) else _np.dtype(x)
 
 
 def finfo(type, /):
@@ -96,7 +102,7 @@ def finfo(type, /):
     >>> f = finfo(_d.complex64); f.bits, f.eps == 2.0 ** -23, f.dtype
     (32, True, dtype('float32'))
     """
-    dt = _dtype_of(type)
+    dt = dtype_arg(type, "finfo")
     if dt.kind not in "fc":
         raise ValueError(f"finfo: expected a floating-point dtype, got {dt}")
     f = _np.finfo(dt)
@@ -111,7 +117,7 @@ def iinfo(type, /):
     >>> iinfo(_d.int8)
     iinfo_object(bits=8, max=127, min=-128, dtype=dtype('int8'))
     """
-    dt = _dtype_of(type)
+    dt = dtype_arg(type, "iinfo")
     if dt.kind not in "iu":
         raise ValueError(f"iinfo: expected an integer dtype, got {dt}")
     i = _np.iinfo(dt)
