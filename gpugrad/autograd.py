@@ -240,27 +240,37 @@ class Function:
         view = is_view and isinstance(args[0], Tensor) \
             and _is_view_of(out, arrays[0])  # (a reshape may have had to copy; CuPy's
         #                                      as_strided is a view with no base)
+        shared = view
         if view:
             vc = args[0]._vc
         elif not is_view and base is not None and (alias := _aliased(out, args)) is not None:
             vc = alias._vc  # an answer in an input's memory (einsum's 'ij->ji' is a view):
-        else:              # a write into either is a write into both
+            shared = True   # a write into either is a write into both
+        else:
             vc = [0]
         t._vc = vc
         if record:
             node.parents = args
             node.pnodes = tuple(pnodes)
             vcs = []  # (counter, version) of each input whose data backward reads
+            reads = False  # True: one of them is no parameter (gpugrad.saved_readers)
             for i in node.saved_inputs(needs):
                 a = args[i]
                 if isinstance(a, Tensor):
                     c = a._vc
                     vcs.append((c, c[0]))
+                    if a._node is not None or not a.requires_grad:
+                        reads = True
             sv = node.saved
             if cls.saves_output or (sv and _reads_answer(sv, raw)):  # it reads its answer
                 vcs.append((vc, vc[0]))
+                reads = reads or shared  # (else found through its tensor at a write)
             if vcs:
                 node._vcs = vcs
+                if reads:  # a write may have to give it a copy of what it read
+                    _add_reader(_ref(node))
+                    if len(_PENDING) > _LIMIT[0]:
+                        _prune_readers()
             node._out_ver = vc[0]
             if cplx is not False:
                 node._complex = cplx
@@ -315,4 +325,6 @@ from .tensor import Tensor  # noqa: E402  (Tensor needs this module's Function)
 from .backward_pass import _run  # noqa: E402  (the pass needs Function and Tensor)
 from .view_links import _view_in_graph  # noqa: E402  (views without a node, and their bases)
 from .old_values import _aliased, _saves_answer  # noqa: E402  (what a node read)
+from .saved_readers import PENDING as _PENDING, LIMIT as _LIMIT, add as _add_reader  # noqa: E402
+from .saved_readers import prune as _prune_readers, ref as _ref  # noqa: E402
 from .backward_entry import backward, grad  # noqa: E402,F401  (the public entry points)

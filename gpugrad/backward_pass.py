@@ -24,6 +24,7 @@ from .ops._util import cast_grad
 from .released_inputs import ReleasedInput, _released_input  # noqa: F401  (its old home)
 from .tensor import Tensor
 from .write_log import writes_missed as _writes_missed
+from .old_values import modified_message as _modified_message
 
 _an = anomaly._state  # anomaly detection in the calling thread: _an.enabled
 _ndarray = np.ndarray
@@ -125,11 +126,7 @@ def _run(roots, capture=None, accumulate=True, retain_graph=False, create_graph=
                     if vc[0] != ver and not _writes_missed(vc, ver, _saved_of(n, vc)):
                         if recording:    # (a write a replay may make elsewhere: CaptureError)
                             capture_hooks.write_refused(n, vc, ver, _saved_of(n, vc))
-                        raise RuntimeError(
-                            f"one of the arrays needed to compute the gradient of {n.name} was "
-                            f"modified by an in-place operation: expected version {ver}, got "
-                            f"version {vc[0]}; use an out-of-place operation (x = x + y) "
-                            f"instead")
+                        raise RuntimeError(_modified_message(n, vc, ver))
                 if create_graph:
                     in_grads = _backward_graph(n, g, check)
                 elif n.grad_into and accumulate and capture is None:

@@ -19,11 +19,13 @@ Two rules keep the gradient right through the write:
   through it, or its use after its base changed while its base requires grad, raises.
 * The old value is copied, once, when a recorded node needs it (copy-on-write,
   :mod:`gpugrad.old_values`): the node that computed it and saved its answer (``p = exp(s);
-  p /= p.sum()``), the op's own node (``y *= x`` reads the old ``y`` for ``x``'s gradient) or
-  a node of an operand that read it (``s -= s.max(axis=1, keepdims=True)``: Max read ``s``).
-  No copy when nothing reads it (``+=``, ``-=``, ``/=`` on a value no node saved).  Any other
-  node that saved the old value (one that is none of these: ``q = p * x; p += 1``) still
-  raises at backward, as in PyTorch, saying what to write instead.
+  p /= p.sum()``), the op's own node (``y *= x`` reads the old ``y`` for ``x``'s gradient),
+  a node of an operand that read it (``s -= s.max(axis=1, keepdims=True)``: Max read ``s``)
+  or any other live node that read it (``q = p * x; p += 1``; ``y = p * v; v[1:3] += 1`` with
+  ``v`` a constant, written outside any graph too: :mod:`gpugrad.saved_readers`).  No copy
+  when nothing reads it (``+=``, ``-=``, ``/=`` on a value no node saved).  A parameter
+  written under ``no_grad`` (or by an optimizer) after a node read it still raises at
+  backward, as in PyTorch, saying what to write instead.
 
 >>> import gpugrad as gg
 >>> x = gg.tensor([1.0, 2.0], requires_grad=True)
@@ -51,6 +53,7 @@ from . import ops as _ops
 from .ops import index as _index
 from ._tensor_hooks import move_retain
 from .old_values import keep_old_value
+from .saved_readers import PENDING as _PENDING  # (live readers, or a marker)
 from . import anomaly as _anomaly, autocast_state as _ac
 from .autocast_state import _state as _amp
 from .ops._fast import _NUMBERS, _binary_data, in_graph
@@ -131,18 +134,21 @@ def _inplace(self, op, *others, direct=None, key=None, span=None):
         old = self._node
         res = op(self._shallow(), *others)
         _check_fits(self, res)
-        if res._node is not None:
-            keep_old_value(self, res._node, _SEARCH_LIMIT)
+        keep_old_value(self, res._node)      # (the nodes that read the value get a copy)
         _write(self, res)
         self._node = res._node
         self.requires_grad = res.requires_grad
         move_retain(self, old)
     elif direct is not None and not _capture._on:  # (gpugrad.compile: through _write)
+        if _PENDING or self._node is not None:
+            keep_old_value(self)             # (a node may read the value: it gets a copy)
         _writing(self, direct, self)
     else:
         with _autograd.no_grad():
             res = op(self, *others)
         _check_fits(self, res)
+        if _PENDING or self._node is not None:
+            keep_old_value(self)
         _write(self, res)
     self._vc[0] += 1
     if type(self.data) is np.ndarray:
@@ -226,6 +232,8 @@ def __setitem__(self, key, value):
             else:
                 v = None
             if v is not None and (self._view is None or _constant_view(self)):
+                if _PENDING:  # a node may read the value: it gets a copy
+                    keep_old_value(self)
                 try:             # (_writing, inline)
                     d[k] = v
                 except (IndexError, TypeError, ValueError):
@@ -304,11 +312,6 @@ def _numpy_write(key, value):
     return write
 
 
-# at most this many nodes are searched for readers of the old value (a reader further away
-# than that keeps its version check, so it raises at backward: never a wrong gradient)
-_SEARCH_LIMIT = 1024
-
-
 class InplaceShapeError(ValueError, RuntimeError):
     """An in-place result that does not fit its tensor's shape: a ValueError, as NumPy raises
     (``a += b`` with ``b`` not broadcastable to ``a``), and a RuntimeError, as PyTorch does."""
@@ -383,6 +386,8 @@ def _inplace_operator(op, ufunc=None, augmented=False):
                 self._view is None or self.data.flags.c_contiguous and _constant_view(self)):
             ab = _binary_data(self, other, True)
             if ab is not None:
+                if _PENDING:  # a node may read the value: it gets a copy
+                    keep_old_value(self)
                 try:
                     ufunc(ab[0], ab[1], out=ab[0])
                 except (TypeError, ValueError):

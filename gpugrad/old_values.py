@@ -1,21 +1,27 @@
 """The old value of memory that an in-place write overwrites, kept for the graph nodes that
 read it (copy-on-write of saved values).
 
-An in-place op (:mod:`gpugrad.inplace`) computes its result out of place and writes it back.
-A node recorded before that write may have saved the very memory the write overwrites: the
-node that computed the value and saved its answer (``p = exp(s); p /= p.sum()``: Exp reads
-``p`` in its backward), a node recorded for the write itself (``y *= x`` reads the old ``y``
-for ``x``'s gradient), or an operand's (``s -= s.max(axis=1, keepdims=True)``: Max read
-``s``).  :func:`keep_old_value` finds such nodes and swaps, in each, every array it holds of
-that memory (the value itself, a view of it, its base) for a copy of its old value (made on
-first need, a new array object per node: nodes tell their inputs apart by ``id``), and drops
-their version check of it.  Nothing is copied when nothing reads it (``+=``, ``-=``).
+An in-place op (:mod:`gpugrad.inplace`) computes its result out of place and writes it back;
+a write outside any graph writes directly.  A node recorded before that write may have saved
+the very memory the write overwrites: the node that computed the value and saved its answer
+(``p = exp(s); p /= p.sum()``: Exp reads ``p`` in its backward), the write's own node (``y *=
+x`` reads the old ``y`` for ``x``'s gradient), an operand's (``s -= s.max(axis=1,
+keepdims=True)``: Max read ``s``), or any other node that read it, however far from the
+write in the graph (``y = p * v; v[1:3] += 1`` with ``v`` a constant: Multiply read ``v``;
+``q = p * x; p += 1``).  Readers are found through the written tensor's node and its bases',
+back from the write's node, and through the live nodes filed per version counter
+(:mod:`gpugrad.saved_readers`).  :func:`keep_old_value` swaps, in each, every array it holds
+of that memory (the value itself, a view of it, its base) for a copy of its old value (made
+on first need, a new array object per node: nodes tell their inputs apart by ``id``), and
+drops their version check of it.  Nothing is copied when nothing reads it (``+=``, ``-=``).
 
-A node that holds the memory in a form that cannot be swapped (inside a Tensor, an object it
-cannot look inside), or that is not found (a node that read the value but is neither the
-value's own node, its bases', nor one reached back from the write's node within the search
-budget) is left as it is: its version check raises at backward, naming the op -- never a
-wrong gradient.
+What still raises at backward, naming the op (never a wrong gradient): a node that holds the
+memory in a form that cannot be swapped (inside a Tensor, an object it cannot look inside),
+or that reads it through a leaf that gets a gradient; and a parameter (a leaf that requires
+grad) written under ``no_grad`` or by an optimizer after a node read it -- run backward before
+the update, or update a copy (``w = w - lr * g``).  Writes that bypass the tensor (NumPy's
+own, into ``t.data`` or the array a tensor was made on) are not seen: see
+:mod:`gpugrad.borrowed`.
 """
 from __future__ import annotations
 
@@ -26,6 +32,7 @@ import numpy as np
 
 from . import autograd as _autograd
 from . import capture_hooks as _capture
+from . import saved_readers as _readers
 from .autograd import _view_link
 from .backend import get_array_module, is_cupy_array
 from .tensor import Tensor
@@ -33,6 +40,8 @@ from .tensor import Tensor
 __all__ = ["keep_old_value", "renew_old_value"]
 
 _ndarray = np.ndarray
+# at most this many nodes are searched back from a write's node for readers of the old value
+_SEARCH_LIMIT = 1024
 
 
 class _Unkeepable(Exception):
@@ -47,20 +56,63 @@ _PLAIN = (type(None), numbers.Number, str, bytes, slice, type(Ellipsis), np.gene
           np.dtype, type, range, _autograd.Function)
 
 
-def keep_old_value(t, start, limit):
-    """Before ``t`` is overwritten: give the nodes reached from ``start`` (the write's own
-    nodes, then its operands') that read ``t``'s current value a private copy of it, so that
-    the write does not invalidate them.  Nothing is copied when no such node reads it.  At
-    most ``limit`` nodes are searched: a reader further away keeps its version check, so it
-    raises at backward (never a wrong gradient).
+def keep_old_value(t, start=None, limit=_SEARCH_LIMIT):
+    """Before ``t`` is overwritten: give every live node that read ``t``'s current value a
+    private copy of it, so that the write does not invalidate them: ``t``'s node and its
+    bases' (:func:`_family`) when they saved their answer (as exp does), the nodes filed as
+    reading ``t``'s memory (:mod:`gpugrad.saved_readers`), and those reached back from
+    ``start`` (the write's own node, then its operands') within ``limit`` nodes.  Nothing is
+    copied when no node reads it.  A node that holds the memory in a form that cannot be
+    swapped keeps its version check, so it raises at backward (never a wrong gradient).
 
-    ``t``'s node and its bases' (:func:`_family`) get the copy when they saved the answer
-    (as exp does); the search stops at them: what was recorded before them cannot have read
-    the current value."""
+    >>> import gpugrad as gg
+    >>> x, c = gg.tensor([1.0, 2.0], requires_grad=True), gg.tensor([3.0, 4.0])
+    >>> y = (x * c).sum()
+    >>> keep_old_value(c); c.data[:] = 0    # (what ``c[:] = 0`` does)
+    >>> y.backward(); x.grad.tolist()
+    [3.0, 4.0]
+    """
     vc, ver = t._vc, t._vc[0]
     family = _family(t)
-    seen = set(family)
-    hits = [n for n in family.values() if not n._freed and _checks(n, vc, ver)]
+    hits = {k: n for k, n in family.items() if not n._freed and _checks(n, vc, ver)}
+    if start is not None:
+        _search(start, vc, ver, set(family), hits, limit)
+    for n in _readers.take(vc):
+        if _checks(n, vc, ver):
+            hits[id(n)] = n
+    if hits:
+        old = _OldValue(t.data)
+        given = [n for n in hits.values() if old.give(n, vc, ver)]
+        if _capture._on and given:   # gpugrad.compile: a replay copies its own old value
+            _capture.old_value(t.data, given)
+
+
+def modified_message(n, vc, ver):
+    """The error for node ``n``, which read counter ``vc`` at version ``ver``, found
+    overwritten at backward: what to write instead (a parameter updated before backward, a
+    write no copy could be kept for).
+
+    >>> import gpugrad as gg
+    >>> w = gg.tensor([1.0], requires_grad=True)
+    >>> y = w * w
+    >>> with gg.no_grad():
+    ...     w -= 1
+    >>> print(modified_message(y._node, w._vc, 0))  # doctest: +ELLIPSIS
+    one of the arrays ... of Multiply was modified ...: expected version 0, got version 1; a
+    parameter updated before backward: run backward first, or update a copy (w = w - lr * g)
+    """
+    head = (f"one of the arrays needed to compute the gradient of {n.name} was modified by "
+            f"an in-place operation: expected version {ver}, got version {vc[0]}; ")
+    if any(isinstance(p, Tensor) and p._vc is vc and p.requires_grad and p._node is None
+           for p in (n.parents or ())):
+        return head + ("a parameter updated before backward: run backward first, or update "
+                       "a copy (w = w - lr * g)")
+    return head + "use an out-of-place operation (x = x + y) instead"
+
+
+def _search(start, vc, ver, seen, hits, limit):
+    """Add to ``hits`` ({id: node}) the nodes reached back from ``start`` (at most ``limit``) that read
+    ``vc`` at version ``ver``; the search stops at a node recorded before that value."""
     queue, budget = collections.deque([start]), limit
     while queue and budget:
         n = queue.popleft()
@@ -76,15 +128,10 @@ def keep_old_value(t, start, limit):
                 reads = True
         else:
             if reads:
-                hits.append(n)
+                hits[id(n)] = n
             elif _lives_in_older(n, vc, ver):
                 continue                # recorded before the current value (so all above)
             queue.extend(n.pnodes)
-    if hits:
-        old = _OldValue(t.data)
-        given = [n for n in hits if old.give(n, vc, ver)]
-        if _capture._on and given:   # gpugrad.compile: a replay copies its own old value
-            _capture.old_value(t.data, given)
 
 
 def renew_old_value(data, nodes):

@@ -277,7 +277,8 @@ def test_other_backward_errors_get_the_creation_line_as_a_note():
     with detect_anomaly():
         e = gg.exp(x)
         z = (e * x).sum()  # @saved_input
-        e += 1        # Mul's saved e is overwritten (Exp keeps a copy of its answer; Mul not)
+        with gg.no_grad():
+            x += 1    # a parameter update before backward: Mul's saved x is overwritten
         with pytest.raises(RuntimeError, match="modified by an in-place operation") as info:
             z.backward()
     notes = "\n".join(getattr(info.value, "__notes__", []))
