@@ -112,8 +112,8 @@ class Function:
     _hooks = None
     _retain = None
     _freed = False
-    _taken = False   # a backward pass without retain_graph runs it (gpugrad.backward_pass)
-    _inside = 0      # how many backward passes (threads) are running it now
+    _claim = 0  # backward passes running it now, + node_claims._TAKEN once one that
+    #             does not retain the graph took it (gpugrad.node_claims)
     _out_ver = None  # the output's version when this node made it (stale views are refused)
     _out_id = None   # id() of the output array (create_graph hands it to backward as a Tensor)
     _in_arrays = ()  # the input arrays handed to forward, per position (the inputs' own)

@@ -20,34 +20,29 @@ FREED_MSG = ("trying to backward through the graph a second time (or to use save
              "after they were freed); call backward(retain_graph=True) the first time")
 
 _node_lock = threading.Lock()
-_lock, _unlock = _node_lock.acquire, _node_lock.release
+_TAKEN = 1 << 40  # Function._claim: passes inside + _TAKEN once a pass without retain_graph took it
 
 
 def enter(n, retain_graph):
     """A pass starts running node ``n``; RuntimeError(FREED_MSG) if it is freed, or taken by
     a pass without ``retain_graph`` (which this pass becomes, when it retains nothing)."""
-    _lock()
-    if n._freed or n._taken:
-        _unlock()
-        raise RuntimeError(FREED_MSG)
-    n._taken = not retain_graph
-    n._inside += 1
-    _unlock()
+    with _node_lock:
+        c = n._claim
+        if c >= _TAKEN or n._freed:
+            raise RuntimeError(FREED_MSG)
+        n._claim = c + (1 if retain_graph else _TAKEN + 1)
 
 
 def leave(n, retain_graph, failed=False):
     """A pass is done with node ``n`` (``failed``: it raised, and takes nothing); the last
     pass to leave a taken node frees it: its saved arrays, then its inputs."""
-    _lock()
-    n._inside = inside = n._inside - 1
-    if failed and not retain_graph:
-        n._taken = False  # a pass that raised frees nothing: the node may run again
-    if inside or not n._taken:
-        _unlock()
-        return
-    n._release()  # (it sets _freed: later passes raise)
-    n._taken = False  # a copy of the freed node (gpugrad.node_record.refresh) is free to run
-    _unlock()
+    with _node_lock:
+        c = n._claim - (1 if retain_graph or not failed else _TAKEN + 1)
+        if c != _TAKEN:          # others inside, or not taken: nothing to free yet
+            n._claim = c
+            return
+        n._release()  # (it sets _freed: later passes raise)
+        n._claim = 0  # a copy of the freed node (gpugrad.node_record.refresh) is free to run
     # the graph above n is done with: let go of its inputs' arrays (activations, the batch),
     # so a caller that keeps `loss` keeps no step's data alive
     n.parents = tuple(map(_released_input, n.parents, n.pnodes))
